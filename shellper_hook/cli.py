@@ -1,0 +1,339 @@
+"""The `shellper` command.
+
+The `ask` path runs on the prompt's hot path, so this module imports only
+the standard library at the top; heavier modules load inside the
+subcommands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import __version__
+
+EXIT_ERROR = 1
+EXIT_REFUSED = 3
+
+DESCRIPTION = """\
+Turn a request in plain words into one shell command, with a small local model.
+
+In your shell, type a request and press Ctrl-G (or type `#? request` and
+Enter): the line becomes a command you can review, edit and run. Set it up
+with: eval "$(shellper init zsh)"   (or bash) in your rc file.
+"""
+
+
+def _session_help() -> str:
+    return "the shell's PID whose conversation to use (default: the shell that runs this command)"
+
+
+def _die(message: str, code: int = EXIT_ERROR) -> int:
+    sys.stderr.write(f"shellper: {message}\n")
+    return code
+
+
+def _request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
+    from .client import DaemonUnavailable, request
+
+    try:
+        return request(req, autostart=autostart, timeout=timeout)
+    except DaemonUnavailable as exc:
+        return {"ok": False, "error": str(exc), "kind": "daemon"}
+    except OSError as exc:
+        return {"ok": False, "error": f"talking to the daemon failed: {exc}", "kind": "daemon"}
+
+
+# ---- subcommands -------------------------------------------------------------
+
+
+def cmd_ask(args) -> int:
+    text = " ".join(args.text).strip()
+    if not text:
+        return _die("nothing to ask: give a request, e.g. shellper ask show the last 20 lines of app.log")
+    reply = _request(
+        {
+            "op": "translate",
+            "session": args.session or os.getppid(),
+            "cwd": os.getcwd(),
+            "text": text,
+            "commit": not args.no_commit,
+        }
+    )
+    if not reply.get("ok"):
+        return _die(reply.get("error", "unknown error"), EXIT_REFUSED if reply.get("kind") == "refused" else EXIT_ERROR)
+    for warning in reply.get("warnings", []):
+        sys.stderr.write(f"shellper: {warning}\n")
+    if args.json:
+        print(json.dumps({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", [])}))
+    else:
+        print(reply["command"])
+    return 0
+
+
+def cmd_history(args) -> int:
+    reply = _request({"op": "history", "session": args.session or os.getppid()})
+    if not reply.get("ok"):
+        return _die(reply.get("error", "unknown error"))
+    if args.json:
+        print(json.dumps({"exchanges": reply["exchanges"], "pending": reply["pending"]}, ensure_ascii=False))
+        return 0
+    if not reply["exchanges"] and not reply["pending"]:
+        print("(no history for this terminal yet)")
+    for i, ex in enumerate(reply["exchanges"], 1):
+        mark = "  (edited)" if ex["edited"] else ""
+        print(f"{i:>3}. {ex['request']}\n     $ {ex['command']}{mark}")
+    if reply["pending"]:
+        print(f"  pending: {reply['pending']['request']}\n     $ {reply['pending']['command']}  (not run yet)")
+    return 0
+
+
+def cmd_reset(args) -> int:
+    req = {"op": "reset", "all": True} if args.all else {"op": "reset", "session": args.session or os.getppid()}
+    reply = _request(req)
+    if not reply.get("ok"):
+        return _die(reply.get("error", "unknown error"))
+    what = "everything shellper stored (all terminals, corrections)" if args.all else "this terminal's conversation"
+    print(f"forgot {what} ({reply['removed']} records)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    reply = _request({"op": "status"}, autostart=False, timeout=30)
+    if not reply.get("ok"):
+        print(f"daemon: not running ({reply.get('error')})")
+        print("it starts by itself on the first request; `shellper daemon` runs it in the foreground")
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(reply))
+        return 0
+    server = reply["server"]
+    print(f"daemon:   pid {reply['pid']}, up {reply['uptime']:.0f} s, version {reply['version']}")
+    print(f"socket:   {reply['socket']}")
+    print(f"sessions: {reply['sessions']}")
+    print(f"server:   {reply['base_url']} ({'reachable' if server.get('reachable') else 'NOT reachable'})")
+
+    def yn(v):
+        return "unknown" if v is None else ("yes" if v else "no")
+
+    print(f"model:    {reply['model']}: present {yn(server.get('model_present'))}, loaded {yn(server.get('model_loaded'))}")
+    print(f"          {server.get('message', '')}")
+    return 0
+
+
+def cmd_stop(args) -> int:
+    reply = _request({"op": "stop"}, autostart=False, timeout=10)
+    if not reply.get("ok"):
+        print("daemon: not running")
+        return 0
+    import time
+
+    from . import paths
+
+    deadline = time.monotonic() + 5
+    while os.path.exists(paths.socket_path()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print(f"stopped the daemon (pid {reply['pid']})")
+    return 0
+
+
+def cmd_daemon(args) -> int:
+    from .daemon import main
+
+    return main()
+
+
+def cmd_config(args) -> int:
+    from .errors import SettingsError
+    from .settings import describe, load
+
+    try:
+        settings = load()
+    except SettingsError as exc:
+        return _die(str(exc))
+    from . import paths
+
+    if args.json:
+        print(json.dumps({k: {"value": v, "source": s} for k, v, s in describe(settings)}))
+        return 0
+    print(f"# config file: {paths.config_file()}")
+    for key, value, source in describe(settings):
+        shown = value if key != "system_prompt" else (str(value)[:60] + "...")
+        print(f"{key:<20} = {json.dumps(shown) if isinstance(shown, str) else json.dumps(shown)}   # {source}")
+    return 0
+
+
+def shell_script(shell: str) -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    for base in (os.path.join(here, "shell"), os.path.join(os.path.dirname(here), "shell")):
+        path = os.path.join(base, f"shellper.{shell}")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+    raise FileNotFoundError(f"shell integration for {shell} is missing from this installation")
+
+
+def _sq(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def cmd_init(args) -> int:
+    from . import paths
+
+    try:
+        body = shell_script(args.shell)
+    except FileNotFoundError as exc:
+        return _die(str(exc))
+    sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_socket={_sq(paths.socket_path())}\n")
+    sys.stdout.write(body)
+    return 0
+
+
+def cmd_export(args) -> int:
+    req = {"op": "export"}
+    if args.since:
+        req["since"] = args.since
+    reply = _request(req)
+    if not reply.get("ok"):
+        return _die(reply.get("error", "unknown error"))
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for conv in reply["conversations"]:
+            out.write(json.dumps(conv, ensure_ascii=False) + "\n")
+    finally:
+        if args.output:
+            out.close()
+    if args.output:
+        sys.stderr.write(f"wrote {len(reply['conversations'])} conversations to {args.output}\n")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import run
+
+    return run()
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import main
+
+    return main(args)
+
+
+def cmd_setup_model(args) -> int:
+    from .model_setup import main
+
+    return main(args)
+
+
+# ---- parser ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="shellper", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--version", action="version", version=f"shellper {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, func, help_, desc=None):
+        sp = sub.add_parser(name, help=help_, description=desc or help_)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add(
+        "ask",
+        cmd_ask,
+        "translate a request into a command and print it",
+        "Print the policy-checked command for TEXT on stdout (warnings on stderr). The request continues "
+        "this terminal's conversation and is recorded at once as run. Exit 0 on success, 1 on an error, "
+        "3 when the policy refuses the command.",
+    )
+    sp.add_argument("text", nargs="+", metavar="TEXT", help="the request, e.g. go into the src folder")
+    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--no-commit", action="store_true", help="keep the answer pending instead of recording it as run")
+    sp.add_argument("--json", action="store_true", help="print the command, the tool call and warnings as JSON")
+
+    sp = add("history", cmd_history, "show this terminal's conversation (what the model sees)")
+    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sp = add(
+        "reset",
+        cmd_reset,
+        "forget this terminal's conversation",
+        "Forget this terminal's conversation, so the next request starts fresh. With --all, delete "
+        "everything shellper stored: every terminal's history and the saved corrections.",
+    )
+    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--all", action="store_true", help="delete all stored conversations and corrections")
+
+    sp = add("status", cmd_status, "show the daemon, its sessions and the model server")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    add("stop", cmd_stop, "stop the daemon (it restarts by itself on the next request)")
+    add("daemon", cmd_daemon, "run the daemon in the foreground (for service managers and debugging)")
+    add("doctor", cmd_doctor, "check everything shellper needs; each line is a check with OK or a fix")
+    sp = add("config", cmd_config, "show the effective settings and where each value comes from")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp = add(
+        "init",
+        cmd_init,
+        "print the shell integration",
+        'Print the shell integration. Add this line to your rc file:  eval "$(shellper init zsh)"  (or bash). '
+        "Set SHELLPER_KEY before it to use another key than Ctrl-G.",
+    )
+    sp.add_argument("shell", choices=("zsh", "bash"))
+    sp = add(
+        "export",
+        cmd_export,
+        "write your corrected suggestions as training data (JSONL)",
+        "Write every suggestion you edited before running it, with your corrected call as the answer, in "
+        "the model trainer's JSONL format (one conversation a line).",
+    )
+    sp.add_argument("--since", metavar="DATE", help="only corrections made on or after DATE (e.g. 2026-11-01)")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    sp = add(
+        "eval",
+        cmd_eval,
+        "measure the model's tool-call accuracy on a test set",
+        "Send each conversation of DATASET to the model server exactly as the daemon would and score the "
+        "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool.",
+    )
+    sp.add_argument("dataset", nargs="?", metavar="DATASET.jsonl", help="test set (default: the packaged BFCL file-system set)")
+    sp.add_argument("--base-url", help="model server (default: the configured base_url)")
+    sp.add_argument("--model", help="model name (default: the configured model)")
+    sp.add_argument("--json", action="store_true", help="print the results as JSON")
+    sp.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
+
+    sp = add(
+        "setup-model",
+        cmd_setup_model,
+        "download the SHELLper model and create it in Ollama",
+        "Download the model's GGUF and Modelfile from Hugging Face, run `ollama create` under the "
+        "configured model name, and check that it answers.",
+    )
+    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper", help="Hugging Face repository")
+    sp.add_argument("--dir", metavar="DIR", help="where to keep the downloaded files (default: the data dir)")
+    sp.add_argument("--yes", action="store_true", help="do not ask before installing the download helper")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

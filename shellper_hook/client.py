@@ -1,0 +1,157 @@
+"""The thin client: one request to the daemon, starting it when needed.
+
+Standard library only: this runs on every key press in bash, so it must
+not pay for openai, psutil or platformdirs.
+
+Used by the shells as
+    python -m shellper_hook.client translate PID CWD TEXT   (NUL-separated reply on stdout)
+    python -m shellper_hook.client executed PID STATUS COMMAND
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from . import paths, protocol
+
+START_WAIT = 10.0  # seconds to wait for a daemon we started to listen
+
+
+class DaemonUnavailable(Exception):
+    """No daemon answers and none could be started; the message says what to do."""
+
+
+def _connect(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _dead(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR)
+
+
+def spawn_daemon() -> subprocess.Popen:
+    """Start a detached daemon (own session, output to the log file)."""
+    state = paths.ensure_private_dir(paths.state_dir())
+    log = open(paths.log_file(), "ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "shellper_hook.daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=state,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        log.close()
+
+
+def connect(autostart: bool = True) -> socket.socket:
+    """A connected socket to the daemon, starting one if there is none.
+
+    Concurrent clients serialise on a lock file, so ten racing clients
+    start exactly one daemon.
+    """
+    path = paths.socket_path()
+    try:
+        return _connect(path)
+    except OSError as exc:
+        if not autostart or not _dead(exc):
+            raise DaemonUnavailable(f"cannot reach the shellper daemon at {path}: {exc.strerror}") from None
+    import fcntl
+
+    paths.ensure_private_dir(paths.state_dir())
+    with open(os.path.join(paths.state_dir(), "start.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _connect(path)  # another client started it while we waited
+        except OSError:
+            pass
+        proc = spawn_daemon()
+        deadline = time.monotonic() + START_WAIT
+        while time.monotonic() < deadline:
+            try:
+                return _connect(path)
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.01)
+    raise DaemonUnavailable(
+        f"the shellper daemon did not start; see {paths.log_file()} or run `shellper daemon` to see why"
+    )
+
+
+def _recv_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def send(req: dict, autostart: bool = True, timeout: float | None = None) -> bytes:
+    """Send one request, return the raw reply bytes."""
+    req = {"v": protocol.VERSION, **req}
+    sock = connect(autostart)
+    try:
+        sock.settimeout(timeout)
+        sock.sendall(protocol.encode(req))
+        return _recv_all(sock)
+    finally:
+        sock.close()
+
+
+def request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
+    """Send one request and decode the JSON reply."""
+    raw = send(req, autostart, timeout)
+    try:
+        reply = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        return protocol.error("the daemon closed the connection without an answer (see the daemon log)", "daemon")
+    return reply
+
+
+def _main(argv: list) -> int:
+    if len(argv) == 4 and argv[0] == "translate":
+        pid, cwd, text = argv[1:]
+        try:
+            raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
+        except (DaemonUnavailable, OSError, ValueError) as exc:
+            raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
+        if not raw:
+            raw = protocol.nul_reply(protocol.error("the daemon closed the connection without an answer", "daemon"))
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        return 0 if raw.startswith(b"ok\0") else 1
+    if len(argv) == 4 and argv[0] == "executed":
+        pid, status, command = argv[1:]
+        try:
+            request({"op": "executed", "session": int(pid), "status": int(status), "command": command}, autostart=False, timeout=2)
+        except (DaemonUnavailable, OSError, ValueError):
+            return 1
+        return 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(_main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,382 @@
+"""The daemon: per-terminal conversations behind a private Unix socket.
+
+One asyncio loop serves every terminal. Each connection carries one request
+(see protocol.py). A translate request runs: session store (history) ->
+backend (model server) -> parser -> policy -> reply, and is cancelled at
+the backend when its client disconnects (the user pressed Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+
+from . import __version__, paths, protocol
+from .errors import ShellperError
+
+log = logging.getLogger("shellper.daemon")
+
+READ_TIMEOUT = 5.0  # a client must send its request line within this
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, or None if unknown."""
+    if hasattr(socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS: struct xucred, uid at offset 4; SOL_LOCAL is 0
+        creds = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
+        return struct.unpack_from("I", creds, 4)[0]
+    return None
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class Daemon:
+    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None):
+        self.settings = settings
+        self.store = store
+        self.backend = backend
+        self.socket_path = socket_path or paths.socket_path()
+        self.uid = os.getuid() if uid is None else uid
+        self.started = time.time()
+        self.last_active = time.monotonic()
+        self.active = 0
+        self.server: asyncio.AbstractServer | None = None
+        self.stopping: asyncio.Event | None = None
+        self._locks: dict = {}
+        self._lockfile = None
+        self._bg: set = set()
+        self.server_info: dict = {}
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        """Exactly one daemon per user: hold an exclusive lock for our lifetime."""
+        paths.ensure_private_dir(paths.state_dir())
+        fh = open(os.path.join(paths.state_dir(), "daemon.pid"), "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise AlreadyRunning("another shellper daemon is already running") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._lockfile = fh
+
+    def _bind(self) -> socket.socket:
+        directory = os.path.dirname(self.socket_path)
+        paths.ensure_private_dir(directory)
+        if os.path.lexists(self.socket_path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(self.socket_path)
+            except OSError:
+                # Nobody listens: a crashed daemon's socket. Replace it.
+                os.unlink(self.socket_path)
+            else:
+                raise AlreadyRunning(f"a daemon already listens on {self.socket_path}")
+            finally:
+                probe.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is born 0600, no window where others can connect
+        try:
+            sock.bind(self.socket_path)
+        finally:
+            os.umask(old)
+        os.chmod(self.socket_path, 0o600)
+        sock.listen(128)
+        sock.setblocking(False)
+        self._socket_ino = os.stat(self.socket_path).st_ino
+        return sock
+
+    async def start(self) -> None:
+        self._take_lock()
+        self.stopping = asyncio.Event()
+        sock = self._bind()
+        self.server = await asyncio.start_unix_server(
+            self._handle, sock=sock, limit=protocol.MAX_REQUEST + 2
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        log.info("shellper daemon %s pid %d listening on %s", __version__, os.getpid(), self.socket_path)
+        self._spawn(self._warm_up())
+        if self.settings.idle_exit > 0:
+            self._spawn(self._idle_watch())
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await self.stopping.wait()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        try:
+            if os.stat(self.socket_path).st_ino == self._socket_ino:
+                os.unlink(self.socket_path)
+        except (OSError, AttributeError):
+            pass
+        for task in list(self._bg):
+            task.cancel()
+        try:
+            await self.backend.aclose()
+        except Exception:  # closing must not fail the shutdown
+            pass
+        self.store.close()
+        if self._lockfile is not None:
+            self._lockfile.close()
+        log.info("shellper daemon stopped")
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _warm_up(self) -> None:
+        """Clean up dead shells' sessions, check the server, preload the model."""
+        try:
+            removed = self.store.cleanup()
+            if removed:
+                log.info("removed %d sessions of shells that exited", removed)
+            self.server_info = await self.backend.server_status()
+            log.info("model server: %s", self.server_info.get("message"))
+            if self.server_info.get("ollama") and self.server_info.get("model_present"):
+                await self.backend.preload()
+        except Exception as exc:  # warm-up is best effort
+            log.warning("warm-up failed: %s", exc)
+
+    async def _idle_watch(self) -> None:
+        period = min(max(self.settings.idle_exit / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(period)
+            idle = time.monotonic() - self.last_active
+            if self.active == 0 and idle >= self.settings.idle_exit:
+                log.info("idle for %.0f s, exiting", idle)
+                self.stopping.set()
+                return
+
+    # ---- one connection ----------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.active += 1
+        self.last_active = time.monotonic()
+        try:
+            reply = await self._serve_one(reader, writer)
+            if reply is not None:
+                writer.write(reply)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:  # one bad request must never kill the daemon
+            log.exception("unexpected error while serving a request")
+        finally:
+            self.active -= 1
+            self.last_active = time.monotonic()
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except Exception:
+                pass
+
+    async def _serve_one(self, reader, writer) -> bytes | None:
+        sock = writer.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else None
+        if uid is not None and uid != self.uid:
+            log.warning("refused a connection from uid %d", uid)
+            return protocol.encode(protocol.error("permission denied: this daemon serves another user", "denied"))
+        try:
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+        except asyncio.TimeoutError:
+            return protocol.encode(protocol.error(f"no request within {READ_TIMEOUT:.0f} s", "bad_request"))
+        except (ValueError, asyncio.LimitOverrunError):
+            return protocol.encode(protocol.error(f"request larger than {protocol.MAX_REQUEST} bytes", "bad_request"))
+        if not line:
+            return None
+        try:
+            req = protocol.decode_request(line)
+        except protocol.ProtocolError as exc:
+            return protocol.encode(protocol.error(str(exc), "bad_request"))
+        nul = req.get("reply") == "nul"
+        try:
+            if req["op"] == "translate":
+                reply = await self._translate_unless_gone(req, reader)
+                if reply is None:
+                    return None
+            else:
+                reply = await self._dispatch(req)
+        except ShellperError as exc:
+            reply = protocol.error(str(exc), exc.kind)
+        except ProcessLookupError as exc:
+            reply = protocol.error(str(exc), "session")
+        return protocol.nul_reply(reply) if nul else protocol.encode(reply)
+
+    async def _translate_unless_gone(self, req, reader) -> dict | None:
+        """Run a translation, cancelling it if the client hangs up first."""
+        work = asyncio.ensure_future(self._translate(req))
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            while True:
+                done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if work in done:
+                    return work.result()
+                if gone.result() == b"":
+                    work.cancel()
+                    log.info("client of session %s hung up; request cancelled", req["session"])
+                    try:
+                        await work
+                    except (asyncio.CancelledError, Exception):
+                        pass
+                    return None
+                gone = asyncio.ensure_future(reader.read(1))  # stray bytes after the request
+        finally:
+            gone.cancel()
+
+    def _key(self, pid: int):
+        from .store import session_key
+
+        try:
+            return session_key(pid)
+        except ProcessLookupError:
+            raise ProcessLookupError(f"no shell with PID {pid} is running") from None
+
+    async def _translate(self, req: dict) -> dict:
+        from . import policy
+
+        key = self._key(req["session"])
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one terminal's requests never interleave
+            self.store.drop_pending(key)
+            history = [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
+            call = await self.backend.translate(history, req["text"])
+            verdict = policy.check(call, req["cwd"], self.settings.allow_recursive)
+            if req.get("commit"):
+                self.store.commit(key, req["text"], verdict.call, verdict.command)
+            else:
+                self.store.set_pending(key, req["text"], verdict.call, verdict.command)
+        return protocol.ok(command=verdict.command, call=verdict.call.to_dict(), warnings=verdict.warnings)
+
+    async def _dispatch(self, req: dict) -> dict:
+        op = req["op"]
+        if op == "ping":
+            return protocol.ok(pid=os.getpid(), version=__version__)
+        if op == "executed":
+            try:
+                key = self._key(req["session"])
+            except ProcessLookupError:
+                return protocol.ok(recorded="none")
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                recorded = self.store.executed(key, req["command"], req.get("status"))
+            return protocol.ok(recorded=recorded)
+        if op == "commit":
+            key = self._key(req["session"])
+            ex = self.store.commit_pending(key)
+            return protocol.ok(recorded="committed" if ex else "none")
+        if op == "history":
+            key = self._key(req["session"])
+            pending = self.store.pending(key)
+            return protocol.ok(
+                exchanges=[_exchange_dict(ex) for ex in self.store.history(key)],
+                pending=None
+                if pending is None
+                else {"request": pending.request, "call": pending.call.to_dict(), "command": pending.command},
+            )
+        if op == "reset":
+            if req.get("all"):
+                self._locks.clear()
+                return protocol.ok(removed=self.store.reset_all())
+            return protocol.ok(removed=self.store.reset(self._key(req["session"])))
+        if op == "status":
+            info = await self.backend.server_status()
+            self.server_info = info
+            return protocol.ok(
+                pid=os.getpid(),
+                version=__version__,
+                uptime=round(time.time() - self.started, 1),
+                socket=self.socket_path,
+                sessions=len(self.store.sessions()),
+                base_url=self.settings.base_url,
+                model=self.settings.model,
+                server=info,
+            )
+        if op == "export":
+            from .export import training_conversations
+
+            since = _parse_since(req.get("since"))
+            return protocol.ok(conversations=training_conversations(self.store.corrections(since)))
+        if op == "stop":
+            asyncio.get_running_loop().call_soon(self.stopping.set)
+            return protocol.ok(pid=os.getpid())
+        raise ShellperError(f"operation {op!r} not handled")  # pragma: no cover - OPS is closed
+
+
+def _exchange_dict(ex) -> dict:
+    return {
+        "request": ex.request,
+        "call": ex.call.to_dict(),
+        "command": ex.command,
+        "edited": ex.edited,
+        "status": ex.status,
+        "time": ex.time,
+    }
+
+
+def _parse_since(value):
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise ShellperError(f"--since wants a date like 2026-11-01, not {value!r}") from None
+
+
+def main(argv=None) -> int:
+    """Run the daemon in the foreground (what `shellper daemon` and auto-start call)."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    from .settings import load
+
+    try:
+        settings = load()
+    except ShellperError as exc:
+        log.error("%s", exc)
+        return 1
+    from .backend import Backend
+    from .store import SessionStore
+
+    store = SessionStore(collect_corrections=settings.collect_corrections)
+    daemon = Daemon(settings, store, Backend(settings))
+    try:
+        asyncio.run(daemon.serve_forever())
+    except AlreadyRunning as exc:
+        log.info("%s; exiting", exc)
+        return 0
+    except PermissionError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Corrections -> the model trainer's JSONL format (see tools.md, last section).
+
+A correction is a suggestion the user edited before running it. When the
+edited line is one of the 18 tool shapes, the conversation (its history,
+the request, and the user's own call as the answer) is a training example.
+"""
+
+from __future__ import annotations
+
+
+def _assistant(call) -> dict:
+    # The trainer wants arguments as a JSON object, not a string.
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": call.name, "arguments": dict(call.arguments)}}],
+    }
+
+
+def training_conversation(correction) -> dict | None:
+    """One {"messages": [...]} line, or None when the edit was not a tool call."""
+    if correction.ran_call is None:
+        return None
+    messages = []
+    for ex in correction.history:
+        messages.append({"role": "user", "content": ex.request})
+        messages.append(_assistant(ex.call))
+    messages.append({"role": "user", "content": correction.request})
+    messages.append(_assistant(correction.ran_call))
+    return {"messages": messages}
+
+
+def training_conversations(corrections) -> list:
+    return [conv for conv in map(training_conversation, corrections) if conv is not None]

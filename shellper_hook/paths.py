@@ -1,0 +1,109 @@
+"""Where shellper keeps things, computed with the standard library only.
+
+The client runs on every key press and may not import platformdirs, so this
+module mirrors platformdirs' answers for the directories we use (a test
+checks they agree). The runtime dir holds the socket; the state dir holds
+the session store and the daemon log; the config dir holds config.toml.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+APP = "shellper"
+SOCKET_NAME = "daemon.sock"
+# sun_path is 108 bytes on Linux, 104 on macOS; keep room for the NUL.
+MAX_SOCKET_PATH = 103
+
+
+def _home() -> str:
+    return os.path.expanduser("~")
+
+
+def _xdg(var: str, default: str) -> str:
+    value = os.environ.get(var, "").strip()
+    return value if value else default
+
+
+def config_dir() -> str:
+    if sys.platform == "darwin" and not os.environ.get("XDG_CONFIG_HOME", "").strip():
+        return os.path.join(_home(), "Library", "Application Support", APP)
+    return os.path.join(_xdg("XDG_CONFIG_HOME", os.path.join(_home(), ".config")), APP)
+
+
+def state_dir() -> str:
+    if sys.platform == "darwin" and not os.environ.get("XDG_STATE_HOME", "").strip():
+        return os.path.join(_home(), "Library", "Application Support", APP)
+    return os.path.join(_xdg("XDG_STATE_HOME", os.path.join(_home(), ".local", "state")), APP)
+
+
+def data_dir() -> str:
+    if sys.platform == "darwin" and not os.environ.get("XDG_DATA_HOME", "").strip():
+        return os.path.join(_home(), "Library", "Application Support", APP)
+    return os.path.join(_xdg("XDG_DATA_HOME", os.path.join(_home(), ".local", "share")), APP)
+
+
+def _platform_runtime_base() -> str:
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "").strip()
+    if xdg:
+        return xdg
+    if sys.platform == "darwin":
+        return os.path.join(_home(), "Library", "Caches", "TemporaryItems")
+    base = f"/run/user/{os.getuid()}"
+    if not os.access(base, os.W_OK):
+        base = os.path.join(tempfile.gettempdir(), f"runtime-{os.getuid()}")
+    return base
+
+
+def runtime_dir() -> str:
+    """The socket's directory: the user runtime dir, else a private dir in the state dir."""
+    base = _platform_runtime_base()
+    if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+        candidate = os.path.join(base, APP)
+    else:
+        candidate = os.path.join(state_dir(), "run")
+    if len(os.path.join(candidate, SOCKET_NAME)) > MAX_SOCKET_PATH:
+        candidate = os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+    return candidate
+
+
+def socket_path() -> str:
+    override = os.environ.get("SHELLPER_SOCKET", "").strip()
+    return override if override else os.path.join(runtime_dir(), SOCKET_NAME)
+
+
+def config_file() -> str:
+    override = os.environ.get("SHELLPER_CONFIG", "").strip()
+    return override if override else os.path.join(config_dir(), "config.toml")
+
+
+def store_file() -> str:
+    return os.path.join(state_dir(), "sessions.sqlite3")
+
+
+def log_file() -> str:
+    return os.path.join(state_dir(), "daemon.log")
+
+
+def lock_file() -> str:
+    return os.path.join(state_dir(), "daemon.lock")
+
+
+def ensure_private_dir(path: str) -> str:
+    """Create `path` (mode 0700) and verify it is ours, a real dir, and private.
+
+    Raises PermissionError with a fix if another user could reach it.
+    """
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.lstat(path)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        raise PermissionError(f"{path} is not a directory (a symlink?); remove it and retry")
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user; remove it or set XDG_RUNTIME_DIR")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path

@@ -1,0 +1,102 @@
+"""The daemon's wire protocol, version 1 (standard library only).
+
+One request per connection: the client writes one JSON object and a newline;
+the daemon answers with one line and closes. A request is at most
+MAX_REQUEST bytes.
+
+Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
+
+  ping                                   -> {"pid", "version"}
+  translate  session, cwd, text          -> {"command", "call", "warnings"}
+  executed   session, command, status    -> {"recorded": committed|edited|dropped|none}
+  commit     session                     -> {"recorded"}  (commit the pending suggestion now)
+  history    session                     -> {"exchanges": [...], "pending": {...}|null}
+  reset      session | all: true         -> {"removed": n}
+  status                                 -> {"pid", "uptime", "socket", "sessions", "server"}
+  export     since (optional, ISO date)  -> {"conversations": [...]}
+  stop                                   -> {} and the daemon exits
+
+`session` is the shell's PID (an int); the daemon pairs it with the process
+start time, so a reused PID never inherits another shell's history.
+
+Reply (JSON): {"v": 1, "ok": true, ...} or
+              {"v": 1, "ok": false, "error": "one line", "kind": KIND}.
+
+Shells that cannot parse JSON add "reply": "nul" to a translate request and
+get NUL-separated fields instead:  ok NUL command NUL warning-lines NUL
+or  error NUL kind NUL message NUL.
+"""
+
+from __future__ import annotations
+
+import json
+
+VERSION = 1
+MAX_REQUEST = 64 * 1024
+OPS = ("ping", "translate", "executed", "commit", "history", "reset", "status", "export", "stop")
+
+
+class ProtocolError(ValueError):
+    """A request the daemon cannot accept; the message goes back to the client."""
+
+
+def encode(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def ok(**fields) -> dict:
+    return {"v": VERSION, "ok": True, **fields}
+
+
+def error(message: str, kind: str = "error") -> dict:
+    return {"v": VERSION, "ok": False, "error": message, "kind": kind}
+
+
+def _field(req: dict, name: str, typ: type, what: str):
+    value = req.get(name)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise ProtocolError(f"field {name!r} must be {what}")
+    return value
+
+
+def decode_request(line: bytes) -> dict:
+    """Parse and check one request line; raise ProtocolError on anything off."""
+    if len(line) > MAX_REQUEST:
+        raise ProtocolError(f"request larger than {MAX_REQUEST} bytes")
+    try:
+        req = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("request is not one JSON object") from None
+    if not isinstance(req, dict):
+        raise ProtocolError("request is not one JSON object")
+    if req.get("v", VERSION) != VERSION:
+        raise ProtocolError(f"protocol version {req.get('v')!r} not supported (this daemon speaks {VERSION})")
+    op = req.get("op")
+    if op not in OPS:
+        raise ProtocolError(f"unknown operation {op!r}")
+    if op in ("translate", "executed", "commit", "history") or (op == "reset" and not req.get("all")):
+        pid = _field(req, "session", int, "a shell PID (integer)")
+        if pid <= 0 or pid > 2**31:
+            raise ProtocolError("field 'session' must be a positive PID")
+    if op == "translate":
+        text = _field(req, "text", str, "a string")
+        if not text.strip():
+            raise ProtocolError("empty request: type what you want first")
+        _field(req, "cwd", str, "a directory path")
+    if op == "executed":
+        _field(req, "command", str, "a string")
+        status = req.get("status", 0)
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise ProtocolError("field 'status' must be an integer")
+    if op == "export" and req.get("since") is not None:
+        _field(req, "since", str, "an ISO date")
+    return req
+
+
+def nul_reply(reply: dict) -> bytes:
+    """The NUL-separated form of a translate reply, for shell widgets."""
+    if reply.get("ok"):
+        fields = ["ok", reply.get("command", ""), "\n".join(reply.get("warnings", []))]
+    else:
+        fields = ["error", reply.get("kind", "error"), reply.get("error", "")]
+    return "\0".join(f.replace("\0", "") for f in fields).encode("utf-8") + b"\0"

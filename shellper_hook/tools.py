@@ -1,0 +1,138 @@
+"""The tool table: the 18 file-system tools the model was trained on.
+
+This is the only module that knows tool names and their schemas. The data
+comes from the published BFCL schema shipped in data/tools.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .errors import MissingArgument, UnknownArgument, UnknownTool, WrongType
+
+_DATA = os.path.join(os.path.dirname(__file__), "data", "tools.json")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One validated call: a tool name and its arguments (a plain dict)."""
+
+    name: str
+    arguments: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "arguments": dict(self.arguments)}
+
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
+
+    def with_defaults(self) -> "ToolCall":
+        """The same call with every omitted optional argument filled in."""
+        args = dict(defaults(self.name))
+        args.update(self.arguments)
+        return ToolCall(self.name, args)
+
+    def __hash__(self) -> int:  # dict field: hash by canonical JSON
+        return hash((self.name, self.arguments_json()))
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    with open(_DATA, encoding="utf-8") as fh:
+        tools = json.load(fh)["tools"]
+    return {t["name"]: t for t in tools}
+
+
+def names() -> tuple:
+    """Tool names in the published (fixed) order."""
+    return tuple(_table())
+
+
+def spec(name: str) -> dict:
+    try:
+        return _table()[name]
+    except KeyError:
+        raise UnknownTool(f"the model asked for an unknown tool {name!r}") from None
+
+
+def properties(name: str) -> dict:
+    return spec(name)["parameters"].get("properties", {})
+
+
+def required(name: str) -> tuple:
+    return tuple(spec(name)["parameters"].get("required", ()))
+
+
+def defaults(name: str) -> dict:
+    return {k: p["default"] for k, p in properties(name).items() if "default" in p}
+
+
+def openai_tools() -> list:
+    """The tools in OpenAI `tools` form, same order every time."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t["name"],
+                "description": t["description"],
+                "parameters": t["parameters"],
+            },
+        }
+        for t in _table().values()
+    ]
+
+
+_TRUE = {"true": True, "false": False}
+
+
+def _coerce(tool: str, key: str, value, want: str):
+    if want == "string":
+        if isinstance(value, str):
+            return value
+    elif want == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE:
+            return _TRUE[value.strip().lower()]
+    elif want == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value.strip())
+    else:  # a schema type we do not know: accept as is
+        return value
+    shown = json.dumps(value, ensure_ascii=False)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    raise WrongType(
+        f"the model gave {tool} argument {key!r} the value {shown}, but it must be a {want}"
+    )
+
+
+def validate(name, arguments) -> ToolCall:
+    """Check a call against the schema; coerce "5"->5 and "true"->True.
+
+    Raises a typed AnswerError with a message a user understands.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnknownTool("the model's answer names no tool")
+    spec(name)
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise WrongType(f"the model gave {name} arguments that are not a JSON object")
+    props = properties(name)
+    out = {}
+    for key, value in arguments.items():
+        if key not in props:
+            raise UnknownArgument(f"the model gave {name} an unknown argument {key!r}")
+        out[key] = _coerce(name, key, value, props[key].get("type", "string"))
+    for key in required(name):
+        if key not in out:
+            raise MissingArgument(f"the model called {name} without its required argument {key!r}")
+    return ToolCall(name, out)
