@@ -9,6 +9,7 @@ the backend when its client disconnects (the user pressed Ctrl-C).
 from __future__ import annotations
 
 import asyncio
+import collections
 import fcntl
 import logging
 import os
@@ -58,6 +59,8 @@ class Daemon:
         self._lockfile = None
         self._bg: set = set()
         self.server_info: dict = {}
+        # Milliseconds each translate spent in the daemon itself (backend call excluded).
+        self.overhead_ms: collections.deque = collections.deque(maxlen=2000)
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -200,15 +203,17 @@ class Daemon:
     async def _serve_one(self, reader, writer) -> bytes | None:
         sock = writer.get_extra_info("socket")
         uid = peer_uid(sock) if sock is not None else None
-        if uid is not None and uid != self.uid:
-            log.warning("refused a connection from uid %d", uid)
-            return protocol.encode(protocol.error("permission denied: this daemon serves another user", "denied"))
+        stranger = uid is not None and uid != self.uid
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
         except asyncio.TimeoutError:
             return protocol.encode(protocol.error(f"no request within {READ_TIMEOUT:.0f} s", "bad_request"))
         except (ValueError, asyncio.LimitOverrunError):
             return protocol.encode(protocol.error(f"request larger than {protocol.MAX_REQUEST} bytes", "bad_request"))
+        if stranger:
+            # Refused after reading the line, so the reply is not lost to a reset.
+            log.warning("refused a connection from uid %d", uid)
+            return protocol.encode(protocol.error("permission denied: this daemon serves another user", "denied"))
         if not line:
             return None
         try:
@@ -227,6 +232,11 @@ class Daemon:
             reply = protocol.error(str(exc), exc.kind)
         except ProcessLookupError as exc:
             reply = protocol.error(str(exc), "session")
+        except Exception as exc:  # a bug must cost one request, never the daemon
+            log.exception("unexpected error while serving %s", req["op"])
+            reply = protocol.error(
+                f"internal error in the shellper daemon ({type(exc).__name__}); see {paths.log_file()}", "internal"
+            )
         return protocol.nul_reply(reply) if nul else protocol.encode(reply)
 
     async def _translate_unless_gone(self, req, reader) -> dict | None:
@@ -261,17 +271,24 @@ class Daemon:
     async def _translate(self, req: dict) -> dict:
         from . import policy
 
+        started = time.perf_counter()
         key = self._key(req["session"])
         lock = self._locks.setdefault(key, asyncio.Lock())
+        keyed = time.perf_counter()
         async with lock:  # one terminal's requests never interleave
+            waited = time.perf_counter()
             self.store.drop_pending(key)
             history = [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
+            asked = time.perf_counter()
             call = await self.backend.translate(history, req["text"])
+            answered = time.perf_counter()
             verdict = policy.check(call, req["cwd"], self.settings.allow_recursive)
             if req.get("commit"):
                 self.store.commit(key, req["text"], verdict.call, verdict.command)
             else:
                 self.store.set_pending(key, req["text"], verdict.call, verdict.command)
+        own = (keyed - started) + (asked - waited) + (time.perf_counter() - answered)
+        self.overhead_ms.append(own * 1000)
         return protocol.ok(command=verdict.command, call=verdict.call.to_dict(), warnings=verdict.warnings)
 
     async def _dispatch(self, req: dict) -> dict:
@@ -316,6 +333,7 @@ class Daemon:
                 base_url=self.settings.base_url,
                 model=self.settings.model,
                 server=info,
+                overhead_ms=_percentiles(self.overhead_ms),
             )
         if op == "export":
             from .export import training_conversations
@@ -326,6 +344,18 @@ class Daemon:
             asyncio.get_running_loop().call_soon(self.stopping.set)
             return protocol.ok(pid=os.getpid())
         raise ShellperError(f"operation {op!r} not handled")  # pragma: no cover - OPS is closed
+
+
+def _percentiles(values) -> dict:
+    """p50/p99 of the daemon's own time per translate, for benchmarks."""
+    data = sorted(values)
+    if not data:
+        return {"count": 0}
+
+    def pick(q):
+        return round(data[min(len(data) - 1, int(q * len(data)))], 3)
+
+    return {"count": len(data), "p50": pick(0.5), "p99": pick(0.99)}
 
 
 def _exchange_dict(ex) -> dict:

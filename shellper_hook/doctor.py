@@ -1,0 +1,292 @@
+"""`shellper doctor`: check everything shellper needs, one line per check.
+
+Each line is `OK    what`, `WARN  what: problem` or `FAIL  what: problem`,
+and every WARN or FAIL is followed by `      fix: what to do`. The exit
+status is 0 when nothing FAILed. Lines are printed as the checks run,
+because the daemon and model checks can take a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+from . import __version__, paths
+
+ROUND_TRIP_REQUEST = "print the current directory"
+STATUS_TIMEOUT = 30.0  # the daemon's status call probes the model server
+OLLAMA_DOWNLOAD = "https://ollama.com/download"
+# A line of an rc file that loads shellper (not commented out).
+_INIT_LINE = re.compile(r"^[^#]*\bshellper\S*\s+init\s+(zsh|bash)\b", re.M)
+
+
+class Report:
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.failures = 0
+        self.warnings = 0
+
+    def _line(self, status: str, what: str, problem: str | None = None, fix: str | None = None) -> None:
+        text = f"{status:<6}{what}" + (f": {problem}" if problem else "")
+        if fix:
+            text += f"\n      fix: {fix}"
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def ok(self, what: str) -> None:
+        self._line("OK", what)
+
+    def warn(self, what: str, problem: str, fix: str) -> None:
+        self.warnings += 1
+        self._line("WARN", what, problem, fix)
+
+    def fail(self, what: str, problem: str, fix: str) -> None:
+        self.failures += 1
+        self._line("FAIL", what, problem, fix)
+
+
+# ---- checks ----------------------------------------------------------------
+
+
+def check_python(r: Report) -> None:
+    version = ".".join(str(n) for n in sys.version_info[:3])
+    if sys.version_info < (3, 10):
+        r.fail(f"Python {version}", "shellper needs Python 3.10 or newer", "reinstall shellper with a newer Python")
+    else:
+        r.ok(f"Python {version} ({sys.executable})")
+
+
+def check_settings(r: Report):
+    from .errors import SettingsError
+    from .settings import load
+
+    path = paths.config_file()
+    try:
+        settings = load()
+    except SettingsError as exc:
+        r.fail("settings", str(exc), f"correct the value in {path} or in the variable named; `shellper config` shows every setting")
+        return None
+    where = f"read from {path}" if os.path.exists(path) else f"defaults ({path} does not exist)"
+    r.ok(f"settings: {where}; model '{settings.model}' at {settings.base_url}")
+    return settings
+
+
+def check_command(r: Report) -> None:
+    found = shutil.which("shellper")
+    if found:
+        r.ok(f"`shellper` on PATH: {found}")
+    else:
+        r.warn(
+            "`shellper` command", "not on PATH (the shell integration still works; typing `shellper` does not)",
+            'add ~/.local/bin to PATH: export PATH="$HOME/.local/bin:$PATH"',
+        )
+
+
+def check_socket_dir(r: Report) -> bool:
+    directory = os.path.dirname(paths.socket_path())
+    try:
+        st = os.lstat(directory)
+    except FileNotFoundError:
+        r.ok(f"socket dir {directory} (created, private, when the daemon starts)")
+        return True
+    except OSError as exc:
+        r.fail(f"socket dir {directory}", exc.strerror or str(exc), "set XDG_RUNTIME_DIR to a directory of yours")
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        r.fail(f"socket dir {directory}", "is not a directory (a symlink or a file)", f"remove {directory}")
+        return False
+    if st.st_uid != os.getuid():
+        r.fail(f"socket dir {directory}", f"belongs to uid {st.st_uid}, not you", f"remove {directory} or set XDG_RUNTIME_DIR")
+        return False
+    if st.st_mode & 0o077:
+        r.fail(f"socket dir {directory}", f"others can enter it (mode {stat.S_IMODE(st.st_mode):o})", f"chmod 700 {directory}")
+        return False
+    r.ok(f"socket dir {directory} is private")
+    return True
+
+
+def _request(req: dict, autostart: bool, timeout: float) -> dict:
+    from .client import DaemonUnavailable, request
+
+    try:
+        return request(req, autostart=autostart, timeout=timeout)
+    except DaemonUnavailable as exc:
+        return {"ok": False, "error": str(exc), "kind": "daemon"}
+    except OSError as exc:
+        return {"ok": False, "error": f"talking to the daemon failed: {exc}", "kind": "daemon"}
+
+
+def check_daemon(r: Report) -> bool:
+    reply = _request({"op": "status"}, autostart=True, timeout=STATUS_TIMEOUT)
+    if not reply.get("ok"):
+        r.fail(
+            "daemon", reply.get("error", "no answer"),
+            f"see {paths.log_file()}, or run `shellper daemon` to watch it start",
+        )
+        return False
+    what = f"daemon: pid {reply.get('pid')}, version {reply.get('version')}, socket {reply.get('socket')}"
+    if reply.get("version") != __version__:
+        r.warn(what, f"it runs version {reply.get('version')}, this is {__version__}",
+               "run `shellper stop`; the next request starts the new version")
+    else:
+        r.ok(what)
+    return True
+
+
+def server_status(settings) -> dict:
+    import asyncio
+
+    from .backend import Backend
+
+    async def probe():
+        backend = Backend(settings)
+        try:
+            return await backend.server_status()
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(probe())
+
+
+def check_server(r: Report, settings) -> None:
+    from .backend import ollama_root
+
+    url, model = settings.base_url, settings.model
+    try:
+        status = server_status(settings)
+    except Exception as exc:  # the probe must never break the report
+        status = {"reachable": False, "message": f"checking failed: {exc}"}
+    if not status.get("reachable"):
+        if ollama_root(url):
+            fix = (f"start Ollama (`ollama serve`, or open the Ollama app); not installed? {OLLAMA_DOWNLOAD}; "
+                   f"another address? set base_url in {paths.config_file()}")
+        else:
+            fix = f"start the model server, or set base_url in {paths.config_file()}"
+        r.fail(f"model server at {url}", status.get("message") or "not reachable", fix)
+        return
+    ollama = bool(status.get("ollama"))
+    r.ok(f"model server at {url} answers ({'Ollama' if ollama else 'OpenAI-compatible'})")
+    present = status.get("model_present")
+    if present is False:
+        fix = "run `shellper setup-model`" if ollama else f"set model in {paths.config_file()} to a model the server lists"
+        r.fail(f"model '{model}'", "not on the server", fix)
+        return
+    if present is None:
+        r.warn(f"model '{model}'", status.get("message") or "could not tell whether the server has it",
+               "run `shellper status` again in a moment")
+        return
+    r.ok(f"model '{model}' is on the server")
+    if not ollama:
+        return
+    tools = status.get("tools")
+    if tools is False:
+        r.fail(f"model '{model}' tool calling", "its chat template has no tool support",
+               "recreate it from the shipped Modelfile: `shellper setup-model`")
+    elif tools is None:
+        r.warn(f"model '{model}' tool calling", "this Ollama does not report capabilities (older than 0.6.4)",
+               f"update Ollama ({OLLAMA_DOWNLOAD})")
+    else:
+        r.ok(f"model '{model}' supports tool calls")
+    if status.get("model_loaded"):
+        r.ok(f"model '{model}' is loaded")
+    else:
+        r.warn(f"model '{model}'", "not loaded yet: the first request waits while Ollama loads it",
+               f"nothing to do: the daemon preloads it when it starts (keep_alive {settings.keep_alive})")
+
+
+def rc_file(shell: str) -> str:
+    home = os.path.expanduser("~")
+    if shell == "zsh":
+        return os.path.join(os.environ.get("ZDOTDIR") or home, ".zshrc")
+    return os.path.join(home, ".bashrc")
+
+
+def check_rc(r: Report) -> None:
+    login = os.path.basename(os.environ.get("SHELL", "") or "")
+    if login not in ("zsh", "bash"):
+        r.warn("shell", f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh and bash",
+               "run zsh or bash (chsh -s $(command -v zsh)), then add the init line with ./install.sh")
+        return
+    path = rc_file(login)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        text = ""
+    if any(m.group(1) == login for m in _INIT_LINE.finditer(text)):
+        r.ok(f"{path} loads shellper")
+    else:
+        r.warn(f"{path}", f"does not load shellper, so Ctrl-G does nothing in new {login} terminals",
+               f'add this line to {path}: eval "$(shellper init {login})"   (./install.sh does it)')
+
+
+def check_zsh_socket(r: Report) -> None:
+    zsh = shutil.which("zsh")
+    if not zsh:
+        return
+    try:
+        done = subprocess.run([zsh, "-fc", "zmodload zsh/net/socket"], capture_output=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+        has = done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        has = False
+    if has:
+        r.ok("zsh has the zsh/net/socket module (Ctrl-G talks to the daemon directly)")
+    else:
+        r.warn("zsh", "has no zsh/net/socket module, so each Ctrl-G starts a helper process (slower)",
+               "install a zsh build that includes its modules (your system's zsh package)")
+
+
+def check_round_trip(r: Report, settings) -> None:
+    what = "translate round trip"
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = "/"
+    session = os.getpid()
+    timeout = (settings.timeout if settings else 60.0) + 10
+    start = time.monotonic()
+    reply = _request(
+        {"op": "translate", "session": session, "cwd": cwd, "text": ROUND_TRIP_REQUEST, "commit": False},
+        autostart=True, timeout=timeout,
+    )
+    took = time.monotonic() - start
+    # Leave no conversation behind for this short-lived "terminal".
+    _request({"op": "reset", "session": session}, autostart=False, timeout=5)
+    if reply.get("ok"):
+        r.ok(f"{what}: {ROUND_TRIP_REQUEST!r} -> {reply.get('command')} ({took:.1f} s)")
+        return
+    kind = reply.get("kind")
+    if kind == "backend":
+        fix = "see the model server checks above"
+    elif kind == "answer":
+        fix = "the model answered something unusable: recreate it with `shellper setup-model`"
+    else:
+        fix = f"see {paths.log_file()}"
+    r.fail(what, reply.get("error", "no answer"), fix)
+
+
+def run(out=None) -> int:
+    r = Report(out)
+    check_python(r)
+    settings = check_settings(r)
+    check_command(r)
+    daemon_ok = check_socket_dir(r) and check_daemon(r)
+    if settings is not None:
+        check_server(r, settings)
+    check_rc(r)
+    check_zsh_socket(r)
+    if daemon_ok:
+        check_round_trip(r, settings)
+    else:
+        r.warn("translate round trip", "not tried: the daemon is not reachable", "fix the daemon first (above)")
+    if r.failures:
+        r.out.write(f"\n{r.failures} check(s) failed: follow the fix lines above, then run `shellper doctor` again.\n")
+    else:
+        r.out.write("\nAll checks passed." + (" (see the warnings above)" if r.warnings else "") + "\n")
+    return 1 if r.failures else 0

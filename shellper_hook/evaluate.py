@@ -1,0 +1,486 @@
+"""`shellper eval`: measure the model's tool-call accuracy on a test set.
+
+Each test row goes to the model server exactly as the daemon would send it
+(backend.build_messages / request_kwargs / parser, via Backend.translate),
+with the row's own history as the earlier exchanges. An answer is right
+when its tool name and arguments equal the expected call once omitted
+optional arguments are filled in with their defaults.
+
+Rows are independent (the history is the test set's, not the model's own
+earlier answers), so they run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from . import tools
+from .errors import ModelMissing, ServerUnreachable, SettingsError, ShellperError
+from .tools import ToolCall
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 1  # server unreachable or model missing: nothing could be scored
+EXIT_BAD_INPUT = 2
+
+DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "bfcl_fs_eval.jsonl")
+IMPLIED_TURNS = 5  # the model card's "5-turn tool call accuracy"
+_TURN_ID = re.compile(r"(.+)/turn\d+\Z", re.S)
+_EXCERPT = 70
+# Test-set text is echoed to a terminal: never let it carry escape sequences.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]+")
+
+
+class DatasetError(ShellperError):
+    """The test set cannot be read; the message names the file and line."""
+
+    kind = "input"
+
+
+class _Bad(Exception):
+    """One row is malformed (the caller adds file and line)."""
+
+
+class Unavailable(ShellperError):
+    """No row could be scored: the server is down or the model is missing."""
+
+    kind = "backend"
+
+
+# ---------------------------------------------------------------- the test set
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    line: int
+    history: tuple  # ((request text, ToolCall), ...), oldest first
+    request: str
+    expected: ToolCall
+
+    @property
+    def conversation(self) -> str:
+        """Rows with ids "NAME/turnK" belong to conversation NAME."""
+        m = _TURN_ID.match(self.id)
+        return m.group(1) if m else self.id
+
+    @property
+    def turns(self) -> int:
+        return len(self.history) + 1
+
+
+def _arguments(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, str):  # the OpenAI wire form: a JSON string
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise _Bad(f"{where}: arguments are a string that is not JSON") from None
+    if not isinstance(value, dict):
+        raise _Bad(f"{where}: arguments must be a JSON object")
+    return value
+
+
+def _call(name, arguments, where: str) -> ToolCall:
+    try:
+        return tools.validate(name, _arguments(arguments, where))
+    except ShellperError as exc:
+        # validate() words its errors for model answers; keep the reason.
+        raise _Bad(f"{where}: {exc}".replace("the model gave ", "").replace("the model ", "")) from None
+
+
+def _assistant_call(msg: dict, where: str) -> ToolCall:
+    calls = msg.get("tool_calls")
+    if not isinstance(calls, list) or len(calls) != 1 or not isinstance(calls[0], dict):
+        raise _Bad(f"{where}: an assistant turn must carry exactly one entry in tool_calls")
+    fn = calls[0].get("function")
+    if not isinstance(fn, dict):
+        raise _Bad(f"{where}: the tool call has no 'function' object")
+    return _call(fn.get("name"), fn.get("arguments"), where)
+
+
+def _user_text(msg: dict, where: str) -> str:
+    text = msg.get("content")
+    if not isinstance(text, str) or not text.strip():
+        raise _Bad(f"{where}: a user turn needs its request as non-empty text in 'content'")
+    return text
+
+
+def parse_row(obj, line: int) -> Case:
+    """One test row in either accepted format; raises _Bad."""
+    if not isinstance(obj, dict):
+        raise _Bad("each line must be a JSON object")
+    messages = obj.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _Bad("'messages' must be a non-empty list")
+    for i, msg in enumerate(messages, 1):
+        if not isinstance(msg, dict):
+            raise _Bad(f"message {i} is not a JSON object")
+    start = 1 if messages[0].get("role") == "system" else 0  # we send our own prompt
+    turns = list(enumerate(messages, 1))[start:]
+    if "expected" in obj:
+        exp = obj["expected"]
+        if not isinstance(exp, dict):
+            raise _Bad("'expected' must be an object with 'name' and 'arguments'")
+        expected = _call(exp.get("name"), exp.get("arguments"), "expected")
+    else:  # the trainer's format: the last assistant call is the answer
+        if not turns or turns[-1][1].get("role") != "assistant":
+            raise _Bad("no 'expected' call, and 'messages' does not end with the assistant's tool call")
+        i, last = turns.pop()
+        expected = _assistant_call(last, f"message {i}")
+    history, pending = [], None
+    for i, msg in turns:
+        role, where = msg.get("role"), f"message {i}"
+        want = "user" if pending is None else "assistant"
+        if role != want:
+            raise _Bad(f"{where}: expected a {want} turn, found role {role!r} "
+                       f"(turns must alternate user, assistant, ..., user)")
+        if role == "user":
+            pending = _user_text(msg, where)
+        else:
+            history.append((pending, _assistant_call(msg, where)))
+            pending = None
+    if pending is None:
+        raise _Bad("the conversation must end with a user request before the expected call")
+    raw_id = obj.get("id")
+    if raw_id is None:
+        ident = f"line {line}"
+    elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id).strip():
+        ident = str(raw_id)
+    else:
+        raise _Bad("'id' must be a non-empty string")
+    return Case(ident, line, tuple(history), pending, expected)
+
+
+def load_cases(path: str) -> list:
+    """Every row of a JSONL test set. Raises DatasetError at the first bad line."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the test set: {exc.strerror or exc}") from None
+    cases, seen = [], {}
+    with fh:
+        for line, raw in enumerate(fh, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DatasetError(f"{path}, line {line}: not UTF-8 text") from None
+            if not text.strip():
+                continue
+            try:
+                case = parse_row(json.loads(text), line)
+            except (ValueError, RecursionError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                raise DatasetError(f"{path}, line {line}: not valid JSON ({why})") from None
+            except _Bad as exc:
+                raise DatasetError(f"{path}, line {line}: {exc}") from None
+            if case.id in seen:
+                raise DatasetError(f"{path}, line {line}: id {case.id!r} repeats line {seen[case.id]}")
+            seen[case.id] = line
+            cases.append(case)
+    if not cases:
+        raise DatasetError(f"{path}: the test set has no rows")
+    return cases
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    got: ToolCall | None = None
+    error: str | None = None
+    fatal: str | None = None  # the fix when the server is unreachable or the model missing
+
+    @property
+    def correct(self) -> bool:
+        return self.got is not None and same_call(self.got, self.case.expected)
+
+
+def same_call(a: ToolCall, b: ToolCall) -> bool:
+    # Canonical JSON, so True and 1 (equal in Python) still differ.
+    a, b = a.with_defaults(), b.with_defaults()
+    return a.name == b.name and a.arguments_json() == b.arguments_json()
+
+
+class Progress:
+    """A one-line bar on a terminal's stderr; silent when it is not a tty."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.total, self.done = total, 0
+        try:
+            self.enabled = self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def step(self) -> None:
+        self.done += 1
+        if self.enabled:
+            filled = self.WIDTH * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            self.stream.write("\r" + " " * (self.WIDTH + 24) + "\r")
+            self.stream.flush()
+
+
+async def _score(backend, case: Case) -> Outcome:
+    try:
+        got = await backend.translate(list(case.history), case.request)
+    except ServerUnreachable as exc:
+        return Outcome(case, error=str(exc), fatal="or pass --base-url URL")
+    except ModelMissing as exc:
+        return Outcome(case, error=str(exc), fatal="or pass --model NAME")
+    except ShellperError as exc:
+        return Outcome(case, error=str(exc))
+    except Exception as exc:  # a backend bug must cost one row, not the whole run
+        return Outcome(case, error=f"unexpected {type(exc).__name__}: {exc}")
+    return Outcome(case, got=got)
+
+
+async def run_cases(backend, cases: list, concurrency: int = 4, progress: Progress | None = None) -> list:
+    """Outcomes in the order of `cases`. Raises Unavailable when the first row
+    finds the server down or the model missing (one message, not one per row)."""
+    progress = progress or Progress(len(cases), stream=_Quiet())
+    first = await _score(backend, cases[0])
+    progress.step()
+    if first.fatal:
+        raise Unavailable(f"{first.error}, {first.fatal}; nothing was scored")
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(case):
+        async with gate:
+            out = await _score(backend, case)
+        progress.step()
+        return out
+
+    rest = await asyncio.gather(*(one(c) for c in cases[1:]))
+    return [first, *rest]
+
+
+class _Quiet:
+    def isatty(self) -> bool:
+        return False
+
+
+async def _run_with_backend(settings, cases, concurrency, progress) -> list:
+    from .backend import Backend
+
+    backend = Backend(settings)
+    try:
+        return await run_cases(backend, cases, concurrency, progress)
+    finally:
+        try:
+            await backend.aclose()
+        except Exception:  # closing must not hide the results
+            pass
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+@dataclass
+class Report:
+    outcomes: list
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def correct(self) -> int:
+        return sum(o.correct for o in self.outcomes)
+
+    @property
+    def accuracy(self) -> float:
+        return _ratio(self.correct, self.total)
+
+    @property
+    def max_turns(self) -> int:
+        return max(o.case.turns for o in self.outcomes)
+
+    def implied(self) -> list:
+        """[(N, single^N)]: the chance of N right calls in a row if errors are independent."""
+        ns = [IMPLIED_TURNS]
+        if self.max_turns > 1 and self.max_turns != IMPLIED_TURNS:
+            ns.append(self.max_turns)
+        return [(n, self.accuracy ** n) for n in sorted(ns)]
+
+    def conversations(self) -> dict:
+        groups: dict = {}
+        for o in self.outcomes:
+            groups.setdefault(o.case.conversation, []).append(o)
+        return groups
+
+    def conversation_counts(self) -> tuple:
+        groups = self.conversations()
+        return sum(all(o.correct for o in g) for g in groups.values()), len(groups)
+
+    def per_tool(self) -> dict:
+        counts: dict = {}
+        for o in self.outcomes:
+            c = counts.setdefault(o.case.expected.name, [0, 0])
+            c[0] += o.correct
+            c[1] += 1
+        order = {n: i for i, n in enumerate(tools.names())}
+        return {k: tuple(counts[k]) for k in sorted(counts, key=lambda n: order.get(n, len(order)))}
+
+    def failures(self) -> list:
+        return [o for o in self.outcomes if not o.correct]
+
+    def to_json(self, dataset: str, settings) -> dict:
+        conv_ok, conv_n = self.conversation_counts()
+        return {
+            "dataset": dataset,
+            "base_url": settings.base_url,
+            "model": settings.model,
+            "requests": self.total,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "max_turns": self.max_turns,
+            "implied": [{"turns": n, "accuracy": a} for n, a in self.implied()],
+            "conversations": {"total": conv_n, "correct": conv_ok, "accuracy": _ratio(conv_ok, conv_n)},
+            "per_tool": {
+                name: {"total": n, "correct": ok, "accuracy": _ratio(ok, n)}
+                for name, (ok, n) in self.per_tool().items()
+            },
+            "failures": [_outcome_json(o) for o in self.failures()],
+        }
+
+
+def _outcome_json(o: Outcome) -> dict:
+    return {
+        "id": o.case.id,
+        "line": o.case.line,
+        "request": o.case.request,
+        "expected": o.case.expected.to_dict(),
+        "got": o.got.to_dict() if o.got is not None else None,
+        "error": o.error,
+    }
+
+
+def _excerpt(text: str, limit: int = _EXCERPT) -> str:
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def show_call(call: ToolCall) -> str:
+    return f"{call.name} {json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)}"
+
+
+def _table(header: list, rows: list) -> list:
+    """A Markdown table with padded columns (readable raw, pasteable into docs)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+
+
+def render_text(report: Report, dataset: str, settings) -> str:
+    conv_ok, conv_n = report.conversation_counts()
+    out = [
+        f"dataset: {dataset} ({report.total} requests in {conv_n} conversations, "
+        f"up to {report.max_turns} turns)",
+        f"model:   {settings.model} at {settings.base_url}",
+        "",
+    ]
+    header = ["Model", "Tool call accuracy (test set)"]
+    row = [settings.model, f"{pct(report.accuracy)} ({report.correct}/{report.total})"]
+    for n, acc in report.implied():
+        header.append(f"=> {n}-turn tool call accuracy (implied)")
+        row.append(pct(acc))
+    header.append("Whole conversations (measured)")
+    row.append(f"{pct(_ratio(conv_ok, conv_n))} ({conv_ok}/{conv_n})")
+    out += _table(header, [row])
+    out += ["", *_table(["Tool", "Correct", "Accuracy"],
+                        [[name, f"{ok}/{n}", pct(_ratio(ok, n))] for name, (ok, n) in report.per_tool().items()])]
+    failures = report.failures()
+    out += ["", f"Failures ({len(failures)}):" if failures else "Failures: none"]
+    for o in failures:
+        out.append(f"- {_excerpt(o.case.id, 200)}: \"{_excerpt(o.case.request)}\"")
+        out.append(f"    expected: {show_call(o.case.expected)}")
+        out.append(f"    got:      {show_call(o.got)}" if o.got is not None else f"    error:    {o.error}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"shellper eval: {message}\n")
+    return code
+
+
+def _overrides(settings, args):
+    changes = {}
+    base_url = getattr(args, "base_url", None)
+    if base_url is not None:
+        base_url = base_url.strip().rstrip("/")
+        if not re.match(r"https?://[^/\s?#]+(/\S*)?\Z", base_url):
+            raise SettingsError(f"--base-url must be an http:// or https:// URL such as "
+                                f"http://localhost:11434/v1, not {args.base_url!r}")
+        changes["base_url"] = base_url
+    model = getattr(args, "model", None)
+    if model is not None:
+        if not model.strip() or re.search(r"\s", model):
+            raise SettingsError(f"--model must be a model name without spaces, not {model!r}")
+        changes["model"] = model
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def main(args) -> int:
+    from . import settings as settings_mod
+
+    dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
+    concurrency = getattr(args, "concurrency", 4)
+    if concurrency is None:
+        concurrency = 4
+    if not isinstance(concurrency, int) or concurrency < 1:
+        return _fail(f"--concurrency must be 1 or more, not {concurrency}", EXIT_BAD_INPUT)
+    try:
+        settings = _overrides(settings_mod.load(), args)
+    except SettingsError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        cases = load_cases(dataset)
+    except DatasetError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    # Send each row's whole history, whatever the daemon's own cap is.
+    longest = max(len(c.history) for c in cases)
+    settings = dataclasses.replace(settings, max_turns=max(settings.max_turns, longest))
+
+    progress = Progress(len(cases))
+    try:
+        try:
+            outcomes = asyncio.run(_run_with_backend(settings, cases, concurrency, progress))
+        finally:  # clear the bar before any message, also on Ctrl-C
+            progress.close()
+    except ShellperError as exc:  # Unavailable, or the backend refused the settings
+        return _fail(str(exc), EXIT_UNAVAILABLE)
+
+    report = Report(outcomes)
+    if getattr(args, "json", False):
+        print(json.dumps(report.to_json(dataset, settings), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(report, dataset, settings))
+    return EXIT_OK

@@ -1,0 +1,355 @@
+"""The last check before a command reaches the user's prompt.
+
+check() refuses calls that would remove or move something no one asks a
+one-line helper to touch (/, home, the current directory or its parents,
+system directories), names it cannot show honestly (control, bidi and
+look-alike characters), and wildcards in removals; it adds one-line notes
+for commands that will fail or overwrite. Paths are judged against the
+*requesting shell's* directory, never the daemon's own.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass, field
+
+from . import tools
+from .errors import Refused, WrongType
+from .tools import ToolCall
+from .translate import to_bash
+
+
+@dataclass
+class Verdict:
+    call: ToolCall  # with defaults filled in
+    command: str  # the bash line to put on the prompt
+    warnings: list[str] = field(default_factory=list)  # one-line notes shown beside it
+
+
+# Arguments that name a file or directory, per tool.
+_PATH_ARGS = {
+    "cat": ("file_name",),
+    "cd": ("folder",),
+    "cp": ("source", "destination"),
+    "diff": ("file_name1", "file_name2"),
+    "echo": ("file_name",),
+    "find": ("path",),
+    "grep": ("file_name",),
+    "mkdir": ("dir_name",),
+    "mv": ("source", "destination"),
+    "rm": ("file_name",),
+    "rmdir": ("dir_name",),
+    "sort": ("file_name",),
+    "tail": ("file_name",),
+    "touch": ("file_name",),
+    "wc": ("file_name",),
+}
+# Arguments the command reads, so they should exist.
+_READS = {
+    "cat": ("file_name",),
+    "cd": ("folder",),
+    "cp": ("source",),
+    "diff": ("file_name1", "file_name2"),
+    "find": ("path",),
+    "grep": ("file_name",),
+    "mv": ("source",),
+    "rm": ("file_name",),
+    "rmdir": ("dir_name",),
+    "sort": ("file_name",),
+    "tail": ("file_name",),
+    "wc": ("file_name",),
+}
+# The argument a tool removes or moves away, and the verb for messages.
+_TAKES = {"rm": ("file_name", "remove"), "rmdir": ("dir_name", "remove"), "mv": ("source", "move")}
+_READS_FILE = ("cat", "diff", "grep", "sort", "tail", "wc")
+
+# Top-level directories of Linux and macOS (and /private, where macOS keeps
+# /etc, /tmp and /var), plus second-level ones whose loss is as bad.
+_SYSTEM_DIRS = (
+    "/Applications", "/Library", "/System", "/Users", "/Volumes", "/bin", "/boot", "/cores",
+    "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/lost+found", "/media",
+    "/mnt", "/nix", "/opt", "/private", "/proc", "/root", "/run", "/sbin", "/snap", "/srv",
+    "/sys", "/tmp", "/usr", "/var",
+    "/private/etc", "/private/tmp", "/private/var", "/System/Library", "/System/Volumes",
+    "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
+    "/usr/local/bin", "/usr/sbin", "/usr/share", "/usr/src", "/var/cache", "/var/lib",
+    "/var/log", "/var/mail", "/var/spool", "/var/tmp",
+)
+_GLOB = set("*?[")
+# Characters that reorder how text is displayed, so a line reads differently than it runs.
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Look-alikes NFKC leaves alone.
+_CONFUSABLE = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2571": "/",
+                             "\u223c": "~", "\u2217": "*", "\u204e": "*", "\u2731": "*"})
+_HOME_PREFIXES = ("$HOME", "${HOME}")
+_PWD_PREFIXES = ("$PWD", "${PWD}")
+
+
+def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None) -> Verdict:
+    """The command for call, or Refused with a one-line reason."""
+    call = tools.validate(call.name, call.arguments).with_defaults()
+    args = call.arguments
+    keys = [k for k in _PATH_ARGS.get(call.name, ()) if not (call.name == "echo" and args[k] == "None")]
+    _refuse_hidden_characters(args, keys)
+    try:
+        command = to_bash(call, allow_recursive)
+    except WrongType as exc:
+        raise Refused(f"refused: {exc}") from None
+    if not keys:
+        return Verdict(call, command, [])
+    where = _Where(cwd, os.path.expanduser("~") if home is None else home)
+    if call.name in _TAKES:
+        key, verb = _TAKES[call.name]
+        _refuse_protected(call.name, verb, args[key], where)
+    return Verdict(call, command, _warnings(call, keys, where, allow_recursive))
+
+
+# ---------------------------------------------------------------- characters
+
+
+def _refuse_hidden_characters(args: dict, path_keys: list) -> None:
+    for key, value in args.items():
+        if not isinstance(value, str):
+            continue
+        cats = {unicodedata.category(ch) for ch in value}
+        if "Cs" in cats:  # a lone surrogate from JSON: no shell or terminal can carry it
+            raise Refused(f"refused: the {key.replace('_', ' ')} contains an invalid character")
+        if key in path_keys:
+            if cats & {"Cc", "Cf", "Zl", "Zp"}:
+                raise Refused("refused: the file name contains a control character")
+        elif "\x00" in value:
+            raise Refused(f"refused: the {key.replace('_', ' ')} contains a NUL byte")
+        elif _BIDI.intersection(value):
+            raise Refused(
+                f"refused: the {key.replace('_', ' ')} contains a character that reverses text direction"
+            )
+
+
+def _lookalike(value: str) -> str:
+    """What a reader takes the value for: NFKC plus a few confusables."""
+    return unicodedata.normalize("NFKC", value).translate(_CONFUSABLE)
+
+
+def _show(value: str) -> str:
+    return "'" + (value if len(value) <= 60 else value[:57] + "...") + "'"
+
+
+# ---------------------------------------------------------------- paths
+
+
+def _lexical(path: str, base: str = "/") -> str:
+    """Absolute, with ., .. and repeated slashes resolved by name (// is /)."""
+    if not path.startswith("/"):
+        path = base + "/" + path
+    parts: list = []
+    for comp in path.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(comp)
+    return "/" + "/".join(parts)
+
+
+def _real(path: str) -> str:
+    """The path with symbolic links resolved as far as they exist."""
+    try:
+        return _lexical(os.path.realpath(path))
+    except (OSError, ValueError):
+        return path
+
+
+def _ancestors(path: str) -> list:
+    out = []
+    while path != "/":
+        path = path.rsplit("/", 1)[0] or "/"
+        out.append(path)
+    return out
+
+
+class _Where:
+    """The requesting shell's directory, home, and what must never be removed."""
+
+    def __init__(self, cwd, home) -> None:
+        if not isinstance(cwd, str) or not cwd.startswith("/") or "\x00" in cwd:
+            raise Refused("refused: the shell's working directory is unknown, so paths cannot be checked")
+        if not isinstance(home, str) or not home.startswith("/") or "\x00" in home:
+            home = "/"  # no usable home: still protect the root
+        self.cwd = _lexical(cwd)
+        self.home = _lexical(home)
+        real_cwd, real_home = _real(self.cwd), _real(self.home)
+        protected: dict = {}
+
+        def protect(path: str, what: str) -> None:
+            protected[path.casefold()] = what  # casefold: macOS disks ignore case
+
+        # Later entries win, so the most telling reason is added last.
+        for h in (self.home, real_home):
+            for a in _ancestors(h):
+                protect(a, f"{a}, which holds your home directory")
+        for c in (self.cwd, real_cwd):
+            for a in _ancestors(c):
+                protect(a, f"a parent of the current directory ({a})")
+        for d in _SYSTEM_DIRS:
+            protect(d, f"the system directory {d}")
+            protect(_real(d), f"the system directory {d}")
+        protect(self.cwd, "the current directory")
+        protect(real_cwd, "the current directory")
+        protect(self.home, "your home directory")
+        protect(real_home, "your home directory")
+        protect("/", "the root directory")
+        self.protected = protected
+
+    def join(self, value: str) -> str:
+        """What the command itself names: the literal value from the shell's directory."""
+        return os.path.join(self.cwd, value)
+
+    def expansions(self, value: str) -> list:
+        """Absolute paths a user may read value as when it starts with ~, $HOME or $PWD
+        (the quoted command takes them literally)."""
+        out = []
+        for prefixes, base in ((("~",) + _HOME_PREFIXES, self.home), (_PWD_PREFIXES, self.cwd)):
+            for p in prefixes:
+                if value == p or value.startswith(p + "/"):
+                    out.append(_lexical("." + value[len(p):], base))
+        if value.startswith("~") and not value.startswith("~/") and value != "~":
+            try:
+                expanded = os.path.expanduser(value)  # ~user
+            except (KeyError, ValueError, OSError):
+                expanded = value
+            if expanded != value and expanded.startswith("/"):
+                out.append(_lexical(expanded))
+        return out
+
+    def readings(self, value: str) -> list:
+        """(absolute path, whether through symbolic links) for every way value may
+        land: by name, as the kernel resolves it, and ~/$HOME/$PWD expanded."""
+        literal = _lexical(value, self.cwd)
+        out = [(literal, False), (_real(self.join(value)), True), (_real(literal), True)]
+        for path in self.expansions(value):
+            out += [(path, False), (_real(path), True)]
+        return out
+
+    def why_protected(self, path: str):
+        """What path is, if it must never be removed or moved; else None."""
+        what = self.protected.get(path.casefold())
+        if what:
+            return what
+        if path.count("/") == 1 and path != "/":  # anything directly under /
+            return f"'{path}' at the top of the file system"
+        return None
+
+
+def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
+    variants = [value]
+    for v in (_lookalike(value), value.strip(), _lookalike(value).strip()):
+        if v and v not in variants:
+            variants.append(v)
+    shown = f"{tool} {_show(value)}"
+    for text in variants:
+        alike = "" if text == value else f" looks like {tool} {_show(text)}, which"
+        if tool in ("rm", "rmdir") and _GLOB.intersection(text):
+            raise Refused(
+                f"refused: {shown}{alike} contains a wildcard (* ? [) that the command"
+                " would take literally; name the file exactly"
+            )
+        for path, link in where.readings(text):
+            what = where.why_protected(path)
+            if what:
+                via = " (through a symbolic link)" if link else ""
+                raise Refused(f"refused: {shown}{alike} would {verb} {what}{via}")
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def _warnings(call: ToolCall, keys: list, where: _Where, allow_recursive: bool) -> list:
+    name, args = call.name, call.arguments
+    notes: list = []
+
+    def note(text: str) -> None:
+        if text not in notes:
+            notes.append(text)
+
+    def missing(value: str) -> str:
+        if value.startswith("/"):
+            return f"note: {_show(value)} does not exist"
+        return f"note: {_show(value)} does not exist in {where.cwd}"
+
+    for key in keys:
+        value = args[key]
+        if _lookalike(value) != unicodedata.normalize("NFC", value):
+            note(f"note: {_show(value)} uses look-alike characters (it is not {_show(_lookalike(value))})")
+        if where.expansions(value):
+            note(f"note: {_show(value)} is taken literally: ~, $HOME and $PWD are not expanded")
+
+    absent = set()
+    for key in _READS.get(name, ()):
+        if not os.path.lexists(where.join(args[key])):
+            absent.add(key)
+            note(missing(args[key]))
+
+    if name in _READS_FILE:
+        for key in _READS[name]:
+            if key not in absent and os.path.isdir(where.join(args[key])):
+                note(f"note: {_show(args[key])} is a directory; {name} will fail")
+    elif name == "cd" and "folder" not in absent:
+        if not os.path.isdir(where.join(args["folder"])):
+            note(f"note: {_show(args['folder'])} is not a directory; cd will fail")
+    elif name == "rm":
+        target = where.join(args["file_name"])
+        if allow_recursive:
+            note(f"note: removes {_show(args['file_name'])} and everything in it")
+        elif os.path.isdir(target) and not os.path.islink(target.rstrip("/") or "/"):
+            note(
+                f"note: {_show(args['file_name'])} is a directory; rm without -r will fail"
+                " (set allow_recursive = true to allow rm -r)"
+            )
+    elif name == "rmdir" and "dir_name" not in absent:
+        _rmdir_notes(args["dir_name"], where, note)
+    elif name in ("mkdir", "touch"):
+        key = "dir_name" if name == "mkdir" else "file_name"
+        _create_notes(name, args[key], where, note)
+    elif name in ("mv", "cp"):
+        _overwrite_notes(args["source"], args["destination"], where, note)
+    return notes
+
+
+def _rmdir_notes(value: str, where: _Where, note) -> None:
+    path = where.join(value)
+    if not os.path.isdir(path):
+        note(f"note: {_show(value)} is not a directory; rmdir will fail")
+        return
+    try:
+        empty = not os.listdir(path)
+    except OSError:
+        return
+    if not empty:
+        note(f"note: {_show(value)} is not empty; rmdir will fail")
+
+
+def _create_notes(tool: str, value: str, where: _Where, note) -> None:
+    path = where.join(value)
+    if os.path.lexists(path):
+        if tool == "mkdir":
+            note(f"note: {_show(value)} already exists; mkdir will fail")
+        else:
+            note(f"note: {_show(value)} already exists; touch only updates its time")
+        return
+    parent = os.path.dirname(value.rstrip("/"))
+    if parent and not os.path.isdir(where.join(parent)):
+        note(f"note: {_show(parent)} does not exist; {tool} will fail")
+
+
+def _overwrite_notes(source: str, dest: str, where: _Where, note) -> None:
+    path = where.join(dest)
+    if os.path.isdir(path):
+        inner = os.path.basename(source.rstrip("/"))
+        if inner and os.path.lexists(os.path.join(path, inner)) and not os.path.isdir(os.path.join(path, inner)):
+            shown = dest.rstrip("/") + "/" + inner
+            note(f"note: {_show(shown)} exists and will be overwritten")
+    elif os.path.lexists(path):
+        note(f"note: {_show(dest)} exists and will be overwritten")

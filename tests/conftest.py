@@ -1,0 +1,32 @@
+"""Shared test set-up: every test gets its own HOME and XDG dirs, never the user's."""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+# The console script of the interpreter running the tests comes first on PATH.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture
+def shellper_env(monkeypatch):
+    """Private HOME/XDG dirs (short paths: a socket path must stay under 104 bytes)."""
+    root = tempfile.mkdtemp(prefix="sp-")
+    env = {
+        "HOME": os.path.join(root, "home"),
+        "XDG_RUNTIME_DIR": os.path.join(root, "run"),
+        "XDG_STATE_HOME": os.path.join(root, "state"),
+        "XDG_CONFIG_HOME": os.path.join(root, "config"),
+        "XDG_DATA_HOME": os.path.join(root, "data"),
+    }
+    for key, path in env.items():
+        os.makedirs(path, mode=0o700)
+        monkeypatch.setenv(key, path)
+    for key in list(os.environ):
+        if key.startswith("SHELLPER_"):
+            monkeypatch.delenv(key)
+    yield env
+    shutil.rmtree(root, ignore_errors=True)

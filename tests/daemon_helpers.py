@@ -1,0 +1,102 @@
+"""Helpers for tests that run real daemons in private XDG dirs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from shellper_hook import client, paths
+
+
+def daemon_pid() -> int | None:
+    try:
+        with open(os.path.join(paths.state_dir(), "daemon.pid")) as fh:
+            return int(fh.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A zombie child still "exists"; reap it if it is ours.
+    with contextlib.suppress(ChildProcessError, OSError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def wait_until(pred, timeout=10.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def stop_daemon() -> None:
+    """Stop the daemon of the current XDG dirs, politely then firmly."""
+    pid = daemon_pid()
+    with contextlib.suppress(Exception):
+        client.request({"op": "stop"}, autostart=False, timeout=5)
+    if pid and not wait_until(lambda: not alive(pid), 5):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not alive(pid), 5)
+
+
+def raw_exchange(payload: bytes, timeout=10.0, close_write=False) -> bytes:
+    """Send raw bytes on the daemon socket and return everything it answers."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(paths.socket_path())
+    try:
+        sock.sendall(payload)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def fake_shell():
+    """A live process standing in for a terminal's shell (its PID is the session)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def shellper(*args, env=None, cwd=None, timeout=60, input=None):
+    """Run the real `shellper` console script."""
+    return subprocess.run(
+        ["shellper", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        input=input,
+    )

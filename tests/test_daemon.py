@@ -1,0 +1,344 @@
+"""The daemon and the `shellper` command, driven through real sockets and the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from daemon_helpers import (
+    alive,
+    daemon_pid,
+    fake_shell,
+    raw_exchange,
+    shellper,
+    stop_daemon,
+    wait_until,
+)
+from fake_ollama import FakeOllama
+from shellper_hook import client, paths, protocol
+
+
+@pytest.fixture
+def fake():
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def env(shellper_env, fake, monkeypatch):
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
+    yield shellper_env
+    stop_daemon()
+
+
+def translate(session, text, cwd=None, **extra):
+    return client.request(
+        {"op": "translate", "session": session, "cwd": cwd or os.getcwd(), "text": text, **extra}
+    )
+
+
+def history(session):
+    reply = client.request({"op": "history", "session": session})
+    assert reply["ok"], reply
+    return reply
+
+
+def test_autostart_and_private_socket(env, fake, tmp_path):
+    fake.answer("src folder", "cd", {"folder": "src"})
+    (tmp_path / "src").mkdir()
+    assert daemon_pid() is None
+    with fake_shell() as shell:
+        reply = translate(shell, "go into the src folder", cwd=str(tmp_path))
+    assert reply["ok"], reply
+    assert reply["command"] == "cd src"
+    assert reply["warnings"] == []
+    sock = paths.socket_path()
+    assert stat.S_ISSOCK(os.stat(sock).st_mode)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(sock)).st_mode) == 0o700
+    assert alive(daemon_pid())
+
+
+def test_warning_and_refusal_travel_to_the_client(env, fake, tmp_path):
+    fake.answer("delete everything", "rm", {"file_name": "/"})
+    fake.answer("show notes", "cat", {"file_name": "notes.txt"})
+    with fake_shell() as shell:
+        refused = translate(shell, "delete everything", cwd=str(tmp_path))
+        warned = translate(shell, "show notes", cwd=str(tmp_path))
+    assert not refused["ok"] and refused["kind"] == "refused"
+    assert "\n" not in refused["error"] and "/" in refused["error"]
+    assert warned["ok"] and warned["command"] == "cat notes.txt"
+    assert any("notes.txt" in w for w in warned["warnings"])
+
+
+def test_start_race_gives_exactly_one_daemon(env):
+    def ping(_):
+        return client.request({"op": "ping"})["pid"]
+
+    with ThreadPoolExecutor(10) as pool:
+        pids = set(pool.map(ping, range(10)))
+    assert len(pids) == 1
+    (pid,) = pids
+    assert pid == daemon_pid()
+
+
+def test_ten_processes_racing_start_one_daemon(env):
+    procs = [
+        __import__("subprocess").Popen(
+            ["python3", "-c", "from shellper_hook import client; print(client.request({'op':'ping'})['pid'])"],
+            stdout=-1,
+            text=True,
+        )
+        for _ in range(10)
+    ]
+    pids = {int(p.communicate(timeout=30)[0]) for p in procs}
+    assert len(pids) == 1
+
+
+def test_idle_exit_removes_socket(env, monkeypatch):
+    monkeypatch.setenv("SHELLPER_IDLE_EXIT", "0.5")
+    pid = client.request({"op": "ping"})["pid"]
+    assert wait_until(lambda: not alive(pid), 10), "daemon did not exit when idle"
+    assert not os.path.exists(paths.socket_path())
+
+
+def test_sigterm_exits_cleanly(env):
+    pid = client.request({"op": "ping"})["pid"]
+    os.kill(pid, 15)
+    assert wait_until(lambda: not alive(pid), 10)
+    assert not os.path.exists(paths.socket_path())
+
+
+def test_stale_socket_is_replaced(env):
+    path = paths.socket_path()
+    paths.ensure_private_dir(os.path.dirname(path))
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(path)  # bound, never listening: what a crashed daemon leaves
+    dead.close()
+    assert os.path.exists(path)
+    reply = client.request({"op": "ping"})
+    assert reply["ok"] and alive(reply["pid"])
+
+
+def test_stop_and_status_cli(env, fake):
+    r = shellper("status")
+    assert r.returncode != 0 and "not running" in r.stdout
+    client.request({"op": "ping"})
+    r = shellper("status")
+    assert r.returncode == 0, r.stderr
+    assert "pid" in r.stdout and fake.base_url in r.stdout and "reachable" in r.stdout
+    assert "present yes" in r.stdout
+    status = json.loads(shellper("status", "--json").stdout)
+    assert status["server"]["model_present"] is True
+    pid = status["pid"]
+    r = shellper("stop")
+    assert r.returncode == 0 and str(pid) in r.stdout
+    assert wait_until(lambda: not alive(pid), 5)
+
+
+def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch):
+    pid = client.request({"op": "ping"})["pid"]
+    bad = [
+        b"this is not json\n",
+        b"[1, 2, 3]\n",
+        b'{"op": "translate"}\n',
+        b'{"op": "translate", "session": "12", "cwd": "/", "text": "x"}\n',
+        b'{"op": "translate", "session": true, "cwd": "/", "text": "x"}\n',
+        b'{"op": "nope"}\n',
+        b'{"v": 99, "op": "ping"}\n',
+        b"\xff\xfe\x00garbage\n",
+        b"[" * 100000 + b"\n",
+        b'{"op": "executed", "session": 1, "command": 5}\n',
+    ]
+    for payload in bad:
+        reply = json.loads(raw_exchange(payload))
+        assert reply["ok"] is False and reply["kind"] == "bad_request", payload[:40]
+    huge = b'{"op": "ping", "pad": "' + b"x" * (protocol.MAX_REQUEST * 2) + b'"}\n'
+    reply = json.loads(raw_exchange(huge))
+    assert reply["ok"] is False and "larger" in reply["error"]
+    # A client that connects and says nothing is timed out, not waited on forever.
+    started = time.monotonic()
+    reply = json.loads(raw_exchange(b"", timeout=30))
+    assert reply["ok"] is False and time.monotonic() - started < 15
+    assert client.request({"op": "ping"})["pid"] == pid
+
+
+def test_client_hangup_cancels_the_model_call(env, fake, tmp_path):
+    fake.delay = 8
+    with fake_shell() as shell:
+        client.request({"op": "ping"})
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(paths.socket_path())
+        sock.sendall(protocol.encode({"v": 1, "op": "translate", "session": shell, "cwd": str(tmp_path), "text": "slow"}))
+        assert wait_until(lambda: len(fake.requests) == 1, 5)
+        sock.close()  # the user pressed Ctrl-C
+        assert wait_until(lambda: fake.disconnects >= 1, 5), "the model call was not abandoned"
+        fake.delay = 0
+        assert history(shell)["pending"] is None
+    with open(paths.log_file()) as fh:
+        assert "cancelled" in fh.read()
+
+
+def test_two_terminals_keep_separate_conversations(env, fake, tmp_path):
+    fake.answer("list", "ls", {"a": True})
+    fake.answer("where", "pwd", {})
+    with fake_shell() as a, fake_shell() as b:
+        assert translate(a, "list everything", cwd=str(tmp_path), commit=True)["ok"]
+        assert translate(b, "where am i", cwd=str(tmp_path), commit=True)["ok"]
+        ha, hb = history(a)["exchanges"], history(b)["exchanges"]
+        assert [e["request"] for e in ha] == ["list everything"]
+        assert [e["request"] for e in hb] == ["where am i"]
+        translate(a, "where now", cwd=str(tmp_path))
+    sent = fake.requests[-1]["messages"]
+    assert [m.get("content") for m in sent if m["role"] == "user"] == ["list everything", "where now"]
+
+
+def test_pending_committed_edited_or_dropped(env, fake, tmp_path):
+    fake.answer("last lines", "tail", {"file_name": "app.log", "lines": 20})
+    fake.answer("show", "cat", {"file_name": "a.txt"})
+    with fake_shell() as shell:
+        assert translate(shell, "last lines of app.log", cwd=str(tmp_path))["command"] == "tail -n 20 app.log"
+        assert history(shell)["pending"]["command"] == "tail -n 20 app.log"
+        r = client.request({"op": "executed", "session": shell, "command": "tail -n 20 app.log", "status": 0})
+        assert r["recorded"] == "committed"
+        # Edited before running: recorded as what really ran.
+        translate(shell, "last lines of app.log", cwd=str(tmp_path))
+        r = client.request({"op": "executed", "session": shell, "command": "tail -n 5 app.log", "status": 0})
+        assert r["recorded"] == "edited"
+        # Skipped: the next request comes first, so the suggestion is forgotten.
+        translate(shell, "show a", cwd=str(tmp_path))
+        translate(shell, "last lines of app.log", cwd=str(tmp_path))
+        h = history(shell)
+    calls = [(e["call"]["name"], e["call"]["arguments"], e["edited"]) for e in h["exchanges"]]
+    assert calls == [
+        ("tail", {"file_name": "app.log", "lines": 20}, False),
+        ("tail", {"file_name": "app.log", "lines": 5}, True),
+    ]
+    # The model never sees the skipped `cat`, and sees the edited call as the user ran it.
+    last = fake.requests[-1]["messages"]
+    assistant_args = [json.loads(m["tool_calls"][0]["function"]["arguments"]) for m in last if m["role"] == "assistant"]
+    assert assistant_args == [{"file_name": "app.log", "lines": 20}, {"file_name": "app.log", "lines": 5}]
+
+
+def test_history_survives_daemon_restart(env, fake, tmp_path):
+    fake.answer("hidden", "ls", {"a": True})
+    with fake_shell() as shell:
+        translate(shell, "show hidden files", cwd=str(tmp_path), commit=True)
+        stop_daemon()
+        pid2 = client.request({"op": "ping"})["pid"]
+        assert alive(pid2)
+        exchanges = history(shell)["exchanges"]
+    assert [(e["request"], e["command"]) for e in exchanges] == [("show hidden files", "ls -a")]
+
+
+def test_unknown_session_and_reset(env, fake, tmp_path):
+    reply = translate(2**31 - 7, "list", cwd=str(tmp_path))
+    assert not reply["ok"] and "no shell with PID" in reply["error"]
+    with fake_shell() as shell:
+        translate(shell, "list", cwd=str(tmp_path), commit=True)
+        assert client.request({"op": "reset", "session": shell})["removed"] >= 1
+        assert history(shell)["exchanges"] == []
+
+
+def test_ask_history_reset_cli(env, fake, tmp_path):
+    fake.answer("hidden", "ls", {"a": True})
+    fake.answer("wipe", "rm", {"file_name": "/"})
+    with fake_shell() as shell:
+        r = shellper("ask", "--session", str(shell), "show", "hidden", "files", cwd=str(tmp_path))
+        assert r.returncode == 0 and r.stdout == "ls -a\n", r.stderr
+        r = shellper("ask", "--session", str(shell), "wipe", "it", "all", cwd=str(tmp_path))
+        assert r.returncode == 3 and r.stdout == "" and "refused" in r.stderr
+        h = json.loads(shellper("history", "--session", str(shell), "--json").stdout)
+        assert [e["command"] for e in h["exchanges"]] == ["ls -a"]  # asked from the CLI = run
+        assert "show hidden files" in shellper("history", "--session", str(shell)).stdout
+        assert shellper("reset", "--session", str(shell)).returncode == 0
+        h = json.loads(shellper("history", "--session", str(shell), "--json").stdout)
+        assert h["exchanges"] == []
+
+
+def test_ask_defaults_to_the_calling_shell(env, fake, tmp_path):
+    fake.answer("hidden", "ls", {"a": True})
+    out = __import__("subprocess").run(
+        # `; true` keeps bash from exec-ing the last command in its own place.
+        ["bash", "-c", "shellper ask show hidden files >/dev/null; shellper history --json; true"],
+        capture_output=True, text=True, cwd=str(tmp_path), timeout=60,
+    )
+    h = json.loads(out.stdout)
+    assert [e["request"] for e in h["exchanges"]] == ["show hidden files"]
+
+
+def test_server_errors_reach_the_user_as_one_line(env, fake, tmp_path, monkeypatch):
+    with fake_shell() as shell:
+        fake.mode = "500"
+        r = shellper("ask", "--session", str(shell), "list", cwd=str(tmp_path))
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+        fake.mode = "ok"
+        stop_daemon()
+        monkeypatch.setenv("SHELLPER_MODEL", "missing_model")
+        r = shellper("ask", "--session", str(shell), "list", cwd=str(tmp_path))
+        assert r.returncode == 1 and "missing_model" in r.stderr and "setup-model" in r.stderr
+
+
+def test_stranger_uid_is_refused(shellper_env, fake, monkeypatch):
+    """The peer check, fed a uid that is not the daemon's (faking the check's input)."""
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    from shellper_hook.backend import Backend
+    from shellper_hook.daemon import Daemon
+    from shellper_hook.settings import load
+    from shellper_hook.store import SessionStore
+
+    settings = load()
+    loop = asyncio.new_event_loop()
+    daemon = Daemon(settings, SessionStore(), Backend(settings), uid=os.getuid() + 4242)
+    ready = threading.Event()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(daemon.start())
+        ready.set()
+        loop.run_until_complete(daemon.stopping.wait())
+        loop.run_until_complete(daemon.close())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert ready.wait(10)
+    try:
+        reply = client.request({"op": "ping"}, autostart=False)
+        assert reply["ok"] is False and reply["kind"] == "denied"
+    finally:
+        loop.call_soon_threadsafe(daemon.stopping.set)
+        t.join(10)
+    assert not os.path.exists(paths.socket_path())
+
+
+def test_config_cli_shows_sources(shellper_env, monkeypatch):
+    cfg = os.path.join(shellper_env["XDG_CONFIG_HOME"], "shellper")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "config.toml"), "w") as fh:
+        fh.write('model = "from_file"\nmax_turns = 3\n')
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "12")
+    r = shellper("config", "--json")
+    assert r.returncode == 0, r.stderr
+    conf = json.loads(r.stdout)
+    assert conf["model"]["value"] == "from_file" and "config.toml" in conf["model"]["source"]
+    assert conf["timeout"]["value"] == 12 and "SHELLPER_TIMEOUT" in conf["timeout"]["source"]
+    assert conf["base_url"]["source"] == "default"
+    with open(os.path.join(cfg, "config.toml"), "w") as fh:
+        fh.write('modle = "typo"\n')
+    r = shellper("config")
+    assert r.returncode == 1 and "modle" in r.stderr and "config.toml" in r.stderr
+
+
+def test_every_subcommand_has_help():
+    for sub in ("ask", "history", "reset", "status", "stop", "daemon", "doctor", "config", "init", "export", "eval", "setup-model"):
+        r = shellper(sub, "--help")
+        assert r.returncode == 0 and "usage: shellper " + sub in r.stdout, sub
