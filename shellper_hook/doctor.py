@@ -121,7 +121,7 @@ def _request(req: dict, autostart: bool, timeout: float) -> dict:
         return {"ok": False, "error": f"talking to the daemon failed: {exc}", "kind": "daemon"}
 
 
-def check_daemon(r: Report) -> bool:
+def check_daemon(r: Report, settings) -> bool:
     reply = _request({"op": "status"}, autostart=True, timeout=STATUS_TIMEOUT)
     if not reply.get("ok"):
         r.fail(
@@ -130,9 +130,13 @@ def check_daemon(r: Report) -> bool:
         )
         return False
     what = f"daemon: pid {reply.get('pid')}, version {reply.get('version')}, socket {reply.get('socket')}"
+    restart = "run `shellper stop`; the next request starts it again"
     if reply.get("version") != __version__:
-        r.warn(what, f"it runs version {reply.get('version')}, this is {__version__}",
-               "run `shellper stop`; the next request starts the new version")
+        r.warn(what, f"it runs version {reply.get('version')}, this is {__version__}", restart)
+    elif settings is not None and (reply.get("base_url"), reply.get("model")) != (settings.base_url, settings.model):
+        # A daemon reads the settings once, when it starts.
+        r.warn(what, f"it still uses model '{reply.get('model')}' at {reply.get('base_url')} "
+               f"(older settings)", restart)
     else:
         r.ok(what)
     return True
@@ -276,7 +280,7 @@ def run(out=None) -> int:
     check_python(r)
     settings = check_settings(r)
     check_command(r)
-    daemon_ok = check_socket_dir(r) and check_daemon(r)
+    daemon_ok = check_socket_dir(r) and check_daemon(r, settings)
     if settings is not None:
         check_server(r, settings)
     check_rc(r)

@@ -343,14 +343,17 @@ def run(repo: str, directory: str | None, yes: bool, download_fn=None) -> str:
     try:
         settings = load()
     except SettingsError as exc:
-        raise SetupFailed(f"the settings do not load: {exc}", f"fix {paths.config_file()} (see `shellper config`)") from None
+        raise SetupFailed(
+            f"the settings do not load: {exc}",
+            f"correct that value (in {paths.config_file()} or the variable named); `shellper config` shows them all",
+        ) from None
     model = settings.model
     if not _MODEL_NAME.match(model):
         raise SetupFailed(
             f"the configured model name {model!r} is not a name Ollama accepts",
             f"set model in {paths.config_file()} to a name like distil_model",
         )
-    repo = (repo or DEFAULT_REPO).strip()
+    repo = DEFAULT_REPO if repo is None else repo.strip()
     local = os.path.isdir(os.path.expanduser(repo))
     if not local and not _REPO_ID.match(repo):
         raise SetupFailed(

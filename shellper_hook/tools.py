@@ -71,7 +71,12 @@ def defaults(name: str) -> dict:
 
 
 def openai_tools() -> list:
-    """The tools in OpenAI `tools` form, same order every time."""
+    """The tools in OpenAI `tools` form, same order every time (a fresh copy per call)."""
+    return json.loads(json.dumps(_openai_tools()))
+
+
+@lru_cache(maxsize=1)
+def _openai_tools() -> list:
     return [
         {
             "type": "function",
@@ -102,15 +107,18 @@ def _coerce(tool: str, key: str, value, want: str):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            return int(value.strip())
+        digits = value.strip() if isinstance(value, str) else ""
+        # isascii: "²".isdigit() is True; the length cap keeps int() from refusing huge strings.
+        if digits.isascii() and digits.lstrip("+-").isdigit() and len(digits) < 100:
+            return int(digits)
     else:  # a schema type we do not know: accept as is
         return value
-    shown = json.dumps(value, ensure_ascii=False)
+    shown = json.dumps(value, ensure_ascii=False, default=repr)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise WrongType(
-        f"the model gave {tool} argument {key!r} the value {shown}, but it must be a {want}"
+        f"the model gave {tool} argument {key!r} the value {shown}, but it must be "
+        f"{'an' if want[0] in 'aeiou' else 'a'} {want}"
     )
 
 

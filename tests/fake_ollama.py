@@ -249,6 +249,9 @@ def _handler_for(fake: FakeOllama):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "fake-ollama"
+        # Headers and body go out in separate writes; without this, Nagle plus the
+        # client's delayed ACK add ~40 ms to every answer and skew the benchmarks.
+        disable_nagle_algorithm = True
         sys_version = ""
 
         def log_message(self, *args):  # keep test output quiet

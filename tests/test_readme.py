@@ -1,0 +1,98 @@
+"""The README cannot rot: its commands run, its flags exist, its settings table is current."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from daemon_helpers import fake_shell, shellper, stop_daemon
+from fake_ollama import FakeOllama
+from shellper_hook.cli import build_parser
+from shellper_hook.settings import KEYS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+
+
+def sh_blocks():
+    return re.findall(r"```sh\n(.*?)```", README, re.S)
+
+
+def shellper_lines():
+    lines = []
+    for block in sh_blocks():
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("shellper "):
+                lines.append(line)
+    return lines
+
+
+def test_readme_has_the_two_setup_commands():
+    blocks = [b.strip() for b in sh_blocks()]
+    assert "./install.sh" in blocks
+    assert "bash .ci/run" in blocks
+    ci = open(os.path.join(ROOT, ".ci", "run")).read()
+    assert "python3 -m pytest -q" in ci and "python3 -m pytest -q" in README
+
+
+def test_settings_table_matches_the_code():
+    table = README.split("<!-- settings-table")[1].split("<!-- /settings-table -->")[0]
+    rows = [r for r in table.splitlines() if r.startswith("| `")]
+    assert len(rows) == len(KEYS)
+    for row, key in zip(rows, KEYS):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == f"`{key.name}`" and cells[1] == f"`{key.env}`", row
+        if key.name != "system_prompt":
+            default = str(key.default).lower() if isinstance(key.default, bool) else str(key.default)
+            assert cells[2] == f"`{default}`", row
+        assert cells[3] == key.help, row
+
+
+def test_every_shellper_command_in_the_readme_parses():
+    lines = shellper_lines()
+    assert len(lines) >= 9
+    parser = build_parser()
+    for line in lines:
+        parser.parse_args(shlex.split(line)[1:])  # SystemExit on a stale flag
+
+
+def test_install_flags_in_the_readme_exist():
+    flags = set(re.findall(r"`(--[a-z-]+)`", README.split("## Install")[1].split("## Tests")[0]))
+    assert flags, "the install section lists its options"
+    helptext = subprocess.run(["bash", os.path.join(ROOT, "install.sh"), "--help"], capture_output=True, text=True).stdout
+    for flag in flags:
+        assert flag in helptext, flag
+
+
+@pytest.fixture
+def fake():
+    with FakeOllama() as server:
+        yield server
+
+
+def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):
+    """Run the README's usage commands for real, against the stand-in server."""
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    fake.answer("last 20 lines of app.log", "tail", {"file_name": "app.log", "lines": 20})
+    (tmp_path / "app.log").write_text("x\n")
+    try:
+        with fake_shell() as shell:
+            for line in shellper_lines():
+                argv = shlex.split(line)[1:]
+                if argv[0] in ("doctor", "eval"):
+                    continue  # covered by their own tests (they need a live model check / the whole set)
+                if argv[0] in ("ask", "history", "reset"):
+                    argv += ["--session", str(shell)]
+                if argv[0] == "export":
+                    argv = [a if a != "fixes.jsonl" else str(tmp_path / "fixes.jsonl") for a in argv]
+                r = shellper(*argv, cwd=str(tmp_path))
+                assert r.returncode == 0, (line, r.stdout, r.stderr)
+                if argv[0] == "ask":
+                    assert r.stdout == "tail -n 20 app.log\n"
+    finally:
+        stop_daemon()
