@@ -26,6 +26,7 @@ from .errors import ShellperError
 log = logging.getLogger("shellper.daemon")
 
 READ_TIMEOUT = 5.0  # a client must send its request line within this
+CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -120,6 +121,7 @@ class Daemon:
                 pass
         log.info("shellper daemon %s pid %d listening on %s", __version__, os.getpid(), self.socket_path)
         self._spawn(self._warm_up())
+        self._spawn(self._cleanup_every(CLEANUP_PERIOD))
         if self.settings.idle_exit > 0:
             self._spawn(self._idle_watch())
 
@@ -166,6 +168,21 @@ class Daemon:
                 await self.backend.preload()
         except Exception as exc:  # warm-up is best effort
             log.warning("warm-up failed: %s", exc)
+
+    async def _cleanup_every(self, period: float) -> None:
+        """Forget the conversations of shells that have exited, now and then."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                removed = self.store.cleanup()
+            except Exception as exc:  # best effort; the next round tries again
+                log.warning("cleanup failed: %s", exc)
+                continue
+            if removed:
+                log.info("removed %d sessions of shells that exited", removed)
+            live = {(s["pid"], s["start"]) for s in self.store.sessions()}
+            for key in [k for k, lock in self._locks.items() if (k.pid, k.start) not in live and not lock.locked()]:
+                del self._locks[key]
 
     async def _idle_watch(self) -> None:
         period = min(max(self.settings.idle_exit / 4, 0.05), 30.0)
