@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Download the model's GGUF and Modelfile from Hugging Face, run `ollama create` under the "
         "configured model name, and check that it answers.",
     )
-    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper", help="Hugging Face repository")
+    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper", help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile")
     sp.add_argument("--dir", metavar="DIR", help="where to keep the downloaded files (default: the data dir)")
     sp.add_argument("--yes", action="store_true", help="do not ask before installing the download helper")
     return p

@@ -1,0 +1,328 @@
+# shellper for zsh: turn a request typed at the prompt into a command.
+#
+# Load it from ~/.zshrc with:   eval "$(shellper init zsh)"
+# (`shellper init zsh` prints two settings, __shellper_python and
+# __shellper_socket, then this file. Sourced on its own, it uses `python3`
+# and always goes through the client, which starts the daemon.)
+#
+# Use:
+#   Ctrl-G             the whole line is a request; it is replaced by the
+#                      command, ready to edit or run. On an empty line, the
+#                      last suggestion comes back.
+#   #? request  Enter  the same, instead of running the line.
+#   Ctrl-C             while "translating..." shows: cancel, the request
+#                      stays on the line.
+#   undo (Ctrl-_ / Ctrl-X u in emacs mode, u in vi command mode) after a
+#                      suggestion brings the request back.
+#
+# Settings (read once, when this file is loaded):
+#   SHELLPER_KEY       the key, in bindkey notation (default ^G), bound in
+#                      the emacs, viins and vicmd keymaps.
+#
+# Widgets, for your own bindings:
+#   shellper-translate     what Ctrl-G does
+#   shellper-accept-line   wraps accept-line to catch "#? request" lines
+#
+# Everything here is named shellper-* (widgets) or __shellper_* (functions
+# and variables). No shell option is changed outside these functions; the
+# modules zsh/system and zsh/net/socket are loaded if present.
+
+# Sourced twice: keep the existing wrappers and state, refresh the functions.
+typeset -g __shellper_python="${__shellper_python:-python3}"
+typeset -g __shellper_socket="${__shellper_socket-}"
+
+# The request in flight: its connection, its client (if any), the line it
+# came from, and the reply read so far.
+typeset -g __shellper_fd="${__shellper_fd-}"
+typeset -g __shellper_pid="${__shellper_pid-}"
+typeset -g __shellper_line="${__shellper_line-}"
+typeset -g __shellper_reply="${__shellper_reply-}"
+# The last command suggested, and the suggestion waiting to be run (its
+# next executed line is reported to the daemon, and nothing else is).
+typeset -g __shellper_last="${__shellper_last-}"
+typeset -g __shellper_pending="${__shellper_pending-}"
+typeset -g __shellper_ran="${__shellper_ran-}"
+typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
+typeset -g __shellper_report_fd="${__shellper_report_fd-}"
+
+# Load the modules quietly: without zsh/net/socket we use the client.
+zmodload zsh/system 2>/dev/null
+zmodload zsh/net/socket 2>/dev/null
+
+# One JSON string literal (quotes included) in REPLY.
+__shellper_json() {
+  emulate -L zsh
+  setopt localoptions extendedglob
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  # Control characters as \u00XX (the code of the matched character).
+  s=${s//(#m)[[:cntrl:]]/\\u${(l:4::0:)$(( [##16] #MATCH ))}}
+  REPLY="\"$s\""
+}
+
+# Connect to the daemon without spawning anything; the fd is in REPLY.
+__shellper_connect() {
+  emulate -L zsh
+  [[ -n $__shellper_socket && -S $__shellper_socket ]] || return 1
+  (( $+builtins[zsocket] )) || return 1
+  zsocket $__shellper_socket 2>/dev/null
+}
+
+# Forget the request in flight: drop its handler, close it, stop its client.
+__shellper_drop() {
+  emulate -L zsh
+  if [[ -n $__shellper_fd ]]; then
+    zle -F $__shellper_fd 2>/dev/null
+    exec {__shellper_fd}<&- 2>/dev/null
+  fi
+  if [[ -n $__shellper_pid ]]; then
+    kill -TERM $__shellper_pid 2>/dev/null
+  fi
+  __shellper_fd= __shellper_pid= __shellper_reply=
+}
+
+# Start translating $1 (the request); $2 is the line to put back on failure.
+__shellper_start() {
+  emulate -L zsh
+  __shellper_drop
+  local text=$1 fd
+  __shellper_report_wait
+  __shellper_line=$2 __shellper_reply=
+  if __shellper_connect; then
+    fd=$REPLY
+    local cwd session=$$
+    __shellper_json "$PWD"; cwd=$REPLY
+    __shellper_json "$text"
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
+      exec {fd}<&-
+      fd=
+    fi
+  fi
+  if [[ -z $fd ]]; then
+    # No daemon reachable: the client starts it and prints the same reply.
+    # The subshell says its pid first, so Ctrl-C can stop the client.
+    exec {fd}< <(print -r -- $sysparams[pid]; exec "$__shellper_python" -m shellper_hook.client translate $$ "$PWD" "$text" 2>/dev/null)
+    IFS= read -r -u $fd __shellper_pid
+  fi
+  __shellper_fd=$fd
+  zle -F -w $fd _shellper-reply
+  zle -M "shellper: translating... (Ctrl-C cancels)"
+}
+
+# Called by zle when the daemon's reply is readable (or the peer hung up).
+__shellper_reply_widget() {
+  emulate -L zsh
+  local fd=$1 chunk st
+  [[ $fd == $__shellper_fd ]] || { zle -F $fd 2>/dev/null; exec {fd}<&- 2>/dev/null; return 0 }
+  sysread -i $fd -s 65536 -t 1 chunk
+  st=$?
+  if (( st == 0 )); then
+    __shellper_reply+=$chunk
+    [[ -z ${2-} ]] && return 0
+    # Hung up with data: drain what is left.
+    while sysread -i $fd -s 65536 -t 1 chunk; do __shellper_reply+=$chunk; done
+  elif (( st == 4 )); then
+    return 0  # nothing yet after all: wait for the next call
+  fi
+  # End of the reply.
+  local reply=$__shellper_reply
+  __shellper_pid=  # the client has exited (or will on its own)
+  __shellper_drop
+  __shellper_apply "$reply"
+}
+
+# Show the outcome: the command on the line, or the request kept and a message.
+__shellper_apply() {
+  emulate -L zsh
+  local -a f
+  f=("${(@0)1}")
+  if [[ $BUFFER != $__shellper_line ]]; then
+    # The user changed the line while waiting: keep their text.
+    [[ ${f[1]-} == ok ]] && __shellper_pending=${f[2]-}
+    zle -M "shellper: the line changed while translating; suggestion dropped"
+    return 0
+  fi
+  if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
+    __shellper_last=${f[2]} __shellper_pending=${f[2]}
+    # One assignment: a single undo step brings the request back.
+    BUFFER=${f[2]}
+    CURSOR=$#BUFFER
+    zle -R
+    if [[ -n ${f[3]-} ]]; then
+      zle -M "shellper: ${${f[3]}//$'\n'/$'\n'shellper: }"
+    else
+      zle -M ""
+    fi
+  elif [[ ${f[1]-} == error ]]; then
+    zle -R
+    zle -M "shellper: ${f[3]:-${f[2]:-failed}}"
+  elif [[ -z $1 ]]; then
+    zle -R
+    zle -M "shellper: no answer from the daemon (see \`shellper status\`)"
+  else
+    zle -R
+    zle -M "shellper: unexpected answer from the daemon (see \`shellper status\`)"
+  fi
+  return 0
+}
+
+# The request in a line: the line itself, or what follows "#?".
+__shellper_request_of() {
+  emulate -L zsh
+  setopt localoptions extendedglob
+  local text=$1
+  if [[ $text == [[:space:]]#'#?'* ]]; then
+    text=${text#[[:space:]]#'#?'}
+  fi
+  text=${text##[[:space:]]##}
+  text=${text%%[[:space:]]##}
+  REPLY=$text
+}
+
+# Ctrl-G.
+shellper-translate() {
+  emulate -L zsh
+  if [[ -z ${BUFFER//[[:space:]]/} ]]; then
+    if [[ -n $__shellper_last ]]; then
+      BUFFER=$__shellper_last
+      CURSOR=$#BUFFER
+    else
+      zle -M "shellper: type a request first, then press ${SHELLPER_KEY:-^G}"
+    fi
+    return 0
+  fi
+  if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
+    return 0  # already translating this line
+  fi
+  __shellper_request_of "$BUFFER"
+  if [[ -z $REPLY ]]; then
+    zle -M "shellper: type a request after #?"
+    return 0
+  fi
+  __shellper_start "$REPLY" "$BUFFER"
+}
+
+# Enter: "#? request" lines are translated, every other line runs as before.
+shellper-accept-line() {
+  emulate -L zsh
+  setopt localoptions extendedglob
+  if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
+    # Enter on the request being translated: keep waiting, never run it.
+    zle -M "shellper: still translating... (Ctrl-C cancels)"
+    return 0
+  fi
+  if [[ ${CONTEXT-} == start && $BUFFER != *$'\n'* && $BUFFER == [[:space:]]#'#?'* ]]; then
+    __shellper_request_of "$BUFFER"
+    if [[ -z $REPLY ]]; then
+      zle -M "shellper: type a request after #?"
+      return 0
+    fi
+    __shellper_start "$REPLY" "$BUFFER"
+    return 0
+  fi
+  # Running something else: the request in flight is no longer wanted.
+  [[ -n $__shellper_fd ]] && __shellper_drop
+  if (( $+widgets[_shellper-orig-accept-line] )); then
+    zle _shellper-orig-accept-line -- "$@"
+  else
+    zle .accept-line -- "$@"
+  fi
+}
+
+# A new line while a request was in flight: the last one was interrupted
+# (Ctrl-C), so cancel the request and put it back.
+__shellper_line_init() {
+  emulate -L zsh
+  [[ -n $__shellper_fd ]] || return 0
+  __shellper_drop
+  if [[ -z $BUFFER ]]; then
+    BUFFER=$__shellper_line
+    CURSOR=$#BUFFER
+  fi
+  zle -M "shellper: cancelled"
+}
+
+# preexec: note the line run after a suggestion.
+__shellper_preexec() {
+  emulate -L zsh
+  [[ -n $__shellper_pending ]] || return 0
+  __shellper_ran=${1:-${3-}}
+  __shellper_ran_set=1
+}
+
+# precmd: report that line and its status; nothing happens otherwise.
+__shellper_precmd() {
+  local st=$?
+  emulate -L zsh
+  (( __shellper_ran_set )) || return $st
+  local line=$__shellper_ran
+  __shellper_ran= __shellper_ran_set=0 __shellper_pending=
+  if __shellper_connect; then
+    local fd=$REPLY
+    __shellper_json "$line"
+    print -rn -u $fd -- "{\"v\":1,\"op\":\"executed\",\"session\":$$,\"command\":$REPLY,\"status\":$st}"$'\n' 2>/dev/null
+    exec {fd}<&-
+  else
+    __shellper_report_wait
+    # The client keeps the pipe open until it is done (it prints nothing).
+    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $st "$line" 2>/dev/null)
+  fi
+  return $st
+}
+
+# Let the last report sent through the client finish (at most 2 s), so the
+# daemon settles it before the next request arrives.
+__shellper_report_wait() {
+  emulate -L zsh
+  [[ -n $__shellper_report_fd ]] || return 0
+  local done
+  read -r -t 2 -u $__shellper_report_fd done 2>/dev/null
+  exec {__shellper_report_fd}<&- 2>/dev/null
+  __shellper_report_fd=
+}
+
+# zsh-autosuggestions: Ctrl-G clears the grey suggestion, so none sticks to
+# the command. Its list is only extended, never created (creating it would
+# cost zsh-autosuggestions its defaults when it loads after us), so this
+# runs again at the first prompt, after the whole .zshrc.
+__shellper_autosuggest() {
+  emulate -L zsh
+  (( ${+ZSH_AUTOSUGGEST_CLEAR_WIDGETS} )) || return 0
+  (( ${ZSH_AUTOSUGGEST_CLEAR_WIDGETS[(Ie)shellper-translate]} )) || ZSH_AUTOSUGGEST_CLEAR_WIDGETS+=(shellper-translate)
+}
+__shellper_first_prompt() {
+  emulate -L zsh
+  add-zsh-hook -d precmd __shellper_first_prompt
+  __shellper_autosuggest
+}
+
+() {
+  emulate -L zsh
+  zle -N shellper-translate
+  zle -N _shellper-reply __shellper_reply_widget
+  zle -N _shellper-line-init __shellper_line_init
+  # Wrap accept-line once, keeping whatever wrapper was there (magic-enter
+  # pattern); a second source must not wrap our own wrapper.
+  if [[ ${widgets[accept-line]-} != user:shellper-accept-line ]] && (( ! ${+__shellper_wrapped} )); then
+    if [[ ${widgets[accept-line]-} == user:* ]]; then
+      zle -N _shellper-orig-accept-line "${widgets[accept-line]#user:}"
+    fi
+    zle -N accept-line shellper-accept-line
+    typeset -g __shellper_wrapped=1
+  fi
+  zle -N shellper-accept-line
+
+  autoload -Uz add-zle-hook-widget add-zsh-hook
+  add-zle-hook-widget line-init _shellper-line-init
+  add-zsh-hook preexec __shellper_preexec
+  add-zsh-hook precmd __shellper_precmd
+
+  local key=${SHELLPER_KEY:-^G} map
+  for map in emacs viins vicmd; do
+    bindkey -M $map "$key" shellper-translate
+  done
+
+  __shellper_autosuggest
+  add-zsh-hook precmd __shellper_first_prompt
+}

@@ -1,0 +1,354 @@
+"""A small tmux driver for testing the shell integration in real shells.
+
+    with Tmux() as tmux:
+        pane = tmux.spawn(["zsh", "-i"], env)
+        pane.type("echo hi"); pane.send("Enter")
+        pane.wait_for("hi")
+
+Each Tmux runs its own server (`tmux -L <unique name>`), so tests never touch
+the user's tmux, and closing it kills every pane. `ShellEnv` builds what a
+test shell needs: a private HOME whose rc file loads shellper, private XDG
+dirs (so the shell talks to its own daemon), and teardown that stops that
+daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+PROMPT = "SP$ "
+WIDTH, HEIGHT = 150, 40
+# The console script of the interpreter running the tests.
+BIN = os.path.dirname(sys.executable)
+
+
+def have(program: str) -> bool:
+    return shutil.which(program) is not None
+
+
+class Timeout(AssertionError):
+    pass
+
+
+class Tmux:
+    """One private tmux server; panes are windows of one session."""
+
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT):
+        self.name = f"shellper-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.width, self.height = width, height
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "tmux-256color"}
+        # A session that idles forever keeps the server up between panes.
+        self._run("-f", "/dev/null", "new-session", "-d", "-s", "base",
+                  "-x", str(width), "-y", str(height), "--", "sleep", "100000", env=env)
+        self.socket_path = self._run("display-message", "-p", "#{socket_path}").strip()
+        self._run("set-option", "-g", "history-limit", "5000")
+        self._run("set-option", "-g", "remain-on-exit", "off")
+
+    def _run(self, *args, env=None, check=True) -> str:
+        proc = subprocess.run(
+            ["tmux", "-L", self.name, *args],
+            capture_output=True, text=True, env=env, timeout=10,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def spawn(self, argv: list, env: dict, cwd: str | None = None) -> "Pane":
+        """Run argv in a new pane with exactly `env` as its environment."""
+        command = ["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
+        args = ["new-window", "-d", "-P", "-F", "#{pane_id} #{pane_pid}", "-t", "base"]
+        if cwd:
+            args += ["-c", cwd]
+        out = self._run(*args, "--", *command).split()
+        pane = Pane(self, out[0], int(out[1]))
+        self._run("resize-window", "-t", pane.id, "-x", str(self.width), "-y", str(self.height), check=False)
+        return pane
+
+    def close(self) -> None:
+        self._run("kill-server", check=False)
+        try:  # tmux leaves its socket file behind
+            os.unlink(self.socket_path)
+        except OSError:
+            pass
+
+    def __enter__(self) -> "Tmux":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Pane:
+    def __init__(self, tmux: Tmux, pane_id: str, pid: int):
+        self.tmux, self.id, self.pid = tmux, pane_id, pid
+        self._mark = 0
+
+    # -- input -----------------------------------------------------------
+    def send(self, *keys: str) -> None:
+        """Keys in tmux notation: "Enter", "C-g", "Escape", "C-c"..."""
+        self.tmux._run("send-keys", "-t", self.id, *keys)
+
+    def type(self, text: str) -> None:
+        """Literal text, typed as is (no key names)."""
+        self.tmux._run("send-keys", "-t", self.id, "-l", "--", text)
+
+    def run(self, line: str, wait: str | None = None, timeout: float = 10) -> None:
+        """Type a line, press Enter, and wait for the next prompt (or `wait`)."""
+        self.mark()
+        self.type(line)
+        self.send("Enter")
+        if wait is not None:
+            self.wait_for(wait, timeout=timeout)
+        else:
+            self.wait_prompt(timeout=timeout)
+
+    # -- output ----------------------------------------------------------
+    def _cursor(self) -> tuple:
+        out = self.tmux._run("display-message", "-p", "-t", self.id, "#{history_size} #{cursor_y} #{cursor_x}")
+        hist, y, x = (int(v) for v in out.split())
+        return hist, y, x
+
+    def lines(self) -> list:
+        """Every line of the pane, scrollback included (no trailing blanks)."""
+        out = self.tmux._run("capture-pane", "-p", "-t", self.id, "-S", "-")
+        lines = out.split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return lines
+
+    def screen(self) -> str:
+        return "\n".join(self.lines())
+
+    def mark(self) -> None:
+        """Later waits only look at lines from the cursor's line onwards."""
+        hist, y, _ = self._cursor()
+        self._mark = hist + y
+
+    def since_mark(self) -> str:
+        return "\n".join(self.lines()[self._mark:])
+
+    def line(self) -> str:
+        """The command line being edited: the cursor's line after the prompt."""
+        hist, y, _ = self._cursor()
+        out = self.tmux._run("capture-pane", "-p", "-t", self.id, "-S", str(y), "-E", str(y))
+        text = out.rstrip("\n").rstrip()
+        at = text.rfind(PROMPT.rstrip())
+        if at < 0:
+            return text
+        rest = text[at + len(PROMPT.rstrip()):]
+        return rest[1:] if rest.startswith(" ") else rest
+
+    def wait_for(self, pattern, timeout: float = 10, since_mark: bool = True) -> re.Match | str:
+        """Poll until `pattern` (a string or compiled regex) shows up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.since_mark() if since_mark else self.screen()
+            if isinstance(pattern, re.Pattern):
+                found = pattern.search(text)
+                if found:
+                    return found
+            elif pattern in text:
+                return pattern
+            if time.monotonic() > deadline:
+                raise Timeout(f"{pattern!r} did not show up in {timeout} s; pane:\n{self.screen()}")
+            time.sleep(0.03)
+
+    def wait_line(self, expected, timeout: float = 10) -> str:
+        """Poll until the command line equals `expected` (or a predicate holds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.line()
+            if (expected(current) if callable(expected) else current == expected):
+                return current
+            if time.monotonic() > deadline:
+                raise Timeout(f"line is {current!r}, not {expected!r}; pane:\n{self.screen()}")
+            time.sleep(0.03)
+
+    def wait_prompt(self, timeout: float = 10) -> None:
+        """Poll until an empty prompt is on the cursor's line after the mark."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hist, y, _ = self._cursor()
+            if hist + y > self._mark and self.line() == "" and self._on_prompt():
+                return
+            if time.monotonic() > deadline:
+                raise Timeout(f"no new prompt within {timeout} s; pane:\n{self.screen()}")
+            time.sleep(0.03)
+
+    def _on_prompt(self) -> bool:
+        hist, y, _ = self._cursor()
+        out = self.tmux._run("capture-pane", "-p", "-t", self.id, "-S", str(y), "-E", str(y))
+        return PROMPT.rstrip() in out
+
+    def title(self) -> str:
+        return self.tmux._run("display-message", "-p", "-t", self.id, "#{pane_title}").strip()
+
+
+class ShellEnv:
+    """Private dirs + environment for test shells sharing one daemon."""
+
+    def __init__(self, base_url: str, extra_env: dict | None = None):
+        # Short paths: the socket path must stay under 104 bytes.
+        self.root = tempfile.mkdtemp(prefix="sps-")
+        self.home = os.path.join(self.root, "home")
+        self.env = {
+            "HOME": self.home,
+            "PATH": BIN + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+            "TERM": "tmux-256color",
+            "LANG": "C.UTF-8",
+            "XDG_RUNTIME_DIR": os.path.join(self.root, "run"),
+            "XDG_STATE_HOME": os.path.join(self.root, "state"),
+            "XDG_CONFIG_HOME": os.path.join(self.root, "config"),
+            "XDG_DATA_HOME": os.path.join(self.root, "data"),
+            "SHELLPER_BASE_URL": base_url,
+            "SHELLPER_TIMEOUT": "20",
+            "SHELLPER_IDLE_EXIT": "600",
+        }
+        self.env.update(extra_env or {})
+        for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+            os.makedirs(self.env[key], mode=0o700, exist_ok=True)
+        self._homes = 0
+
+    def workdir(self, name: str) -> str:
+        path = os.path.join(self.root, "work", name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def zsh(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
+        """An interactive zsh whose .zshrc loads shellper between `before` and `after`."""
+        rc = f"PS1='{PROMPT}'\nunset RPROMPT RPS1\n{before}\neval \"$(shellper init zsh)\"\n{after}\n"
+        zdot = self._new_home(".zshrc", rc)
+        env = dict(self.env, ZDOTDIR=zdot)
+        return self._start(tmux, ["zsh", "-i"], env, cwd)
+
+    def bash(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
+        """An interactive bash whose rc file loads shellper between `before` and `after`."""
+        rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\neval \"$(shellper init bash)\"\n{after}\n"
+        dot = self._new_home(".bashrc", rc)
+        return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env), cwd)
+
+    def _new_home(self, name: str, text: str) -> str:
+        self._homes += 1
+        path = os.path.join(self.root, "rc", str(self._homes))
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, name), "w") as fh:
+            fh.write(text)
+        return path
+
+    def _start(self, tmux: Tmux, argv, env, cwd) -> Pane:
+        pane = tmux.spawn(argv, env, cwd=cwd or self.workdir("default"))
+        pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=15)
+        return pane
+
+    # -- the daemon --------------------------------------------------------
+    def shellper(self, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
+        """Run the shellper CLI against this environment's daemon."""
+        env = dict(os.environ, **self.env)
+        return subprocess.run(
+            [os.path.join(BIN, "shellper"), *args], capture_output=True, text=True, env=env, timeout=timeout
+        )
+
+    def history(self, pid: int, settled: bool = False, timeout: float = 5) -> dict:
+        """The daemon's record of shell `pid` (`shellper history --json`).
+
+        settled: wait until no suggestion is pending (the shell reports a
+        run line in the background, so the report may still be on its way).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            proc = self.shellper("history", "--session", str(pid), "--json")
+            assert proc.returncode == 0, proc.stderr
+            hist = json.loads(proc.stdout)
+            if not settled or hist["pending"] is None or time.monotonic() > deadline:
+                return hist
+            time.sleep(0.05)
+
+    def daemon_pid(self) -> int | None:
+        path = os.path.join(self.env["XDG_STATE_HOME"], "shellper", "daemon.pid")
+        try:
+            with open(path) as fh:
+                return int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self) -> None:
+        pid = self.daemon_pid()
+        self.shellper("stop", timeout=15)
+        if pid is not None and _is_daemon(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _is_daemon(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"shellper_hook.daemon" in fh.read()
+    except OSError:
+        return False
+
+
+# -- helpers shared by the shell tests ---------------------------------------------
+
+
+def translate(pane: Pane, text: str, key: str = "C-g") -> None:
+    """Type a request and press the key (C-g, or Enter for "#? ..." lines)."""
+    pane.mark()
+    pane.type(text)
+    pane.send(key)
+
+
+def last_user_text(fake) -> str:
+    """The request text in the last chat request the fake model server got."""
+    return [m for m in fake.requests[-1]["messages"] if m["role"] == "user"][-1]["content"]
+
+
+def one_reply_server(path: str, reply: bytes):
+    """A stand-in daemon on a Unix socket that answers every request with `reply`.
+
+    Returns (listening socket, list of the request lines received).
+    """
+    if os.path.exists(path):
+        os.unlink(path)
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(4)
+    received: list = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                received.append(conn.makefile("rb").readline())
+                try:
+                    conn.sendall(reply)
+                except OSError:  # zsh does not wait for the answer to a report
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, received
+
+
+def wait_until(predicate, timeout: float = 5) -> None:
+    """Poll `predicate` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise Timeout(f"condition not met within {timeout} s")
+        time.sleep(0.03)

@@ -1,0 +1,757 @@
+"""Reliability of the whole daemon path: load, crashes, model-server faults,
+hostile clients and hostile model answers.
+
+Everything runs against real daemon processes that the client starts by
+itself, in private XDG dirs, with FakeOllama as the model server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fake_ollama
+from daemon_helpers import alive, daemon_pid, stop_daemon, wait_until
+from fake_ollama import SHAPES, FakeOllama
+from shellper_hook import client, paths, protocol
+from shellper_hook.store import SessionStore, session_key
+
+# Error kinds a user may legitimately see; "internal" means a bug escaped.
+USER_KINDS = {"bad_request", "session", "answer", "refused", "backend", "denied", "error", "store"}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    # Ollama (Go) listens with the system's full backlog; the stand-in's default
+    # of 5 would drop the SYNs of 50 terminals connecting at once.
+    monkeypatch.setattr(fake_ollama._Server, "request_queue_size", 256)
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def env(shellper_env, fake, monkeypatch):
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
+    yield shellper_env
+    stop_daemon()
+
+
+@contextlib.contextmanager
+def sleepers(n):
+    """n live processes standing in for terminals' shells (their PIDs are sessions)."""
+    procs = [subprocess.Popen(["sleep", "600"]) for _ in range(n)]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def translate(session, text, cwd, **extra):
+    return client.request({"op": "translate", "session": session, "cwd": cwd, "text": text, **extra})
+
+
+def executed(session, command, status=0):
+    return client.request({"op": "executed", "session": session, "command": command, "status": status})
+
+
+def history(session):
+    reply = client.request({"op": "history", "session": session})
+    assert reply["ok"], reply
+    return reply
+
+
+def user_texts(body) -> list:
+    return [m["content"] for m in body["messages"] if m["role"] == "user"]
+
+
+def one_line(message) -> bool:
+    return isinstance(message, str) and message.strip() != "" and not any(c in message for c in "\n\r\0")
+
+
+# ---------------------------------------------------------------- load
+
+TERMINALS, PER_TERMINAL = 50, 20
+
+
+def test_fifty_busy_terminals_get_their_own_replies_and_histories(env, fake, tmp_path):
+    fake.delay = lambda: random.uniform(0, 0.05)
+    token = lambda t, r: f"t{t}_r{r}.txt"  # noqa: E731
+    # Spaces around the token: " t1_r1.txt " never matches inside " t11_r1.txt ".
+    for t in range(TERMINALS):
+        for r in range(PER_TERMINAL):
+            fake.answer(f" {token(t, r)} ", "cat", {"file_name": token(t, r)})
+    text = lambda t, r: f"show file {token(t, r)} please"  # noqa: E731
+    cwd = str(tmp_path)
+
+    with sleepers(TERMINALS) as shells:
+
+        def terminal(t):
+            replies = []
+            for r in range(PER_TERMINAL):  # one terminal is sequential, like a user
+                reply = translate(shells[t], text(t, r), cwd)
+                settled = executed(shells[t], reply.get("command", "")) if reply.get("ok") else None
+                replies.append((reply, settled))
+            return replies
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(TERMINALS) as pool:
+            results = list(pool.map(terminal, range(TERMINALS)))
+        elapsed = time.monotonic() - started
+        histories = [history(s) for s in shells]
+
+    for t, replies in enumerate(results):
+        for r, (reply, settled) in enumerate(replies):
+            assert reply["ok"], (t, r, reply)
+            assert reply["command"] == f"cat {token(t, r)}", (t, r, reply)  # the right terminal's answer
+            assert settled == {"v": 1, "ok": True, "recorded": "committed"}, (t, r, settled)
+    for t, h in enumerate(histories):
+        assert h["pending"] is None
+        assert [e["request"] for e in h["exchanges"]] == [text(t, r) for r in range(PER_TERMINAL)]
+        assert [e["command"] for e in h["exchanges"]] == [f"cat {token(t, r)}" for r in range(PER_TERMINAL)]
+    # The model got each request exactly once, with only that terminal's own
+    # latest five exchanges before it, oldest first.
+    asked = {}
+    for body in fake.requests:
+        texts = user_texts(body)
+        assert texts[-1] not in asked, f"asked twice: {texts[-1]}"
+        asked[texts[-1]] = texts[:-1]
+    assert len(asked) == TERMINALS * PER_TERMINAL
+    for t in range(TERMINALS):
+        for r in range(PER_TERMINAL):
+            assert asked[text(t, r)] == [text(t, k) for k in range(max(0, r - 5), r)]
+    assert elapsed < 40, f"{TERMINALS * PER_TERMINAL} requests took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------- kill -9
+
+
+def _live_daemon(exclude=(), timeout=15):
+    """The pid of a running daemon that is not one of `exclude` (it may be starting)."""
+    found = []
+
+    def check():
+        pid = daemon_pid()
+        if pid and pid not in exclude and alive(pid):
+            found.append(pid)
+            return True
+        return False
+
+    assert wait_until(check, timeout), "no daemon came back"
+    return found[-1]
+
+
+def test_kill_9_mid_traffic_loses_no_committed_exchange(env, fake, tmp_path):
+    fake.delay = lambda: random.uniform(0, 0.03)
+    fake.default("cat", {"file_name": "x"})
+    cwd = str(tmp_path)
+    n_terms, rounds = 6, 4
+    stop = threading.Event()
+    sent = {t: [] for t in range(n_terms)}
+    committed = {t: [] for t in range(n_terms)}  # (text, monotonic time of the reply)
+    tolerated, unexpected = [], []
+
+    def attempt(fn):
+        """One client call; a connection broken by the kill is tolerated, nothing else."""
+        try:
+            reply = fn()
+        except (client.DaemonUnavailable, OSError) as exc:
+            tolerated.append(repr(exc))
+            return None
+        if not reply.get("ok"):
+            if reply.get("kind") == "daemon":  # "closed the connection without an answer"
+                tolerated.append(reply["error"])
+            else:
+                unexpected.append(reply)
+            return None
+        return reply
+
+    def terminal(t, shell):
+        i = 0
+        while not stop.is_set():
+            text = f"show k{t}_{i}.txt"
+            sent[t].append(text)
+            reply = None
+            for _ in range(200):
+                reply = attempt(lambda: translate(shell, text, cwd))
+                if reply or stop.is_set():
+                    break
+                time.sleep(0.01)
+            if reply is None:
+                break
+            settled = attempt(lambda: executed(shell, reply["command"]))
+            if settled and settled["recorded"] == "committed":
+                committed[t].append((text, time.monotonic()))
+            i += 1
+
+    with sleepers(n_terms) as shells:
+        first = client.request({"op": "ping"})["pid"]
+        threads = [threading.Thread(target=terminal, args=(t, s)) for t, s in enumerate(shells)]
+        for th in threads:
+            th.start()
+        killed = []
+        pid = first
+        try:
+            for _ in range(rounds):
+                time.sleep(random.uniform(0.15, 0.45))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                assert wait_until(lambda: not alive(killed[-1]), 5)
+                last_kill = time.monotonic()
+                # Nobody restarts it but the clients' own next requests.
+                pid = _live_daemon(exclude=killed)
+            # Every terminal gets going again by itself after the last kill.
+            recovered = lambda: all(any(w > last_kill for _, w in committed[t]) for t in range(n_terms))  # noqa: E731
+            assert wait_until(recovered, 20), "a terminal did not recover after the last kill"
+        finally:
+            stop.set()
+            for th in threads:
+                th.join(30)
+        assert not unexpected, unexpected[:3]
+        assert tolerated, "no kill hit a request in flight"
+        assert len(set(killed)) == rounds
+        histories = {t: [e["request"] for e in history(s)["exchanges"]] for t, s in enumerate(shells)}
+        for t in range(n_terms):
+            texts = [text for text, _ in committed[t]]
+            h = histories[t]
+            assert len(h) == len(set(h)), "an exchange was recorded twice"
+            assert set(texts) <= set(h), f"terminal {t} lost {sorted(set(texts) - set(h))[:3]}"
+            # Nothing foreign, nothing out of order.
+            order = {text: i for i, text in enumerate(sent[t])}
+            assert all(x in order for x in h)
+            assert [order[x] for x in h] == sorted(order[x] for x in h)
+        stop_daemon()
+        # The file itself is sound: it opens without being moved aside, same content.
+        store = SessionStore(paths.store_file())
+        try:
+            assert store.recovered_from is None
+            for t, s in enumerate(shells):
+                assert [e.request for e in store.history(session_key(s))] == histories[t]
+        finally:
+            store.close()
+
+
+# ---------------------------------------------------------------- model server faults
+
+
+def _nul_client(session, cwd, text):
+    return subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "translate", str(session), cwd, text],
+        capture_output=True,
+        timeout=30,
+    )
+
+
+FAULTS = {
+    # fault: (what the test does to the server, words the message must hold)
+    "down": ("stop", ["cannot reach Ollama", "ollama serve"]),
+    "hang": ("hang", ["did not answer within 1 s", "SHELLPER_TIMEOUT"]),
+    "500": ("500", ["HTTP 500", "try again"]),
+    "garbage": ("garbage", ["did not send a chat completion", "SHELLPER_BASE_URL"]),
+    "503": ("503", ["busy", "OLLAMA_MAX_QUEUE"]),
+    # No fix to name here (see the report): the model just said nothing.
+    "empty": ("empty", ["empty answer"]),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_server_faults_give_every_terminal_one_clear_line(env, fake, tmp_path, monkeypatch, fault):
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "1")
+    fake.answer("notes", "cat", {"file_name": "notes.txt"})
+    action, words = FAULTS[fault]
+    cwd = str(tmp_path)
+    with sleepers(3) as shells:
+        assert translate(shells[0], "show notes", cwd, commit=True)["ok"]  # healthy first
+        port = int(fake.base_url.rsplit(":", 1)[1].split("/")[0])
+        if action == "stop":
+            fake.stop()
+        else:
+            fake.mode = action
+        with ThreadPoolExecutor(3) as pool:
+            replies = list(pool.map(lambda s: translate(s, "show notes again", cwd), shells))
+        nul = _nul_client(shells[1], cwd, "show notes once more")
+        for reply in replies:
+            assert reply["ok"] is False and reply["kind"] in ("backend", "answer"), reply
+            assert one_line(reply["error"]), reply
+            for word in words:
+                assert word in reply["error"], reply["error"]
+            if fault == "down":
+                assert fake.base_url in reply["error"]
+        # The shell widget's form: error NUL kind NUL message NUL, and a failing exit,
+        # so the widget leaves the user's text on the prompt.
+        assert nul.returncode == 1
+        fields = nul.stdout.split(b"\0")
+        assert len(fields) == 4 and fields[0] == b"error" and fields[3] == b"", nul.stdout
+        assert fields[1].decode() == replies[0]["kind"]
+        assert all(w in fields[2].decode() for w in words) and b"\n" not in fields[2]
+        # Nothing half-done was recorded for any terminal.
+        for s in shells:
+            assert history(s)["pending"] is None
+        # The server comes back: the same daemon serves again, history intact.
+        if action == "stop":
+            fake.start(port=port)
+        fake.mode = "ok"
+        reply = translate(shells[0], "show notes", cwd)
+        assert reply["ok"] and reply["command"] == "cat notes.txt", reply
+        assert [e["request"] for e in history(shells[0])["exchanges"]] == ["show notes"]
+    with open(paths.log_file(), encoding="utf-8", errors="replace") as fh:
+        assert "Traceback" not in fh.read()
+
+
+def test_daemon_gone_for_good_gives_the_shell_an_error_not_a_command(env, tmp_path, monkeypatch):
+    # A daemon that cannot start (its state dir is a file): the NUL client still answers in form.
+    state = os.environ["XDG_STATE_HOME"]
+    shutil.rmtree(state)
+    with open(state, "w") as fh:
+        fh.write("not a directory")
+    with sleepers(1) as (shell,):
+        nul = _nul_client(shell, str(tmp_path), "list files")
+    assert nul.returncode == 1
+    fields = nul.stdout.split(b"\0")
+    assert len(fields) == 4 and fields[0] == b"error" and fields[1] == b"daemon", nul.stdout
+    assert fields[2] and b"\n" not in fields[2]
+
+
+# ---------------------------------------------------------------- hostile model answers
+
+# rm targets that name /, home, the current directory or its parents, or a wildcard.
+MUST_REFUSE_RM = [
+    "/", "//", "///", "/./", "/.", "/..", "/../..", "/./../.", "../../../../../../..",
+    "../../../../../../../../../../../../../../..", "..", "../..", ".", "./", "./.",
+    "~", "~/", "~/.", "$HOME", "${HOME}", "$HOME/", "$HOME/..", "$PWD", "${PWD}/..",
+    "*", ".*", "/*", "./*", "./.*", "~/*", "?", "[a-z]*",
+    "\uff0f", "\uff0f\uff0f", "/\u200b", "\u200b/", " /", "/ ", "\u2215", "\u2044",
+    "\uff0e\uff0e", "\uff5e", "\u223c", "/etc", "/usr", "//usr/", "/home", "/tmp",
+    "~root", "/\t", "/\x00", "\x00/",
+]
+
+# Values that must come out refused or as one inert word each.
+INJECTIONS = [
+    "$(reboot)", "`reboot`", "x;reboot", "x && reboot", "x|reboot", "x\nreboot", "x\rreboot",
+    "x\x00y", "$IFS", "${IFS}reboot", "!!", "!-1", "{a,b}", "a b", "'", '"', "\\", "it's",
+    "-rf", "--no-preserve-root", "-", "--", "=reboot", "#comment", "a>b", "<x", "x&",
+    "\u202erm", "\u2028", "\u00a0x", "\x1b[2Jx", "r\u0435boot", "\uff52\uff4d", "..x", "x/../..",
+    "%s%n", "$'\\x41'", "\\$(reboot)", "'$(reboot)'",
+]
+
+
+def _cases():
+    cases = [("rm", {"file_name": v}, True) for v in MUST_REFUSE_RM]
+    for v in INJECTIONS:
+        cases += [
+            ("rm", {"file_name": v}, False),
+            ("cat", {"file_name": v}, False),
+            ("cd", {"folder": v}, False),
+            ("echo", {"content": v}, False),
+            *([("echo", {"content": "hi", "file_name": v}, False)] if "/" not in v else []),
+            ("mv", {"source": "notes.txt", "destination": v}, False),
+            ("grep", {"pattern": v, "file_name": "notes.txt"}, False),
+        ]
+    cases += [
+        ("mv", {"source": "~", "destination": "x"}, True),
+        ("mv", {"source": "..", "destination": "x"}, True),
+        ("mv", {"source": "/", "destination": "x"}, True),
+        ("echo", {"content": "x", "file_name": "/dev/tcp/127.0.0.1/9"}, True),
+        ("rm -rf /", {}, True),
+        ("rm; reboot", {"file_name": "x"}, True),
+        ("\uff52\uff4d", {"file_name": "x"}, True),
+        ("rm\u200b", {"file_name": "x"}, True),
+        ("bash", {"command": "reboot"}, True),
+        ("rm", {"file_name": ["/"]}, True),
+        ("rm", {"file_name": "x", "recursive": True}, True),
+        ("rm", {}, True),
+        ("tail", {"file_name": "x", "lines": "5; reboot"}, True),
+        ("tail", {"file_name": "x", "lines": -1}, True),
+        ("wc", {"file_name": "x", "mode": "l -c /etc/shadow"}, True),
+        ("ls", {"a": "yes; reboot"}, True),
+    ]
+    return cases
+
+
+def _expected(tool, args):
+    """argv and redirect target the tools.md table promises for a call (allow_recursive off)."""
+    if tool == "echo":
+        target = args.get("file_name", "None")
+        return ["echo", args["content"]], None if target == "None" else target
+    operands = {
+        "rm": ["file_name"], "cat": ["file_name"], "cd": ["folder"],
+        "mv": ["source", "destination"], "grep": ["pattern", "file_name"],
+    }[tool]
+    ops = [args[k] for k in operands]
+    # An operand that looks like an option has to stay an operand.
+    return [tool] + (["--"] if any(o.startswith("-") for o in ops) else []) + ops, None
+
+
+BASH = shutil.which("bash") or "/bin/bash"
+
+
+class Bash:
+    """Runs a command line with its command word replaced by printf, to see the argv bash builds."""
+
+    def __init__(self, root):
+        self.root = root
+        self.bin = os.path.join(root, "bin")
+        self.canary = os.path.join(root, "canary")
+        os.makedirs(self.bin)
+        for name in ("reboot", "rm", "cat", "mv", "grep", "echo", "cd", "x", "b", "a"):
+            path = os.path.join(self.bin, name)
+            with open(path, "w") as fh:
+                fh.write(f"#!/bin/sh\necho {name} \"$@\" >> {self.canary}\n")
+            os.chmod(path, 0o755)
+        self.n = 0
+
+    def argv(self, command, tool):
+        assert command == tool or command.startswith(tool + " "), command
+        self.n += 1
+        work = os.path.join(self.root, f"w{self.n}")
+        os.makedirs(work)
+        for bait in ("a", "b", ".hidden", "reboot"):  # a glob that expanded would pick these up
+            open(os.path.join(work, bait), "w").close()
+        script = "printf '%s\\0' " + command[len(tool):]
+        if os.path.exists(self.canary):
+            os.remove(self.canary)
+        syntax = subprocess.run([BASH, "-n", "-c", script], capture_output=True)
+        assert syntax.returncode == 0, (command, syntax.stderr)
+        run = subprocess.run(
+            [BASH, "--norc", "--noprofile", "-c", script],
+            capture_output=True,
+            cwd=work,
+            env={"PATH": self.bin, "HOME": os.path.join(self.root, "home"), "IFS": " \t\n"},
+            timeout=10,
+        )
+        assert run.returncode == 0, (command, run.stderr)
+        assert not os.path.exists(self.canary), (command, open(self.canary).read())
+        made = sorted(set(os.listdir(work)) - {"a", "b", ".hidden", "reboot"})
+        out = run.stdout
+        if made:  # the line redirected printf's output into a file
+            assert len(made) == 1 and not out, (command, made)
+            with open(os.path.join(work, made[0]), "rb") as fh:
+                out = fh.read()
+        words = [w.decode("utf-8", "surrogateescape") for w in out.split(b"\0")[:-1]]
+        return [tool] + words, (made[0] if made else None)
+
+
+def test_hostile_model_answers_never_reach_the_prompt_unsafe(env, fake, tmp_path):
+    cwd = tmp_path / "home" / "me" / "project"
+    cwd.mkdir(parents=True)
+    (cwd / "notes.txt").write_text("hello\n")
+    bash = Bash(tempfile.mkdtemp(prefix="spb-", dir=str(tmp_path)))
+    seen = {}
+    refused_kinds = set()
+    with sleepers(1) as (shell,):
+        for shape in SHAPES:
+            fake.shape = shape
+            for tool, args, must_refuse in _cases():
+                fake.default(tool, args)
+                reply = translate(shell, "do something", str(cwd))
+                what = (shape, tool, args)
+                if not reply["ok"]:
+                    assert reply["kind"] in ("refused", "answer"), (what, reply)
+                    assert one_line(reply["error"]), (what, reply)
+                    refused_kinds.add(reply["kind"])
+                    continue
+                assert not must_refuse, (what, reply["command"])
+                assert reply["call"]["name"] == tool, (what, reply)
+                for w in reply["warnings"]:
+                    assert one_line(w), (what, w)
+                if reply["command"] not in seen:
+                    seen[reply["command"]] = bash.argv(reply["command"], tool)
+                assert seen[reply["command"]] == _expected(tool, args), (what, reply["command"])
+        assert history(shell)["exchanges"] == []  # suggestions only; nothing ran
+    assert refused_kinds == {"refused", "answer"}
+    assert len(seen) > 100  # most injections were passed on, as inert words
+
+
+# ---------------------------------------------------------------- hostile clients (one daemon)
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    """ONE daemon for every fuzz test of this module, in its own private dirs."""
+    root = tempfile.mkdtemp(prefix="spf-")
+    with pytest.MonkeyPatch.context() as mp, FakeOllama() as fake:
+        for key in [k for k in os.environ if k.startswith("SHELLPER_")]:
+            mp.delenv(key)
+        for name in ("home", "run", "state", "config", "data"):
+            os.makedirs(os.path.join(root, name), mode=0o700)
+        mp.setenv("HOME", os.path.join(root, "home"))
+        mp.setenv("XDG_RUNTIME_DIR", os.path.join(root, "run"))
+        mp.setenv("XDG_STATE_HOME", os.path.join(root, "state"))
+        mp.setenv("XDG_CONFIG_HOME", os.path.join(root, "config"))
+        mp.setenv("XDG_DATA_HOME", os.path.join(root, "data"))
+        mp.setenv("SHELLPER_BASE_URL", fake.base_url)
+        mp.setenv("SHELLPER_TIMEOUT", "5")
+        fake.default("cat", {"file_name": "notes.txt"})
+        with sleepers(1) as (shell,):
+            pid = client.request({"op": "ping"})["pid"]
+            yield {"pid": pid, "shell": shell, "dead": _dead_pid()}
+            stop_daemon()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def exchange(payload: bytes, timeout=15.0) -> bytes:
+    """Send raw bytes and return all the daemon answers.
+
+    A payload without a final newline is ended by closing our sending side;
+    a complete line is not, since the daemon reads the end of a translate
+    request's connection as the user pressing Ctrl-C.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(paths.socket_path())
+    try:
+        try:
+            sock.sendall(payload)
+            if not payload.endswith(b"\n"):
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon stopped reading (too large): its answer is still there to read
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:  # it closed with our extra lines unread
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+    finally:
+        sock.close()
+
+
+def _parses(payload: bytes) -> bool:
+    try:
+        return isinstance(json.loads(payload.split(b"\n")[0]), dict)
+    except ValueError:
+        return False
+
+
+def check_reply(raw: bytes, nul_ok: bool = False):
+    """One answer, well formed; returns it decoded (a dict, or the NUL fields)."""
+    assert raw, "no reply at all"
+    if nul_ok and (raw.startswith(b"ok\0") or raw.startswith(b"error\0")):
+        fields = raw.split(b"\0")
+        assert len(fields) == 4 and fields[3] == b"", raw[:200]
+        if fields[0] == b"error":
+            assert fields[1].decode() in USER_KINDS, raw[:200]
+        return fields
+    assert raw.endswith(b"\n") and raw.count(b"\n") == 1, raw[:200]
+    reply = json.loads(raw)
+    assert isinstance(reply, dict) and reply.get("v") == 1 and isinstance(reply.get("ok"), bool), reply
+    if not reply["ok"]:
+        assert reply["kind"] in USER_KINDS, reply
+        assert one_line(reply["error"]), reply
+    return reply
+
+
+def assert_unharmed(h):
+    reply = client.request({"op": "ping"}, autostart=False, timeout=10)
+    assert reply["ok"] and reply["pid"] == h["pid"], "the daemon died or was replaced"
+    with open(paths.log_file(), encoding="utf-8", errors="replace") as fh:
+        log = fh.read()
+    assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+SAFE_OPS = [op for op in protocol.OPS if op != "stop"]  # "stop" is a legitimate way to end it
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(["", "nul", "1", "ping", "\x00", "\ud800", "2026-01-01", "0001-01-01", "9999-12-31T23:59:59+23:59"]),
+)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)), max_leaves=10)
+
+
+@st.composite
+def requests(draw, h):
+    """Requests the way a client builds them, valid or nearly so."""
+    # Mostly the operations that reach the store and the model, for a live shell.
+    op = draw(st.sampled_from(["translate"] * 6 + ["executed"] * 4 + SAFE_OPS))
+    req = {"v": 1, "op": op}
+    session = st.sampled_from([h["shell"]] * 6 + [h["dead"], 1, 2**31 - 1])
+    if op in ("translate", "executed", "commit", "history", "reset"):
+        req["session"] = draw(session)
+    if op == "translate":
+        req["cwd"] = draw(st.sampled_from(["/", "/tmp", "relative", "/no/such/dir", ""]))
+        req["text"] = draw(st.text(min_size=1, max_size=80))
+        if draw(st.booleans()):
+            req["reply"] = "nul"
+        if draw(st.booleans()):
+            req["commit"] = draw(st.booleans())
+    if op == "executed":
+        req["command"] = draw(st.text(max_size=80))
+        req["status"] = draw(st.integers(min_value=-(2**64), max_value=2**64))
+    if op == "export" and draw(st.booleans()):
+        req["since"] = draw(st.sampled_from(["2026-01-01", "1970-01-01", "0001-01-01", "tomorrow", "", "9999-12-31"]))
+    return req
+
+
+def test_fuzz_random_bytes(hostile):
+    @FUZZ
+    @given(st.binary(min_size=1, max_size=3000), st.booleans())
+    def run(payload, newline):
+        check_reply(exchange(payload + (b"\n" if newline else b"")), nul_ok=True)
+
+    run()
+    assert_unharmed(hostile)
+
+
+def test_fuzz_truncated_and_spliced_requests(hostile):
+    @FUZZ
+    @given(requests(hostile), st.data())
+    def run(req, data):
+        line = protocol.encode(req)[:-1]
+        cut = data.draw(st.integers(min_value=1, max_value=len(line) - 1))
+        junk = data.draw(st.sampled_from([b"", b"\x00", b"}", b'"', b"\xff", b"\n{}"]))
+        end = data.draw(st.sampled_from([b"", b"\n"]))
+        payload = line[:cut] + junk + end
+        raw = exchange(payload)
+        # A request that the junk completed, and whose sender then hung up, is a Ctrl-C.
+        if not (raw == b"" and not end and b'"translate"' in payload and _parses(payload)):
+            check_reply(raw, nul_ok=True)
+
+    run()
+    assert_unharmed(hostile)
+
+
+def test_fuzz_every_field_with_every_wrong_type(hostile):
+    fields = ["v", "op", "session", "cwd", "text", "command", "status", "all", "since", "reply", "commit"]
+
+    @FUZZ
+    @given(requests(hostile), st.data(), values)
+    def run(req, data, value):
+        field = data.draw(st.sampled_from(sorted(req) * 3 + fields))  # mostly a field the op reads
+        if field == "op" and value == "stop":
+            return
+        req[field] = value
+        try:
+            line = json.dumps(req, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        except (ValueError, TypeError):  # inf floats and the like: send them escaped
+            line = json.dumps(req).encode()
+        raw = exchange(line + b"\n")
+        reply = check_reply(raw, nul_ok=req.get("reply") == "nul")
+        if isinstance(reply, dict) and reply["ok"] is False and reply["kind"] == "bad_request":
+            assert "must be" in reply["error"] or "operation" in reply["error"] or "JSON" in reply["error"] \
+                or "version" in reply["error"] or "empty" in reply["error"], reply
+
+    run()
+    assert_unharmed(hostile)
+
+
+def test_fuzz_valid_requests_with_hostile_text(hostile):
+    @FUZZ
+    @given(requests(hostile), st.text(alphabet=st.characters(codec=None), min_size=1, max_size=300), st.data())
+    def run(req, text, data):
+        keys = [k for k in ("text", "command", "cwd") if k in req]
+        if keys:
+            req[data.draw(st.sampled_from(keys))] = text
+        if req["op"] == "executed" and req.get("session") == hostile["shell"]:
+            # A suggestion on the prompt first, so the hostile line is settled against it.
+            before = {"v": 1, "op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show notes"}
+            assert check_reply(exchange(protocol.encode(before)))["ok"]
+        line = json.dumps(req, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        check_reply(exchange(line + b"\n"), nul_ok=req.get("reply") == "nul")
+
+    run()
+    assert_unharmed(hostile)
+
+
+def test_deep_nesting_huge_strings_and_odd_framing(hostile):
+    shell = hostile["shell"]
+    base = {"v": 1, "op": "translate", "session": shell, "cwd": "/tmp", "text": "show notes"}
+    limit = protocol.MAX_REQUEST
+    ping = b'{"v":1,"op":"ping"}'
+    cases = [
+        # (payload, what must come back: "ok", "bad" request, "larger" than allowed)
+        (b"[" * (limit - 10) + b"\n", "bad"),
+        (b'{"a":' * 10000 + b"1" + b"}" * 10000 + b"\n", "bad"),
+        (json.dumps({**base, "cwd": json.loads("[" * 500 + "]" * 500)}).encode() + b"\n", "bad"),
+        (json.dumps({**base, "text": "x" * (limit - 200)}).encode() + b"\n", "ok"),  # just fits
+        (json.dumps({**base, "text": "x" * (limit + 10)}).encode() + b"\n", "larger"),  # just does not
+        (json.dumps({**base, "text": "\u00e9" * (limit // 2 + 100)}).encode() + b"\n", "larger"),
+        (b"x" * (4 * limit), "larger"),  # no newline at all
+        (json.dumps({**base, "text": "a\x00b"}).encode() + b"\n", "ok"),
+        (ping + b"\r\n", "ok"),
+        (b'{"v":1,"op":"stop","op":"ping"}\n', "ok"),  # duplicate keys: the last one counts
+        (ping + b'\n{"v":1,"op":"stop"}\n', "ok"),  # a second line is never read
+        (b"\xef\xbb\xbf" + ping + b"\n", "bad"),  # a byte-order mark
+        (b'{"v": NaN, "op": "ping"}\n', "bad"),
+        (b'{"v": 1e999, "op": "ping"}\n', "bad"),
+        (b'{"v": 1, "op": "history", "session": 1e400}\n', "bad"),
+        (b'{"v": 1, "op": "executed", "session": 1, "command": "x", "status": 1e9999}\n', "bad"),
+        (b'{"v": 1, "op": "executed", "session": %d, "command": "x", "status": %s}\n' % (shell, b"9" * 5000), "bad"),
+        (b"\n", "bad"),
+        (b"\x00\n", "bad"),
+    ]
+    for payload, want in cases:
+        reply = check_reply(exchange(payload))
+        if want == "ok":
+            assert reply["ok"] is True, (payload[:60], reply)
+        else:
+            assert reply["ok"] is False and reply["kind"] == "bad_request", (payload[:60], reply)
+            assert ("larger" in reply["error"]) == (want == "larger"), (payload[:60], reply)
+    nul_request = json.dumps({**base, "text": "a\x00b", "reply": "nul"}).encode() + b"\n"
+    # The NUL form never lets a NUL from the request split its fields.
+    assert check_reply(exchange(nul_request), nul_ok=True)[:2] == [b"ok", b"cat notes.txt"]
+    assert_unharmed(hostile)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="backend blames the server for a request text it cannot encode")
+def test_lone_surrogates_in_the_request_are_not_blamed_on_the_server(hostile):
+    # Valid JSON (an escaped lone surrogate) that no UTF-8 encoder takes as is.
+    req = {"v": 1, "op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show \ud800 notes"}
+    line = json.dumps(req).encode() + b"\n"
+    assert b"\\ud800" in line
+    reply = check_reply(exchange(line))
+    if not reply["ok"]:
+        assert reply["kind"] == "bad_request" and "Ollama" not in reply["error"], reply
+
+
+def test_many_concurrent_hostile_connections(hostile):
+    """Half-open, silent and garbage connections at once do not stall honest clients."""
+    silent = []
+    for _ in range(20):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(paths.socket_path())
+        s.sendall(b'{"v":1,"op":"pi')  # never finishes its line
+        silent.append(s)
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(20) as pool:
+            replies = list(pool.map(lambda i: exchange(os.urandom(200) + b"\n"), range(40)))
+        for raw in replies:
+            check_reply(raw, nul_ok=True)
+        reply = client.request({"op": "ping"}, autostart=False, timeout=10)
+        assert reply["ok"] and time.monotonic() - started < 5
+    finally:
+        for s in silent:
+            s.close()
+    assert_unharmed(hostile)
