@@ -198,7 +198,10 @@ def cmd_export(args) -> int:
     reply = _request(req)
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"))
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    except OSError as exc:
+        return _die(f"cannot write {args.output}: {exc.strerror}")
     try:
         for conv in reply["conversations"]:
             out.write(json.dumps(conv, ensure_ascii=False) + "\n")

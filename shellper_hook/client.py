@@ -130,6 +130,8 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
 def _main(argv: list) -> int:
     if len(argv) == 4 and argv[0] == "translate":
         pid, cwd, text = argv[1:]
+        # Undecodable bytes in the request (argv arrives surrogate-escaped) become U+FFFD.
+        text = os.fsencode(text).decode("utf-8", "replace")
         try:
             raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
         except (DaemonUnavailable, OSError, ValueError) as exc:
@@ -141,6 +143,7 @@ def _main(argv: list) -> int:
         return 0 if raw.startswith(b"ok\0") else 1
     if len(argv) == 4 and argv[0] == "executed":
         pid, status, command = argv[1:]
+        command = os.fsencode(command).decode("utf-8", "replace")
         try:
             request({"op": "executed", "session": int(pid), "status": int(status), "command": command}, autostart=False, timeout=2)
         except (DaemonUnavailable, OSError, ValueError):

@@ -7,6 +7,9 @@ the request, and the user's own call as the answer) is a training example.
 
 from __future__ import annotations
 
+# The model was trained on at most 5 user/model exchanges a conversation.
+MAX_EXCHANGES = 5
+
 
 def _assistant(call) -> dict:
     # The trainer wants arguments as a JSON object, not a string.
@@ -22,7 +25,7 @@ def training_conversation(correction) -> dict | None:
     if correction.ran_call is None:
         return None
     messages = []
-    for ex in correction.history:
+    for ex in correction.history[-(MAX_EXCHANGES - 1):]:
         messages.append({"role": "user", "content": ex.request})
         messages.append(_assistant(ex.call))
     messages.append({"role": "user", "content": correction.request})

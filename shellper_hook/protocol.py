@@ -16,6 +16,10 @@ Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
   export     since (optional, ISO date)  -> {"conversations": [...]}
   stop                                   -> {} and the daemon exits
 
+A translate request is cancelled when its client closes the connection (that
+is how Ctrl-C reaches the model call), so a client must keep its socket open,
+not half-close it, until the reply has arrived.
+
 `session` is the shell's PID (an int); the daemon pairs it with the process
 start time, so a reused PID never inherits another shell's history.
 
@@ -59,6 +63,15 @@ def _field(req: dict, name: str, typ: type, what: str):
     return value
 
 
+def _utf8(value: str) -> bool:
+    """False for lone surrogates (valid JSON escapes that no UTF-8 encoder takes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode_request(line: bytes) -> dict:
     """Parse and check one request line; raise ProtocolError on anything off."""
     if len(line) > MAX_REQUEST:
@@ -78,6 +91,10 @@ def decode_request(line: bytes) -> dict:
         pid = _field(req, "session", int, "a shell PID (integer)")
         if pid <= 0 or pid > 2**31:
             raise ProtocolError("field 'session' must be a positive PID")
+    for name in ("text", "cwd", "command"):
+        value = req.get(name)
+        if isinstance(value, str) and not _utf8(value):
+            raise ProtocolError(f"field {name!r} is not valid UTF-8 text")
     if op == "translate":
         text = _field(req, "text", str, "a string")
         if not text.strip():

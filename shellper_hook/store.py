@@ -213,6 +213,18 @@ def _same_call(a: ToolCall, b: ToolCall) -> bool:
         return False
 
 
+def _related(ran: ToolCall, suggested: ToolCall) -> bool:
+    """Is `ran` an edit of `suggested`? Same tool, or a shared name (cat x -> tail x).
+
+    Without this, any tool-shaped line typed after ignoring a suggestion
+    (`ls` after a skipped `mkdir backup`) would count as its correction.
+    """
+    if ran.name == suggested.name:
+        return True
+    words = {v for v in suggested.arguments.values() if isinstance(v, str) and v not in ("", ".", "None")}
+    return any(isinstance(v, str) and v in words for v in ran.arguments.values())
+
+
 def _recover(command_line: str) -> ToolCall | None:
     """The tool call a hand-edited line amounts to, or None."""
     from .translate import from_bash  # late: translate is not needed to open a store
@@ -489,6 +501,8 @@ class SessionStore:
             if ran == p.command.strip() or (recovered is not None and _same_call(recovered, p.call)):
                 self._insert(db, pid, start_cs, p.request, p.call, ran, False, status)
                 return "committed"
+            if recovered is not None and not _related(recovered, p.call):
+                return "dropped"  # another command altogether: the suggestion was skipped
             if self.collect_corrections:
                 earlier = self._history(db, pid, start_cs, CORRECTION_HISTORY)
                 self._save_correction(db, p, earlier, ran, recovered, status)

@@ -48,6 +48,7 @@ def _now_iso() -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # load tests open 50+ connections at once
 
 
 class FakeOllama:

@@ -598,3 +598,17 @@ def test_kill_9_never_loses_a_committed_exchange(db_path):
             # whose report the kill cut off may be there too.
             assert got == [f"request {i}" for i in range(len(got))], f"seed {seed} run {run}"
             assert len(reported) <= len(got) <= len(reported) + 1, f"seed {seed} run {run}"
+
+
+def test_an_edit_may_change_the_tool_when_it_keeps_the_file(store):
+    store.set_pending(K1, "last lines of app.log", CAT_APP := ToolCall("cat", {"file_name": "app.log"}), "cat app.log")
+    assert store.executed(K1, "tail -n 5 app.log", 0) == "edited"
+    [c] = store.corrections()
+    assert c.suggested == CAT_APP and c.ran_call.name == "tail"
+
+
+def test_an_unrelated_command_after_a_suggestion_is_not_its_correction(store):
+    """Ignoring `mkdir backup` and running `ls` is a skip, not training data."""
+    store.set_pending(K1, "make a backup folder", ToolCall("mkdir", {"dir_name": "backup"}), "mkdir backup")
+    assert store.executed(K1, "ls -a", 0) == "dropped"
+    assert store.history(K1) == [] and store.corrections() == []
