@@ -152,24 +152,38 @@ def widget_rows(session, work, env, runs):
     rows = []
     init_zsh = subprocess.run(["shellper", "init", "zsh"], capture_output=True, text=True, env=env).stdout
     zsh = shutil.which("zsh")
-    if zsh and "__shellper_request" in init_zsh:
+    if zsh and "__shellper_connect" in init_zsh:
+        # The widget's own steps, outside zle: encode the request, zsocket, send,
+        # read the NUL reply to EOF, split it. zle's wake-up on the fd is not counted.
         script = init_zsh + f"""
 zmodload zsh/datetime
 integer i
 float t0 t1
-typeset -a times
+typeset -a times f
+local chunk reply fd cwd
 for i in {{1..{runs}}}; do
   t0=$EPOCHREALTIME
-  __shellper_request translate {session} {work!r} 'show hidden files' >/dev/null
+  __shellper_connect || {{ print -u2 no daemon; exit 1 }}
+  fd=$REPLY
+  __shellper_json "$PWD"; cwd=$REPLY
+  __shellper_json 'show hidden files'
+  print -rn -u $fd -- "{{\"v\":1,\"op\":\"translate\",\"session\":{session},\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}}"$'\\n'
+  reply=
+  while sysread -i $fd -s 65536 -t 5 chunk; do reply+=$chunk; done
+  exec {{fd}}<&-
+  f=("${{(@0)reply}}")
+  [[ $f[1] == ok ]] || {{ print -u2 "bad reply: $reply"; exit 1 }}
   t1=$EPOCHREALTIME
   times+=( $(( (t1 - t0) * 1000 )) )
 done
 print -l -- $times
 """
         out = subprocess.run([zsh, "-f", "-c", script], capture_output=True, text=True, env=env, cwd=work)
-        values = sorted(float(x) for x in out.stdout.split() if x.replace(".", "", 1).isdigit())
-        if values:
+        values = [float(x) for x in out.stdout.split()]
+        if values and out.returncode == 0:
             rows.append(("zsh widget path (zsocket, incl. stand-in server)", f"{statistics.median(values):.2f} ms", "< 10 ms minus model"))
+        else:
+            rows.append(("zsh widget path", "FAILED: " + out.stderr.strip()[:60], ""))
     bash_client = [sys.executable, "-m", "shellper_hook.client", "translate", str(session), work, "show hidden files"]
     t = time_cmd(bash_client, runs, env=env, cwd=work)
     rows.append(("bash widget path (client process, incl. stand-in server)", f"{median_ms(t):.1f} ms", "< 60 ms minus model"))

@@ -127,12 +127,20 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
     return reply
 
 
+def _utf8(value: str, what: str) -> None:
+    """argv arrives surrogate-escaped; say so plainly instead of a codec error."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid UTF-8 text; retype it") from None
+
+
 def _main(argv: list) -> int:
     if len(argv) == 4 and argv[0] == "translate":
         pid, cwd, text = argv[1:]
-        # Undecodable bytes in the request (argv arrives surrogate-escaped) become U+FFFD.
-        text = os.fsencode(text).decode("utf-8", "replace")
         try:
+            _utf8(text, "the request")
+            _utf8(cwd, "the current directory's name")
             raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))

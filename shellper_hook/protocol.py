@@ -77,8 +77,12 @@ def decode_request(line: bytes) -> dict:
     if len(line) > MAX_REQUEST:
         raise ProtocolError(f"request larger than {MAX_REQUEST} bytes")
     try:
-        req = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("the request is not valid UTF-8 text; retype it") from None
+    try:
+        req = json.loads(text)
+    except (ValueError, RecursionError):
         raise ProtocolError("request is not one JSON object") from None
     if not isinstance(req, dict):
         raise ProtocolError("request is not one JSON object")
