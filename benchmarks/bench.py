@@ -167,7 +167,7 @@ for i in {{1..{runs}}}; do
   fd=$REPLY
   __shellper_json "$PWD"; cwd=$REPLY
   __shellper_json 'show hidden files'
-  print -rn -u $fd -- "{{\"v\":1,\"op\":\"translate\",\"session\":{session},\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}}"$'\\n'
+  print -rn -u $fd -- "{{\\"v\\":1,\\"op\\":\\"translate\\",\\"session\\":{session},\\"cwd\\":$cwd,\\"text\\":$REPLY,\\"reply\\":\\"nul\\"}}"$'\\n'
   reply=
   while sysread -i $fd -s 65536 -t 5 chunk; do reply+=$chunk; done
   exec {{fd}}<&-

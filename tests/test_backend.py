@@ -139,8 +139,8 @@ def test_request_kwargs_match_the_demo():
     kw = request_kwargs(Settings(model="m"), [{"role": "user", "content": "x"}])
     assert kw["model"] == "m" and kw["temperature"] == 0 and kw["stream"] is False
     assert kw["extra_body"]["reasoning_effort"] == "none"
-    assert kw["extra_body"] == {"reasoning_effort": "none", "chat_template_kwargs": {"enable_thinking": False}}
-    assert kw["tools"] == tools.openai_tools() and len(kw["tools"]) == 18
+    assert kw["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert kw["extra_body"]["tools"] == tools.openai_tools() and len(kw["extra_body"]["tools"]) == 18
 
 
 # ------------------------------------------------------------ the wire
