@@ -127,6 +127,11 @@ __shellper_translate() {
     fi
     return 0
   fi
+  __shellper_run_line
+}
+
+# Translate the request in READLINE_LINE (the line itself, or what follows "#?").
+__shellper_run_line() {
   local REPLY
   __shellper_request_of "$READLINE_LINE"
   if [[ -z $REPLY ]]; then
@@ -155,13 +160,7 @@ __shellper_set_chain() {
 __shellper_enter() {
   if (( __shellper_at_ps1 )) && [[ $READLINE_LINE != *$'\n'* && $READLINE_LINE =~ ^[[:space:]]*'#?' ]]; then
     __shellper_set_chain none
-    local REPLY
-    __shellper_request_of "$READLINE_LINE"
-    if [[ -z $REPLY ]]; then
-      __shellper_say "type a request after #?"
-      return 0
-    fi
-    __shellper_run "$REPLY"
+    __shellper_run_line
     return 0
   fi
   __shellper_set_chain accept

@@ -36,14 +36,9 @@ def _die(message: str, code: int = EXIT_ERROR) -> int:
 
 
 def _request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
-    from .client import DaemonUnavailable, request
+    from .client import safe_request
 
-    try:
-        return request(req, autostart=autostart, timeout=timeout)
-    except DaemonUnavailable as exc:
-        return {"ok": False, "error": str(exc), "kind": "daemon"}
-    except OSError as exc:
-        return {"ok": False, "error": f"talking to the daemon failed: {exc}", "kind": "daemon"}
+    return safe_request(req, autostart, timeout)
 
 
 # ---- subcommands -------------------------------------------------------------

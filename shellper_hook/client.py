@@ -127,6 +127,16 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
     return reply
 
 
+def safe_request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
+    """Like request(), but a daemon that cannot be reached becomes an error reply."""
+    try:
+        return request(req, autostart=autostart, timeout=timeout)
+    except DaemonUnavailable as exc:
+        return protocol.error(str(exc), "daemon")
+    except OSError as exc:
+        return protocol.error(f"talking to the daemon failed: {exc}", "daemon")
+
+
 def _utf8(value: str, what: str) -> None:
     """argv arrives surrogate-escaped; say so plainly instead of a codec error."""
     try:

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import socket
-import stat
 import struct
 import sys
 import time

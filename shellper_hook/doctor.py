@@ -110,15 +110,10 @@ def check_socket_dir(r: Report) -> bool:
     return True
 
 
-def _request(req: dict, autostart: bool, timeout: float) -> dict:
-    from .client import DaemonUnavailable, request
+def _request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
+    from .client import safe_request
 
-    try:
-        return request(req, autostart=autostart, timeout=timeout)
-    except DaemonUnavailable as exc:
-        return {"ok": False, "error": str(exc), "kind": "daemon"}
-    except OSError as exc:
-        return {"ok": False, "error": f"talking to the daemon failed: {exc}", "kind": "daemon"}
+    return safe_request(req, autostart, timeout)
 
 
 def check_daemon(r: Report, settings) -> bool:

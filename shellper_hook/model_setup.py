@@ -256,7 +256,7 @@ def create(ollama: str, model: str, dest: str, env: dict) -> None:
         lines = tail.decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
         said = _one_line(" ".join(lines[-3:]))
         if _not_running(said):
-            fix = f"start Ollama (`ollama serve`, or open the Ollama app) and run `shellper setup-model` again"
+            fix = "start Ollama (`ollama serve`, or open the Ollama app) and run `shellper setup-model` again"
         else:
             fix = f"read Ollama's message above; to retry by hand: cd {_shq(dest)} && ollama create {model} -f Modelfile"
         raise SetupFailed(f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}", fix)

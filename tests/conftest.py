@@ -7,6 +7,9 @@ import tempfile
 
 import pytest
 
+from daemon_helpers import stop_daemon
+from fake_ollama import FakeOllama
+
 # The console script of the interpreter running the tests comes first on PATH.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -30,3 +33,19 @@ def shellper_env(monkeypatch):
             monkeypatch.delenv(key)
     yield env
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fake():
+    """The stand-in Ollama, answering `pwd` until a test adds rules."""
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def env(shellper_env, fake, monkeypatch):
+    """Private dirs with the daemon pointed at `fake`; any daemon started is stopped after."""
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
+    yield shellper_env
+    stop_daemon()

@@ -7,7 +7,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,12 +19,6 @@ from shellper_hook.errors import (
 )
 from shellper_hook.settings import DEFAULT_SYSTEM_PROMPT, Settings
 from shellper_hook.tools import ToolCall
-
-
-@pytest.fixture
-def fake():
-    with FakeOllama() as server:
-        yield server
 
 
 def settings_for(server, **kw):

@@ -11,7 +11,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from daemon_helpers import (
     alive,
@@ -22,22 +21,7 @@ from daemon_helpers import (
     stop_daemon,
     wait_until,
 )
-from fake_ollama import FakeOllama
 from shellper_hook import client, paths, protocol
-
-
-@pytest.fixture
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
-def env(shellper_env, fake, monkeypatch):
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
-    yield shellper_env
-    stop_daemon()
 
 
 def translate(session, text, cwd=None, **extra):

@@ -59,12 +59,6 @@ def env(tmp_path, monkeypatch):
     return dict(os.environ)
 
 
-@pytest.fixture
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
 def _answer_all(fake, rows=ROWS):
     for row in rows:
         fake.answer(_last_user(row), row["expected"]["name"], row["expected"]["arguments"])

@@ -27,14 +27,6 @@ def fake():
         yield server
 
 
-@pytest.fixture
-def env(shellper_env, fake, monkeypatch):
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
-    yield shellper_env
-    stop_daemon()
-
-
 def run(session, request, ran, cwd):
     """The shell's two steps: ask (the suggestion lands on the prompt), then run `ran`."""
     reply = client.request({"op": "translate", "session": session, "cwd": cwd, "text": request})

@@ -7,10 +7,8 @@ import re
 import shlex
 import subprocess
 
-import pytest
 
 from daemon_helpers import fake_shell, shellper, stop_daemon
-from fake_ollama import FakeOllama
 from shellper_hook.cli import build_parser
 from shellper_hook.settings import KEYS
 
@@ -67,12 +65,6 @@ def test_install_flags_in_the_readme_exist():
     helptext = subprocess.run(["bash", os.path.join(ROOT, "install.sh"), "--help"], capture_output=True, text=True).stdout
     for flag in flags:
         assert flag in helptext, flag
-
-
-@pytest.fixture
-def fake():
-    with FakeOllama() as server:
-        yield server
 
 
 def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):

@@ -25,7 +25,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fake_ollama
 from daemon_helpers import alive, daemon_pid, stop_daemon, wait_until
 from fake_ollama import SHAPES, FakeOllama
 from shellper_hook import client, paths, protocol
@@ -33,23 +32,6 @@ from shellper_hook.store import SessionStore, session_key
 
 # Error kinds a user may legitimately see; "internal" means a bug escaped.
 USER_KINDS = {"bad_request", "session", "answer", "refused", "backend", "denied", "error", "store"}
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    # Ollama (Go) listens with the system's full backlog; the stand-in's default
-    # of 5 would drop the SYNs of 50 terminals connecting at once.
-    monkeypatch.setattr(fake_ollama._Server, "request_queue_size", 256)
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture
-def env(shellper_env, fake, monkeypatch):
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
-    yield shellper_env
-    stop_daemon()
 
 
 @contextlib.contextmanager
