@@ -88,3 +88,26 @@ def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):
                     assert r.stdout == "tail -n 20 app.log\n"
     finally:
         stop_daemon()
+
+
+def server_exports():
+    """The `export SHELLPER_...` lines of "Using another server"."""
+    section = README.split("## Using another server")[1].split("\n## ")[0]
+    return [line for block in re.findall(r"```sh\n(.*?)```", section, re.S)
+            for line in block.splitlines() if line.startswith("export SHELLPER_")]
+
+
+def test_server_examples_set_what_they_say(shellper_env):
+    """Each example's settings reach shellper (the servers themselves are not run here)."""
+    lines = server_exports()
+    assert len(lines) >= 4
+    env_keys = {k.env: k.name for k in KEYS}
+    for line in lines:
+        r = subprocess.run(["bash", "-c", line + "; shellper config --json"], capture_output=True, text=True)
+        assert r.returncode == 0, (line, r.stderr)
+        conf = __import__("json").loads(r.stdout)
+        for word in shlex.split(line)[1:]:
+            var, value = word.split("=", 1)
+            shown = conf[env_keys[var]]
+            expected = "********" if var == "SHELLPER_API_KEY" else value  # keys are masked
+            assert shown["value"] == expected and var in shown["source"], line
