@@ -204,7 +204,18 @@ shellper-translate() {
 }
 
 # Enter: "#? request" lines are translated, every other line runs as before.
+# No emulate here: the wrapper we chain runs with the user's own options.
 shellper-accept-line() {
+  __shellper_accept_own && return 0
+  if (( ${+widgets[_shellper-orig-accept-line]} )); then
+    zle _shellper-orig-accept-line -- "$@"
+  else
+    zle .accept-line -- "$@"
+  fi
+}
+
+# Handle Enter ourselves (status 0), or say the line runs (status 1).
+__shellper_accept_own() {
   emulate -L zsh
   setopt localoptions extendedglob
   if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
@@ -223,11 +234,7 @@ shellper-accept-line() {
   fi
   # Running something else: the request in flight is no longer wanted.
   [[ -n $__shellper_fd ]] && __shellper_drop
-  if (( $+widgets[_shellper-orig-accept-line] )); then
-    zle _shellper-orig-accept-line -- "$@"
-  else
-    zle .accept-line -- "$@"
-  fi
+  return 1
 }
 
 # A new line while a request was in flight: the last one was interrupted

@@ -456,3 +456,139 @@ def test_loading_twice_binds_enter_once(env, tmux, fake, work):
     pane.wait_line("pwd", timeout=20)
     pane.run("", wait=work)
     assert [e["command"] for e in env.history(pane.pid, settled=True)["exchanges"]] == ["pwd"]
+
+
+# -- manners: nothing of the user's shell changes, ordinary lines cost nothing ---
+
+BASH_STATE = (
+    "__spt_state() {\n"
+    "  { shopt -p; set +o; echo \"HISTCONTROL=${HISTCONTROL-(unset)}\"; echo @keys\n"
+    "    local m; for m in emacs-standard vi-insert vi-command; do bind -m $m -p; bind -m $m -s; bind -m $m -X; done\n"
+    "  } >| %s/state.$1 2>&1\n"
+    "}\n"
+)
+# The keys shellper binds: the key, Enter (C-m, C-j) and its private sequences.
+OURS = re.compile(r'^"(\\C-[gmj]|\\C-x\\C-_S)')
+
+
+def _state(folder: str, name: str) -> tuple:
+    """(options, key bindings but ours) captured by __spt_state.
+
+    Lines listing unbound functions are left out (Ctrl-G was readline's
+    abort). Our private sequences make C-x a prefix in vi-insert too; readline
+    then shows its own binding as "C-x NUL", the key's binding when no other
+    key follows, which is the same binding.
+    """
+    with open(os.path.join(folder, "state." + name)) as fh:
+        opts, keys = fh.read().split("@keys\n")
+    keys = [k.replace('"\\C-x\\000"', '"\\C-x"') for k in keys.splitlines() if not OURS.match(k) and not k.startswith("#")]
+    return opts.splitlines(), keys
+
+
+def _logging_python(work: str) -> tuple:
+    """A python that notes each start in a log, and the log's path."""
+    log = os.path.join(work, "starts.log")
+    logpy = os.path.join(work, "logpy")
+    with open(logpy, "w") as fh:
+        fh.write(f'#!/bin/sh\necho "$3" >> {log}\nexec {sys.executable} "$@"\n')
+    os.chmod(logpy, 0o755)
+    return log, logpy
+
+
+def _starts(log: str) -> list:
+    try:
+        with open(log) as fh:
+            return fh.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def test_options_and_keys_unchanged_under_set_u_and_only_our_lines_start_the_client(env, tmux, fake, work):
+    log, logpy = _logging_python(work)
+    fake.answer("set u flow request", "pwd", {})
+    pane = env.bash(
+        tmux, cwd=work,
+        before="set -u; HISTCONTROL=ignoreboth; PROMPT_COMMAND='__user_st=$?'\n" + BASH_STATE % work + "__spt_state rc-before",
+        after=f"__spt_state rc-after; __shellper_python={logpy}",
+    )
+    pane.run("__spt_state fresh")
+    pane.run("echo plain-$((6*7))", wait="plain-42")
+    pane.run("false")
+    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
+    pane.mark()
+    pane.type("for w in 1 2; do")
+    pane.send("Enter")
+    pane.type("true; done")
+    pane.send("Enter")
+    pane.wait_prompt()
+    assert _starts(log) == []  # ordinary lines start nothing
+    translate(pane, "set u flow request")  # Ctrl-G, then run it: a request and a report
+    pane.wait_line("pwd", timeout=20)
+    pane.run("", wait=work)
+    pane.run("echo after-$((1+1))", wait="after-2")  # reported no more
+    fake.mode = "500"  # an error: a request, nothing pending
+    translate(pane, "set u flow request")
+    pane.wait_for(MESSAGE, timeout=20)
+    pane.wait_line("set u flow request")
+    pane.send("C-u")
+    fake.mode, fake.delay = "ok", 5.0  # Ctrl-C: a request, nothing pending
+    translate(pane, "set u slow request")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_for("shellper: cancelled", timeout=3)
+    pane.wait_line("set u slow request", timeout=3)
+    pane.send("C-u")
+    fake.delay = 0.0
+    translate(pane, "#? set u flow request", key="Enter")  # "#?", then another line is run
+    pane.wait_line("pwd", timeout=20)
+    pane.send("C-u")
+    pane.run("false")
+    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
+    pane.run("__spt_state used")
+    pane.run("[[ $- == *u* ]] && echo set-u-$((1+1))", wait="set-u-2")
+
+    assert "unbound variable" not in pane.screen()
+    wait_until(lambda: len(_starts(log)) >= 6)
+    time.sleep(0.2)
+    assert _starts(log) == ["translate", "executed", "translate", "translate", "translate", "executed"]
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["command"], e["status"]) for e in hist["exchanges"]] == [("pwd", 0)]
+    assert _state(work, "fresh") == _state(work, "used")
+    opts0, keys0 = _state(work, "rc-before")
+    opts1, keys1 = _state(work, "rc-after")
+    assert opts0 == opts1
+    assert "HISTCONTROL=ignoreboth" in opts1 and "set -o nounset" in opts1
+    assert keys0 == keys1 and len(keys1) > 100
+
+
+# A stand-in for starship's bash init without bash-preexec: it takes
+# PROMPT_COMMAND over, keeps the old value in STARSHIP_PROMPT_COMMAND and
+# evals it after setting $? back (other work in its precmd changes $?).
+STARSHIP = r"""
+__ss_ret() { return "${1:-0}"; }
+__ss_precmd() {
+  STARSHIP_CMD_STATUS=$?
+  local jobs_n=0 j; for j in $(jobs -p); do jobs_n=$((jobs_n+1)); done
+  if [[ -n ${STARSHIP_PROMPT_COMMAND-} ]]; then __ss_ret "$STARSHIP_CMD_STATUS"; eval "$STARSHIP_PROMPT_COMMAND"; fi
+  PS1="$(printf 'SP$ ')"
+}
+if [[ -z ${PROMPT_COMMAND-} ]]; then PROMPT_COMMAND=__ss_precmd
+elif [[ $PROMPT_COMMAND != *__ss_precmd* ]]; then STARSHIP_PROMPT_COMMAND=$PROMPT_COMMAND; PROMPT_COMMAND=__ss_precmd; fi
+"""
+
+
+@pytest.mark.parametrize("order", ["starship-after", "starship-before"])
+def test_a_prompt_that_takes_prompt_command_over_still_gets_the_right_status(env, tmux, fake, work, order):
+    fake.answer("show the missing one", "cat", {"file_name": "missing.txt"})
+    user = "PROMPT_COMMAND='__user_st=$?'\n"
+    if order == "starship-after":
+        pane = env.bash(tmux, cwd=work, before=user, after=STARSHIP)
+    else:
+        pane = env.bash(tmux, cwd=work, before=user + STARSHIP)
+    pane.run("false")
+    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
+    translate(pane, "show the missing one")
+    pane.wait_line("cat missing.txt", timeout=20)
+    pane.run("")
+    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
+    assert [(e["command"], e["status"]) for e in env.history(pane.pid, settled=True)["exchanges"]] == [("cat missing.txt", 1)]

@@ -275,19 +275,23 @@ def test_enter_while_translating_waits_and_typing_over_it_keeps_the_users_text(e
 
 def test_an_existing_accept_line_wrapper_keeps_working(env, tmux, fake, work):
     fake.answer("wrapped request", "pwd", {})
+    # The wrapper runs with the user's options, not shellper's own.
     wrapper = (
+        "setopt shwordsplit\n"
         "typeset -gi enters=0\n"
-        "my-accept-line() { (( enters++ )); zle .accept-line }\n"
+        "my-accept-line() { (( enters++ )); seen=$options[shwordsplit]-$options[extendedglob]; zle .accept-line }\n"
         "zle -N accept-line my-accept-line"
     )
     pane = env.zsh(tmux, cwd=work, before=wrapper)
     pane.run("echo one")
     pane.run("echo two")
     pane.run("echo enters=$enters", wait="enters=3")  # this line counts too
+    pane.run("echo seen=$seen", wait="seen=on-off")
+    pane.run("echo enters=$enters", wait="enters=5")
     translate(pane, "#? wrapped request", key="Enter")
     pane.wait_line("pwd", timeout=20)
     pane.run("", wait=work)
-    pane.run("echo enters=$enters", wait="enters=5")  # "#?" never reached it
+    pane.run("echo enters=$enters", wait="enters=7")  # "#?" never reached it
 
 
 def test_a_request_that_is_not_utf8_stays_with_a_message(env, tmux, fake, work):
@@ -520,3 +524,89 @@ def test_the_zsh_json_encoder_round_trips_any_text(texts):
     )
     lines = proc.stdout.decode("utf-8").split("\n")[:-1]
     assert [json.loads(line) for line in lines] == texts
+
+
+# -- manners: nothing of the user's shell changes, ordinary lines cost nothing ---
+
+ZSH_STATE = (
+    "__spt_state() {\n"
+    "  { setopt; print -r -- @keys\n"
+    "    local m k; for m in emacs viins vicmd; do bindkey -LM $m; done\n"
+    "    print -r -- @widgets; for k in ${(ko)widgets}; do print -r -- \"$k=$widgets[$k]\"; done\n"
+    "  } >| %s/state.$1\n"
+    "}\n"
+)
+
+
+# A zle-line-init of the user's own, which must keep running.
+LINE_INIT = "typeset -gi inits=0\nzle-line-init() { (( ++inits )) }\nzle -N zle-line-init\n"
+
+
+def _state(folder: str, name: str) -> tuple:
+    """(options, key bindings but the key's, widgets) captured by __spt_state."""
+    with open(os.path.join(folder, "state." + name)) as fh:
+        text = fh.read()
+    opts, rest = text.split("@keys\n")
+    keys, widgets = rest.split("@widgets\n")
+    keys = [k for k in keys.splitlines() if '"^G" ' not in k]
+    return opts.splitlines(), keys, dict(w.split("=", 1) for w in widgets.splitlines())
+
+
+def test_options_keys_and_widgets_unchanged_under_nounset_through_every_flow(env, tmux, fake, work):
+    # python must never start: the daemon is up, so zsh talks to it directly,
+    # for requests and for the report of the line run after a suggestion.
+    log = os.path.join(work, "starts.log")
+    logpy = os.path.join(work, "logpy")
+    with open(logpy, "w") as fh:
+        fh.write(f'#!/bin/sh\necho "$*" >> {log}\nexec {sys.executable} "$@"\n')
+    os.chmod(logpy, 0o755)
+    env.history(os.getpid())  # starts the daemon
+    fake.answer("nounset flow request", "pwd", {})
+    pane = env.zsh(
+        tmux, cwd=work,
+        before="setopt nounset\n" + ZSH_STATE % work + LINE_INIT + "__spt_state rc-before",
+        after=f"__spt_state rc-after; __shellper_python={logpy}",
+    )
+    pane.run("__spt_state fresh")
+    pane.run("echo plain-$((6*7))", wait="plain-42")
+    pane.run("false")
+    translate(pane, "nounset flow request")  # Ctrl-G, then run it
+    pane.wait_line("pwd", timeout=20)
+    pane.run("", wait=work)
+    translate(pane, "#? nounset flow request", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.send("C-u")
+    fake.mode = "500"  # an error
+    translate(pane, "nounset flow request")
+    pane.wait_for(MESSAGE, timeout=20)
+    pane.wait_line("nounset flow request")
+    pane.send("C-u")
+    fake.mode, fake.delay = "ok", 5.0  # Ctrl-C
+    translate(pane, "nounset slow request")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_line("nounset slow request", timeout=3)
+    pane.send("C-u")
+    pane.run("__spt_state used")
+    pane.run("[[ -o nounset ]] && echo nounset-$((1+1))", wait="nounset-2")
+
+    assert "parameter not set" not in pane.screen()
+    assert not os.path.exists(log), open(log).read()
+    assert [(e["command"], e["status"]) for e in env.history(pane.pid, settled=True)["exchanges"]] == [("pwd", 0)]
+    assert _state(work, "fresh") == _state(work, "used")
+    opts0, keys0, widgets0 = _state(work, "rc-before")
+    opts1, keys1, widgets1 = _state(work, "rc-after")
+    assert opts0 == opts1 and "nounset" in opts1
+    assert keys0 == keys1
+    # Every widget that was there is untouched, except accept-line, which is
+    # wrapped, and zle-line-init, which becomes zsh's hook dispatcher (it keeps
+    # the user's under another name and still calls it); the new ones are ours.
+    assert widgets1.pop("accept-line") == "user:shellper-accept-line"
+    assert widgets1.pop("zle-line-init") == "user:azhw:zle-line-init"
+    assert widgets1.pop("user:zle-line-init") == "user:zle-line-init"
+    kept = {k: v for k, v in widgets0.items() if k not in ("accept-line", "zle-line-init")}
+    assert {k: v for k, v in widgets1.items() if k in widgets0} == kept
+    added = set(widgets1) - set(widgets0)
+    assert added and all("shellper" in k for k in added), added
+    pane.run("echo inits-$inits", wait=re.compile(r"inits-(\d+)"))
+    assert int(re.search(r"inits-(\d+)", pane.since_mark()).group(1)) >= 8  # one per prompt
