@@ -64,7 +64,8 @@ __shellper_json() {
 # Connect to the daemon without spawning anything; the fd is in REPLY.
 __shellper_connect() {
   emulate -L zsh
-  [[ -n $__shellper_socket && -S $__shellper_socket ]] || return 1
+  # -O: a socket someone else made at our path is not our daemon.
+  [[ -n $__shellper_socket && -S $__shellper_socket && -O $__shellper_socket ]] || return 1
   (( $+builtins[zsocket] )) || return 1
   zsocket $__shellper_socket 2>/dev/null
 }
@@ -136,7 +137,8 @@ __shellper_reply_widget() {
 __shellper_apply() {
   emulate -L zsh
   local -a f
-  f=("${(@0)1}")
+  # A whole reply ends in NUL; one cut short (the daemon died mid-write) is not used.
+  [[ $1 == *$'\0' ]] && f=("${(@0)1}")
   if [[ $BUFFER != $__shellper_line ]]; then
     # The user changed the line while waiting: keep their text.
     [[ ${f[1]-} == ok ]] && __shellper_pending=${f[2]-}

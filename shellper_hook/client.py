@@ -31,9 +31,17 @@ def _connect(path: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
+        uid = protocol.peer_uid(sock)
     except OSError:
         sock.close()
         raise
+    if uid is not None and uid != os.getuid():
+        # Someone else listens at our path: it must never get our requests or
+        # put a command on our prompt.
+        sock.close()
+        raise DaemonUnavailable(
+            f"{path} is served by another user (uid {uid}), not your shellper daemon; remove it or set XDG_RUNTIME_DIR"
+        )
     return sock
 
 
@@ -137,6 +145,21 @@ def safe_request(req: dict, autostart: bool = True, timeout: float | None = None
         return protocol.error(f"talking to the daemon failed: {exc}", "daemon")
 
 
+def _whole_nul_reply(raw: bytes) -> bytes:
+    """raw if it is a complete NUL reply. A reply cut short (the daemon died
+    mid-write) must not put half a command on the line; a JSON error (for a
+    request the daemon could not read) is passed on as a NUL one."""
+    if raw.startswith((b"ok\0", b"error\0")) and raw.endswith(b"\0") and raw.count(b"\0") == 3:
+        return raw
+    try:
+        reply = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict) and reply.get("ok") is False and isinstance(reply.get("error"), str):
+        return protocol.nul_reply(protocol.error(reply["error"], str(reply.get("kind", "error"))))
+    return protocol.nul_reply(protocol.error("the daemon closed the connection without an answer", "daemon"))
+
+
 def _utf8(value: str, what: str) -> None:
     """argv arrives surrogate-escaped; say so plainly instead of a codec error."""
     try:
@@ -154,8 +177,7 @@ def _main(argv: list) -> int:
             raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
-        if not raw:
-            raw = protocol.nul_reply(protocol.error("the daemon closed the connection without an answer", "daemon"))
+        raw = _whole_nul_reply(raw)
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return 0 if raw.startswith(b"ok\0") else 1

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import fcntl
+import json
 import logging
 import os
 import signal
 import socket
-import struct
+import stat
 import sys
 import time
 
@@ -25,18 +26,8 @@ from .errors import ShellperError
 log = logging.getLogger("shellper.daemon")
 
 READ_TIMEOUT = 5.0  # a client must send its request line within this
+WRITE_TIMEOUT = 10.0  # and take its reply within this (a stuck reader would keep us awake forever)
 CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
-
-
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket, or None if unknown."""
-    if hasattr(socket, "SO_PEERCRED"):
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        return struct.unpack("3i", creds)[1]
-    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS: struct xucred, uid at offset 4; SOL_LOCAL is 0
-        creds = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
-        return struct.unpack_from("I", creds, 4)[0]
-    return None
 
 
 class AlreadyRunning(Exception):
@@ -82,13 +73,22 @@ class Daemon:
     def _bind(self) -> socket.socket:
         directory = os.path.dirname(self.socket_path)
         paths.ensure_private_dir(directory)
-        if os.path.lexists(self.socket_path):
+        try:
+            st = os.lstat(self.socket_path)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if not stat.S_ISSOCK(st.st_mode):
+                raise PermissionError(f"{self.socket_path} is not a socket; move it away and retry")
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.settimeout(1.0)  # a live daemon with a full backlog must not block us
             try:
                 probe.connect(self.socket_path)
-            except OSError:
+            except ConnectionRefusedError:
                 # Nobody listens: a crashed daemon's socket. Replace it.
                 os.unlink(self.socket_path)
+            except OSError as exc:  # busy (EAGAIN), timed out, not ours...: never delete a live one
+                raise AlreadyRunning(f"{self.socket_path} is in use ({exc}); not replacing it") from None
             else:
                 raise AlreadyRunning(f"a daemon already listens on {self.socket_path}")
             finally:
@@ -179,8 +179,8 @@ class Daemon:
                 continue
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
-            live = {(s["pid"], s["start"]) for s in self.store.sessions()}
-            for key in [k for k, lock in self._locks.items() if (k.pid, k.start) not in live and not lock.locked()]:
+            # A lock can go only with its shell: a live shell may have a request waiting on it.
+            for key in [k for k, lock in self._locks.items() if not lock.locked() and not _alive(k.pid)]:
                 del self._locks[key]
 
     async def _idle_watch(self) -> None:
@@ -202,9 +202,12 @@ class Daemon:
             reply = await self._serve_one(reader, writer)
             if reply is not None:
                 writer.write(reply)
-                await writer.drain()
+                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except asyncio.TimeoutError:
+            log.warning("a client did not read its reply within %.0f s; dropped", WRITE_TIMEOUT)
+            writer.transport.abort()  # close() would wait for the unsent bytes
         except Exception:  # one bad request must never kill the daemon
             log.exception("unexpected error while serving a request")
         finally:
@@ -218,7 +221,7 @@ class Daemon:
 
     async def _serve_one(self, reader, writer) -> bytes | None:
         sock = writer.get_extra_info("socket")
-        uid = peer_uid(sock) if sock is not None else None
+        uid = protocol.peer_uid(sock) if sock is not None else None
         stranger = uid is not None and uid != self.uid
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
@@ -235,7 +238,8 @@ class Daemon:
         try:
             req = protocol.decode_request(line)
         except protocol.ProtocolError as exc:
-            return protocol.encode(protocol.error(str(exc), "bad_request"))
+            reply = protocol.error(str(exc), "bad_request")
+            return protocol.nul_reply(reply) if _wants_nul(line) else protocol.encode(reply)
         nul = req.get("reply") == "nul"
         try:
             if req["op"] == "translate":
@@ -333,8 +337,9 @@ class Daemon:
                 else {"request": pending.request, "call": pending.call.to_dict(), "command": pending.command},
             )
         if op == "reset":
-            if req.get("all"):
-                self._locks.clear()
+            if req.get("all") is True:
+                # The locks stay: a translation in flight must still hold its
+                # terminal's (the periodic cleanup drops unused ones).
                 return protocol.ok(removed=self.store.reset_all())
             return protocol.ok(removed=self.store.reset(self._key(req["session"])))
         if op == "status":
@@ -360,6 +365,25 @@ class Daemon:
             asyncio.get_running_loop().call_soon(self.stopping.set)
             return protocol.ok(pid=os.getpid())
         raise ShellperError(f"operation {op!r} not handled")  # pragma: no cover - OPS is closed
+
+
+def _wants_nul(line: bytes) -> bool:
+    """Whether a request the protocol refused still asked for a NUL reply."""
+    try:
+        req = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(req, dict) and req.get("reply") == "nul"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _percentiles(values) -> dict:

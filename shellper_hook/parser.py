@@ -234,15 +234,11 @@ def _from_text(text) -> ToolCall:
         if not orphan:
             raise
         # The lone </think> may be data inside the call's own strings; only
-        # then read the whole text (else we would take a draft from reasoning).
-        try:
-            call = _from_visible(text)
-        except ShellperError:
-            call = None
-        if call is not None and any(
-            isinstance(v, str) and "</think>" in v for v in call.arguments.values()
-        ):
-            return call
+        # then is the whole text the answer, valid or not (else we would take
+        # a draft from reasoning).
+        found, _ = _first_object(text.strip())
+        if found is not None and "</think>" in json.dumps(found, ensure_ascii=False, default=repr):
+            return _from_object(found, 0)
         raise
 
 

@@ -9,6 +9,7 @@ the session store and the daemon log; the config dir holds config.toml.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 
@@ -57,15 +58,32 @@ def _platform_runtime_base() -> str:
     return base
 
 
+def _ours(path: str, missing_ok: bool) -> bool:
+    """Whether path is a real directory of ours (or, with missing_ok, not there yet).
+
+    Names like /tmp/runtime-<uid> are predictable: another user may have made
+    one first and would then own (and could answer on) our socket.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return missing_ok
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+
+
 def runtime_dir() -> str:
     """The socket's directory: the user runtime dir, else a private dir in the state dir."""
     base = _platform_runtime_base()
-    if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
-        candidate = os.path.join(base, APP)
-    else:
+    candidate = os.path.join(base, APP)
+    usable = os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK)
+    if not (usable and _ours(base, False) and _ours(candidate, True)):
         candidate = os.path.join(state_dir(), "run")
     if len(os.path.join(candidate, SOCKET_NAME)) > MAX_SOCKET_PATH:
-        candidate = os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+        short = os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+        if _ours(short, True):  # else keep the long path: failing to bind beats a stranger's socket
+            candidate = short
     return candidate
 
 
@@ -87,19 +105,16 @@ def log_file() -> str:
     return os.path.join(state_dir(), "daemon.log")
 
 
-def lock_file() -> str:
-    return os.path.join(state_dir(), "daemon.lock")
-
-
 def ensure_private_dir(path: str) -> str:
     """Create `path` (mode 0700) and verify it is ours, a real dir, and private.
 
     Raises PermissionError with a fix if another user could reach it.
     """
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except FileExistsError:  # a file or a dangling symlink in its place
+        raise PermissionError(f"{path} is not a directory (a symlink?); remove it and retry") from None
     st = os.lstat(path)
-    import stat
-
     if not stat.S_ISDIR(st.st_mode):
         raise PermissionError(f"{path} is not a directory (a symlink?); remove it and retry")
     if st.st_uid != os.getuid():

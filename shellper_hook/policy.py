@@ -2,9 +2,10 @@
 
 check() refuses calls that would remove or move something no one asks a
 one-line helper to touch (/, home, the current directory or its parents,
-system directories), names it cannot show honestly (control, bidi and
-look-alike characters), and wildcards in removals; it adds one-line notes
-for commands that will fail or overwrite. Paths are judged against the
+system directories) or write into ~/.ssh or ~/.gnupg, names it cannot show
+honestly (control, bidi and look-alike characters), and wildcards in
+removals; it adds one-line notes for commands that will fail or overwrite,
+and a louder "warning:" for writes to home's dotfiles or system directories. Paths are judged against the
 *requesting shell's* directory, never the daemon's own.
 """
 
@@ -62,6 +63,11 @@ _READS = {
 }
 # The argument a tool removes or moves away, and the verb for messages.
 _TAKES = {"rm": ("file_name", "remove"), "rmdir": ("dir_name", "remove"), "mv": ("source", "move")}
+# The argument a tool writes to (echo only with a file named).
+_WRITES = {"echo": "file_name", "cp": "destination", "mv": "destination"}
+# Folders in home holding keys and what they trust: an appended line in
+# ~/.ssh/authorized_keys lets a stranger in, so no suggestion writes there.
+_KEY_DIRS = (".ssh", ".gnupg")
 _READS_FILE = ("cat", "diff", "grep", "sort", "tail", "wc")
 
 # Top-level directories of Linux and macOS (and /private, where macOS keeps
@@ -76,6 +82,8 @@ _SYSTEM_DIRS = (
     "/usr/local/bin", "/usr/sbin", "/usr/share", "/usr/src", "/var/cache", "/var/lib",
     "/var/log", "/var/mail", "/var/spool", "/var/tmp",
 )
+# Where writing is everyone's business or a user's own (no warning for a write there).
+_SHARED_DIRS = ("/tmp", "/private/tmp", "/var/tmp", "/home", "/Users", "/Volumes", "/media", "/mnt")
 _GLOB = set("*?[")
 # Characters that reorder how text is displayed, so a line reads differently than it runs.
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -102,7 +110,8 @@ def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
         _refuse_protected(call.name, verb, args[key], where)
-    return Verdict(call, command, _warnings(call, keys, where, allow_recursive))
+    notes = _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
+    return Verdict(call, command, notes)
 
 
 # ---------------------------------------------------------------- characters
@@ -181,6 +190,7 @@ class _Where:
         self.cwd = _lexical(cwd)
         self.home = _lexical(home)
         real_cwd, real_home = _real(self.cwd), _real(self.home)
+        self.real_home = real_home
         protected: dict = {}
 
         def protect(path: str, what: str) -> None:
@@ -261,6 +271,70 @@ def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
             if what:
                 via = " (through a symbolic link)" if link else ""
                 raise Refused(f"refused: {shown}{alike} would {verb} {what}{via}")
+
+
+# ---------------------------------------------------------------- writes
+
+
+def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
+    """Refuse a write into ~/.ssh or ~/.gnupg; warn loudly for one into a
+    hidden file of home (.bashrc runs in every new shell) or a system directory."""
+    key = _WRITES.get(call.name)
+    if key not in keys:
+        return []
+    value = call.arguments[key]
+    texts = [value]
+    if call.name in ("mv", "cp") and os.path.isdir(where.join(value)):
+        inner = os.path.basename(call.arguments["source"].rstrip("/"))
+        if inner not in ("", ".", ".."):
+            texts.append(value.rstrip("/") + "/" + inner)  # the file lands inside the folder
+    notes: list = []
+    seen = set()
+    for text in texts:
+        for path, link in where.readings(text):
+            what = None if path in seen else _written(path, where)
+            seen.add(path)
+            if what is None:
+                continue
+            via = " (through a symbolic link)" if link else ""
+            kind, shown = what
+            if kind == "keys":
+                raise Refused(
+                    f"refused: {call.name} would write into {shown}{via}, which holds your keys;"
+                    " edit it yourself"
+                )
+            note = (
+                f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running"
+                if kind == "dotfile"
+                else f"warning: writes into the system directory {shown}{via}"
+            )
+            if note not in notes:
+                notes.append(note)
+    return notes
+
+
+def _written(path: str, where: _Where):
+    """("keys" | "dotfile" | "system", how to show it) for a write to path, or None."""
+    folded = path.casefold()  # casefold: macOS disks ignore case
+    for home in dict.fromkeys((where.home, where.real_home)):
+        if home == "/" or not _under(folded, home):
+            continue
+        first = folded[len(home.casefold()) + 1 :].split("/", 1)[0]
+        if first in _KEY_DIRS:
+            return "keys", "~/" + first
+        return ("dotfile", "~/" + first) if first.startswith(".") else None
+    if path == "/dev/null" or any(_under(folded, d) for d in _SHARED_DIRS):
+        return None
+    for d in _SYSTEM_DIRS:
+        if _under(folded, d):
+            return "system", d
+    return None
+
+
+def _under(folded: str, directory: str) -> bool:
+    """Whether the casefolded path is directory or inside it."""
+    d = directory.casefold()
+    return folded == d or folded.startswith(d + "/")
 
 
 # ---------------------------------------------------------------- warnings

@@ -34,6 +34,8 @@ or  error NUL kind NUL message NUL.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
@@ -91,7 +93,7 @@ def decode_request(line: bytes) -> dict:
     op = req.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown operation {op!r}")
-    if op in ("translate", "executed", "commit", "history") or (op == "reset" and not req.get("all")):
+    if op in ("translate", "executed", "commit", "history") or (op == "reset" and req.get("all") is not True):
         pid = _field(req, "session", int, "a shell PID (integer)")
         if pid <= 0 or pid > 2**31:
             raise ProtocolError("field 'session' must be a positive PID")
@@ -112,6 +114,21 @@ def decode_request(line: bytes) -> dict:
     if op == "export" and req.get("since") is not None:
         _field(req, "since", str, "an ISO date")
     return req
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, or None if unknown.
+
+    Both ends check it: the daemon serves only its user, and a client talks
+    only to its user's daemon, never to one another user set up at our path.
+    """
+    if hasattr(socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", creds)[1]
+    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS: struct xucred, uid at offset 4; SOL_LOCAL is 0
+        creds = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
+        return struct.unpack_from("I", creds, 4)[0]
+    return None
 
 
 def nul_reply(reply: dict) -> bytes:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 
 from daemon_helpers import (
     alive,
@@ -142,6 +147,7 @@ def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch
         b"\xff\xfe\x00garbage\n",
         b"[" * 100000 + b"\n",
         b'{"op": "executed", "session": 1, "command": 5}\n',
+        b'{"op": "reset", "all": "no"}\n',  # only a real true wipes everything
     ]
     for payload in bad:
         reply = json.loads(raw_exchange(payload))
@@ -274,33 +280,12 @@ def test_server_errors_reach_the_user_as_one_line(env, fake, tmp_path, monkeypat
 
 def test_stranger_uid_is_refused(shellper_env, fake, monkeypatch):
     """The peer check, fed a uid that is not the daemon's (faking the check's input)."""
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    from shellper_hook.backend import Backend
-    from shellper_hook.daemon import Daemon
-    from shellper_hook.settings import load
-    from shellper_hook.store import SessionStore
-
-    settings = load()
-    loop = asyncio.new_event_loop()
-    daemon = Daemon(settings, SessionStore(), Backend(settings), uid=os.getuid() + 4242)
-    ready = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(daemon.start())
-        ready.set()
-        loop.run_until_complete(daemon.stopping.wait())
-        loop.run_until_complete(daemon.close())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert ready.wait(10)
+    _, stop = _in_process_daemon(monkeypatch, fake, uid=os.getuid() + 4242)
     try:
         reply = client.request({"op": "ping"}, autostart=False)
         assert reply["ok"] is False and reply["kind"] == "denied"
     finally:
-        loop.call_soon_threadsafe(daemon.stopping.set)
-        t.join(10)
+        stop()
     assert not os.path.exists(paths.socket_path())
 
 
@@ -326,3 +311,274 @@ def test_every_subcommand_has_help():
     for sub in ("ask", "history", "reset", "status", "stop", "daemon", "doctor", "config", "init", "export", "eval", "setup-model"):
         r = shellper(sub, "--help")
         assert r.returncode == 0 and "usage: shellper " + sub in r.stdout, sub
+
+
+# ---------------------------------------------------------------- the socket's directory and its owner
+
+NOBODY = 65534
+
+
+def _listener(path, answer: bytes, uid=None):
+    """A stand-in "daemon" at path that answers every connection with `answer`;
+    with uid (root only), it listens as that user."""
+    code = (
+        "import os, socket, sys\n"
+        f"uid = {uid!r}\n"
+        "if uid is not None:\n"
+        "    os.setgid(uid); os.setuid(uid)\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        f"s.bind({path!r}); os.chmod({path!r}, 0o777); s.listen(8)\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    c, _ = s.accept()\n"
+        "    try:\n"
+        f"        c.recv(65536); c.sendall({answer!r})\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    c.close()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+def _nul_translate(session, cwd, text, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "translate", str(session), cwd, text],
+        capture_output=True, timeout=30, env=env,
+    )
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to listen as another user")
+def test_client_never_talks_to_another_users_socket(shellper_env, tmp_path, monkeypatch):
+    shared = tempfile.mkdtemp(prefix="sp-shared-", dir="/tmp")  # a place the other user can reach
+    os.chmod(shared, 0o777)
+    path = os.path.join(shared, "daemon.sock")
+    monkeypatch.setenv("SHELLPER_SOCKET", path)
+    proc = _listener(path, b"ok\0rm -r ~\0\0", uid=NOBODY)
+    try:
+        with fake_shell() as shell:
+            r = _nul_translate(shell, str(tmp_path), "list files")
+        assert r.returncode == 1
+        fields = r.stdout.split(b"\0")
+        assert fields[0] == b"error" and b"another user" in fields[2] and b"rm" not in r.stdout, r.stdout
+        with pytest.raises(client.DaemonUnavailable, match="another user"):
+            client.request({"op": "ping"}, autostart=False)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_client_checks_the_peer_uid(shellper_env, tmp_path, monkeypatch):
+    """The same check fed a uid that is not ours (faking its input; runs as any user)."""
+    path = str(tmp_path / "d.sock")
+    monkeypatch.setenv("SHELLPER_SOCKET", path)
+    proc = _listener(path, b'{"v":1,"ok":true,"pid":1}\n')
+    try:
+        assert client.request({"op": "ping"}, autostart=False)["ok"]
+        real = os.getuid()
+        monkeypatch.setattr(os, "getuid", lambda: real + 4242)
+        with pytest.raises(client.DaemonUnavailable, match=f"uid {real}"):
+            client.request({"op": "ping"}, autostart=False)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a directory another user owns")
+def test_runtime_dir_another_user_made_first_is_not_used(shellper_env, tmp_path, monkeypatch):
+    # No logind: the fallback runtime base is a predictable name someone else may have created.
+    base = tmp_path / "runtime-base"
+    base.mkdir()
+    os.chown(base, NOBODY, NOBODY)
+    os.chmod(base, 0o777)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    got = paths.runtime_dir()
+    assert not got.startswith(str(base)) and got == os.path.join(shellper_env["XDG_STATE_HOME"], "shellper", "run")
+    # Too long a state path: the short /tmp fallback is used only when it is ours (or not there).
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / ("s" * 90)))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    short = tmp_path / f"shellper-{os.getuid()}"
+    assert paths.runtime_dir() == str(short)
+    short.mkdir()
+    os.chown(short, NOBODY, NOBODY)
+    assert paths.runtime_dir() != str(short)
+
+
+def test_runtime_dir_symlink_is_not_used(shellper_env, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = os.environ["XDG_RUNTIME_DIR"]
+    assert paths.runtime_dir() == os.path.join(run, "shellper")
+    os.symlink(elsewhere, os.path.join(run, "shellper"))
+    assert paths.runtime_dir() == os.path.join(shellper_env["XDG_STATE_HOME"], "shellper", "run")
+    with pytest.raises(PermissionError, match="not a directory"):
+        paths.ensure_private_dir(os.path.join(run, "shellper"))
+    dangling = os.path.join(run, "dangling")
+    os.symlink(str(tmp_path / "nowhere"), dangling)
+    with pytest.raises(PermissionError, match="not a directory"):  # not a bare FileExistsError
+        paths.ensure_private_dir(dangling)
+
+
+# ---------------------------------------------------------------- stale sockets
+
+
+def _bare_daemon(path):
+    from shellper_hook.daemon import Daemon
+
+    return Daemon(None, None, None, socket_path=path)
+
+
+def test_a_file_at_the_socket_path_is_never_deleted(shellper_env, tmp_path):
+    path = str(tmp_path / "run" / "daemon.sock")
+    os.makedirs(os.path.dirname(path), mode=0o700)
+    with open(path, "w") as fh:
+        fh.write("my notes")
+    with pytest.raises(PermissionError, match="not a socket"):
+        _bare_daemon(path)._bind()
+    with open(path) as fh:
+        assert fh.read() == "my notes"
+
+
+def test_a_busy_live_daemons_socket_is_never_deleted(shellper_env, tmp_path):
+    from shellper_hook.daemon import AlreadyRunning
+
+    path = str(tmp_path / "run" / "daemon.sock")
+    os.makedirs(os.path.dirname(path), mode=0o700)
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    live.bind(path)
+    live.listen(0)  # a daemon too busy to accept: its backlog is full
+    waiting = []
+    try:
+        for _ in range(4):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            waiting.append(s)
+            try:
+                s.connect(path)
+            except BlockingIOError:
+                break
+        ino = os.stat(path).st_ino
+        outcome = []
+
+        def bind():
+            try:
+                _bare_daemon(path)._bind()
+            except Exception as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=bind, daemon=True)
+        t.start()
+        t.join(5)
+        assert not t.is_alive(), "starting next to a busy daemon hangs"
+        assert outcome and isinstance(outcome[0], AlreadyRunning), outcome
+        assert os.stat(path).st_ino == ino
+    finally:
+        for s in waiting:
+            s.close()
+        live.close()
+
+
+# ---------------------------------------------------------------- replies the shells can trust
+
+
+def test_a_reply_cut_short_never_reaches_the_line(shellper_env, tmp_path, monkeypatch):
+    path = str(tmp_path / "d.sock")
+    env = {**os.environ, "SHELLPER_SOCKET": path}
+    for answer, expect in [
+        (b"ok\0rm -r -- -x y", b"closed the connection"),  # the daemon died mid-reply
+        (b"ok\0ls -a", b"closed the connection"),
+        (b'{"v":1,"ok":false,"error":"empty request: type what you want first","kind":"bad_request"}\n',
+         b"empty request"),
+    ]:
+        proc = _listener(path, answer)
+        try:
+            with fake_shell() as shell:
+                r = _nul_translate(shell, str(tmp_path), "list", env=env)
+        finally:
+            proc.kill()
+            proc.wait()
+            os.unlink(path)
+        fields = r.stdout.split(b"\0")
+        assert r.returncode == 1 and len(fields) == 4 and fields[0] == b"error", r.stdout
+        assert expect in fields[2], r.stdout
+
+
+def test_a_refused_nul_request_gets_a_nul_reply(env):
+    client.request({"op": "ping"})
+    with fake_shell() as shell:
+        raw = raw_exchange(protocol.encode(
+            {"v": 1, "op": "translate", "session": shell, "cwd": "/", "text": "  ", "reply": "nul"}))
+    fields = raw.split(b"\0")
+    assert fields[:2] == [b"error", b"bad_request"] and b"empty request" in fields[2] and raw.endswith(b"\0"), raw
+
+
+def _in_process_daemon(monkeypatch, fake, **kw):
+    """A Daemon on a loop in a thread; returns (daemon, stop)."""
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    from shellper_hook.backend import Backend
+    from shellper_hook.daemon import Daemon
+    from shellper_hook.settings import load
+    from shellper_hook.store import SessionStore
+
+    settings = load()
+    loop = asyncio.new_event_loop()
+    daemon = Daemon(settings, SessionStore(), Backend(settings), **kw)
+    ready = threading.Event()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(daemon.start())
+        ready.set()
+        loop.run_until_complete(daemon.stopping.wait())
+        loop.run_until_complete(daemon.close())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert ready.wait(10)
+
+    def stop():
+        loop.call_soon_threadsafe(daemon.stopping.set)
+        t.join(10)
+
+    return daemon, stop
+
+
+def test_a_client_that_never_reads_its_reply_is_dropped(shellper_env, fake, monkeypatch):
+    from shellper_hook import daemon as daemon_mod
+    from shellper_hook.store import session_key
+    from shellper_hook.tools import ToolCall
+
+    monkeypatch.setattr(daemon_mod, "WRITE_TIMEOUT", 0.5, raising=False)
+    d, stop = _in_process_daemon(monkeypatch, fake)
+    try:
+        with fake_shell() as shell:
+            key = session_key(shell)
+            for i in range(12):  # a history reply far larger than the socket's buffer
+                d.store.commit(key, f"{i} " + "x" * 60000, ToolCall("pwd", {}), "pwd")
+            stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            stuck.connect(paths.socket_path())
+            try:
+                stuck.sendall(protocol.encode({"v": 1, "op": "history", "session": shell}))
+                assert wait_until(lambda: d.active == 1, 5)
+                assert wait_until(lambda: d.active == 0, 5), "a stuck reader keeps the daemon busy forever"
+            finally:
+                stuck.close()
+            assert client.request({"op": "ping"}, autostart=False)["ok"]
+    finally:
+        stop()
+
+
+def test_reset_all_keeps_a_busy_terminals_requests_in_order(env, fake, tmp_path):
+    fake.delay = 1.5
+    with fake_shell() as shell:
+        client.request({"op": "ping"})
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(translate, shell, "first", str(tmp_path))
+            assert wait_until(lambda: len(fake.requests) == 1, 5)
+            assert client.request({"op": "reset", "all": True})["ok"]
+            second = pool.submit(translate, shell, "second", str(tmp_path))
+            time.sleep(0.7)
+            assert len(fake.requests) == 1, "two requests of one terminal ran at once"
+            assert first.result(20)["ok"] and second.result(20)["ok"]

