@@ -131,15 +131,9 @@ find_python() {
 # shellper's own directories, from its stdlib-only paths module, so they always agree.
 read_dirs() {
   local out
-  out=$("$python" - "$SRC" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-from shellper_hook import paths
-print(paths.data_dir())
-print(paths.state_dir())
-print(paths.config_dir())
-PY
-  ) || die "could not read shellper's directories with $python"
+  # -c, not a here-document: bash 3.2 (macOS's /bin/bash) parses those inside $(...) unreliably.
+  out=$("$python" -c 'import sys; sys.path.insert(0, sys.argv[1]); from shellper_hook import paths; print(paths.data_dir()); print(paths.state_dir()); print(paths.config_dir())' "$SRC") ||
+    die "could not read shellper's directories with $python"
   DATA_DIR=$(printf '%s\n' "$out" | sed -n 1p)
   STATE_DIR=$(printf '%s\n' "$out" | sed -n 2p)
   CONFIG_DIR=$(printf '%s\n' "$out" | sed -n 3p)

@@ -35,28 +35,66 @@ def _die(message: str, code: int = EXIT_ERROR) -> int:
     return code
 
 
+def _pid(value: str) -> int:
+    """argparse type for --session: a PID the daemon will accept."""
+    try:
+        pid = int(value)
+    except ValueError:
+        pid = 0
+    if not 0 < pid <= 2**31:
+        raise argparse.ArgumentTypeError(f"wants a shell's PID (a positive whole number), not {value!r}")
+    return pid
+
+
 def _request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
     from .client import safe_request
 
-    return safe_request(req, autostart, timeout)
+    reply = safe_request(req, autostart, timeout)
+    if autostart and not reply.get("ok") and reply.get("kind") == "daemon":
+        return _why_no_daemon() or reply
+    return reply
+
+
+def _why_no_daemon() -> dict | None:
+    """A daemon that did not start: the cause and its fix instead of "see the log"."""
+    from . import protocol
+    from .doctor import daemon_start_problem
+
+    known = daemon_start_problem()
+    return protocol.error(f"the daemon cannot start: {known[0]}; {known[1]}", "daemon") if known else None
 
 
 # ---- subcommands -------------------------------------------------------------
 
 
 def cmd_ask(args) -> int:
+    from .protocol import MAX_REQUEST, encode
+
     text = " ".join(args.text).strip()
     if not text:
         return _die("nothing to ask: give a request, e.g. shellper ask show the last 20 lines of app.log")
-    reply = _request(
-        {
-            "op": "translate",
-            "session": args.session or os.getppid(),
-            "cwd": os.getcwd(),
-            "text": text,
-            "commit": not args.no_commit,
-        }
-    )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive surrogate-escaped
+        return _die("the request is not valid UTF-8 text; retype it")
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return _die("the current directory no longer exists; cd to one that does and ask again")
+    req = {
+        "op": "translate",
+        "session": args.session or os.getppid(),
+        "cwd": cwd,
+        "text": text,
+        "commit": not args.no_commit,
+    }
+    try:
+        size = len(encode(req))
+    except UnicodeEncodeError:
+        return _die("the current directory's name is not valid UTF-8; cd elsewhere and ask again")
+    if size > MAX_REQUEST - 64:
+        return _die(f"the request is too long ({len(text)} characters); say it in fewer words")
+    reply = _request(req)
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"), EXIT_REFUSED if reply.get("kind") == "refused" else EXIT_ERROR)
     for warning in reply.get("warnings", []):
@@ -98,6 +136,9 @@ def cmd_reset(args) -> int:
 def cmd_status(args) -> int:
     reply = _request({"op": "status"}, autostart=False, timeout=30)
     if not reply.get("ok"):
+        if args.json:
+            print(json.dumps({"ok": False, "running": False, "error": reply.get("error")}))
+            return EXIT_ERROR
         print(f"daemon: not running ({reply.get('error')})")
         print("it starts by itself on the first request; `shellper daemon` runs it in the foreground")
         return EXIT_ERROR
@@ -136,8 +177,18 @@ def cmd_stop(args) -> int:
 
 def cmd_daemon(args) -> int:
     from .daemon import main
+    from .errors import ShellperError
 
-    return main()
+    # daemon.main logs what it can; these escape it, and deserve one line, not a traceback.
+    dirs_fix = "set XDG_STATE_HOME and XDG_RUNTIME_DIR to directories of yours"
+    try:
+        return main()
+    except ShellperError as exc:
+        fix = dirs_fix if exc.kind == "store" else "`shellper doctor` says more"
+        return _die(f"the daemon cannot start: {exc}; {fix}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _die(f"the daemon cannot start: {where}{exc.strerror or exc}; {dirs_fix}")
 
 
 def cmd_config(args) -> int:
@@ -153,7 +204,8 @@ def cmd_config(args) -> int:
     if args.json:
         print(json.dumps({k: {"value": v, "source": s} for k, v, s in describe(settings)}))
         return 0
-    print(f"# config file: {paths.config_file()}")
+    path = paths.config_file()
+    print(f"# config file: {path}" + ("" if os.path.exists(path) else " (does not exist: defaults and environment only)"))
     for key, value, source in describe(settings):
         shown = value if key != "system_prompt" else (str(value)[:60] + "...")
         print(f"{key:<20} = {json.dumps(shown) if isinstance(shown, str) else json.dumps(shown)}   # {source}")
@@ -196,7 +248,7 @@ def cmd_export(args) -> int:
     try:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     except OSError as exc:
-        return _die(f"cannot write {args.output}: {exc.strerror}")
+        return _die(f"cannot write {args.output}: {exc.strerror or exc}; choose another file with -o")
     try:
         for conv in reply["conversations"]:
             out.write(json.dumps(conv, ensure_ascii=False) + "\n")
@@ -250,12 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         "3 when the policy refuses the command.",
     )
     sp.add_argument("text", nargs="+", metavar="TEXT", help="the request, e.g. go into the src folder")
-    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--session", type=_pid, metavar="PID", help=_session_help())
     sp.add_argument("--no-commit", action="store_true", help="keep the answer pending instead of recording it as run")
     sp.add_argument("--json", action="store_true", help="print the command, the tool call and warnings as JSON")
 
     sp = add("history", cmd_history, "show this terminal's conversation (what the model sees)")
-    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--session", type=_pid, metavar="PID", help=_session_help())
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     sp = add(
@@ -265,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Forget this terminal's conversation, so the next request starts fresh. With --all, delete "
         "everything shellper stored: every terminal's history and the saved corrections.",
     )
-    sp.add_argument("--session", type=int, metavar="PID", help=_session_help())
+    sp.add_argument("--session", type=_pid, metavar="PID", help=_session_help())
     sp.add_argument("--all", action="store_true", help="delete all stored conversations and corrections")
 
     sp = add("status", cmd_status, "show the daemon, its sessions and the model server")
@@ -298,13 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_eval,
         "measure the model's tool-call accuracy on a test set",
         "Send each conversation of DATASET to the model server exactly as the daemon would and score the "
-        "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool.",
+        "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool. Exit 0 once "
+        "scored (whatever the accuracy), 1 when the server or model is unavailable, 2 on bad input.",
     )
     sp.add_argument("dataset", nargs="?", metavar="DATASET.jsonl", help="test set (default: the packaged BFCL file-system set)")
-    sp.add_argument("--base-url", help="model server (default: the configured base_url)")
-    sp.add_argument("--model", help="model name (default: the configured model)")
+    sp.add_argument("--base-url", metavar="URL", help="model server (default: the configured base_url)")
+    sp.add_argument("--model", metavar="NAME", help="model name (default: the configured model)")
     sp.add_argument("--json", action="store_true", help="print the results as JSON")
-    sp.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
+    sp.add_argument("--concurrency", type=int, default=4, metavar="N", help="requests in flight at once (default 4)")
 
     sp = add(
         "setup-model",
@@ -331,6 +384,8 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # e.g. stdout on a full disk: one line, not a traceback
+        return _die(f"{args.command} failed: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

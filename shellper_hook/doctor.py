@@ -116,13 +116,38 @@ def _request(req: dict, autostart: bool = True, timeout: float | None = None) ->
     return safe_request(req, autostart, timeout)
 
 
+def daemon_start_problem():
+    """(problem, fix) for the usual reasons a daemon cannot start, or None.
+
+    Checked only after a start failed, so the user reads the cause and the
+    fix instead of "see the log"."""
+    from .errors import SettingsError
+    from .settings import load
+
+    try:
+        load()
+    except SettingsError as exc:
+        return str(exc), "correct that setting, then retry; `shellper config` shows every setting"
+    for directory, var in ((paths.state_dir(), "XDG_STATE_HOME"),
+                           (os.path.dirname(paths.socket_path()), "XDG_RUNTIME_DIR")):
+        try:
+            paths.ensure_private_dir(directory)
+        except OSError as exc:
+            return f"cannot create {directory} ({exc.strerror or exc})", f"set {var} to a directory of yours"
+    return None
+
+
 def check_daemon(r: Report, settings) -> bool:
     reply = _request({"op": "status"}, autostart=True, timeout=STATUS_TIMEOUT)
     if not reply.get("ok"):
-        r.fail(
-            "daemon", reply.get("error", "no answer"),
-            f"see {paths.log_file()}, or run `shellper daemon` to watch it start",
-        )
+        known = daemon_start_problem()
+        if known:
+            r.fail("daemon", f"cannot start: {known[0]}", known[1])
+        else:
+            r.fail(
+                "daemon", reply.get("error", "no answer"),
+                f"see {paths.log_file()}, or run `shellper daemon` to watch it start",
+            )
         return False
     what = f"daemon: pid {reply.get('pid')}, version {reply.get('version')}, socket {reply.get('socket')}"
     restart = "run `shellper stop`; the next request starts it again"

@@ -241,9 +241,9 @@ async def _score(backend, case: Case) -> Outcome:
     try:
         got = await backend.translate(list(case.history), case.request)
     except ServerUnreachable as exc:
-        return Outcome(case, error=str(exc), fatal="or pass --base-url URL")
+        return Outcome(case, error=str(exc), fatal="for another server, pass --base-url URL")
     except ModelMissing as exc:
-        return Outcome(case, error=str(exc), fatal="or pass --model NAME")
+        return Outcome(case, error=str(exc), fatal="for another model, pass --model NAME")
     except ShellperError as exc:
         return Outcome(case, error=str(exc))
     except Exception as exc:  # a backend bug must cost one row, not the whole run
@@ -258,7 +258,8 @@ async def run_cases(backend, cases: list, concurrency: int = 4, progress: Progre
     first = await _score(backend, cases[0])
     progress.step()
     if first.fatal:
-        raise Unavailable(f"{first.error}, {first.fatal}; nothing was scored")
+        joint = " " + first.fatal[:1].upper() + first.fatal[1:] if first.error.endswith(("?", ".")) else "; " + first.fatal
+        raise Unavailable(f"nothing was scored: {first.error}{joint}")
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(case):

@@ -355,6 +355,11 @@ def run(repo: str, directory: str | None, yes: bool, download_fn=None) -> str:
         )
     repo = DEFAULT_REPO if repo is None else repo.strip()
     local = os.path.isdir(os.path.expanduser(repo))
+    if not local and repo.startswith(("/", ".", "~")):
+        raise SetupFailed(
+            f"the folder {repo} does not exist",
+            "give --repo the folder that holds model_fp16.gguf and Modelfile, or leave out --repo to download them",
+        )
     if not local and not _REPO_ID.match(repo):
         raise SetupFailed(
             f"{repo!r} is neither a Hugging Face repository (owner/name) nor a folder",

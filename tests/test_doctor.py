@@ -4,13 +4,15 @@ private XDG dirs for each test and is stopped afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import subprocess
 
 import pytest
 
-from daemon_helpers import stop_daemon
+from daemon_helpers import shellper, stop_daemon
 from fake_ollama import FakeOllama
 from shellper_hook import cli, client, paths
 
@@ -135,8 +137,19 @@ def test_bad_setting_names_its_source_and_the_daemon_cannot_start(env, monkeypat
     status, text, fix = find(found, "FAIL", "settings")
     assert "SHELLPER_MAX_TURNS" in text and "shellper config" in fix
     status, text, fix = find(found, "FAIL", "daemon")
-    assert paths.log_file() in fix
+    # The cause itself, not "see the log".
+    assert "cannot start" in text and "SHELLPER_MAX_TURNS" in text and "shellper config" in fix
     find(found, "WARN", "translate round trip: not tried")
+
+
+def test_state_dir_that_cannot_be_created_is_the_daemon_fix(env, monkeypatch, capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker / "state"))
+    code, out, found = doctor(capsys)
+    assert code == 1
+    status, text, fix = find(found, "FAIL", "daemon")
+    assert str(blocker / "state") in text and "XDG_STATE_HOME" in fix
 
 
 def test_config_file_that_is_not_toml_is_named(env, monkeypatch, capsys):
@@ -200,3 +213,88 @@ def test_daemon_started_with_older_settings_is_flagged(env, monkeypatch, capsys)
     status, text, fix = find(found, "WARN", "daemon: pid")
     assert old.base_url in text and "shellper stop" in fix
     assert code == 0
+
+
+# ---------------------------------------------------------------- the CLI's error lines
+# Wrong input and broken set-ups end in one line on stderr that says what to do.
+
+
+def one_error_line(r) -> str:
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shellper"), r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("pid", ["0", "-5", "x", "99999999999999999999"])
+def test_ask_with_a_bad_session_is_a_usage_error(env, pid):
+    r = shellper("ask", "--session", pid, "list", "files")
+    assert r.returncode == 2 and "--session" in r.stderr and "PID" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not os.path.exists(paths.socket_path())  # refused before any daemon started
+
+
+def test_ask_from_a_deleted_directory_says_cd_elsewhere(env, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    r = subprocess.run(["bash", "-c", f"cd {gone} && rmdir {gone} && shellper ask list files"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "no longer exists" in one_error_line(r) and "cd" in r.stderr
+
+
+def test_ask_with_bytes_that_are_not_utf8_says_retype(env):
+    r = subprocess.run(["shellper", "ask", b"list \xff\xfe files"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "not valid UTF-8" in one_error_line(r)
+
+
+def test_ask_with_an_overlong_request_says_shorten_it(env):
+    r = shellper("ask", "x" * 70_000)
+    assert r.returncode == 1 and "too long (70000 characters)" in one_error_line(r)
+
+
+def test_ask_with_broken_settings_names_the_setting_not_the_log(env, monkeypatch):
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "soon")
+    r = shellper("ask", "list", "files")
+    line = one_error_line(r)
+    assert r.returncode == 1
+    assert "SHELLPER_TIMEOUT" in line and "shellper config" in line and "daemon.log" not in line
+
+
+def test_ask_and_daemon_with_an_unusable_state_dir_say_which_variable(env, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker / "state"))
+    for argv in (["ask", "list", "files"], ["daemon"]):
+        r = shellper(*argv)
+        line = one_error_line(r)
+        assert r.returncode == 1, argv
+        assert str(blocker / "state") in line and "XDG_STATE_HOME" in line, argv
+
+
+def test_status_json_without_a_daemon_is_still_json(env):
+    r = shellper("status", "--json")
+    assert r.returncode == 1
+    reply = json.loads(r.stdout)
+    assert reply["ok"] is False and reply["running"] is False and "daemon" in reply["error"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line(env):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(["shellper", "config"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 1 and "No space left" in one_error_line(r)
+
+
+def test_export_to_a_missing_folder_says_choose_another_file(env, tmp_path):
+    with FakeOllama() as fake:
+        r = shellper("export", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"),
+                     env={**os.environ, "SHELLPER_BASE_URL": fake.base_url})
+    assert r.returncode == 1 and "choose another file with -o" in one_error_line(r)
+
+
+def test_config_says_when_the_named_file_does_not_exist(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("SHELLPER_CONFIG", str(tmp_path / "typo.toml"))
+    r = shellper("config")
+    assert r.returncode == 0
+    assert r.stdout.splitlines()[0] == f"# config file: {tmp_path / 'typo.toml'} (does not exist: defaults and environment only)"

@@ -373,7 +373,10 @@ def test_server_down_exits_1_with_one_message(env):
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert url in lines[0] and "--base-url" in lines[0] and "nothing was scored" in lines[0]
+    assert url in lines[0] and "--base-url" in lines[0]
+    # Reads as sentences: the outcome first, then the server's own words, then the option.
+    assert lines[0].startswith("shellper eval: nothing was scored: cannot reach")
+    assert "?," not in lines[0] and "?;" not in lines[0]
 
 
 def test_missing_model_exits_1_after_one_request(env, fake, capsys):

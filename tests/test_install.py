@@ -466,3 +466,38 @@ def test_rc_block_without_its_end_is_left_alone(tmp_path):
     assert exit_.value.code == 3
     with open(path) as fh:
         assert fh.read() == "a\n# >>> shellper >>>\nb\n"
+
+
+def test_install_sh_uses_no_bash4_only_syntax():
+    """macOS runs install.sh with /bin/bash 3.2: no bash-4 constructs in its shell code
+    (the Python here-documents are left out of the check), no here-document inside $(...)."""
+    text = open(INSTALL, encoding="utf-8").read()
+    shell_lines, heredoc_end = [], None
+    for line in text.splitlines():
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        shell_lines.append(line)
+        m = re.search(r"<<-?'?(\w+)'?\s*$", line)
+        if m:
+            heredoc_end = m.group(1)
+            assert "$(" not in line, f"a here-document inside $(...) breaks bash 3.2: {line}"
+    code = "\n".join(l for l in shell_lines if not l.lstrip().startswith("#"))
+    bash4 = {
+        r"declare\s+-[a-zA-Z]*[Agn]": "associative arrays / declare -g / namerefs",
+        r"local\s+-n": "namerefs",
+        r"\$\{\w+(,,?|\^\^?)\}": "case conversion ${var,,}",
+        r"\b(mapfile|readarray|coproc)\b": "mapfile / readarray / coproc",
+        r"&>>": "&>>",
+        r"\|&": "|&",
+        r"\$\{\w+\[-\d+\]\}": "negative array indices",
+        r";;&|;&": "case fall-through",
+        r"\bwait\s+-n\b": "wait -n",
+        r"\bread\b[^\n]*\s-[a-zA-Z]*[iN]\b": "read -i / -N",
+        r"\$\{\w+@[QEPAKaUuL]\}": "${var@Q}",
+        r"shopt\s+-s\s+(globstar|lastpipe)": "globstar / lastpipe",
+    }
+    for pattern, what in bash4.items():
+        hit = re.search(pattern, code)
+        assert not hit, f"install.sh uses {what} ({hit.group(0)!r}), which bash 3.2 lacks"

@@ -286,11 +286,20 @@ def test_hostile_model_name_is_refused_before_running_ollama(setup_env, hub, mon
     assert ollama_calls(setup_env.state) == [] and hub.calls == []
 
 
-@pytest.mark.parametrize("repo", ["not a repo", "../../no-such-folder", "a/b/c", "-x/y", "https://example.com/x", ""])
+@pytest.mark.parametrize("repo", ["not a repo", "a/b/c", "-x/y", "https://example.com/x", ""])
 def test_repo_that_is_neither_an_id_nor_a_folder_is_refused(setup_env, hub, capfd, repo):
     assert setup_model(f"--repo={repo}") == 1
     assert "neither a Hugging Face repository" in capfd.readouterr().err
     assert hub.calls == []
+
+
+@pytest.mark.parametrize("repo", ["../../no-such-folder", "/no/such/folder", "~/no-such-folder", "./gone"])
+def test_a_folder_that_does_not_exist_is_named_as_a_folder(setup_env, hub, capfd, repo):
+    assert setup_model(f"--repo={repo}") == 1
+    err = capfd.readouterr().err
+    assert f"the folder {repo} does not exist" in err and "model_fp16.gguf and Modelfile" in err
+    assert "Hugging Face repository" not in err
+    assert ollama_calls(setup_env.state) == [] and hub.calls == []
 
 
 def test_bad_settings_are_reported(setup_env, hub, monkeypatch, capfd):

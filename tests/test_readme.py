@@ -67,6 +67,17 @@ def test_install_flags_in_the_readme_exist():
         assert flag in helptext, flag
 
 
+def test_every_install_option_is_in_the_readme():
+    """The reverse check: an option install.sh offers is not missing from the README's table."""
+    helptext = subprocess.run(["bash", os.path.join(ROOT, "install.sh"), "--help"], capture_output=True, text=True).stdout
+    options = set(re.findall(r"^\s+(?:-\w, )?(--[a-z-]+)", helptext.split("Options:")[1].split("Environment:")[0], re.M))
+    options.discard("--help")
+    assert {"--no-doctor", "--uninstall", "--purge"} <= options
+    table = README.split("## Install")[1].split("## Tests")[0]
+    documented = set(re.findall(r"`(--[a-z-]+)", table))
+    assert options <= documented, f"install.sh options missing from the README: {sorted(options - documented)}"
+
+
 def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):
     """Run the README's usage commands for real, against the stand-in server."""
     monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
