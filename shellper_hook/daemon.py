@@ -28,6 +28,7 @@ log = logging.getLogger("shellper.daemon")
 READ_TIMEOUT = 5.0  # a client must send its request line within this
 WRITE_TIMEOUT = 10.0  # and take its reply within this (a stuck reader would keep us awake forever)
 CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
+RELOAD_SPIKE = 3.0  # an answer slower than this (s) suggests the model was reloaded
 
 
 class AlreadyRunning(Exception):
@@ -52,6 +53,7 @@ class Daemon:
         self.server_info: dict = {}
         # Milliseconds each translate spent in the daemon itself (backend call excluded).
         self.overhead_ms: collections.deque = collections.deque(maxlen=2000)
+        self._last_preload = float("-inf")
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -167,6 +169,19 @@ class Daemon:
                 await self.backend.preload()
         except Exception as exc:  # warm-up is best effort
             log.warning("warm-up failed: %s", exc)
+
+    def _maybe_preload(self, seconds: float) -> None:
+        """A slow answer from Ollama usually means the model was evicted and reloaded
+        with the default 5-minute keep_alive (a /v1 request cannot set it): preload it
+        again in the background, so it stays loaded for `keep_alive`."""
+        now = time.monotonic()
+        if seconds < RELOAD_SPIKE or now - self._last_preload < RELOAD_SPIKE * 10:
+            return
+        if not self.server_info.get("ollama"):
+            return
+        self._last_preload = now
+        log.info("the model took %.1f s to answer; preloading it again (keep_alive %s)", seconds, self.settings.keep_alive)
+        self._spawn(self.backend.preload())
 
     async def _cleanup_every(self, period: float) -> None:
         """Forget the conversations of shells that have exited, now and then."""
@@ -302,6 +317,7 @@ class Daemon:
             asked = time.perf_counter()
             call = await self.backend.translate(history, req["text"])
             answered = time.perf_counter()
+            self._maybe_preload(answered - asked)
             verdict = policy.check(call, req["cwd"], self.settings.allow_recursive)
             if req.get("commit"):
                 self.store.commit(key, req["text"], verdict.call, verdict.command)

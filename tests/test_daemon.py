@@ -582,3 +582,27 @@ def test_reset_all_keeps_a_busy_terminals_requests_in_order(env, fake, tmp_path)
             time.sleep(0.7)
             assert len(fake.requests) == 1, "two requests of one terminal ran at once"
             assert first.result(20)["ok"] and second.result(20)["ok"]
+
+
+def test_a_slow_answer_makes_the_daemon_preload_the_model_again(shellper_env, fake, monkeypatch, tmp_path):
+    """An evicted model comes back with Ollama's 5-minute default; the daemon re-pins it."""
+    from shellper_hook import daemon as daemon_mod
+
+    monkeypatch.setattr(daemon_mod, "RELOAD_SPIKE", 0.3)
+    monkeypatch.setenv("SHELLPER_KEEP_ALIVE", "45m")
+    d, stop = _in_process_daemon(monkeypatch, fake)
+    try:
+        assert wait_until(lambda: d.server_info.get("ollama") and len(fake.preloads) == 1, 10)
+        with fake_shell() as shell:
+            assert translate(shell, "quick", cwd=str(tmp_path))["ok"]
+            time.sleep(0.3)
+            assert len(fake.preloads) == 1  # a fast answer changes nothing
+            fake.delay = 0.5
+            assert translate(shell, "slow", cwd=str(tmp_path))["ok"]
+            assert wait_until(lambda: len(fake.preloads) == 2, 5)
+            assert fake.preloads[-1]["keep_alive"] == "45m"
+            assert translate(shell, "slow again", cwd=str(tmp_path))["ok"]
+            time.sleep(0.3)
+            assert len(fake.preloads) == 2  # not again right away
+    finally:
+        stop()
