@@ -347,10 +347,10 @@ class Daemon:
             key = self._key(req["session"])
             pending = self.store.pending(key)
             return protocol.ok(
-                exchanges=[_exchange_dict(ex) for ex in self.store.history(key)],
+                exchanges=[ex.to_dict() for ex in self.store.history(key)],
                 pending=None
                 if pending is None
-                else {"request": pending.request, "call": pending.call.to_dict(), "command": pending.command},
+                else pending.to_dict(),
             )
         if op == "reset":
             if req.get("all") is True:
@@ -412,17 +412,6 @@ def _percentiles(values) -> dict:
         return round(data[min(len(data) - 1, int(q * len(data)))], 3)
 
     return {"count": len(data), "p50": pick(0.5), "p99": pick(0.99)}
-
-
-def _exchange_dict(ex) -> dict:
-    return {
-        "request": ex.request,
-        "call": ex.call.to_dict(),
-        "command": ex.command,
-        "edited": ex.edited,
-        "status": ex.status,
-        "time": ex.time,
-    }
 
 
 def _parse_since(value):
