@@ -193,12 +193,14 @@ def cmd_daemon(args) -> int:
 
 def cmd_config(args) -> int:
     from .errors import SettingsError
-    from .settings import describe, load
+    from .settings import describe, load, unknown_env
 
     try:
         settings = load()
     except SettingsError as exc:
         return _die(str(exc))
+    for line in unknown_env():
+        sys.stderr.write(f"shellper: warning: {line}\n")
     from . import paths
 
     if args.json:

@@ -73,6 +73,10 @@ def check_settings(r: Report):
         return None
     where = f"read from {path}" if os.path.exists(path) else f"defaults ({path} does not exist)"
     r.ok(f"settings: {where}; model '{settings.model}' at {settings.base_url}")
+    from .settings import unknown_env
+
+    for line in unknown_env():
+        r.warn("environment", line, "rename or unset it; `shellper config` lists the variables")
     return settings
 
 

@@ -211,6 +211,23 @@ def load(environ: Mapping | None = None, path: str | None = None) -> Settings:
     return Settings(**values, sources=sources)
 
 
+# SHELLPER_* variables read elsewhere (shell init, installer, paths), not settings.
+OTHER_ENV = ("SHELLPER_CONFIG", "SHELLPER_SOCKET", "SHELLPER_KEY", "SHELLPER_PYTHON",
+             "SHELLPER_PIP_ARGS", "SHELLPER_VENV_ARGS", "SHELLPER_SETUP_MODEL_ARGS")
+
+
+def unknown_env(environ: Mapping | None = None) -> list:
+    """One line for each SHELLPER_* variable shellper does not read (a typo is ignored otherwise)."""
+    env = os.environ if environ is None else environ
+    known = [k.env for k in KEYS] + list(OTHER_ENV)
+    lines = []
+    for name in sorted(n for n in env if n.startswith("SHELLPER_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{name} is not a shellper setting and is ignored{hint}")
+    return lines
+
+
 def describe(settings: Settings) -> list:
     """(key, value, source) for each setting, in KEYS order; a user's API key is masked."""
     rows = []

@@ -298,3 +298,13 @@ def test_config_says_when_the_named_file_does_not_exist(env, monkeypatch, tmp_pa
     r = shellper("config")
     assert r.returncode == 0
     assert r.stdout.splitlines()[0] == f"# config file: {tmp_path / 'typo.toml'} (does not exist: defaults and environment only)"
+
+
+def test_a_mistyped_variable_is_a_warning(env, monkeypatch, capsys):
+    monkeypatch.setenv("SHELLPER_BASEURL", "http://elsewhere:1/v1")
+    with FakeOllama() as fake:
+        monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+        code, out, found = doctor(capsys)
+    status, text, fix = find(found, "WARN", "environment")
+    assert "SHELLPER_BASEURL" in text and "SHELLPER_BASE_URL" in text and "unset" in fix
+    assert code == 0  # a warning, not a failure

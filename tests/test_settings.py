@@ -326,3 +326,18 @@ def test_runtime_dir_agrees_with_platformdirs(monkeypatch, tmp_path):
     run.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
     assert paths.runtime_dir() == platformdirs.user_runtime_dir("shellper") == str(run / "shellper")
+
+
+def test_a_mistyped_variable_is_named_not_silently_ignored(shellper_env, monkeypatch):
+    """SHELLPER_MAXTURNS does nothing; `shellper config` and doctor say so, with the right name."""
+    import subprocess
+
+    from shellper_hook.settings import unknown_env
+
+    assert unknown_env({"SHELLPER_MAX_TURNS": "3", "SHELLPER_KEY": "^X", "HOME": "/"}) == []
+    [line] = unknown_env({"SHELLPER_MAXTURNS": "3"})
+    assert "SHELLPER_MAXTURNS" in line and "SHELLPER_MAX_TURNS" in line
+    monkeypatch.setenv("SHELLPER_MAXTURNS", "3")
+    r = subprocess.run(["shellper", "config"], capture_output=True, text=True)
+    assert r.returncode == 0 and "max_turns" in r.stdout
+    assert "SHELLPER_MAXTURNS" in r.stderr and "did you mean SHELLPER_MAX_TURNS" in r.stderr
