@@ -606,3 +606,31 @@ def test_a_slow_answer_makes_the_daemon_preload_the_model_again(shellper_env, fa
             assert len(fake.preloads) == 2  # not again right away
     finally:
         stop()
+
+
+# What site's .pth files load at start-up (editable finders, certifi...) is not ours: subtract it.
+HOT_PATH_PROBE = """
+import sys
+before = set(sys.modules)
+{run}
+new = {{m.split('.')[0] for m in set(sys.modules) - before}}
+third_party = sorted(new - set(sys.stdlib_module_names) - {{'shellper_hook'}})
+print('THIRD-PARTY:' + ','.join(third_party), file=sys.stderr)
+"""
+
+
+def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tmp_path):
+    """Every key press pays these imports: openai, psutil or platformdirs would cost tens of ms."""
+    import subprocess
+    import sys
+
+    fake.answer("hidden", "ls", {"a": True})
+    runs = {
+        "ask": "from shellper_hook import cli; cli.main(['ask', 'show', 'hidden', 'files'])",
+        "client": "from shellper_hook import client; client._main(['translate', str(__import__('os').getppid()), '.', 'show hidden'])",
+    }
+    for name, run in runs.items():
+        r = subprocess.run([sys.executable, "-c", HOT_PATH_PROBE.format(run=run)],
+                           capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
+        assert "ls -a" in r.stdout, (name, r.stdout, r.stderr)
+        assert "THIRD-PARTY:\n" in r.stderr, (name, r.stderr)
