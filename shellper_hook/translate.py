@@ -312,9 +312,10 @@ def _parse_rm(words):
 
 
 def _parse_wc(words):
-    mode = "l"
-    if words and words[0] in ("-l", "-w", "-c"):
-        mode, words = words[0][1], words[1:]
+    # Plain `wc f` prints lines, words and bytes: no single mode of the tool, so not a call.
+    if not words or words[0] not in ("-l", "-w", "-c"):
+        return None
+    mode, words = words[0][1], words[1:]
     ops = _operands(words, 1)
     return None if ops is None else {"file_name": ops[0], "mode": mode}
 
