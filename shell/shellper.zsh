@@ -304,6 +304,17 @@ __shellper_first_prompt() {
   emulate -L zsh
   add-zsh-hook -d precmd __shellper_first_prompt
   __shellper_autosuggest
+  # An rc file that set zle-line-init with `zle -N` after us replaced the hook
+  # dispatcher, and with it our Ctrl-C recovery: chain theirs behind ours.
+  local init=${widgets[zle-line-init]-}
+  if [[ $init == user:* && $init != user:azhw:zle-line-init && $init != user:__shellper_chained_line_init ]]; then
+    zle -N _shellper-orig-line-init "${init#user:}"
+    zle -N zle-line-init __shellper_chained_line_init
+  fi
+}
+__shellper_chained_line_init() {
+  zle _shellper-line-init
+  zle _shellper-orig-line-init -- "$@"
 }
 
 () {

@@ -611,3 +611,19 @@ def test_options_keys_and_widgets_unchanged_under_nounset_through_every_flow(env
     assert added and all("shellper" in k for k in added), added
     pane.run("echo inits-$inits", wait=re.compile(r"inits-(\d+)"))
     assert int(re.search(r"inits-(\d+)", pane.since_mark()).group(1)) >= 8  # one per prompt
+
+
+def test_a_zle_line_init_set_after_shellper_keeps_ctrl_c_recovery(env, tmux, fake, work):
+    """A .zshrc that does `zle -N zle-line-init` after loading shellper keeps both hooks."""
+    fake.delay = 5.0
+    after = "my-line-init() { typeset -gi MY_INITS; (( MY_INITS++ )) }\nzle -N zle-line-init my-line-init"
+    pane = env.zsh(tmux, cwd=work, after=after)
+    pane.run("print inits=$MY_INITS", wait=re.compile(r"inits=[1-9]"))
+    translate(pane, "take your time please")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_line("take your time please", timeout=3)
+    pane.wait_for("shellper: cancelled")
+    fake.delay = 0.0
+    pane.send("C-u")
+    pane.run("print inits-again=$MY_INITS", wait=re.compile(r"inits-again=[1-9]"))
