@@ -68,12 +68,7 @@ def raw_exchange(payload: bytes, timeout=10.0, close_write=False) -> bytes:
         sock.sendall(payload)
         if close_write:
             sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
+        return client._recv_all(sock)
     finally:
         sock.close()
 
