@@ -28,6 +28,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 
+from daemon_helpers import stop_daemon  # noqa: E402
 from fake_ollama import FakeOllama  # noqa: E402
 
 from shellper_hook import client  # noqa: E402
@@ -51,18 +52,6 @@ def shellper_bin():
     if not found:
         sys.exit("install shellper first: pip install -e .")
     return found
-
-
-def stop():
-    try:
-        client.request({"op": "stop"}, autostart=False, timeout=5)
-    except Exception:
-        return
-    deadline = time.monotonic() + 5
-    from shellper_hook import paths
-
-    while os.path.exists(paths.socket_path()) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def main():
@@ -91,7 +80,7 @@ def main():
         # Cold start: no daemon yet, so the first request starts it.
         cold = []
         for _ in range(5):
-            stop()
+            stop_daemon()
             t = time.perf_counter()
             subprocess.run([exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL, check=True)
             cold.append(time.perf_counter() - t)
@@ -137,7 +126,7 @@ def main():
             fake_shell.kill()
             fake_shell.wait()
     finally:
-        stop()
+        stop_daemon()
         fake.stop()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -414,13 +414,7 @@ def test_nounset_and_a_custom_key(env, tmux, fake, work):
 def test_an_existing_prompt_command_keeps_running_with_the_right_status(env, tmux, fake, work, setup):
     fake.answer("fail to show", "cat", {"file_name": "missing.txt"})
     pane = env.bash(tmux, cwd=work, before=setup)
-    pane.run("false")
-    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
-    translate(pane, "fail to show")
-    pane.wait_line("cat missing.txt", timeout=20)
-    pane.run("")
-    pane.run("echo user-saw-$__user_st", wait="user-saw-1")
-    assert [(e["command"], e["status"]) for e in env.history(pane.pid, settled=True)["exchanges"]] == [("cat missing.txt", 1)]
+    _user_hook_and_report_see_the_failed_status(env, pane, "fail to show")
 
 
 @pytest.mark.skipif(not os.path.exists(FZF), reason="needs fzf's key bindings")
@@ -585,9 +579,15 @@ def test_a_prompt_that_takes_prompt_command_over_still_gets_the_right_status(env
         pane = env.bash(tmux, cwd=work, before=user, after=STARSHIP)
     else:
         pane = env.bash(tmux, cwd=work, before=user + STARSHIP)
+    _user_hook_and_report_see_the_failed_status(env, pane, "show the missing one")
+
+
+def _user_hook_and_report_see_the_failed_status(env, pane, request):
+    """The user's PROMPT_COMMAND hook sees $? of a failing command before and after a
+    suggestion (answered `cat missing.txt`) is run, and the report carries that status too."""
     pane.run("false")
     pane.run("echo user-saw-$__user_st", wait="user-saw-1")
-    translate(pane, "show the missing one")
+    translate(pane, request)
     pane.wait_line("cat missing.txt", timeout=20)
     pane.run("")
     pane.run("echo user-saw-$__user_st", wait="user-saw-1")
