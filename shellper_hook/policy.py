@@ -12,6 +12,7 @@ and a louder "warning:" for writes to home's dotfiles or system directories. Pat
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -64,7 +65,9 @@ _READS = {
 # The argument a tool removes or moves away, and the verb for messages.
 _TAKES = {"rm": ("file_name", "remove"), "rmdir": ("dir_name", "remove"), "mv": ("source", "move")}
 # The argument a tool writes to (echo only with a file named).
-_WRITES = {"echo": "file_name", "cp": "destination", "mv": "destination"}
+_WRITES = {"echo": "file_name", "cp": "destination", "mv": "destination", "touch": "file_name", "mkdir": "dir_name"}
+_CREATES = ("touch", "mkdir")  # write nothing but an empty name
+_MAX_ENTRIES = 10000  # top-level entries of a copied folder that are judged
 # Folders in home holding keys and what they trust: an appended line in
 # ~/.ssh/authorized_keys lets a stranger in, so no suggestion writes there.
 _KEY_DIRS = (".ssh", ".gnupg")
@@ -90,6 +93,7 @@ _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\
 # Look-alikes NFKC leaves alone.
 _CONFUSABLE = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2571": "/",
                              "\u223c": "~", "\u2217": "*", "\u204e": "*", "\u2731": "*"})
+_LINE_BREAKS = str.maketrans("", "", "\n\t")  # all echo content may hold
 _HOME_PREFIXES = ("$HOME", "${HOME}")
 _PWD_PREFIXES = ("$PWD", "${PWD}")
 
@@ -99,25 +103,34 @@ def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     call = tools.validate(call.name, call.arguments).with_defaults()
     args = call.arguments
     keys = [k for k in _PATH_ARGS.get(call.name, ()) if not (call.name == "echo" and args[k] == "None")]
-    _refuse_hidden_characters(args, keys)
+    _refuse_hidden_characters(call.name, args, keys)
     try:
         command = to_bash(call, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
     if not keys:
         return Verdict(call, command, [])
-    where = _Where(cwd, os.path.expanduser("~") if home is None else home)
+    try:
+        where = _Where(cwd, os.path.expanduser("~") if home is None else home)
+    except _PerProcess as exc:
+        raise Refused(
+            f"refused: the shell's working directory goes through {exc.where}, so paths cannot be checked"
+        ) from None
+    for key in keys:
+        _refuse_per_process(args[key], where)
+    notes: list = []
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
         _refuse_protected(call.name, verb, args[key], where)
-    notes = _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
-    return Verdict(call, command, notes)
+        notes += _key_notes(call.name, verb, args[key], where)
+    notes += _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
+    return Verdict(call, command, list(dict.fromkeys(notes)))
 
 
 # ---------------------------------------------------------------- characters
 
 
-def _refuse_hidden_characters(args: dict, path_keys: list) -> None:
+def _refuse_hidden_characters(tool: str, args: dict, path_keys: list) -> None:
     for key, value in args.items():
         if not isinstance(value, str):
             continue
@@ -129,6 +142,14 @@ def _refuse_hidden_characters(args: dict, path_keys: list) -> None:
                 raise Refused("refused: the file name contains a control character")
         elif "\x00" in value:
             raise Refused(f"refused: the {key.replace('_', ' ')} contains a NUL byte")
+        elif "Cc" in cats and (
+            tool != "echo" or key != "content" or any(unicodedata.category(ch) == "Cc" for ch in value.translate(_LINE_BREAKS))
+        ):
+            # ESC, C1 CSI and the like would drive the terminal that shows the line;
+            # echo may still write several lines (the benchmark's calls do).
+            raise Refused(
+                f"refused: the {key.replace('_', ' ')} contains a control character that would act on the terminal"
+            )
         elif _BIDI.intersection(value):
             raise Refused(
                 f"refused: the {key.replace('_', ' ')} contains a character that reverses text direction"
@@ -163,12 +184,56 @@ def _lexical(path: str, base: str = "/") -> str:
     return "/" + "/".join(parts)
 
 
+# Per-process views: /proc/self/cwd is the *daemon's* directory here but the
+# shell's own in the command, so no path through them can be judged.
+_PER_PROCESS = re.compile(r"/proc/(?:self|thread-self|[0-9]+)(?:/|$)|/dev/(?:fd|stdin|stdout|stderr)(?:/|$)")
+_MAX_LINKS = 40  # as the kernel's limit: a loop resolves no further
+
+
+class _PerProcess(Exception):
+    """A path runs through /proc/self, /proc/PID, /dev/fd or the like."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _per_process(path: str) -> str | None:
+    """The per-process part (e.g. /proc/self) that absolute path starts with, or None."""
+    m = _PER_PROCESS.match(path)
+    return m.group(0).rstrip("/") if m else None
+
+
 def _real(path: str) -> str:
-    """The path with symbolic links resolved as far as they exist."""
-    try:
-        return _lexical(os.path.realpath(path))
-    except (OSError, ValueError):
-        return path
+    """Absolute path with symbolic links resolved as the kernel would, as far as
+    they exist; raises _PerProcess before following anything that would mean
+    something else in the user's shell than here."""
+    pending = [c for c in path.split("/") if c]
+    done = "/"
+    hops = 0
+    while pending:
+        comp = pending.pop(0)
+        if comp == ".":
+            continue
+        if comp == "..":
+            done = os.path.dirname(done) or "/"
+            continue
+        nxt = done.rstrip("/") + "/" + comp
+        magic = _per_process(nxt)
+        if magic:
+            raise _PerProcess(magic)
+        try:
+            target = os.readlink(nxt)
+        except OSError:  # not a link, missing, unreadable: taken by name
+            done = nxt
+            continue
+        hops += 1
+        if hops > _MAX_LINKS:
+            return _lexical("/".join([nxt] + pending))
+        pending = [c for c in target.split("/") if c] + pending
+        if target.startswith("/"):
+            done = "/"
+    return done
 
 
 def _ancestors(path: str) -> list:
@@ -253,6 +318,48 @@ class _Where:
         return None
 
 
+def _refuse_per_process(value: str, where: _Where) -> None:
+    for text in dict.fromkeys((value, _lookalike(value), value.strip())):
+        try:
+            magic = _per_process(_lexical(text, where.cwd))
+            if magic is None:
+                where.readings(text)
+        except _PerProcess as exc:
+            magic = exc.where
+        if magic:
+            raise Refused(
+                f"refused: {_show(value)} goes through {magic}, which means another place in your"
+                " shell than shellper can check; name the path directly"
+            )
+
+
+def _key_dir(path: str, where: _Where):
+    """("~/.ssh" or "~/.gnupg", whether path is that folder itself) for a path in one, else None."""
+    folded = path.casefold()
+    for home in dict.fromkeys((where.home, where.real_home)):
+        if home == "/" or not _under(folded, home) or folded == home.casefold():
+            continue
+        parts = folded[len(home.casefold()) + 1 :].split("/", 1)
+        if parts[0] in _KEY_DIRS:
+            return "~/" + parts[0], len(parts) == 1
+    return None
+
+
+def _key_notes(tool: str, verb: str, value: str, where: _Where) -> list:
+    """Refuse removing or moving ~/.ssh or ~/.gnupg; warn loudly for anything in them."""
+    notes = []
+    for path, link in where.readings(value):
+        found = _key_dir(path, where)
+        if found is None:
+            continue
+        shown, whole = found
+        via = " (through a symbolic link)" if link else ""
+        if whole:
+            raise Refused(f"refused: {tool} {_show(value)} would {verb} {shown}{via}, which holds your keys")
+        notes.append(f"warning: {tool} {_show(value)} {verb}s something in {shown}{via}, which holds your keys")
+    return notes
+
+
 def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
     variants = [value]
     for v in (_lookalike(value), value.strip(), _lookalike(value).strip()):
@@ -282,15 +389,9 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
     key = _WRITES.get(call.name)
     if key not in keys:
         return []
-    value = call.arguments[key]
-    texts = [value]
-    if call.name in ("mv", "cp") and os.path.isdir(where.join(value)):
-        inner = os.path.basename(call.arguments["source"].rstrip("/"))
-        if inner not in ("", ".", ".."):
-            texts.append(value.rstrip("/") + "/" + inner)  # the file lands inside the folder
     notes: list = []
     seen = set()
-    for text in texts:
+    for text in _landings(call, where):
         for path, link in where.readings(text):
             what = None if path in seen else _written(path, where)
             seen.add(path)
@@ -303,6 +404,8 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
                     f"refused: {call.name} would write into {shown}{via}, which holds your keys;"
                     " edit it yourself"
                 )
+            if call.name in _CREATES:
+                continue  # an empty file or folder: only key folders matter
             note = (
                 f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running"
                 if kind == "dotfile"
@@ -311,6 +414,31 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
             if note not in notes:
                 notes.append(note)
     return notes
+
+
+def _landings(call: ToolCall, where: _Where) -> list:
+    """Every path (as the command names it) that the call writes: the target,
+    and for cp/mv each top-level entry of a copied folder where it lands."""
+    args = call.arguments
+    target = args[_WRITES[call.name]]
+    if call.name not in ("cp", "mv"):
+        return [target]
+    source = args["source"]
+    inner = source.rstrip("/").rsplit("/", 1)[-1] if source.rstrip("/") else "/"
+    if os.path.isdir(where.join(target)):
+        # cp SRC DIR writes DIR/basename; with a basename of . or .. (pkg/., pkg/x/..)
+        # the folder's contents merge into DIR itself.
+        if inner not in (".", ".."):
+            target = target.rstrip("/") + "/" + inner
+    out = [target]
+    source_path = where.join(source)
+    if os.path.isdir(source_path) and not (inner not in (".", "..") and os.path.islink(source_path.rstrip("/"))):
+        try:
+            entries = os.listdir(source_path)[:_MAX_ENTRIES]
+        except OSError:
+            entries = []
+        out += [target.rstrip("/") + "/" + e for e in sorted(entries)]
+    return out
 
 
 def _written(path: str, where: _Where):

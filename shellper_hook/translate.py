@@ -31,6 +31,7 @@ _NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
 _FIND_EXPR = {"!", "(", ")", ","}
 _WC_MODES = ("l", "w", "c")
 _MAX_LINES = 10**18  # more than any file has; keeps int <-> str cheap
+_PRINTF_LINE = "'%s\\n'"  # printf's format for one literal line
 
 
 def quote(s: str) -> str:
@@ -89,8 +90,13 @@ def _find(a: dict) -> str:
 
 
 def _echo(a: dict) -> str:
-    # echo takes no `--`: a leading "-" in the content cannot inject anything.
-    line = "echo " + quote(a["content"])
+    content = a["content"]
+    # echo reads a leading "-n"/"-e"/"-" as an option and zsh's echo expands
+    # backslashes: printf writes such content literally in every shell.
+    if content.startswith("-") or "\\" in content:
+        line = "printf " + _PRINTF_LINE + " " + quote(content)
+    else:
+        line = "echo " + quote(content)
     target = a["file_name"]
     if target == "None":
         return line
@@ -347,14 +353,36 @@ def _parse_find(words):
     return None
 
 
+def _redirect_target(words):
+    """(words before an `>> FILE` at the end, FILE or "None"), or None."""
+    if _REDIRECT not in words:
+        return words, "None"
+    at = words.index(_REDIRECT)
+    if at != len(words) - 2 or words[-1] is _REDIRECT or words[-1] == "None":
+        return None
+    return words[:at], words[-1]
+
+
 def _parse_echo(words):
-    target = "None"
-    if _REDIRECT in words:
-        at = words.index(_REDIRECT)
-        if at != len(words) - 2 or words[-1] is _REDIRECT or words[-1] == "None":
-            return None
-        words, target = words[:at], words[-1]
+    split = _redirect_target(words)
+    if split is None:
+        return None
+    words, target = split
+    # An option-like first word, or a backslash (zsh's echo expands it), means
+    # something else than the content: only printf says that unambiguously.
+    if (words and words[0].startswith("-")) or any("\\" in w for w in words):
+        return None
     return {"content": " ".join(words), "file_name": target}
+
+
+def _parse_printf(words):
+    split = _redirect_target(words)
+    if split is None:
+        return None
+    words, target = split
+    if len(words) != 2 or words[0] != "%s\\n":
+        return None
+    return {"content": words[1], "file_name": target}
 
 
 _PARSE = {
@@ -384,12 +412,18 @@ def from_bash(line: str) -> ToolCall | None:
     if not isinstance(line, str):
         return None
     tokens = _tokenize(line.strip(" \t\n"))
-    if not tokens or not isinstance(tokens[0], str) or tokens[0] not in _PARSE:
+    if not tokens or not isinstance(tokens[0], str):
         return None
     name, words = tokens[0], tokens[1:]
+    if name == "printf":
+        name, parse = "echo", _parse_printf
+    elif name in _PARSE:
+        parse = _PARSE[name]
+    else:
+        return None
     if name != "echo" and _REDIRECT in words:
         return None
-    args = _PARSE[name](words)
+    args = parse(words)
     if args is None:
         return None
     call = ToolCall(name, args).with_defaults()

@@ -135,11 +135,14 @@ def run_argv(line: str, name: str, tmp_path, shell: str = "bash"):
 def assert_argv(call, tmp_path, shell="bash", recursive=False):
     line = to_bash(call, allow_recursive=recursive)
     want, target = expected_argv(call, recursive)
-    got = run_argv(line, call.name, tmp_path, shell)
+    word = call.name
+    if call.name == "echo" and line.startswith("printf '%s\\n' "):
+        word, want = "printf", ["%s\\n", *want]  # the literal form of option-like content
+    got = run_argv(line, word, tmp_path, shell)
     if target is None:
         assert got == (want, None), line
     else:  # the printf output went into the file, not to stdout
-        assert got == ([], target, want[0] + "\0"), line
+        assert got == ([], target, "\0".join(want) + "\0"), line
     return line
 
 
@@ -256,9 +259,9 @@ def test_quote_gives_the_shell_exactly_the_value(shell, words, tmp_path):
         ("sort", {"file_name": "-r"}, "sort -- -r"),
         ("rmdir", {"dir_name": "-v"}, "rmdir -- -v"),
         ("rm", {"file_name": "a-b"}, "rm a-b"),  # only a leading dash matters
-        # echo takes no options from its content: left as is, one word
-        ("echo", {"content": "-n hi"}, "echo '-n hi'"),
-        ("echo", {"content": "-e", "file_name": "-f"}, "echo -e >> -f"),
+        # echo would read these as options: printf writes them literally
+        ("echo", {"content": "-n hi"}, "printf '%s\\n' '-n hi'"),
+        ("echo", {"content": "-e", "file_name": "-f"}, "printf '%s\\n' -e >> -f"),
     ],
 )
 def test_operands_that_look_like_options_stay_operands(name, args, line):
@@ -526,7 +529,9 @@ def test_real_find_uses_the_name_as_a_substring(tmp_path):
         ("echo  hi   there ", "echo", {"content": "hi there", "file_name": "None"}),
         ("echo 'hi   there'", "echo", {"content": "hi   there", "file_name": "None"}),
         ("echo", "echo", {"content": "", "file_name": "None"}),
-        ("echo -n hi", "echo", {"content": "-n hi", "file_name": "None"}),
+        ("printf '%s\\n' '-n hi'", "echo", {"content": "-n hi", "file_name": "None"}),
+        ("printf '%s\\n' -e >> f", "echo", {"content": "-e", "file_name": "f"}),
+        ("printf %s\\\\n 'a\\b'", "echo", {"content": "a\\b", "file_name": "None"}),
         ("echo 'a b' >> f.txt", "echo", {"content": "a b", "file_name": "f.txt"}),
         ("echo a>>f.txt", "echo", {"content": "a", "file_name": "f.txt"}),
         ("echo x >> 'my notes'", "echo", {"content": "x", "file_name": "my notes"}),
@@ -568,6 +573,12 @@ def test_from_bash_recognises_the_tool_shapes(line, name, args):
         "cat < a",
         "cat a 2>> log",
         "echo a 2>>f",
+        "echo -n hi",  # an option, not content
+        "echo -e 'a\\tb'",
+        "echo 'a\\nb'",  # zsh's echo expands the backslash, bash's does not
+        "printf '%s\\n' a b",  # two lines
+        "printf %s a",
+        "printf '%s\\n'",
         "echo a > f",
         "echo a >> f >> g",
         "echo a >> f g",
@@ -759,3 +770,20 @@ def test_what_from_bash_accepts_is_what_the_shell_runs(shell, rest, tmp_path):
         else:
             want, _ = expected_argv(call)
             assert [w for w in got[0] if w != "--"] == [w for w in want if w != "--"], line
+
+
+CONTENT_LIKE_OPTIONS = ["-n", "-e", "-E", "-neE", "-", "--", "-n hi", "a\\nb", "\\c", "back\\\\slash", "x\ny"]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_echo_content_that_looks_like_an_option_is_written_literally(shell, tmp_path):
+    """Run in the real shell: the file gets exactly the content and a newline."""
+    if not shutil.which(shell):
+        pytest.skip(f"{shell} not installed")
+    for i, content in enumerate(CONTENT_LIKE_OPTIONS):
+        name = f"out{i}"
+        line = to_bash(ToolCall("echo", {"content": content, "file_name": name}))
+        cmd = [shell, "--norc", "--noprofile", "-c", line] if shell == "bash" else [shell, "-f", "-c", line]
+        subprocess.run(cmd, cwd=tmp_path, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, check=True, timeout=10)
+        assert (tmp_path / name).read_text() == content + "\n", (content, line)
+        assert from_bash(line) == ToolCall("echo", {"content": content, "file_name": name}), line
