@@ -122,7 +122,7 @@ def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
         _refuse_protected(call.name, verb, args[key], where)
-        notes += _key_notes(call.name, verb, args[key], where)
+        notes += _take_notes(call.name, verb, args[key], where)
     notes += _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
     return Verdict(call, command, list(dict.fromkeys(notes)))
 
@@ -345,15 +345,21 @@ def _key_dir(path: str, where: _Where):
     return None
 
 
-def _key_notes(tool: str, verb: str, value: str, where: _Where) -> list:
-    """Refuse removing or moving ~/.ssh or ~/.gnupg; warn loudly for anything in them."""
+def _take_notes(tool: str, verb: str, value: str, where: _Where) -> list:
+    """Refuse removing or moving ~/.ssh or ~/.gnupg; warn loudly for anything in
+    them, and for a hidden settings file of home."""
     notes = []
     for path, link in where.readings(value):
+        via = " (through a symbolic link)" if link else ""
         found = _key_dir(path, where)
         if found is None:
+            what = _written(path, where)
+            if what is not None and what[0] == "dotfile":
+                notes.append(
+                    f"warning: {tool} {_show(value)} {verb}s {what[1]}{via}, a hidden settings file in your home"
+                )
             continue
         shown, whole = found
-        via = " (through a symbolic link)" if link else ""
         if whole:
             raise Refused(f"refused: {tool} {_show(value)} would {verb} {shown}{via}, which holds your keys")
         notes.append(f"warning: {tool} {_show(value)} {verb}s something in {shown}{via}, which holds your keys")

@@ -173,6 +173,19 @@ def test_removing_or_moving_key_files_warns_loudly(tmp_path, monkeypatch, name, 
         assert any(c.startswith(folder + "/") for c in changed), (shell, changed)
 
 
+@pytest.mark.parametrize("name,args", [
+    ("rm", {"file_name": "../.bashrc"}),
+    ("mv", {"source": "../.zshrc", "destination": "zshrc.old"}),
+])
+def test_removing_or_moving_a_home_dotfile_warns_loudly(tmp_path, monkeypatch, name, args):
+    verdict, changes = judged(tmp_path, monkeypatch, name, args)
+    assert not isinstance(verdict, str), verdict
+    shown = "~/" + os.path.basename(next(iter(args.values())))
+    assert any(w.startswith("warning:") and shown in w for w in verdict.warnings), verdict.warnings
+    for shell, changed in changes.items():
+        assert shown[2:] in changed, (shell, changed)
+
+
 @pytest.mark.parametrize("name,args,recursive", [
     ("mv", {"source": "../.ssh", "destination": "elsewhere"}, False),
     ("mv", {"source": "../.gnupg", "destination": "old"}, False),
