@@ -231,7 +231,7 @@ class Daemon:
             writer.close()
             try:
                 await writer.wait_closed()
-            except Exception:
+            except (Exception, asyncio.CancelledError):  # shutting down: the reply went out already
                 pass
 
     async def _serve_one(self, reader, writer) -> bytes | None:

@@ -132,6 +132,11 @@ def test_stop_and_status_cli(env, fake):
     r = shellper("stop")
     assert r.returncode == 0 and str(pid) in r.stdout
     assert wait_until(lambda: not alive(pid), 5)
+    # A normal stop is one INFO line in the log the README sends people to, never a traceback.
+    with open(paths.log_file()) as fh:
+        log = fh.read()
+    assert "shellper daemon stopped" in log
+    assert "ERROR" not in log and "Traceback" not in log, log
 
 
 def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch):
