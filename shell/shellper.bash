@@ -45,14 +45,23 @@ __shellper_k2='\C-x\C-_S2\a'   # accept-line, or nothing after a "#?" line
 # Print a message on its own line above the prompt (control characters
 # shown as "?", so no reply can drive the terminal).
 __shellper_say() {
-  printf '\r\033[Kshellper: %s\n' "${1//[[:cntrl:]]/?}" >&2
+  # C1, line separators and bidi controls are matched as UTF-8 bytes: the C
+  # locale's [[:cntrl:]] knows only C0 and DEL.
+  local m=${1//[[:cntrl:]]/?}
+  m=${m//$'\xc2'[$'\x80'-$'\x9f']/?}
+  m=${m//$'\xe2\x80'[$'\x8e\x8f\xa8'-$'\xae']/?}
+  m=${m//$'\xe2\x81'[$'\xa6'-$'\xa9']/?}
+  m=${m//$'\xd8\x9c'/?}
+  printf '\r\033[Kshellper: %s\n' "$m" >&2
 }
 
 # The request in a line: the line itself, or what follows "#?".
 __shellper_request_of() {
   local text=$1
-  if [[ $text =~ ^[[:space:]]*'#?'(.*)$ ]]; then
-    text=${BASH_REMATCH[1]}
+  # Patterns, not =~, here and in __shellper_enter: =~ overwrites the user's BASH_REMATCH.
+  if [[ ${text#"${text%%[![:space:]]*}"} == '#?'* ]]; then
+    text=${text#"${text%%[![:space:]]*}"}
+    text=${text#'#?'}
   fi
   text=${text#"${text%%[![:space:]]*}"}
   text=${text%"${text##*[![:space:]]}"}
@@ -70,7 +79,11 @@ __shellper_run() {
   # it arrives as a key instead; the child reports the reply on a pipe.
   command stty -isig 2>/dev/null
   local before=${!-}
-  exec {fd}< <(exec "$__shellper_python" -m shellper_hook.client translate "$$" "$PWD" "$text" 2>/dev/null)
+  # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
+  # world-readable) nor the environment (bind -x exports READLINE_LINE).
+  exec {fd}< <(builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
+    exec "$__shellper_python" -m shellper_hook.client translate "$$" 2>/dev/null \
+    < <(builtin printf '%s\0%s\0' "$PWD" "$text"))
   pid=${!-}
   [[ $pid == "$before" ]] && pid=  # a bash that does not give us its pid
   while ! read -t 0 -u "$fd" 2>/dev/null; do
@@ -158,7 +171,9 @@ __shellper_set_chain() {
 
 # Enter (first half of the macro): decide whether the line runs.
 __shellper_enter() {
-  if (( __shellper_at_ps1 )) && [[ $READLINE_LINE != *$'\n'* && $READLINE_LINE =~ ^[[:space:]]*'#?' ]]; then
+  # The report's pipe must be gone before the user's command can reuse its fd number.
+  [[ -n ${__shellper_report_fd-} ]] && __shellper_report_wait
+  if (( __shellper_at_ps1 )) && [[ $READLINE_LINE != *$'\n'* && ${READLINE_LINE#"${READLINE_LINE%%[![:space:]]*}"} == '#?'* ]]; then
     __shellper_set_chain none
     __shellper_run_line
     return 0
@@ -197,11 +212,29 @@ __shellper_precmd() {
   if (( __shellper_ran_set )); then
     local line=$__shellper_ran
     __shellper_ran= __shellper_ran_set=0 __shellper_pending=
+    # A line bash's history drops is reported empty: the suggestion is forgotten, the line never stored.
+    __shellper_hist_drops "$line" && line=
     __shellper_report_wait
     # The client keeps the pipe open until it is done (it prints nothing).
-    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed "$$" "$st" "$line" 2>/dev/null)
+    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed "$$" "$st" 2>/dev/null \
+      < <(builtin printf '%s\0' "$line"))
   fi
   return "$st"
+}
+
+# Does bash's history drop line $1 (HISTCONTROL ignorespace/ignoreboth,
+# also as bash-preexec records it, or a HISTIGNORE pattern)?
+__shellper_hist_drops() {
+  local line=$1 rest=${HISTIGNORE-} pat
+  if [[ $line == ' '* ]]; then
+    [[ ${HISTCONTROL-} == *ignorespace* || ${HISTCONTROL-} == *ignoreboth* || -n ${__bp_ignorespace-} ]] && return 0
+  fi
+  while [[ -n $rest ]]; do
+    pat=${rest%%:*}
+    [[ $rest == *:* ]] && rest=${rest#*:} || rest=
+    [[ -n $pat && $line == $pat ]] && return 0
+  done
+  return 1
 }
 
 # Let the last report (sent in the background) finish, for at most 2 s, so

@@ -8,7 +8,10 @@
 # Use:
 #   Ctrl-G             the whole line is a request; it is replaced by the
 #                      command, ready to edit or run. On an empty line, the
-#                      last suggestion comes back.
+#                      last suggestion comes back. Words an alias would
+#                      rewrite are quoted (global aliases such as `G` or
+#                      `...`); your own alias for the command name itself
+#                      (rm='rm -i') still applies.
 #   #? request  Enter  the same, instead of running the line.
 #   Ctrl-C             while "translating..." shows: cancel, the request
 #                      stays on the line.
@@ -53,12 +56,42 @@ zmodload zsh/net/socket 2>/dev/null
 __shellper_json() {
   emulate -L zsh
   setopt localoptions extendedglob
-  local s=$1
+  local s=$1 MATCH MBEGIN MEND  # (#m) sets these
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   # Control characters as \u00XX (the code of the matched character).
   s=${s//(#m)[[:cntrl:]]/\\u${(l:4::0:)$(( [##16] #MATCH ))}}
   REPLY="\"$s\""
+}
+
+# The command line $1 in REPLY, with every word that an alias would rewrite
+# quoted, so it runs the argv it shows whatever aliases are defined (oh-my-zsh
+# has `alias -g G='| grep'` and `...='../..'`). Global aliases are quoted
+# everywhere; regular ones everywhere but the first word, so the user's own
+# command aliases (`rm='rm -i'`) still apply. Words the renderer leaves
+# unquoted hold only characters that mean themselves, so quoting keeps their
+# value. Status 1 (REPLY=$1) if the line does not split as expected.
+__shellper_unalias() {
+  emulate -L zsh
+  setopt localoptions extendedglob
+  local rest=$1 out= tok gap
+  local -i first=1
+  for tok in "${(@z)1}"; do
+    # Copy the blanks before the token, then the token itself, from $1.
+    gap=${(M)rest##[[:blank:]]#}
+    rest=${rest:$#gap}
+    if [[ ${rest:0:$#tok} != "$tok" ]]; then
+      REPLY=$1
+      return 1
+    fi
+    rest=${rest:$#tok}
+    if (( $+galiases[$tok] )) || (( ! first && $+aliases[$tok] )); then
+      tok=${(qq)tok}
+    fi
+    out+=$gap$tok
+    first=0
+  done
+  REPLY=$out$rest
 }
 
 # Connect to the daemon without spawning anything; the fd is in REPLY.
@@ -75,7 +108,9 @@ __shellper_drop() {
   emulate -L zsh
   if [[ -n $__shellper_fd ]]; then
     zle -F $__shellper_fd 2>/dev/null
-    exec {__shellper_fd}<&- 2>/dev/null
+    # Braces: `exec` with only redirections applies them to the shell
+    # itself, so a bare `2>/dev/null` here would silence it for good.
+    { exec {__shellper_fd}<&- } 2>/dev/null
   fi
   if [[ -n $__shellper_pid ]]; then
     kill -TERM $__shellper_pid 2>/dev/null
@@ -103,7 +138,9 @@ __shellper_start() {
   if [[ -z $fd ]]; then
     # No daemon reachable: the client starts it and prints the same reply.
     # The subshell says its pid first, so Ctrl-C can stop the client.
-    exec {fd}< <(print -r -- $sysparams[pid]; exec "$__shellper_python" -m shellper_hook.client translate $$ "$PWD" "$text" 2>/dev/null)
+    # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is world-readable).
+    exec {fd}< <(print -r -- $sysparams[pid]; exec "$__shellper_python" -m shellper_hook.client translate $$ 2>/dev/null \
+      < <(builtin print -rn -- "$PWD"$'\0'"$text"$'\0'))
     IFS= read -r -u $fd __shellper_pid
   fi
   __shellper_fd=$fd
@@ -114,8 +151,8 @@ __shellper_start() {
 # Called by zle when the daemon's reply is readable (or the peer hung up).
 __shellper_reply_widget() {
   emulate -L zsh
-  local fd=$1 chunk st
-  [[ $fd == $__shellper_fd ]] || { zle -F $fd 2>/dev/null; exec {fd}<&- 2>/dev/null; return 0 }
+  local fd=$1 chunk st REPLY
+  [[ $fd == $__shellper_fd ]] || { zle -F $fd 2>/dev/null; { exec {fd}<&- } 2>/dev/null; return 0 }
   sysread -i $fd -s 65536 -t 1 chunk
   st=$?
   if (( st == 0 )); then
@@ -137,6 +174,9 @@ __shellper_reply_widget() {
 __shellper_apply() {
   emulate -L zsh
   local -a f
+  # zle -M shows C0 and C1 escaped but bidi controls and separators raw: as
+  # UTF-8 bytes (U+061C, 200E-F, 2028-202E, 2066-9), so any locale sees them.
+  local bidi=$'(\xd8\x9c|\xe2\x80\x8e|\xe2\x80\x8f|\xe2\x80\xa8|\xe2\x80\xa9|\xe2\x80\xaa|\xe2\x80\xab|\xe2\x80\xac|\xe2\x80\xad|\xe2\x80\xae|\xe2\x81\xa6|\xe2\x81\xa7|\xe2\x81\xa8|\xe2\x81\xa9)'
   # A whole reply ends in NUL; one cut short (the daemon died mid-write) is not used.
   [[ $1 == *$'\0' ]] && f=("${(@0)1}")
   if [[ $BUFFER != $__shellper_line ]]; then
@@ -147,18 +187,25 @@ __shellper_apply() {
   fi
   if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
     __shellper_last=${f[2]} __shellper_pending=${f[2]}
-    # One assignment: a single undo step brings the request back.
-    BUFFER=${f[2]}
+    # No alias may change what it means; one assignment: a single undo
+    # step brings the request back.
+    local REPLY
+    __shellper_unalias "${f[2]}"
+    BUFFER=$REPLY
     CURSOR=$#BUFFER
     zle -R
     if [[ -n ${f[3]-} ]]; then
-      zle -M "shellper: ${${f[3]}//$'\n'/$'\n'shellper: }"
+      # Unquoted: inside "..." $'\n' in the replacement stayed literal text.
+      local msg=${${f[3]}//${~bidi}/?}
+      msg=${msg//$'\n'/$'\n'shellper: }
+      zle -M "shellper: $msg"
     else
       zle -M ""
     fi
   elif [[ ${f[1]-} == error ]]; then
     zle -R
-    zle -M "shellper: ${f[3]:-${f[2]:-failed}}"
+    local msg=${f[3]:-${f[2]:-failed}}
+    zle -M "shellper: ${msg//${~bidi}/?}"
   elif [[ -z $1 ]]; then
     zle -R
     zle -M "shellper: no answer from the daemon (see \`shellper status\`)"
@@ -185,9 +232,11 @@ __shellper_request_of() {
 # Ctrl-G.
 shellper-translate() {
   emulate -L zsh
+  local REPLY  # our helpers answer in REPLY: keep the user's
   if [[ -z ${BUFFER//[[:space:]]/} ]]; then
     if [[ -n $__shellper_last ]]; then
-      BUFFER=$__shellper_last
+      __shellper_unalias "$__shellper_last"
+      BUFFER=$REPLY
       CURSOR=$#BUFFER
     else
       zle -M "shellper: type a request first, then press ${SHELLPER_KEY:-^G}"
@@ -220,6 +269,7 @@ shellper-accept-line() {
 __shellper_accept_own() {
   emulate -L zsh
   setopt localoptions extendedglob
+  local REPLY
   if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
     # Enter on the request being translated: keep waiting, never run it.
     zle -M "shellper: still translating... (Ctrl-C cancels)"
@@ -255,6 +305,8 @@ __shellper_line_init() {
 # preexec: note the line run after a suggestion.
 __shellper_preexec() {
   emulate -L zsh
+  # The report's pipe must be gone before the user's command can reuse its fd number.
+  [[ -n $__shellper_report_fd ]] && __shellper_report_wait
   [[ -n $__shellper_pending ]] || return 0
   __shellper_ran=${1:-${3-}}
   __shellper_ran_set=1
@@ -265,8 +317,12 @@ __shellper_precmd() {
   local st=$?
   emulate -L zsh
   (( __shellper_ran_set )) || return $st
-  local line=$__shellper_ran
+  local line=$__shellper_ran REPLY
   __shellper_ran= __shellper_ran_set=0 __shellper_pending=
+  # A line zsh's history drops is reported empty: the suggestion is forgotten, the line never stored.
+  if [[ $line == ' '* && -o histignorespace ]] || [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]]; then
+    line=
+  fi
   if __shellper_connect; then
     local fd=$REPLY
     __shellper_json "$line"
@@ -275,7 +331,8 @@ __shellper_precmd() {
   else
     __shellper_report_wait
     # The client keeps the pipe open until it is done (it prints nothing).
-    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $st "$line" 2>/dev/null)
+    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $st 2>/dev/null \
+      < <(builtin print -rn -- "$line"$'\0'))
   fi
   return $st
 }
@@ -287,7 +344,7 @@ __shellper_report_wait() {
   [[ -n $__shellper_report_fd ]] || return 0
   local done
   read -r -t 2 -u $__shellper_report_fd done 2>/dev/null
-  exec {__shellper_report_fd}<&- 2>/dev/null
+  { exec {__shellper_report_fd}<&- } 2>/dev/null
   __shellper_report_fd=
 }
 

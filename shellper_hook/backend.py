@@ -243,7 +243,8 @@ class Backend:
             message = message.model_dump()
         if not isinstance(message, dict):
             raise MalformedAnswer("the model server's answer has no readable message")
-        return parse_message(message)
+        # Off the event loop: reading one terminal's answer never delays another's request.
+        return await asyncio.to_thread(parse_message, message)
 
     async def _native(self, path: str, body=None, timeout: float = PROBE_TIMEOUT):
         return await asyncio.to_thread(_http_json, self.root + path, body, timeout)

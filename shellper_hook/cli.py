@@ -13,6 +13,7 @@ import os
 import sys
 
 from . import __version__
+from .show import safe, safe_json
 
 EXIT_ERROR = 1
 EXIT_REFUSED = 3
@@ -31,7 +32,7 @@ def _session_help() -> str:
 
 
 def _die(message: str, code: int = EXIT_ERROR) -> int:
-    sys.stderr.write(f"shellper: {message}\n")
+    sys.stderr.write(f"shellper: {safe(message)}\n")
     return code
 
 
@@ -98,11 +99,12 @@ def cmd_ask(args) -> int:
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"), EXIT_REFUSED if reply.get("kind") == "refused" else EXIT_ERROR)
     for warning in reply.get("warnings", []):
-        sys.stderr.write(f"shellper: {warning}\n")
+        sys.stderr.write(f"shellper: {safe(warning)}\n")
     if args.json:
-        print(json.dumps({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", [])}))
+        print(safe_json({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", [])}))
     else:
-        print(reply["command"])
+        # Newlines and tabs can be part of a command (quoted echo content); nothing else is.
+        print(safe(reply["command"], keep="\n\t"))
     return 0
 
 
@@ -111,15 +113,15 @@ def cmd_history(args) -> int:
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"))
     if args.json:
-        print(json.dumps({"exchanges": reply["exchanges"], "pending": reply["pending"]}, ensure_ascii=False))
+        print(safe_json({"exchanges": reply["exchanges"], "pending": reply["pending"]}))
         return 0
     if not reply["exchanges"] and not reply["pending"]:
         print("(no history for this terminal yet)")
     for i, ex in enumerate(reply["exchanges"], 1):
         mark = "  (edited)" if ex["edited"] else ""
-        print(f"{i:>3}. {ex['request']}\n     $ {ex['command']}{mark}")
+        print(f"{i:>3}. {safe(ex['request'])}\n     $ {safe(ex['command'])}{mark}")
     if reply["pending"]:
-        print(f"  pending: {reply['pending']['request']}\n     $ {reply['pending']['command']}  (not run yet)")
+        print(f"  pending: {safe(reply['pending']['request'])}\n     $ {safe(reply['pending']['command'])}  (not run yet)")
     return 0
 
 
@@ -129,7 +131,7 @@ def cmd_reset(args) -> int:
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"))
     what = "everything shellper stored (all terminals, corrections)" if args.all else "this terminal's conversation"
-    print(f"forgot {what} ({reply['removed']} records)")
+    print(safe(f"forgot {what} ({reply['removed']} records)"))
     return 0
 
 
@@ -137,25 +139,25 @@ def cmd_status(args) -> int:
     reply = _request({"op": "status"}, autostart=False, timeout=30)
     if not reply.get("ok"):
         if args.json:
-            print(json.dumps({"ok": False, "running": False, "error": reply.get("error")}))
+            print(safe_json({"ok": False, "running": False, "error": reply.get("error")}))
             return EXIT_ERROR
-        print(f"daemon: not running ({reply.get('error')})")
+        print(safe(f"daemon: not running ({reply.get('error')})"))
         print("it starts by itself on the first request; `shellper daemon` runs it in the foreground")
         return EXIT_ERROR
     if args.json:
-        print(json.dumps(reply))
+        print(safe_json(reply))
         return 0
     server = reply["server"]
-    print(f"daemon:   pid {reply['pid']}, up {reply['uptime']:.0f} s, version {reply['version']}")
-    print(f"socket:   {reply['socket']}")
-    print(f"sessions: {reply['sessions']}")
-    print(f"server:   {reply['base_url']} ({'reachable' if server.get('reachable') else 'NOT reachable'})")
+    print(safe(f"daemon:   pid {reply['pid']}, up {reply['uptime']:.0f} s, version {reply['version']}"))
+    print(safe(f"socket:   {reply['socket']}"))
+    print(safe(f"sessions: {reply['sessions']}"))
+    print(safe(f"server:   {reply['base_url']} ({'reachable' if server.get('reachable') else 'NOT reachable'})"))
 
     def yn(v):
         return "unknown" if v is None else ("yes" if v else "no")
 
-    print(f"model:    {reply['model']}: present {yn(server.get('model_present'))}, loaded {yn(server.get('model_loaded'))}")
-    print(f"          {server.get('message', '')}")
+    print(safe(f"model:    {reply['model']}: present {yn(server.get('model_present'))}, loaded {yn(server.get('model_loaded'))}"))
+    print(safe(f"          {server.get('message', '')}"))
     return 0
 
 
@@ -171,7 +173,7 @@ def cmd_stop(args) -> int:
     deadline = time.monotonic() + 5
     while os.path.exists(paths.socket_path()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    print(f"stopped the daemon (pid {reply['pid']})")
+    print(safe(f"stopped the daemon (pid {reply['pid']})"))
     return 0
 
 
@@ -200,17 +202,17 @@ def cmd_config(args) -> int:
     except SettingsError as exc:
         return _die(str(exc))
     for line in unknown_env():
-        sys.stderr.write(f"shellper: warning: {line}\n")
+        sys.stderr.write(f"shellper: warning: {safe(line)}\n")
     from . import paths
 
     if args.json:
-        print(json.dumps({k: {"value": v, "source": s} for k, v, s in describe(settings)}))
+        print(safe_json({k: {"value": v, "source": s} for k, v, s in describe(settings)}))
         return 0
     path = paths.config_file()
-    print(f"# config file: {path}" + ("" if os.path.exists(path) else " (does not exist: defaults and environment only)"))
+    print(safe(f"# config file: {path}" + ("" if os.path.exists(path) else " (does not exist: defaults and environment only)")))
     for key, value, source in describe(settings):
         shown = value if key != "system_prompt" else (str(value)[:60] + "...")
-        print(f"{key:<20} = {json.dumps(shown) if isinstance(shown, str) else json.dumps(shown)}   # {source}")
+        print(safe(f"{key:<20} = {json.dumps(shown)}   # {source}"))
     return 0
 
 
@@ -253,12 +255,12 @@ def cmd_export(args) -> int:
         return _die(f"cannot write {args.output}: {exc.strerror or exc}; choose another file with -o")
     try:
         for conv in reply["conversations"]:
-            out.write(json.dumps(conv, ensure_ascii=False) + "\n")
+            out.write(safe_json(conv) + "\n")
     finally:
         if args.output:
             out.close()
     if args.output:
-        sys.stderr.write(f"wrote {len(reply['conversations'])} conversations to {args.output}\n")
+        sys.stderr.write(safe(f"wrote {len(reply['conversations'])} conversations to {args.output}") + "\n")
     return 0
 
 
@@ -283,8 +285,14 @@ def cmd_setup_model(args) -> int:
 # ---- parser ------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    # argparse quotes some values with repr() but prints unrecognized arguments raw.
+    def error(self, message):
+        super().error(safe(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="shellper", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--version", action="version", version=f"shellper {__version__}")

@@ -4,8 +4,12 @@ Standard library only: this runs on every key press in bash, so it must
 not pay for openai, psutil or platformdirs.
 
 Used by the shells as
-    python -m shellper_hook.client translate PID CWD TEXT   (NUL-separated reply on stdout)
-    python -m shellper_hook.client executed PID STATUS COMMAND
+    python -m shellper_hook.client translate PID     stdin: CWD NUL TEXT NUL
+                                                     (NUL-separated reply on stdout)
+    python -m shellper_hook.client executed PID STATUS   stdin: COMMAND NUL
+User text comes on stdin, never in argv: any local user can read another's
+/proc/PID/cmdline. The old forms with CWD TEXT / COMMAND as arguments still
+work, for shells that loaded an older shellper.
 """
 
 from __future__ import annotations
@@ -168,10 +172,31 @@ def _utf8(value: str, what: str) -> None:
         raise ValueError(f"{what} is not valid UTF-8 text; retype it") from None
 
 
+class _Framing(ValueError):
+    """stdin is not what the shell sends: cut short or missing."""
+
+
+def _stdin_fields(count: int) -> list:
+    """`count` NUL-terminated fields from stdin, as UTF-8 text with bad bytes
+    surrogate-escaped (as in argv). Only the last field may itself hold a NUL (zsh strings can):
+    a cwd never does. No final NUL means the shell was cut off."""
+    data = sys.stdin.buffer.read()
+    if not data.endswith(b"\0"):
+        raise _Framing("the shell's message to the client was cut short; try again")
+    fields = data[:-1].split(b"\0", count - 1)
+    if len(fields) != count:
+        raise _Framing("the shell's message to the client is incomplete; try again")
+    return [f.decode("utf-8", "surrogateescape") for f in fields]
+
+
 def _main(argv: list) -> int:
-    if len(argv) == 4 and argv[0] == "translate":
-        pid, cwd, text = argv[1:]
+    if argv[:1] == ["translate"] and len(argv) in (2, 4):
         try:
+            if len(argv) == 2:
+                pid = argv[1]
+                cwd, text = _stdin_fields(2)
+            else:
+                pid, cwd, text = argv[1:]
             _utf8(text, "the request")
             _utf8(cwd, "the current directory's name")
             raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
@@ -181,10 +206,14 @@ def _main(argv: list) -> int:
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return 0 if raw.startswith(b"ok\0") else 1
-    if len(argv) == 4 and argv[0] == "executed":
-        pid, status, command = argv[1:]
-        command = os.fsencode(command).decode("utf-8", "replace")
+    if argv[:1] == ["executed"] and len(argv) in (3, 4):
         try:
+            pid, status = argv[1:3]
+            if len(argv) == 3:
+                raw_command = _stdin_fields(1)[0].encode("utf-8", "surrogateescape")
+            else:
+                raw_command = os.fsencode(argv[3])
+            command = raw_command.decode("utf-8", "replace")
             request({"op": "executed", "session": int(pid), "status": int(status), "command": command}, autostart=False, timeout=2)
         except (DaemonUnavailable, OSError, ValueError):
             return 1

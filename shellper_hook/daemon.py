@@ -318,7 +318,9 @@ class Daemon:
             call = await self.backend.translate(history, req["text"])
             answered = time.perf_counter()
             self._maybe_preload(answered - asked)
-            verdict = policy.check(call, req["cwd"], self.settings.allow_recursive)
+            # In a thread: the checks stat the user's files, and one terminal's
+            # slow step must never hold up another's request.
+            verdict = await asyncio.to_thread(policy.check, call, req["cwd"], self.settings.allow_recursive)
             if req.get("commit"):
                 self.store.commit(key, req["text"], verdict.call, verdict.command)
             else:
@@ -440,7 +442,7 @@ def main(argv=None) -> int:
     from .backend import Backend
     from .store import SessionStore
 
-    store = SessionStore(collect_corrections=settings.collect_corrections)
+    store = SessionStore(collect_corrections=settings.collect_corrections, corrections_days=settings.corrections_days)
     daemon = Daemon(settings, store, Backend(settings))
     try:
         asyncio.run(daemon.serve_forever())

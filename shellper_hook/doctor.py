@@ -17,6 +17,7 @@ import sys
 import time
 
 from . import __version__, paths
+from .show import safe
 
 ROUND_TRIP_REQUEST = "print the current directory"
 STATUS_TIMEOUT = 30.0  # the daemon's status call probes the model server
@@ -32,9 +33,10 @@ class Report:
         self.warnings = 0
 
     def _line(self, status: str, what: str, problem: str | None = None, fix: str | None = None) -> None:
-        text = f"{status:<6}{what}" + (f": {problem}" if problem else "")
+        # The checks quote server replies, settings and file names: show no control character raw.
+        text = f"{status:<6}{safe(what)}" + (f": {safe(problem)}" if problem else "")
         if fix:
-            text += f"\n      fix: {fix}"
+            text += f"\n      fix: {safe(fix)}"
         self.out.write(text + "\n")
         self.out.flush()
 

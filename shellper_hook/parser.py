@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from . import tools
-from .errors import MalformedAnswer, NoToolCall, ShellperError, WrongType
+from .errors import MalformedAnswer, NoToolCall, ShellperError, UnknownArgument, UnknownTool, WrongType
 from .tools import ToolCall
 
 # Bounds that keep hostile input cheap: a real answer is a few hundred bytes.
@@ -28,6 +28,8 @@ _MAX_LITERAL_TRIES = 8  # '{' positions also tried as Python literals
 _MAX_DEPTH = 4  # nesting of tool_calls/function wrappers we follow
 _SHOWN = 80  # characters of the model's text quoted in an error
 _MAX_TEXT = 1 << 20  # no tool call is a megabyte long
+_MAX_SCAN = 1 << 22  # characters all brace tries together may hand the JSON decoder
+_MAX_NAME = 64  # longest tool or parameter name read from Qwen's XML form
 
 # Marker of the last-resort net; tests assert fuzzing never reaches it.
 _UNEXPECTED = "shellper could not read the model's answer"
@@ -35,8 +37,12 @@ _UNEXPECTED = "shellper could not read the model's answer"
 _CALL_KEYS = ("name", "function", "tool_calls", "function_call")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
-_XML_FUNC = re.compile(r"<function=([^>\s]+)\s*>(.*?)(?:</function>|\Z)", re.S)
-_XML_PARAM = re.compile(r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
+# Names stop at '<' and are short, so each '<function=' costs a bounded try:
+# an unbounded name made many unclosed tags quadratic (seconds per 100 KB).
+_XML_FUNC = re.compile(rf"<function=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</function>|\Z)", re.S)
+_XML_PARAM = re.compile(
+    rf"<parameter=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S
+)
 _LOOKS_JSON = re.compile(r"\{\s*['\"]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]+")
 
@@ -65,7 +71,7 @@ def _guarded(fn, value) -> ToolCall:
 
 
 def _one_line(text: str, limit: int = _SHOWN) -> str:
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    flat = " ".join(_CONTROL.sub(" ", text[: limit * 50]).split())  # a prefix: bounded work
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
@@ -193,6 +199,8 @@ def _arguments(obj: Mapping, name) -> dict:
 def _decode_argument_string(raw: str, shown) -> object:
     if not raw.strip():
         return None
+    if len(raw) > _MAX_TEXT:
+        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are too long to be a tool call")
     try:
         value = json.loads(raw)
         if isinstance(value, str) and value.strip().startswith("{"):
@@ -207,6 +215,13 @@ def _decode_argument_string(raw: str, shown) -> object:
 
 
 def _validate(name, args) -> ToolCall:
+    # Names the model made up go into the error whole: keep a huge one short.
+    if isinstance(name, str) and len(name) > _MAX_NAME and name not in tools.names():
+        raise UnknownTool(f"the model asked for an unknown tool {_one_line(name, 40)!r}")
+    if name in tools.names() and isinstance(args, Mapping):
+        for key in args:
+            if isinstance(key, str) and len(key) > _MAX_NAME:
+                raise UnknownArgument(f"the model gave {name} an unknown argument {_one_line(str(key), 40)!r}")
     try:
         return tools.validate(name, args)
     except ShellperError:
@@ -307,8 +322,13 @@ def _first_object(text: str):
     """(first call-like object in the text, whether any object decoded at all)."""
     decoder = json.JSONDecoder()
     decoded = False
-    pos, tries = text.find("{"), 0
+    pos, tries, budget = text.find("{"), 0, _MAX_SCAN
     while pos >= 0 and tries < _MAX_BRACES:
+        # A failed try may have read to the end: charge that, so the hunt
+        # stays linear in the text (200 tries over 1 MB took seconds).
+        budget -= len(text) - pos
+        if budget < 0:
+            break
         try:
             value, end = decoder.raw_decode(text, pos)
         except ValueError:

@@ -118,13 +118,23 @@ def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
         ) from None
     for key in keys:
         _refuse_per_process(args[key], where)
+    try:
+        notes = _path_notes(call, keys, where, allow_recursive)
+    except _PerProcess as exc:  # met on the way, e.g. a copied entry landing on such a link
+        raise Refused(
+            f"refused: {call.name} would write through {exc.where}, which means another place in your"
+            " shell than shellper can check"
+        ) from None
+    return Verdict(call, command, list(dict.fromkeys(notes)))
+
+
+def _path_notes(call: ToolCall, keys: list, where: "_Where", allow_recursive: bool) -> list:
     notes: list = []
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
-        _refuse_protected(call.name, verb, args[key], where)
-        notes += _take_notes(call.name, verb, args[key], where)
-    notes += _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
-    return Verdict(call, command, list(dict.fromkeys(notes)))
+        _refuse_protected(call.name, verb, call.arguments[key], where)
+        notes += _take_notes(call.name, verb, call.arguments[key], where)
+    return notes + _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
 
 
 # ---------------------------------------------------------------- characters

@@ -71,6 +71,8 @@ KEYS = (
         "seconds the daemon stays idle before exiting (0 = never)"),
     Key("collect_corrections", bool, "SHELLPER_COLLECT_CORRECTIONS", True,
         "keep suggestions you edited before running them, for retraining"),
+    Key("corrections_days", int, "SHELLPER_CORRECTIONS_DAYS", 90,
+        "days a correction is kept before it is deleted (0 = keep none, collect none)"),
     Key("keep_alive", str, "SHELLPER_KEEP_ALIVE", "30m",
         "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)"),
 )
@@ -95,6 +97,7 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     idle_exit: float = 1800.0
     collect_corrections: bool = True
+    corrections_days: int = 90
     keep_alive: str = "30m"
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"
     sources: dict = field(
@@ -142,6 +145,8 @@ def _check(key: Key, value, where: str):
         raise bad("must be a number of seconds >= 0 (0 = never exit)")
     elif key.name == "max_turns" and not 0 <= value <= 50:
         raise bad("must be between 0 and 50")
+    elif key.name == "corrections_days" and not 0 <= value <= 36500:
+        raise bad("must be a number of days from 0 to 36500 (0 = keep none)")
     elif key.name == "keep_alive":
         value = value.strip()
         if not _DURATION.match(value):

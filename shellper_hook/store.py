@@ -5,7 +5,9 @@ recycled PID never inherits another shell's history. Only exchanges the
 user actually ran are history; the latest unanswered suggestion is the
 session's single "pending" row until the shell reports what it ran.
 When the user edits a suggestion before running it, the store keeps a
-Correction for retraining (unless collect_corrections is off).
+Correction for retraining (unless collect_corrections is off), for
+corrections_days. Only lines that are one of the tool calls are ever kept:
+anything else a user runs (`export TOKEN=...`) may hold a secret.
 
 SQLite (stdlib) in WAL mode. Only the daemon imports this module, so psutil
 is allowed here.
@@ -32,6 +34,8 @@ BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock
 # A correction keeps this many earlier exchanges: more than the model is ever
 # shown, and it bounds the row size in very long sessions.
 CORRECTION_HISTORY = 20
+CORRECTIONS_DAYS = 90  # how long a correction is kept unless told otherwise
+DAY = 86400.0
 
 _TABLES = ("exchanges", "pending", "corrections")
 _SCHEMA = """
@@ -251,9 +255,16 @@ class SessionStore:
     """Per-terminal conversations. Any thread may call, one at a time (a lock
     makes sure); several processes may open the same file at once."""
 
-    def __init__(self, path: str | None = None, collect_corrections: bool = True):
+    def __init__(self, path: str | None = None, collect_corrections: bool = True,
+                 corrections_days: float = CORRECTIONS_DAYS):
         self.path = os.path.abspath(os.path.expanduser(path)) if path else paths.store_file()
-        self.collect_corrections = bool(collect_corrections)
+        if isinstance(corrections_days, bool) or not isinstance(corrections_days, (int, float)) or not (
+            corrections_days >= 0
+        ):
+            raise ValueError("corrections_days must be a number of days >= 0")
+        self.corrections_days = float(corrections_days)
+        # Keeping none means collecting none.
+        self.collect_corrections = bool(collect_corrections) and self.corrections_days > 0
         self.recovered_from: str | None = None  # where a corrupt file was moved, if any
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
@@ -482,7 +493,8 @@ class SessionStore:
 
         Returns "none" (nothing pending), "committed" (ran as suggested),
         "edited" (ran a changed line that is still a tool call: that call
-        becomes history) or "dropped" (ran something else: forgotten).
+        becomes history) or "dropped" (ran something else: forgotten, and
+        nothing of the line is kept, since it may hold a secret).
         """
         pid, start_cs = _cs(key)
         ran = _text(command_line, "command line").strip()
@@ -501,19 +513,19 @@ class SessionStore:
             if ran == p.command.strip() or (recovered is not None and _same_call(recovered, p.call)):
                 self._insert(db, pid, start_cs, p.request, p.call, ran, False, status)
                 return "committed"
-            if recovered is not None and not _related(recovered, p.call):
+            if recovered is None:
+                return "dropped"  # not a tool call: never stored (`export TOKEN=...`)
+            if not _related(recovered, p.call):
                 return "dropped"  # another command altogether: the suggestion was skipped
             if self.collect_corrections:
                 earlier = self._history(db, pid, start_cs, CORRECTION_HISTORY)
                 self._save_correction(db, p, earlier, ran, recovered, status)
-            if recovered is None:
-                return "dropped"
             self._insert(db, pid, start_cs, p.request, recovered, ran, True, status)
             return "edited"
 
-    def _save_correction(self, db, p: Pending, earlier: list, ran: str, ran_call, status) -> None:
+    def _save_correction(self, db, p: Pending, earlier: list, ran: str, ran_call: ToolCall, status) -> None:
         tool, arguments = _call_columns(p.call)
-        ran_tool, ran_arguments = _call_columns(ran_call) if ran_call is not None else (None, None)
+        ran_tool, ran_arguments = _call_columns(ran_call)
         history = json.dumps([e.to_dict() for e in earlier], ensure_ascii=True)
         db.execute(
             "INSERT INTO corrections (request, history, tool, arguments, command, ran, ran_tool, ran_arguments,"
@@ -523,18 +535,23 @@ class SessionStore:
 
     # -- corrections and sessions ------------------------------------------------
 
+    def _corrections_cutoff(self) -> float:
+        """Corrections saved before this time have expired."""
+        return time.time() - self.corrections_days * DAY
+
     def corrections(self, since: float | None = None) -> list:
-        """Saved corrections, oldest first; with `since`, those at or after that time."""
+        """Saved corrections, oldest first; with `since`, those at or after that time.
+        Expired ones are never returned, even before the next sweep removes them."""
         sql = (
             "SELECT request, history, tool, arguments, command, ran, ran_tool, ran_arguments, status, time"
-            " FROM corrections"
+            " FROM corrections WHERE time >= ? AND ran_tool IS NOT NULL"
         )
-        params: tuple = ()
+        params: tuple = (self._corrections_cutoff(),)
         if since is not None:
             if isinstance(since, bool) or not isinstance(since, (int, float)):
                 raise TypeError("since must be a time in seconds (float) or None")
-            sql += " WHERE time >= ?"
-            params = (float(since),)
+            sql += " AND time >= ?"
+            params += (float(since),)
         with self._lock:
             rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
         out = []
@@ -576,9 +593,18 @@ class SessionStore:
         with self._lock, self._write(self._conn()) as db:
             return sum(db.execute(f"DELETE FROM {t}").rowcount for t in _TABLES)
 
+    def expire_corrections(self) -> int:
+        """Delete corrections older than corrections_days (all of them when it
+        is 0) and any that are not a tool call (kept by older versions)."""
+        with self._lock, self._write(self._conn()) as db:
+            return db.execute(
+                "DELETE FROM corrections WHERE time < ? OR ran_tool IS NULL", (self._corrections_cutoff(),)
+            ).rowcount
+
     def cleanup(self) -> int:
         """Remove sessions whose shell is gone (or whose PID now names another
-        process); returns how many sessions were removed. Corrections stay."""
+        process), and expired corrections; returns how many sessions were removed."""
+        self.expire_corrections()
         with self._lock:
             db = self._conn()
             keys = db.execute("SELECT pid, start_cs FROM exchanges UNION SELECT pid, start_cs FROM pending").fetchall()

@@ -50,6 +50,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # load tests open 50+ connections at once
 
+    def server_activate(self) -> None:
+        super().server_activate()
+        # A connection reset between select() and accept() would otherwise
+        # block accept(), and with it shutdown(), forever.
+        self.socket.settimeout(1.0)
+
 
 class FakeOllama:
     def __init__(self, models=("distil_model",), delay=0.0, ollama=True):

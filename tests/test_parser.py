@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -287,6 +289,64 @@ def test_deep_nesting_and_huge_input_are_typed_errors(text):
 def test_oversized_answer_is_refused_to_read():
     with pytest.raises(errors.MalformedAnswer, match="too long"):
         parse_text('{"name": "pwd"}' + " " * (2 << 20))
+
+
+def _hostile(size):
+    """Answers of the shapes that made the old parser quadratic, `size` characters each."""
+    k = size // 200
+    return {
+        "unclosed-function": "<function=" * (size // 10),
+        "unclosed-parameter": "<function=ls>" + "<parameter=" * (size // 11),
+        "function-then-spaces": ("<function=ls" + " " * 50) * (size // 62),
+        "json-openers": '{"' * (size // 2),
+        "python-openers": "{'" * (size // 2),
+        "long-arrays": ('{"a":[' + "1," * (k // 2)) * 200,
+        "backticks": "`" * size,
+        "fences": "```\n" * (size // 4),
+        "tool-call-openers": "<tool_call>" + '{"' * (size // 2),
+        "think-then-openers": "</think>" + '{"a":"</think>' * (size // 14),
+        "long-name": "<function=" + "a" * size + ">",
+    }
+
+
+_TIMED_PARSE = """
+import json, sys, time
+from shellper_hook import errors, parser
+worst = {}
+for name, text in json.load(sys.stdin).items():
+    started = time.perf_counter()
+    for value in (text, {"content": text}, {"content": text, "tool_calls": [{"function": {"name": "ls", "arguments": text}}]}):
+        try:
+            (parser.parse_text if isinstance(value, str) else parser.parse_message)(value)
+        except errors.ShellperError as exc:
+            assert len(str(exc)) < 400 and "\\n" not in str(exc), str(exc)[:200]
+    worst[name] = time.perf_counter() - started
+print(json.dumps(worst))
+"""
+
+
+@pytest.mark.parametrize("size", [128 * 1024, 512 * 1024], ids=["128K", "512K"])
+def test_hostile_answers_parse_in_bounded_time(size):
+    """Parsing is linear: each hostile shape takes milliseconds (the old parser took 15 s at 128 KB).
+
+    In a child process, so a parser that hangs fails the test instead of stalling it.
+    """
+    shapes = _hostile(size)
+    try:
+        done = subprocess.run([sys.executable, "-c", _TIMED_PARSE], input=json.dumps(shapes), text=True,
+                              capture_output=True, timeout=2.0 * len(shapes) + 10)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"parsing {size}-character hostile answers did not finish")
+    assert done.returncode == 0, done.stderr[-2000:]
+    slow = {name: round(t, 2) for name, t in json.loads(done.stdout).items() if t > 2.0}
+    assert not slow, f"hostile answers took seconds to parse: {slow}"
+
+
+def test_huge_names_give_short_errors():
+    for text in ['{"name": "' + "x" * 100_000 + '"}', '{"name": "ls", "arguments": {"' + "k" * 100_000 + '": 1}}']:
+        with pytest.raises(errors.ShellperError) as exc:
+            parse_text(text)
+        assert len(str(exc.value)) < 300
 
 
 def test_error_messages_are_one_line():

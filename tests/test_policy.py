@@ -455,4 +455,4 @@ def test_any_call_gives_a_verdict_or_a_typed_error(fs, name, values, recursive):
         return
     assert "\x00" not in v.command and "\u202e" not in v.command
     assert all("\n" not in w for w in v.warnings)
-    assert shlex.split(v.command)[0] == name
+    assert shlex.split(v.command)[0] == ("printf" if name == "echo" and v.command.startswith("printf ") else name)

@@ -224,3 +224,16 @@ def test_echo_content_may_still_hold_lines_and_tabs(tmp_path, monkeypatch):
     assert not isinstance(verdict, str), verdict
     for shell, changed in changes.items():
         assert changed == ["Downloads/out.txt"], (shell, changed)
+
+
+@pytest.mark.parametrize("name,source", [("cp", "."), ("cp", "links/."), ("mv", "links/.")])
+def test_entries_landing_on_a_per_process_link_are_refused(tmp_path, monkeypatch, name, source):
+    """Found by the effects harness: a copied entry that lands on a link to /proc/self/cwd."""
+    home, cwd = build(tmp_path)
+    os.makedirs(os.path.join(cwd, "links"))
+    os.symlink("/proc/self/cwd", os.path.join(cwd, "links", "cwdlink"))
+    os.symlink("/proc/self/cwd", os.path.join(cwd, "cwdlink"))  # where that entry lands
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(errors.Refused) as exc:
+        check(ToolCall(name, {"source": source, "destination": "."}), cwd, home=home)
+    assert "/proc/self" in str(exc.value)

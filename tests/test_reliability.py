@@ -371,7 +371,10 @@ def _expected(tool, args):
     """argv and redirect target the tools.md table promises for a call (allow_recursive off)."""
     if tool == "echo":
         target = args.get("file_name", "None")
-        return ["echo", args["content"]], None if target == "None" else target
+        content = args["content"]
+        # Content echo would read as options or escapes is written by printf.
+        literal = ["printf", "%s\\n"] if content.startswith("-") or "\\" in content else ["echo"]
+        return literal + [content], None if target == "None" else target
     operands = {
         "rm": ["file_name"], "cat": ["file_name"], "cd": ["folder"],
         "mv": ["source", "destination"], "grep": ["pattern", "file_name"],
@@ -392,7 +395,7 @@ class Bash:
         self.bin = os.path.join(root, "bin")
         self.canary = os.path.join(root, "canary")
         os.makedirs(self.bin)
-        for name in ("reboot", "rm", "cat", "mv", "grep", "echo", "cd", "x", "b", "a"):
+        for name in ("reboot", "rm", "cat", "mv", "grep", "echo", "printf", "cd", "x", "b", "a"):
             path = os.path.join(self.bin, name)
             with open(path, "w") as fh:
                 fh.write(f"#!/bin/sh\necho {name} \"$@\" >> {self.canary}\n")
@@ -454,7 +457,9 @@ def test_hostile_model_answers_never_reach_the_prompt_unsafe(env, fake, tmp_path
                 for w in reply["warnings"]:
                     assert one_line(w), (what, w)
                 if reply["command"] not in seen:
-                    seen[reply["command"]] = bash.argv(reply["command"], tool)
+                    word = reply["command"].split(" ", 1)[0]
+                    assert word == tool or (tool == "echo" and word == "printf"), reply["command"]
+                    seen[reply["command"]] = bash.argv(reply["command"], word)
                 assert seen[reply["command"]] == _expected(tool, args), (what, reply["command"])
         assert history(shell)["exchanges"] == []  # suggestions only; nothing ran
     assert refused_kinds == {"refused", "answer"}

@@ -22,6 +22,7 @@ LAYERS = {
     "system_prompt": ('"file prompt"', "file prompt", "env prompt\nline two", "env prompt\nline two"),
     "idle_exit": ("0", 0.0, "90.5", 90.5),
     "collect_corrections": ("false", False, "YES", True),
+    "corrections_days": ("30", 30, "0", 0),
     "keep_alive": ('"2h"', "2h", "-1", "-1"),
 }
 
@@ -48,7 +49,7 @@ def test_defaults_when_there_is_no_file_and_no_env(tmp_path):
     assert got == Settings()
     assert got.base_url == "http://localhost:11434/v1" and got.model == "distil_model"
     assert got.timeout == 60.0 and got.max_turns == 5 and got.keep_alive == "30m"
-    assert got.allow_recursive is False and got.collect_corrections is True
+    assert got.allow_recursive is False and got.collect_corrections is True and got.corrections_days == 90
     assert got.idle_exit == 1800.0 and got.system_prompt == DEFAULT_SYSTEM_PROMPT
     assert set(got.sources.values()) == {"default"}
 
@@ -131,6 +132,9 @@ def test_values_are_normalised(tmp_path):
     ("SHELLPER_IDLE_EXIT", "-5", [">= 0"]),
     ("SHELLPER_ALLOW_RECURSIVE", "maybe", ["true/false"]),
     ("SHELLPER_COLLECT_CORRECTIONS", "2", ["true/false"]),
+    ("SHELLPER_CORRECTIONS_DAYS", "-1", ["0 to 36500"]),
+    ("SHELLPER_CORRECTIONS_DAYS", "1.5", ["whole number"]),
+    ("SHELLPER_CORRECTIONS_DAYS", "forever", ["whole number"]),
     ("SHELLPER_BASE_URL", "localhost:11434/v1", ["http://"]),
     ("SHELLPER_BASE_URL", "ftp://host/v1", ["http://"]),
     ("SHELLPER_BASE_URL", "http://", ["http://"]),
@@ -169,6 +173,8 @@ def test_bad_env_values_name_the_variable_and_the_key(tmp_path, env, text, words
     ('keep_alive = "soon"', "keep_alive", ["duration"]),
     ('keep_alive = true', "keep_alive", ["string"]),
     ('collect_corrections = 1979-05-27', "collect_corrections", ["true or false"]),
+    ('corrections_days = 100000', "corrections_days", ["0 to 36500"]),
+    ('corrections_days = "90"', "corrections_days", ["whole number"]),
     ('api_key = 42', "api_key", ["string"]),
 ])
 def test_bad_file_values_name_the_file_and_the_key(tmp_path, line, key, words):
@@ -264,6 +270,7 @@ def test_any_env_text_loads_or_fails_with_a_settings_error(key, text):
         assert key in str(err) and "\n" not in str(err)
         return
     assert got.timeout > 0 and 0 <= got.max_turns <= 50 and got.idle_exit >= 0
+    assert 0 <= got.corrections_days <= 36500
     assert got.base_url.startswith(("http://", "https://"))
 
 

@@ -627,3 +627,92 @@ def test_a_zle_line_init_set_after_shellper_keeps_ctrl_c_recovery(env, tmux, fak
     fake.delay = 0.0
     pane.send("C-u")
     pane.run("print inits-again=$MY_INITS", wait=re.compile(r"inits-again=[1-9]"))
+
+
+# -- aliases: the inserted command means the argv it shows -----------------------
+
+VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor", "ohmyzsh")
+# oh-my-zsh's own alias set (README there): global ones like `...`, G, L, NUL.
+OHMYZSH = f"compdef() {{ }}\nsource {VENDOR}/directories.zsh\nsource {VENDOR}/common-aliases.plugin.zsh\n"
+
+# Renderer-shaped lines and the argv each must run with oh-my-zsh's aliases
+# loaded: global aliases never apply, the first word's regular alias does
+# (cp='cp -i', grep='grep --color'); that is the user's own command.
+UNALIAS_CASES = [
+    ("cp -r .ssh ...", ["cp", "-i", "-r", ".ssh", "..."]),
+    ("grep G notes.txt", ["grep", "--color", "G", "notes.txt"]),
+    ("echo NUL", ["echo", "NUL"]),
+    ("cat L", ["cat", "L"]),
+    ("ls -a", ["ls", "-a"]),
+    ("mv ... x", ["mv", "-i", "...", "x"]),
+    ("mv x ....", ["mv", "-i", "x", "...."]),
+    ("rm -r H", ["rm", "-i", "-r", "H"]),
+    ("diff T M", ["diff", "T", "M"]),
+    ("mkdir md", ["mkdir", "md"]),  # md='mkdir -p' is a regular alias: not as an argument
+    ("tail -n 5 LL", ["tail", "-n", "5", "LL"]),
+    ("echo 'two\nlines' >> NUL", ["echo", "two\nlines"]),
+    ("echo 'it'\\''s G' G", ["echo", "it's G", "G"]),
+    ("find ... -name '*G*'", ["find", "...", "-name", "*G*"]),
+]
+
+
+def test_unalias_keeps_the_argv_with_oh_my_zsh_aliases_in_a_non_interactive_zsh(tmp_path):
+    # The way the lead's execution harness uses it: `zsh -f -c`, source, unalias, eval.
+    # Each command is a stub that writes its argv (NUL after each word, RS after each run).
+    names = sorted({line.split()[0] for line, _ in UNALIAS_CASES})
+    stubs = "".join(f"function {n} {{ printf '%s\\0' {n} \"$@\" >> argv.out; printf '\\36' >> argv.out }}\n" for n in names)
+    script = (
+        f"source {SCRIPT} || exit 9\n{OHMYZSH}{stubs}"
+        "for line in \"${(@0)$(<lines)}\"; do __shellper_unalias \"$line\" && eval \"$REPLY\"; done\n"
+    )
+    (tmp_path / "lines").write_bytes("\0".join(line for line, _ in UNALIAS_CASES).encode())
+    proc = subprocess.run(["zsh", "-f", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    got = [run.split("\0")[:-1] for run in (tmp_path / "argv.out").read_text().split("\36")[:-1]]
+    assert got == [argv for _, argv in UNALIAS_CASES]
+    # The redirection target is the file NUL, not /dev/null.
+    assert (tmp_path / "NUL").exists()
+
+
+def test_unalias_has_the_effect_shown_with_real_commands(tmp_path):
+    deep = tmp_path / "a" / "b"
+    (deep / ".ssh").mkdir(parents=True)
+    (deep / ".ssh" / "key").write_text("new")
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "key").write_text("old")
+    (deep / "notes.txt").write_text("Good one\nbad one\nGreat\n")
+    script = (
+        f"source {SCRIPT} || exit 9\n{OHMYZSH}unalias cp grep\n"
+        "for line in 'cp -r .ssh ...' 'grep G notes.txt' 'echo NUL'; do __shellper_unalias \"$line\" && eval \"$REPLY\"; done\n"
+    )
+    proc = subprocess.run(["zsh", "-f", "-c", script], cwd=deep, capture_output=True, text=True,
+                          env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert proc.stdout == "Good one\nGreat\nNUL\n", proc.stderr
+    assert (deep / "..." / "key").read_text() == "new"  # a folder named "...", here
+    assert (tmp_path / ".ssh" / "key").read_text() == "old"  # not ../../.ssh
+
+
+def test_global_aliases_never_change_the_inserted_command(env, tmux, fake, work):
+    with open(os.path.join(work, "notes.txt"), "w") as fh:
+        fh.write("Good one\nbad one\nGreat\n")
+    fake.answer("lines with a capital g", "grep", {"pattern": "G", "file_name": "notes.txt"})
+    fake.answer("make a folder called nul", "mkdir", {"dir_name": "NUL"})
+    pane = env.zsh(tmux, cwd=work, before=OHMYZSH)
+    translate(pane, "lines with a capital g")
+    pane.wait_line(lambda line: line.startswith("grep ") and "notes.txt" in line, timeout=20)
+    pane.run("")
+    pane.wait_for("Great")
+    assert "Good one\nGreat\n" in pane.since_mark() + "\n"
+    assert "bad one" not in pane.since_mark()
+    translate(pane, "#? make a folder called nul", key="Enter")
+    pane.wait_line(lambda line: line.startswith("mkdir "), timeout=20)
+    pane.run("")
+    assert os.path.isdir(os.path.join(work, "NUL"))
+    # Recalled on an empty line, it is quoted the same way.
+    pane.send("C-g")
+    pane.wait_line("mkdir 'NUL'")
+    pane.send("C-u")
+    # The run is recorded as the suggestion itself, not as an edit.
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["call"]["name"], e["edited"]) for e in hist["exchanges"]] == [("grep", False), ("mkdir", False)]

@@ -165,16 +165,27 @@ def test_executed_edited_line_commits_the_recovered_call(store):
     assert c.history[0].call == CAT
 
 
-def test_executed_unrecognised_line_drops_the_suggestion(store):
+@pytest.mark.parametrize("line,secret", [
+    ("git status --short | wc -l", "--short"),
+    ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIsecretKEY", "wJalrXUtnFEMIsecretKEY"),
+    ("mysql -u root -p'hunter2secret' shop", "hunter2secret"),
+    ("ls -a; curl -H 'Authorization: Bearer tok3nsecret' x", "tok3nsecret"),
+])
+def test_executed_line_that_is_no_tool_call_is_never_stored(store, db_path, line, secret):
+    """A line after a suggestion that is not one of the tool shapes may hold a
+    secret: it is neither history nor a correction, anywhere in the file."""
     recover = from_bash()
-    line = "git status --short | wc -l"
     assert recover(line) is None
+    store.commit(K1, "print notes", CAT, "cat notes.txt")
     store.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
     assert store.executed(K1, line, 2) == "dropped"
-    assert store.history(K1) == []
+    assert [e.command for e in store.history(K1)] == ["cat notes.txt"]
     assert store.pending(K1) is None
-    [c] = store.corrections()
-    assert c.ran == line and c.ran_call is None and c.status == 2 and c.history == []
+    assert store.corrections() == []
+    with sqlite3.connect(db_path) as raw:
+        for table in ("exchanges", "pending", "corrections"):
+            rows = raw.execute(f"SELECT * FROM {table}").fetchall()
+            assert secret not in repr(rows), table
 
 
 def test_a_line_equal_to_the_suggestion_up_to_quoting_is_not_an_edit(store):
@@ -209,7 +220,7 @@ def test_no_corrections_when_collection_is_off(db_path):
 def test_corrections_since_filter(store):
     from_bash()
     store.set_pending(K1, "one", ToolCall("ls", {}), "ls")
-    store.executed(K1, "git log", 0)
+    store.executed(K1, "ls -a", 0)
     time.sleep(0.02)
     cut = time.time()
     time.sleep(0.02)
@@ -245,13 +256,13 @@ def test_reset_one_session_and_reset_all(store):
     store.set_pending(K1, "c", LS_A, "ls -a")
     store.commit(K2, "d", CAT, "cat notes.txt")
     store.set_pending(K2, "e", ToolCall("ls", {}), "ls")
-    store.executed(K2, "git log", 0)  # one correction
+    store.executed(K2, "ls -a", 0)  # one correction (and an edited exchange)
     assert store.reset(K1) == 3
     assert store.history(K1) == [] and store.pending(K1) is None
-    assert len(store.history(K2)) == 1
+    assert len(store.history(K2)) == 2
     assert store.reset(K1) == 0
     assert len(store.corrections()) == 1  # reset of a session keeps training data
-    assert store.reset_all() == 2  # K2's exchange and the correction
+    assert store.reset_all() == 3  # K2's two exchanges and the correction
     assert store.sessions() == [] and store.corrections() == []
 
 
@@ -437,7 +448,7 @@ def test_persistence_across_reopen(db_path):
         s.commit(K1, "a", CAT, "cat notes.txt")
         s.set_pending(K1, "b", ToolCall("ls", {}), "ls")
         s.set_pending(K2, "c", LS_A, "ls -a")
-        assert s.executed(K2, "git log", 1) == "dropped"
+        assert s.executed(K2, "ls", 1) == "edited"
         assert s.recovered_from is None
     with SessionStore(db_path) as s:  # the daemon restarted
         assert s.recovered_from is None
@@ -612,3 +623,90 @@ def test_an_unrelated_command_after_a_suggestion_is_not_its_correction(store):
     store.set_pending(K1, "make a backup folder", ToolCall("mkdir", {"dir_name": "backup"}), "mkdir backup")
     assert store.executed(K1, "ls -a", 0) == "dropped"
     assert store.history(K1) == [] and store.corrections() == []
+
+
+# -- corrections expire ----------------------------------------------------------
+
+
+def _age_corrections(db_path, days: float) -> None:
+    """Make every saved correction `days` older, as if saved back then."""
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("UPDATE corrections SET time = time - ?", (days * 86400,))
+
+
+def _correction_rows(db_path) -> list:
+    with sqlite3.connect(db_path) as raw:
+        return [r[0] for r in raw.execute("SELECT request FROM corrections ORDER BY id")]
+
+
+def _edit(s: SessionStore, key: SessionKey, request: str) -> None:
+    s.set_pending(key, request, ToolCall("ls", {}), "ls")
+    assert s.executed(key, "ls -a", 0) == "edited"
+
+
+def test_corrections_older_than_the_setting_are_swept_by_cleanup(db_path):
+    from_bash()
+    with SessionStore(db_path, corrections_days=30) as s:
+        _edit(s, K1, "old one")
+        _age_corrections(db_path, 31)
+        _edit(s, K1, "recent one")
+        _age_corrections(db_path, 29)  # "old one" is now 60 days old, "recent one" 29
+        _edit(s, K1, "new one")
+        # Past its time a correction is never exported, even before the sweep.
+        assert [c.request for c in s.corrections()] == ["recent one", "new one"]
+        s.cleanup()
+        assert _correction_rows(db_path) == ["recent one", "new one"]  # gone from the file
+
+
+def test_the_default_keeps_corrections_90_days(db_path):
+    from_bash()
+    with SessionStore(db_path) as s:
+        _edit(s, K1, "a")
+        _age_corrections(db_path, 89)
+        s.cleanup()
+        assert _correction_rows(db_path) == ["a"]
+        _age_corrections(db_path, 2)
+        s.cleanup()
+        assert _correction_rows(db_path) == []
+
+
+def test_a_restarted_daemon_with_a_shorter_setting_sweeps_at_once(db_path):
+    from_bash()
+    with SessionStore(db_path, corrections_days=90) as s:
+        _edit(s, K1, "a")
+    _age_corrections(db_path, 10)
+    with SessionStore(db_path, corrections_days=7) as s:
+        assert s.corrections() == []
+        s.cleanup()  # what the daemon does when it starts
+    assert _correction_rows(db_path) == []
+
+
+def test_corrections_days_zero_keeps_none_and_collects_none(db_path):
+    from_bash()
+    with SessionStore(db_path) as s:
+        _edit(s, K1, "kept before")
+    with SessionStore(db_path, corrections_days=0) as s:
+        assert s.corrections() == []
+        _edit(s, K1, "not collected")  # still history: the model sees what ran
+        assert [e.request for e in s.history(K1)] == ["kept before", "not collected"]
+        s.cleanup()
+    assert _correction_rows(db_path) == []
+
+
+def test_a_non_tool_correction_left_by_an_older_version_is_swept(db_path):
+    with SessionStore(db_path) as s:
+        with sqlite3.connect(db_path) as raw:
+            raw.execute(
+                "INSERT INTO corrections (request, history, tool, arguments, command, ran, ran_tool,"
+                " ran_arguments, status, time) VALUES ('r', '[]', 'ls', '{}', 'ls', 'export TOKEN=x', NULL, NULL, 0, ?)",
+                (time.time(),),
+            )
+        assert s.corrections() == []
+        s.cleanup()
+    assert _correction_rows(db_path) == []
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "90", True, None])
+def test_a_bad_corrections_days_is_refused(db_path, bad):
+    with pytest.raises(ValueError):
+        SessionStore(db_path, corrections_days=bad)

@@ -1,0 +1,254 @@
+"""Secrets: what a user types never shows in another process's argv or
+environment, and a line run after a suggestion is stored only when it is a
+tool call the user's own shell history would keep.
+
+Driven in real bash and zsh (tmux), talking to a real daemon and a fake
+model server, as in test_shell_bash.py / test_shell_zsh.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from daemon_helpers import fake_shell
+from fake_ollama import FakeOllama
+from shellharness import ShellEnv, Tmux, have, last_user_text, translate, wait_until
+from shellper_hook import client
+
+needs_shells = pytest.mark.skipif(
+    not (have("bash") and have("zsh") and have("tmux")), reason="needs bash, zsh and tmux"
+)
+
+
+@pytest.fixture(scope="module")
+def fake_server():
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tmux():
+    with Tmux() as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def senv(fake_server):
+    e = ShellEnv(fake_server.base_url)
+    yield e
+    e.close()
+
+
+@pytest.fixture(autouse=True)
+def _fake_defaults(fake_server):
+    fake_server.mode, fake_server.delay = "ok", 0.0
+    yield
+    fake_server.mode, fake_server.delay = "ok", 0.0
+
+
+def _secret() -> str:
+    return "s3cr3t" + uuid.uuid4().hex
+
+
+def _exposed(needles: dict) -> set:
+    """(pid, file, name, argv) for each process whose argv (readable by every
+    local user) or environment holds one of `needles` ({name: (text, files)})."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        for name, (text, files) in needles.items():
+            for what in files:
+                try:
+                    with open(f"/proc/{entry}/{what}", "rb") as fh:
+                        data = fh.read()
+                except OSError:  # gone, or another user's environment
+                    continue
+                if text.encode() in data:
+                    try:
+                        cmd = open(f"/proc/{entry}/cmdline","rb").read()[:200]
+                    except OSError:
+                        cmd = b"?"
+                    found.add((int(entry), what, name, cmd))
+    return found
+
+
+def _watch(needles: dict, seconds: float) -> set:
+    """Scan every process again and again for `seconds`."""
+    found: set = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found |= _exposed(needles)
+        time.sleep(0.02)
+    return found
+
+
+def _slow_python(work: str) -> str:
+    """A python that waits 2 s before running a report, so it can be watched."""
+    path = os.path.join(work, "slowpy")
+    with open(path, "w") as fh:
+        fh.write(f'#!/bin/sh\n[ "$3" = executed ] && sleep 2\nexec {sys.executable} "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def _stored_bytes(env: ShellEnv) -> bytes:
+    """Everything in the daemon's state directory (the store, its WAL, the log)."""
+    root = os.path.join(env.env["XDG_STATE_HOME"], "shellper")
+    data = b""
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as fh:
+                data += fh.read()
+    return data
+
+
+def _start(env, tmux, shell, work, before="", after=""):
+    if shell == "bash":
+        return env.bash(tmux, cwd=work, before=before, after=after)
+    return env.zsh(tmux, cwd=work, before=before, after=after)
+
+
+# -- (b) no user text in argv or the environment ---------------------------------
+
+
+@needs_shells
+@pytest.mark.parametrize("shell", ["bash", "zsh-no-daemon-socket"])
+def test_the_request_and_cwd_never_show_in_any_process(senv, tmux, fake_server, shell):
+    """bash always, and zsh when it cannot reach the daemon itself, start the
+    client: the request and the cwd must not be in its argv or environment."""
+    request, cwd_secret = _secret(), _secret()
+    work = senv.workdir(f"x-{cwd_secret}")
+    fake_server.answer(request, "ls", {})
+    # zsh with no socket path is zsh with the daemon out of reach: only the client.
+    pane = _start(senv, tmux, shell.split("-")[0], work, after="__shellper_socket=" if shell != "bash" else "")
+    fake_server.delay = 2.5  # the client waits for the answer meanwhile
+    asked = len(fake_server.requests)
+    translate(pane, f"list files {request}")
+    wait_until(lambda: len(fake_server.requests) > asked, timeout=15)
+    seen = _watch({
+        "request": (request, ("cmdline", "environ")),
+        # Every shell exports PWD to what it starts; argv is what all users can read.
+        "cwd": (cwd_secret, ("cmdline",)),
+    }, 1.5)
+    pane.wait_line("ls", timeout=20)
+    assert request in last_user_text(fake_server)  # it did reach the model
+    assert seen == set()
+
+
+@needs_shells
+@pytest.mark.parametrize("shell", ["bash", "zsh-no-daemon-socket"])
+def test_the_line_run_after_a_suggestion_never_shows_in_any_process(senv, tmux, fake_server, shell):
+    request, line_secret = f"list it {uuid.uuid4().hex}", _secret()
+    work = senv.workdir("r-" + shell)
+    fake_server.answer(request, "ls", {})
+    after = f"__shellper_python={_slow_python(work)}" + ("; __shellper_socket=" if shell != "bash" else "")
+    pane = _start(senv, tmux, shell.split("-")[0], work, after=after)
+    translate(pane, request)
+    pane.wait_line("ls", timeout=20)
+    pane.send("C-u")
+    pane.mark()
+    # Not exported: an exported secret is in everything the shell starts, by the user's choice.
+    pane.type(f"VAULT_TOKEN={line_secret}")
+    pane.send("Enter")
+    seen = _watch({"line": (line_secret, ("cmdline", "environ"))}, 1.5)  # the report is on its way
+    pane.wait_prompt()
+    assert seen == set()
+    hist = senv.history(pane.pid, settled=True, timeout=10)
+    assert hist["pending"] is None and hist["exchanges"] == []  # the report arrived, nothing kept
+    assert line_secret.encode() not in _stored_bytes(senv)
+
+
+def _client(args: list, stdin: bytes, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", *args], input=stdin, capture_output=True, timeout=timeout
+    )
+
+
+def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env, fake, tmp_path):
+    fake.answer("show hidden", "ls", {"a": True})
+    fake.answer("print notes", "cat", {"file_name": "notes.txt"})
+    cwd = str(tmp_path / "with\nnewline and 'quote'")
+    os.mkdir(cwd)
+    open(os.path.join(cwd, "notes.txt"), "w").close()
+    with fake_shell() as shell:
+        r = _client(["translate", str(shell)], cwd.encode() + b"\0show hidden\nfiles\0")
+        assert (r.returncode, r.stdout) == (0, b"ok\0ls -a\0\0")
+        assert fake.requests[-1]["messages"][-1]["content"] == "show hidden\nfiles"
+        r = _client(["executed", str(shell), "3"], b"ls -a\0")
+        assert r.returncode == 0
+        h = client.request({"op": "history", "session": shell})
+        assert [(e["command"], e["status"]) for e in h["exchanges"]] == [("ls -a", 3)]
+        # Shells that loaded an older shellper still pass the text as arguments.
+        r = _client(["translate", str(shell), cwd, "print notes"], b"")
+        assert (r.returncode, r.stdout) == (0, b"ok\0cat notes.txt\0\0")
+        assert _client(["executed", str(shell), "0", "cat notes.txt"], b"").returncode == 0
+        h = client.request({"op": "history", "session": shell})
+        assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat notes.txt"]
+
+
+@pytest.mark.parametrize("stdin", [b"", b"/tmp\0show hidden", b"/tmp-no-field-end"])
+def test_a_message_cut_short_asks_nothing(env, fake, stdin):
+    with fake_shell() as shell:
+        asked = len(fake.requests)
+        r = _client(["translate", str(shell)], stdin)
+        assert r.returncode == 1 and r.stdout.startswith(b"error\0") and r.stdout.endswith(b"\0")
+        assert len(fake.requests) == asked
+        client.request({"op": "translate", "session": shell, "cwd": "/tmp", "text": "show hidden"})
+        assert _client(["executed", str(shell), "0"], b"ls -a").returncode == 1  # no final NUL
+        assert client.request({"op": "history", "session": shell})["pending"] is not None  # not settled
+
+
+def test_request_text_that_is_not_utf8_is_refused_by_the_client(env, fake):
+    with fake_shell() as shell:
+        asked = len(fake.requests)
+        r = _client(["translate", str(shell)], b"/tmp\0bad \xff bytes\0")
+        assert r.returncode == 1 and b"UTF-8" in r.stdout
+        assert len(fake.requests) == asked
+
+
+# -- (a) lines the user's history drops are never stored ----------------------------
+
+# (shell, rc lines before shellper, rc lines after it, the line run, stored?)
+HIST_CASES = {
+    "bash-ignorespace": ("bash", "HISTCONTROL=ignorespace", "", " ls -a", False),
+    "bash-ignoreboth": ("bash", "HISTCONTROL=erasedups:ignoreboth", "", " ls -a", False),
+    "bash-histignore": ("bash", "HISTIGNORE='pwd:ls *'", "", "ls -a", False),
+    "bash-plain": ("bash", "", "", " ls -a", True),
+    "zsh-histignorespace": ("zsh", "setopt histignorespace", "", " ls -a", False),
+    "zsh-histignorespace-client": ("zsh", "setopt histignorespace", "__shellper_socket=", " ls -a", False),
+    "zsh-history-ignore": ("zsh", "HISTORY_IGNORE='(pwd|ls *)'", "", "ls -a", False),
+    "zsh-plain": ("zsh", "", "", " ls -a", True),
+}
+
+
+@needs_shells
+@pytest.mark.parametrize("case", list(HIST_CASES))
+def test_a_line_the_shell_history_drops_is_never_stored(senv, tmux, fake_server, case):
+    shell, before, after, line, stored = HIST_CASES[case]
+    request = f"list the files {uuid.uuid4().hex}"
+    fake_server.answer(request, "ls", {})
+    work = senv.workdir("h-" + case)
+    pane = _start(senv, tmux, shell, work, before=before, after=after)
+    translate(pane, request)
+    pane.wait_line("ls", timeout=20)
+    pane.send("C-u")
+    pane.run(line)  # an edit of the suggestion (ls -> ls -a): learned, unless hidden
+    hist = senv.history(pane.pid, settled=True, timeout=10)
+    assert hist["pending"] is None  # the suggestion was settled either way
+    exported = senv.shellper("export")
+    assert exported.returncode == 0, exported.stderr
+    rows = [r for r in map(json.loads, exported.stdout.splitlines()) if request in json.dumps(r)]
+    if stored:
+        assert [(e["request"], e["command"], e["edited"]) for e in hist["exchanges"]] == [(request, "ls -a", True)]
+        assert len(rows) == 1
+    else:
+        assert hist["exchanges"] == [] and rows == []
