@@ -170,9 +170,11 @@ note_new_dirs() {
 # Edits go through the real file behind a symlink (dotfile managers) and keep its mode.
 rc_edit() {
   "$python" - "$@" <<'PY'
-import os, sys
+import os, re, sys
 
 BEGIN, END = "# >>> shellper >>>", "# <<< shellper <<<"
+# A line that sources zsh-syntax-highlighting (not a comment).
+HIGHLIGHTER = re.compile(r"\s*(source|\.)\s+\S*zsh-syntax-highlighting[^/\s]*\.zsh\b")
 
 
 def read(path):
@@ -236,6 +238,12 @@ def main(action, path):
             before = sum(1 for i in range(first) if not inside(i))
             write(path, "".join(keep[:before]) + block + "".join(keep[before:]))
             return "updated"
+        # zsh-syntax-highlighting wants to be sourced last: go before it.
+        if " init zsh)" in block:
+            at = next((i for i, l in enumerate(lines) if HIGHLIGHTER.match(l)), None)
+            if at is not None:
+                write(path, "".join(lines[:at]) + block + "".join(lines[at:]))
+                return "added"
         newline = bool(text) and not text.endswith("\n")
         write(path, text + ("\n" if newline else "") + block)
         return " ".join(["added"] + (["created"] if created else []) + (["newline"] if newline else []))

@@ -3,6 +3,8 @@
 # Load it from ~/.bashrc with:   eval "$(shellper init bash)"
 # (`shellper init bash` prints two settings, __shellper_python and
 # __shellper_socket, then this file. Sourced on its own, it uses `python3`.)
+# It is read with alias expansion off (restored at the end), so your aliases
+# of the builtins used here (`alias read=...`) cannot change its functions.
 #
 # Use:
 #   Ctrl-G             the whole line is a request; it is replaced by the
@@ -11,6 +13,10 @@
 #   #? request  Enter  the same, instead of running the line.  (bash >= 4.3)
 #   Ctrl-C (or Ctrl-G) while "translating..." shows: cancel, the request
 #                      stays on the line.
+#   typing while "translating..." shows: the text typed is added to the line
+#                      (Backspace deletes) and the request is dropped
+#                      ("suggestion dropped"); Enter keeps waiting (the
+#                      request never runs); other keys are ignored.
 #   undo right after a suggestion brings the request back: Ctrl-_ in emacs
 #                      and vi insert mode; u in vi command mode when the
 #                      key was pressed there (readline's vi undo does not
@@ -24,9 +30,36 @@
 #   __shellper_translate   what Ctrl-G does
 #   __shellper_enter       the Enter hook (see __shellper_bind_enter)
 #
-# Everything here is named __shellper_*. Keys typed while a request is in
-# flight are discarded, except Ctrl-C / Ctrl-G, which cancel it. Under
-# ble.sh only the key is bound (no "#?" on Enter).
+# Everything here is named __shellper_*. Under ble.sh only the key is bound
+# (no "#?" on Enter).
+#
+# The pattern shellper.zsh and shellper.bash both follow (same function
+# names for the same jobs, same messages; see shellper.zsh for zsh's side):
+#   __shellper_request_of LINE   the request in a line (all of it, or what
+#                                follows "#?"), in REPLY
+#   __shellper_start REQ LINE    send the request (on the client's stdin,
+#                                never argv); LINE is the line it came from
+#   __shellper_wait              bash waits inside the key's widget: keys are
+#                                read until the reply is there; a typed text
+#                                changes the line and drops the request;
+#                                Ctrl-C cancels it
+#   __shellper_apply FIELD...    the reply's NUL-separated fields: "ok" CMD
+#                                [NOTE] puts CMD on the line, "error" KIND
+#                                MSG and anything else leave the line and
+#                                say why
+#   __shellper_say MSG           every message, as "shellper: MSG", with
+#                                control and bidi characters shown as "?"
+#   __shellper_preexec/precmd    note the line run right after a suggestion;
+#   __shellper_report LINE ST    report it (and only it) with its status;
+#   __shellper_report_wait       let that report finish before the next
+#                                request or command
+# bash-only: the Enter macro (__shellper_enter), the terminal modes saved
+# and restored around the wait (__shellper_run), history-based reports for
+# bash < 4.3.
+
+# Parse the rest with alias expansion off (this line still has it: quoted words only).
+\builtin shopt -q expand_aliases && __shellper_had_aliases=1 || __shellper_had_aliases=0
+\builtin shopt -u expand_aliases
 
 __shellper_python=${__shellper_python:-python3}
 __shellper_socket=${__shellper_socket-}
@@ -37,14 +70,15 @@ __shellper_ran_set=${__shellper_ran_set:-0}
 __shellper_at_ps1=${__shellper_at_ps1:-1} # 1 at the first line of a command
 __shellper_chain=${__shellper_chain-}     # what the Enter macro ends with now
 __shellper_report_fd=${__shellper_report_fd-} # the report in flight
+__shellper_fd='' __shellper_pid='' __shellper_line=''  # the request in flight
 
 # Private key sequences for the Enter macro (no \e: vi-insert mishandles it).
 __shellper_k1='\C-x\C-_S1\a'   # runs __shellper_enter
 __shellper_k2='\C-x\C-_S2\a'   # accept-line, or nothing after a "#?" line
 
-# Print a message on its own line above the prompt (control characters
-# shown as "?", so no reply can drive the terminal).
-__shellper_say() {
+# Text $1 with control characters shown as "?" (so no reply can drive the
+# terminal), in REPLY.
+__shellper_clean() {
   # C1, line separators and bidi controls are matched as UTF-8 bytes: the C
   # locale's [[:cntrl:]] knows only C0 and DEL.
   local m=${1//[[:cntrl:]]/?}
@@ -52,7 +86,14 @@ __shellper_say() {
   m=${m//$'\xe2\x80'[$'\x8e\x8f\xa8'-$'\xae']/?}
   m=${m//$'\xe2\x81'[$'\xa6'-$'\xa9']/?}
   m=${m//$'\xd8\x9c'/?}
-  printf '\r\033[Kshellper: %s\n' "$m" >&2
+  REPLY=$m
+}
+
+# Print a message on its own line above the prompt.
+__shellper_say() {
+  local REPLY
+  __shellper_clean "$1"
+  printf '\r\033[Kshellper: %s\n' "$REPLY" >&2
 }
 
 # The request in a line: the line itself, or what follows "#?".
@@ -68,60 +109,133 @@ __shellper_request_of() {
   REPLY=$text
 }
 
-# Ask the daemon (through the client) to translate $1; on success the
-# command replaces the line. Ctrl-C (or the key) cancels.
+# Translate request $1 (typed as line $2): the command replaces the line,
+# or the line stays with a message. Every exit restores the terminal modes.
 __shellper_run() {
-  local text=$1 fd pid key cancelled=0 part
-  local -a f=()
+  local tty st=0
+  tty=$(\command stty -g 2>/dev/null) || tty=
+  if __shellper_start "$1" "$2"; then
+    __shellper_wait
+    st=$?
+  else
+    st=1
+  fi
+  [[ -n $tty ]] && \command stty "$tty" 2>/dev/null
+  return "$st"
+}
+
+# Start the client on request $1, from line $2; its reply comes on
+# __shellper_fd. Status 1 (and a message) if it cannot start.
+__shellper_start() {
   __shellper_report_wait
-  printf '\r\033[Kshellper: translating... (Ctrl-C cancels)' >&2
+  __shellper_line=$2 __shellper_fd='' __shellper_pid=''
+  local py=$__shellper_python
+  if ! type -P -- "$py" >/dev/null 2>&1; then
+    __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+    return 1
+  fi
+  # While waiting: the request stays in sight (bash has cleared its line).
+  local REPLY max=$(( ${COLUMNS:-80} - 48 ))
+  __shellper_clean "$1"
+  (( max < 10 )) && max=10
+  (( ${#REPLY} > max )) && REPLY=${REPLY:0:max-3}...
+  printf '\r\033[Kshellper: translating... (Ctrl-C cancels) "%s"' "$REPLY" >&2
   # Ctrl-C must not reach bash here (it would abort readline's line), so
   # it arrives as a key instead; the child reports the reply on a pipe.
-  command stty -isig 2>/dev/null
-  local before=${!-}
+  \command stty -isig 2>/dev/null
+  local before=${!-} fd
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
-  exec {fd}< <(builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
-    exec "$__shellper_python" -m shellper_hook.client translate "$$" 2>/dev/null \
-    < <(builtin printf '%s\0%s\0' "$PWD" "$text"))
-  pid=${!-}
-  [[ $pid == "$before" ]] && pid=  # a bash that does not give us its pid
-  while ! read -t 0 -u "$fd" 2>/dev/null; do
+  # Substitutions are parsed when they run: quoted words, no aliases.
+  exec {fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
+    \builtin exec "$py" -m shellper_hook.client translate "$$" 2>/dev/null \
+    < <(\builtin printf '%s\0%s\0' "$PWD" "$1"))
+  __shellper_fd=$fd __shellper_pid=${!-}
+  [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
+  return 0
+}
+
+# Wait for the reply while reading keys: Ctrl-C / Ctrl-G cancel, Enter
+# keeps waiting, typed text goes on the line and drops the request.
+__shellper_wait() {
+  local key c typed='' outcome=reply part
+  local -a f=()
+  while ! read -t 0 -u "$__shellper_fd" 2>/dev/null; do
     # Wait a little for a key; a plain read (no -n/-s/-d) keeps signals off.
     key=
     IFS= read -r -t 0.05 key 2>/dev/null </dev/tty
     if [[ $key == *$'\003'* || $key == *$'\007'* ]]; then
-      cancelled=1
+      outcome=cancelled
+      break
+    fi
+    # Text and Backspace are kept; escape sequences (arrows...), Enter and
+    # other control keys are ignored.
+    while [[ -n $key ]]; do
+      c=${key:0:1} key=${key:1}
+      if [[ $c == $'\e' ]]; then
+        if [[ $key == [[O]* ]]; then
+          key=${key:1}
+          while [[ $key == [0-9\;]* ]]; do key=${key:1}; done
+        fi
+        key=${key:1}
+      elif [[ $c == $'\177' || $c == $'\010' || $c != [[:cntrl:]] ]]; then
+        typed+=$c
+      fi
+    done
+    if [[ -n $typed ]]; then
+      outcome=typed
       break
     fi
   done
-  if (( cancelled )); then
-    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
-  else
-    while IFS= read -r -d '' part <&"$fd"; do
+  if [[ $outcome == reply ]]; then
+    while IFS= read -r -d '' part <&"$__shellper_fd"; do
       f+=("$part")
     done
+  elif [[ -n $__shellper_pid ]]; then
+    kill -TERM "$__shellper_pid" 2>/dev/null
   fi
-  exec {fd}<&-
-  command stty isig 2>/dev/null
+  exec {__shellper_fd}<&-
+  __shellper_fd='' __shellper_pid=''
   printf '\r\033[K' >&2
-  if (( cancelled )); then
-    __shellper_say "cancelled"
-    return 1
-  fi
-  if [[ ${f[0]-} == ok && -n ${f[1]-} ]]; then
-    __shellper_last=${f[1]} __shellper_pending=${f[1]} __shellper_histcmd=${HISTCMD-0}
-    READLINE_LINE=${f[1]}
+  case $outcome in
+    cancelled)
+      __shellper_say "cancelled"
+      return 1 ;;
+    typed)
+      # Backspace and Delete remove the character before them.
+      local c
+      while [[ -n $typed ]]; do
+        c=${typed:0:1} typed=${typed:1}
+        if [[ $c == $'\177' || $c == $'\010' ]]; then
+          READLINE_LINE=${READLINE_LINE%?}
+        else
+          READLINE_LINE+=$c
+        fi
+      done
+      READLINE_POINT=0x7fffffff
+      __shellper_say "the line changed while translating; suggestion dropped"
+      return 1 ;;
+  esac
+  __shellper_apply "${f[@]}"
+}
+
+# Show the outcome: the command on the line, or the request kept and a message.
+__shellper_apply() {
+  if [[ ${1-} == ok && -n ${2-} ]]; then
+    __shellper_last=$2 __shellper_pending=$2 __shellper_histcmd=${HISTCMD-0}
+    READLINE_LINE=$2
     READLINE_POINT=0x7fffffff
     local w
-    if [[ -n ${f[2]-} ]]; then
-      while IFS= read -r w; do __shellper_say "$w"; done <<<"${f[2]}"
+    if [[ -n ${3-} ]]; then
+      while IFS= read -r w; do __shellper_say "$w"; done <<<"$3"
     fi
     return 0
   fi
-  if [[ ${f[0]-} == error ]]; then
-    __shellper_say "${f[2]:-${f[1]:-failed}}"
-  elif (( ${#f[@]} == 0 )); then
+  if [[ ${1-} == error ]]; then
+    __shellper_say "${3:-${2:-failed}}"
+  elif (( $# == 0 )) && ! "$__shellper_python" -c 'import shellper_hook.client' 2>/dev/null; then
+    __shellper_say "cannot start $__shellper_python -m shellper_hook.client: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+  elif (( $# == 0 )); then
     __shellper_say "no answer from the daemon (see \`shellper status\`)"
   else
     __shellper_say "unexpected answer from the daemon (see \`shellper status\`)"
@@ -151,7 +265,7 @@ __shellper_run_line() {
     __shellper_say "type a request after #?"
     return 0
   fi
-  __shellper_run "$REPLY"
+  __shellper_run "$REPLY" "$READLINE_LINE"
   return 0
 }
 
@@ -205,21 +319,28 @@ __shellper_precmd() {
   __shellper_at_ps1=1
   if [[ ${__shellper_preexec_mode-} == history && -n $__shellper_pending ]] && (( ${HISTCMD-0} != ${__shellper_histcmd:-0} )); then
     # bash < 4.3 (no Enter hook): the line run is the last history entry.
-    __shellper_ran=$(HISTTIMEFORMAT='' builtin fc -ln -1 2>/dev/null)
+    __shellper_ran=$(HISTTIMEFORMAT='' \builtin fc -ln -1 2>/dev/null)
     __shellper_ran=${__shellper_ran#"${__shellper_ran%%[![:space:]]*}"}
     __shellper_ran_set=1
   fi
   if (( __shellper_ran_set )); then
     local line=$__shellper_ran
-    __shellper_ran= __shellper_ran_set=0 __shellper_pending=
+    __shellper_ran='' __shellper_ran_set=0 __shellper_pending=''
     # A line bash's history drops is reported empty: the suggestion is forgotten, the line never stored.
     __shellper_hist_drops "$line" && line=
-    __shellper_report_wait
-    # The client keeps the pipe open until it is done (it prints nothing).
-    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed "$$" "$st" 2>/dev/null \
-      < <(builtin printf '%s\0' "$line"))
+    __shellper_report "$line" "$st"
   fi
   return "$st"
+}
+
+# Tell the daemon (through the client, in the background) that line $1 ran
+# with status $2.
+__shellper_report() {
+  __shellper_report_wait
+  # The client keeps the pipe open until it is done (it prints nothing).
+  # Substitutions are parsed when they run: quoted words, no aliases.
+  exec {__shellper_report_fd}< <(\builtin exec "$__shellper_python" -m shellper_hook.client executed "$$" "$2" 2>/dev/null \
+    < <(\builtin printf '%s\0' "$1"))
 }
 
 # Does bash's history drop line $1 (HISTCONTROL ignorespace/ignoreboth,
@@ -232,6 +353,7 @@ __shellper_hist_drops() {
   while [[ -n $rest ]]; do
     pat=${rest%%:*}
     [[ $rest == *:* ]] && rest=${rest#*:} || rest=
+    # shellcheck disable=SC2053 # HISTIGNORE holds patterns
     [[ -n $pat && $line == $pat ]] && return 0
   done
   return 1
@@ -241,8 +363,8 @@ __shellper_hist_drops() {
 # the daemon settles it before the next request arrives.
 __shellper_report_wait() {
   [[ -n ${__shellper_report_fd-} ]] || return 0
-  local done
-  read -r -t 2 -u "$__shellper_report_fd" done 2>/dev/null
+  local _
+  read -r -t 2 -u "$__shellper_report_fd" _ 2>/dev/null
   exec {__shellper_report_fd}<&-
   __shellper_report_fd=
 }
@@ -269,9 +391,10 @@ __shellper_hook_prompt() {
     __shellper_preexec_mode=bash-preexec
     return 0
   fi
-  if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
+  if [[ "$(\builtin declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
     [[ " ${PROMPT_COMMAND[*]} " == *" __shellper_precmd "* ]] || PROMPT_COMMAND=(__shellper_precmd "${PROMPT_COMMAND[@]}")
   else
+    # shellcheck disable=SC2128,SC2178 # PROMPT_COMMAND is a string in this branch
     case ";${PROMPT_COMMAND-};" in
       *";__shellper_precmd;"*) ;;
       *) PROMPT_COMMAND="__shellper_precmd${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
@@ -299,4 +422,11 @@ __shellper_init() {
   fi
 }
 
-[[ $- == *i* ]] && __shellper_init
+if [[ $- == *i* ]]; then __shellper_init; fi
+# One command, parsed whole before alias expansion comes back.
+if (( __shellper_had_aliases )); then
+  unset -v __shellper_had_aliases
+  shopt -s expand_aliases
+else
+  unset -v __shellper_had_aliases
+fi

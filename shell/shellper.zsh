@@ -2,8 +2,10 @@
 #
 # Load it from ~/.zshrc with:   eval "$(shellper init zsh)"
 # (`shellper init zsh` prints two settings, __shellper_python and
-# __shellper_socket, then this file. Sourced on its own, it uses `python3`
-# and always goes through the client, which starts the daemon.)
+# __shellper_socket, then this file, wrapped so that it is parsed with
+# aliases off: your aliases of the builtins used here (`alias print=...`,
+# global aliases) cannot change these functions. Sourced on its own, it uses
+# `python3`, always goes through the client, and is parsed with your aliases.)
 #
 # Use:
 #   Ctrl-G             the whole line is a request; it is replaced by the
@@ -15,6 +17,9 @@
 #   #? request  Enter  the same, instead of running the line.
 #   Ctrl-C             while "translating..." shows: cancel, the request
 #                      stays on the line.
+#   typing while "translating..." shows: the keys edit the line as usual and
+#                      the request is dropped ("suggestion dropped"); Enter
+#                      keeps waiting (the request never runs).
 #   undo (Ctrl-_ / Ctrl-X u in emacs mode, u in vi command mode) after a
 #                      suggestion brings the request back.
 #
@@ -29,6 +34,32 @@
 # Everything here is named shellper-* (widgets) or __shellper_* (functions
 # and variables). No shell option is changed outside these functions; the
 # modules zsh/system and zsh/net/socket are loaded if present.
+#
+# The pattern shellper.zsh and shellper.bash both follow (same function
+# names for the same jobs, same messages):
+#   __shellper_request_of LINE   the request in a line (all of it, or what
+#                                follows "#?"), in REPLY
+#   __shellper_start REQ LINE    send the request (JSON line to the daemon's
+#                                socket, or REQ on the client's stdin, never
+#                                argv); LINE is the line it came from
+#   waiting                      zsh: zle -F calls __shellper_reply_widget
+#                                as the reply arrives; bash: __shellper_wait
+#                                reads keys until it is there. A key that
+#                                changes the line drops the request; Ctrl-C
+#                                cancels it and puts the line back.
+#   __shellper_apply REPLY       the reply's NUL-separated fields: "ok"
+#                                CMD [NOTE] puts CMD on the line (one undo
+#                                step), "error" KIND MSG and anything else
+#                                leave the line and say why
+#   __shellper_say MSG           every message, as "shellper: MSG", with
+#                                control and bidi characters shown as "?"
+#   __shellper_preexec/precmd    note the line run right after a suggestion;
+#   __shellper_report LINE ST    report it (and only it) with its status;
+#   __shellper_report_wait       let that report finish before the next
+#                                request or command
+# Shell-specific parts stay in their own script: zsh's JSON encoder and
+# socket, its alias quoting (__shellper_unalias) and syntax highlighting;
+# bash's Enter macro and terminal modes.
 
 # Sourced twice: keep the existing wrappers and state, refresh the functions.
 typeset -g __shellper_python="${__shellper_python:-python3}"
@@ -47,6 +78,8 @@ typeset -g __shellper_pending="${__shellper_pending-}"
 typeset -g __shellper_ran="${__shellper_ran-}"
 typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
 typeset -g __shellper_report_fd="${__shellper_report_fd-}"
+# The line a message of ours is about: the message goes once the line changes.
+typeset -g __shellper_said="${__shellper_said-}"
 
 # Load the modules quietly: without zsh/net/socket we use the client.
 zmodload zsh/system 2>/dev/null
@@ -121,6 +154,8 @@ __shellper_drop() {
 # Start translating $1 (the request); $2 is the line to put back on failure.
 __shellper_start() {
   emulate -L zsh
+  # The process substitutions below are parsed when they run: no aliases then either.
+  setopt localoptions no_aliases
   __shellper_drop
   local text=$1 fd
   __shellper_report_wait
@@ -130,7 +165,7 @@ __shellper_start() {
     local cwd session=$$
     __shellper_json "$PWD"; cwd=$REPLY
     __shellper_json "$text"
-    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"shell\":\"zsh\",\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
       exec {fd}<&-
       fd=
     fi
@@ -145,7 +180,8 @@ __shellper_start() {
   fi
   __shellper_fd=$fd
   zle -F -w $fd _shellper-reply
-  zle -M "shellper: translating... (Ctrl-C cancels)"
+  __shellper_say "translating... (Ctrl-C cancels)"
+  __shellper_said=  # shown until the reply, whatever the line does
 }
 
 # Called by zle when the daemon's reply is readable (or the peer hung up).
@@ -174,44 +210,84 @@ __shellper_reply_widget() {
 __shellper_apply() {
   emulate -L zsh
   local -a f
-  # zle -M shows C0 and C1 escaped but bidi controls and separators raw: as
-  # UTF-8 bytes (U+061C, 200E-F, 2028-202E, 2066-9), so any locale sees them.
-  local bidi=$'(\xd8\x9c|\xe2\x80\x8e|\xe2\x80\x8f|\xe2\x80\xa8|\xe2\x80\xa9|\xe2\x80\xaa|\xe2\x80\xab|\xe2\x80\xac|\xe2\x80\xad|\xe2\x80\xae|\xe2\x81\xa6|\xe2\x81\xa7|\xe2\x81\xa8|\xe2\x81\xa9)'
   # A whole reply ends in NUL; one cut short (the daemon died mid-write) is not used.
   [[ $1 == *$'\0' ]] && f=("${(@0)1}")
   if [[ $BUFFER != $__shellper_line ]]; then
     # The user changed the line while waiting: keep their text.
     [[ ${f[1]-} == ok ]] && __shellper_pending=${f[2]-}
-    zle -M "shellper: the line changed while translating; suggestion dropped"
+    __shellper_say "the line changed while translating; suggestion dropped"
     return 0
   fi
   if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
     __shellper_last=${f[2]} __shellper_pending=${f[2]}
-    # No alias may change what it means; one assignment: a single undo
-    # step brings the request back.
-    local REPLY
-    __shellper_unalias "${f[2]}"
-    BUFFER=$REPLY
-    CURSOR=$#BUFFER
-    zle -R
+    __shellper_set_line "${f[2]}"
+  fi
+  zle -R
+  if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
     if [[ -n ${f[3]-} ]]; then
       # Unquoted: inside "..." $'\n' in the replacement stayed literal text.
-      local msg=${${f[3]}//${~bidi}/?}
-      msg=${msg//$'\n'/$'\n'shellper: }
-      zle -M "shellper: $msg"
+      local note=${${f[3]}//$'\n'/$'\n'shellper: }
+      __shellper_say "$note"
     else
-      zle -M ""
+      __shellper_say ""
     fi
   elif [[ ${f[1]-} == error ]]; then
-    zle -R
-    local msg=${f[3]:-${f[2]:-failed}}
-    zle -M "shellper: ${msg//${~bidi}/?}"
+    __shellper_say "${f[3]:-${f[2]:-failed}}"
   elif [[ -z $1 ]]; then
-    zle -R
-    zle -M "shellper: no answer from the daemon (see \`shellper status\`)"
+    __shellper_say "no answer from the daemon (see \`shellper status\`)"
   else
-    zle -R
-    zle -M "shellper: unexpected answer from the daemon (see \`shellper status\`)"
+    __shellper_say "unexpected answer from the daemon (see \`shellper status\`)"
+  fi
+  return 0
+}
+
+# Put command $1 on the line: no alias may change what it means; one
+# assignment, so a single undo step brings the request back.
+__shellper_set_line() {
+  emulate -L zsh
+  local REPLY
+  __shellper_unalias "$1"
+  BUFFER=$REPLY
+  CURSOR=$#BUFFER
+  __shellper_highlight
+}
+
+# zsh-syntax-highlighting colours a line when one of the widgets it wrapped
+# ran; ours may have been made after it loaded (or be a zle -F handler), so
+# colour the new line through its own entry point.
+__shellper_highlight() {
+  (( ${+functions[_zsh_highlight]} )) && _zsh_highlight
+  return 0
+}
+
+# Every message, below the line; "" clears it. The line it is about is
+# remembered, so that the message goes once the line changes.
+__shellper_say() {
+  emulate -L zsh
+  # zle -M shows C0 and C1 escaped but bidi controls and separators raw: as
+  # UTF-8 bytes (U+061C, 200E-F, 2028-202E, 2066-9), so any locale sees them.
+  local bidi=$'(\xd8\x9c|\xe2\x80\x8e|\xe2\x80\x8f|\xe2\x80\xa8|\xe2\x80\xa9|\xe2\x80\xaa|\xe2\x80\xab|\xe2\x80\xac|\xe2\x80\xad|\xe2\x80\xae|\xe2\x81\xa6|\xe2\x81\xa7|\xe2\x81\xa8|\xe2\x81\xa9)'
+  if [[ -z $1 ]]; then
+    zle -M ""
+    __shellper_said=
+  else
+    zle -M "shellper: ${1//${~bidi}/?}"
+    __shellper_said=x$BUFFER  # x: set even for an empty line
+  fi
+}
+
+# Before each redraw: a key that changed the line drops the request in
+# flight (the keys win), and a message about another line goes.
+__shellper_pre_redraw() {
+  [[ -n $__shellper_fd$__shellper_said ]] || return 0
+  emulate -L zsh
+  if [[ -n $__shellper_fd && $BUFFER != $__shellper_line ]]; then
+    __shellper_drop
+    __shellper_say "the line changed while translating; suggestion dropped"
+    __shellper_said=  # it is about the change: the next keys keep it
+  elif [[ -z $__shellper_fd && x$BUFFER != $__shellper_said ]]; then
+    zle -M ""
+    __shellper_said=
   fi
   return 0
 }
@@ -235,11 +311,9 @@ shellper-translate() {
   local REPLY  # our helpers answer in REPLY: keep the user's
   if [[ -z ${BUFFER//[[:space:]]/} ]]; then
     if [[ -n $__shellper_last ]]; then
-      __shellper_unalias "$__shellper_last"
-      BUFFER=$REPLY
-      CURSOR=$#BUFFER
+      __shellper_set_line "$__shellper_last"
     else
-      zle -M "shellper: type a request first, then press ${SHELLPER_KEY:-^G}"
+      __shellper_say "type a request first, then press ${SHELLPER_KEY:-^G}"
     fi
     return 0
   fi
@@ -248,7 +322,7 @@ shellper-translate() {
   fi
   __shellper_request_of "$BUFFER"
   if [[ -z $REPLY ]]; then
-    zle -M "shellper: type a request after #?"
+    __shellper_say "type a request after #?"
     return 0
   fi
   __shellper_start "$REPLY" "$BUFFER"
@@ -272,13 +346,14 @@ __shellper_accept_own() {
   local REPLY
   if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
     # Enter on the request being translated: keep waiting, never run it.
-    zle -M "shellper: still translating... (Ctrl-C cancels)"
+    __shellper_say "still translating... (Ctrl-C cancels)"
+    __shellper_said=
     return 0
   fi
   if [[ ${CONTEXT-} == start && $BUFFER != *$'\n'* && $BUFFER == [[:space:]]#'#?'* ]]; then
     __shellper_request_of "$BUFFER"
     if [[ -z $REPLY ]]; then
-      zle -M "shellper: type a request after #?"
+      __shellper_say "type a request after #?"
       return 0
     fi
     __shellper_start "$REPLY" "$BUFFER"
@@ -298,8 +373,9 @@ __shellper_line_init() {
   if [[ -z $BUFFER ]]; then
     BUFFER=$__shellper_line
     CURSOR=$#BUFFER
+    __shellper_highlight
   fi
-  zle -M "shellper: cancelled"
+  __shellper_say "cancelled"
 }
 
 # preexec: note the line run after a suggestion.
@@ -317,24 +393,34 @@ __shellper_precmd() {
   local st=$?
   emulate -L zsh
   (( __shellper_ran_set )) || return $st
-  local line=$__shellper_ran REPLY
+  local line=$__shellper_ran
   __shellper_ran= __shellper_ran_set=0 __shellper_pending=
   # A line zsh's history drops is reported empty: the suggestion is forgotten, the line never stored.
   if [[ $line == ' '* && -o histignorespace ]] || [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]]; then
     line=
   fi
+  __shellper_report "$line" $st
+  return $st
+}
+
+# Tell the daemon that line $1 ran with status $2 (in the background when
+# it goes through the client).
+__shellper_report() {
+  emulate -L zsh
+  # The process substitutions below are parsed when they run: no aliases then either.
+  setopt localoptions no_aliases
+  local REPLY
   if __shellper_connect; then
     local fd=$REPLY
-    __shellper_json "$line"
-    print -rn -u $fd -- "{\"v\":1,\"op\":\"executed\",\"session\":$$,\"command\":$REPLY,\"status\":$st}"$'\n' 2>/dev/null
+    __shellper_json "$1"
+    print -rn -u $fd -- "{\"v\":1,\"op\":\"executed\",\"session\":$$,\"command\":$REPLY,\"status\":$2}"$'\n' 2>/dev/null
     exec {fd}<&-
   else
     __shellper_report_wait
     # The client keeps the pipe open until it is done (it prints nothing).
-    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $st 2>/dev/null \
-      < <(builtin print -rn -- "$line"$'\0'))
+    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $2 2>/dev/null \
+      < <(builtin print -rn -- "$1"$'\0'))
   fi
-  return $st
 }
 
 # Let the last report sent through the client finish (at most 2 s), so the
@@ -392,6 +478,8 @@ __shellper_chained_line_init() {
 
   autoload -Uz add-zle-hook-widget add-zsh-hook
   add-zle-hook-widget line-init _shellper-line-init
+  zle -N _shellper-pre-redraw __shellper_pre_redraw
+  add-zle-hook-widget line-pre-redraw _shellper-pre-redraw
   add-zsh-hook preexec __shellper_preexec
   add-zsh-hook precmd __shellper_precmd
 

@@ -1,6 +1,7 @@
 """Talking to the model server: build the request, call it, map failures.
 
-Only the daemon imports this module (openai is heavy). Every failure leaves
+ask() returns the model's chat message as the server sent it; reading the
+tool call out of it is parser.py's job. Only the daemon imports this module (openai is heavy). Every failure leaves
 as a typed error whose one-line message says what to do. Native Ollama calls
 (status, preload) use stdlib urllib in a worker thread: they are rare and
 need nothing the openai client offers.
@@ -140,7 +141,9 @@ def _same_model(wanted: str, name) -> bool:
     """Ollama stores "distil_model" as "distil_model:latest"."""
     if not isinstance(name, str):
         return False
-    full = lambda n: n if ":" in n.rsplit("/", 1)[-1] else n + ":latest"
+    def full(n: str) -> str:
+        return n if ":" in n.rsplit("/", 1)[-1] else n + ":latest"
+
     return full(wanted) == full(name)
 
 
@@ -219,8 +222,9 @@ class Backend:
         return ServerError(f"{self._server()} sent an answer shellper cannot read: {said}")
 
     # -- calls ---------------------------------------------------------------
-    async def translate(self, history, request: str):
-        """One tool call for `request`. Raises BackendError or AnswerError subclasses.
+    async def ask(self, history, request: str) -> dict:
+        """The model's chat message for `request` (parser.py reads the call out of it).
+        Raises BackendError subclasses, or MalformedAnswer when there is no message.
 
         Cancelling the task abandons the HTTP request (the connection is closed).
         """
@@ -243,7 +247,12 @@ class Backend:
             message = message.model_dump()
         if not isinstance(message, dict):
             raise MalformedAnswer("the model server's answer has no readable message")
-        # Off the event loop: reading one terminal's answer never delays another's request.
+        return message
+
+    async def call(self, history, request: str):
+        """The validated tool call for `request` (eval and setup checks; the daemon goes through turns)."""
+        message = await self.ask(history, request)
+        # Off the event loop: reading one answer never delays another request.
         return await asyncio.to_thread(parse_message, message)
 
     async def _native(self, path: str, body=None, timeout: float = PROBE_TIMEOUT):

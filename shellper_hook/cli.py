@@ -237,7 +237,19 @@ def cmd_init(args) -> int:
         body = shell_script(args.shell)
     except FileNotFoundError as exc:
         return _die(str(exc))
-    sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_socket={_sq(paths.socket_path())}\n")
+    if args.shell == "fish":
+        from .render import quote
+
+        sys.stdout.write(
+            f"set -g __shellper_python {quote(sys.executable, 'fish')}\n"
+            f"set -g __shellper_socket {quote(paths.socket_path(), 'fish')}\n"
+        )
+    else:
+        sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_socket={_sq(paths.socket_path())}\n")
+    if args.shell == "zsh":
+        # zsh parses all of eval's text before running any: parse the script
+        # again with aliases off, so the user's aliases cannot change it.
+        body = "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + _sq(body) + "\n"
     sys.stdout.write(body)
     return 0
 
@@ -344,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         'Print the shell integration. Add this line to your rc file:  eval "$(shellper init zsh)"  (or bash). '
         "Set SHELLPER_KEY before it to use another key than Ctrl-G.",
     )
-    sp.add_argument("shell", choices=("zsh", "bash"))
+    sp.add_argument("shell", choices=("zsh", "bash", "fish"))
     sp = add(
         "export",
         cmd_export,

@@ -4,9 +4,9 @@ Standard library only: this runs on every key press in bash, so it must
 not pay for openai, psutil or platformdirs.
 
 Used by the shells as
-    python -m shellper_hook.client translate PID     stdin: CWD NUL TEXT NUL
-                                                     (NUL-separated reply on stdout)
-    python -m shellper_hook.client executed PID STATUS   stdin: COMMAND NUL
+    python -m shellper_hook.client translate PID [SHELL]   stdin: CWD NUL TEXT NUL
+                       (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout)
+    python -m shellper_hook.client executed PID STATUS [SHELL]   stdin: COMMAND NUL
 User text comes on stdin, never in argv: any local user can read another's
 /proc/PID/cmdline. The old forms with CWD TEXT / COMMAND as arguments still
 work, for shells that loaded an older shellper.
@@ -190,16 +190,21 @@ def _stdin_fields(count: int) -> list:
 
 
 def _main(argv: list) -> int:
-    if argv[:1] == ["translate"] and len(argv) in (2, 4):
+    if argv[:1] == ["translate"] and len(argv) in (2, 3, 4):
         try:
-            if len(argv) == 2:
+            shell = "bash"
+            if len(argv) in (2, 3):
                 pid = argv[1]
+                shell = argv[2] if len(argv) == 3 else shell
                 cwd, text = _stdin_fields(2)
             else:
                 pid, cwd, text = argv[1:]
+            if shell not in protocol.SHELLS:
+                raise ValueError(f"unknown shell {shell!r}")
             _utf8(text, "the request")
             _utf8(cwd, "the current directory's name")
-            raw = send({"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul"})
+            req = {"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul", "shell": shell}
+            raw = send(req)
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
         raw = _whole_nul_reply(raw)
@@ -209,12 +214,16 @@ def _main(argv: list) -> int:
     if argv[:1] == ["executed"] and len(argv) in (3, 4):
         try:
             pid, status = argv[1:3]
-            if len(argv) == 3:
+            shell = "bash"
+            if len(argv) == 4 and argv[3] in protocol.SHELLS:  # the shell's name; the line on stdin
+                shell = argv[3]
+            if len(argv) == 3 or shell != "bash" or argv[3] == "bash":
                 raw_command = _stdin_fields(1)[0].encode("utf-8", "surrogateescape")
-            else:
+            else:  # the old form: the line itself as an argument
                 raw_command = os.fsencode(argv[3])
             command = raw_command.decode("utf-8", "replace")
-            request({"op": "executed", "session": int(pid), "status": int(status), "command": command}, autostart=False, timeout=2)
+            req = {"op": "executed", "session": int(pid), "status": int(status), "command": command, "shell": shell}
+            request(req, autostart=False, timeout=2)
         except (DaemonUnavailable, OSError, ValueError):
             return 1
         return 0

@@ -1,8 +1,10 @@
 """The daemon: per-terminal conversations behind a private Unix socket.
 
-One asyncio loop serves every terminal. Each connection carries one request
-(see protocol.py). A translate request runs: session store (history) ->
-backend (model server) -> parser -> policy -> reply, and is cancelled at
+Lifecycle, framing, per-terminal locks and a table from operation to
+handler. One asyncio loop serves every terminal; each connection carries one
+request (see protocol.py). A translate request is one turn (turns.py: the
+model, then parse, policy and render off the loop) between reading the
+terminal's history and writing its pending suggestion; it is cancelled at
 the backend when its client disconnects (the user pressed Ctrl-C).
 """
 
@@ -304,85 +306,117 @@ class Daemon:
             raise ProcessLookupError(f"no shell with PID {pid} is running") from None
 
     async def _translate(self, req: dict) -> dict:
-        from . import policy
+        from . import turns
 
         started = time.perf_counter()
         key = self._key(req["session"])
         lock = self._locks.setdefault(key, asyncio.Lock())
         keyed = time.perf_counter()
+        model_seconds = 0.0
+
+        async def ask(history, request):
+            nonlocal model_seconds
+            asked = time.perf_counter()
+            try:
+                return await self.backend.ask(history, request)
+            finally:
+                model_seconds = time.perf_counter() - asked
+
         async with lock:  # one terminal's requests never interleave
             waited = time.perf_counter()
             self.store.drop_pending(key)
             history = [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
-            asked = time.perf_counter()
-            call = await self.backend.translate(history, req["text"])
-            answered = time.perf_counter()
-            self._maybe_preload(answered - asked)
-            # In a thread: the checks stat the user's files, and one terminal's
-            # slow step must never hold up another's request.
-            verdict = await asyncio.to_thread(policy.check, call, req["cwd"], self.settings.allow_recursive)
+            s = await turns.suggest(
+                ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive
+            )
+            self._maybe_preload(model_seconds)
             if req.get("commit"):
-                self.store.commit(key, req["text"], verdict.call, verdict.command)
+                self.store.add_exchange(key, s.request, s.call, s.command)
             else:
-                self.store.set_pending(key, req["text"], verdict.call, verdict.command)
-        own = (keyed - started) + (asked - waited) + (time.perf_counter() - answered)
+                self.store.set_pending(key, s.request, s.call, s.command)
+        own = (time.perf_counter() - started) - (waited - keyed) - model_seconds
         self.overhead_ms.append(own * 1000)
-        return protocol.ok(command=verdict.command, call=verdict.call.to_dict(), warnings=verdict.warnings)
+        return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=s.warnings)
+
+    # ---- the other operations: one handler each (translate is served above) ----
 
     async def _dispatch(self, req: dict) -> dict:
-        op = req["op"]
-        if op == "ping":
-            return protocol.ok(pid=os.getpid(), version=__version__)
-        if op == "executed":
-            try:
-                key = self._key(req["session"])
-            except ProcessLookupError:
-                return protocol.ok(recorded="none")
-            async with self._locks.setdefault(key, asyncio.Lock()):
-                recorded = self.store.executed(key, req["command"], req.get("status"))
-            return protocol.ok(recorded=recorded)
-        if op == "commit":
-            key = self._key(req["session"])
-            ex = self.store.commit_pending(key)
-            return protocol.ok(recorded="committed" if ex else "none")
-        if op == "history":
-            key = self._key(req["session"])
-            pending = self.store.pending(key)
-            return protocol.ok(
-                exchanges=[ex.to_dict() for ex in self.store.history(key)],
-                pending=None
-                if pending is None
-                else pending.to_dict(),
-            )
-        if op == "reset":
-            if req.get("all") is True:
-                # The locks stay: a translation in flight must still hold its
-                # terminal's (the periodic cleanup drops unused ones).
-                return protocol.ok(removed=self.store.reset_all())
-            return protocol.ok(removed=self.store.reset(self._key(req["session"])))
-        if op == "status":
-            info = await self.backend.server_status()
-            self.server_info = info
-            return protocol.ok(
-                pid=os.getpid(),
-                version=__version__,
-                uptime=round(time.time() - self.started, 1),
-                socket=self.socket_path,
-                sessions=len(self.store.sessions()),
-                base_url=self.settings.base_url,
-                model=self.settings.model,
-                server=info,
-                overhead_ms=_percentiles(self.overhead_ms),
-            )
-        if op == "export":
-            from .export import training_conversations
+        handler = {
+            "ping": self._ping,
+            "executed": self._executed,
+            "commit": self._commit,
+            "history": self._history,
+            "reset": self._reset,
+            "status": self._status,
+            "export": self._export,
+            "stop": self._stop,
+        }.get(req["op"])
+        if handler is None:  # pragma: no cover - protocol.OPS is closed
+            raise ShellperError(f"operation {req['op']!r} not handled")
+        return await handler(req)
 
-            since = _parse_since(req.get("since"))
-            return protocol.ok(conversations=training_conversations(self.store.corrections(since)))
-        if op == "stop":
-            asyncio.get_running_loop().call_soon(self.stopping.set)
-            return protocol.ok(pid=os.getpid())
-        raise ShellperError(f"operation {op!r} not handled")  # pragma: no cover - OPS is closed
+    async def _ping(self, req: dict) -> dict:
+        return protocol.ok(pid=os.getpid(), version=__version__)
+
+    async def _executed(self, req: dict) -> dict:
+        """The line the shell ran after a suggestion: settle it (turns decides, the store writes)."""
+        from . import turns
+
+        try:
+            key = self._key(req["session"])
+        except ProcessLookupError:
+            return protocol.ok(recorded="none")
+        line, shell = req["command"], req.get("shell", "bash")
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            recorded = self.store.settle(key, lambda pending: turns.settle(pending, line, shell), req.get("status"))
+        return protocol.ok(recorded=recorded)
+
+    async def _commit(self, req: dict) -> dict:
+        from . import turns
+
+        key = self._key(req["session"])
+        recorded = self.store.settle(key, turns.accept)
+        return protocol.ok(recorded="committed" if recorded != "none" else "none")
+
+    async def _history(self, req: dict) -> dict:
+        key = self._key(req["session"])
+        pending = self.store.pending(key)
+        return protocol.ok(
+            exchanges=[ex.to_dict() for ex in self.store.history(key)],
+            pending=None if pending is None else pending.to_dict(),
+        )
+
+    async def _reset(self, req: dict) -> dict:
+        if req.get("all") is True:
+            # The locks stay: a translation in flight must still hold its
+            # terminal's (the periodic cleanup drops unused ones).
+            return protocol.ok(removed=self.store.reset_all())
+        return protocol.ok(removed=self.store.reset(self._key(req["session"])))
+
+    async def _status(self, req: dict) -> dict:
+        info = await self.backend.server_status()
+        self.server_info = info
+        return protocol.ok(
+            pid=os.getpid(),
+            version=__version__,
+            uptime=round(time.time() - self.started, 1),
+            socket=self.socket_path,
+            sessions=len(self.store.sessions()),
+            base_url=self.settings.base_url,
+            model=self.settings.model,
+            server=info,
+            overhead_ms=_percentiles(self.overhead_ms),
+        )
+
+    async def _export(self, req: dict) -> dict:
+        from .export import training_conversations
+
+        since = _parse_since(req.get("since"))
+        return protocol.ok(conversations=training_conversations(self.store.corrections(since)))
+
+    async def _stop(self, req: dict) -> dict:
+        asyncio.get_running_loop().call_soon(self.stopping.set)
+        return protocol.ok(pid=os.getpid())
 
 
 def _wants_nul(line: bytes) -> bool:

@@ -57,7 +57,7 @@ class Report:
 
 def check_python(r: Report) -> None:
     version = ".".join(str(n) for n in sys.version_info[:3])
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - doctor must say so, not crash, under an old Python
         r.fail(f"Python {version}", "shellper needs Python 3.10 or newer", "reinstall shellper with a newer Python")
     else:
         r.ok(f"Python {version} ({sys.executable})")

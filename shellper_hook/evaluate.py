@@ -1,7 +1,7 @@
 """`shellper eval`: measure the model's tool-call accuracy on a test set.
 
 Each test row goes to the model server exactly as the daemon would send it
-(backend.build_messages / request_kwargs / parser, via Backend.translate),
+(backend.build_messages / request_kwargs / parser, via Backend.call),
 with the row's own history as the earlier exchanges. An answer is right
 when its tool name and arguments equal the expected call once omitted
 optional arguments are filled in with their defaults.
@@ -19,6 +19,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import tools
 from .errors import ModelMissing, ServerUnreachable, SettingsError, ShellperError
@@ -59,7 +60,7 @@ class Unavailable(ShellperError):
 class Case:
     id: str
     line: int
-    history: tuple  # ((request text, ToolCall), ...), oldest first
+    history: tuple  # ((request text, AsGiven), ...), oldest first
     request: str
     expected: ToolCall
 
@@ -95,14 +96,33 @@ def _call(name, arguments, where: str) -> ToolCall:
         raise _Bad(f"{where}: {exc}".replace("the model gave ", "").replace("the model ", "")) from None
 
 
-def _assistant_call(msg: dict, where: str) -> ToolCall:
+class AsGiven(NamedTuple):
+    """A history call as the test set spells it: sent to the model verbatim,
+    as the model card's evaluation does (checked, but defaults not filled in)."""
+
+    name: str
+    arguments: dict
+
+
+def _function(msg: dict, where: str) -> dict:
     calls = msg.get("tool_calls")
     if not isinstance(calls, list) or len(calls) != 1 or not isinstance(calls[0], dict):
         raise _Bad(f"{where}: an assistant turn must carry exactly one entry in tool_calls")
     fn = calls[0].get("function")
     if not isinstance(fn, dict):
         raise _Bad(f"{where}: the tool call has no 'function' object")
+    return fn
+
+
+def _assistant_call(msg: dict, where: str) -> ToolCall:
+    fn = _function(msg, where)
     return _call(fn.get("name"), fn.get("arguments"), where)
+
+
+def _history_call(msg: dict, where: str) -> AsGiven:
+    fn = _function(msg, where)
+    _call(fn.get("name"), fn.get("arguments"), where)
+    return AsGiven(fn["name"], _arguments(fn.get("arguments"), where))
 
 
 def _user_text(msg: dict, where: str) -> str:
@@ -144,7 +164,7 @@ def parse_row(obj, line: int) -> Case:
         if role == "user":
             pending = _user_text(msg, where)
         else:
-            history.append((pending, _assistant_call(msg, where)))
+            history.append((pending, _history_call(msg, where)))
             pending = None
     if pending is None:
         raise _Bad("the conversation must end with a user request before the expected call")
@@ -205,9 +225,7 @@ class Outcome:
 
 
 def same_call(a: ToolCall, b: ToolCall) -> bool:
-    # Canonical JSON, so True and 1 (equal in Python) still differ.
-    a, b = a.with_defaults(), b.with_defaults()
-    return a.name == b.name and a.arguments_json() == b.arguments_json()
+    return a == b  # one definition: validated calls, defaults filled in
 
 
 class Progress:
@@ -239,7 +257,7 @@ class Progress:
 
 async def _score(backend, case: Case) -> Outcome:
     try:
-        got = await backend.translate(list(case.history), case.request)
+        got = await backend.call(list(case.history), case.request)
     except ServerUnreachable as exc:
         return Outcome(case, error=str(exc), fatal="for another server, pass --base-url URL")
     except ModelMissing as exc:
@@ -393,7 +411,9 @@ def show_call(call: ToolCall) -> str:
 def _table(header: list, rows: list) -> list:
     """A Markdown table with padded columns (readable raw, pasteable into docs)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
     return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
 
 

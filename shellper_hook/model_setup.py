@@ -62,7 +62,7 @@ def manual_download(repo: str, dest: str) -> str:
 
 
 def _shq(value: str) -> str:
-    from .translate import quote
+    from .render import quote
 
     return quote(value)
 
@@ -311,12 +311,12 @@ def check_answer(settings):
 
     from .backend import Backend
     from .errors import ShellperError
-    from .translate import to_bash
+    from .render import to_bash
 
     async def ask():
         backend = Backend(settings)
         try:
-            return await backend.translate([], CHECK_REQUEST)
+            return await backend.call([], CHECK_REQUEST)
         finally:
             await backend.aclose()
 

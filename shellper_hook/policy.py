@@ -1,6 +1,6 @@
-"""The last check before a command reaches the user's prompt.
+"""The policy: judges a validated call in the user's shell's world.
 
-check() refuses calls that would remove or move something no one asks a
+judge() refuses calls that would remove or move something no one asks a
 one-line helper to touch (/, home, the current directory or its parents,
 system directories) or write into ~/.ssh or ~/.gnupg, names it cannot show
 honestly (control, bidi and look-alike characters), and wildcards in
@@ -14,20 +14,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
 
-from . import tools
-from .errors import Refused, WrongType
+from .errors import Refused
 from .tools import ToolCall
-from .translate import to_bash
-
-
-@dataclass
-class Verdict:
-    call: ToolCall  # with defaults filled in
-    command: str  # the bash line to put on the prompt
-    warnings: list[str] = field(default_factory=list)  # one-line notes shown beside it
-
 
 # Arguments that name a file or directory, per tool.
 _PATH_ARGS = {
@@ -98,18 +87,14 @@ _HOME_PREFIXES = ("$HOME", "${HOME}")
 _PWD_PREFIXES = ("$PWD", "${PWD}")
 
 
-def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None) -> Verdict:
-    """The command for call, or Refused with a one-line reason."""
-    call = tools.validate(call.name, call.arguments).with_defaults()
+def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None) -> list:
+    """The one-line notes to show beside call's command, or Refused with a
+    one-line reason. Paths are judged from the shell's cwd and home."""
     args = call.arguments
-    keys = [k for k in _PATH_ARGS.get(call.name, ()) if not (call.name == "echo" and args[k] == "None")]
-    _refuse_hidden_characters(call.name, args, keys)
-    try:
-        command = to_bash(call, allow_recursive)
-    except WrongType as exc:
-        raise Refused(f"refused: {exc}") from None
+    keys = _path_keys(call)
+    refuse_hidden_characters(call)
     if not keys:
-        return Verdict(call, command, [])
+        return []
     try:
         where = _Where(cwd, os.path.expanduser("~") if home is None else home)
     except _PerProcess as exc:
@@ -125,10 +110,10 @@ def check(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
             f"refused: {call.name} would write through {exc.where}, which means another place in your"
             " shell than shellper can check"
         ) from None
-    return Verdict(call, command, list(dict.fromkeys(notes)))
+    return list(dict.fromkeys(notes))
 
 
-def _path_notes(call: ToolCall, keys: list, where: "_Where", allow_recursive: bool) -> list:
+def _path_notes(call: ToolCall, keys: list, where: _Where, allow_recursive: bool) -> list:
     notes: list = []
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
@@ -140,7 +125,15 @@ def _path_notes(call: ToolCall, keys: list, where: "_Where", allow_recursive: bo
 # ---------------------------------------------------------------- characters
 
 
-def _refuse_hidden_characters(tool: str, args: dict, path_keys: list) -> None:
+def _path_keys(call: ToolCall) -> list:
+    args = call.arguments
+    return [k for k in _PATH_ARGS.get(call.name, ()) if not (call.name == "echo" and args[k] == "None")]
+
+
+def refuse_hidden_characters(call: ToolCall) -> None:
+    """Refused for characters no line on a terminal can show honestly (the
+    first check: cheap, and the clearest reason)."""
+    tool, args, path_keys = call.name, call.arguments, _path_keys(call)
     for key, value in args.items():
         if not isinstance(value, str):
             continue

@@ -7,8 +7,9 @@ MAX_REQUEST bytes.
 Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
 
   ping                                   -> {"pid", "version"}
-  translate  session, cwd, text          -> {"command", "call", "warnings"}
-  executed   session, command, status    -> {"recorded": committed|edited|dropped|none}
+  translate  session, cwd, text, shell   -> {"command", "call", "warnings"}
+             (shell: "bash" (default), "zsh" or "fish": the command is rendered for it)
+  executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
   commit     session                     -> {"recorded"}  (commit the pending suggestion now)
   history    session                     -> {"exchanges": [...], "pending": {...}|null}
   reset      session | all: true         -> {"removed": n}
@@ -40,6 +41,7 @@ import struct
 VERSION = 1
 MAX_REQUEST = 64 * 1024
 OPS = ("ping", "translate", "executed", "commit", "history", "reset", "status", "export", "stop")
+SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its shell (default bash)
 
 
 class ProtocolError(ValueError):
@@ -106,6 +108,8 @@ def decode_request(line: bytes) -> dict:
         if not text.strip():
             raise ProtocolError("empty request: type what you want first")
         _field(req, "cwd", str, "a directory path")
+    if op in ("translate", "executed") and req.get("shell", "bash") not in SHELLS:
+        raise ProtocolError(f"field 'shell' must be one of {', '.join(SHELLS)}")
     if op == "executed":
         _field(req, "command", str, "a string")
         status = req.get("status", 0)

@@ -12,8 +12,9 @@ import difflib
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from . import paths
 from .errors import SettingsError

@@ -1,13 +1,13 @@
-"""The session store: each terminal's conversation with the model, on disk.
+"""The session store: rows of each terminal's conversation, on disk. Rows only:
+what a line means is decided in turns.py; this module reads and writes.
 
 A session is one shell process, keyed by (PID, process start time) so a
 recycled PID never inherits another shell's history. Only exchanges the
 user actually ran are history; the latest unanswered suggestion is the
-session's single "pending" row until the shell reports what it ran.
-When the user edits a suggestion before running it, the store keeps a
-Correction for retraining (unless collect_corrections is off), for
-corrections_days. Only lines that are one of the tool calls are ever kept:
-anything else a user runs (`export TOKEN=...`) may hold a secret.
+session's single "pending" row until the shell reports what it ran
+(settle()). Corrections (an edited suggestion, for retraining) are kept for
+corrections_days unless collect_corrections is off. The schema grows by
+append-only migrations.
 
 SQLite (stdlib) in WAL mode. Only the daemon imports this module, so psutil
 is allowed here.
@@ -29,7 +29,6 @@ from . import paths
 from .errors import ShellperError
 from .tools import ToolCall
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 5.0  # seconds another process may hold the write lock
 # A correction keeps this many earlier exchanges: more than the model is ever
 # shown, and it bounds the row size in very long sessions.
@@ -38,7 +37,11 @@ CORRECTIONS_DAYS = 90  # how long a correction is kept unless told otherwise
 DAY = 86400.0
 
 _TABLES = ("exchanges", "pending", "corrections")
-_SCHEMA = """
+# Append-only: migration N (counting from 1) takes a store from user_version
+# N-1 to N, so a store written by any earlier shellper is brought up to date,
+# never set aside. Never edit a released entry; add one.
+_MIGRATIONS = (
+    """
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     pid INTEGER NOT NULL,
@@ -76,7 +79,9 @@ CREATE TABLE IF NOT EXISTS corrections (
     time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS corrections_time ON corrections (time);
-"""
+""",
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class StoreError(ShellperError):
@@ -199,51 +204,24 @@ def _call_columns(call: ToolCall) -> tuple:
     return _text(call.name, "tool name"), json.dumps(call.arguments, ensure_ascii=True, sort_keys=True)
 
 
-def _call(tool: str, arguments: str) -> ToolCall:
+def _call(tool: str, arguments: str) -> ToolCall | None:
+    """The call a row holds, validated again; None for one no tool takes now."""
     try:
         args = json.loads(arguments)
-    except ValueError:
-        args = {}
-    return ToolCall(tool, args if isinstance(args, dict) else {})
-
-
-def _same_call(a: ToolCall, b: ToolCall) -> bool:
-    """Equal once omitted defaults are filled in (`ls` == `ls` with a=false)."""
-    if a == b:
-        return True
-    try:
-        return a.with_defaults() == b.with_defaults()
-    except ShellperError:  # unknown tool name: only exact equality counts
-        return False
-
-
-def _related(ran: ToolCall, suggested: ToolCall) -> bool:
-    """Is `ran` an edit of `suggested`? Same tool, or a shared name (cat x -> tail x).
-
-    Without this, any tool-shaped line typed after ignoring a suggestion
-    (`ls` after a skipped `mkdir backup`) would count as its correction.
-    """
-    if ran.name == suggested.name:
-        return True
-    words = {v for v in suggested.arguments.values() if isinstance(v, str) and v not in ("", ".", "None")}
-    return any(isinstance(v, str) and v in words for v in ran.arguments.values())
-
-
-def _recover(command_line: str) -> ToolCall | None:
-    """The tool call a hand-edited line amounts to, or None."""
-    from .translate import from_bash  # late: translate is not needed to open a store
-
-    try:
-        return from_bash(command_line)
-    except (ShellperError, ValueError):
+        return ToolCall(tool, args if isinstance(args, dict) else {})
+    except (ValueError, ShellperError):
         return None
 
 
-def _exchange_from_json(d: dict) -> Exchange:
+def _exchange_from_json(d: dict) -> Exchange | None:
     call = d.get("call") or {}
+    try:
+        valid = ToolCall(call.get("name", ""), dict(call.get("arguments") or {}))
+    except ShellperError:
+        return None
     return Exchange(
         request=d.get("request", ""),
-        call=ToolCall(call.get("name", ""), dict(call.get("arguments") or {})),
+        call=valid,
         command=d.get("command", ""),
         edited=bool(d.get("edited")),
         status=d.get("status"),
@@ -346,15 +324,15 @@ class SessionStore:
             tables.discard("sqlite_sequence")
             if version == 0 and tables:
                 raise _Unusable(f"it holds tables that are not shellper's: {', '.join(sorted(tables))}")
-            if version not in (0, SCHEMA_VERSION):
-                raise _Unusable(f"unknown store version {version}")
-            if version == 1 and not set(_TABLES) <= tables:
+            if not 0 <= version <= SCHEMA_VERSION:
+                raise _Unusable(f"unknown store version {version} (from a newer shellper?)")
+            if version >= 1 and not set(_TABLES) <= tables:
                 raise _Unusable("tables are missing")
-            if version == 0:
-                for statement in _SCHEMA.split(";"):
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[number - 1].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute(f"PRAGMA user_version={number}")
 
     @staticmethod
     def _retry_locked(fn):
@@ -408,9 +386,10 @@ class SessionStore:
     # -- reading ---------------------------------------------------------------
 
     @staticmethod
-    def _exchange(row) -> Exchange:
+    def _exchange(row) -> Exchange | None:
         request, tool, arguments, command, edited, status, t = row
-        return Exchange(request, _call(tool, arguments), command, bool(edited), status, t)
+        call = _call(tool, arguments)
+        return None if call is None else Exchange(request, call, command, bool(edited), status, t)
 
     def _history(self, db, pid: int, start_cs: int, limit: int | None) -> list:
         sql = (
@@ -422,7 +401,7 @@ class SessionStore:
             sql += " LIMIT ?"
             params += (min(limit, 2**62),)  # SQLite integers are 64-bit
         rows = db.execute(sql, params).fetchall()
-        return [self._exchange(r) for r in reversed(rows)]
+        return [ex for ex in map(self._exchange, reversed(rows)) if ex is not None]
 
     def history(self, key: SessionKey, limit: int | None = None) -> list:
         """The session's exchanges, oldest first; with `limit`, only the newest `limit`."""
@@ -437,9 +416,8 @@ class SessionStore:
             "SELECT request, tool, arguments, command, time FROM pending WHERE pid=? AND start_cs=?",
             (pid, start_cs),
         ).fetchone()
-        if row is None:
-            return None
-        return Pending(row[0], _call(row[1], row[2]), row[3], row[4])
+        call = None if row is None else _call(row[1], row[2])
+        return None if call is None else Pending(row[0], call, row[3], row[4])
 
     def pending(self, key: SessionKey) -> Pending | None:
         pid, start_cs = _cs(key)
@@ -472,56 +450,32 @@ class SessionStore:
         )
         return ex
 
-    def commit(self, key: SessionKey, request: str, call: ToolCall, command: str) -> Exchange:
+    def add_exchange(self, key: SessionKey, request: str, call: ToolCall, command: str,
+                     edited: bool = False, status: int | None = None) -> Exchange:
         """Append an exchange directly (no pending suggestion involved)."""
         pid, start_cs = _cs(key)
         with self._lock, self._write(self._conn()) as db:
-            return self._insert(db, pid, start_cs, request, call, command, False, None)
+            return self._insert(db, pid, start_cs, request, call, command, edited, status)
 
-    def commit_pending(self, key: SessionKey) -> Exchange | None:
-        """Turn the pending suggestion into history; None if there was none."""
+    def settle(self, key: SessionKey, decide, status: int | None = None) -> str:
+        """Settle the pending suggestion: decide(pending) says what the history
+        keeps (a turns.Settlement); this writes it. Returns its outcome, or
+        "none" when nothing was pending. One write transaction from read to
+        write, so two reports can never settle the same suggestion twice."""
         pid, start_cs = _cs(key)
-        with self._lock, self._write(self._conn()) as db:
-            p = self._pending(db, pid, start_cs)
-            if p is None:
-                return None
-            db.execute("DELETE FROM pending WHERE pid=? AND start_cs=?", (pid, start_cs))
-            return self._insert(db, pid, start_cs, p.request, p.call, p.command, False, None)
-
-    def executed(self, key: SessionKey, command_line: str, status: int | None) -> str:
-        """Settle the pending suggestion against the line the shell actually ran.
-
-        Returns "none" (nothing pending), "committed" (ran as suggested),
-        "edited" (ran a changed line that is still a tool call: that call
-        becomes history) or "dropped" (ran something else: forgotten, and
-        nothing of the line is kept, since it may hold a secret).
-        """
-        pid, start_cs = _cs(key)
-        ran = _text(command_line, "command line").strip()
         status = _status(status)
-        # One write transaction from read to settle, so a second process can
-        # never settle the same suggestion twice. Translation back is pure
-        # parsing, cheap enough to do under the lock.
         with self._lock, self._write(self._conn()) as db:
             p = self._pending(db, pid, start_cs)
+            db.execute("DELETE FROM pending WHERE pid=? AND start_cs=?", (pid, start_cs))
             if p is None:
                 return "none"
-            db.execute("DELETE FROM pending WHERE pid=? AND start_cs=?", (pid, start_cs))
-            if not ran:  # nothing ran: no edit to learn from
-                return "dropped"
-            recovered = None if ran == p.command.strip() else _recover(ran)
-            if ran == p.command.strip() or (recovered is not None and _same_call(recovered, p.call)):
-                self._insert(db, pid, start_cs, p.request, p.call, ran, False, status)
-                return "committed"
-            if recovered is None:
-                return "dropped"  # not a tool call: never stored (`export TOKEN=...`)
-            if not _related(recovered, p.call):
-                return "dropped"  # another command altogether: the suggestion was skipped
-            if self.collect_corrections:
+            kept = decide(p)
+            if kept.correction and self.collect_corrections:
                 earlier = self._history(db, pid, start_cs, CORRECTION_HISTORY)
-                self._save_correction(db, p, earlier, ran, recovered, status)
-            self._insert(db, pid, start_cs, p.request, recovered, ran, True, status)
-            return "edited"
+                self._save_correction(db, p, earlier, kept.command, kept.call, status)
+            if kept.call is not None:
+                self._insert(db, pid, start_cs, p.request, kept.call, kept.command, kept.outcome == "edited", status)
+            return kept.outcome
 
     def _save_correction(self, db, p: Pending, earlier: list, ran: str, ran_call: ToolCall, status) -> None:
         tool, arguments = _call_columns(p.call)
@@ -530,7 +484,8 @@ class SessionStore:
         db.execute(
             "INSERT INTO corrections (request, history, tool, arguments, command, ran, ran_tool, ran_arguments,"
             " status, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.request, history, tool, arguments, p.command, ran, ran_tool, ran_arguments, status, time.time()),
+            (p.request, history, tool, arguments, p.command, _text(ran, "command line"), ran_tool, ran_arguments,
+             status, time.time()),
         )
 
     # -- corrections and sessions ------------------------------------------------
@@ -557,11 +512,12 @@ class SessionStore:
         out = []
         for request, history, tool, arguments, command, ran, ran_tool, ran_arguments, status, t in rows:
             try:
-                earlier = [_exchange_from_json(d) for d in json.loads(history)]
+                earlier = [ex for ex in map(_exchange_from_json, json.loads(history)) if ex is not None]
             except (ValueError, TypeError, AttributeError):
                 earlier = []
-            ran_call = _call(ran_tool, ran_arguments) if ran_tool is not None else None
-            out.append(Correction(request, earlier, _call(tool, arguments), command, ran, ran_call, status, t))
+            suggested, ran_call = _call(tool, arguments), _call(ran_tool, ran_arguments)
+            if suggested is not None and ran_call is not None:
+                out.append(Correction(request, earlier, suggested, command, ran, ran_call, status, t))
         return out
 
     def sessions(self) -> list:
@@ -629,7 +585,7 @@ class SessionStore:
                 self._db.close()
                 self._db = None
 
-    def __enter__(self) -> "SessionStore":
+    def __enter__(self) -> SessionStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .errors import MissingArgument, UnknownArgument, UnknownTool, WrongType
@@ -16,27 +15,49 @@ from .errors import MissingArgument, UnknownArgument, UnknownTool, WrongType
 _DATA = os.path.join(os.path.dirname(__file__), "data", "tools.json")
 
 
-@dataclass(frozen=True)
 class ToolCall:
-    """One validated call: a tool name and its arguments (a plain dict)."""
+    """One validated call: a tool name and its arguments, defaults filled in.
 
-    name: str
-    arguments: dict = field(default_factory=dict)
+    The only way to make one is to validate (constructing it validates), so
+    everything downstream can trust it. Two calls are equal, and hash alike,
+    when they mean the same thing: `ls` and `ls` with a=false are one call.
+    """
+
+    __slots__ = ("name", "_items")
+
+    def __init__(self, name, arguments=None) -> None:
+        checked = _validated(name, arguments)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "_items", tuple(sorted(checked.items())))
+
+    def __setattr__(self, key, value):
+        raise AttributeError("a ToolCall cannot be changed")
+
+    @property
+    def arguments(self) -> dict:
+        """A fresh copy: the call itself never changes."""
+        return dict(self._items)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, ToolCall):
+            return NotImplemented
+        return self.name == other.name and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash((self.name, self._items))
+
+    def __repr__(self) -> str:
+        return f"ToolCall({self.name!r}, {self.arguments!r})"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "arguments": dict(self.arguments)}
+        return {"name": self.name, "arguments": self.arguments}
 
     def arguments_json(self) -> str:
         return json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
 
-    def with_defaults(self) -> "ToolCall":
-        """The same call with every omitted optional argument filled in."""
-        args = dict(defaults(self.name))
-        args.update(self.arguments)
-        return ToolCall(self.name, args)
-
-    def __hash__(self) -> int:  # dict field: hash by canonical JSON
-        return hash((self.name, self.arguments_json()))
+    def with_defaults(self) -> ToolCall:
+        """The call itself: defaults are filled in when it is made."""
+        return self
 
 
 @lru_cache(maxsize=1)
@@ -123,10 +144,15 @@ def _coerce(tool: str, key: str, value, want: str):
 
 
 def validate(name, arguments) -> ToolCall:
-    """Check a call against the schema; coerce "5"->5 and "true"->True.
+    """The call, checked against the schema ("5"->5 and "true"->True coerced,
+    omitted optional arguments filled in).
 
     Raises a typed AnswerError with a message a user understands.
     """
+    return ToolCall(name, arguments)
+
+
+def _validated(name, arguments) -> dict:
     if not isinstance(name, str) or not name:
         raise UnknownTool("the model's answer names no tool")
     spec(name)
@@ -135,12 +161,12 @@ def validate(name, arguments) -> ToolCall:
     if not isinstance(arguments, dict):
         raise WrongType(f"the model gave {name} arguments that are not a JSON object")
     props = properties(name)
-    out = {}
+    out = dict(defaults(name))
     for key, value in arguments.items():
         if key not in props:
             raise UnknownArgument(f"the model gave {name} an unknown argument {key!r}")
         out[key] = _coerce(name, key, value, props[key].get("type", "string"))
     for key in required(name):
-        if key not in out:
+        if key not in arguments:
             raise MissingArgument(f"the model called {name} without its required argument {key!r}")
-    return ToolCall(name, out)
+    return out

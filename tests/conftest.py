@@ -1,4 +1,9 @@
-"""Shared test set-up: every test gets its own HOME and XDG dirs, never the user's."""
+"""Shared test set-up: every test gets its own HOME and XDG dirs, never the user's.
+
+Every test is marked by what it needs, so `pytest -m core` checks a change in
+seconds: core (in-process, no shell, no daemon process), daemon (a real daemon
+and socket) or shell (real zsh, bash or fish).
+"""
 
 import os
 import shutil
@@ -6,9 +11,20 @@ import sys
 import tempfile
 
 import pytest
-
 from daemon_helpers import stop_daemon
 from fake_ollama import FakeOllama
+
+_CORE = {"test_tools", "test_parser", "test_policy", "test_turns", "test_store", "test_settings", "test_backend"}
+_SHELL = {"test_shell_zsh", "test_shell_bash", "test_shell_fish", "test_shell_invariants", "test_policy_effects",
+          "test_policy_findings", "test_render", "test_secrets", "test_install", "test_cli_output"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        mark = "core" if module in _CORE else "shell" if module in _SHELL else "daemon"
+        item.add_marker(getattr(pytest.mark, mark))
+
 
 # The console script of the interpreter running the tests comes first on PATH.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

@@ -404,7 +404,7 @@ class World:
     namespace: bool = False
 
     @classmethod
-    def create(cls) -> "World":
+    def create(cls) -> World:
         base = tempfile.mkdtemp(prefix="spfx-")
         top, logs = os.path.join(base, "t"), os.path.join(base, "logs")
         for d in (top, logs):

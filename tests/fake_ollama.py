@@ -103,7 +103,7 @@ class FakeOllama:
         return isinstance(model, str) and bool(model) and _tag(model) in self.models
 
     # -- lifecycle ---------------------------------------------------------
-    def start(self, port: int = 0) -> "FakeOllama":
+    def start(self, port: int = 0) -> FakeOllama:
         self._stop.clear()
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         port = self._server.server_address[1]
@@ -129,7 +129,7 @@ class FakeOllama:
             except OSError:
                 pass
 
-    def __enter__(self) -> "FakeOllama":
+    def __enter__(self) -> FakeOllama:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -149,6 +149,11 @@ class Pane:
         rest = text[at + len(PROMPT.rstrip()):]
         return rest[1:] if rest.startswith(" ") else rest
 
+    def colored_line(self) -> str:
+        """The cursor's line with its colours (SGR escapes, as capture-pane -e shows them)."""
+        _, y, _ = self._cursor()
+        return self.tmux._run("capture-pane", "-p", "-e", "-t", self.id, "-S", str(y), "-E", str(y)).rstrip("\n")
+
     def wait_for(self, pattern, timeout: float = 10, since_mark: bool = True) -> re.Match | str:
         """Poll until `pattern` (a string or compiled regex) shows up."""
         deadline = time.monotonic() + timeout
@@ -237,6 +242,20 @@ class ShellEnv:
         rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\neval \"$(shellper init bash)\"\n{after}\n"
         dot = self._new_home(".bashrc", rc)
         return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env), cwd)
+
+    def fish(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
+        """An interactive fish that loads shellper (`shellper init fish | source`) between `before` and `after`."""
+        rc = (
+            "set -g fish_greeting ''\n"
+            f"function fish_prompt; printf '%s' '{PROMPT}'; end\n"
+            "function fish_right_prompt; end\n"
+            "function fish_title; end\n"
+            f"{before}\nshellper init fish | source\n{after}\n"
+        )
+        dot = self._new_home("config.fish", rc)
+        env = dict(self.env, SHELLPER_TEST_FISH_RC=os.path.join(dot, "config.fish"))
+        # -C runs after fish's own start-up, as a config.fish would (none is in XDG_CONFIG_HOME).
+        return self._start(tmux, ["fish", "-i", "-C", "source $SHELLPER_TEST_FISH_RC"], env, cwd)
 
     def _new_home(self, name: str, text: str) -> str:
         self._homes += 1
@@ -352,3 +371,26 @@ def wait_until(predicate, timeout: float = 5) -> None:
         if time.monotonic() > deadline:
             raise Timeout(f"condition not met within {timeout} s")
         time.sleep(0.03)
+
+
+# Aliases a user may have loaded before shellper, one for every builtin and
+# command the scripts call: each prints HOSTILE instead of doing its job.
+HOSTILE_ZSH = [
+    "add-zle-hook-widget", "add-zsh-hook", "autoload", "bindkey", "builtin", "command", "emulate", "exec",
+    "kill", "local", "print", "printf", "read", "return", "setopt", "sysread", "typeset", "zle", "zmodload",
+    "zsocket", "_zsh_highlight",
+]
+HOSTILE_BASH = [
+    "bind", "builtin", "command", "declare", "exec", "kill", "local", "printf", "read", "return", "shopt",
+    "stty", "type", "unset", "fc", "python3",
+]
+# zsh's global aliases apply to any word: some that the script uses as words.
+HOSTILE_ZSH_GLOBAL = ["REPLY", "fd", "ok", "error", "line", "text", "st", "emacs", "viins", "vicmd"]
+
+
+def hostile_aliases(shell: str) -> str:
+    """rc text defining the hostile aliases (and zsh global aliases)."""
+    lines = [f"alias {name}='echo HOSTILE-{name}'" for name in (HOSTILE_ZSH if shell == "zsh" else HOSTILE_BASH)]
+    if shell == "zsh":
+        lines += [f"alias -g {name}='HOSTILE-g-{name}'" for name in HOSTILE_ZSH_GLOBAL]
+    return "\n".join(lines)

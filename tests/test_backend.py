@@ -10,12 +10,18 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from fake_ollama import FakeOllama
+
 from shellper_hook import tools
 from shellper_hook.backend import Backend, build_messages, ollama_root, request_kwargs
 from shellper_hook.errors import (
-    AnswerError, BackendError, BackendTimeout, ModelMissing, NoToolCall, ServerError, ServerUnreachable,
+    AnswerError,
+    BackendError,
+    BackendTimeout,
+    ModelMissing,
+    NoToolCall,
+    ServerError,
+    ServerUnreachable,
 )
 from shellper_hook.settings import DEFAULT_SYSTEM_PROMPT, Settings
 from shellper_hook.tools import ToolCall
@@ -37,7 +43,7 @@ def run_backend(settings, fn):
 
 
 def translate(settings, request, history=()):
-    return run_backend(settings, lambda b: b.translate(list(history), request))
+    return run_backend(settings, lambda b: b.call(list(history), request))
 
 
 def failure(settings, request="show me where I am", history=()):
@@ -217,7 +223,7 @@ def test_unknown_model_on_a_server_known_not_to_be_ollama():
         async def go(backend):
             status = await backend.server_status()
             assert status["ollama"] is False and status["reachable"] is True
-            return await backend.translate([], "x")
+            return await backend.call([], "x")
         with pytest.raises(ModelMissing) as info:
             run_backend(settings_for(server, model="nope"), go)
     msg = str(info.value)
@@ -366,7 +372,7 @@ def test_a_proxy_from_the_environment_does_not_capture_a_local_server(fake, monk
     monkeypatch.delenv("no_proxy", raising=False)
 
     async def go(backend):
-        return await backend.translate([], "where"), await backend.server_status(), await backend.preload()
+        return await backend.call([], "where"), await backend.server_status(), await backend.preload()
 
     call, status, preloaded = run_backend(settings_for(fake), go)
     assert call == ToolCall("pwd", {})
@@ -380,7 +386,7 @@ def test_cancelling_translate_abandons_the_request(fake):
     async def main():
         backend = Backend(settings_for(fake, timeout=30))
         try:
-            task = asyncio.ensure_future(backend.translate([], "where"))
+            task = asyncio.ensure_future(backend.call([], "where"))
             for _ in range(200):
                 if fake.requests:
                     break

@@ -17,8 +17,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from daemon_helpers import wait_until
+
 from shellper_hook import paths
 
 # Clear screen, OSC 52 (write the clipboard), C1 CSI, BEL, DEL, CR, RLO, a line

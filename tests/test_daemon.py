@@ -16,7 +16,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from daemon_helpers import (
     alive,
     daemon_pid,
@@ -26,6 +25,7 @@ from daemon_helpers import (
     stop_daemon,
     wait_until,
 )
+
 from shellper_hook import client, paths, protocol
 
 
@@ -561,7 +561,7 @@ def test_a_client_that_never_reads_its_reply_is_dropped(shellper_env, fake, monk
         with fake_shell() as shell:
             key = session_key(shell)
             for i in range(12):  # a history reply far larger than the socket's buffer
-                d.store.commit(key, f"{i} " + "x" * 60000, ToolCall("pwd", {}), "pwd")
+                d.store.add_exchange(key, f"{i} " + "x" * 60000, ToolCall("pwd", {}), "pwd")
             stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             stuck.connect(paths.socket_path())
             try:

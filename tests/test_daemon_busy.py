@@ -8,8 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from daemon_helpers import fake_shell, wait_until
+
 from shellper_hook import client
 
 
@@ -92,7 +92,7 @@ def _in_process_daemon(monkeypatch, fake):
 @pytest.mark.parametrize("step", ["parse", "policy"])
 def test_a_slow_step_for_one_terminal_never_delays_another(shellper_env, fake, monkeypatch, tmp_path, step):
     """Whatever blocks while one request is read or checked, ping and status answer at once."""
-    from shellper_hook import backend, policy
+    from shellper_hook import policy, turns
 
     entered, release = threading.Event(), threading.Event()
 
@@ -105,9 +105,9 @@ def test_a_slow_step_for_one_terminal_never_delays_another(shellper_env, fake, m
         return wrapper
 
     if step == "parse":
-        monkeypatch.setattr(backend, "parse_message", slow(backend.parse_message))
+        monkeypatch.setattr(turns, "parse_message", slow(turns.parse_message))
     else:
-        monkeypatch.setattr(policy, "check", slow(policy.check))
+        monkeypatch.setattr(policy, "judge", slow(policy.judge))
     stop = _in_process_daemon(monkeypatch, fake)
     try:
         with fake_shell() as shell, ThreadPoolExecutor(1) as pool:

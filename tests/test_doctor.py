@@ -11,9 +11,9 @@ import socket
 import subprocess
 
 import pytest
-
 from daemon_helpers import shellper, stop_daemon
 from fake_ollama import FakeOllama
+
 from shellper_hook import cli, client, paths
 
 LINE = re.compile(r"(OK|WARN|FAIL) {2,4}\S")

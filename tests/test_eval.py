@@ -13,9 +13,11 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-
 from fake_ollama import FakeOllama
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
 from shellper_hook import cli, evaluate, tools
 from shellper_hook.settings import DEFAULT_SYSTEM_PROMPT
 from shellper_hook.tools import ToolCall

@@ -11,9 +11,9 @@ import json
 from datetime import date, timedelta
 
 import pytest
-
 from daemon_helpers import fake_shell, shellper, stop_daemon
 from fake_ollama import FakeOllama
+
 from shellper_hook import client, tools
 
 
@@ -139,14 +139,15 @@ def test_runs_that_teach_nothing_make_no_rows(env, tmp_path):
         assert run(shell, "list all files", "ls -a", cwd)[1] == "committed"  # as suggested
         assert run(shell, "show notes", "cat  'notes.txt'", cwd)[1] == "committed"  # same call, other spelling
         assert run(shell, "list all files", "ls -la | head", cwd)[1] == "dropped"  # not one of the tools
-        assert run(shell, "list all files", "ls -a; rm -rf ~", cwd)[1] == "dropped"
+        # The suggestion ran, then something else: kept as suggested, nothing of the rest.
+        assert run(shell, "list all files", "ls -a; rm -rf ~", cwd)[1] == "extended"
         assert run(shell, "show notes", "", cwd)[1] == "dropped"  # nothing ran
         # A suggestion skipped for a new request is no correction either.
         client.request({"op": "translate", "session": shell, "cwd": cwd, "text": "list all files"})
         run(shell, "show notes", "cat notes.txt", cwd)
         assert export() == []
         h = client.request({"op": "history", "session": shell})
-    assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat  'notes.txt'", "cat notes.txt"]
+    assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat  'notes.txt'", "ls -a", "cat notes.txt"]
 
 
 def test_collection_can_be_switched_off(env, tmp_path, monkeypatch):

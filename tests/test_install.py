@@ -501,3 +501,27 @@ def test_install_sh_uses_no_bash4_only_syntax():
     for pattern, what in bash4.items():
         hit = re.search(pattern, code)
         assert not hit, f"install.sh uses {what} ({hit.group(0)!r}), which bash 3.2 lacks"
+
+
+_ZSH_BLOCK = ('# >>> shellper >>>\nif [ -x "$HOME/.local/bin/shellper" ]; then eval "$("$HOME/.local/bin/shellper" '
+              'init zsh)"; fi\n# <<< shellper <<<\n')
+
+
+@pytest.mark.parametrize("line", [
+    "source /usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh",
+    '  . "$HOME/.zsh/zsh-syntax-highlighting/zsh-syntax-highlighting.plugin.zsh"',
+])
+def test_the_zsh_block_goes_before_zsh_syntax_highlighting_and_uninstall_gives_the_file_back(tmp_path, line):
+    """zsh-syntax-highlighting must be sourced last: the block goes right before that line."""
+    path = str(tmp_path / ".zshrc")
+    before = f"export EDITOR=vi\n# {line}\n{line}\nalias ll='ls -l'\n"
+    with open(path, "w") as fh:
+        fh.write(before)
+    assert rc_edit("add", path, _ZSH_BLOCK) == "added"
+    with open(path) as fh:
+        text = fh.read()
+    assert text == f"export EDITOR=vi\n# {line}\n{_ZSH_BLOCK}{line}\nalias ll='ls -l'\n"
+    assert rc_edit("add", path, _ZSH_BLOCK) == "unchanged"
+    assert rc_edit("remove", path, "0", "0") == "removed"
+    with open(path) as fh:
+        assert fh.read() == before

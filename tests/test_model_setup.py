@@ -12,8 +12,8 @@ import sys
 import types
 
 import pytest
-
 from fake_ollama import FakeOllama
+
 from shellper_hook import cli, model_setup, paths
 
 REPO = "distil-labs/distil-qwen3-0.6b-SHELLper"

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shellper_hook import errors, tools
-from shellper_hook.policy import Verdict, check
 from shellper_hook.tools import ToolCall
+from shellper_hook.turns import Verdict
+from shellper_hook.turns import vet as check
 
 SYSTEM = ["/etc", "/usr", "/bin", "/boot", "/dev", "/home", "/lib", "/opt", "/proc", "/root", "/sbin",
           "/sys", "/var", "/tmp", "/Users", "/System", "/Library", "/Applications"]

@@ -1,7 +1,7 @@
 """The policy judged by its effects: hostile tool calls, run for real.
 
 Each call (a hand-written corpus of tricks, then hypothesis-generated ones) goes
-to the real `policy.check` (with allow_recursive off and on) and renderer, from
+to the real policy and renderer (turns.vet, with allow_recursive off and on), from
 three working directories: ~/Downloads/proj, ~/Downloads and ~. Every command
 that is not refused runs in real zsh 5.9 with oh-my-zsh's aliases loaded
 (tests/vendor/ohmyzsh, then shell/shellper.zsh; the command goes through
@@ -56,15 +56,15 @@ import json
 import os
 import shutil
 
+import effects_harness as fx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import effects_harness as fx
 from shellper_hook import tools
 from shellper_hook.errors import ShellperError
-from shellper_hook.policy import check
 from shellper_hook.tools import ToolCall
+from shellper_hook.turns import vet as check  # policy and renderer together
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("zsh") and shutil.which("bash")), reason="needs zsh and bash"
@@ -316,7 +316,7 @@ class Harness:
 
     def _safe(self, shell, call, cwd) -> bool:
         w = self.world
-        for key, value in self._paths(shell, call):
+        for _key, value in self._paths(shell, call):
             for follow in (True, False):
                 place = fx.resolve(value, cwd, shell.pid, follow)
                 if place.kind == "path" and fx.under(place.text, w.top) and place.text != w.top:

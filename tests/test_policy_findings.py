@@ -16,8 +16,8 @@ import tempfile
 import pytest
 
 from shellper_hook import errors
-from shellper_hook.policy import check
 from shellper_hook.tools import ToolCall
+from shellper_hook.turns import vet as check  # policy and renderer together
 
 SHELLS = [s for s in ("bash", "zsh") if shutil.which(s)]
 

@@ -7,8 +7,8 @@ import re
 import shlex
 import subprocess
 
-
 from daemon_helpers import fake_shell, shellper, stop_daemon
+
 from shellper_hook.cli import build_parser
 from shellper_hook.settings import KEYS
 

@@ -22,11 +22,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from daemon_helpers import alive, daemon_pid, stop_daemon, wait_until
+from fake_ollama import SHAPES, FakeOllama
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon_helpers import alive, daemon_pid, stop_daemon, wait_until
-from fake_ollama import SHAPES, FakeOllama
 from shellper_hook import client, paths, protocol
 from shellper_hook.store import SessionStore, session_key
 

@@ -16,10 +16,10 @@ import time
 import uuid
 
 import pytest
-
 from daemon_helpers import fake_shell
 from fake_ollama import FakeOllama
 from shellharness import ShellEnv, Tmux, have, last_user_text, translate, wait_until
+
 from shellper_hook import client
 
 needs_shells = pytest.mark.skipif(

@@ -5,7 +5,9 @@ import sys
 
 import platformdirs
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from shellper_hook import paths
 from shellper_hook.errors import SettingsError

@@ -592,3 +592,93 @@ def _user_hook_and_report_see_the_failed_status(env, pane, request):
     pane.run("")
     pane.run("echo user-saw-$__user_st", wait="user-saw-1")
     assert [(e["command"], e["status"]) for e in env.history(pane.pid, settled=True)["exchanges"]] == [("cat missing.txt", 1)]
+
+
+# -- issue 10 / 11: aliases, a client that cannot start, waiting ---------------------
+
+
+def test_hostile_aliases_of_the_builtins_used_change_nothing_and_stay(env, tmux, fake, work):
+    """Aliases loaded before shellper for every builtin and command it calls: Ctrl-G, "#?"
+    Enter, the report of the run line and Ctrl-C work, and the aliases are still there."""
+    from shellharness import hostile_aliases
+
+    fake.answer("make a folder called safe", "mkdir", {"dir_name": "safe"})
+    fake.answer("where am i now", "pwd", {})
+    pane = env.bash(tmux, cwd=work, before=hostile_aliases("bash"))
+    translate(pane, "make a folder called safe")
+    pane.wait_line("mkdir safe", timeout=20)
+    pane.run("")
+    assert os.path.isdir(os.path.join(work, "safe"))
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["request"], e["command"], e["status"]) for e in hist["exchanges"]] == [
+        ("make a folder called safe", "mkdir safe", 0)
+    ]
+    translate(pane, "#? where am i now", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.send("C-u")
+    fake.delay = 5.0
+    translate(pane, "a slow request")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_for("shellper: cancelled", timeout=3)
+    pane.wait_line("a slow request", timeout=3)
+    pane.send("C-u")
+    assert "HOSTILE" not in pane.screen()
+    pane.run(r"\builtin alias read stty; \builtin shopt expand_aliases", wait="expand_aliases")
+    out = pane.since_mark()
+    assert "alias read='echo HOSTILE-read'" in out and "alias stty='echo HOSTILE-stty'" in out
+    assert re.search(r"expand_aliases\s+on", out)
+
+
+@pytest.mark.parametrize("case", ["python-gone", "package-gone"])
+def test_a_client_that_cannot_start_says_what_is_missing_and_keeps_the_terminal(env, tmux, work, case):
+    if case == "python-gone":
+        python = os.path.join(env.root, "gone-venv", "bin", "python")
+        missing = f"cannot start {python}: not found"
+    else:  # a Python without the package (-S: no site-packages)
+        python = os.path.join(env.root, "bare-python")
+        with open(python, "w") as fh:
+            fh.write(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+        os.chmod(python, 0o755)
+        missing = "the shellper package is gone"
+    log = os.path.join(work, f"stty-{case}")
+    pane = env.bash(tmux, cwd=work, after=f"__shellper_python='{python}'\nbind -x '\"\\C-t\": stty -g >> {log}'")
+    pane.send("C-t")  # the terminal modes inside a key binding, before
+    translate(pane, "list the files")
+    pane.wait_for(missing, timeout=10)
+    assert "reinstall with ./install.sh" in pane.since_mark()
+    pane.wait_line("list the files")
+    pane.send("C-t")  # and after
+    wait_until(lambda: os.path.exists(log) and len(open(log).read().split()) == 2)
+    first, second = open(log).read().split()
+    assert first == second
+    # Ctrl-A / Ctrl-K still edit the line.
+    pane.send("C-a", "C-k")
+    pane.wait_line("")
+    assert "^A" not in pane.screen()
+
+
+def test_the_request_stays_in_sight_while_translating(env, tmux, fake, work):
+    fake.delay = 2.0
+    pane = env.bash(tmux, cwd=work)
+    translate(pane, "keep me in sight please")
+    pane.wait_for("translating...")
+    assert "keep me in sight please" in pane.since_mark()
+
+
+def test_typing_while_translating_keeps_the_keys_and_drops_the_answer(env, tmux, fake, work):
+    fake.delay = 2.0
+    fake.answer("patience request", "ls", {})
+    pane = env.bash(tmux, cwd=work)
+    translate(pane, "patience request")
+    pane.wait_for("translating...")
+    pane.send("Enter")  # not run as a command: still waiting
+    time.sleep(0.2)
+    pane.type(" and mor")
+    pane.send("BSpace")
+    pane.type("re")
+    pane.wait_for("suggestion dropped", timeout=10)
+    pane.wait_line("patience request and more")
+    time.sleep(2.5)  # the answer would have arrived by now
+    assert pane.line() == "patience request and more"
+    assert "command not found" not in pane.screen()

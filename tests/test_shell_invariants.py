@@ -17,7 +17,6 @@ import re
 import sys
 
 import pytest
-
 from fake_ollama import FakeOllama
 from shellharness import ShellEnv, Tmux, have, translate
 
@@ -122,8 +121,8 @@ def state(folder: str, name: str, shell: str) -> dict:
         # The report of a line run after a suggestion goes out in the
         # background and holds one pipe (fd 10 or above) until the next command
         # line or request: the only fd shellper keeps between prompts.
-        pipes = [l for l in lines if REPORT_PIPE.match(l)]
-        s["fds"] = [l for l in lines if l not in pipes[:1]]
+        pipes = [line for line in lines if REPORT_PIPE.match(line)]
+        s["fds"] = [line for line in lines if line not in pipes[:1]]
     return s
 
 
@@ -290,7 +289,7 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     a, b = state(work, "rc-before", shell), state(work, "rc-after", shell)
     assert a["options"] == b["options"] and a["traps"] == b["traps"]
     assert a["aliases"] == b["aliases"] and a["stty"] == b["stty"]
-    strip = lambda lines: [l for l in lines if not (VAR.match(l) and VAR.match(l).group(1) in hooks)]  # noqa: E731
+    strip = lambda lines: [line for line in lines if not (VAR.match(line) and VAR.match(line).group(1) in hooks)]  # noqa: E731
     assert strip(a["vars"]) == strip(b["vars"]), "\n".join(
         difflib.unified_diff(strip(a["vars"]), strip(b["vars"]), lineterm="", n=1))
 
@@ -307,7 +306,7 @@ def test_the_report_pipe_is_closed_before_the_next_command_runs(env, tmux, fake,
     pane.run("")
     env.history(pane.pid, settled=True)
     pane.run("echo next-command", wait="next-command")
-    assert not [l for l in fds(pane.pid) if REPORT_PIPE.match(l)], fds(pane.pid)
+    assert not [fd for fd in fds(pane.pid) if REPORT_PIPE.match(fd)], fds(pane.pid)
     # The user's own fd 10 and up stay theirs through the next request.
     # (zsh reads only one digit in `N>`; its users name fds with {var}.)
     if shell == "bash":

@@ -605,6 +605,8 @@ def test_options_keys_and_widgets_unchanged_under_nounset_through_every_flow(env
     assert widgets1.pop("accept-line") == "user:shellper-accept-line"
     assert widgets1.pop("zle-line-init") == "user:azhw:zle-line-init"
     assert widgets1.pop("user:zle-line-init") == "user:zle-line-init"
+    # zle-line-pre-redraw: zsh's hook dispatcher too (ours drops stale messages).
+    assert widgets1.pop("zle-line-pre-redraw") == "user:azhw:zle-line-pre-redraw"
     kept = {k: v for k, v in widgets0.items() if k not in ("accept-line", "zle-line-init")}
     assert {k: v for k, v in widgets1.items() if k in widgets0} == kept
     added = set(widgets1) - set(widgets0)
@@ -716,3 +718,73 @@ def test_global_aliases_never_change_the_inserted_command(env, tmux, fake, work)
     # The run is recorded as the suggestion itself, not as an edit.
     hist = env.history(pane.pid, settled=True)
     assert [(e["call"]["name"], e["edited"]) for e in hist["exchanges"]] == [("grep", False), ("mkdir", False)]
+
+
+# -- issue 10 / 11: aliases, highlighting, messages ----------------------------------
+
+
+def test_hostile_aliases_of_the_builtins_used_change_nothing_and_stay(env, tmux, fake, work):
+    """Aliases (and global aliases) loaded before shellper for every builtin it calls: Ctrl-G,
+    "#?" Enter, the report of the run line and Ctrl-C work, and the aliases are still there."""
+    from shellharness import HOSTILE_ZSH, hostile_aliases
+
+    fake.answer("make a folder called safe", "mkdir", {"dir_name": "safe"})
+    fake.answer("where am i now", "pwd", {})
+    pane = env.zsh(tmux, cwd=work, before=hostile_aliases("zsh"))
+    translate(pane, "make a folder called safe")
+    pane.wait_line("mkdir safe", timeout=20)
+    pane.run("")
+    assert os.path.isdir(os.path.join(work, "safe"))
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["request"], e["command"], e["status"]) for e in hist["exchanges"]] == [
+        ("make a folder called safe", "mkdir safe", 0)
+    ]
+    translate(pane, "#? where am i now", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.send("C-u")
+    fake.delay = 5.0
+    translate(pane, "a slow request")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_line("a slow request", timeout=3)
+    pane.wait_for("shellper: cancelled")
+    pane.send("C-u")
+    assert "HOSTILE" not in pane.screen()
+    pane.run(r"\builtin \print -r -- n=${#aliases} ${aliases[read]} / ${galiases[REPLY]}",
+             wait=re.compile(r"n=(\d+) echo HOSTILE-read / HOSTILE-g-REPLY"))
+    assert int(re.search(r"n=(\d+) echo", pane.since_mark()).group(1)) >= len(HOSTILE_ZSH)
+
+
+@pytest.mark.skipif(not os.path.exists(HIGHLIGHT), reason="needs zsh-syntax-highlighting")
+@pytest.mark.parametrize("order", ["highlighter-first", "shellper-first"])
+def test_syntax_highlighting_colours_the_inserted_command_as_its_own(env, tmux, fake, work, order):
+    fake.answer("xqzvw-nope show all the files", "ls", {"a": True})
+    src = f"source {HIGHLIGHT}"
+    pane = env.zsh(tmux, cwd=work, **({"before": src} if order == "highlighter-first" else {"after": src}))
+    translate(pane, "xqzvw-nope show all the files")  # drawn red: an unknown command
+    pane.wait_line("ls -a", timeout=20)
+    time.sleep(0.3)
+    inserted = pane.colored_line()
+    assert "\x1b[" in inserted
+    # The plugin colours the same line itself after a key that changes nothing in the end.
+    pane.type(" ")
+    pane.send("BSpace")
+    pane.wait_line("ls -a")
+    time.sleep(0.3)
+    assert pane.colored_line() == inserted
+
+
+def test_a_note_goes_once_the_line_is_edited_and_stays_while_the_cursor_moves(env, tmux, fake, work):
+    fake.answer("show the notes", "cat", {"file_name": "notes.txt"})
+    pane = env.zsh(tmux, cwd=work)
+    translate(pane, "show the notes")
+    pane.wait_line("cat notes.txt", timeout=20)
+    note = re.compile(r"shellper: .*notes\.txt'? does not exist")
+    pane.wait_for(note)
+    pane.send("Left")
+    time.sleep(0.3)
+    assert note.search(pane.since_mark())
+    pane.send("End")
+    pane.type(" extra.txt")
+    pane.wait_line("cat notes.txt extra.txt")
+    wait_until(lambda: not note.search(pane.since_mark()), timeout=3)

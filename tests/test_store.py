@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shellper_hook import paths
+from shellper_hook import paths, turns
 from shellper_hook.store import (
     Exchange,
     SessionKey,
@@ -27,6 +27,19 @@ from shellper_hook.store import (
     session_key,
 )
 from shellper_hook.tools import ToolCall
+
+
+def executed(store, key, line, status=0):
+    """What the daemon does with a reported line: turns decides, the store writes."""
+    return store.settle(key, lambda pending: turns.settle(pending, line), status)
+
+
+def commit_pending(store, key):
+    """Take the pending suggestion as it is; the new exchange, or None."""
+    if store.settle(key, turns.accept) == "none":
+        return None
+    return store.history(key)[-1]
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +64,7 @@ def store(db_path):
 
 
 def from_bash():
-    return pytest.importorskip("shellper_hook.translate").from_bash
+    return pytest.importorskip("shellper_hook.readback").read_back
 
 
 # -- round trips --------------------------------------------------------------
@@ -59,7 +72,7 @@ def from_bash():
 
 def test_commit_then_history_round_trips_every_field(store):
     before = time.time()
-    ex = store.commit(K1, "append it's done to notes", ECHO, "echo 'it'\"'\"'s done' >> notes.txt")
+    ex = store.add_exchange(K1, "append it's done to notes", ECHO, "echo 'it'\"'\"'s done' >> notes.txt")
     assert isinstance(ex, Exchange)
     [got] = store.history(K1)
     assert got == ex
@@ -72,7 +85,7 @@ def test_commit_then_history_round_trips_every_field(store):
 
 def test_history_is_oldest_first_and_limit_keeps_the_newest(store):
     for i in range(7):
-        store.commit(K1, f"request {i}", ToolCall("touch", {"file_name": f"f{i}"}), f"touch f{i}")
+        store.add_exchange(K1, f"request {i}", ToolCall("touch", {"file_name": f"f{i}"}), f"touch f{i}")
     assert [e.request for e in store.history(K1)] == [f"request {i}" for i in range(7)]
     assert [e.request for e in store.history(K1, limit=3)] == ["request 4", "request 5", "request 6"]
     assert [e.call.arguments["file_name"] for e in store.history(K1, 2)] == ["f5", "f6"]
@@ -103,18 +116,18 @@ def test_a_new_pending_replaces_the_old_one(store):
     store.set_pending(K1, "show hidden files", LS_A, "ls -a")
     store.set_pending(K1, "print notes", CAT, "cat notes.txt")
     assert store.pending(K1).request == "print notes"
-    ex = store.commit_pending(K1)
+    ex = commit_pending(store, K1)
     assert ex.request == "print notes" and ex.call == CAT
     assert [e.request for e in store.history(K1)] == ["print notes"]
-    assert store.commit_pending(K1) is None  # the old one did not linger
+    assert commit_pending(store, K1) is None  # the old one did not linger
     assert store.sessions()[0]["pending"] is False
 
 
 def test_commit_pending_moves_the_suggestion_into_history(store):
-    assert store.commit_pending(K1) is None
-    store.commit(K1, "first", CAT, "cat notes.txt")
+    assert commit_pending(store, K1) is None
+    store.add_exchange(K1, "first", CAT, "cat notes.txt")
     store.set_pending(K1, "show hidden files", LS_A, "ls -a")
-    ex = store.commit_pending(K1)
+    ex = commit_pending(store, K1)
     assert (ex.request, ex.call, ex.command, ex.edited) == ("show hidden files", LS_A, "ls -a", False)
     assert store.pending(K1) is None
     assert [e.request for e in store.history(K1)] == ["first", "show hidden files"]
@@ -122,7 +135,7 @@ def test_commit_pending_moves_the_suggestion_into_history(store):
 
 def test_commit_leaves_a_pending_suggestion_alone(store):
     store.set_pending(K1, "show hidden files", LS_A, "ls -a")
-    store.commit(K1, "print notes", CAT, "cat notes.txt")
+    store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
     assert store.pending(K1).command == "ls -a"
 
 
@@ -130,29 +143,29 @@ def test_commit_leaves_a_pending_suggestion_alone(store):
 
 
 def test_executed_without_pending_is_none(store):
-    store.commit(K1, "print notes", CAT, "cat notes.txt")
-    assert store.executed(K1, "cat notes.txt", 0) == "none"
+    store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
+    assert executed(store, K1, "cat notes.txt", 0) == "none"
     assert len(store.history(K1)) == 1
     assert store.corrections() == []
 
 
 def test_executed_same_command_commits_with_status(store):
     store.set_pending(K1, "print notes", CAT, "cat notes.txt")
-    assert store.executed(K1, "  cat notes.txt \n", 1) == "committed"
+    assert executed(store, K1, "  cat notes.txt \n", 1) == "committed"
     [ex] = store.history(K1)
     assert (ex.request, ex.call, ex.command, ex.edited, ex.status) == ("print notes", CAT, "cat notes.txt", False, 1)
     assert store.pending(K1) is None
     assert store.corrections() == []  # nothing was corrected
-    assert store.executed(K1, "cat notes.txt", 0) == "none"  # settled once only
+    assert executed(store, K1, "cat notes.txt", 0) == "none"  # settled once only
 
 
 def test_executed_edited_line_commits_the_recovered_call(store):
     recover = from_bash()
     line = "ls -a"
     assert recover(line) is not None and recover(line).name == "ls"
-    store.commit(K1, "print notes", CAT, "cat notes.txt")
+    store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
     store.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
-    assert store.executed(K1, f" {line} ", 0) == "edited"
+    assert executed(store, K1, f" {line} ", 0) == "edited"
     history = store.history(K1)
     assert [e.request for e in history] == ["print notes", "list files"]
     ex = history[-1]
@@ -176,9 +189,9 @@ def test_executed_line_that_is_no_tool_call_is_never_stored(store, db_path, line
     secret: it is neither history nor a correction, anywhere in the file."""
     recover = from_bash()
     assert recover(line) is None
-    store.commit(K1, "print notes", CAT, "cat notes.txt")
+    store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
     store.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
-    assert store.executed(K1, line, 2) == "dropped"
+    assert executed(store, K1, line, 2) == "dropped"
     assert [e.command for e in store.history(K1)] == ["cat notes.txt"]
     assert store.pending(K1) is None
     assert store.corrections() == []
@@ -192,16 +205,16 @@ def test_a_line_equal_to_the_suggestion_up_to_quoting_is_not_an_edit(store):
     recover = from_bash()
     line = "cat 'notes.txt'"
     if recover(line) != CAT:
-        pytest.skip("translate.from_bash does not unquote this line")
+        pytest.skip("read_back does not unquote this line")
     store.set_pending(K1, "print notes", CAT, "cat notes.txt")
-    assert store.executed(K1, line, 0) == "committed"
+    assert executed(store, K1, line, 0) == "committed"
     assert store.history(K1)[0].edited is False
     assert store.corrections() == []
 
 
 def test_an_empty_line_drops_without_a_correction(store):
     store.set_pending(K1, "print notes", CAT, "cat notes.txt")
-    assert store.executed(K1, "   ", 0) == "dropped"
+    assert executed(store, K1, "   ", 0) == "dropped"
     assert store.history(K1) == [] and store.pending(K1) is None
     assert store.corrections() == []
 
@@ -210,9 +223,9 @@ def test_no_corrections_when_collection_is_off(db_path):
     recover = from_bash()
     with SessionStore(db_path, collect_corrections=False) as s:
         s.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
-        assert s.executed(K1, "ls -a", 0) == "edited"
+        assert executed(s, K1, "ls -a", 0) == "edited"
         s.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
-        assert s.executed(K1, "git log", 0) == "dropped"
+        assert executed(s, K1, "git log", 0) == "dropped"
         assert s.corrections() == []
         assert s.history(K1)[0].call == recover("ls -a")  # history is still kept
 
@@ -220,12 +233,12 @@ def test_no_corrections_when_collection_is_off(db_path):
 def test_corrections_since_filter(store):
     from_bash()
     store.set_pending(K1, "one", ToolCall("ls", {}), "ls")
-    store.executed(K1, "ls -a", 0)
+    executed(store, K1, "ls -a", 0)
     time.sleep(0.02)
     cut = time.time()
     time.sleep(0.02)
     store.set_pending(K2, "two", ToolCall("ls", {}), "ls")
-    store.executed(K2, "ls -a", 0)
+    executed(store, K2, "ls -a", 0)
     assert [c.request for c in store.corrections()] == ["one", "two"]
     assert [c.request for c in store.corrections(since=cut)] == ["two"]
     assert store.corrections(since=time.time() + 60) == []
@@ -237,8 +250,8 @@ def test_corrections_since_filter(store):
 
 
 def test_sessions_lists_counts_pending_and_recency(store):
-    store.commit(K1, "a", CAT, "cat notes.txt")
-    store.commit(K1, "b", CAT, "cat notes.txt")
+    store.add_exchange(K1, "a", CAT, "cat notes.txt")
+    store.add_exchange(K1, "b", CAT, "cat notes.txt")
     time.sleep(0.01)
     store.set_pending(K2, "c", LS_A, "ls -a")
     rows = store.sessions()
@@ -251,12 +264,12 @@ def test_sessions_lists_counts_pending_and_recency(store):
 
 def test_reset_one_session_and_reset_all(store):
     from_bash()
-    store.commit(K1, "a", CAT, "cat notes.txt")
-    store.commit(K1, "b", CAT, "cat notes.txt")
+    store.add_exchange(K1, "a", CAT, "cat notes.txt")
+    store.add_exchange(K1, "b", CAT, "cat notes.txt")
     store.set_pending(K1, "c", LS_A, "ls -a")
-    store.commit(K2, "d", CAT, "cat notes.txt")
+    store.add_exchange(K2, "d", CAT, "cat notes.txt")
     store.set_pending(K2, "e", ToolCall("ls", {}), "ls")
-    store.executed(K2, "ls -a", 0)  # one correction (and an edited exchange)
+    executed(store, K2, "ls -a", 0)  # one correction (and an edited exchange)
     assert store.reset(K1) == 3
     assert store.history(K1) == [] and store.pending(K1) is None
     assert len(store.history(K2)) == 2
@@ -269,13 +282,13 @@ def test_reset_one_session_and_reset_all(store):
 def test_a_reused_pid_never_sees_another_start_times_history(store):
     old = SessionKey(5000, 1700000000.25)
     new = SessionKey(5000, 1700000999.75)
-    store.commit(old, "old shell", CAT, "cat notes.txt")
+    store.add_exchange(old, "old shell", CAT, "cat notes.txt")
     store.set_pending(old, "old pending", LS_A, "ls -a")
     assert store.history(new) == []
     assert store.pending(new) is None
-    assert store.commit_pending(new) is None
-    assert store.executed(new, "ls -a", 0) == "none"
-    store.commit(new, "new shell", LS_A, "ls -a")
+    assert commit_pending(store, new) is None
+    assert executed(store, new, "ls -a", 0) == "none"
+    store.add_exchange(new, "new shell", LS_A, "ls -a")
     assert [e.request for e in store.history(new)] == ["new shell"]
     assert store.reset(new) == 1
     assert [e.request for e in store.history(old)] == ["old shell"]
@@ -289,11 +302,11 @@ def test_session_key_of_a_real_process_and_cleanup_after_it_dies(store):
         assert key == session_key(proc.pid)  # stable while it lives
         assert key.start == round(psutil.Process(proc.pid).create_time(), 2)
         me = session_key(os.getpid())
-        store.commit(key, "from the sleeper", CAT, "cat notes.txt")
-        store.commit(me, "from me", CAT, "cat notes.txt")
+        store.add_exchange(key, "from the sleeper", CAT, "cat notes.txt")
+        store.add_exchange(me, "from me", CAT, "cat notes.txt")
         # Our PID, but another process's start time: a reused PID.
         impostor = SessionKey(os.getpid(), me.start - 1000)
-        store.commit(impostor, "from an earlier owner of my PID", CAT, "cat notes.txt")
+        store.add_exchange(impostor, "from an earlier owner of my PID", CAT, "cat notes.txt")
         assert store.cleanup() == 1  # only the impostor; the sleeper still lives
         assert store.history(impostor) == []
     finally:
@@ -338,13 +351,13 @@ def test_session_key_of_impossible_pids(pid):
 def test_hostile_text_round_trips(store):
     nasty = "x'); DROP TABLE exchanges; --\n$(rm -rf ~)\t`id`\0end \u202e\U0001f600"
     call = ToolCall("echo", {"content": nasty, "file_name": "None"})
-    store.commit(K1, nasty, call, nasty)
+    store.add_exchange(K1, nasty, call, nasty)
     store.set_pending(K1, nasty, call, nasty)
     [ex] = store.history(K1)
     assert (ex.request, ex.call, ex.command) == (nasty, call, nasty)
     p = store.pending(K1)
     assert (p.request, p.call, p.command) == (nasty, call, nasty)
-    assert store.executed(K1, nasty, 0) == "committed"
+    assert executed(store, K1, nasty, 0) == "committed"
     assert len(store.history(K1)) == 2
 
 
@@ -355,17 +368,20 @@ def test_lone_surrogates_from_json_do_not_break_the_store(store):
     p = store.pending(K1)
     assert p.call == call  # arguments are kept exactly
     assert "\udfff" not in p.request and p.request.startswith("req ")
-    assert store.executed(K1, "cat x\ud800", 0) == "committed"
+    assert p.command == "cat x?"  # kept as text SQLite can hold
+    assert executed(store, K1, "cat x?", 0) == "committed"
     assert store.history(K1)[0].call == call
+    store.set_pending(K1, "req", call, "cat x")
+    assert executed(store, K1, "cat x\ud800", 0) in ("edited", "dropped")  # stored without a crash
 
 
 def test_huge_values_round_trip(store):
     big = "a" * 1_000_000
-    store.commit(K1, big, ToolCall("cat", {"file_name": big}), big)
+    store.add_exchange(K1, big, ToolCall("cat", {"file_name": big}), big)
     [ex] = store.history(K1)
     assert ex.request == big and ex.call.arguments["file_name"] == big
     store.set_pending(K1, "r", CAT, "cat notes.txt")
-    assert store.executed(K1, "cat notes.txt", 2**70) == "committed"  # clamped, not a crash
+    assert executed(store, K1, "cat notes.txt", 2**70) == "committed"  # clamped, not a crash
     assert store.history(K1)[-1].status == 2**63 - 1
 
 
@@ -380,7 +396,7 @@ def test_huge_values_round_trip(store):
 )
 def test_wrong_types_are_rejected_and_nothing_is_written(store, call_args):
     with pytest.raises(TypeError):
-        store.commit(*call_args)
+        store.add_exchange(*call_args)
     with pytest.raises(TypeError):
         store.set_pending(*call_args)
     assert store.sessions() == []
@@ -389,7 +405,7 @@ def test_wrong_types_are_rejected_and_nothing_is_written(store, call_args):
 def test_a_bad_status_is_rejected_and_the_pending_survives(store):
     store.set_pending(K1, "r", CAT, "cat notes.txt")
     with pytest.raises(TypeError):
-        store.executed(K1, "cat notes.txt", "0")
+        executed(store, K1, "cat notes.txt", "0")
     assert store.pending(K1) is not None
 
 
@@ -397,13 +413,13 @@ def test_a_bad_status_is_rejected_and_the_pending_survives(store):
 @given(
     request=st.text(),
     command=st.text(),
-    arguments=st.dictionaries(st.text(), st.one_of(st.text(), st.booleans(), st.integers(-(2**53), 2**53))),
+    arguments=st.fixed_dictionaries({"content": st.text(), "file_name": st.text()}),
     pid=st.integers(1, 2**31),
 )
 def test_any_text_round_trips(store, request, command, arguments, pid):
     key = SessionKey(pid, 1234.56)
     call = ToolCall("echo", arguments)
-    store.commit(key, request, call, command)
+    store.add_exchange(key, request, call, command)
     ex = store.history(key, limit=1)[0]
     assert (ex.request, ex.call, ex.command) == (request, call, command)
     store.reset(key)
@@ -417,7 +433,7 @@ def test_default_location_is_private(tmp_path, monkeypatch):
     old = os.umask(0)  # a careless umask must not leak the history
     try:
         with SessionStore() as s:
-            s.commit(K1, "r", CAT, "cat notes.txt")
+            s.add_exchange(K1, "r", CAT, "cat notes.txt")
             assert s.path == paths.store_file()
             assert stat.S_IMODE(os.stat(os.path.dirname(s.path)).st_mode) == 0o700
             for f in (s.path, s.path + "-wal", s.path + "-shm"):
@@ -434,7 +450,7 @@ def test_loose_permissions_are_tightened(tmp_path, monkeypatch):
     os.makedirs(state, mode=0o755)
     os.chmod(state, 0o755)
     with SessionStore() as s:
-        s.commit(K1, "r", CAT, "cat notes.txt")
+        s.add_exchange(K1, "r", CAT, "cat notes.txt")
     os.chmod(paths.store_file(), 0o644)
     with SessionStore() as s:
         assert len(s.history(K1)) == 1
@@ -445,16 +461,16 @@ def test_loose_permissions_are_tightened(tmp_path, monkeypatch):
 def test_persistence_across_reopen(db_path):
     from_bash()
     with SessionStore(db_path) as s:
-        s.commit(K1, "a", CAT, "cat notes.txt")
+        s.add_exchange(K1, "a", CAT, "cat notes.txt")
         s.set_pending(K1, "b", ToolCall("ls", {}), "ls")
         s.set_pending(K2, "c", LS_A, "ls -a")
-        assert s.executed(K2, "ls", 1) == "edited"
+        assert executed(s, K2, "ls", 1) == "edited"
         assert s.recovered_from is None
     with SessionStore(db_path) as s:  # the daemon restarted
         assert s.recovered_from is None
         assert [e.request for e in s.history(K1)] == ["a"]
         assert s.pending(K1).request == "b"
-        assert s.executed(K1, "ls", 0) == "committed"  # a suggestion survives a restart
+        assert executed(s, K1, "ls", 0) == "committed"  # a suggestion survives a restart
         assert [c.request for c in s.corrections()] == ["c"]
     with SessionStore(db_path) as s:
         assert [e.request for e in s.history(K1)] == ["a", "b"]
@@ -466,7 +482,7 @@ def _assert_fresh_after_recovery(s, db_path, original: bytes):
     with open(s.recovered_from, "rb") as fh:
         assert fh.read() == original  # kept for inspection, untouched
     assert s.sessions() == []
-    s.commit(K1, "r", CAT, "cat notes.txt")
+    s.add_exchange(K1, "r", CAT, "cat notes.txt")
     assert len(s.history(K1)) == 1
 
 
@@ -486,7 +502,7 @@ def test_a_non_sqlite_file_is_moved_aside(db_path, capfd):
 def test_a_damaged_page_is_detected_and_moved_aside(db_path, capfd):
     with SessionStore(db_path) as s:
         for i in range(300):
-            s.commit(K1, f"request {i} " + "x" * 200, CAT, "cat notes.txt")
+            s.add_exchange(K1, f"request {i} " + "x" * 200, CAT, "cat notes.txt")
     page = sqlite3.connect(db_path).execute("PRAGMA page_size").fetchone()[0]
     assert not os.path.exists(db_path + "-wal")  # everything is in the main file
     with open(db_path, "r+b") as fh:
@@ -509,7 +525,7 @@ def test_another_programs_sqlite_file_is_moved_aside(db_path):
     with SessionStore(db_path) as s:
         assert s.recovered_from is not None
         assert sqlite3.connect(s.recovered_from).execute("SELECT name FROM contacts").fetchall() == [("ada",)]
-        s.commit(K1, "r", CAT, "cat notes.txt")
+        s.add_exchange(K1, "r", CAT, "cat notes.txt")
 
 
 def test_an_empty_file_is_a_fresh_store(db_path):
@@ -517,7 +533,7 @@ def test_an_empty_file_is_a_fresh_store(db_path):
     open(db_path, "wb").close()
     with SessionStore(db_path) as s:
         assert s.recovered_from is None
-        s.commit(K1, "r", CAT, "cat notes.txt")
+        s.add_exchange(K1, "r", CAT, "cat notes.txt")
         assert len(s.history(K1)) == 1
 
 
@@ -553,6 +569,7 @@ def _python(code: str, *args: str, **kw) -> subprocess.Popen:
 
 WRITER = """
     import sys
+    from shellper_hook import turns
     from shellper_hook.store import SessionKey, SessionStore
     from shellper_hook.tools import ToolCall
 
@@ -564,10 +581,10 @@ WRITER = """
     while count < 0 or i < count:
         call = ToolCall("touch", {"file_name": f"f{i}"})
         if i % 2:
-            store.commit(key, f"request {i}", call, f"touch f{i}")
+            store.add_exchange(key, f"request {i}", call, f"touch f{i}")
         else:  # the widget's path: suggest, then the shell reports the run
             store.set_pending(key, f"request {i}", call, f"touch f{i}")
-            assert store.executed(key, f"touch f{i}", 0) == "committed"
+            assert store.settle(key, lambda p: turns.settle(p, f"touch f{i}"), 0) == "committed"
         print(i, flush=True)
         i += 1
 """
@@ -613,7 +630,7 @@ def test_kill_9_never_loses_a_committed_exchange(db_path):
 
 def test_an_edit_may_change_the_tool_when_it_keeps_the_file(store):
     store.set_pending(K1, "last lines of app.log", CAT_APP := ToolCall("cat", {"file_name": "app.log"}), "cat app.log")
-    assert store.executed(K1, "tail -n 5 app.log", 0) == "edited"
+    assert executed(store, K1, "tail -n 5 app.log", 0) == "edited"
     [c] = store.corrections()
     assert c.suggested == CAT_APP and c.ran_call.name == "tail"
 
@@ -621,7 +638,7 @@ def test_an_edit_may_change_the_tool_when_it_keeps_the_file(store):
 def test_an_unrelated_command_after_a_suggestion_is_not_its_correction(store):
     """Ignoring `mkdir backup` and running `ls` is a skip, not training data."""
     store.set_pending(K1, "make a backup folder", ToolCall("mkdir", {"dir_name": "backup"}), "mkdir backup")
-    assert store.executed(K1, "ls -a", 0) == "dropped"
+    assert executed(store, K1, "ls -a", 0) == "dropped"
     assert store.history(K1) == [] and store.corrections() == []
 
 
@@ -641,7 +658,7 @@ def _correction_rows(db_path) -> list:
 
 def _edit(s: SessionStore, key: SessionKey, request: str) -> None:
     s.set_pending(key, request, ToolCall("ls", {}), "ls")
-    assert s.executed(key, "ls -a", 0) == "edited"
+    assert executed(s, key, "ls -a", 0) == "edited"
 
 
 def test_corrections_older_than_the_setting_are_swept_by_cleanup(db_path):
@@ -710,3 +727,22 @@ def test_a_non_tool_correction_left_by_an_older_version_is_swept(db_path):
 def test_a_bad_corrections_days_is_refused(db_path, bad):
     with pytest.raises(ValueError):
         SessionStore(db_path, corrections_days=bad)
+
+
+def test_a_later_schema_migrates_an_existing_store_without_losing_history(db_path, monkeypatch):
+    """Migrations are append-only: a store written today opens in a later
+    version (one more migration) with its history, not set aside."""
+    from shellper_hook import store as store_module
+
+    with SessionStore(db_path) as s:
+        s.add_exchange(K1, "print notes", CAT, "cat notes.txt")
+    later = store_module._MIGRATIONS + ("ALTER TABLE exchanges ADD COLUMN shell TEXT",)
+    monkeypatch.setattr(store_module, "_MIGRATIONS", later)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(later))
+    with SessionStore(db_path) as s:
+        assert s.recovered_from is None
+        assert [e.request for e in s.history(K1)] == ["print notes"]
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(later)
+    assert "shell" in [r[1] for r in db.execute("PRAGMA table_info(exchanges)")]
+    db.close()

@@ -137,7 +137,7 @@ def test_validate_accepts_and_coerces(name, args, expected):
 )
 def test_validate_refuses_with_a_message_naming_tool_and_argument(name, args, error, words):
     if error is None:
-        assert tools.validate(name, args).arguments == args
+        assert tools.validate(name, args).arguments == {**tools.defaults(name), **args}
         return
     with pytest.raises(error) as err:
         tools.validate(name, args)
@@ -160,11 +160,25 @@ def test_importing_the_package_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
-    # the translation path stays light too
+    # rendering and reading back stay light too
     code = (
-        "import shellper_hook.translate, sys;"
+        "import shellper_hook.render, shellper_hook.readback, sys;"
         " print('openai' in sys.modules, 'psutil' in sys.modules, 'platformdirs' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_a_call_is_only_made_by_validating_and_equal_calls_hash_alike():
+    with pytest.raises(WrongType):
+        ToolCall("ls", {"a": 1})  # not a boolean: no such call can exist
+    plain, spelled = ToolCall("ls", {}), ToolCall("ls", {"a": "false"})
+    assert plain == spelled and hash(plain) == hash(spelled)
+    assert len({plain, spelled, tools.validate("ls", {"a": False})}) == 1
+    assert ToolCall("tail", {"file_name": "f", "lines": "5"}) == ToolCall("tail", {"file_name": "f", "lines": 5})
+    call = ToolCall("cat", {"file_name": "a"})
+    call.arguments["file_name"] = "b"  # a copy: the call itself never changes
+    assert call.arguments == {"file_name": "a"}
+    with pytest.raises(AttributeError):
+        call.name = "rm"

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from shellper_hook import tools
 from shellper_hook.errors import AnswerError, UnknownArgument, UnknownTool, WrongType
 from shellper_hook.tools import ToolCall
-from shellper_hook.translate import from_bash, quote, to_bash
+from shellper_hook.readback import read_back as from_bash
+from shellper_hook.render import quote, to_bash, to_shell
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "bfcl_fs_calls.jsonl")
 with open(DATA, encoding="utf-8") as _fh:
@@ -115,6 +116,8 @@ def run_argv(line: str, name: str, tmp_path, shell: str = "bash"):
     # first one, so a call without operands still prints something
     script = "printf '%s\\0' " + line
     cmd = [shell, "--norc", "--noprofile", "-c", script] if shell == "bash" else [shell, "-f", "-c", script]
+    if shell == "fish":
+        cmd = ["fish", "--no-config", "-c", script]
     env = {"HOME": str(home), "PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"}
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, timeout=10)
     assert proc.returncode == 0, (line, proc.stderr)
@@ -133,7 +136,7 @@ def run_argv(line: str, name: str, tmp_path, shell: str = "bash"):
 
 
 def assert_argv(call, tmp_path, shell="bash", recursive=False):
-    line = to_bash(call, allow_recursive=recursive)
+    line = to_shell(call, "fish" if shell == "fish" else "bash", allow_recursive=recursive)
     want, target = expected_argv(call, recursive)
     word = call.name
     if call.name == "echo" and line.startswith("printf '%s\\n' "):
@@ -787,3 +790,198 @@ def test_echo_content_that_looks_like_an_option_is_written_literally(shell, tmp_
         subprocess.run(cmd, cwd=tmp_path, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, check=True, timeout=10)
         assert (tmp_path / name).read_text() == content + "\n", (content, line)
         assert from_bash(line) == ToolCall("echo", {"content": content, "file_name": name}), line
+
+
+# --------------------------------------------------------------------- fish
+# fish quotes its own way (in '...' only \\ and \' are escapes; unquoted
+# `(`, `$`, `{`, `*`, `?`, `~`, `%` and backslash escapes are special): the
+# same proof, run in a real fish, plus values only fish reads specially.
+
+FISH = shutil.which("fish")
+needs_fish = pytest.mark.skipif(not FISH, reason="fish not installed")
+FISH_HOSTILE = HOSTILE + [
+    "(touch PWNED)",
+    "$fish_pid",
+    "%self",
+    "a\\'b",
+    "\\'",
+    "'\\",
+    "a\\",
+    "\\x41\\n",
+    "a?b",
+    "**",
+    "x&",
+    "^PWNED",
+    ">?PWNED",
+    "&> PWNED",
+    "a\\ b",
+    "{(touch PWNED)}",
+    '"$(touch PWNED)"',
+]
+
+
+def _fish_hostile_calls():
+    calls = []
+    for name in tools.names():
+        props = tools.properties(name)
+        strings = [k for k, p in props.items() if p.get("type") == "string" and not (name == "wc" and k == "mode")]
+        for i, value in enumerate(FISH_HOSTILE):
+            other = FISH_HOSTILE[(i + 7) % len(FISH_HOSTILE)]
+            calls.append(ToolCall(name, {k: (value if j == 0 else other) for j, k in enumerate(strings)}))
+            if len(strings) > 1:
+                calls.append(ToolCall(name, {k: (other if j == 0 else value) for j, k in enumerate(strings)}))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "word, quoted",
+    [
+        ("notes.txt", "notes.txt"),
+        ("a-b_c/d,e:f@g+h", "a-b_c/d,e:f@g+h"),
+        ("%self", "'%self'"),
+        ("it's", "'it\\'s'"),
+        ("a\\b", "'a\\\\b'"),
+        ("$x(y){z}*", "'$x(y){z}*'"),
+        ("", "''"),
+    ],
+)
+def test_fish_quote_uses_fish_escapes(word, quoted):
+    assert quote(word, "fish") == quoted
+
+
+def test_fish_form_differs_from_bash_only_in_quoting():
+    call = ToolCall("echo", {"content": "it's done", "file_name": "notes.txt"})
+    assert to_shell(call, "fish") == "echo 'it\\'s done' >> notes.txt"
+    assert to_shell(call, "bash") == "echo 'it'\"'\"'s done' >> notes.txt"  # unchanged
+    call = ToolCall("echo", {"content": "-n a\\b", "file_name": "None"})
+    assert to_shell(call, "fish") == "printf '%s\\n' '-n a\\\\b'"
+
+
+@needs_fish
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))), max_size=12))
+def test_fish_quote_gives_fish_exactly_the_value(words, tmp_path):
+    line = " ".join(["cat"] + [quote(w, "fish") for w in words])
+    assert run_argv(line, "cat", tmp_path, "fish") == (words, None)
+
+
+@needs_fish
+def test_hostile_values_reach_the_fish_command_as_single_inert_words(tmp_path):
+    calls = _fish_hostile_calls()
+    ran = 0
+    for call in calls:
+        if call.name == "find" and call.arguments.get("path", "").startswith("-"):
+            continue  # refused for every shell (tested above)
+        assert_argv(call, tmp_path, "fish")
+        if call.name == "rm":
+            assert_argv(call, tmp_path, "fish", recursive=True)
+        ran += 1
+    assert ran > 0.9 * len(calls)
+
+
+@needs_fish
+def test_every_benchmark_call_reaches_the_fish_command_unchanged(tmp_path):
+    for entry in BFCL:
+        assert_argv(tools.validate(entry["name"], entry["arguments"]), tmp_path, "fish")
+
+
+@needs_fish
+def test_fish_echo_content_that_looks_like_an_option_is_written_literally(tmp_path):
+    for i, content in enumerate(CONTENT_LIKE_OPTIONS + ["it's \\'", "$x (y) {z}"]):
+        name = f"out{i}"
+        call = ToolCall("echo", {"content": content, "file_name": name})
+        line = to_shell(call, "fish")
+        subprocess.run(["fish", "--no-config", "-c", line], cwd=tmp_path, check=True, timeout=10,
+                       env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+        assert (tmp_path / name).read_text() == content + "\n", (content, line)
+        assert from_bash(line, "fish") == call, line
+
+
+def test_every_benchmark_and_hostile_call_round_trips_in_fish():
+    calls = [tools.validate(e["name"], e["arguments"]) for e in BFCL] + _fish_hostile_calls()
+    for call in calls:
+        try:
+            line = to_shell(call, "fish")
+        except WrongType:
+            continue
+        assert from_bash(line, "fish") == call.with_defaults(), line
+        if call.name == "rm":
+            assert from_bash(to_shell(call, "fish", allow_recursive=True), "fish") == call.with_defaults()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(tool_calls())
+def test_fish_read_back_inverts_the_fish_form(call):
+    try:
+        line = to_shell(call, "fish")
+    except WrongType:
+        assume(False)
+    assert from_bash(line, "fish") == call.with_defaults()
+
+
+@pytest.mark.parametrize(
+    "line, name, args",
+    [
+        ("cat a\\ b", "cat", {"file_name": "a b"}),
+        ("cat 'it\\'s'", "cat", {"file_name": "it's"}),
+        ('cat "it\'s"', "cat", {"file_name": "it's"}),
+        ("cat 'a\\qb'", "cat", {"file_name": "a\\qb"}),  # other backslashes in '...' stay
+        ("rm -r -- -rf", "rm", {"file_name": "-rf"}),
+        ("echo hi there >> notes.txt", "echo", {"content": "hi there", "file_name": "notes.txt"}),
+        ("printf '%s\\n' -n", "echo", {"content": "-n", "file_name": "None"}),
+        ("find . -name '*x*'", "find", {"path": ".", "name": "x"}),
+        ("cd a=b", "cd", {"folder": "a=b"}),  # no zsh `=cmd` in fish
+    ],
+)
+def test_fish_read_back_recognises_hand_edits(line, name, args):
+    assert from_bash(line, "fish") == ToolCall(name, args).with_defaults()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cat $HOME", "cat (ls)", "cat $(ls)", 'cat "$x"', "cat *.txt", "cat a?", "cat {a,b}", "cat ~/x",
+        "cat %self", "cat a\\nb", "cat a\\x41", "cat a | sort", "cat a; rm b", "cat a && rm b",
+        "cat a &", "cat a >f", "cat a 2>>f", "echo a >>? f", "echo a ^f", "cat 'open", 'cat "open',
+        "cat a #c", "cat a\nrm b", "cat a\\", "cat \"a\\\nb\"", "command cat a", "cat ! a",
+    ],
+)
+def test_fish_read_back_rejects_what_it_does_not_model(line):
+    assert from_bash(line, "fish") is None
+
+
+_FISH_TYPED = st.lists(
+    st.one_of(
+        st.lists(st.one_of(_CHARS.filter(lambda c: c not in "'\\"), st.sampled_from(["\\'", "\\\\", "\\a"]))).map(
+            lambda cs: "'" + "".join(cs) + "'"
+        ),
+        st.lists(st.one_of(_CHARS.filter(lambda c: c not in '"\\$'), st.sampled_from(['\\"', "\\\\", "\\$", "\\a"]))).map(
+            lambda cs: '"' + "".join(cs) + '"'
+        ),
+        _CHARS.map(lambda c: "\\" + c),
+        st.sampled_from(["a", "b.txt", "-", "--", "-n", " ", " ", ">>", "="]),
+        _CHARS,
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+@needs_fish
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rest=_FISH_TYPED)
+def test_what_fish_read_back_accepts_is_what_fish_runs(rest, tmp_path):
+    for name, line in (("cat", "cat " + rest), ("echo", "echo " + rest), ("grep", "grep " + rest + " f.txt")):
+        call = from_bash(line, "fish")
+        if call is None or call.arguments.get("file_name") in (".", ".."):
+            continue
+        got = run_argv(line, name, tmp_path, "fish")
+        if name == "echo":
+            target = call.arguments["file_name"]
+            if target == "None":
+                assert " ".join(got[0]) == call.arguments["content"], line
+            else:
+                assert got[1] == target and " ".join(got[2].split("\0")[:-1]) == call.arguments["content"]
+        else:
+            want, _ = expected_argv(call)
+            assert [w for w in got[0] if w != "--"] == [w for w in want if w != "--"], line

@@ -1,182 +1,21 @@
-"""Tool call <-> bash command line.
+"""Reading back: the tool call a command line the user ran amounts to.
 
-to_bash() renders one call as the bash line of the table in tools.md, with
-every value a single inert word. from_bash() recognises a line the user
-actually ran as one of those shapes (so an edited suggestion can still go
-into the history), or returns None. Pure and standard-library only.
-
-Lines land in the user's zsh or bash buffer, so quoting and the "is this a
-tool call" check are kept safe for both shells, not just bash.
+read_back() recognises a line as one of the shapes render.py produces (also
+hand-typed or edited), so an edited suggestion can still go into the
+history, or returns None for anything else: pipes, expansions, options the
+tools do not have. Pure and standard-library only. The check is kept safe for
+both bash and zsh, whose buffers these lines come from; fish lines have their
+own tokenizer (_tokenize_fish), as strict.
 """
 
 from __future__ import annotations
 
 import re
 
-from . import tools
-from .errors import AnswerError, WrongType
+from .errors import AnswerError
+from .render import FIND_EXPR, to_shell
 from .tools import ToolCall
 
-# Words made only of these characters mean the same unquoted in bash and zsh
-# (no globs, tilde, `=cmd`, history `!`, comments, braces, expansions).
-_SAFE = re.compile(r"[A-Za-z0-9_./,:@%+-]+")
-
-# Tools that read a lone "-" operand as standard input (touch: standard output).
-_DASH_IS_STDIO = {"cat", "diff", "grep", "sort", "tail", "touch", "wc"}
-# Arguments that name a file or directory: an empty name is never meaningful.
-_NAME_ARGS = {"file_name", "file_name1", "file_name2", "folder", "dir_name", "source", "destination", "path"}
-# bash opens these redirection targets as network sockets, not files.
-_NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
-# Words GNU find reads as the start of its expression rather than a path.
-_FIND_EXPR = {"!", "(", ")", ","}
-_WC_MODES = ("l", "w", "c")
-_MAX_LINES = 10**18  # more than any file has; keeps int <-> str cheap
-_PRINTF_LINE = "'%s\\n'"  # printf's format for one literal line
-
-
-def quote(s: str) -> str:
-    """One shell word whose value is exactly s (POSIX single quotes)."""
-    if _SAFE.fullmatch(s):
-        return s
-    if not s:
-        return "''"
-    # A single quote cannot appear inside '...': close, add "'", reopen.
-    return "\"'\"".join(f"'{part}'" if part else "" for part in s.split("'"))
-
-
-# ---------------------------------------------------------------- to_bash
-
-
-def _show(value) -> str:
-    """A value for a one-line message: escaped and cut short."""
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-def _join(options: list, operands: list) -> str:
-    # An operand that looks like an option ("-rf") must stay an operand.
-    dashdash = ["--"] if any(op.startswith("-") for op in operands) else []
-    return " ".join([*options, *dashdash, *(quote(op) for op in operands)])
-
-
-def _check_name(tool: str, key: str, value: str) -> None:
-    if key in _NAME_ARGS and value == "":
-        raise WrongType(f"the model gave {tool} an empty {key!r}")
-    if value == "-" and key != "pattern" and tool in _DASH_IS_STDIO:
-        stream = "standard output" if tool == "touch" else "standard input"
-        raise WrongType(f"the model gave {tool} {key!r} the value '-', which {tool} reads as {stream}")
-
-
-def _cd(a: dict) -> str:
-    folder = a["folder"]
-    # `cd -` is the previous directory; zsh reads +N/-N as directory-stack entries.
-    if folder == "-" or re.fullmatch(r"[+-][0-9]+", folder):
-        raise WrongType(
-            f"the model gave cd the folder {folder!r}, which the shell reads as an earlier directory"
-        )
-    return _join(["cd"], [folder])
-
-
-def _find(a: dict) -> str:
-    path, name = a["path"], a["name"]
-    if path.startswith("-"):
-        raise WrongType("find cannot search a path starting with '-'")
-    if path in _FIND_EXPR:
-        raise WrongType(f"find reads the path {path!r} as part of its expression, not as a path")
-    words = ["find", quote(path)]
-    if name != "None":
-        words += ["-name", quote(f"*{name}*")]
-    return " ".join(words)
-
-
-def _echo(a: dict) -> str:
-    content = a["content"]
-    # echo reads a leading "-n"/"-e"/"-" as an option and zsh's echo expands
-    # backslashes: printf writes such content literally in every shell.
-    if content.startswith("-") or "\\" in content:
-        line = "printf " + _PRINTF_LINE + " " + quote(content)
-    else:
-        line = "echo " + quote(content)
-    target = a["file_name"]
-    if target == "None":
-        return line
-    if target.startswith(_NET_REDIRECT):
-        raise WrongType(
-            f"the model asked echo to write to {_show(target)}, which bash opens as a network connection"
-        )
-    return f"{line} >> {quote(target)}"
-
-
-def _tail(a: dict) -> str:
-    lines = a["lines"]
-    if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines < _MAX_LINES:
-        raise WrongType(
-            f"the model gave tail argument 'lines' the value {_show(lines)},"
-            " but it must be a positive integer"
-        )
-    return _join(["tail", "-n", str(lines)], [a["file_name"]])
-
-
-def _wc(a: dict) -> str:
-    mode = a["mode"]
-    if mode not in _WC_MODES:
-        raise WrongType(
-            f"the model gave wc the mode {_show(mode)},"
-            " but it must be 'l' (lines), 'w' (words) or 'c' (characters)"
-        )
-    return _join(["wc", "-" + mode], [a["file_name"]])
-
-
-def _flag(a: dict, key: str, tool: str, option: str) -> list:
-    value = a[key]
-    if not isinstance(value, bool):
-        raise WrongType(
-            f"the model gave {tool} argument {key!r} the value {_show(value)}, but it must be a boolean"
-        )
-    return [tool, option] if value else [tool]
-
-
-_RENDER = {
-    "cat": lambda a, r: _join(["cat"], [a["file_name"]]),
-    "cd": lambda a, r: _cd(a),
-    "cp": lambda a, r: _join(["cp", "-r"], [a["source"], a["destination"]]),
-    "diff": lambda a, r: _join(["diff"], [a["file_name1"], a["file_name2"]]),
-    "du": lambda a, r: " ".join(_flag(a, "human_readable", "du", "-h")),
-    "echo": lambda a, r: _echo(a),
-    "find": lambda a, r: _find(a),
-    "grep": lambda a, r: _join(["grep"], [a["pattern"], a["file_name"]]),
-    "ls": lambda a, r: " ".join(_flag(a, "a", "ls", "-a")),
-    "mkdir": lambda a, r: _join(["mkdir"], [a["dir_name"]]),
-    "mv": lambda a, r: _join(["mv"], [a["source"], a["destination"]]),
-    "pwd": lambda a, r: "pwd",
-    "rm": lambda a, r: _join(["rm", "-r"] if r else ["rm"], [a["file_name"]]),
-    "rmdir": lambda a, r: _join(["rmdir"], [a["dir_name"]]),
-    "sort": lambda a, r: _join(["sort"], [a["file_name"]]),
-    "tail": lambda a, r: _tail(a),
-    "touch": lambda a, r: _join(["touch"], [a["file_name"]]),
-    "wc": lambda a, r: _wc(a),
-}
-
-
-def to_bash(call: ToolCall, allow_recursive: bool = False) -> str:
-    """The bash line for call; `rm -r` only when allow_recursive.
-
-    Raises the typed AnswerError of tools.validate for a call that does not
-    fit the schema, and WrongType for values no safe command can carry.
-    """
-    checked = tools.validate(call.name, call.arguments).with_defaults()
-    args = checked.arguments
-    for key, value in args.items():
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise WrongType(
-                    f"the model gave {call.name} argument {key!r} a NUL byte, which bash cannot pass on"
-                )
-            _check_name(call.name, key, value)
-    return _RENDER[checked.name](args, allow_recursive)
-
-
-# -------------------------------------------------------------- from_bash
 
 _REDIRECT = object()  # an unquoted `>>` in a tokenized line
 
@@ -265,6 +104,81 @@ def _double_quoted(line: str, i: int, word: list) -> int | None:
     return None  # unclosed
 
 
+# Unquoted in fish: operators, expansions, globs, comments, `~`, `%`, `!`,
+# `=`-free but strict (fish 3.6: `?` is still a glob).
+_UNMODELLED_FISH = set("|&;<>()$*?[]{}~#!^%")
+# After an unquoted backslash these mean themselves; any other (\n, \x41,
+# \u...) is one of fish's character escapes: not modelled.
+_FISH_LITERAL_ESCAPES = set(" \\'\"$*?~#()[]{}<>^&|;%!")
+
+
+def _tokenize_fish(line: str) -> list | None:
+    """Words and _REDIRECT markers of a fish line, or None for anything not modelled."""
+    tokens: list = []
+    word: list = []
+    in_word = False
+    start = 0
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c in " \t":
+            if in_word:
+                tokens.append("".join(word))
+                word, in_word = [], False
+            i += 1
+            continue
+        if not in_word:
+            start = i
+        if c == "'":
+            i += 1
+            while i < n and line[i] != "'":
+                if line[i] == "\\" and i + 1 < n and line[i + 1] in "\\'":
+                    i += 1  # fish's '...' knows only these two escapes
+                word.append(line[i])
+                i += 1
+            if i >= n:
+                return None
+            in_word, i = True, i + 1
+        elif c == '"':
+            i += 1
+            while i < n and line[i] != '"':
+                d = line[i]
+                if d == "$":
+                    return None  # expansion
+                if d == "\\" and i + 1 < n and line[i + 1] in '\\"$':
+                    i += 1
+                elif d == "\\" and i + 1 < n and line[i + 1] == "\n":
+                    return None
+                word.append(line[i])
+                i += 1
+            if i >= n:
+                return None
+            in_word, i = True, i + 1
+        elif c == "\\":
+            if i + 1 >= n or line[i + 1] not in _FISH_LITERAL_ESCAPES:
+                return None
+            word.append(line[i + 1])
+            in_word, i = True, i + 2
+        elif c == ">" and line.startswith(">>", i):
+            if in_word:
+                if line[start:i].isascii() and line[start:i].isdigit():
+                    return None  # `2>>f` redirects a file descriptor
+                tokens.append("".join(word))
+                word, in_word = [], False
+            if line.startswith(">>?", i) or line.startswith(">>&", i):
+                return None
+            tokens.append(_REDIRECT)
+            i += 2
+        elif c in _UNMODELLED_FISH or ord(c) < 32 or ord(c) == 127:
+            return None
+        else:
+            word.append(c)
+            in_word, i = True, i + 1
+    if in_word:
+        tokens.append("".join(word))
+    return tokens
+
+
 def _operands(words: list, count: int) -> list | None:
     """Exactly count operands, after an optional `--`; none option-like before it."""
     if words and words[0] == "--":
@@ -340,7 +254,7 @@ def _parse_tail(words):
 
 def _parse_find(words):
     path = "."  # GNU find searches . without a path
-    if words and not (words[0].startswith("-") or words[0] in _FIND_EXPR):
+    if words and not (words[0].startswith("-") or words[0] in FIND_EXPR):
         path, words = words[0], words[1:]
     if not words:
         return {"path": path, "name": "None"}
@@ -407,11 +321,12 @@ _PARSE = {
 }
 
 
-def from_bash(line: str) -> ToolCall | None:
-    """The canonical tool call (defaults filled in) that line runs, or None."""
+def read_back(line: str, shell: str = "bash") -> ToolCall | None:
+    """The tool call (validated, defaults filled in) that line runs in `shell`, or None."""
     if not isinstance(line, str):
         return None
-    tokens = _tokenize(line.strip(" \t\n"))
+    fish = shell == "fish"
+    tokens = (_tokenize_fish if fish else _tokenize)(line.strip(" \t\n"))
     if not tokens or not isinstance(tokens[0], str):
         return None
     name, words = tokens[0], tokens[1:]
@@ -426,9 +341,34 @@ def from_bash(line: str) -> ToolCall | None:
     args = parse(words)
     if args is None:
         return None
-    call = ToolCall(name, args).with_defaults()
-    try:  # only what to_bash itself would produce counts as a tool call
-        to_bash(call, allow_recursive=True)
+    try:  # only a valid call that the renderer itself would produce counts
+        call = ToolCall(name, args)
+        to_shell(call, "fish" if fish else "bash", allow_recursive=True)
     except AnswerError:
         return None
     return call
+
+
+def chained(line: str) -> str | None:
+    """The first command of `CMD | ...`, `CMD && ...`, `CMD || ...` or `CMD; ...`
+    (the operator outside quotes), or None when line has no such operator."""
+    quote = None
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if quote == "'":
+            if c == "'":
+                quote = None
+        elif quote == '"':
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quote = None
+        elif c == "\\":
+            i += 1
+        elif c in "'\"":
+            quote = c
+        elif c in "|;" or line.startswith("&&", i):
+            return line[:i]
+        i += 1
+    return None

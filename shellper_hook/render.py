@@ -1,0 +1,195 @@
+"""The renderer: a validated tool call as a command line for the user's shell.
+
+to_shell() gives the form of the table in tools.md, with every value a single
+inert word, for bash and zsh (one form means the same argv in both; zsh's
+widget quotes words its aliases would rewrite) and fish (the same words,
+quoted the fish way: in fish's '...' a backslash escapes \\ and '). Pure and
+standard-library only; readback.py reads such lines back.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import WrongType
+from .tools import ToolCall
+
+# Words made only of these characters mean the same unquoted in bash and zsh
+# (no globs, tilde, `=cmd`, history `!`, comments, braces, expansions).
+_SAFE = re.compile(r"[A-Za-z0-9_./,:@%+-]+")
+
+# Tools that read a lone "-" operand as standard input (touch: standard output).
+_DASH_IS_STDIO = {"cat", "diff", "grep", "sort", "tail", "touch", "wc"}
+# Arguments that name a file or directory: an empty name is never meaningful.
+_NAME_ARGS = {"file_name", "file_name1", "file_name2", "folder", "dir_name", "source", "destination", "path"}
+# bash opens these redirection targets as network sockets, not files.
+_NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
+# Words GNU find reads as the start of its expression rather than a path.
+FIND_EXPR = {"!", "(", ")", ","}
+_WC_MODES = ("l", "w", "c")
+_MAX_LINES = 10**18  # more than any file has; keeps int <-> str cheap
+_PRINTF_LINE = "'%s\\n'"  # printf's format for one literal line
+
+
+def quote(s: str, shell: str = "bash") -> str:
+    """One shell word whose value is exactly s (POSIX single quotes; fish's for fish)."""
+    if shell == "fish":
+        return _quote_fish(s)
+    if _SAFE.fullmatch(s):
+        return s
+    if not s:
+        return "''"
+    # A single quote cannot appear inside '...': close, add "'", reopen.
+    return "\"'\"".join(f"'{part}'" if part else "" for part in s.split("'"))
+
+
+# Unquoted, these mean themselves in fish too (no `%`: fish 2 expanded `%self`).
+_SAFE_FISH = re.compile(r"[A-Za-z0-9_./,:@+-]+")
+
+
+def _quote_fish(s: str) -> str:
+    """One fish word whose value is exactly s: inside fish's '...' only \\ and \\' are escapes."""
+    if _SAFE_FISH.fullmatch(s):
+        return s
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# ---------------------------------------------------------------- to_bash
+
+
+def _show(value) -> str:
+    """A value for a one-line message: escaped and cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _join(options: list, operands: list, shell: str = "bash") -> str:
+    # An operand that looks like an option ("-rf") must stay an operand.
+    dashdash = ["--"] if any(op.startswith("-") for op in operands) else []
+    return " ".join([*options, *dashdash, *(quote(op, shell) for op in operands)])
+
+
+def _check_name(tool: str, key: str, value: str) -> None:
+    if key in _NAME_ARGS and value == "":
+        raise WrongType(f"the model gave {tool} an empty {key!r}")
+    if value == "-" and key != "pattern" and tool in _DASH_IS_STDIO:
+        stream = "standard output" if tool == "touch" else "standard input"
+        raise WrongType(f"the model gave {tool} {key!r} the value '-', which {tool} reads as {stream}")
+
+
+def _cd(a: dict, shell: str) -> str:
+    folder = a["folder"]
+    # `cd -` is the previous directory; zsh reads +N/-N as directory-stack entries.
+    if folder == "-" or re.fullmatch(r"[+-][0-9]+", folder):
+        raise WrongType(
+            f"the model gave cd the folder {folder!r}, which the shell reads as an earlier directory"
+        )
+    return _join(["cd"], [folder], shell)
+
+
+def _find(a: dict, shell: str) -> str:
+    path, name = a["path"], a["name"]
+    if path.startswith("-"):
+        raise WrongType("find cannot search a path starting with '-'")
+    if path in FIND_EXPR:
+        raise WrongType(f"find reads the path {path!r} as part of its expression, not as a path")
+    words = ["find", quote(path, shell)]
+    if name != "None":
+        words += ["-name", quote(f"*{name}*", shell)]
+    return " ".join(words)
+
+
+def _echo(a: dict, shell: str) -> str:
+    content = a["content"]
+    # echo reads a leading "-n"/"-e"/"-" as an option and zsh's echo expands
+    # backslashes: printf writes such content literally in every shell.
+    if content.startswith("-") or "\\" in content:
+        line = "printf " + _PRINTF_LINE + " " + quote(content, shell)
+    else:
+        line = "echo " + quote(content, shell)
+    target = a["file_name"]
+    if target == "None":
+        return line
+    if target.startswith(_NET_REDIRECT):
+        raise WrongType(
+            f"the model asked echo to write to {_show(target)}, which bash opens as a network connection"
+        )
+    return f"{line} >> {quote(target, shell)}"
+
+
+def _tail(a: dict, shell: str) -> str:
+    lines = a["lines"]
+    if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines < _MAX_LINES:
+        raise WrongType(
+            f"the model gave tail argument 'lines' the value {_show(lines)},"
+            " but it must be a positive integer"
+        )
+    return _join(["tail", "-n", str(lines)], [a["file_name"]], shell)
+
+
+def _wc(a: dict, shell: str) -> str:
+    mode = a["mode"]
+    if mode not in _WC_MODES:
+        raise WrongType(
+            f"the model gave wc the mode {_show(mode)},"
+            " but it must be 'l' (lines), 'w' (words) or 'c' (characters)"
+        )
+    return _join(["wc", "-" + mode], [a["file_name"]], shell)
+
+
+def _flag(a: dict, key: str, tool: str, option: str) -> list:
+    value = a[key]
+    if not isinstance(value, bool):
+        raise WrongType(
+            f"the model gave {tool} argument {key!r} the value {_show(value)}, but it must be a boolean"
+        )
+    return [tool, option] if value else [tool]
+
+
+_RENDER = {
+    "cat": lambda a, r, sh: _join(["cat"], [a["file_name"]], sh),
+    "cd": lambda a, r, sh: _cd(a, sh),
+    "cp": lambda a, r, sh: _join(["cp", "-r"], [a["source"], a["destination"]], sh),
+    "diff": lambda a, r, sh: _join(["diff"], [a["file_name1"], a["file_name2"]], sh),
+    "du": lambda a, r, sh: " ".join(_flag(a, "human_readable", "du", "-h")),
+    "echo": lambda a, r, sh: _echo(a, sh),
+    "find": lambda a, r, sh: _find(a, sh),
+    "grep": lambda a, r, sh: _join(["grep"], [a["pattern"], a["file_name"]], sh),
+    "ls": lambda a, r, sh: " ".join(_flag(a, "a", "ls", "-a")),
+    "mkdir": lambda a, r, sh: _join(["mkdir"], [a["dir_name"]], sh),
+    "mv": lambda a, r, sh: _join(["mv"], [a["source"], a["destination"]], sh),
+    "pwd": lambda a, r, sh: "pwd",
+    "rm": lambda a, r, sh: _join(["rm", "-r"] if r else ["rm"], [a["file_name"]], sh),
+    "rmdir": lambda a, r, sh: _join(["rmdir"], [a["dir_name"]], sh),
+    "sort": lambda a, r, sh: _join(["sort"], [a["file_name"]], sh),
+    "tail": lambda a, r, sh: _tail(a, sh),
+    "touch": lambda a, r, sh: _join(["touch"], [a["file_name"]], sh),
+    "wc": lambda a, r, sh: _wc(a, sh),
+}
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def to_shell(call: ToolCall, shell: str = "bash", allow_recursive: bool = False) -> str:
+    """The command line for call in `shell`; `rm -r` only when allow_recursive.
+
+    Raises WrongType for values no safe command can carry (a NUL byte, `-`
+    where the tool reads standard input...).
+    """
+    if shell not in SHELLS:
+        raise ValueError(f"unknown shell {shell!r}")
+    args = call.arguments
+    for key, value in args.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise WrongType(
+                    f"the model gave {call.name} argument {key!r} a NUL byte, which a shell cannot pass on"
+                )
+            _check_name(call.name, key, value)
+    return _RENDER[call.name](args, allow_recursive, shell)
+
+
+def to_bash(call: ToolCall, allow_recursive: bool = False) -> str:
+    """The bash (and zsh) form."""
+    return to_shell(call, "bash", allow_recursive)

@@ -1,0 +1,118 @@
+"""One terminal's turn, pure: no sockets, no SQL.
+
+suggest():  history + request -> the model -> parse and validate once ->
+            policy -> render -> a Suggestion (which becomes the pending row).
+settle():   the pending suggestion + the line the shell really ran -> what
+            the history keeps, and any correction worth learning from.
+
+The daemon supplies the model (`ask`) and writes what these decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from . import policy
+from .errors import Refused, WrongType
+from .parser import parse_message
+from .readback import chained, read_back
+from .render import to_shell
+from .tools import ToolCall
+
+
+@dataclass(frozen=True)
+class Verdict:
+    call: ToolCall
+    command: str  # the line to put on the prompt
+    warnings: list  # one-line notes shown beside it
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    request: str
+    call: ToolCall
+    command: str
+    warnings: list
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a line run after a suggestion means for the history.
+
+    outcome: "committed" (run as suggested), "extended" (run as suggested,
+    piped or chained on: the suggested call was the honest answer), "edited"
+    (changed into another tool call: that call is kept, and the change is a
+    correction) or "dropped" (something else ran: nothing of it is kept).
+    """
+
+    outcome: str
+    call: ToolCall | None = None  # the call the history keeps
+    command: str = ""  # the command it keeps with it
+    correction: bool = False  # whether the edit is worth learning from
+
+
+def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash") -> Verdict:
+    """The command for call in `shell`, with the policy's notes; Refused with a one-line reason."""
+    policy.refuse_hidden_characters(call)
+    try:
+        command = to_shell(call, shell, allow_recursive)
+    except WrongType as exc:
+        raise Refused(f"refused: {exc}") from None
+    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home))
+
+
+def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
+               home: str | None = None) -> Suggestion:
+    """The suggestion a model's message amounts to (the CPU part of a turn)."""
+    verdict = vet(parse_message(message), cwd, allow_recursive, home, shell)
+    return Suggestion(request, verdict.call, verdict.command, verdict.warnings)
+
+
+async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash",
+                  allow_recursive: bool = False, home: str | None = None) -> Suggestion:
+    """ask(history, request) is the model: it returns its chat message."""
+    message = await ask(history, request)
+    # Off the event loop: parsing and file checks for one terminal never delay another's request.
+    return await asyncio.to_thread(suggestion, message, request, cwd, shell, allow_recursive, home)
+
+
+def settle(pending, ran_line: str, shell: str = "bash") -> Settlement:
+    """What the history keeps after `shell` ran ran_line following `pending`
+    (anything with .call and .command)."""
+    ran = ran_line.strip()
+    suggested = pending.command.strip()
+    if not ran:
+        return Settlement("dropped")
+    if ran == suggested:
+        return Settlement("committed", pending.call, ran)
+    first = chained(ran)
+    if first is not None and (first.strip() == suggested or read_back(first, shell) == pending.call):
+        # Piped or chained on: the rest may be anything (a secret too), so the
+        # history keeps the suggestion only.
+        return Settlement("extended", pending.call, suggested)
+    recovered = read_back(ran, shell)
+    if recovered is None:
+        return Settlement("dropped")  # not a tool call: never stored (`export TOKEN=...`)
+    if recovered == pending.call:
+        return Settlement("committed", pending.call, ran)
+    if not related(recovered, pending.call):
+        return Settlement("dropped")  # another command altogether: the suggestion was skipped
+    return Settlement("edited", recovered, ran, correction=True)
+
+
+def accept(pending) -> Settlement:
+    """The suggestion taken as it was (`commit`)."""
+    return Settlement("committed", pending.call, pending.command)
+
+
+def related(ran: ToolCall, suggested: ToolCall) -> bool:
+    """Is `ran` an edit of `suggested`? Same tool, or a shared name (cat x -> tail x).
+
+    Without this, any tool-shaped line typed after ignoring a suggestion
+    (`ls` after a skipped `mkdir backup`) would count as its correction.
+    """
+    if ran.name == suggested.name:
+        return True
+    words = {v for v in suggested.arguments.values() if isinstance(v, str) and v not in ("", ".", "None")}
+    return any(isinstance(v, str) and v in words for v in ran.arguments.values())

