@@ -16,7 +16,8 @@ Installs shellper from this checkout for you alone:
     or with pipx / uv tool if you ask for it;
   - links the command as ~/.local/bin/shellper;
   - adds the shell integration (Ctrl-G) to ~/.zshrc and/or ~/.bashrc,
-    between "# >>> shellper >>>" and "# <<< shellper <<<";
+    between "# >>> shellper >>>" and "# <<< shellper <<<", and, when fish
+    is installed, as ~/.config/fish/conf.d/shellper.fish;
   - offers to download the model and create it in Ollama;
   - ends with `shellper doctor`.
 Running it again changes none of your rc files.
@@ -24,6 +25,8 @@ Running it again changes none of your rc files.
 Options:
   --zsh, --bash    add the integration to ~/.zshrc / ~/.bashrc
                    (default: the rc file of your $SHELL)
+  --fish           add ~/.config/fish/conf.d/shellper.fish even if fish
+                   is not on PATH yet (default: when it is)
   --no-rc          do not touch any rc file
   --pipx, --uv     install with pipx / uv tool instead of a private venv
   --no-model       skip the model step
@@ -34,7 +37,10 @@ Options:
   --python PATH    the Python (>= 3.10) to use (also: $SHELLPER_PYTHON)
   --uninstall      remove what this script added: the environment, the
                    link, the rc blocks (your rc files come back byte for
-                   byte); your history and settings stay
+                   byte), and the downloaded model files (the model dir
+                   next to the venv, e.g. ~/.local/share/shellper/model);
+                   the model created in Ollama, your history and settings
+                   stay
   --purge          with --uninstall: also delete history, settings, log
   -h, --help       this help
 
@@ -54,12 +60,13 @@ die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 
 # ---- options ------------------------------------------------------------------
 
-want_zsh=0 want_bash=0 no_rc=0 method=venv no_model=0 no_doctor=0 yes=0 force=0
+want_zsh=0 want_bash=0 want_fish=0 no_rc=0 method=venv no_model=0 no_doctor=0 yes=0 force=0
 uninstall=0 purge=0 python="${SHELLPER_PYTHON:-}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --zsh) want_zsh=1 ;;
     --bash) want_bash=1 ;;
+    --fish) want_fish=1 ;;
     --no-rc) no_rc=1 ;;
     --pipx) method=pipx ;;
     --uv) method=uv ;;
@@ -324,6 +331,47 @@ remove_rc() {
   esac
 }
 
+# fish reads every file in conf.d at start-up (the zoxide convention): one file of ours.
+fish_conf() { printf '%s\n' "${XDG_CONFIG_HOME:-$HOME/.config}/fish/conf.d/shellper.fish"; }
+# shellcheck disable=SC2016  # fish expands $HOME, not this script
+FISH_MARK='# shellper: type a request, press Ctrl-G. Added by install.sh; `install.sh --uninstall` removes it.'
+fish_block() {
+  # shellcheck disable=SC2016
+  printf '%s\n' "$FISH_MARK" \
+    'if status is-interactive; and test -x "$HOME/.local/bin/shellper"' \
+    '    command "$HOME/.local/bin/shellper" init fish | source' \
+    'end'
+}
+
+add_fish() {
+  local file d
+  file=$(fish_conf)
+  if [ -e "$file" ] || [ -L "$file" ]; then
+    if [ "$(cat "$file" 2>/dev/null)" = "$(fish_block)" ]; then
+      say "   $file already loads shellper"
+      manifest_add "fish $file"
+      return 0
+    fi
+    if [ -L "$file" ] || [ "$(head -n 1 "$file" 2>/dev/null)" != "$FISH_MARK" ]; then
+      warn "left $file alone (it is not shellper's)"
+      return 0
+    fi
+  fi
+  note_new_dirs "$(dirname "$file")"
+  mkdir -p "$(dirname "$file")"
+  for d in ${NEW_DIRS[@]+"${NEW_DIRS[@]}"}; do [ ! -d "$d" ] || manifest_add "dir $d"; done
+  fish_block >"$file"
+  manifest_add "fish $file"
+  say "   added $file"
+}
+
+remove_fish() {
+  local file=$1
+  [ -f "$1" ] && [ ! -L "$1" ] && [ "$(head -n 1 "$file" 2>/dev/null)" = "$FISH_MARK" ] || return 0
+  rm -f -- "$file"
+  say "   removed $file"
+}
+
 # ---- uninstall -------------------------------------------------------------------------
 
 # rm -rf only what is unmistakably shellper's.
@@ -360,6 +408,12 @@ do_uninstall() {
     seen="$seen$file "
     remove_rc "$file"
   done
+  if [ -f "$MANIFEST" ]; then
+    while IFS= read -r line; do
+      case "$line" in "fish "*) remove_fish "${line#fish }" ;; esac
+    done <"$MANIFEST"
+  fi
+  remove_fish "$(fish_conf)"
 
   if [ -L "$LINK" ]; then
     local target
@@ -540,17 +594,21 @@ do_install() {
   if [ $no_rc -eq 1 ]; then
     say "   --no-rc: to get Ctrl-G, add this line to ~/.zshrc (or ~/.bashrc, with bash):"
     say "     eval \"\$(\$HOME/.local/bin/shellper init zsh)\""
+    say "   and with fish, to ~/.config/fish/config.fish:"
+    say "     \$HOME/.local/bin/shellper init fish | source"
   else
     if [ $want_zsh -eq 0 ] && [ $want_bash -eq 0 ]; then
       case "$(basename "${SHELL:-}")" in
         zsh) want_zsh=1 ;;
         bash) want_bash=1 ;;
-        *) say "   your shell is ${SHELL:-unknown}: shellper works in zsh and bash; rerun with --zsh or --bash" ;;
+        fish) want_fish=1 ;;
+        *) say "   your shell is ${SHELL:-unknown}: shellper works in zsh, bash and fish; rerun with --zsh, --bash or --fish" ;;
       esac
     fi
     step "shell integration"
     [ $want_zsh -eq 0 ] || add_rc zsh
     [ $want_bash -eq 0 ] || add_rc bash
+    if [ $want_fish -eq 1 ] || command -v fish >/dev/null 2>&1; then add_fish; fi
     if [ "$(uname -s)" = Darwin ] && [ $want_bash -eq 1 ] && [ -f "$HOME/.bash_profile" ] &&
       ! grep -q bashrc "$HOME/.bash_profile"; then
       say "   note: macOS terminals read ~/.bash_profile, which does not load ~/.bashrc; add to it:"
@@ -564,10 +622,20 @@ do_install() {
   fi
 
   say ""
-  say "You're ready: open a new terminal, type a request (say, \"list the files here\") and press Ctrl-G."
-  if [ $no_doctor -eq 0 ]; then
-    step "checking the set-up (shellper doctor)"
-    "$LINK" doctor || say "(shellper doctor found problems: each FAIL line says what to do)"
+  local ready="open a new terminal, type a request (say, \"list the files here\") and press Ctrl-G."
+  if [ $no_doctor -eq 1 ]; then
+    say "Installed: $ready (\`shellper doctor\` checks the set-up.)"
+    return 0
+  fi
+  step "checking the set-up (shellper doctor)"
+  # Ready only when it is true: doctor passed.
+  if "$LINK" doctor; then
+    say ""
+    say "You're ready: $ready"
+  else
+    say ""
+    say "Not ready yet: shellper doctor found problems. Do what each FAIL line's \"fix:\" says,"
+    say "then run \`shellper doctor\` again (it says when all checks pass); then $ready"
   fi
 }
 

@@ -8,7 +8,11 @@ Prints, with the targets beside them:
     and the whole socket round trip seen by a client;
   - a cold start (no daemon yet);
   - the daemon's resident memory with 100 sessions;
-  - the widget paths: zsh's (no process, zsocket) and bash's (stdlib client).
+  - the widget paths: zsh's (no process, zsocket) and bash's (stdlib client);
+  - interactive zsh and bash start with and without `eval "$(shellper init ...)"`;
+  - through tmux: Ctrl-G to the command on screen in bash vs zsh, and the first
+    Ctrl-G of a new zsh with no daemon running (with and without the background
+    start) vs a warm one.
 Everything runs in private temporary XDG dirs; nothing of the user's is touched.
 """
 
@@ -90,7 +94,8 @@ def main():
         bare = time_cmd([sys.executable, "-c", "pass"], runs)
         ask = time_cmd([exe, "ask", "show hidden files"], runs, env=env, cwd=work)
         ratio = statistics.median(ask) / statistics.median(bare)
-        rows.append(("bare `python -c pass`", f"{median_ms(bare):.1f} ms", ""))
+        rows.append((f"bare `python -c pass` ({sys.executable}, the interpreter `shellper` runs on)",
+                     f"{median_ms(bare):.1f} ms", ""))
         rows.append(("warm `shellper ask` (instant server)", f"{median_ms(ask):.1f} ms = {ratio:.2f}x bare", "<= 2.5x bare"))
 
         # Socket round trip seen by a client, and the daemon's own share of it.
@@ -122,11 +127,15 @@ def main():
                     proc.wait()
 
             rows.extend(widget_rows(fake_shell.pid, work, env, runs))
+            rows.extend(shell_start_rows(env, work, runs))
         finally:
             fake_shell.kill()
             fake_shell.wait()
     finally:
         stop_daemon()
+    try:
+        rows.extend(terminal_rows(fake, max(10, runs // 2)))
+    finally:
         fake.stop()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -177,6 +186,122 @@ print -l -- $times
     t = time_cmd(bash_client, runs, env=env, cwd=work)
     rows.append(("bash widget path (client process, incl. stand-in server)", f"{median_ms(t):.1f} ms", "< 60 ms minus model"))
     return rows
+
+
+def shell_start_rows(env, work, runs):
+    """Interactive zsh and bash start-up (to exit) with and without shellper's init line,
+    alternated run by run; the daemon is running, as it is for a user's second terminal."""
+    rows = []
+    base = tempfile.mkdtemp(prefix="spb-rc-")
+    try:
+        shells = []
+        for shell in ("zsh", "bash"):
+            if not shutil.which(shell):
+                continue
+            argvs = []
+            for with_init in (False, True):
+                rc = os.path.join(base, f"{shell}-{int(with_init)}")
+                os.makedirs(rc)
+                line = f'eval "$(shellper init {shell})"\n' if with_init else ""
+                name = ".zshrc" if shell == "zsh" else ".bashrc"
+                with open(os.path.join(rc, name), "w") as fh:
+                    fh.write("PS1='$ '\n" + line)
+                if shell == "zsh":
+                    argvs.append(([shell, "-i", "-c", "exit"], dict(env, ZDOTDIR=rc)))
+                else:
+                    argvs.append(([shell, "--rcfile", os.path.join(rc, name), "-i", "-c", "exit"], env))
+            shells.append((shell, argvs))
+        for shell, ((bare_argv, bare_env), (init_argv, init_env)) in shells:
+            bare, init = [], []
+            for _ in range(runs):
+                bare += time_cmd(bare_argv, 1, env=bare_env, cwd=work)
+                init += time_cmd(init_argv, 1, env=init_env, cwd=work)
+            b, i = median_ms(bare), median_ms(init)
+            rows.append((f"interactive {shell} start: with `eval \"$(shellper init {shell})\"` vs without",
+                         f"{i:.1f} vs {b:.1f} ms (+{i - b:.1f} ms, {i / b:.1f}x)", "at most +5 ms"))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return rows
+
+
+def terminal_rows(fake, runs):
+    """Through real terminals (tmux): Ctrl-G to the command on screen in zsh and bash,
+    and the first Ctrl-G of a new shell when no daemon runs. Screen polling adds a
+    few ms (one tmux call per look) to every figure alike."""
+    if not (shutil.which("tmux") and shutil.which("zsh") and shutil.which("bash")):
+        return [("terminal rows", "skipped: needs tmux, zsh and bash", "")]
+    from shellharness import ShellEnv, Tmux
+
+    fake.answer("hidden", "ls", {"a": True})
+    rows = []
+    env = ShellEnv(fake.base_url, {"SHELLPER_AUTOSTART": "1"})
+    try:
+        with Tmux() as tmux:
+            warm = {}
+            for shell in ("zsh", "bash"):
+                pane = getattr(env, shell)(tmux)
+                ctrl_g(pane)  # the daemon is up and this path is warm
+                warm[shell] = statistics.median(ctrl_g(pane) for _ in range(runs))
+                pane.type("exit")
+                pane.send("Enter")
+            rows.append(("bash: Ctrl-G to the command on screen vs zsh's (tmux)",
+                         f"{warm['bash']:.0f} vs {warm['zsh']:.0f} ms ({warm['bash'] / warm['zsh']:.2f}x)",
+                         "at most 1.5x zsh"))
+            # The first Ctrl-G of a new zsh when no daemon runs.
+            firsts = {"no autostart": [], "at once": [], "1 s after the prompt": []}
+            for _ in range(3):
+                for case, got in firsts.items():
+                    env.shellper("stop")
+                    _wait_gone(env)
+                    env.env["SHELLPER_AUTOSTART"] = "0" if case == "no autostart" else "1"
+                    pane = env.zsh(tmux)
+                    if case == "1 s after the prompt":
+                        time.sleep(1.0)  # a person starts typing
+                    got.append(ctrl_g(pane, timeout=30))
+                    pane.type("exit")
+                    pane.send("Enter")
+            env.env["SHELLPER_AUTOSTART"] = "1"
+            for case, got in firsts.items():
+                ms = statistics.median(got)
+                rows.append((f"zsh: first Ctrl-G, no daemon running ({case}) vs warm",
+                             f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.1f}x)",
+                             "at most 4x warm" if case != "no autostart" else ""))
+    finally:
+        env.close()
+    return rows
+
+
+def ctrl_g(pane, timeout=10.0):
+    """Milliseconds from Ctrl-G to `ls -a` on the command line; the line is cleared after."""
+    pane.type("show hidden files")
+    _poll(lambda: pane.line().endswith("show hidden files"), timeout)
+    t = time.perf_counter()
+    pane.send("C-g")
+    _poll(lambda: pane.line().startswith("ls -a"), timeout)
+    took = (time.perf_counter() - t) * 1000
+    pane.send("C-e", "C-u")
+    _poll(lambda: pane.line() == "", timeout)
+    return took
+
+
+def _poll(pred, timeout):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the terminal did not show what was expected")
+
+
+def _wait_gone(env):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pid = env.daemon_pid()
+        try:
+            if pid is None:
+                return
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.02)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@
 # Settings (read once, when this file is loaded):
 #   SHELLPER_KEY       the key, in readline notation (default \C-g), bound in
 #                      the emacs-standard, vi-insert and vi-command keymaps.
+#   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
+#                      background when a shell starts and none is running.
 #
 # Functions, for your own bindings (bind -x '"KEY": FUNCTION'):
 #   __shellper_translate   what Ctrl-G does
@@ -369,6 +371,29 @@ __shellper_report_wait() {
   __shellper_report_fd=
 }
 
+# On exit: the daemon forgets this terminal's conversation now, not at its
+# next sweep minutes later. The client runs detached (the exit never waits
+# for it); $? is handed on to the user's own EXIT trap, run after this.
+__shellper_exit() {
+  local st=$?
+  if [[ -z ${__shellper_socket-} || -S ${__shellper_socket-} ]]; then
+    ( \builtin exec "$__shellper_python" -m shellper_hook.client closed "$$" </dev/null >/dev/null 2>&1 & )
+  fi
+  return "$st"
+}
+
+# Put __shellper_exit in front of the EXIT trap, keeping the user's own.
+__shellper_trap_exit() {
+  local prev words=()
+  prev=$(\builtin trap -p EXIT)  # bash shows the shell's own traps here: trap -- 'CMD' EXIT
+  [[ $prev == *__shellper_exit* ]] && return 0
+  if [[ -n $prev ]]; then
+    \builtin eval "words=($prev)"
+    prev=${words[2]-}
+  fi
+  \builtin trap -- "__shellper_exit${prev:+; $prev}" EXIT
+}
+
 # Bind the Enter keys to the macro "k1 k2" in every keymap.
 __shellper_bind_enter() {
   local map
@@ -414,6 +439,7 @@ __shellper_init() {
     bind -m "$map" -x "\"$key\": __shellper_translate"
   done
   __shellper_hook_prompt
+  __shellper_trap_exit
   if [[ -z ${BLE_VERSION-} ]] && (( BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 3 )); then
     __shellper_bind_enter
   else
@@ -422,7 +448,17 @@ __shellper_init() {
   fi
 }
 
-if [[ $- == *i* ]]; then __shellper_init; fi
+# No daemon listening: start one in the background, so the first Ctrl-G finds
+# it ready; the prompt never waits for it, and a job started inside a subshell
+# leaves no job notice. SHELLPER_AUTOSTART=0: never.
+__shellper_autostart() {
+  local off=${SHELLPER_AUTOSTART-}
+  case ${off,,} in 0|no|false|off) return 0 ;; esac
+  [[ -n ${__shellper_socket-} && ! -S $__shellper_socket ]] || return 0
+  ( "$__shellper_python" -c 'from shellper_hook.client import connect; connect().close()' </dev/null >/dev/null 2>&1 & )
+}
+
+if [[ $- == *i* ]]; then __shellper_init && __shellper_autostart; fi
 # One command, parsed whole before alias expansion comes back.
 if (( __shellper_had_aliases )); then
   unset -v __shellper_had_aliases

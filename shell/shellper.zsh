@@ -26,6 +26,8 @@
 # Settings (read once, when this file is loaded):
 #   SHELLPER_KEY       the key, in bindkey notation (default ^G), bound in
 #                      the emacs, viins and vicmd keymaps.
+#   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
+#                      background when a shell starts and none is running.
 #
 # Widgets, for your own bindings:
 #   shellper-translate     what Ctrl-G does
@@ -434,6 +436,23 @@ __shellper_report_wait() {
   __shellper_report_fd=
 }
 
+# zshexit: the daemon forgets this terminal's conversation now, not at its
+# next sweep minutes later. Over the socket if we can (no process), else a
+# detached client: the exit never waits for it.
+__shellper_exit() {
+  emulate -L zsh
+  setopt localoptions no_aliases
+  local REPLY
+  if __shellper_connect; then
+    local fd=$REPLY
+    print -rn -u $fd -- "{\"v\":1,\"op\":\"closed\",\"session\":$$}"$'\n' 2>/dev/null
+    exec {fd}<&-
+  elif [[ -z $__shellper_socket || -S $__shellper_socket ]]; then
+    "$__shellper_python" -m shellper_hook.client closed $$ </dev/null >/dev/null 2>&1 &!
+  fi
+  return 0
+}
+
 # zsh-autosuggestions: Ctrl-G clears the grey suggestion, so none sticks to
 # the command. Its list is only extended, never created (creating it would
 # cost zsh-autosuggestions its defaults when it loads after us), so this
@@ -482,6 +501,7 @@ __shellper_chained_line_init() {
   add-zle-hook-widget line-pre-redraw _shellper-pre-redraw
   add-zsh-hook preexec __shellper_preexec
   add-zsh-hook precmd __shellper_precmd
+  add-zsh-hook zshexit __shellper_exit
 
   local key=${SHELLPER_KEY:-^G} map
   for map in emacs viins vicmd; do
@@ -490,4 +510,19 @@ __shellper_chained_line_init() {
 
   __shellper_autosuggest
   add-zsh-hook precmd __shellper_first_prompt
+}
+
+# No daemon listening: start one in the background, so the first Ctrl-G finds
+# it ready; the prompt never waits for it. Started from a subshell: no job
+# notice, and the user's $! stays. A running daemon costs one zsocket, no
+# process. SHELLPER_AUTOSTART=0: never.
+() {
+  emulate -L zsh
+  local REPLY
+  [[ -o interactive && -n $__shellper_socket && ${(L)SHELLPER_AUTOSTART:-1} != (0|no|false|off) ]] || return 0
+  if __shellper_connect; then
+    exec {REPLY}<&-
+    return 0
+  fi
+  ( "$__shellper_python" -c 'from shellper_hook.client import connect; connect().close()' </dev/null >/dev/null 2>&1 &! )
 }

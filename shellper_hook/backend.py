@@ -26,6 +26,9 @@ from .parser import parse_message
 
 CONNECT_TIMEOUT = 2.0  # a local server accepts at once; a long wait means it is down
 PROBE_TIMEOUT = 3.0  # native status calls answer from memory
+WARM_UP_TIMEOUT = 300.0  # a slow CPU reads the ~3,500-token prefix in tens of seconds
+# The warm-up's user turn: any short request, only what comes before it matters.
+WARM_UP_REQUEST = "print the current directory"
 
 
 def build_messages(settings, history, request: str) -> list:
@@ -172,9 +175,11 @@ class Backend:
     def _unreachable(self) -> ServerUnreachable:
         url = self.settings.base_url
         if self._looks_ollama():
-            return ServerUnreachable(f"cannot reach Ollama at {url}: is `ollama serve` running?")
+            return ServerUnreachable(
+                f"cannot reach Ollama at {url}: start it (`ollama serve`, or open the Ollama app), then try again"
+            )
         return ServerUnreachable(
-            f"cannot reach the model server at {url}: is it running? (set SHELLPER_BASE_URL to its address)"
+            f"cannot reach the model server at {url}: start it, or set SHELLPER_BASE_URL to its address"
         )
 
     def _model_missing(self) -> ModelMissing:
@@ -359,6 +364,27 @@ class Backend:
         except OSError:
             return False
         return status == 200 and isinstance(data, dict) and bool(data.get("done"))
+
+    async def warm_prompt_cache(self) -> bool:
+        """Have the server read the prefix every request shares (system prompt and
+        tools, ~3,500 tokens) now, so the first real request reads only its own words.
+
+        The same body as a real request with an empty history, plus a one-token
+        generation: Ollama and llama.cpp keep the longest common token prefix of
+        consecutive requests. Sent to Ollama or a server on this machine only (a
+        hosted API would bill the tokens). Never raises; nothing is stored.
+        """
+        if not (self._ollama or _is_loopback(urllib.parse.urlsplit(self.settings.base_url).hostname)):
+            return False
+        kwargs = request_kwargs(self.settings, build_messages(self.settings, [], WARM_UP_REQUEST))
+        kwargs["max_tokens"] = 1  # Ollama: num_predict 1
+        try:
+            await self._client.chat.completions.create(
+                **kwargs, timeout=max(self.settings.timeout, WARM_UP_TIMEOUT)
+            )
+        except (openai.OpenAIError, ValueError):  # a cut-off tool call may be a 500: the prefix is read anyway
+            return False
+        return True
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -98,13 +98,48 @@ def cmd_ask(args) -> int:
     reply = _request(req)
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"), EXIT_REFUSED if reply.get("kind") == "refused" else EXIT_ERROR)
-    for warning in reply.get("warnings", []):
-        sys.stderr.write(f"shellper: {safe(warning)}\n")
+    effect = reply.get("effect") or ""
+    for line in ([effect] if effect else []) + reply.get("warnings", []):
+        sys.stderr.write(f"shellper: {safe(line)}\n")
     if args.json:
-        print(safe_json({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", [])}))
+        print(safe_json({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", []),
+                         "effect": effect}))
     else:
         # Newlines and tabs can be part of a command (quoted echo content); nothing else is.
         print(safe(reply["command"], keep="\n\t"))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """What a typed command will do, without the model or the daemon."""
+    from .effect import describe
+    from .errors import Refused
+    from .readback import read_back
+    from .render import quote
+    from .turns import vet
+
+    # One argument is the line as typed; several are words the shell already unquoted.
+    line = args.command[0].strip() if len(args.command) == 1 else " ".join(quote(w) for w in args.command)
+    if not line:
+        return _die("nothing to explain: give a command, e.g. shellper explain rm -r build")
+    call = read_back(line)
+    if call is None:
+        return _die(
+            f"{safe(line)!r} is not one of the 18 file commands shellper knows (ls, cd, cat, cp, mv, rm, ...),"
+            " so it cannot say what it does; check it yourself before running it"
+        )
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return _die("the current directory no longer exists; cd to one that does and try again")
+    recursive = call.name == "rm" and line.split()[1:2] in (["-r"], ["-R"])
+    print(safe(describe(call, cwd, allow_recursive=recursive)))
+    try:
+        notes = vet(call, cwd, allow_recursive=recursive).warnings
+    except Refused as exc:
+        notes = [str(exc).replace("refused: ", "shellper would refuse it: ", 1)]
+    for note in notes:
+        print(safe(note))
     return 0
 
 
@@ -216,14 +251,39 @@ def cmd_config(args) -> int:
     return 0
 
 
-def shell_script(shell: str) -> str:
+def shell_script_path(shell: str) -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     for base in (os.path.join(here, "shell"), os.path.join(os.path.dirname(here), "shell")):
         path = os.path.join(base, f"shellper.{shell}")
         if os.path.exists(path):
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
+            return path
     raise FileNotFoundError(f"shell integration for {shell} is missing from this installation")
+
+
+def shell_script(shell: str) -> str:
+    with open(shell_script_path(shell), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _static_loader(shell: str, path: str) -> str:
+    """Lines that source the installed script itself, so a file holding them
+    costs a shell start only a file read and stays current after upgrades;
+    once the script is gone they fall back to running `shellper init`."""
+    me = os.path.abspath(sys.argv[0])  # this very command, as the rc file's fallback
+    if os.path.basename(me) != "shellper":
+        me = os.path.join(os.path.dirname(sys.executable), "shellper")
+    if shell == "fish":
+        from .render import quote
+
+        return (f"if test -r {quote(path, 'fish')}\n    source {quote(path, 'fish')}\n"
+                f"else if test -x {quote(me, 'fish')}\n    {quote(me, 'fish')} init fish | source\nend\n")
+    if shell == "zsh":
+        # Parsed with aliases off, as the eval form below does.
+        load = f"() {{\n    'builtin' 'emulate' -L zsh -o no_aliases\n    'builtin' 'source' \"$1\"\n  }} {_sq(path)}"
+    else:
+        load = f". {_sq(path)}"
+    return (f"if [ -r {_sq(path)} ]; then\n  {load}\n"
+            f"elif [ -x {_sq(me)} ]; then\n  eval \"$({_sq(me)} init {shell})\"\nfi\n")
 
 
 def _sq(value: str) -> str:
@@ -235,6 +295,7 @@ def cmd_init(args) -> int:
 
     try:
         body = shell_script(args.shell)
+        path = shell_script_path(args.shell)
     except FileNotFoundError as exc:
         return _die(str(exc))
     if args.shell == "fish":
@@ -246,6 +307,9 @@ def cmd_init(args) -> int:
         )
     else:
         sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_socket={_sq(paths.socket_path())}\n")
+    if args.static:
+        sys.stdout.write(_static_loader(args.shell, path))
+        return 0
     if args.shell == "zsh":
         # zsh parses all of eval's text before running any: parse the script
         # again with aliases off, so the user's aliases cannot change it.
@@ -328,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-commit", action="store_true", help="keep the answer pending instead of recording it as run")
     sp.add_argument("--json", action="store_true", help="print the command, the tool call and warnings as JSON")
 
+    sp = add(
+        "explain",
+        cmd_explain,
+        "say what a command will do to your files, in plain words",
+        "For a command typed by hand that is one of the 18 tool shapes (rm old.log, mv a.txt docs, ...), print "
+        "one line on what it will do to the files here (deletes, changes, creates, reads, moves the shell), then "
+        "any note or warning of the policy. Nothing is run, no model is asked. Exit 1 for any other command.",
+    )
+    sp.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND",
+                    help="the command, quoted as one argument or as words (options such as -r included)")
+
     sp = add("history", cmd_history, "show this terminal's conversation (what the model sees)")
     sp.add_argument("--session", type=_pid, metavar="PID", help=_session_help())
     sp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -353,10 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
         "init",
         cmd_init,
         "print the shell integration",
-        'Print the shell integration. Add this line to your rc file:  eval "$(shellper init zsh)"  (or bash). '
+        'Print the shell integration. Add this line to your rc file:  eval "$(shellper init zsh)"  (or bash; '
+        "fish: shellper init fish | source). "
         "Set SHELLPER_KEY before it to use another key than Ctrl-G.",
     )
     sp.add_argument("shell", choices=("zsh", "bash", "fish"))
+    sp.add_argument(
+        "--static", action="store_true",
+        help="print lines that source the installed script file instead of its text: saved to a file that the rc "
+             "file sources, a new shell pays a file read, not a Python start (install.sh does this)",
+    )
     sp = add(
         "export",
         cmd_export,
@@ -388,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Download the model's GGUF and Modelfile from Hugging Face, run `ollama create` under the "
         "configured model name, and check that it answers.",
     )
-    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper", help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile")
+    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper",
+                    help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile")
     sp.add_argument("--dir", metavar="DIR", help="where to keep the downloaded files (default: the data dir)")
     sp.add_argument("--yes", action="store_true", help="do not ask before installing the download helper")
     return p

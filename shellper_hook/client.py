@@ -7,6 +7,7 @@ Used by the shells as
     python -m shellper_hook.client translate PID [SHELL]   stdin: CWD NUL TEXT NUL
                        (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout)
     python -m shellper_hook.client executed PID STATUS [SHELL]   stdin: COMMAND NUL
+    python -m shellper_hook.client closed PID   (the shell is exiting: forget its conversation)
 User text comes on stdin, never in argv: any local user can read another's
 /proc/PID/cmdline. The old forms with CWD TEXT / COMMAND as arguments still
 work, for shells that loaded an older shellper.
@@ -82,7 +83,9 @@ def connect(autostart: bool = True) -> socket.socket:
         return _connect(path)
     except OSError as exc:
         if not autostart or not _dead(exc):
-            raise DaemonUnavailable(f"cannot reach the shellper daemon at {path}: {exc.strerror}") from None
+            raise DaemonUnavailable(
+                f"cannot reach the shellper daemon at {path} ({exc.strerror}); run `shellper doctor`"
+            ) from None
     import fcntl
 
     paths.ensure_private_dir(paths.state_dir())
@@ -118,6 +121,9 @@ def _recv_all(sock: socket.socket) -> bytes:
 def send(req: dict, autostart: bool = True, timeout: float | None = None) -> bytes:
     """Send one request, return the raw reply bytes."""
     req = {"v": protocol.VERSION, **req}
+    if req.get("op") == "translate" and "settings" not in req:
+        # So the daemon can say when it runs with settings other than this terminal's.
+        req["settings"] = protocol.settings_origin(os.environ, paths.config_file())
     sock = connect(autostart)
     try:
         sock.settimeout(timeout)
@@ -135,7 +141,10 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
-        return protocol.error("the daemon closed the connection without an answer (see the daemon log)", "daemon")
+        return protocol.error(
+            f"the daemon closed the connection without an answer; try again; if it happens again, see {paths.log_file()}",
+            "daemon",
+        )
     return reply
 
 
@@ -146,7 +155,7 @@ def safe_request(req: dict, autostart: bool = True, timeout: float | None = None
     except DaemonUnavailable as exc:
         return protocol.error(str(exc), "daemon")
     except OSError as exc:
-        return protocol.error(f"talking to the daemon failed: {exc}", "daemon")
+        return protocol.error(f"talking to the daemon failed ({exc}); try again", "daemon")
 
 
 def _whole_nul_reply(raw: bytes) -> bytes:
@@ -161,7 +170,7 @@ def _whole_nul_reply(raw: bytes) -> bytes:
         reply = None
     if isinstance(reply, dict) and reply.get("ok") is False and isinstance(reply.get("error"), str):
         return protocol.nul_reply(protocol.error(reply["error"], str(reply.get("kind", "error"))))
-    return protocol.nul_reply(protocol.error("the daemon closed the connection without an answer", "daemon"))
+    return protocol.nul_reply(protocol.error("the daemon closed the connection without an answer; try again", "daemon"))
 
 
 def _utf8(value: str, what: str) -> None:
@@ -224,6 +233,13 @@ def _main(argv: list) -> int:
             command = raw_command.decode("utf-8", "replace")
             req = {"op": "executed", "session": int(pid), "status": int(status), "command": command, "shell": shell}
             request(req, autostart=False, timeout=2)
+        except (DaemonUnavailable, OSError, ValueError):
+            return 1
+        return 0
+    if argv[:1] == ["closed"] and len(argv) == 2:
+        try:
+            # Never starts a daemon: with none running there is nothing to forget.
+            request({"op": "closed", "session": int(argv[1])}, autostart=False, timeout=2)
         except (DaemonUnavailable, OSError, ValueError):
             return 1
         return 0

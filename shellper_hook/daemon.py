@@ -23,7 +23,7 @@ import sys
 import time
 
 from . import __version__, paths, protocol
-from .errors import ShellperError
+from .errors import ShellperError, with_action
 
 log = logging.getLogger("shellper.daemon")
 
@@ -56,6 +56,8 @@ class Daemon:
         # Milliseconds each translate spent in the daemon itself (backend call excluded).
         self.overhead_ms: collections.deque = collections.deque(maxlen=2000)
         self._last_preload = float("-inf")
+        # Where our settings came from, to compare with each requesting terminal's.
+        self.origin = protocol.settings_origin(os.environ, paths.config_file())
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -160,17 +162,31 @@ class Daemon:
         task.add_done_callback(self._bg.discard)
 
     async def _warm_up(self) -> None:
-        """Clean up dead shells' sessions, check the server, preload the model."""
+        """Clean up dead shells' sessions, check the server, preload the model and
+        have it read the prompt prefix every request shares."""
         try:
             removed = self.store.cleanup()
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
             self.server_info = await self.backend.server_status()
             log.info("model server: %s", self.server_info.get("message"))
-            if self.server_info.get("ollama") and self.server_info.get("model_present"):
-                await self.backend.preload()
+            info = self.server_info
+            if info.get("model_present") and info.get("tools") is not False:
+                if info.get("ollama"):
+                    await self.backend.preload()
+                await self._warm_cache()
         except Exception as exc:  # warm-up is best effort
             log.warning("warm-up failed: %s", exc)
+
+    async def _warm_cache(self) -> None:
+        started = time.perf_counter()
+        if await self.backend.warm_prompt_cache():
+            log.info("prompt cache warmed in %.1f s", time.perf_counter() - started)
+
+    async def _reload(self) -> None:
+        """Preload again; a reloaded model has lost its prompt cache, so warm that too."""
+        if await self.backend.preload():
+            await self._warm_cache()
 
     def _maybe_preload(self, seconds: float) -> None:
         """A slow answer from Ollama usually means the model was evicted and reloaded
@@ -183,7 +199,7 @@ class Daemon:
             return
         self._last_preload = now
         log.info("the model took %.1f s to answer; preloading it again (keep_alive %s)", seconds, self.settings.keep_alive)
-        self._spawn(self.backend.preload())
+        self._spawn(self._reload())
 
     async def _cleanup_every(self, period: float) -> None:
         """Forget the conversations of shells that have exited, now and then."""
@@ -243,19 +259,21 @@ class Daemon:
         try:
             line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
         except asyncio.TimeoutError:
-            return protocol.encode(protocol.error(f"no request within {READ_TIMEOUT:.0f} s", "bad_request"))
+            return protocol.encode(protocol.error(f"no request within {READ_TIMEOUT:.0f} s; try again", "bad_request"))
         except (ValueError, asyncio.LimitOverrunError):
-            return protocol.encode(protocol.error(f"request larger than {protocol.MAX_REQUEST} bytes", "bad_request"))
+            return protocol.encode(protocol.error(protocol.TOO_LARGE, "bad_request"))
         if stranger:
             # Refused after reading the line, so the reply is not lost to a reset.
             log.warning("refused a connection from uid %d", uid)
-            return protocol.encode(protocol.error("permission denied: this daemon serves another user", "denied"))
+            return protocol.encode(protocol.error(
+                "permission denied: this daemon serves another user; use your own: set XDG_RUNTIME_DIR to a directory of yours",
+                "denied"))
         if not line:
             return None
         try:
             req = protocol.decode_request(line)
         except protocol.ProtocolError as exc:
-            reply = protocol.error(str(exc), "bad_request")
+            reply = protocol.error(with_action(str(exc), protocol.MISMATCH), "bad_request")
             return protocol.nul_reply(reply) if _wants_nul(line) else protocol.encode(reply)
         nul = req.get("reply") == "nul"
         try:
@@ -268,12 +286,18 @@ class Daemon:
         except ShellperError as exc:
             reply = protocol.error(str(exc), exc.kind)
         except ProcessLookupError as exc:
-            reply = protocol.error(str(exc), "session")
+            reply = protocol.error(with_action(str(exc), "ask from a running shell, or give the PID of one (`echo $$`)"),
+                                   "session")
         except Exception as exc:  # a bug must cost one request, never the daemon
             log.exception("unexpected error while serving %s", req["op"])
             reply = protocol.error(
-                f"internal error in the shellper daemon ({type(exc).__name__}); see {paths.log_file()}", "internal"
+                f"internal error in the shellper daemon ({type(exc).__name__}); try again; "
+                f"if it happens again, see {paths.log_file()}", "internal"
             )
+        if req["op"] == "translate" and not reply.get("ok"):
+            other = self._other_settings(req.get("settings"))
+            if other:  # the error may well come from those settings
+                reply["error"] = f"{reply['error']}; also, {other}"
         return protocol.nul_reply(reply) if nul else protocol.encode(reply)
 
     async def _translate_unless_gone(self, req, reader) -> dict | None:
@@ -336,7 +360,25 @@ class Daemon:
                 self.store.set_pending(key, s.request, s.call, s.command)
         own = (time.perf_counter() - started) - (waited - keyed) - model_seconds
         self.overhead_ms.append(own * 1000)
-        return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=s.warnings)
+        warnings = list(s.warnings)
+        other = self._other_settings(req.get("settings"))
+        if other:
+            warnings.append(other)
+        return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=warnings, effect=s.effect)
+
+    def _other_settings(self, origin) -> str | None:
+        """One line when the requesting terminal's settings are not the ones we started with."""
+        if not isinstance(origin, dict):
+            return None  # a client that does not say (zsh talks to the socket itself)
+        differ = [n for n in (*protocol.SETTINGS_ENV, "config") if origin.get(n) != self.origin.get(n)]
+        if not differ:
+            return None
+        names = ", ".join("the config file" if n == "config" else n for n in differ)
+        return (
+            f"this daemon started with other settings (this terminal's {names} differ{'s' if len(differ) == 1 else ''}): "
+            f"it uses model '{self.settings.model}' at {self.settings.base_url}; "
+            "run `shellper stop` and ask again to use this terminal's settings"
+        )
 
     # ---- the other operations: one handler each (translate is served above) ----
 
@@ -347,6 +389,7 @@ class Daemon:
             "commit": self._commit,
             "history": self._history,
             "reset": self._reset,
+            "closed": self._closed,
             "status": self._status,
             "export": self._export,
             "stop": self._stop,
@@ -392,6 +435,27 @@ class Daemon:
             # terminal's (the periodic cleanup drops unused ones).
             return protocol.ok(removed=self.store.reset_all())
         return protocol.ok(removed=self.store.reset(self._key(req["session"])))
+
+    async def _closed(self, req: dict) -> dict:
+        """A shell's exit hook: forget its conversation now, not at the next sweep.
+
+        bash sends it from a background client, so the shell may be gone
+        already; then every session stored under that PID is of a dead shell."""
+        from .store import SessionKey
+
+        pid = req["session"]
+        try:
+            key = self._key(pid)
+        except ProcessLookupError:
+            key = None
+        removed = 0
+        for s in self.store.sessions():  # sessions of dead shells that had this PID
+            if s["pid"] == pid and (key is None or round(s["start"] * 100) != round(key.start * 100)):
+                removed += self.store.reset(SessionKey(pid, s["start"]))
+        if key is not None:  # (its lock goes with the periodic sweep, once the shell is gone)
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                removed += self.store.reset(key)
+        return protocol.ok(removed=removed)
 
     async def _status(self, req: dict) -> dict:
         info = await self.backend.server_status()
@@ -458,7 +522,7 @@ def _parse_since(value):
     try:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
-        raise ShellperError(f"--since wants a date like 2026-11-01, not {value!r}") from None
+        raise ShellperError(f"--since {value!r} is not a date; give one like 2026-11-01") from None
 
 
 def main(argv=None) -> int:

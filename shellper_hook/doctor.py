@@ -31,6 +31,10 @@ class Report:
         self.out = out or sys.stdout
         self.failures = 0
         self.warnings = 0
+        # Facts later fix lines depend on: why the daemon needs a restart
+        # (None: it does not), and whether the model server checks failed.
+        self.restart_daemon: str | None = None
+        self.server_failed = False
 
     def _line(self, status: str, what: str, problem: str | None = None, fix: str | None = None) -> None:
         # The checks quote server replies, settings and file names: show no control character raw.
@@ -82,10 +86,72 @@ def check_settings(r: Report):
     return settings
 
 
+OUR_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+
+
+def _package_of(program: str) -> tuple:
+    """(the shellper_hook folder that `program` runs, None) or (None, why it is not known).
+
+    Asks the program what its shell set-up loads (`init bash` names its Python),
+    then asks that Python where it imports shellper from."""
+    import shlex
+
+    try:
+        done = subprocess.run([program, "init", "bash"], capture_output=True, text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"it does not run ({exc})"
+    m = re.search(r"^__shellper_python=(.+)$", done.stdout, re.M)
+    if done.returncode != 0 or not m:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"`shellper init bash` fails with it (exit {done.returncode}: {last[:120]})"
+    try:
+        python = shlex.split(m.group(1))[0]
+    except (ValueError, IndexError):
+        return None, "its `init bash` names no Python"
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
+        return OUR_PACKAGE, None
+    try:
+        where = subprocess.run(
+            [python, "-c", "import os, shellper_hook; print(os.path.dirname(os.path.realpath(shellper_hook.__file__)))"],
+            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, cwd="/",
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, f"its Python {python} does not run"
+    if where.returncode != 0 or not where.stdout.strip():
+        return None, f"its Python {python} cannot import shellper"
+    return where.stdout.strip(), None
+
+
+def _all_on_path(name: str) -> list:
+    found, seen = [], set()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = os.path.join(folder or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK) and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
+            found.append(path)
+    return found
+
+
 def check_command(r: Report) -> None:
+    """Typing `shellper` must run this installation, not another one earlier on PATH."""
     found = shutil.which("shellper")
     if found:
-        r.ok(f"`shellper` on PATH: {found}")
+        package, why = _package_of(found)
+        if package == OUR_PACKAGE:
+            r.ok(f"`shellper` on PATH: {found}")
+            return
+        problem = f"{found} is not this installation: " + (why or f"it runs shellper from {package}, this is {OUR_PACKAGE}")
+        ours = next((p for p in _all_on_path("shellper")[1:] if _package_of(p)[0] == OUR_PACKAGE), None)
+        if ours:
+            problem += f"; it shadows {ours}"
+            fix = (f"remove or rename {found}, or put {os.path.dirname(ours)} before "
+                   f"{os.path.dirname(found)} in PATH; then run `hash -r` (bash) or `rehash` (zsh)")
+        else:
+            here = os.path.dirname(sys.executable)
+            folder = here if os.path.exists(os.path.join(here, "shellper")) else os.path.expanduser("~/.local/bin")
+            fix = f"remove or rename {found}, or put {folder} (this installation's `shellper`) before it in PATH"
+        r.warn("`shellper` command", problem, fix)
     else:
         r.warn(
             "`shellper` command", "not on PATH (the shell integration still works; typing `shellper` does not)",
@@ -158,11 +224,12 @@ def check_daemon(r: Report, settings) -> bool:
     what = f"daemon: pid {reply.get('pid')}, version {reply.get('version')}, socket {reply.get('socket')}"
     restart = "run `shellper stop`; the next request starts it again"
     if reply.get("version") != __version__:
-        r.warn(what, f"it runs version {reply.get('version')}, this is {__version__}", restart)
+        r.restart_daemon = f"it runs version {reply.get('version')}, this is {__version__}"
+        r.warn(what, r.restart_daemon, restart)
     elif settings is not None and (reply.get("base_url"), reply.get("model")) != (settings.base_url, settings.model):
         # A daemon reads the settings once, when it starts.
-        r.warn(what, f"it still uses model '{reply.get('model')}' at {reply.get('base_url')} "
-               f"(older settings)", restart)
+        r.restart_daemon = f"it still uses model '{reply.get('model')}' at {reply.get('base_url')} (older settings)"
+        r.warn(what, r.restart_daemon, restart)
     else:
         r.ok(what)
     return True
@@ -197,6 +264,7 @@ def check_server(r: Report, settings) -> None:
                    f"another address? set base_url in {paths.config_file()}")
         else:
             fix = f"start the model server, or set base_url in {paths.config_file()}"
+        r.server_failed = True
         r.fail(f"model server at {url}", status.get("message") or "not reachable", fix)
         return
     ollama = bool(status.get("ollama"))
@@ -204,6 +272,7 @@ def check_server(r: Report, settings) -> None:
     present = status.get("model_present")
     if present is False:
         fix = "run `shellper setup-model`" if ollama else f"set model in {paths.config_file()} to a model the server lists"
+        r.server_failed = True
         r.fail(f"model '{model}'", "not on the server", fix)
         return
     if present is None:
@@ -215,6 +284,7 @@ def check_server(r: Report, settings) -> None:
         return
     tools = status.get("tools")
     if tools is False:
+        r.server_failed = True
         r.fail(f"model '{model}' tool calling", "its chat template has no tool support",
                "recreate it from the shipped Modelfile: `shellper setup-model`")
     elif tools is None:
@@ -292,8 +362,13 @@ def check_round_trip(r: Report, settings) -> None:
         r.ok(f"{what}: {ROUND_TRIP_REQUEST!r} -> {reply.get('command')} ({took:.1f} s)")
         return
     kind = reply.get("kind")
-    if kind == "backend":
-        fix = "see the model server checks above"
+    if r.restart_daemon:  # the daemon did not use the settings checked above
+        fix = (f"restart the daemon: run `shellper stop` ({r.restart_daemon}; the next request starts it "
+               "with the current settings), then run `shellper doctor` again")
+    elif kind == "backend" and r.server_failed:
+        fix = "fix the model server checks above first"
+    elif kind == "backend":
+        fix = f"the model server passed the checks above but failed this request: try again; if it persists, see {paths.log_file()}"
     elif kind == "answer":
         fix = "the model answered something unusable: recreate it with `shellper setup-model`"
     else:

@@ -94,9 +94,9 @@ def _from_message(message) -> ToolCall:
         if not text.strip():
             if _has_reasoning(message):
                 raise NoToolCall(
-                    "the model gave an empty answer (it wrote only reasoning); try again or rephrase the request"
+                    "the model gave an empty answer (it wrote only reasoning)"
                 )
-            raise NoToolCall("the model gave an empty answer; try again or rephrase the request")
+            raise NoToolCall("the model gave an empty answer")
         return _from_text(text)
     try:
         return _from_object(entry, 0)
@@ -260,7 +260,7 @@ def _from_text(text) -> ToolCall:
 def _from_visible(visible: str) -> ToolCall:
     visible = visible.strip()
     if not visible:
-        raise NoToolCall("the model gave an empty answer; try again or rephrase the request")
+        raise NoToolCall("the model gave an empty answer")
     # The first object that decodes, by position: tags, fences or braces
     # inside its strings are then data, and <tool_call>/``` wrappers (closed
     # or not) need no special handling.

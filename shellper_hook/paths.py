@@ -120,5 +120,18 @@ def ensure_private_dir(path: str) -> str:
     if st.st_uid != os.getuid():
         raise PermissionError(f"{path} belongs to another user; remove it or set XDG_RUNTIME_DIR")
     if st.st_mode & 0o077:
+        if not _shellpers_own(path):
+            # A folder the user chose (SHELLPER_SOCKET's, say) may be /tmp or home:
+            # never change who can enter it; say so instead.
+            raise PermissionError(
+                f"{path} can be entered by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+                f"choose a private folder of yours, or chmod 700 {path} if nothing else needs it"
+            )
         os.chmod(path, 0o700)
     return path
+
+
+def _shellpers_own(path: str) -> bool:
+    """Whether path is a folder shellper names and keeps for itself (so it may fix its mode)."""
+    path = os.path.normpath(path)
+    return os.path.basename(path).startswith(APP) or path == os.path.normpath(os.path.join(state_dir(), "run"))

@@ -7,12 +7,16 @@ MAX_REQUEST bytes.
 Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
 
   ping                                   -> {"pid", "version"}
-  translate  session, cwd, text, shell   -> {"command", "call", "warnings"}
-             (shell: "bash" (default), "zsh" or "fish": the command is rendered for it)
+  translate  session, cwd, text, shell   -> {"command", "call", "warnings", "effect"}
+             (shell: "bash" (default), "zsh" or "fish": the command is rendered for it;
+             optional settings: the terminal's settings_origin(); a warning says when
+             the daemon started with other settings)
   executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
   commit     session                     -> {"recorded"}  (commit the pending suggestion now)
   history    session                     -> {"exchanges": [...], "pending": {...}|null}
   reset      session | all: true         -> {"removed": n}
+  closed     session                     -> {"removed": n}  (the shell is exiting: forget
+             its conversation now; sent from its exit hook, possibly after it is gone)
   status                                 -> {"pid", "uptime", "socket", "sessions", "server"}
   export     since (optional, ISO date)  -> {"conversations": [...]}
   stop                                   -> {} and the daemon exits
@@ -28,7 +32,7 @@ Reply (JSON): {"v": 1, "ok": true, ...} or
               {"v": 1, "ok": false, "error": "one line", "kind": KIND}.
 
 Shells that cannot parse JSON add "reply": "nul" to a translate request and
-get NUL-separated fields instead:  ok NUL command NUL warning-lines NUL
+get NUL-separated fields instead:  ok NUL command NUL effect-and-warning-lines NUL
 or  error NUL kind NUL message NUL.
 """
 
@@ -40,8 +44,31 @@ import struct
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
-OPS = ("ping", "translate", "executed", "commit", "history", "reset", "status", "export", "stop")
+OPS = ("ping", "translate", "executed", "commit", "history", "reset", "closed", "status", "export", "stop")
 SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its shell (default bash)
+
+
+# Where a daemon's settings come from, besides the contents of config.toml:
+# these variables (settings.KEYS; a test keeps the lists equal) and which
+# config file. A client sends its terminal's with each translate request.
+SETTINGS_ENV = (
+    "SHELLPER_BASE_URL", "SHELLPER_MODEL", "SHELLPER_API_KEY", "SHELLPER_TIMEOUT", "SHELLPER_MAX_TURNS",
+    "SHELLPER_ALLOW_RECURSIVE", "SHELLPER_SYSTEM_PROMPT", "SHELLPER_IDLE_EXIT", "SHELLPER_COLLECT_CORRECTIONS",
+    "SHELLPER_CORRECTIONS_DAYS", "SHELLPER_KEEP_ALIVE",
+)
+
+
+def settings_origin(environ, config_file: str) -> dict:
+    """{variable: value} for the settings variables set (an empty one counts as unset), and "config"."""
+    origin = {name: environ[name] for name in SETTINGS_ENV if (environ.get(name) or "").strip()}
+    origin["config"] = config_file
+    return origin
+
+
+# What to do about a request the daemon cannot read: it came from shell code
+# of another shellper version than the daemon's.
+MISMATCH = "open a new terminal, so its shellper matches this daemon (`shellper stop` restarts the daemon)"
+TOO_LARGE = f"request larger than {MAX_REQUEST} bytes; say it in fewer words"
 
 
 class ProtocolError(ValueError):
@@ -79,7 +106,7 @@ def _utf8(value: str) -> bool:
 def decode_request(line: bytes) -> dict:
     """Parse and check one request line; raise ProtocolError on anything off."""
     if len(line) > MAX_REQUEST:
-        raise ProtocolError(f"request larger than {MAX_REQUEST} bytes")
+        raise ProtocolError(TOO_LARGE)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -95,19 +122,23 @@ def decode_request(line: bytes) -> dict:
     op = req.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown operation {op!r}")
-    if op in ("translate", "executed", "commit", "history") or (op == "reset" and req.get("all") is not True):
+    if op in ("translate", "executed", "commit", "history", "closed") or (op == "reset" and req.get("all") is not True):
         pid = _field(req, "session", int, "a shell PID (integer)")
         if pid <= 0 or pid > 2**31:
             raise ProtocolError("field 'session' must be a positive PID")
     for name in ("text", "cwd", "command"):
         value = req.get(name)
         if isinstance(value, str) and not _utf8(value):
-            raise ProtocolError(f"field {name!r} is not valid UTF-8 text")
+            raise ProtocolError(f"field {name!r} is not valid UTF-8 text; retype it")
     if op == "translate":
         text = _field(req, "text", str, "a string")
         if not text.strip():
             raise ProtocolError("empty request: type what you want first")
         _field(req, "cwd", str, "a directory path")
+    if op == "translate" and "settings" in req:
+        origin = req["settings"]
+        if not (isinstance(origin, dict) and all(isinstance(v, str) and _utf8(v) for v in origin.values())):
+            raise ProtocolError("field 'settings' must map names to strings")
     if op in ("translate", "executed") and req.get("shell", "bash") not in SHELLS:
         raise ProtocolError(f"field 'shell' must be one of {', '.join(SHELLS)}")
     if op == "executed":
@@ -138,7 +169,9 @@ def peer_uid(sock: socket.socket) -> int | None:
 def nul_reply(reply: dict) -> bytes:
     """The NUL-separated form of a translate reply, for shell widgets."""
     if reply.get("ok"):
-        fields = ["ok", reply.get("command", ""), "\n".join(reply.get("warnings", []))]
+        # The effect line first, then the policy's notes: the widgets show each line.
+        lines = ([reply["effect"]] if reply.get("effect") else []) + list(reply.get("warnings", []))
+        fields = ["ok", reply.get("command", ""), "\n".join(lines)]
     else:
         fields = ["error", reply.get("kind", "error"), reply.get("error", "")]
     return "\0".join(f.replace("\0", "") for f in fields).encode("utf-8") + b"\0"

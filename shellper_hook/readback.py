@@ -16,7 +16,6 @@ from .errors import AnswerError
 from .render import FIND_EXPR, to_shell
 from .tools import ToolCall
 
-
 _REDIRECT = object()  # an unquoted `>>` in a tokenized line
 
 # Unquoted characters whose meaning (operator, expansion, glob, comment,
@@ -261,10 +260,41 @@ def _parse_find(words):
     if len(words) == 2 and words[0] == "-name":
         pattern = words[1]
         if len(pattern) >= 2 and pattern[0] == "*" and pattern[-1] == "*":
-            name = pattern[1:-1]
-            if name != "None":  # "None" means "no -name": not expressible
+            name = _glob_literal(pattern[1:-1])
+            if name is not None and name != "None":  # "None" means "no -name": not expressible
                 return {"path": path, "name": name}
     return None
+
+
+def _glob_literal(pattern: str) -> str | None:
+    """The literal text a find pattern matches, or None if it holds a live wildcard."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 == len(pattern):
+                return None
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if c in "*?[":
+            return None
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_REGEX_SPECIAL = set(".[]*^$\\")  # what grep's basic regular expressions give meaning to
+
+
+def _parse_grep(words):
+    fixed, words = _strip_option(words, ("-F",))
+    ops = _operands(words, 2)
+    if ops is None:
+        return None
+    if not fixed and _REGEX_SPECIAL.intersection(ops[0]):
+        return None  # a regular expression: not the literal search the tool does
+    return {"pattern": ops[0], "file_name": ops[1]}
 
 
 def _redirect_target(words):
@@ -307,7 +337,7 @@ _PARSE = {
     "du": _parse_flag("human_readable", "-h"),
     "echo": _parse_echo,
     "find": _parse_find,
-    "grep": _two("pattern", "file_name"),
+    "grep": _parse_grep,
     "ls": _parse_flag("a", "-a"),
     "mkdir": _one("dir_name"),
     "mv": _two("source", "destination"),

@@ -95,8 +95,18 @@ def _find(a: dict, shell: str) -> str:
         raise WrongType(f"find reads the path {path!r} as part of its expression, not as a path")
     words = ["find", quote(path, shell)]
     if name != "None":
-        words += ["-name", quote(f"*{name}*", shell)]
+        # The model learned NAME as a literal part of a name: escape what find's
+        # pattern would read as a wildcard.
+        words += ["-name", quote(f"*{glob_escape(name)}*", shell)]
     return " ".join(words)
+
+
+_GLOB_SPECIAL = "\\*?["
+
+
+def glob_escape(text: str) -> str:
+    """text as a find -name pattern that matches it literally."""
+    return "".join("\\" + c if c in _GLOB_SPECIAL else c for c in text)
 
 
 def _echo(a: dict, shell: str) -> str:
@@ -154,7 +164,8 @@ _RENDER = {
     "du": lambda a, r, sh: " ".join(_flag(a, "human_readable", "du", "-h")),
     "echo": lambda a, r, sh: _echo(a, sh),
     "find": lambda a, r, sh: _find(a, sh),
-    "grep": lambda a, r, sh: _join(["grep"], [a["pattern"], a["file_name"]], sh),
+    # -F: the model learned the pattern as a literal string, not a regular expression.
+    "grep": lambda a, r, sh: _join(["grep", "-F"], [a["pattern"], a["file_name"]], sh),
     "ls": lambda a, r, sh: " ".join(_flag(a, "a", "ls", "-a")),
     "mkdir": lambda a, r, sh: _join(["mkdir"], [a["dir_name"]], sh),
     "mv": lambda a, r, sh: _join(["mv"], [a["source"], a["destination"]], sh),

@@ -11,10 +11,12 @@ The daemon supplies the model (`ask`) and writes what these decide.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 
 from . import policy
-from .errors import Refused, WrongType
+from .effect import describe
+from .errors import OutOfReach, Refused, WrongType
 from .parser import parse_message
 from .readback import chained, read_back
 from .render import to_shell
@@ -34,6 +36,7 @@ class Suggestion:
     call: ToolCall
     command: str
     warnings: list
+    effect: str = ""  # what it will do to the files, in plain words (effect.py)
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,40 @@ def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recur
                home: str | None = None) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
     verdict = vet(parse_message(message), cwd, allow_recursive, home, shell)
-    return Suggestion(request, verdict.call, verdict.command, verdict.warnings)
+    effect = describe(verdict.call, cwd, home, allow_recursive)
+    return Suggestion(request, verdict.call, verdict.command, verdict.warnings, effect)
+
+
+# Programs a request may name that no file tool stands in for: the model would
+# still answer with one of its 18 tools, which would be the wrong command.
+_ELSEWHERE = frozenset((
+    "git", "chmod", "chown", "chgrp", "tar", "zip", "unzip", "gzip", "gunzip", "ssh", "scp", "rsync", "sftp",
+    "curl", "wget", "kill", "pkill", "killall", "apt", "apt-get", "dnf", "yum", "pacman", "brew", "pip", "pip3",
+    "npm", "yarn", "docker", "podman", "kubectl", "sudo", "systemctl", "crontab",
+))
+_NAMED = re.compile(r"^\s*(?:please\s+)?([a-z][\w-]*)|\b(?:use|using|run|via)\s+([a-z][\w-]*)", re.I)
+
+
+def out_of_reach(request: str) -> str | None:
+    """The program a request asks for that the file tools cannot serve, or None.
+    Only a request that starts with the program or says to use it counts, so
+    "show the git config file" still goes to the model."""
+    for m in _NAMED.finditer(request):
+        word = (m.group(1) or m.group(2) or "").lower()
+        if word in _ELSEWHERE:
+            return word
+    return None
 
 
 async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash",
                   allow_recursive: bool = False, home: str | None = None) -> Suggestion:
     """ask(history, request) is the model: it returns its chat message."""
+    program = out_of_reach(request)
+    if program:
+        raise OutOfReach(
+            f"{program} is outside what shellper's model does: it knows only 18 file commands"
+            f" (ls, cd, cat, cp, mv, rm, mkdir, find, grep, ...); run {program} yourself"
+        )
     message = await ask(history, request)
     # Off the event loop: parsing and file checks for one terminal never delay another's request.
     return await asyncio.to_thread(suggestion, message, request, cwd, shell, allow_recursive, home)

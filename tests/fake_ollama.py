@@ -68,6 +68,10 @@ class FakeOllama:
         # What /api/show reports; drop "tools" to mimic a template without tool support.
         self.capabilities = ["completion", "tools"]
         self.requests: list = []
+        # Prompt-cache warm-ups (a one-token generation: max_tokens 1), kept apart
+        # so tests counting the requests users make are not disturbed; answered at once.
+        self.warmups: list = []
+        self.raw_bodies: list = []  # every chat body byte for byte, warm-ups included, in order
         self.preloads: list = []
         self.disconnects = 0  # requests whose client went away before the answer
         self.loaded: dict = {}  # full model name -> expiry time (unix seconds) or None
@@ -252,6 +256,34 @@ def _last_user_text(messages) -> str:
     return ""
 
 
+def raw_fields(raw: bytes) -> dict:
+    """A JSON object body's top-level values as the exact bytes sent (key -> bytes),
+    plus "messages[0]" (the system message): for byte-for-byte prefix comparisons."""
+    text = raw.decode("utf-8")
+    decoder = json.JSONDecoder()
+    out = {}
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    i = skip(text.index("{") + 1)
+    while text[i] != "}":
+        key, i = decoder.raw_decode(text, i)
+        i = skip(skip(i) + 1)  # past ':'
+        _, end = decoder.raw_decode(text, i)
+        out[key] = text[i:end].encode("utf-8")
+        if key == "messages":
+            first = skip(i + 1)
+            _, first_end = decoder.raw_decode(text, first)
+            out["messages[0]"] = text[first:first_end].encode("utf-8")
+        i = skip(end)
+        if text[i] == ",":
+            i = skip(i + 1)
+    return out
+
+
 def _handler_for(fake: FakeOllama):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -295,6 +327,7 @@ def _handler_for(fake: FakeOllama):
         def _body(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            self.raw_body = raw
             try:
                 return json.loads(raw or b"{}")
             except ValueError:
@@ -398,9 +431,11 @@ def _handler_for(fake: FakeOllama):
         def _chat(self, body):
             if not isinstance(body, dict):
                 return self._send(400, _oai_error("invalid character in request body", "invalid_request_error"))
+            warm_up = body.get("max_tokens") == 1
             with fake._lock:
-                fake.requests.append(body)
-            waited = self._wait(None if fake.mode == "hang" else fake._delay_seconds())
+                fake.raw_bodies.append(self.raw_body)
+                (fake.warmups if warm_up else fake.requests).append(body)
+            waited = "done" if warm_up else self._wait(None if fake.mode == "hang" else fake._delay_seconds())
             if waited != "done":
                 self.close_connection = True
                 if waited == "gone":

@@ -64,7 +64,7 @@ class Tmux:
             raise RuntimeError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc.stdout
 
-    def spawn(self, argv: list, env: dict, cwd: str | None = None) -> "Pane":
+    def spawn(self, argv: list, env: dict, cwd: str | None = None) -> Pane:
         """Run argv in a new pane with exactly `env` as its environment."""
         command = ["env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
         args = ["new-window", "-d", "-P", "-F", "#{pane_id} #{pane_pid}", "-t", "base"]
@@ -82,7 +82,7 @@ class Tmux:
         except OSError:
             pass
 
-    def __enter__(self) -> "Tmux":
+    def __enter__(self) -> Tmux:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -219,6 +219,8 @@ class ShellEnv:
             "SHELLPER_BASE_URL": base_url,
             "SHELLPER_TIMEOUT": "20",
             "SHELLPER_IDLE_EXIT": "600",
+            # Tests decide when a daemon starts; test_shell_autostart.py turns this on.
+            "SHELLPER_AUTOSTART": "0",
         }
         self.env.update(extra_env or {})
         for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
@@ -230,27 +232,30 @@ class ShellEnv:
         os.makedirs(path, exist_ok=True)
         return path
 
-    def zsh(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
-        """An interactive zsh whose .zshrc loads shellper between `before` and `after`."""
-        rc = f"PS1='{PROMPT}'\nunset RPROMPT RPS1\n{before}\neval \"$(shellper init zsh)\"\n{after}\n"
+    def zsh(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
+            load: str = 'eval "$(shellper init zsh)"') -> Pane:
+        """An interactive zsh whose .zshrc loads shellper (`load`) between `before` and `after`."""
+        rc = f"PS1='{PROMPT}'\nunset RPROMPT RPS1\n{before}\n{load}\n{after}\n"
         zdot = self._new_home(".zshrc", rc)
         env = dict(self.env, ZDOTDIR=zdot)
         return self._start(tmux, ["zsh", "-i"], env, cwd)
 
-    def bash(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
-        """An interactive bash whose rc file loads shellper between `before` and `after`."""
-        rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\neval \"$(shellper init bash)\"\n{after}\n"
+    def bash(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
+             load: str = 'eval "$(shellper init bash)"') -> Pane:
+        """An interactive bash whose rc file loads shellper (`load`) between `before` and `after`."""
+        rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\n{load}\n{after}\n"
         dot = self._new_home(".bashrc", rc)
         return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env), cwd)
 
-    def fish(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None) -> Pane:
-        """An interactive fish that loads shellper (`shellper init fish | source`) between `before` and `after`."""
+    def fish(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
+             load: str = "shellper init fish | source") -> Pane:
+        """An interactive fish that loads shellper (`load`) between `before` and `after`."""
         rc = (
             "set -g fish_greeting ''\n"
-            f"function fish_prompt; printf '%s' '{PROMPT}'; end\n"
+            f"function fish_prompt; builtin printf '%s' '{PROMPT}'; end\n"
             "function fish_right_prompt; end\n"
             "function fish_title; end\n"
-            f"{before}\nshellper init fish | source\n{after}\n"
+            f"{before}\n{load}\n{after}\n"
         )
         dot = self._new_home("config.fish", rc)
         env = dict(self.env, SHELLPER_TEST_FISH_RC=os.path.join(dot, "config.fish"))

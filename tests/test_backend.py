@@ -10,9 +10,9 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fake_ollama import FakeOllama
+from fake_ollama import FakeOllama, raw_fields
 
-from shellper_hook import tools
+from shellper_hook import backend, tools
 from shellper_hook.backend import Backend, build_messages, ollama_root, request_kwargs
 from shellper_hook.errors import (
     AnswerError,
@@ -272,7 +272,7 @@ def test_unreachable_ollama_says_to_start_it():
     err = failure(Settings(base_url=url))
     assert time.monotonic() - started < 5
     assert type(err) is ServerUnreachable
-    assert str(err) == f"cannot reach Ollama at {url}: is `ollama serve` running?"
+    assert str(err) == f"cannot reach Ollama at {url}: start it (`ollama serve`, or open the Ollama app), then try again"
 
 
 def test_unreachable_other_server_is_not_called_ollama():
@@ -463,7 +463,7 @@ def test_status_when_nothing_listens():
     url = closed_port_url()
     status = run_backend(Settings(base_url=url), lambda b: b.server_status())
     assert status["reachable"] is False and status["ollama"] is False
-    assert status["message"] == f"cannot reach Ollama at {url}: is `ollama serve` running?"
+    assert status["message"] == f"cannot reach Ollama at {url}: start it (`ollama serve`, or open the Ollama app), then try again"
 
 
 def test_preload_loads_the_model_with_keep_alive(fake):
@@ -519,3 +519,36 @@ def test_fake_native_endpoints(fake):
     assert status == 200 and body["capabilities"] == ["completion", "tools"]
     status, body = post(fake.root_url + "/api/show", {"model": "x"})
     assert status == 404 and body == {"error": "model 'x' not found"}
+
+
+# ------------------------------------------------------------ prompt-cache warm-up
+
+# What the server reads before the conversation: it must be the same bytes in every request.
+PREFIX = ("model", "tools", "messages[0]", "temperature", "stream", "reasoning_effort", "chat_template_kwargs")
+
+
+def test_warm_up_sends_a_real_requests_prefix_with_a_one_token_generation(fake):
+    async def both(b):
+        await b.call(list(HISTORY), "where am I")
+        return await b.warm_prompt_cache()
+
+    assert run_backend(settings_for(fake), both) is True
+    real, warm = (raw_fields(raw) for raw in fake.raw_bodies)
+    assert len(fake.requests) == 1 and len(fake.warmups) == 1
+    for key in PREFIX:
+        assert warm[key] == real[key], key
+    assert set(warm) - set(real) == {"max_tokens"} and warm["max_tokens"] == b"1"
+    assert "max_tokens" not in real
+    assert fake.warmups[0]["messages"][1:] == [{"role": "user", "content": backend.WARM_UP_REQUEST}]
+
+
+def test_warm_up_never_bills_a_hosted_api(fake):
+    # A server that is neither Ollama nor on this machine: no request at all.
+    settings = Settings(base_url="https://api.example.invalid/v1", timeout=2)
+    assert run_backend(settings, lambda b: b.warm_prompt_cache()) is False
+
+
+def test_warm_up_fails_softly(fake):
+    fake.mode = "500"
+    assert run_backend(settings_for(fake), lambda b: b.warm_prompt_cache()) is False
+    assert run_backend(Settings(base_url=closed_port_url()), lambda b: b.warm_prompt_cache()) is False

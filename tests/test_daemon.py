@@ -25,6 +25,7 @@ from daemon_helpers import (
     stop_daemon,
     wait_until,
 )
+from fake_ollama import raw_fields
 
 from shellper_hook import client, paths, protocol
 
@@ -639,3 +640,53 @@ def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tm
                            capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
         assert "ls -a" in r.stdout, (name, r.stdout, r.stderr)
         assert "THIRD-PARTY:\n" in r.stderr, (name, r.stderr)
+
+
+# The bytes every request starts with (test_backend.PREFIX): what a server's prompt cache reuses.
+PREFIX = ("model", "tools", "messages[0]", "temperature", "stream", "reasoning_effort", "chat_template_kwargs")
+
+
+def test_the_daemon_warms_the_prompt_cache_at_start_outside_any_history(env, fake, tmp_path):
+    fake.answer("hidden", "ls", {"a": True})
+    client.request({"op": "ping"})
+    assert wait_until(lambda: len(fake.warmups) == 1, 10), "no warm-up after start"
+    assert len(fake.preloads) == 1  # the model is loaded first, then its prompt cache filled
+    assert fake.requests == []
+    with fake_shell() as shell:
+        assert translate(shell, "show hidden files", cwd=str(tmp_path), commit=True)["command"] == "ls -a"
+        exchanges = history(shell)["exchanges"]
+    assert [e["request"] for e in exchanges] == ["show hidden files"]
+    assert [m["content"] for m in fake.requests[0]["messages"] if m["role"] == "user"] == ["show hidden files"]
+    warm, real = (raw_fields(raw) for raw in fake.raw_bodies)
+    assert [k for k in PREFIX if warm[k] != real[k]] == []
+
+
+def test_the_prefix_is_the_same_bytes_across_requests_terminals_and_restarts(env, fake, tmp_path):
+    fake.answer("list", "ls", {"a": True})
+    with fake_shell() as a, fake_shell() as b:
+        for text in ("list everything", "list again"):  # the second carries history
+            assert translate(a, text, cwd=str(tmp_path), commit=True)["ok"]
+            assert translate(b, "where am i " + text, cwd=str(tmp_path), commit=True)["ok"]
+        stop_daemon()
+        assert translate(a, "list once more", cwd=str(tmp_path))["ok"]
+        assert wait_until(lambda: len(fake.warmups) == 2, 10)
+    assert len(fake.requests) == 5 and any(m["role"] == "assistant" for m in fake.requests[-1]["messages"])
+    bodies = [raw_fields(raw) for raw in fake.raw_bodies]
+    for key in PREFIX:
+        assert len({body[key] for body in bodies}) == 1, key
+
+
+def test_a_reloaded_model_gets_its_prompt_cache_warmed_again(shellper_env, fake, monkeypatch, tmp_path):
+    from shellper_hook import daemon as daemon_mod
+
+    monkeypatch.setattr(daemon_mod, "RELOAD_SPIKE", 0.3)
+    d, stop = _in_process_daemon(monkeypatch, fake)
+    try:
+        assert wait_until(lambda: len(fake.warmups) == 1, 10)
+        with fake_shell() as shell:
+            fake.delay = 0.5  # the model was evicted: the answer is slow
+            assert translate(shell, "slow", cwd=str(tmp_path))["ok"]
+            assert wait_until(lambda: len(fake.preloads) == 2 and len(fake.warmups) == 2, 5)
+            assert [e["request"] for e in history(shell)["exchanges"]] == []  # pending only, never a warm-up
+    finally:
+        stop()

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 
 import pytest
-from daemon_helpers import shellper, stop_daemon
+from daemon_helpers import shellper, stop_daemon, wait_until
 from fake_ollama import FakeOllama
 
 from shellper_hook import cli, client, paths
@@ -308,3 +309,62 @@ def test_a_mistyped_variable_is_a_warning(env, monkeypatch, capsys):
     status, text, fix = find(found, "WARN", "environment")
     assert "SHELLPER_BASEURL" in text and "SHELLPER_BASE_URL" in text and "unset" in fix
     assert code == 0  # a warning, not a failure
+
+
+# ---------------------------------------------------------------- issue 11: 3 and 4
+
+
+def test_another_shellper_earlier_on_path_is_named_with_the_one_it_shadows(env, monkeypatch, capsys, tmp_path):
+    with FakeOllama() as fake:
+        monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+        ours = shutil.which("shellper")
+        code, out, found = doctor(capsys)
+        assert find(found, "OK", "`shellper` on PATH")[1].endswith(ours)
+        # A broken `shellper` earlier on PATH.
+        fakebin = tmp_path / "bin"
+        fakebin.mkdir()
+        (fakebin / "shellper").write_text("#!/bin/sh\necho 'shellper: this one is broken' >&2\nexit 3\n")
+        (fakebin / "shellper").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fakebin}{os.pathsep}{os.environ['PATH']}")
+        code, out, found = doctor(capsys)
+        assert not any(c[1].startswith("`shellper` on PATH") for c in found), out
+        status, text, fix = find(found, "WARN", "`shellper` command")
+        assert f"{fakebin}/shellper is not this installation" in text and "this one is broken" in text
+        assert f"it shadows {ours}" in text
+        assert str(fakebin / "shellper") in fix and os.path.dirname(ours) in fix
+        # One that runs a Python without this shellper.
+        (fakebin / "shellper").write_text("#!/bin/sh\necho \"__shellper_python='/bin/sh'\"\n")
+        code, out, found = doctor(capsys)
+        status, text, fix = find(found, "WARN", "`shellper` command")
+        assert "cannot import shellper" in text and f"it shadows {ours}" in text
+
+
+def test_a_round_trip_failing_on_a_daemons_old_settings_says_restart_it(env, monkeypatch, capsys):
+    with FakeOllama() as new:
+        with FakeOllama() as old:
+            monkeypatch.setenv("SHELLPER_BASE_URL", old.base_url)
+            assert client.request({"op": "ping"}, autostart=True, timeout=10)["ok"]
+        # The old server is gone; the settings now name a healthy one.
+        monkeypatch.setenv("SHELLPER_BASE_URL", new.base_url)
+        code, out, found = doctor(capsys)
+        assert code == 1
+        find(found, "OK", f"model server at {new.base_url} answers")
+        status, text, fix = find(found, "FAIL", "translate round trip")
+        assert "restart the daemon" in fix and "shellper stop" in fix and "checks above" not in fix
+        # Following the fix line fixes it.
+        assert shellper("stop").returncode == 0
+        assert wait_until(lambda: not os.path.exists(paths.socket_path()), 10)
+        code, out, found = doctor(capsys)
+        assert code == 0, out
+        find(found, "OK", "translate round trip")
+
+
+def test_a_round_trip_failing_on_a_healthy_looking_server_does_not_point_at_its_checks(env, monkeypatch, capsys):
+    with FakeOllama() as fake:
+        monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+        fake.mode = "500"  # only chat requests fail
+        code, out, found = doctor(capsys)
+    assert code == 1
+    find(found, "OK", "model 'distil_model' supports tool calls")
+    status, text, fix = find(found, "FAIL", "translate round trip")
+    assert "passed the checks above" in fix and "try again" in fix

@@ -14,18 +14,18 @@ import hashlib
 import io
 import os
 import re
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from daemon_helpers import stop_daemon
 from fake_ollama import FakeOllama
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_model_setup import ollama_calls, path_without_ollama, write_fake_ollama, write_model_files
+
 from shellper_hook import paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -483,7 +483,7 @@ def test_install_sh_uses_no_bash4_only_syntax():
         if m:
             heredoc_end = m.group(1)
             assert "$(" not in line, f"a here-document inside $(...) breaks bash 3.2: {line}"
-    code = "\n".join(l for l in shell_lines if not l.lstrip().startswith("#"))
+    code = "\n".join(line for line in shell_lines if not line.lstrip().startswith("#"))
     bash4 = {
         r"declare\s+-[a-zA-Z]*[Agn]": "associative arrays / declare -g / namerefs",
         r"local\s+-n": "namerefs",
@@ -525,3 +525,45 @@ def test_the_zsh_block_goes_before_zsh_syntax_highlighting_and_uninstall_gives_t
     assert rc_edit("remove", path, "0", "0") == "removed"
     with open(path) as fh:
         assert fh.read() == before
+
+
+# ---- fish ------------------------------------------------------------------------------
+
+
+def _fish_conf() -> str:
+    return os.path.join(os.environ["XDG_CONFIG_HOME"], "fish", "conf.d", "shellper.fish")
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="needs fish")
+def test_fish_gets_a_conf_d_file_that_binds_ctrl_g_and_uninstall_removes_it(home):
+    config = os.environ["XDG_CONFIG_HOME"]
+    before, config_before = tree(home.path), tree(config)
+    conf = _fish_conf()
+    done = ok(install("--bash", "--no-model", "--no-doctor"))  # fish is on PATH: it gets its file too
+    assert f"added {conf}" in done.stdout
+    # A new interactive fish from this HOME has Ctrl-G bound to shellper.
+    out = interactive("fish", "bind \\cg; type -q __shellper_enter; and echo has-enter", home.path)
+    assert "__shellper_translate" in out and "has-enter" in out
+    # A non-interactive fish (a script) loads nothing.
+    script = subprocess.run(["fish", "-c", "functions -q __shellper_translate; and echo loaded"],
+                            capture_output=True, text=True, timeout=30, cwd=home.path)
+    assert "loaded" not in script.stdout
+    first = digest(conf)
+    again = ok(install("--bash", "--no-model", "--no-doctor"))
+    assert f"{conf} already loads shellper" in again.stdout and digest(conf) == first
+
+    ok(install("--uninstall"))
+    assert not os.path.exists(conf)
+    assert tree(home.path) == before and tree(config) == config_before  # conf.d and fish/ it made are gone
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="needs fish")
+def test_a_users_own_fish_conf_d_file_of_that_name_is_left_alone(home):
+    conf = _fish_conf()
+    os.makedirs(os.path.dirname(conf))
+    with open(conf, "w") as fh:
+        fh.write("set -g mine 1\n")
+    done = ok(install("--bash", "--no-model", "--no-doctor"))
+    assert f"left {conf} alone" in done.stdout + done.stderr
+    ok(install("--uninstall"))
+    assert read(conf) == b"set -g mine 1\n"

@@ -163,7 +163,7 @@ PATH_CALLS = [
 @pytest.mark.parametrize("tool,key,extra", PATH_CALLS, ids=[f"{t}-{k}" for t, k, _ in PATH_CALLS])
 def test_control_characters_in_file_names_are_refused(fs, tool, key, extra, char):
     msg = _refused(fs, tool, {**extra, key: f"a{char}b.txt"})
-    assert msg == "refused: the file name contains a control character"
+    assert msg.startswith("refused: the file name contains a control character; ")
 
 
 def test_bidi_override_outside_file_names_is_refused_but_newlines_in_text_are_fine(fs):

@@ -381,7 +381,8 @@ def _expected(tool, args):
     }[tool]
     ops = [args[k] for k in operands]
     # An operand that looks like an option has to stay an operand.
-    return [tool] + (["--"] if any(o.startswith("-") for o in ops) else []) + ops, None
+    options = ["-F"] if tool == "grep" else []  # grep matches the pattern literally
+    return [tool] + options + (["--"] if any(o.startswith("-") for o in ops) else []) + ops, None
 
 
 BASH = shutil.which("bash") or "/bin/bash"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from shellper_hook import tools
 from shellper_hook.errors import AnswerError, UnknownArgument, UnknownTool, WrongType
-from shellper_hook.tools import ToolCall
 from shellper_hook.readback import read_back as from_bash
-from shellper_hook.render import quote, to_bash, to_shell
+from shellper_hook.render import glob_escape, quote, to_bash, to_shell
+from shellper_hook.tools import ToolCall
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "bfcl_fs_calls.jsonl")
 with open(DATA, encoding="utf-8") as _fh:
@@ -74,7 +74,7 @@ def expected_argv(call: ToolCall, recursive: bool = False):
     if name == "echo":
         return [a["content"]], (None if a["file_name"] == "None" else a["file_name"])
     if name == "find":
-        pattern = [] if a["name"] == "None" else ["-name", "*" + a["name"] + "*"]
+        pattern = [] if a["name"] == "None" else ["-name", "*" + glob_escape(a["name"]) + "*"]
         return [a["path"], *pattern], None
     options, operands = {
         "cat": ([], ["file_name"]),
@@ -82,7 +82,7 @@ def expected_argv(call: ToolCall, recursive: bool = False):
         "cp": (["-r"], ["source", "destination"]),
         "diff": ([], ["file_name1", "file_name2"]),
         "du": (["-h"] if a.get("human_readable") else [], []),
-        "grep": ([], ["pattern", "file_name"]),
+        "grep": (["-F"], ["pattern", "file_name"]),
         "ls": (["-a"] if a.get("a") else [], []),
         "mkdir": ([], ["dir_name"]),
         "mv": ([], ["source", "destination"]),
@@ -171,7 +171,7 @@ def assert_argv(call, tmp_path, shell="bash", recursive=False):
         ("find", {}, "find ."),
         ("find", {"path": "src", "name": "None"}, "find src"),
         ("find", {"path": "my dir", "name": "a b"}, "find 'my dir' -name '*a b*'"),
-        ("grep", {"file_name": "app.log", "pattern": "error"}, "grep error app.log"),
+        ("grep", {"file_name": "app.log", "pattern": "error"}, "grep -F error app.log"),
         ("ls", {}, "ls"),
         ("ls", {"a": False}, "ls"),
         ("mkdir", {"dir_name": "temp"}, "mkdir temp"),
@@ -247,9 +247,9 @@ def test_quote_gives_the_shell_exactly_the_value(shell, words, tmp_path):
     [
         ("rm", {"file_name": "-rf"}, "rm -- -rf"),
         ("cat", {"file_name": "-n"}, "cat -- -n"),
-        ("grep", {"pattern": "-v", "file_name": "f"}, "grep -- -v f"),
-        ("grep", {"pattern": "-", "file_name": "f"}, "grep -- - f"),
-        ("grep", {"pattern": "x", "file_name": "-f"}, "grep -- x -f"),
+        ("grep", {"pattern": "-v", "file_name": "f"}, "grep -F -- -v f"),
+        ("grep", {"pattern": "-", "file_name": "f"}, "grep -F -- - f"),
+        ("grep", {"pattern": "x", "file_name": "-f"}, "grep -F -- x -f"),
         ("tail", {"file_name": "-f"}, "tail -n 10 -- -f"),
         ("cd", {"folder": "-x"}, "cd -- -x"),
         ("mkdir", {"dir_name": "-p"}, "mkdir -- -p"),
@@ -334,7 +334,7 @@ def test_accepted_oddities_are_still_translated():
     assert to_bash(ToolCall("rm", {"file_name": "-"})) == "rm -- -"
     assert to_bash(ToolCall("mkdir", {"dir_name": "+1"})) == "mkdir +1"
     assert to_bash(ToolCall("cd", {"folder": "+1x"})) == "cd +1x"
-    assert to_bash(ToolCall("grep", {"pattern": "", "file_name": "f"})) == "grep '' f"
+    assert to_bash(ToolCall("grep", {"pattern": "", "file_name": "f"})) == "grep -F '' f"
     assert to_bash(ToolCall("echo", {"content": ""})) == "echo ''"
     assert to_bash(ToolCall("find", {"name": ""})) == "find . -name '**'"
     assert to_bash(ToolCall("find", {"path": "!x"})) == "find '!x'"
@@ -454,7 +454,7 @@ def test_real_commands_touch_exactly_the_named_file(value, tmp_path):
     # grep with a hostile pattern finds the line that contains it literally
     # (grep reads a newline in the pattern as two patterns: skip that one)
     if "\n" not in value and run(ToolCall("echo", {"content": "x" + value + "y", "file_name": "g"})):
-        grep = _sh("grep -F" + to_bash(ToolCall("grep", {"pattern": value, "file_name": "g"}))[4:], work, home)
+        grep = _sh(to_bash(ToolCall("grep", {"pattern": value, "file_name": "g"})), work, home)
         assert grep.stdout.decode() == "x" + value + "y\n"
 
 
@@ -772,7 +772,13 @@ def test_what_from_bash_accepts_is_what_the_shell_runs(shell, rest, tmp_path):
                 assert got[1] == target and " ".join(got[2].split("\0")[:-1]) == call.arguments["content"]
         else:
             want, _ = expected_argv(call)
-            assert [w for w in got[0] if w != "--"] == [w for w in want if w != "--"], line
+            assert _operands_of(name, got[0]) == _operands_of(name, want), line
+
+
+def _operands_of(name, argv):
+    """argv without `--`, and without grep's -F (a pattern typed without it holds no regex)."""
+    argv = argv[1:] if name == "grep" and argv[:1] == ["-F"] else argv
+    return [w for w in argv if w != "--"]
 
 
 CONTENT_LIKE_OPTIONS = ["-n", "-e", "-E", "-neE", "-", "--", "-n hi", "a\\nb", "\\c", "back\\\\slash", "x\ny"]
@@ -984,4 +990,26 @@ def test_what_fish_read_back_accepts_is_what_fish_runs(rest, tmp_path):
                 assert got[1] == target and " ".join(got[2].split("\0")[:-1]) == call.arguments["content"]
         else:
             want, _ = expected_argv(call)
-            assert [w for w in got[0] if w != "--"] == [w for w in want if w != "--"], line
+            assert _operands_of(name, got[0]) == _operands_of(name, want), line
+
+
+@pytest.mark.parametrize("shell", [s for s in ("bash", "zsh", "fish") if shutil.which(s)])
+def test_grep_and_find_match_literally_as_the_model_learned(shell, tmp_path):
+    """The benchmark's reference matches grep's pattern and find's name as literal
+    substrings: `a.c` must not match `abc`, `[x]` not `x`, `r*` not `rrr`."""
+    (tmp_path / "notes.txt").write_text("abc\na.c\nx\n[x]\nrrr\nr*\n")
+    for name in ("abc", "a.c", "x", "[x]", "rrr", "r*", "q?z", "qaz"):
+        (tmp_path / f"f-{name}").touch()
+
+    def run(call):
+        line = to_shell(call, shell)
+        argv = {"bash": ["bash", "--norc", "--noprofile", "-c"], "zsh": ["zsh", "-f", "-c"], "fish": ["fish", "--no-config", "-c"]}[shell]
+        out = subprocess.run([*argv, line], cwd=tmp_path, capture_output=True, text=True, timeout=20)
+        return sorted(out.stdout.split("\n")[:-1])
+
+    assert run(ToolCall("grep", {"pattern": "a.c", "file_name": "notes.txt"})) == ["a.c"]
+    assert run(ToolCall("grep", {"pattern": "[x]", "file_name": "notes.txt"})) == ["[x]"]
+    assert run(ToolCall("grep", {"pattern": "r*", "file_name": "notes.txt"})) == ["r*"]
+    assert run(ToolCall("find", {"path": ".", "name": "r*"})) == ["./f-r*"]
+    assert run(ToolCall("find", {"path": ".", "name": "[x]"})) == ["./f-[x]"]
+    assert run(ToolCall("find", {"path": ".", "name": "q?z"})) == ["./f-q?z"]

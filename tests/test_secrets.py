@@ -181,7 +181,7 @@ def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env,
     open(os.path.join(cwd, "notes.txt"), "w").close()
     with fake_shell() as shell:
         r = _client(["translate", str(shell)], cwd.encode() + b"\0show hidden\nfiles\0")
-        assert (r.returncode, r.stdout) == (0, b"ok\0ls -a\0\0")
+        assert (r.returncode, r.stdout) == (0, b"ok\0ls -a\0reads: lists this folder, hidden names too\0")
         assert fake.requests[-1]["messages"][-1]["content"] == "show hidden\nfiles"
         r = _client(["executed", str(shell), "3"], b"ls -a\0")
         assert r.returncode == 0
@@ -189,7 +189,7 @@ def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env,
         assert [(e["command"], e["status"]) for e in h["exchanges"]] == [("ls -a", 3)]
         # Shells that loaded an older shellper still pass the text as arguments.
         r = _client(["translate", str(shell), cwd, "print notes"], b"")
-        assert (r.returncode, r.stdout) == (0, b"ok\0cat notes.txt\0\0")
+        assert (r.returncode, r.stdout) == (0, b"ok\0cat notes.txt\0reads: shows notes.txt\0")
         assert _client(["executed", str(shell), "0", "cat notes.txt"], b"").returncode == 0
         h = client.request({"op": "history", "session": shell})
         assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat notes.txt"]

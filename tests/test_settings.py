@@ -1,6 +1,7 @@
 """Settings: defaults < config.toml < SHELLPER_* env, and one-line errors naming file/var and key."""
 
 import os
+import stat
 import sys
 
 import platformdirs
@@ -350,3 +351,21 @@ def test_a_mistyped_variable_is_named_not_silently_ignored(shellper_env, monkeyp
     r = subprocess.run(["shellper", "config"], capture_output=True, text=True)
     assert r.returncode == 0 and "max_turns" in r.stdout
     assert "SHELLPER_MAXTURNS" in r.stderr and "did you mean SHELLPER_MAX_TURNS" in r.stderr
+
+
+def test_a_shared_folder_is_never_made_private_behind_the_users_back(tmp_path, monkeypatch):
+    """A socket path the user chose (SHELLPER_SOCKET=/tmp/x.sock, ~/x.sock) must not
+    chmod /tmp or home: shellper fixes the mode of its own folders only."""
+    from shellper_hook import paths
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(PermissionError, match="chmod 700"):
+        paths.ensure_private_dir(str(shared))
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o777
+    own = tmp_path / "shellper"
+    own.mkdir()
+    os.chmod(own, 0o755)
+    paths.ensure_private_dir(str(own))
+    assert stat.S_IMODE(os.stat(own).st_mode) == 0o700

@@ -14,7 +14,6 @@ import sys
 import time
 
 import pytest
-
 from fake_ollama import FakeOllama
 from shellharness import ShellEnv, Tmux, have, last_user_text, one_reply_server, translate, wait_until
 
@@ -187,6 +186,17 @@ def test_a_warning_is_shown_beside_the_inserted_command(env, tmux, fake, work):
     pane.wait_for(re.compile(r"shellper: .*notes\.txt'? does not exist"))
     pane.run("")  # it fails: the status is recorded with it
     assert [(e["command"], e["status"]) for e in env.history(pane.pid, settled=True)["exchanges"]] == [("cat notes.txt", 1)]
+
+
+def test_the_effect_line_says_what_the_command_will_do(env, tmux, fake, work):
+    with open(os.path.join(work, "old.log"), "w") as fh:
+        fh.write("x" * 2048)
+    fake.answer("delete the old log", "rm", {"file_name": "old.log"})
+    pane = env.bash(tmux, cwd=work)
+    translate(pane, "delete the old log")
+    pane.wait_line("rm old.log", timeout=20)
+    pane.wait_for(re.compile(r"shellper: deletes: old\.log \(2\.0 KB, changed just now\)"))
+    assert os.path.exists(os.path.join(work, "old.log"))  # nothing ran: the user decides
 
 
 @pytest.mark.parametrize(

@@ -285,9 +285,11 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     # Error messages of later commands still reach the terminal.
     pane.run("ls /no-such-path-for-invariants", wait="No such file or directory")
     # Loading shellper adds its key, its hooks and its own variables, nothing else.
-    hooks = {"zsh": {"precmd_functions", "preexec_functions"}, "bash": {"PROMPT_COMMAND"}}[shell]
+    # (zshexit_functions and bash's EXIT trap: the exit hook that tells the daemon the terminal closed.)
+    hooks = {"zsh": {"precmd_functions", "preexec_functions", "zshexit_functions"}, "bash": {"PROMPT_COMMAND"}}[shell]
     a, b = state(work, "rc-before", shell), state(work, "rc-after", shell)
-    assert a["options"] == b["options"] and a["traps"] == b["traps"]
+    exit_trap = ["trap -- '__shellper_exit' EXIT"] if shell == "bash" else []
+    assert a["options"] == b["options"] and exit_trap + a["traps"] == b["traps"]
     assert a["aliases"] == b["aliases"] and a["stty"] == b["stty"]
     strip = lambda lines: [line for line in lines if not (VAR.match(line) and VAR.match(line).group(1) in hooks)]  # noqa: E731
     assert strip(a["vars"]) == strip(b["vars"]), "\n".join(

@@ -15,10 +15,9 @@ import sys
 import time
 
 import pytest
+from fake_ollama import FakeOllama
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from fake_ollama import FakeOllama
 from shellharness import ShellEnv, Tmux, have, last_user_text, one_reply_server, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("tmux")), reason="needs zsh and tmux")
@@ -200,6 +199,17 @@ def test_a_warning_is_shown_beside_the_inserted_command(env, tmux, fake, work):
     translate(pane, "show the notes")
     pane.wait_line("cat notes.txt", timeout=20)
     pane.wait_for(re.compile(r"shellper: .*notes\.txt'? does not exist"))
+
+
+def test_the_effect_line_says_what_the_command_will_do(env, tmux, fake, work):
+    with open(os.path.join(work, "old.log"), "w") as fh:
+        fh.write("x" * 2048)
+    fake.answer("delete the old log", "rm", {"file_name": "old.log"})
+    pane = env.zsh(tmux, cwd=work)
+    translate(pane, "delete the old log")
+    pane.wait_line("rm old.log", timeout=20)
+    pane.wait_for(re.compile(r"shellper: deletes: old\.log \(2\.0 KB, changed just now\)"))
+    assert os.path.exists(os.path.join(work, "old.log"))  # nothing ran: the user decides
 
 
 @pytest.mark.parametrize(

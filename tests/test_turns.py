@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shellper_hook import turns
-from shellper_hook.errors import NoToolCall, Refused
+from shellper_hook.errors import NoToolCall, OutOfReach, Refused
 from shellper_hook.store import Pending
 from shellper_hook.tools import ToolCall
 
@@ -107,3 +107,28 @@ def test_a_chained_line_keeps_none_of_what_follows():
 def test_accept_takes_the_suggestion_as_it_is():
     s = turns.accept(pending())
     assert (s.outcome, s.call, s.command) == ("committed", TAIL, "tail -n 50 app.log")
+
+
+@pytest.mark.parametrize("request_text,program", [
+    ("git commit everything", "git"),
+    ("chmod +x run.sh", "chmod"),
+    ("please kill the server on port 80", "kill"),
+    ("compress the logs folder using tar", "tar"),
+    ("download the page using curl", "curl"),
+    ("sudo delete the cache", "sudo"),
+])
+def test_requests_for_other_programs_are_said_to_be_out_of_reach(request_text, program):
+    seen = []
+    with pytest.raises(OutOfReach) as exc:
+        suggest(fake_model("ls", {}, seen), request=request_text)
+    assert str(exc.value).startswith(f"{program} is outside what shellper's model does")
+    assert seen == []  # the model was not asked
+
+
+@pytest.mark.parametrize("request_text", [
+    "show the git config file", "make a folder called tar", "find the files with kill in their name",
+    "list all files", "go into the src folder", "use grep to find TODO in notes.txt",
+])
+def test_requests_the_file_tools_can_serve_are_never_blocked(request_text):
+    s = suggest(fake_model("ls", {}), request=request_text)
+    assert s.command == "ls"

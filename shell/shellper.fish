@@ -1,0 +1,253 @@
+# shellper for fish (3.x; tested with 3.6): turn a request typed at the
+# prompt into a command.
+#
+# Load it from ~/.config/fish/config.fish with:   shellper init fish | source
+# (or let ./install.sh put it in ~/.config/fish/conf.d/shellper.fish).
+# `shellper init fish` prints two settings, __shellper_python and
+# __shellper_socket, then this file. Sourced on its own, it uses `python3`.
+#
+# Use:
+#   Ctrl-G             the whole line is a request; it is replaced by the
+#                      command, ready to edit or run. On an empty line, the
+#                      last suggestion comes back.
+#   #? request  Enter  the same, instead of running the line.
+#   Ctrl-C             while "translating..." shows: cancel, the request
+#                      stays on the line.
+#   undo (Ctrl-Z / Ctrl-_) after a suggestion brings the request back.
+#
+# Settings (read once, when this file is loaded):
+#   SHELLPER_KEY       the key, in `bind` notation (default \cg), bound in
+#                      the default and vi insert modes; SHELLPER_KEY=''
+#                      binds no key (bind __shellper_translate yourself).
+#   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
+#                      background when a shell starts and none is running.
+#
+# Functions, for your own bindings:
+#   __shellper_translate   what Ctrl-G does
+#   __shellper_enter       Enter: "#? request" lines are translated, every
+#                          other line runs (commandline -f execute). Enter is
+#                          left alone in a mode where you bound it yourself.
+#
+# Everything here is named __shellper_* (functions and global variables);
+# builtins are called through `builtin`/`command`, so your functions of the
+# same names do not change them. fish has no socket builtin: every request
+# goes through the client (`python -m shellper_hook.client`), the request on
+# its stdin, never in argv; no process runs for ordinary commands.
+#
+# The pattern of shellper.zsh and shellper.bash (same function names for the
+# same jobs, same messages):
+#   __shellper_request_of LINE   the request in a line (all of it, or what
+#                                follows "#?")
+#   __shellper_start REQ LINE    ask the client; fish waits inside the key's
+#                                function (Ctrl-C stops the client)
+#   __shellper_apply FIELD...    "ok" CMD [NOTE] puts CMD on the line,
+#                                "error" KIND MSG and anything else leave the
+#                                line and say why
+#   __shellper_say MSG           every message, as "shellper: MSG" above the
+#                                prompt, control and bidi characters as "?"
+#   __shellper_preexec/postexec  note the line run right after a suggestion
+#                                and report it (and only it) with its status
+
+# Sourced twice: keep the settings and state, refresh the functions.
+set -q __shellper_python[1]; or set -g __shellper_python python3
+set -q __shellper_socket; or set -g __shellper_socket ''
+# The last command suggested, and the one waiting to be run (the next line
+# run is reported, and nothing else).
+set -q __shellper_last; or set -g __shellper_last ''
+set -q __shellper_pending; or set -g __shellper_pending ''
+set -q __shellper_ran; or set -g __shellper_ran ''
+set -q __shellper_ran_set; or set -g __shellper_ran_set 0
+set -g __shellper_busy 0  # 1 while a request is with the client
+
+# Every message on its own line above the prompt, which is then redrawn
+# below it. --note: on the prompt's own line, until the next redraw.
+function __shellper_say
+    set -l end '\n'
+    if builtin test "$argv[1]" = --note
+        set end ''
+        set -e argv[1]
+    end
+    set -l msg (builtin printf '%s' $argv[1] | string collect)
+    # Control and bidi characters as "?": no reply can drive the terminal.
+    set msg (string replace -ra '[\x00-\x1f\x7f\x{80}-\x{9f}\x{61c}\x{200e}\x{200f}\x{2028}-\x{202e}\x{2066}-\x{2069}]' '?' -- $msg)
+    builtin printf "\r\033[Kshellper: %s$end" $msg >&2
+    builtin commandline -f repaint
+end
+
+# The request in a line: the line itself, or what follows "#?"; trimmed.
+function __shellper_request_of
+    set -l text (string trim -- $argv[1] | string collect)
+    if string match -qr '^#\?' -- $text
+        set text (string sub -s 3 -- $text | string trim | string collect)
+    end
+    builtin printf '%s' $text
+end
+
+# Put command $1 on the line: one replacement, so one undo brings the
+# request back. Enter expands an abbreviation at the cursor (`abbr
+# --position anywhere L '| less'`): a last word that names one is quoted,
+# which keeps its value (unquoted words hold only plain characters).
+function __shellper_set_line
+    set -l cmd $argv[1]
+    set -l last (string match -r -- '\s([A-Za-z0-9_./,:@+-]+)$' $cmd)[2]
+    if builtin test -n "$last"; and builtin abbr -q -- $last
+        set cmd (string sub -e -(string length -- $last) -- $cmd)"'$last'"
+    end
+    builtin commandline -r -- $cmd
+    builtin commandline -C (string length -- $cmd)
+end
+
+# Translate request $1 (from line $2); the client gets it on stdin.
+function __shellper_start
+    __shellper_say --note "translating... (Ctrl-C cancels)"
+    set -g __shellper_busy 1
+    # The daemon `shellper init fish` named, for this client only.
+    builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
+    # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
+    set -l fields (builtin printf '%s\0%s\0' $PWD $argv[1] | command $__shellper_python -m shellper_hook.client translate $fish_pid fish 2>/dev/null | string split0)
+    set -l st $pipestatus[2]
+    builtin printf '\r\033[K' >&2  # the note goes
+    if builtin test "$__shellper_busy" != 1 -o "$st" = 130
+        set -g __shellper_busy 0
+        builtin commandline -f repaint
+        return 0  # cancelled: the line was never changed
+    end
+    set -g __shellper_busy 0
+    __shellper_apply $fields
+end
+
+# Show the outcome: the command on the line, or the request kept and a message.
+function __shellper_apply
+    if builtin test "$argv[1]" = ok -a -n "$argv[2]"
+        set -g __shellper_last $argv[2]
+        set -g __shellper_pending $argv[2]
+        __shellper_set_line $argv[2]
+        if builtin test -n "$argv[3]"
+            for note in (string split \n -- $argv[3])
+                __shellper_say $note
+            end
+        end
+        builtin commandline -f repaint
+    else if builtin test "$argv[1]" = error
+        if builtin test -n "$argv[3]"
+            __shellper_say $argv[3]
+        else if builtin test -n "$argv[2]"
+            __shellper_say $argv[2]
+        else
+            __shellper_say failed
+        end
+    else if not builtin set -q argv[1]
+        __shellper_say "no answer from the daemon (see `shellper status`)"
+    else
+        __shellper_say "unexpected answer from the daemon (see `shellper status`)"
+    end
+    return 0
+end
+
+# Ctrl-C while translating: the request stays on the line (fish keeps it).
+function __shellper_sigint --on-signal SIGINT
+    builtin test "$__shellper_busy" = 1; or return 0
+    set -g __shellper_busy cancelled
+    __shellper_say cancelled
+end
+
+# Ctrl-G.
+function __shellper_translate
+    set -l line (builtin commandline -b | string collect)
+    if not string match -qr '\S' -- $line
+        if builtin test -n "$__shellper_last"
+            __shellper_set_line $__shellper_last
+        else
+            set -l key Ctrl-G
+            set -q SHELLPER_KEY; and set key (string escape -- "$SHELLPER_KEY")
+            __shellper_say "type a request first, then press $key"
+        end
+        return 0
+    end
+    set -l req (__shellper_request_of $line | string collect)
+    if builtin test -z "$req"
+        __shellper_say "type a request after #?"
+        return 0
+    end
+    __shellper_start $req $line
+end
+
+# Enter: a one-line "#? request" is translated; anything else runs.
+function __shellper_enter
+    set -l line (builtin commandline -b | string collect)
+    if not builtin commandline -P; and string match -qr '^\s*#\?[^\n]*$' -- $line
+        set -l req (__shellper_request_of $line | string collect)
+        if builtin test -z "$req"
+            __shellper_say "type a request after #?"
+        else
+            __shellper_start $req $line
+        end
+        return 0
+    end
+    builtin commandline -f execute
+end
+
+# Note the line run right after a suggestion.
+function __shellper_preexec --on-event fish_preexec
+    builtin test -n "$__shellper_pending"; or return 0
+    set -g __shellper_ran $argv[1]
+    set -g __shellper_ran_set 1
+end
+
+# Report it with its status; nothing happens after other lines.
+function __shellper_postexec --on-event fish_postexec
+    set -l st $status
+    builtin test "$__shellper_ran_set" = 1; or return $st
+    set -l line $__shellper_ran
+    set -g __shellper_ran ''
+    set -g __shellper_ran_set 0
+    set -g __shellper_pending ''
+    # A line fish keeps out of its history is reported empty: the
+    # suggestion is forgotten, the line never stored.
+    if string match -q ' *' -- $line; or builtin test -n "$fish_private_mode"
+        set line ''
+    end
+    builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
+    builtin printf '%s\0' $line | command $__shellper_python -m shellper_hook.client executed $fish_pid $st fish >/dev/null 2>&1
+    return $st
+end
+
+# Bind the key and Enter in the default (emacs, vi normal) and vi insert modes.
+function __shellper_bind
+    set -l key \cg
+    set -q SHELLPER_KEY; and set key "$SHELLPER_KEY"
+    for mode in default insert
+        if builtin test -n "$key"
+            builtin bind -M $mode $key __shellper_translate
+        end
+        for enter in \r \n
+            # Your own Enter binding in this mode stays (then "#?" lines run as comments).
+            set -l mine (builtin bind --user -M $mode $enter 2>/dev/null)
+            if builtin test -z "$mine"; or string match -q '*__shellper_enter' -- $mine
+                builtin bind -M $mode $enter __shellper_enter
+            end
+        end
+    end
+end
+__shellper_bind
+
+# Start a program detached (sh forks it into the background and exits): no
+# job of fish's, no notice, and fish's $last_pid stays the user's. It ignores
+# the hangup of a terminal that closes as fish exits.
+function __shellper_detach
+    builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
+    command sh -c 'trap "" HUP; "$@" </dev/null >/dev/null 2>&1 &' sh $argv
+end
+
+# This terminal is gone: the daemon forgets its conversation now.
+function __shellper_exit --on-event fish_exit
+    status is-interactive; or return 0  # a script that loaded us had no conversation
+    __shellper_detach $__shellper_python -m shellper_hook.client closed $fish_pid
+end
+
+# No daemon listening: start one in the background, so the first Ctrl-G finds
+# it ready. SHELLPER_AUTOSTART=0: never.
+if status is-interactive; and builtin test -n "$__shellper_socket" -a ! -S "$__shellper_socket"
+    and not builtin contains -- (string lower -- "$SHELLPER_AUTOSTART") 0 no false off
+    __shellper_detach $__shellper_python -c 'from shellper_hook.client import connect; connect().close()'
+end

@@ -1,0 +1,86 @@
+"""Issue 11 (a new user's first hour), the daemon's side, through the real CLI
+and socket: closed terminals are forgotten at once (11.6) and a terminal
+whose settings differ from the running daemon's is told so (11.8)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from daemon_helpers import fake_shell, shellper, wait_until
+
+from shellper_hook import client, protocol, settings
+
+
+def ask(session: int, *words: str, env=None, cwd=None):
+    return shellper("ask", "--session", str(session), *words, env=env, cwd=cwd)
+
+
+def test_a_terminal_whose_settings_differ_from_the_daemons_is_told_so(env, fake, tmp_path):
+    with fake_shell() as shell:
+        first = ask(shell, "list", "the", "files", cwd=str(tmp_path))
+        assert first.returncode == 0, first.stderr
+        assert "other settings" not in first.stderr
+        other = dict(os.environ, SHELLPER_MODEL="foo")
+        r = ask(shell, "list", "the", "files", env=other, cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        notes = [line for line in r.stderr.splitlines() if "other settings" in line]
+        assert len(notes) == 1, r.stderr
+        assert "SHELLPER_MODEL" in notes[0] and "model 'distil_model'" in notes[0]
+        assert "shellper stop" in notes[0]
+        # The fix it names works: a daemon started from this terminal runs its settings.
+        assert shellper("stop").returncode == 0
+        ask(shell, "list", "the", "files", env=other, cwd=str(tmp_path))
+        status = json.loads(shellper("status", "--json", env=other).stdout)
+        assert status["model"] == "foo"
+        r = ask(shell, "list", "the", "files", env=other, cwd=str(tmp_path))
+        assert "other settings" not in r.stderr
+        # And the first terminal is now the one told.
+        r = ask(shell, "list", "the", "files", cwd=str(tmp_path))
+        assert "other settings" in r.stderr and "model 'foo'" in r.stderr
+
+
+def test_the_bash_client_passes_the_settings_on(env, fake, tmp_path):
+    """The widget's path (client translate) carries them too."""
+    with fake_shell() as shell:
+        assert ask(shell, "list", "the", "files", cwd=str(tmp_path)).returncode == 0
+        done = subprocess.run(
+            [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash"],
+            input=f"{tmp_path}\0list the files\0".encode(), capture_output=True, timeout=30,
+            env=dict(os.environ, SHELLPER_BASE_URL=fake.base_url + "/"),
+        )
+    fields = done.stdout.split(b"\0")
+    assert fields[0] == b"ok", done.stdout
+    assert b"SHELLPER_BASE_URL" in fields[2] and b"shellper stop" in fields[2]
+
+
+def test_the_settings_variables_are_the_settings_keys():
+    assert set(protocol.SETTINGS_ENV) == {key.env for key in settings.KEYS}
+
+
+def test_closed_forgets_a_live_terminal_and_a_gone_one(env, fake, tmp_path):
+    with fake_shell() as live, fake_shell() as other:
+        for pid in (live, other):
+            assert client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "list",
+                                   "commit": True})["ok"]
+        assert client.request({"op": "status"})["sessions"] == 2
+        reply = client.request({"op": "closed", "session": live})
+        assert reply["ok"] and reply["removed"] >= 1
+        assert client.request({"op": "history", "session": live})["exchanges"] == []
+        assert client.request({"op": "history", "session": other})["exchanges"]
+        # A shell that has already exited (bash's hook runs the client in the background).
+        assert client.request({"op": "translate", "session": other, "cwd": str(tmp_path), "text": "list",
+                               "commit": True})["ok"]
+        gone = other
+    assert client.request({"op": "status"})["sessions"] == 1
+    done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(gone)], timeout=10)
+    assert done.returncode == 0
+    wait_until(lambda: client.request({"op": "status"})["sessions"] == 0, 5)
+
+
+def test_closed_without_a_daemon_starts_none(shellper_env):
+    done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(os.getpid())], timeout=10)
+    assert done.returncode == 1
+    assert not os.path.exists(client.paths.socket_path())

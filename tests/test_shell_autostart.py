@@ -1,0 +1,103 @@
+"""A new interactive shell starts the daemon in the background (issue 12).
+
+The first Ctrl-G then finds it ready; the prompt never waits for the start,
+no job notice is printed, and SHELLPER_AUTOSTART=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+
+import pytest
+from fake_ollama import FakeOllama
+from shellharness import ShellEnv, Tmux, have, translate, wait_until
+
+pytestmark = pytest.mark.skipif(not (have("zsh") and have("bash") and have("tmux")), reason="needs zsh, bash, tmux")
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tmux():
+    with Tmux() as t:
+        yield t
+
+
+def _env(fake, value):
+    return ShellEnv(fake.base_url, {"SHELLPER_AUTOSTART": value})
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (OSError, TypeError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+def test_a_new_shell_starts_the_daemon_without_waiting_for_it(fake, tmux, shell):
+    env = _env(fake, "1")
+    try:
+        state = os.path.join(env.env["XDG_STATE_HOME"], "shellper")
+        os.makedirs(state, mode=0o700)
+        # While we hold the start lock no daemon can start: a shell that waited
+        # for the start would never show its prompt.
+        with open(os.path.join(state, "start.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            began = time.monotonic()
+            pane = getattr(env, shell)(tmux)  # waits for the prompt
+            assert time.monotonic() - began < 5
+            time.sleep(0.5)
+            assert env.daemon_pid() is None
+        wait_until(lambda: _alive(env.daemon_pid()), timeout=10)
+        for _ in range(2):
+            pane.run("true")
+        pane.run('echo "bang=[${!}]"')  # the user's $! is not the starter's
+        assert re.search(r"^bang=\[0?\]$", pane.screen(), re.M)  # as in a fresh shell: zsh 0, bash empty
+        fake.answer("hidden", "ls", {"a": True})
+        translate(pane, "show hidden files")
+        pane.wait_line("ls -a")
+        screen = pane.screen()
+        assert not re.search(r"^\[\d+\]|Done|shellper_hook", screen, re.M), screen
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+@pytest.mark.parametrize("value", ["0", "off"])
+def test_shellper_autostart_0_starts_no_daemon(fake, tmux, shell, value):
+    env = _env(fake, value)
+    try:
+        getattr(env, shell)(tmux)
+        time.sleep(1.5)  # a background start would have a daemon listening by now
+        assert env.daemon_pid() is None
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+def test_a_running_daemon_is_left_alone(fake, tmux, shell):
+    env = _env(fake, "1")
+    try:
+        getattr(env, shell)(tmux)
+        wait_until(lambda: _alive(env.daemon_pid()), timeout=10)
+        first = env.daemon_pid()
+        log = os.path.join(env.env["XDG_STATE_HOME"], "shellper", "daemon.log")
+        wait_until(lambda: os.path.exists(log), timeout=5)
+        size = os.path.getsize(log)
+        getattr(env, shell)(tmux)
+        time.sleep(1.5)
+        assert env.daemon_pid() == first
+        with open(log) as fh:  # no second daemon tried to start (it would log its refusal)
+            fh.seek(size)
+            assert "already" not in fh.read()
+    finally:
+        env.close()

@@ -1,0 +1,138 @@
+"""A terminal that exits is forgotten within seconds (issue 11.6).
+
+The shell's exit hook (zsh: zshexit; bash: an EXIT trap chained before the
+user's own) tells the daemon, which forgets that terminal's conversation;
+the periodic sweep (every 10 minutes) stays as the safety net only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from fake_ollama import FakeOllama
+from shellharness import ShellEnv, Tmux, have, translate, wait_until
+
+pytestmark = pytest.mark.skipif(not (have("zsh") and have("bash") and have("tmux")), reason="needs zsh, bash, tmux")
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tmux():
+    with Tmux() as t:
+        yield t
+
+
+@pytest.fixture
+def env(fake):
+    e = ShellEnv(fake.base_url)
+    yield e
+    e.close()
+
+
+def status(env) -> dict:
+    proc = env.shellper("status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def sessions_of(env, pid: int) -> int:
+    """How many stored sessions belong to `pid` (read from the store, which outlives the shell)."""
+    import sqlite3
+
+    db = sqlite3.connect(os.path.join(env.env["XDG_STATE_HOME"], "shellper", "sessions.sqlite3"))
+    try:
+        return db.execute(
+            "SELECT COUNT(*) FROM (SELECT pid FROM exchanges WHERE pid=? UNION ALL SELECT pid FROM pending WHERE pid=?)",
+            (pid, pid),
+        ).fetchone()[0]
+    finally:
+        db.close()
+
+
+def start(env, tmux, shell: str, before: str = ""):
+    work = env.workdir(f"exit-{shell}-{time.monotonic_ns()}")
+    pane = env.zsh(tmux, cwd=work, before=before) if shell == "zsh" else env.bash(tmux, cwd=work, before=before)
+    return pane, work
+
+
+def use(pane, fake, work: str) -> None:
+    """One suggestion, run: the terminal has a conversation in the daemon."""
+    fake.answer("make the exit dir", "mkdir", {"dir_name": "made"})
+    translate(pane, "make the exit dir")
+    pane.wait_line("mkdir made", timeout=20)
+    pane.run("")
+    assert os.path.isdir(os.path.join(work, "made"))
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie not yet reaped by tmux counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+@pytest.mark.parametrize("how", ["exit", "hangup"])
+def test_an_exited_terminal_is_forgotten_within_seconds(env, tmux, fake, shell, how):
+    pane, work = start(env, tmux, shell)
+    other, other_work = start(env, tmux, shell)
+    use(pane, fake, work)
+    use(other, fake, other_work)
+    wait_until(lambda: env.history(pane.pid, settled=True)["exchanges"], timeout=5)
+    assert status(env)["sessions"] == 2
+    assert sessions_of(env, pane.pid) == 1
+    if how == "exit":
+        pane.type("exit")
+        pane.send("Enter")
+    else:  # the terminal window is closed: the shell gets SIGHUP
+        tmux._run("kill-pane", "-t", pane.id)
+    wait_until(lambda: gone(pane.pid), timeout=5)
+    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+    # The other terminal keeps its conversation.
+    assert status(env)["sessions"] == 1
+    assert len(env.history(other.pid)["exchanges"]) == 1
+
+
+def test_bash_keeps_the_users_exit_trap_and_its_status(env, tmux, fake):
+    pane, work = start(env, tmux, "bash", before="trap 'echo \"user-trap $?\" > user-trap.out' EXIT")
+    use(pane, fake, work)
+    pane.type("(exit 7); exit 7")
+    pane.send("Enter")
+    out = os.path.join(work, "user-trap.out")
+    wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, timeout=5)
+    with open(out) as fh:
+        assert fh.read() == "user-trap 7\n"
+    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+def test_exit_without_a_daemon_is_quick_and_starts_none(env, tmux, fake, shell):
+    pane, _ = start(env, tmux, shell)
+    assert env.daemon_pid() is None
+    began = time.monotonic()
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: gone(pane.pid), timeout=5)
+    assert time.monotonic() - began < 3.0
+    time.sleep(1.0)  # a client started by the hook would have started a daemon by now
+    assert env.daemon_pid() is None
+
+
+def test_zsh_without_its_socket_module_sends_it_through_the_client(env, tmux, fake):
+    work = env.workdir("exit-zsh-client")
+    pane = env.zsh(tmux, cwd=work, after="zmodload -u zsh/net/socket")
+    use(pane, fake, work)
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: gone(pane.pid), timeout=5)
+    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
