@@ -288,14 +288,33 @@ rc_path() {
 }
 
 rc_block() {
-  # The absolute path keeps the line working when ~/.local/bin is not on PATH;
-  # the -x test keeps the shell starting cleanly once shellper is gone.
+  # The init file (`shellper init SHELL --static`) costs a new shell a file read, not a
+  # Python start; the eval line is the fallback. The absolute path keeps it working when
+  # ~/.local/bin is not on PATH; the tests keep the shell starting cleanly once shellper is gone.
   cat <<EOF
 # >>> shellper >>>
 # shellper: type a request, press Ctrl-G. Added by install.sh; \`install.sh --uninstall\` removes it.
-if [ -x "\$HOME/.local/bin/shellper" ]; then eval "\$("\$HOME/.local/bin/shellper" init $1)"; fi
+if [ -r $(sq "$DATA_DIR/init.$1") ]; then . $(sq "$DATA_DIR/init.$1")
+elif [ -x "\$HOME/.local/bin/shellper" ]; then eval "\$("\$HOME/.local/bin/shellper" init $1)"; fi
 # <<< shellper <<<
 EOF
+}
+
+# $1 as one single-quoted shell word.
+sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+# The init files the rc blocks source: the settings and a line sourcing the
+# installed script (so an upgrade inside the venv needs no new file).
+write_init_files() {
+  local shell
+  for shell in zsh bash fish; do
+    if "$LINK" init "$shell" --static >"$DATA_DIR/init.$shell.new" 2>/dev/null; then
+      mv -f -- "$DATA_DIR/init.$shell.new" "$DATA_DIR/init.$shell"
+    else
+      rm -f -- "$DATA_DIR/init.$shell.new"
+      warn "could not write $DATA_DIR/init.$shell; new shells will run \`shellper init $shell\` instead"
+    fi
+  done
 }
 
 add_rc() {
@@ -336,10 +355,17 @@ fish_conf() { printf '%s\n' "${XDG_CONFIG_HOME:-$HOME/.config}/fish/conf.d/shell
 # shellcheck disable=SC2016  # fish expands $HOME, not this script
 FISH_MARK='# shellper: type a request, press Ctrl-G. Added by install.sh; `install.sh --uninstall` removes it.'
 fish_block() {
-  # shellcheck disable=SC2016
+  local init
+  # fish's single quotes take \\ and \' as escapes.
+  init="'$(printf '%s' "$DATA_DIR/init.fish" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")'"
+  # shellcheck disable=SC2016  # fish expands $HOME, not this script
   printf '%s\n' "$FISH_MARK" \
-    'if status is-interactive; and test -x "$HOME/.local/bin/shellper"' \
-    '    command "$HOME/.local/bin/shellper" init fish | source' \
+    'if status is-interactive' \
+    "    if test -r $init" \
+    "        source $init" \
+    '    else if test -x "$HOME/.local/bin/shellper"' \
+    '        command "$HOME/.local/bin/shellper" init fish | source' \
+    '    end' \
     'end'
 }
 
@@ -437,7 +463,7 @@ do_uninstall() {
   fi
   remove_dir "$VENV"
   remove_dir "$DATA_DIR/model"
-  rm -f -- "$MANIFEST"
+  rm -f -- "$MANIFEST" "$DATA_DIR/init.zsh" "$DATA_DIR/init.bash" "$DATA_DIR/init.fish"
   if [ $purge -eq 1 ]; then
     remove_dir "$STATE_DIR"
     remove_dir "$CONFIG_DIR"
@@ -581,6 +607,7 @@ do_install() {
   # A daemon of the previous install would keep serving the old code.
   if [ $had_env -eq 1 ]; then "$LINK" stop >/dev/null 2>&1 || true; fi
   say "   $("$LINK" --version) is installed"
+  write_init_files
 
   case ":$PATH:" in
     *":$BIN_DIR:"*) ;;

@@ -28,6 +28,9 @@
 #                      the emacs, viins and vicmd keymaps.
 #   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
 #                      background when a shell starts and none is running.
+#   SHELLPER_HISTORY   0 (or no, false, off): a suggestion run does not put
+#                      "#? request" into the history before it (read as the
+#                      line runs; ignore-space keeps either line out too).
 #
 # Widgets, for your own bindings:
 #   shellper-translate     what Ctrl-G does
@@ -79,6 +82,9 @@ typeset -g __shellper_last="${__shellper_last-}"
 typeset -g __shellper_pending="${__shellper_pending-}"
 typeset -g __shellper_ran="${__shellper_ran-}"
 typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
+# The line the pending suggestion was asked from: its request goes into the
+# history just before the line that runs.
+typeset -g __shellper_asked="${__shellper_asked-}"
 typeset -g __shellper_report_fd="${__shellper_report_fd-}"
 # The line a message of ours is about: the message goes once the line changes.
 typeset -g __shellper_said="${__shellper_said-}"
@@ -161,7 +167,7 @@ __shellper_start() {
   __shellper_drop
   local text=$1 fd
   __shellper_report_wait
-  __shellper_line=$2 __shellper_reply=
+  __shellper_line=$2 __shellper_reply= __shellper_asked=
   if __shellper_connect; then
     fd=$REPLY
     local cwd session=$$
@@ -221,7 +227,7 @@ __shellper_apply() {
     return 0
   fi
   if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
-    __shellper_last=${f[2]} __shellper_pending=${f[2]}
+    __shellper_last=${f[2]} __shellper_pending=${f[2]} __shellper_asked=$__shellper_line
     __shellper_set_line "${f[2]}"
   fi
   zle -R
@@ -390,13 +396,32 @@ __shellper_preexec() {
   __shellper_ran_set=1
 }
 
+# zshaddhistory: before the line run after a suggestion enters the history,
+# its request does, as "#? REQUEST" (Enter on it translates again). Status
+# 0: the line itself is added as usual.
+__shellper_addhistory() {
+  [[ -n $__shellper_asked ]] || return 0
+  emulate -L zsh
+  local asked=$__shellper_asked line=${1%$'\n'} REPLY
+  __shellper_asked=
+  [[ -n $__shellper_pending && ${(L)SHELLPER_HISTORY:-1} != (0|no|false|off) ]] || return 0
+  # Not when zsh keeps the request's line or the command out of its history.
+  [[ -o histignorespace && ( $asked == ' '* || $line == ' '* ) ]] && return 0
+  [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]] && return 0
+  __shellper_request_of "$asked"
+  # A request of several lines would not come back as one "#?" line.
+  [[ -n $REPLY && $REPLY != *$'\n'* ]] || return 0
+  print -rs -- "#? $REPLY"
+  return 0
+}
+
 # precmd: report that line and its status; nothing happens otherwise.
 __shellper_precmd() {
   local st=$?
   emulate -L zsh
   (( __shellper_ran_set )) || return $st
   local line=$__shellper_ran
-  __shellper_ran= __shellper_ran_set=0 __shellper_pending=
+  __shellper_ran= __shellper_ran_set=0 __shellper_pending= __shellper_asked=
   # A line zsh's history drops is reported empty: the suggestion is forgotten, the line never stored.
   if [[ $line == ' '* && -o histignorespace ]] || [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]]; then
     line=
@@ -499,6 +524,7 @@ __shellper_chained_line_init() {
   add-zle-hook-widget line-init _shellper-line-init
   zle -N _shellper-pre-redraw __shellper_pre_redraw
   add-zle-hook-widget line-pre-redraw _shellper-pre-redraw
+  add-zsh-hook zshaddhistory __shellper_addhistory
   add-zsh-hook preexec __shellper_preexec
   add-zsh-hook precmd __shellper_precmd
   add-zsh-hook zshexit __shellper_exit

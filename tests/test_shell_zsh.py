@@ -798,3 +798,76 @@ def test_a_note_goes_once_the_line_is_edited_and_stays_while_the_cursor_moves(en
     pane.type(" extra.txt")
     pane.wait_line("cat notes.txt extra.txt")
     wait_until(lambda: not note.search(pane.since_mark()), timeout=3)
+
+
+# -- the request in the shell's own history ---------------------------------------------
+
+
+def _history(pane, work: str, count: int) -> list:
+    """The last `count` history entries before the command that lists them."""
+    out = os.path.join(work, "hist.out")
+    pane.run(f"fc -ln -{count} >| {out}")
+    with open(out) as fh:
+        return fh.read().splitlines()
+
+
+def test_a_run_suggestion_puts_its_request_in_the_history_and_up_enter_asks_again(env, tmux, fake, work):
+    fake.answer("list the files here", "ls", {})
+    pane = env.zsh(tmux, cwd=work)
+    translate(pane, "list the files here")
+    pane.wait_line("ls", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 2) == ["#? list the files here", "ls"]
+    # Up (past the listing) recalls the request; Enter translates it, nothing runs.
+    before = len(fake.requests)
+    pane.mark()
+    pane.send("Up", "Up", "Up")
+    pane.wait_line("#? list the files here")
+    pane.send("Enter")
+    pane.wait_line("ls", timeout=20)
+    assert len(fake.requests) == before + 1 and last_user_text(fake) == "list the files here"
+    assert "command not found" not in pane.since_mark()
+    # A "#?" line given by hand gets the same entry, once.
+    pane.run("")
+    assert _history(pane, work, 3) == [f"fc -ln -2 >| {os.path.join(work, 'hist.out')}", "#? list the files here", "ls"]
+
+
+def test_ordinary_lines_and_a_setting_of_0_put_nothing_in_the_history(env, tmux, fake, work):
+    fake.answer("show where i am", "pwd", {})
+    pane = env.zsh(tmux, cwd=work)
+    pane.run("print -r plain")
+    assert _history(pane, work, 1) == ["print -r plain"]
+    pane.run("SHELLPER_HISTORY=off")  # read as the line runs, not at load
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 2) == ["SHELLPER_HISTORY=off", "pwd"]
+    pane.run("SHELLPER_HISTORY=1")
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 3) == ["SHELLPER_HISTORY=1", "#? show where i am", "pwd"]
+
+
+@pytest.mark.parametrize("space", ["request", "command"])
+def test_ignore_space_keeps_the_request_out_of_the_history(env, tmux, fake, work, space):
+    fake.answer("show where i am", "pwd", {})
+    pane = env.zsh(tmux, cwd=work, before="setopt histignorespace")
+    pane.run("print -r first")
+    translate(pane, " show where i am" if space == "request" else "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    if space == "command":
+        pane.send("Home")
+        pane.type(" ")
+    pane.run("")
+    pane.run("print -r last")
+    entries = _history(pane, work, 3)
+    assert not any(e.startswith("#?") for e in entries), entries
+    assert entries[-1] == "print -r last"
+    if space == "request":
+        assert entries[-2] == "pwd"  # the command itself stays
+    # Without the space, the same request does go in.
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 2) == ["#? show where i am", "pwd"]
