@@ -24,16 +24,25 @@
 #
 # Settings (read once, when this file is loaded):
 #   SHELLPER_KEY       the key, in readline notation (default \C-g), bound in
-#                      the emacs-standard, vi-insert and vi-command keymaps.
+#                      the emacs-standard, vi-insert and vi-command keymaps;
+#                      SHELLPER_KEY='' binds no key (bind __shellper_translate
+#                      yourself).
+#   SHELLPER_PREFIX    what marks a request on Enter (default '#?');
+#                      SHELLPER_PREFIX='' leaves Enter unbound.
 #   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
 #                      background when a shell starts and none is running.
+#   SHELLPER_HISTORY   0 (or no, false, off): a suggestion run does not put
+#                      "#? request" into the history before it (read as the
+#                      line runs; HISTCONTROL ignorespace keeps either line
+#                      out too). Not with bash < 4.3 or ble.sh (no Enter hook).
 #
 # Functions, for your own bindings (bind -x '"KEY": FUNCTION'):
 #   __shellper_translate   what Ctrl-G does
 #   __shellper_enter       the Enter hook (see __shellper_bind_enter)
 #
 # Everything here is named __shellper_*. Under ble.sh only the key is bound
-# (no "#?" on Enter).
+# (no "#?" on Enter). Tab completion for the shellper command:
+# complete -F __shellper_complete shellper (unless you have one already).
 #
 # The pattern shellper.zsh and shellper.bash both follow (same function
 # names for the same jobs, same messages; see shellper.zsh for zsh's side):
@@ -65,10 +74,12 @@
 
 __shellper_python=${__shellper_python:-python3}
 __shellper_socket=${__shellper_socket-}
+__shellper_prefix=${SHELLPER_PREFIX-'#?'}  # read at each load, as SHELLPER_KEY is
 __shellper_last=${__shellper_last-}       # the last command suggested
 __shellper_pending=${__shellper_pending-} # suggested and not yet run
 __shellper_ran=${__shellper_ran-}         # the line run after it
 __shellper_ran_set=${__shellper_ran_set:-0}
+__shellper_asked=${__shellper_asked-}     # the line the pending one was asked from
 __shellper_at_ps1=${__shellper_at_ps1:-1} # 1 at the first line of a command
 __shellper_chain=${__shellper_chain-}     # what the Enter macro ends with now
 __shellper_report_fd=${__shellper_report_fd-} # the report in flight
@@ -102,9 +113,9 @@ __shellper_say() {
 __shellper_request_of() {
   local text=$1
   # Patterns, not =~, here and in __shellper_enter: =~ overwrites the user's BASH_REMATCH.
-  if [[ ${text#"${text%%[![:space:]]*}"} == '#?'* ]]; then
+  if [[ -n $__shellper_prefix && ${text#"${text%%[![:space:]]*}"} == "$__shellper_prefix"* ]]; then
     text=${text#"${text%%[![:space:]]*}"}
-    text=${text#'#?'}
+    text=${text#"$__shellper_prefix"}
   fi
   text=${text#"${text%%[![:space:]]*}"}
   text=${text%"${text##*[![:space:]]}"}
@@ -130,7 +141,7 @@ __shellper_run() {
 # __shellper_fd. Status 1 (and a message) if it cannot start.
 __shellper_start() {
   __shellper_report_wait
-  __shellper_line=$2 __shellper_fd='' __shellper_pid=''
+  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_asked=''
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
@@ -224,7 +235,7 @@ __shellper_wait() {
 # Show the outcome: the command on the line, or the request kept and a message.
 __shellper_apply() {
   if [[ ${1-} == ok && -n ${2-} ]]; then
-    __shellper_last=$2 __shellper_pending=$2 __shellper_histcmd=${HISTCMD-0}
+    __shellper_last=$2 __shellper_pending=$2 __shellper_histcmd=${HISTCMD-0} __shellper_asked=$__shellper_line
     READLINE_LINE=$2
     READLINE_POINT=0x7fffffff
     local w
@@ -252,7 +263,7 @@ __shellper_translate() {
       READLINE_LINE=$__shellper_last
       READLINE_POINT=0x7fffffff
     else
-      __shellper_say "type a request first, then press ${SHELLPER_KEY:-Ctrl-G}"
+      __shellper_say "type a request first, then press ${SHELLPER_KEY-Ctrl-G}"
     fi
     return 0
   fi
@@ -264,7 +275,7 @@ __shellper_run_line() {
   local REPLY
   __shellper_request_of "$READLINE_LINE"
   if [[ -z $REPLY ]]; then
-    __shellper_say "type a request after #?"
+    __shellper_say "type a request after $__shellper_prefix"
     return 0
   fi
   __shellper_run "$REPLY" "$READLINE_LINE"
@@ -289,12 +300,14 @@ __shellper_set_chain() {
 __shellper_enter() {
   # The report's pipe must be gone before the user's command can reuse its fd number.
   [[ -n ${__shellper_report_fd-} ]] && __shellper_report_wait
-  if (( __shellper_at_ps1 )) && [[ $READLINE_LINE != *$'\n'* && ${READLINE_LINE#"${READLINE_LINE%%[![:space:]]*}"} == '#?'* ]]; then
+  if (( __shellper_at_ps1 )) && [[ -n $__shellper_prefix && $READLINE_LINE != *$'\n'* && ${READLINE_LINE#"${READLINE_LINE%%[![:space:]]*}"} == "$__shellper_prefix"* ]]; then
     __shellper_set_chain none
     __shellper_run_line
     return 0
   fi
   __shellper_set_chain accept
+  # Readline adds the line to the history after this: its request first.
+  [[ -n $__shellper_asked ]] && (( __shellper_at_ps1 )) && __shellper_add_request "$READLINE_LINE"
   # Our own preexec, unless bash-preexec does it: the line run after a suggestion.
   if [[ -n $__shellper_pending && ${__shellper_preexec_mode-} == enter ]]; then
     if (( __shellper_at_ps1 )); then
@@ -305,6 +318,26 @@ __shellper_enter() {
     __shellper_ran_set=1
   fi
   __shellper_at_ps1=0
+}
+
+# Put "#? REQUEST", the request of the suggestion pending, into the history
+# before line $1 (about to run): Enter on it translates it again. Not when
+# the setting, or the shell's history settings for $1 or the request's own
+# line, keep it out.
+__shellper_add_request() {
+  local asked=$__shellper_asked off=${SHELLPER_HISTORY-} REPLY
+  __shellper_asked=''
+  case ${off,,} in 0|no|false|off) return 0 ;; esac
+  [[ -n $__shellper_pending && -o history && -n ${1//[[:space:]]/} ]] || return 0
+  __shellper_hist_drops "$1" && return 0
+  __shellper_hist_drops "$asked" && return 0
+  # Only a prefix that makes a comment: recalled where shellper is not
+  # loaded (a shared history file), the entry must not run.
+  [[ ${__shellper_prefix-'#?'} == '#'* ]] || return 0
+  __shellper_request_of "$asked"
+  # A request of several lines would not come back as one "#?" line.
+  [[ -n $REPLY && $REPLY != *$'\n'* ]] || return 0
+  builtin history -s -- "${__shellper_prefix-'#?'} $REPLY"
 }
 
 # bash-preexec's preexec: the line as typed.
@@ -320,14 +353,18 @@ __shellper_precmd() {
   local st=$?
   __shellper_at_ps1=1
   if [[ ${__shellper_preexec_mode-} == history && -n $__shellper_pending ]] && (( ${HISTCMD-0} != ${__shellper_histcmd:-0} )); then
-    # bash < 4.3 (no Enter hook): the line run is the last history entry.
-    __shellper_ran=$(HISTTIMEFORMAT='' \builtin fc -ln -1 2>/dev/null)
+    # No Enter hook (bash < 4.3, ble.sh, SHELLPER_PREFIX=''): the line run is
+    # the last history entry. Not `fc -ln -1`: bash 5.2 gives the one before
+    # it here. `history 1` prints "%5d%c %s" (%c: '*' if edited).
+    __shellper_ran=$(HISTTIMEFORMAT='' \builtin history 1 2>/dev/null)
     __shellper_ran=${__shellper_ran#"${__shellper_ran%%[![:space:]]*}"}
+    while [[ $__shellper_ran == [0-9]* ]]; do __shellper_ran=${__shellper_ran:1}; done
+    __shellper_ran=${__shellper_ran:2}
     __shellper_ran_set=1
   fi
   if (( __shellper_ran_set )); then
     local line=$__shellper_ran
-    __shellper_ran='' __shellper_ran_set=0 __shellper_pending=''
+    __shellper_ran='' __shellper_ran_set=0 __shellper_pending='' __shellper_asked=''
     # A line bash's history drops is reported empty: the suggestion is forgotten, the line never stored.
     __shellper_hist_drops "$line" && line=
     __shellper_report "$line" "$st"
@@ -428,19 +465,76 @@ __shellper_hook_prompt() {
   __shellper_preexec_mode=enter
 }
 
+# Tab completion for the shellper command (complete -F): subcommands, their
+# options, shells for `init`, files where a file is expected. Static lists,
+# kept in step with `shellper --help` by tests/test_completion.py.
+__shellper_complete() {
+  local cur=${COMP_WORDS[COMP_CWORD]-} prev='' sub='' list='' i
+  (( COMP_CWORD > 0 )) && prev=${COMP_WORDS[COMP_CWORD-1]-}
+  for (( i = 1; i < COMP_CWORD; i++ )); do
+    [[ ${COMP_WORDS[i]-} == -* ]] || { sub=${COMP_WORDS[i]-}; break; }
+  done
+  COMPREPLY=()
+  case $sub:$prev in
+    export:-o|export:--output)
+      compopt -o filenames 2>/dev/null
+      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      return 0 ;;
+    setup-model:--dir|setup-model:--repo)
+      compopt -o filenames 2>/dev/null
+      mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+      return 0 ;;
+    *:--session|*:--since|*:--base-url|*:--model|*:--concurrency)
+      return 0 ;;  # a value to type
+  esac
+  case $sub in
+    '') list='ask explain history reset status stop daemon doctor config init export eval setup-model --version --help' ;;
+    ask) list='--session --no-commit --json --help' ;;
+    explain)
+      # The command to explain: command names, then files.
+      if (( i + 1 == COMP_CWORD )); then
+        mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+      else
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      fi
+      return 0 ;;
+    history) list='--session --json --help' ;;
+    reset) list='--session --all --help' ;;
+    status|config) list='--json --help' ;;
+    stop|daemon|doctor) list='--help' ;;
+    init) list='zsh bash fish --static --help' ;;
+    export) list='--since -o --output --help' ;;
+    eval)
+      list='--base-url --model --json --concurrency --help'
+      if [[ $cur != -* ]]; then
+        compopt -o filenames 2>/dev/null
+        mapfile -t COMPREPLY < <(compgen -f -X '!*.jsonl' -- "$cur"; compgen -d -- "$cur")
+        return 0
+      fi ;;
+    setup-model) list='--repo --dir --yes --help' ;;
+    *) return 0 ;;
+  esac
+  mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
+}
+
 __shellper_init() {
   if (( BASH_VERSINFO[0] < 4 )); then
     printf 'shellper: bash %s is too old (4.0 or later needed; on macOS: brew install bash)\n' "$BASH_VERSION" >&2
     return 1
   fi
-  local key=${SHELLPER_KEY:-'\C-g'} map
+  # SHELLPER_KEY='': no key; the user binds __shellper_translate.
+  local key=${SHELLPER_KEY-'\C-g'} map
   for map in emacs-standard vi-insert vi-command; do
+    [[ -n $key ]] || break
     bind -m "$map" -r "$key" 2>/dev/null   # bash 5.1 breaks on re-binding a bind -x key
     bind -m "$map" -x "\"$key\": __shellper_translate"
   done
   __shellper_hook_prompt
   __shellper_trap_exit
-  if [[ -z ${BLE_VERSION-} ]] && (( BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 3 )); then
+  # Tab completion, unless the user already has one for shellper.
+  \builtin complete -p shellper >/dev/null 2>&1 || \builtin complete -F __shellper_complete shellper 2>/dev/null
+  if [[ -z ${BLE_VERSION-} && -n $__shellper_prefix ]] && (( BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 3 )); then
     __shellper_bind_enter
   else
     # No Enter hook: report runs from history instead.

@@ -14,11 +14,16 @@
 #   Ctrl-C             while "translating..." shows: cancel, the request
 #                      stays on the line.
 #   undo (Ctrl-Z / Ctrl-_) after a suggestion brings the request back.
+#   Unlike zsh and bash, the request does not go into the history before
+#   the command run (fish 3.x cannot add an entry without running it), so
+#   SHELLPER_HISTORY does nothing here.
 #
 # Settings (read once, when this file is loaded):
 #   SHELLPER_KEY       the key, in `bind` notation (default \cg), bound in
 #                      the default and vi insert modes; SHELLPER_KEY=''
 #                      binds no key (bind __shellper_translate yourself).
+#   SHELLPER_PREFIX    what marks a request on Enter (default '#?');
+#                      SHELLPER_PREFIX='' leaves Enter unbound.
 #   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
 #                      background when a shell starts and none is running.
 #
@@ -27,6 +32,9 @@
 #   __shellper_enter       Enter: "#? request" lines are translated, every
 #                          other line runs (commandline -f execute). Enter is
 #                          left alone in a mode where you bound it yourself.
+#
+# Tab completion for the shellper command: complete -c shellper (made by
+# __shellper_complete).
 #
 # Everything here is named __shellper_* (functions and global variables);
 # builtins are called through `builtin`/`command`, so your functions of the
@@ -58,6 +66,12 @@ set -q __shellper_pending; or set -g __shellper_pending ''
 set -q __shellper_ran; or set -g __shellper_ran ''
 set -q __shellper_ran_set; or set -g __shellper_ran_set 0
 set -g __shellper_busy 0  # 1 while a request is with the client
+# Read at each load, as SHELLPER_KEY is.
+if set -q SHELLPER_PREFIX
+    set -g __shellper_prefix "$SHELLPER_PREFIX"
+else
+    set -g __shellper_prefix '#?'
+end
 
 # Every message on its own line above the prompt, which is then redrawn
 # below it. --note: on the prompt's own line, until the next redraw.
@@ -77,8 +91,9 @@ end
 # The request in a line: the line itself, or what follows "#?"; trimmed.
 function __shellper_request_of
     set -l text (string trim -- $argv[1] | string collect)
-    if string match -qr '^#\?' -- $text
-        set text (string sub -s 3 -- $text | string trim | string collect)
+    set -l n (string length -- "$__shellper_prefix")
+    if builtin test $n -gt 0; and builtin test (string sub -l $n -- $text | string collect) = "$__shellper_prefix"
+        set text (string sub -s (math $n + 1) -- $text | string trim | string collect)
     end
     builtin printf '%s' $text
 end
@@ -166,7 +181,7 @@ function __shellper_translate
     end
     set -l req (__shellper_request_of $line | string collect)
     if builtin test -z "$req"
-        __shellper_say "type a request after #?"
+        __shellper_say "type a request after $__shellper_prefix"
         return 0
     end
     __shellper_start $req $line
@@ -175,10 +190,11 @@ end
 # Enter: a one-line "#? request" is translated; anything else runs.
 function __shellper_enter
     set -l line (builtin commandline -b | string collect)
-    if not builtin commandline -P; and string match -qr '^\s*#\?[^\n]*$' -- $line
+    set -l prefix (string escape --style=regex -- "$__shellper_prefix")
+    if builtin test -n "$prefix"; and not builtin commandline -P; and string match -qr -- '^\s*'$prefix'[^\n]*$' $line
         set -l req (__shellper_request_of $line | string collect)
         if builtin test -z "$req"
-            __shellper_say "type a request after #?"
+            __shellper_say "type a request after $__shellper_prefix"
         else
             __shellper_start $req $line
         end
@@ -220,6 +236,8 @@ function __shellper_bind
         if builtin test -n "$key"
             builtin bind -M $mode $key __shellper_translate
         end
+        # SHELLPER_PREFIX='': Enter stays fish's own.
+        builtin test -n "$__shellper_prefix"; or continue
         for enter in \r \n
             # Your own Enter binding in this mode stays (then "#?" lines run as comments).
             set -l mine (builtin bind --user -M $mode $enter 2>/dev/null)
@@ -230,6 +248,52 @@ function __shellper_bind
     end
 end
 __shellper_bind
+
+# Tab completion for the shellper command: subcommands, their options,
+# shells for `init`, files where a file is expected. Static lists, kept in
+# step with `shellper --help` by tests/test_completion.py.
+function __shellper_complete
+    builtin complete -c shellper -e  # sourced again: no duplicates
+    builtin complete -c shellper -f
+    set -l top '__fish_use_subcommand'
+    set -l ask '__fish_seen_subcommand_from ask'
+    builtin complete -c shellper -n $top -l version -d 'show the version'
+    builtin complete -c shellper -s h -l help -d 'show help'
+    for pair in \
+            'ask:translate a request into a command and print it' \
+            'explain:say what a command will do to your files' \
+            "history:show this terminal's conversation" \
+            "reset:forget this terminal's conversation" \
+            'status:show the daemon, its sessions and the model server' \
+            'stop:stop the daemon' \
+            'daemon:run the daemon in the foreground' \
+            'doctor:check everything shellper needs' \
+            'config:show the effective settings and their sources' \
+            'init:print the shell integration' \
+            'export:write your corrected suggestions as training data' \
+            "eval:measure the model's tool-call accuracy on a test set" \
+            'setup-model:download the SHELLper model and create it in Ollama'
+        set -l kv (string split -m 1 : -- $pair)
+        builtin complete -c shellper -n $top -a $kv[1] -d $kv[2]
+    end
+    builtin complete -c shellper -n '__fish_seen_subcommand_from ask history reset' -l session -x -d 'use the conversation of terminal PID'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from ask history status config eval' -l json -d 'print JSON'
+    builtin complete -c shellper -n $ask -l no-commit -d 'keep the answer pending'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from reset' -l all -d 'delete all stored conversations and corrections'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from init; and not __fish_seen_subcommand_from zsh bash fish' -a 'zsh bash fish' -d shell
+    builtin complete -c shellper -n '__fish_seen_subcommand_from init' -l static -d 'print lines that source the installed script'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from export' -l since -x -d 'only corrections made on or after DATE'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from export' -s o -l output -r -F -d 'write to FILE'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from eval' -F -d 'test set'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from eval' -l base-url -x -d 'model server'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from eval' -l model -x -d 'model name'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from eval' -l concurrency -x -d 'requests in flight at once'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from setup-model' -l repo -x -a '(__fish_complete_directories)' -d 'Hugging Face repository or folder'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from setup-model' -l dir -x -a '(__fish_complete_directories)' -d 'where to keep the downloaded files'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from setup-model' -l yes -d 'do not ask before installing the download helper'
+    builtin complete -c shellper -n '__fish_seen_subcommand_from explain' -F
+end
+__shellper_complete
 
 # Start a program detached (sh forks it into the background and exits): no
 # job of fish's, no notice, and fish's $last_pid stays the user's. It ignores

@@ -25,7 +25,11 @@
 #
 # Settings (read once, when this file is loaded):
 #   SHELLPER_KEY       the key, in bindkey notation (default ^G), bound in
-#                      the emacs, viins and vicmd keymaps.
+#                      the emacs, viins and vicmd keymaps; SHELLPER_KEY=''
+#                      binds no key (bind shellper-translate yourself).
+#   SHELLPER_PREFIX    what marks a request on Enter (default '#?');
+#                      SHELLPER_PREFIX='' : Enter never translates (while a
+#                      request is in flight it still only waits).
 #   SHELLPER_AUTOSTART 0 (or no, false, off): do not start the daemon in the
 #                      background when a shell starts and none is running.
 #   SHELLPER_HISTORY   0 (or no, false, off): a suggestion run does not put
@@ -36,9 +40,13 @@
 #   shellper-translate     what Ctrl-G does
 #   shellper-accept-line   wraps accept-line to catch "#? request" lines
 #
+# Tab completion for the shellper command: _shellper, registered with
+# compdef once compinit has run (before or after this file).
+#
 # Everything here is named shellper-* (widgets) or __shellper_* (functions
-# and variables). No shell option is changed outside these functions; the
-# modules zsh/system and zsh/net/socket are loaded if present.
+# and variables), but _shellper (completion functions are _COMMAND). No
+# shell option is changed outside these functions; the modules zsh/system
+# and zsh/net/socket are loaded if present.
 #
 # The pattern shellper.zsh and shellper.bash both follow (same function
 # names for the same jobs, same messages):
@@ -69,6 +77,8 @@
 # Sourced twice: keep the existing wrappers and state, refresh the functions.
 typeset -g __shellper_python="${__shellper_python:-python3}"
 typeset -g __shellper_socket="${__shellper_socket-}"
+# Read at each load, as SHELLPER_KEY is.
+typeset -g __shellper_prefix="${SHELLPER_PREFIX-#?}"
 
 # The request in flight: its connection, its client (if any), the line it
 # came from, and the reply read so far.
@@ -85,6 +95,8 @@ typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
 # The line the pending suggestion was asked from: its request goes into the
 # history just before the line that runs.
 typeset -g __shellper_asked="${__shellper_asked-}"
+# The line as typed, when that entry was added (preexec's $1 is empty then).
+typeset -g __shellper_typed="${__shellper_typed-}"
 typeset -g __shellper_report_fd="${__shellper_report_fd-}"
 # The line a message of ours is about: the message goes once the line changes.
 typeset -g __shellper_said="${__shellper_said-}"
@@ -305,8 +317,8 @@ __shellper_request_of() {
   emulate -L zsh
   setopt localoptions extendedglob
   local text=$1
-  if [[ $text == [[:space:]]#'#?'* ]]; then
-    text=${text#[[:space:]]#'#?'}
+  if [[ -n $__shellper_prefix && $text == [[:space:]]#"$__shellper_prefix"* ]]; then
+    text=${text#[[:space:]]#"$__shellper_prefix"}
   fi
   text=${text##[[:space:]]##}
   text=${text%%[[:space:]]##}
@@ -321,7 +333,7 @@ shellper-translate() {
     if [[ -n $__shellper_last ]]; then
       __shellper_set_line "$__shellper_last"
     else
-      __shellper_say "type a request first, then press ${SHELLPER_KEY:-^G}"
+      __shellper_say "type a request first, then press ${SHELLPER_KEY-^G}"
     fi
     return 0
   fi
@@ -330,7 +342,7 @@ shellper-translate() {
   fi
   __shellper_request_of "$BUFFER"
   if [[ -z $REPLY ]]; then
-    __shellper_say "type a request after #?"
+    __shellper_say "type a request after $__shellper_prefix"
     return 0
   fi
   __shellper_start "$REPLY" "$BUFFER"
@@ -358,10 +370,10 @@ __shellper_accept_own() {
     __shellper_said=
     return 0
   fi
-  if [[ ${CONTEXT-} == start && $BUFFER != *$'\n'* && $BUFFER == [[:space:]]#'#?'* ]]; then
+  if [[ -n $__shellper_prefix && ${CONTEXT-} == start && $BUFFER != *$'\n'* && $BUFFER == [[:space:]]#"$__shellper_prefix"* ]]; then
     __shellper_request_of "$BUFFER"
     if [[ -z $REPLY ]]; then
-      __shellper_say "type a request after #?"
+      __shellper_say "type a request after $__shellper_prefix"
       return 0
     fi
     __shellper_start "$REPLY" "$BUFFER"
@@ -392,8 +404,8 @@ __shellper_preexec() {
   # The report's pipe must be gone before the user's command can reuse its fd number.
   [[ -n $__shellper_report_fd ]] && __shellper_report_wait
   [[ -n $__shellper_pending ]] || return 0
-  __shellper_ran=${1:-${3-}}
-  __shellper_ran_set=1
+  __shellper_ran=${1:-${__shellper_typed:-${3-}}}
+  __shellper_ran_set=1 __shellper_typed=
 }
 
 # zshaddhistory: before the line run after a suggestion enters the history,
@@ -408,10 +420,15 @@ __shellper_addhistory() {
   # Not when zsh keeps the request's line or the command out of its history.
   [[ -o histignorespace && ( $asked == ' '* || $line == ' '* ) ]] && return 0
   [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]] && return 0
+  # Only a prefix that makes a comment: recalled where shellper is not
+  # loaded (a shared history file), the entry must not run.
+  local prefix=${__shellper_prefix-'#?'}
+  [[ $prefix == '#'* ]] || return 0
   __shellper_request_of "$asked"
   # A request of several lines would not come back as one "#?" line.
   [[ -n $REPLY && $REPLY != *$'\n'* ]] || return 0
-  print -rs -- "#? $REPLY"
+  print -rs -- "$prefix $REPLY"
+  __shellper_typed=$line
   return 0
 }
 
@@ -491,6 +508,7 @@ __shellper_first_prompt() {
   emulate -L zsh
   add-zsh-hook -d precmd __shellper_first_prompt
   __shellper_autosuggest
+  __shellper_compdef  # compinit may have run after us (or reset _comps)
   # An rc file that set zle-line-init with `zle -N` after us replaced the hook
   # dispatcher, and with it our Ctrl-C recovery: chain theirs behind ours.
   local init=${widgets[zle-line-init]-}
@@ -502,6 +520,66 @@ __shellper_first_prompt() {
 __shellper_chained_line_init() {
   zle _shellper-line-init
   zle _shellper-orig-line-init -- "$@"
+}
+
+# Tab completion for the shellper command: subcommands, their options,
+# shells for `init`, files where a file is expected. Static lists, kept in
+# step with `shellper --help` by tests/test_completion.py.
+_shellper() {
+  local curcontext=$curcontext state state_descr line ret=1
+  typeset -A opt_args
+  local -a cmds help
+  cmds=(
+    'ask:translate a request into a command and print it'
+    'explain:say what a command will do to your files'
+    "history:show this terminal's conversation"
+    "reset:forget this terminal's conversation"
+    'status:show the daemon, its sessions and the model server'
+    'stop:stop the daemon'
+    'daemon:run the daemon in the foreground'
+    'doctor:check everything shellper needs'
+    'config:show the effective settings and their sources'
+    'init:print the shell integration'
+    'export:write your corrected suggestions as training data'
+    "eval:measure the model's tool-call accuracy on a test set"
+    'setup-model:download the SHELLper model and create it in Ollama'
+  )
+  help=('(- *)-h[show help]' '(- *)--help[show help]')
+  _arguments -C '(- *)--version[show the version]' $help '1: :->cmd' '*:: :->args' && ret=0
+  case $state in
+    cmd) _describe -t commands 'shellper command' cmds && ret=0 ;;
+    args)
+      curcontext=${curcontext%:*:*}:shellper-${words[1]}:
+      case ${words[1]} in
+        ask) _arguments $help '--session[use the conversation of terminal PID]:pid:' \
+          '--no-commit[keep the answer pending]' '--json[print JSON]' '*:request: ' && ret=0 ;;
+        explain) _arguments '*::command:_normal' && ret=0 ;;
+        history) _arguments $help '--session[use the conversation of terminal PID]:pid:' '--json[print JSON]' && ret=0 ;;
+        reset) _arguments $help '--session[use the conversation of terminal PID]:pid:' \
+          '--all[delete all stored conversations and corrections]' && ret=0 ;;
+        status|config) _arguments $help '--json[print JSON]' && ret=0 ;;
+        stop|daemon|doctor) _arguments $help && ret=0 ;;
+        init) _arguments $help '--static[print lines that source the installed script]' \
+          '1:shell:(zsh bash fish)' && ret=0 ;;
+        export) _arguments $help '--since[only corrections made on or after DATE]:date:' \
+          '(-o --output)-o[write to FILE]:file:_files' '(-o --output)--output[write to FILE]:file:_files' && ret=0 ;;
+        eval) _arguments $help '--base-url[model server]:url:' '--model[model name]:name:' '--json[print JSON]' \
+          '--concurrency[requests in flight at once]:number:' '1:test set:_files -g "*.jsonl(-.)"' && ret=0 ;;
+        setup-model) _arguments $help '--repo[Hugging Face repository or folder]:repository or folder:_files -/' \
+          '--dir[where to keep the downloaded files]:folder:_files -/' \
+          '--yes[do not ask before installing the download helper]' && ret=0 ;;
+      esac ;;
+  esac
+  return ret
+}
+
+# Register _shellper once compinit has defined compdef; a completion the
+# user set for shellper stays.
+__shellper_compdef() {
+  emulate -L zsh
+  (( ${+functions[compdef]} )) || return 0
+  [[ -n ${_comps[shellper]-} && ${_comps[shellper]-} != _shellper ]] && return 0
+  compdef _shellper shellper
 }
 
 () {
@@ -529,12 +607,16 @@ __shellper_chained_line_init() {
   add-zsh-hook precmd __shellper_precmd
   add-zsh-hook zshexit __shellper_exit
 
-  local key=${SHELLPER_KEY:-^G} map
-  for map in emacs viins vicmd; do
-    bindkey -M $map "$key" shellper-translate
-  done
+  # SHELLPER_KEY='': no key; the user binds shellper-translate.
+  local key=${SHELLPER_KEY-^G} map
+  if [[ -n $key ]]; then
+    for map in emacs viins vicmd; do
+      bindkey -M $map "$key" shellper-translate
+    done
+  fi
 
   __shellper_autosuggest
+  __shellper_compdef
   add-zsh-hook precmd __shellper_first_prompt
 }
 

@@ -325,6 +325,67 @@ def check_rc(r: Report) -> None:
                f'add this line to {path}: eval "$(shellper init {login})"   (./install.sh does it)')
 
 
+# What the shellper key is bound to in the user's interactive shell: its rc
+# file runs (a few hundred ms, no daemon start). Prints "key", whether
+# shellper is loaded, and the key's binding; $1: the key to look up.
+_KEY_QUERY = {
+    "zsh": (
+        'k=${1-${SHELLPER_KEY-^G}}; print -r -- "@@key $k"; print -r -- "@@loaded ${+functions[shellper-translate]}"; '
+        'b=$(bindkey -- "$k"); print -r -- "@@bound ${b#* }"'
+    ),
+    "bash": (
+        "k=${1-${SHELLPER_KEY-'\\C-g'}}; printf '@@key %s\\n' \"$k\"; "
+        "printf '@@loaded %s\\n' \"$(type -t __shellper_translate)\"; "
+        "for b in \"$(bind -X)\" \"$(bind -s)\" \"$(bind -p)\"; do while IFS= read -r l; do "
+        "[[ $l == \"\\\"$k\\\": \"* ]] && { printf '@@bound %s\\n' \"${l#*: }\"; exit 0; }; "
+        "done <<< \"$b\"; done; echo '@@bound'"
+    ),
+}
+# Bindings a shell has on the key by itself (not the user's or a plugin's).
+_KEY_DEFAULTS = {"send-break", "list-expand", "undefined-key", "abort", '"__shellper_translate"', "shellper-translate", ""}
+
+
+def _key_binding(shell: str, key: str | None, no_key: bool) -> dict:
+    """Ask an interactive `shell` (the user's rc file loaded) about the key."""
+    env = dict(os.environ, SHELLPER_AUTOSTART="0")
+    if no_key:
+        env["SHELLPER_KEY"] = ""
+    argv = [shell, "-i", "-c", _KEY_QUERY[os.path.basename(shell)], "shellper-doctor"] + ([key] if key is not None else [])
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15, env=env, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    out = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("@@"):
+            name, _, value = line[2:].partition(" ")
+            out[name] = value.strip()
+    return out
+
+
+def check_keys(r: Report) -> None:
+    login = os.path.basename(os.environ.get("SHELL", "") or "")
+    shell = shutil.which(login) if login in ("zsh", "bash") else None
+    if not shell:
+        return
+    after = _key_binding(shell, None, no_key=False)
+    if after.get("loaded", "0") in ("0", "") or not after.get("key"):
+        return  # shellper not loaded (said above), or SHELLPER_KEY='' (the user binds it)
+    key, bound = after["key"], after.get("bound", "")
+    rebind = (f"choose a free key: SHELLPER_KEY='^X^G' before the init line in {rc_file(login)}" if login == "zsh"
+              else f"choose a free key: SHELLPER_KEY='\\C-x\\C-g' before the init line in {rc_file(login)}")
+    if "shellper" not in bound:
+        r.warn(f"{login} key {key}", f"is bound to {bound or 'nothing'} after shellper loaded, so it does not translate",
+               f"{rebind}, or load shellper after what binds {key}")
+        return
+    before = _key_binding(shell, key, no_key=True).get("bound", "")
+    if before not in _KEY_DEFAULTS:
+        r.warn(f"{login} key {key}", f"shellper replaced your binding of {key} ({before})",
+               f"to keep yours, {rebind}")
+        return
+    r.ok(f"{login} key {key} is shellper's (nothing else was bound to it)")
+
+
 def check_zsh_socket(r: Report) -> None:
     zsh = shutil.which("zsh")
     if not zsh:
@@ -385,6 +446,7 @@ def run(out=None) -> int:
     if settings is not None:
         check_server(r, settings)
     check_rc(r)
+    check_keys(r)
     check_zsh_socket(r)
     if daemon_ok:
         check_round_trip(r, settings)

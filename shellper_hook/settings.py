@@ -218,7 +218,8 @@ def load(environ: Mapping | None = None, path: str | None = None) -> Settings:
 
 
 # SHELLPER_* variables read elsewhere (shell init, installer, paths), not settings.
-OTHER_ENV = ("SHELLPER_CONFIG", "SHELLPER_SOCKET", "SHELLPER_KEY", "SHELLPER_PYTHON",
+OTHER_ENV = ("SHELLPER_CONFIG", "SHELLPER_SOCKET", "SHELLPER_KEY", "SHELLPER_PREFIX", "SHELLPER_AUTOSTART", "SHELLPER_HISTORY",
+             "SHELLPER_PYTHON",
              "SHELLPER_PIP_ARGS", "SHELLPER_VENV_ARGS", "SHELLPER_SETUP_MODEL_ARGS")
 
 

@@ -4,6 +4,7 @@ private XDG dirs for each test and is stopped afterwards."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from daemon_helpers import shellper, stop_daemon, wait_until
 from fake_ollama import FakeOllama
 
 from shellper_hook import cli, client, paths
+from shellper_hook.doctor import Report, check_keys
 
 LINE = re.compile(r"(OK|WARN|FAIL) {2,4}\S")
 
@@ -368,3 +370,37 @@ def test_a_round_trip_failing_on_a_healthy_looking_server_does_not_point_at_its_
     find(found, "OK", "model 'distil_model' supports tool calls")
     status, text, fix = find(found, "FAIL", "translate round trip")
     assert "passed the checks above" in fix and "try again" in fix
+
+
+# -- the shellper key in the user's own shell ------------------------------------------
+KEY_RCS = {
+    "zsh": (".zshrc", 'eval "$(shellper init zsh)"', "bindkey '^G' beep", "^G", "beep"),
+    "bash": (".bashrc", 'eval "$(shellper init bash)"', "bind -x '\"\\C-g\": echo mine'", "\\C-g", "echo mine"),
+}
+
+
+def key_check(shell: str, rc: str) -> str:
+    name = KEY_RCS[shell][0]
+    write_rc(name, rc + "\n")
+    out = io.StringIO()
+    check_keys(Report(out))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+def test_doctor_says_when_the_key_is_taken_and_how_to_rebind(env, monkeypatch, shell):
+    if not shutil.which(shell):
+        pytest.skip(f"needs {shell}")
+    monkeypatch.setenv("SHELL", f"/bin/{shell}")
+    _, init, own, key, theirs = KEY_RCS[shell]
+    out = key_check(shell, init)
+    assert out.startswith(f"OK    {shell} key {key} is shellper's"), out
+    # Bound before shellper loaded: shellper took it over; say so.
+    out = key_check(shell, own + "\n" + init)
+    assert out.startswith(f"WARN  {shell} key {key}: shellper replaced your binding") and theirs in out, out
+    assert "fix: to keep yours" in out and "SHELLPER_KEY=" in out
+    # Bound after: the key does not translate at all.
+    out = key_check(shell, init + "\n" + own)
+    assert "does not translate" in out and theirs in out and "SHELLPER_KEY=" in out, out
+    # SHELLPER_KEY='': the user binds the widget; nothing to say.
+    assert key_check(shell, "SHELLPER_KEY=''\n" + own + "\n" + init) == ""

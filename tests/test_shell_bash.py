@@ -692,3 +692,98 @@ def test_typing_while_translating_keeps_the_keys_and_drops_the_answer(env, tmux,
     time.sleep(2.5)  # the answer would have arrived by now
     assert pane.line() == "patience request and more"
     assert "command not found" not in pane.screen()
+
+
+# -- the request in the shell's own history ---------------------------------------------
+
+
+def _history(pane, work: str, count: int) -> list:
+    """The last `count` history entries before the command that lists them."""
+    out = os.path.join(work, "hist.out")
+    pane.run(f"history {count + 1} >| {out}")
+    with open(out) as fh:
+        entries = [re.sub(r"^\s*\d+\*?\s+", "", line) for line in fh.read().splitlines()]
+    return entries[:-1]
+
+
+def test_a_run_suggestion_puts_its_request_in_the_history_and_up_enter_asks_again(env, tmux, fake, work):
+    fake.answer("list the files here", "ls", {})
+    pane = env.bash(tmux, cwd=work)
+    pane.run("echo first")
+    translate(pane, "list the files here")
+    pane.wait_line("ls", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 3) == ["echo first", "#? list the files here", "ls"]
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["request"], e["command"], e["edited"]) for e in hist["exchanges"]] == [
+        ("list the files here", "ls", False)
+    ]
+    # Up (past the listing) recalls the request; Enter translates it, nothing runs.
+    before = len(fake.requests)
+    pane.mark()
+    pane.send("Up", "Up", "Up")
+    pane.wait_line("#? list the files here")
+    pane.send("Enter")
+    pane.wait_line("ls", timeout=20)
+    assert len(fake.requests) == before + 1 and last_user_text(fake) == "list the files here"
+    assert "command not found" not in pane.since_mark()
+    # The "#?" line given by hand is not stored; the entry comes once, with the command.
+    pane.run("")
+    assert _history(pane, work, 3) == [f"history 4 >| {os.path.join(work, 'hist.out')}", "#? list the files here", "ls"]
+
+
+def test_ordinary_lines_and_a_setting_of_0_put_nothing_in_the_history(env, tmux, fake, work):
+    fake.answer("show where i am", "pwd", {})
+    pane = env.bash(tmux, cwd=work)
+    pane.run("echo plain")
+    assert _history(pane, work, 1) == ["echo plain"]
+    pane.run("SHELLPER_HISTORY=off")  # read as the line runs, not at load
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 2) == ["SHELLPER_HISTORY=off", "pwd"]
+    pane.run("SHELLPER_HISTORY=1")
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 3) == ["SHELLPER_HISTORY=1", "#? show where i am", "pwd"]
+
+
+@pytest.mark.parametrize("control", ["ignorespace", "ignoreboth"])
+@pytest.mark.parametrize("space", ["request", "command"])
+def test_ignore_space_keeps_the_request_out_of_the_history(env, tmux, fake, work, space, control):
+    fake.answer("show where i am", "pwd", {})
+    pane = env.bash(tmux, cwd=work, before=f"HISTCONTROL={control}")
+    pane.run("echo first")
+    translate(pane, " show where i am" if space == "request" else "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    if space == "command":
+        pane.send("Home")
+        pane.type(" ")
+    pane.run("")
+    pane.run("echo last")
+    entries = _history(pane, work, 3)
+    assert not any(e.startswith("#?") for e in entries), entries
+    assert entries[-1] == "echo last"
+    if space == "request":
+        assert entries[-2] == "pwd"  # the command itself stays
+    # Without the space, the same request does go in.
+    translate(pane, "show where i am")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    assert _history(pane, work, 2) == ["#? show where i am", "pwd"]
+
+
+@pytest.mark.parametrize("prefix", ["#ai", "??"])
+def test_the_history_entry_uses_the_prefix_only_when_it_makes_a_comment(env, tmux, fake, work, prefix):
+    # "?? request" recalled where shellper is not loaded (a shared history file) would run.
+    fake.answer("show where i am", "pwd", {})
+    pane = env.bash(tmux, cwd=work, before=f"SHELLPER_PREFIX='{prefix}'")
+    translate(pane, f"{prefix} show where i am", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    entries = _history(pane, work, 2)
+    if prefix == "#ai":
+        assert entries == ["#ai show where i am", "pwd"]
+    else:
+        assert entries[-1] == "pwd" and not any(e.startswith("??") for e in entries), entries

@@ -644,3 +644,19 @@ def test_an_exited_fish_is_forgotten_within_seconds(env, tmux, fake, work):
             return conn.execute("SELECT COUNT(*) FROM exchanges WHERE pid=?", (pane.pid,)).fetchone()[0]
 
     wait_until(lambda: stored() == 0, timeout=5)
+
+
+def test_fish_history_keeps_the_command_run_and_no_request_line(env, tmux, fake, work):
+    # fish 3.x cannot add a history entry without running it (no `history
+    # append`): as documented, the request is not in fish's history, and the
+    # "#?" line, translated instead of run, is not either.
+    fake.answer("show where i am", "pwd", {})
+    pane = fish(env, tmux, work)
+    pane.run("echo first")
+    translate(pane, "#? show where i am", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    out = os.path.join(work, "hist.out")
+    pane.run(f"history search --max 2 > {out}")
+    with open(out) as fh:
+        assert fh.read().splitlines() == ["pwd", "echo first"]

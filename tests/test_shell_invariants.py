@@ -285,8 +285,10 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     # Error messages of later commands still reach the terminal.
     pane.run("ls /no-such-path-for-invariants", wait="No such file or directory")
     # Loading shellper adds its key, its hooks and its own variables, nothing else.
-    # (zshexit_functions and bash's EXIT trap: the exit hook that tells the daemon the terminal closed.)
-    hooks = {"zsh": {"precmd_functions", "preexec_functions", "zshexit_functions"}, "bash": {"PROMPT_COMMAND"}}[shell]
+    # (zshexit_functions and bash's EXIT trap: the exit hook that tells the daemon the terminal closed;
+    # zshaddhistory_functions: the hook that puts a run suggestion's request in the history.)
+    hooks = {"zsh": {"precmd_functions", "preexec_functions", "zshexit_functions", "zshaddhistory_functions"},
+             "bash": {"PROMPT_COMMAND"}}[shell]
     a, b = state(work, "rc-before", shell), state(work, "rc-after", shell)
     exit_trap = ["trap -- '__shellper_exit' EXIT"] if shell == "bash" else []
     assert a["options"] == b["options"] and exit_trap + a["traps"] == b["traps"]

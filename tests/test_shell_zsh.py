@@ -813,11 +813,17 @@ def _history(pane, work: str, count: int) -> list:
 
 def test_a_run_suggestion_puts_its_request_in_the_history_and_up_enter_asks_again(env, tmux, fake, work):
     fake.answer("list the files here", "ls", {})
-    pane = env.zsh(tmux, cwd=work)
+    pane = env.zsh(tmux, cwd=work, before="alias ls='ls -F'")
     translate(pane, "list the files here")
     pane.wait_line("ls", timeout=20)
     pane.run("")
     assert _history(pane, work, 2) == ["#? list the files here", "ls"]
+    # The run is still reported as typed (zsh's preexec loses it after the
+    # extra entry, and its alias-expanded text would read as an edit).
+    hist = env.history(pane.pid, settled=True)
+    assert [(e["request"], e["command"], e["edited"]) for e in hist["exchanges"]] == [
+        ("list the files here", "ls", False)
+    ]
     # Up (past the listing) recalls the request; Enter translates it, nothing runs.
     before = len(fake.requests)
     pane.mark()
@@ -871,3 +877,18 @@ def test_ignore_space_keeps_the_request_out_of_the_history(env, tmux, fake, work
     pane.wait_line("pwd", timeout=20)
     pane.run("")
     assert _history(pane, work, 2) == ["#? show where i am", "pwd"]
+
+
+@pytest.mark.parametrize("prefix", ["#ai", "??"])
+def test_the_history_entry_uses_the_prefix_only_when_it_makes_a_comment(env, tmux, fake, work, prefix):
+    # "?? request" recalled where shellper is not loaded (a shared history file) would run.
+    fake.answer("show where i am", "pwd", {})
+    pane = env.zsh(tmux, cwd=work, before=f"SHELLPER_PREFIX='{prefix}'")
+    translate(pane, f"{prefix} show where i am", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("")
+    entries = _history(pane, work, 2)
+    if prefix == "#ai":
+        assert entries == ["#ai show where i am", "pwd"]
+    else:
+        assert entries[-1] == "pwd" and not any(e.startswith("??") for e in entries), entries

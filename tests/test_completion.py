@@ -1,0 +1,164 @@
+"""Tab completion for the `shellper` command, loaded with the integration.
+
+Typed in real zsh, bash and fish (tmux): subcommands, the shells of `init`,
+files where a file is expected. The lists in the scripts are static (no
+Python at shell start), so they are checked against `shellper --help`'s own
+parser: bash's completion function and fish's `complete -C` are asked for
+every subcommand's options, zsh's through its real completion in tmux.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import time
+
+import pytest
+from fake_ollama import FakeOllama
+from shellharness import ShellEnv, Tmux, have
+
+from shellper_hook.cli import build_parser
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHELLS = [pytest.param(s, marks=pytest.mark.skipif(not have(s), reason=f"needs {s}")) for s in ("zsh", "bash", "fish")]
+pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
+COMPINIT = "autoload -Uz compinit && compinit -u -D"
+
+
+def commands() -> dict:
+    """Subcommand -> its option strings (-h aside), from the real parser."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name: sorted(o for a in sp._actions for o in a.option_strings if o not in ("-h", "--help"))
+        for name, sp in sub.choices.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tmux():
+    with Tmux() as t:
+        yield t
+
+
+@pytest.fixture(scope="module")
+def env(fake):
+    e = ShellEnv(fake.base_url)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def work(env, request):
+    return env.workdir("t-" + request.node.name.replace("[", "-").replace("]", "")[:60])
+
+
+def start(env, tmux, shell, work, compinit="before"):
+    if shell == "zsh":
+        if compinit == "before":
+            return env.zsh(tmux, before=COMPINIT, cwd=work)
+        return env.zsh(tmux, after=COMPINIT, cwd=work)
+    if shell == "fish":
+        return env.fish(tmux, before="set -g fish_autosuggestion_enabled 0", cwd=work)
+    return env.bash(tmux, cwd=work)
+
+
+def tab(pane, shell) -> None:
+    """Ask for completion; bash lists the candidates on a second Tab."""
+    pane.send("Tab")
+    if shell == "bash":
+        time.sleep(0.2)
+        pane.send("Tab")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_subcommands_and_the_shells_of_init_complete(env, tmux, work, shell):
+    pane = start(env, tmux, shell, work)
+    pane.mark()
+    pane.type("shellper in")
+    pane.send("Tab")
+    pane.wait_line("shellper init")
+    tab(pane, shell)
+    for name in ("zsh", "bash", "fish"):
+        pane.wait_for(name)
+    pane.send("C-u")
+    pane.mark()
+    pane.type("shellper setup-m")
+    pane.send("Tab")
+    pane.wait_line("shellper setup-model")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_file_argument_completes_file_names(env, tmux, work, shell):
+    open(os.path.join(work, "uniquely-named.jsonl"), "w").close()
+    pane = start(env, tmux, shell, work)
+    pane.type("shellper export -o uniq")
+    pane.send("Tab")
+    pane.wait_line("shellper export -o uniquely-named.jsonl")
+    pane.send("C-u")
+    pane.type("shellper eval uniq")
+    pane.send("Tab")
+    pane.wait_line("shellper eval uniquely-named.jsonl")
+
+
+@pytest.mark.skipif(not have("zsh"), reason="needs zsh")
+def test_zsh_completion_works_when_compinit_runs_after_shellper(env, tmux, work):
+    pane = start(env, tmux, "zsh", work, compinit="after")
+    pane.type("shellper in")
+    pane.send("Tab")
+    pane.wait_line("shellper init")
+
+
+@pytest.mark.skipif(not have("bash"), reason="needs bash")
+def test_bash_offers_every_subcommand_and_option_of_the_parser():
+    script = (
+        f"source {ROOT}/shell/shellper.bash\n"
+        "__shellper_init >/dev/null 2>&1\n"
+        'c() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=(); __shellper_complete;'
+        " printf '%s ' \"${COMPREPLY[@]}\"; echo; }\n"
+        "c shellper ''\n"
+    )
+    table = commands()
+    for name in table:
+        script += f"c shellper {name} -\n"
+    out = subprocess.run(["bash", "-i", "-c", script], capture_output=True, text=True, timeout=20,
+                         env=dict(os.environ, HOME="/nonexistent")).stdout.splitlines()[-(len(table) + 1):]
+    assert sorted(out[0].split()) == sorted([*table, "--help", "--version"])
+    for line, (name, options) in zip(out[1:], table.items()):
+        assert sorted(set(line.split()) - {"--help"}) == options, name
+
+
+@pytest.mark.skipif(not have("fish"), reason="needs fish")
+def test_fish_offers_every_subcommand_and_option_of_the_parser():
+    table = commands()
+    script = f"source {ROOT}/shell/shellper.fish\ncomplete -C 'shellper '; echo @@\n"
+    for name in table:
+        script += f"complete -C 'shellper {name} -'; echo @@\n"
+    out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, timeout=20).stdout
+    blocks = [[ln.split("\t")[0] for ln in b.strip().splitlines()] for b in out.split("@@")[:-1]]
+    assert sorted(w for w in blocks[0] if not w.startswith("-")) == sorted(table)
+    for block, (name, options) in zip(blocks[1:], table.items()):
+        assert sorted(set(block) - {"-h", "--help"}) == options, name
+
+
+@pytest.mark.skipif(not have("zsh"), reason="needs zsh")
+def test_zsh_offers_every_option_of_the_parser(env, tmux, work):
+    pane = start(env, tmux, "zsh", work)
+    for name, options in commands().items():
+        if name == "explain" or not options:
+            continue
+        pane.mark()
+        pane.type(f"shellper {name} --")
+        pane.send("Tab")
+        for option in options:
+            if option.startswith("--"):
+                pane.wait_for(option)
+        pane.send("C-u")
+        time.sleep(0.1)
