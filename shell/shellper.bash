@@ -80,6 +80,7 @@ __shellper_pending=${__shellper_pending-} # suggested and not yet run
 __shellper_ran=${__shellper_ran-}         # the line run after it
 __shellper_ran_set=${__shellper_ran_set:-0}
 __shellper_asked=${__shellper_asked-}     # the line the pending one was asked from
+__shellper_used=${__shellper_used-}       # 1 once this terminal asked: it has a conversation
 __shellper_at_ps1=${__shellper_at_ps1:-1} # 1 at the first line of a command
 __shellper_chain=${__shellper_chain-}     # what the Enter macro ends with now
 __shellper_report_fd=${__shellper_report_fd-} # the report in flight
@@ -141,7 +142,7 @@ __shellper_run() {
 # __shellper_fd. Status 1 (and a message) if it cannot start.
 __shellper_start() {
   __shellper_report_wait
-  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_asked=''
+  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_asked='' __shellper_used=1
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
@@ -413,7 +414,8 @@ __shellper_report_wait() {
 # for it); $? is handed on to the user's own EXIT trap, run after this.
 __shellper_exit() {
   local st=$?
-  if [[ -z ${__shellper_socket-} || -S ${__shellper_socket-} ]]; then
+  # A terminal that never asked has no conversation to forget: no process at exit.
+  if [[ -n ${__shellper_used-} ]] && [[ -z ${__shellper_socket-} || -S ${__shellper_socket-} ]]; then
     ( \builtin exec "$__shellper_python" -m shellper_hook.client closed "$$" </dev/null >/dev/null 2>&1 & )
   fi
   return "$st"

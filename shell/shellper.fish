@@ -116,6 +116,7 @@ end
 function __shellper_start
     __shellper_say --note "translating... (Ctrl-C cancels)"
     set -g __shellper_busy 1
+    set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
     # The daemon `shellper init fish` named, for this client only.
     builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
@@ -306,6 +307,7 @@ end
 # This terminal is gone: the daemon forgets its conversation now.
 function __shellper_exit --on-event fish_exit
     status is-interactive; or return 0  # a script that loaded us had no conversation
+    set -q __shellper_used; or return 0  # nor has a terminal that never asked
     __shellper_detach $__shellper_python -m shellper_hook.client closed $fish_pid
 end
 

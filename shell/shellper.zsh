@@ -95,6 +95,7 @@ typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
 # The line the pending suggestion was asked from: its request goes into the
 # history just before the line that runs.
 typeset -g __shellper_asked="${__shellper_asked-}"
+typeset -g __shellper_used="${__shellper_used-}"  # 1 once this terminal asked: it has a conversation
 # The line as typed, when that entry was added (preexec's $1 is empty then).
 typeset -g __shellper_typed="${__shellper_typed-}"
 typeset -g __shellper_report_fd="${__shellper_report_fd-}"
@@ -179,7 +180,7 @@ __shellper_start() {
   __shellper_drop
   local text=$1 fd
   __shellper_report_wait
-  __shellper_line=$2 __shellper_reply= __shellper_asked=
+  __shellper_line=$2 __shellper_reply= __shellper_asked= __shellper_used=1
   if __shellper_connect; then
     fd=$REPLY
     local cwd session=$$
@@ -485,6 +486,8 @@ __shellper_exit() {
   emulate -L zsh
   setopt localoptions no_aliases
   local REPLY
+  # A terminal that never asked has no conversation to forget.
+  [[ -n $__shellper_used ]] || return 0
   if __shellper_connect; then
     local fd=$REPLY
     print -rn -u $fd -- "{\"v\":1,\"op\":\"closed\",\"session\":$$}"$'\n' 2>/dev/null

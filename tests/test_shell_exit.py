@@ -136,3 +136,21 @@ def test_zsh_without_its_socket_module_sends_it_through_the_client(env, tmux, fa
     pane.send("Enter")
     wait_until(lambda: gone(pane.pid), timeout=5)
     wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash"])
+def test_a_terminal_that_never_asked_starts_no_process_at_exit(env, tmux, fake, shell):
+    """Nothing to forget: the exit hook starts no client (every terminal closed pays nothing)."""
+    log = os.path.join(env.workdir(f"exit-log-{shell}"), "calls.log")
+    fake_python = os.path.join(os.path.dirname(log), "python")
+    with open(fake_python, "w") as fh:
+        fh.write(f'#!/bin/sh\necho "$*" >> {log}\n')
+    os.chmod(fake_python, 0o755)
+    # No socket to reach either, so the hook would have to start the client.
+    pane, _ = start(env, tmux, shell, before="")
+    pane.run(f"__shellper_python={fake_python} __shellper_socket=")
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: gone(pane.pid), timeout=5)
+    time.sleep(0.5)
+    assert not os.path.exists(log), open(log).read()
