@@ -280,6 +280,7 @@ class _Where:
         protect(real_home, "your home directory")
         protect("/", "the root directory")
         self.protected = protected
+        self._readings: dict = {}  # value -> readings: each check asks again, the links are read once
 
     def join(self, value: str) -> str:
         """What the command itself names: the literal value from the shell's directory."""
@@ -305,11 +306,13 @@ class _Where:
     def readings(self, value: str) -> list:
         """(absolute path, whether through symbolic links) for every way value may
         land: by name, as the kernel resolves it, and ~/$HOME/$PWD expanded."""
-        literal = _lexical(value, self.cwd)
-        out = [(literal, False), (_real(self.join(value)), True), (_real(literal), True)]
-        for path in self.expansions(value):
-            out += [(path, False), (_real(path), True)]
-        return out
+        if value not in self._readings:
+            literal = _lexical(value, self.cwd)
+            out = [(literal, False), (_real(self.join(value)), True), (_real(literal), True)]
+            for path in self.expansions(value):
+                out += [(path, False), (_real(path), True)]
+            self._readings[value] = out
+        return list(self._readings[value])
 
     def why_protected(self, path: str):
         """What path is, if it must never be removed or moved; else None."""
@@ -338,14 +341,10 @@ def _refuse_per_process(value: str, where: _Where) -> None:
 
 def _key_dir(path: str, where: _Where):
     """("~/.ssh" or "~/.gnupg", whether path is that folder itself) for a path in one, else None."""
-    folded = path.casefold()
-    for home in dict.fromkeys((where.home, where.real_home)):
-        if home == "/" or not _under(folded, home) or folded == home.casefold():
-            continue
-        parts = folded[len(home.casefold()) + 1 :].split("/", 1)
-        if parts[0] in _KEY_DIRS:
-            return "~/" + parts[0], len(parts) == 1
-    return None
+    entry = _home_entry(path, where)
+    if entry is None or entry[0] not in _KEY_DIRS:
+        return None
+    return "~/" + entry[0], entry[1] == ""
 
 
 def _take_notes(tool: str, verb: str, value: str, where: _Where) -> list:
@@ -450,16 +449,26 @@ def _landings(call: ToolCall, where: _Where) -> list:
     return out
 
 
+def _home_entry(path: str, where: _Where):
+    """(the top-level entry of home that path is in, the rest below it), casefolded
+    (macOS disks ignore case); ("", "") for home itself; None outside home."""
+    folded = path.casefold()
+    for home in dict.fromkeys((where.home, where.real_home)):
+        if home != "/" and _under(folded, home):
+            first, _, rest = folded[len(home.casefold()) + 1 :].partition("/")
+            return first, rest
+    return None
+
+
 def _written(path: str, where: _Where):
     """("keys" | "dotfile" | "system", how to show it) for a write to path, or None."""
-    folded = path.casefold()  # casefold: macOS disks ignore case
-    for home in dict.fromkeys((where.home, where.real_home)):
-        if home == "/" or not _under(folded, home):
-            continue
-        first = folded[len(home.casefold()) + 1 :].split("/", 1)[0]
+    entry = _home_entry(path, where)
+    if entry is not None:
+        first = entry[0]
         if first in _KEY_DIRS:
             return "keys", "~/" + first
         return ("dotfile", "~/" + first) if first.startswith(".") else None
+    folded = path.casefold()
     if path == "/dev/null" or any(_under(folded, d) for d in _SHARED_DIRS):
         return None
     for d in _SYSTEM_DIRS:
