@@ -1,8 +1,9 @@
 # shellper for bash: turn a request typed at the prompt into a command.
 #
 # Load it from ~/.bashrc with:   eval "$(shellper init bash)"
-# (`shellper init bash` prints two settings, __shellper_python and
-# __shellper_socket, then this file. Sourced on its own, it uses `python3`.)
+# (`shellper init bash` prints three settings, __shellper_python,
+# __shellper_pkg and __shellper_socket, then this file. Sourced on its own,
+# it uses `python3`.)
 # It is read with alias expansion off (restored at the end), so your aliases
 # of the builtins used here (`alias read=...`) cannot change its functions.
 #
@@ -73,6 +74,7 @@
 \builtin shopt -u expand_aliases
 
 __shellper_python=${__shellper_python:-python3}
+__shellper_pkg=${__shellper_pkg-}         # the folder holding shellper_hook, if known
 __shellper_socket=${__shellper_socket-}
 __shellper_prefix=${SHELLPER_PREFIX-'#?'}  # read at each load, as SHELLPER_KEY is
 __shellper_last=${__shellper_last-}       # the last command suggested
@@ -126,9 +128,12 @@ __shellper_request_of() {
 # Translate request $1 (typed as line $2): the command replaces the line,
 # or the line stays with a message. Every exit restores the terminal modes.
 __shellper_run() {
-  local tty st=0
-  tty=$(\command stty -g 2>/dev/null) || tty=
+  local tty='' st=0
   if __shellper_start "$1" "$2"; then
+    # While the client starts (not before: these cost it 2 processes): Ctrl-C
+    # must not reach bash (it would abort readline's line), so it arrives as
+    # a key instead; the modes saved come back after.
+    tty=$(\command stty -g 2>/dev/null && \command stty -isig 2>/dev/null) || tty=
     __shellper_wait
     st=$?
   else
@@ -154,30 +159,43 @@ __shellper_start() {
   (( max < 10 )) && max=10
   (( ${#REPLY} > max )) && REPLY=${REPLY:0:max-3}...
   printf '\r\033[Kshellper: translating... (Ctrl-C cancels) "%s"' "$REPLY" >&2
-  # Ctrl-C must not reach bash here (it would abort readline's line), so
-  # it arrives as a key instead; the child reports the reply on a pipe.
-  \command stty -isig 2>/dev/null
-  local before=${!-} fd
+  # The client reports the reply on a pipe.
+  local before=${!-} fd cwd=$PWD
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
   # Substitutions are parsed when they run: quoted words, no aliases.
   exec {fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
-    \builtin exec "$py" -m shellper_hook.client translate "$$" 2>/dev/null \
-    < <(\builtin printf '%s\0%s\0' "$PWD" "$1"))
+    __shellper_client translate "$$" 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
   __shellper_fd=$fd __shellper_pid=${!-}
   [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
   return 0
 }
 
+# Run the client with arguments "$@" in place of this subshell (call it
+# only in one). Never with the user's folder on Python's path, where a
+# json.py would run instead of the module: with the package's folder known,
+# as `python -I -S` (isolated, and no site-packages scan: half the start);
+# else from /.
+__shellper_client() {
+  if [[ -n ${__shellper_pkg-} ]]; then
+    \builtin exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg" "$@"
+  fi
+  \builtin cd / && \builtin exec "$__shellper_python" -m shellper_hook.client "$@"
+}
+
 # Wait for the reply while reading keys: Ctrl-C / Ctrl-G cancel, Enter
 # keeps waiting, typed text goes on the line and drops the request.
 __shellper_wait() {
-  local key c typed='' outcome=reply part
+  local key c typed='' outcome=reply part first=''
   local -a f=()
-  while ! read -t 0 -u "$__shellper_fd" 2>/dev/null; do
-    # Wait a little for a key; a plain read (no -n/-s/-d) keeps signals off.
+  while :; do
+    # The reply's first byte, as soon as it comes (a timed poll would add
+    # its interval to every request), or 50 ms for keys to arrive.
+    IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null && break
+    (( $? > 128 )) || break  # the client's end closed without a word
+    # Take the keys typed; a plain read (no -n/-s/-d) keeps signals off.
     key=
-    IFS= read -r -t 0.05 key 2>/dev/null </dev/tty
+    read -t 0 </dev/tty 2>/dev/null && IFS= read -r -t 0.01 key 2>/dev/null </dev/tty
     if [[ $key == *$'\003'* || $key == *$'\007'* ]]; then
       outcome=cancelled
       break
@@ -205,6 +223,7 @@ __shellper_wait() {
     while IFS= read -r -d '' part <&"$__shellper_fd"; do
       f+=("$part")
     done
+    [[ -n $first ]] && f[0]=$first${f[0]-}
   elif [[ -n $__shellper_pid ]]; then
     kill -TERM "$__shellper_pid" 2>/dev/null
   fi
@@ -247,7 +266,7 @@ __shellper_apply() {
   fi
   if [[ ${1-} == error ]]; then
     __shellper_say "${3:-${2:-failed}}"
-  elif (( $# == 0 )) && ! "$__shellper_python" -c 'import shellper_hook.client' 2>/dev/null; then
+  elif (( $# == 0 )) && ! ( __shellper_client check ) </dev/null >/dev/null 2>&1; then
     __shellper_say "cannot start $__shellper_python -m shellper_hook.client: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
   elif (( $# == 0 )); then
     __shellper_say "no answer from the daemon (see \`shellper status\`)"
@@ -379,8 +398,7 @@ __shellper_report() {
   __shellper_report_wait
   # The client keeps the pipe open until it is done (it prints nothing).
   # Substitutions are parsed when they run: quoted words, no aliases.
-  exec {__shellper_report_fd}< <(\builtin exec "$__shellper_python" -m shellper_hook.client executed "$$" "$2" 2>/dev/null \
-    < <(\builtin printf '%s\0' "$1"))
+  exec {__shellper_report_fd}< <(__shellper_client executed "$$" "$2" 2>/dev/null < <(\builtin printf '%s\0' "$1"))
 }
 
 # Does bash's history drop line $1 (HISTCONTROL ignorespace/ignoreboth,
@@ -416,7 +434,7 @@ __shellper_exit() {
   local st=$?
   # A terminal that never asked has no conversation to forget: no process at exit.
   if [[ -n ${__shellper_used-} ]] && [[ -z ${__shellper_socket-} || -S ${__shellper_socket-} ]]; then
-    ( \builtin exec "$__shellper_python" -m shellper_hook.client closed "$$" </dev/null >/dev/null 2>&1 & )
+    ( __shellper_client closed "$$" </dev/null >/dev/null 2>&1 & )
   fi
   return "$st"
 }
@@ -551,7 +569,7 @@ __shellper_autostart() {
   local off=${SHELLPER_AUTOSTART-}
   case ${off,,} in 0|no|false|off) return 0 ;; esac
   [[ -n ${__shellper_socket-} && ! -S $__shellper_socket ]] || return 0
-  ( "$__shellper_python" -c 'from shellper_hook.client import connect; connect().close()' </dev/null >/dev/null 2>&1 & )
+  ( __shellper_client start </dev/null >/dev/null 2>&1 & )
 }
 
 if [[ $- == *i* ]]; then __shellper_init && __shellper_autostart; fi

@@ -3,8 +3,9 @@
 #
 # Load it from ~/.config/fish/config.fish with:   shellper init fish | source
 # (or let ./install.sh put it in ~/.config/fish/conf.d/shellper.fish).
-# `shellper init fish` prints two settings, __shellper_python and
-# __shellper_socket, then this file. Sourced on its own, it uses `python3`.
+# `shellper init fish` prints three settings, __shellper_python,
+# __shellper_pkg and __shellper_socket, then this file. Sourced on its own,
+# it uses `python3`.
 #
 # Use:
 #   Ctrl-G             the whole line is a request; it is replaced by the
@@ -58,6 +59,7 @@
 
 # Sourced twice: keep the settings and state, refresh the functions.
 set -q __shellper_python[1]; or set -g __shellper_python python3
+set -q __shellper_pkg; or set -g __shellper_pkg ''  # the folder holding shellper_hook, if known
 set -q __shellper_socket; or set -g __shellper_socket ''
 # The last command suggested, and the one waiting to be run (the next line
 # run is reported, and nothing else).
@@ -117,10 +119,8 @@ function __shellper_start
     __shellper_say --note "translating... (Ctrl-C cancels)"
     set -g __shellper_busy 1
     set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
-    # The daemon `shellper init fish` named, for this client only.
-    builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
-    set -l fields (builtin printf '%s\0%s\0' $PWD $argv[1] | command $__shellper_python -m shellper_hook.client translate $fish_pid fish 2>/dev/null | string split0)
+    set -l fields (builtin printf '%s\0%s\0' $PWD $argv[1] | __shellper_client translate $fish_pid fish 2>/dev/null | string split0)
     set -l st $pipestatus[2]
     builtin printf '\r\033[K' >&2  # the note goes
     if builtin test "$__shellper_busy" != 1 -o "$st" = 130
@@ -224,8 +224,7 @@ function __shellper_postexec --on-event fish_postexec
     if string match -q ' *' -- $line; or builtin test -n "$fish_private_mode"
         set line ''
     end
-    builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
-    builtin printf '%s\0' $line | command $__shellper_python -m shellper_hook.client executed $fish_pid $st fish >/dev/null 2>&1
+    builtin printf '%s\0' $line | __shellper_client executed $fish_pid $st fish >/dev/null 2>&1
     return $st
 end
 
@@ -296,24 +295,42 @@ function __shellper_complete
 end
 __shellper_complete
 
-# Start a program detached (sh forks it into the background and exits): no
-# job of fish's, no notice, and fish's $last_pid stays the user's. It ignores
-# the hangup of a terminal that closes as fish exits.
-function __shellper_detach
+# Run the client with arguments $argv, for the daemon `shellper init fish`
+# named. Never with the user's folder on Python's path, where a json.py would
+# run instead of the module: with the package's folder known, as
+# `python -I -S` (isolated, and no site-packages scan: half the start); else
+# from / (sh changes folder for it alone). --detach: in the background (sh
+# forks it and exits: no job of fish's, no notice, fish's $last_pid stays the
+# user's), ignoring the hangup of a terminal that closes as fish exits.
+function __shellper_client
     builtin test -n "$__shellper_socket"; and set -lx SHELLPER_SOCKET $__shellper_socket
-    command sh -c 'trap "" HUP; "$@" </dev/null >/dev/null 2>&1 &' sh $argv
+    set -l detach 0
+    if builtin test "$argv[1]" = --detach
+        set detach 1
+        set -e argv[1]
+    end
+    set -l run $__shellper_python -m shellper_hook.client
+    builtin test -n "$__shellper_pkg"
+    and set run $__shellper_python -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' $__shellper_pkg
+    if builtin test $detach = 1
+        command sh -c 'trap "" HUP; cd / && "$@" </dev/null >/dev/null 2>&1 &' sh $run $argv
+    else if builtin test -n "$__shellper_pkg"
+        command $run $argv  # isolated: the folder it runs in does not matter
+    else
+        command sh -c 'cd / && exec "$@"' sh $run $argv
+    end
 end
 
 # This terminal is gone: the daemon forgets its conversation now.
 function __shellper_exit --on-event fish_exit
     status is-interactive; or return 0  # a script that loaded us had no conversation
     set -q __shellper_used; or return 0  # nor has a terminal that never asked
-    __shellper_detach $__shellper_python -m shellper_hook.client closed $fish_pid
+    __shellper_client --detach closed $fish_pid
 end
 
 # No daemon listening: start one in the background, so the first Ctrl-G finds
 # it ready. SHELLPER_AUTOSTART=0: never.
 if status is-interactive; and builtin test -n "$__shellper_socket" -a ! -S "$__shellper_socket"
     and not builtin contains -- (string lower -- "$SHELLPER_AUTOSTART") 0 no false off
-    __shellper_detach $__shellper_python -c 'from shellper_hook.client import connect; connect().close()'
+    __shellper_client --detach start
 end

@@ -1,8 +1,8 @@
 # shellper for zsh: turn a request typed at the prompt into a command.
 #
 # Load it from ~/.zshrc with:   eval "$(shellper init zsh)"
-# (`shellper init zsh` prints two settings, __shellper_python and
-# __shellper_socket, then this file, wrapped so that it is parsed with
+# (`shellper init zsh` prints three settings, __shellper_python,
+# __shellper_pkg and __shellper_socket, then this file, wrapped so that it is parsed with
 # aliases off: your aliases of the builtins used here (`alias print=...`,
 # global aliases) cannot change these functions. Sourced on its own, it uses
 # `python3`, always goes through the client, and is parsed with your aliases.)
@@ -76,6 +76,7 @@
 
 # Sourced twice: keep the existing wrappers and state, refresh the functions.
 typeset -g __shellper_python="${__shellper_python:-python3}"
+typeset -g __shellper_pkg="${__shellper_pkg-}"  # the folder holding shellper_hook, if known
 typeset -g __shellper_socket="${__shellper_socket-}"
 # Read at each load, as SHELLPER_KEY is.
 typeset -g __shellper_prefix="${SHELLPER_PREFIX-#?}"
@@ -172,6 +173,18 @@ __shellper_drop() {
   __shellper_fd= __shellper_pid= __shellper_reply=
 }
 
+# Run the client with arguments $@ in place of this subshell (call it only
+# in one). Never with the user's folder on Python's path, where a json.py
+# would run instead of the module: with the package's folder known, as
+# `python -I -S` (isolated, and no site-packages scan: half the start);
+# else from / (-q: no chpwd hooks).
+__shellper_client() {
+  if [[ -n $__shellper_pkg ]]; then
+    exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg" "$@"
+  fi
+  builtin cd -q / && exec "$__shellper_python" -m shellper_hook.client "$@"
+}
+
 # Start translating $1 (the request); $2 is the line to put back on failure.
 __shellper_start() {
   emulate -L zsh
@@ -195,8 +208,9 @@ __shellper_start() {
     # No daemon reachable: the client starts it and prints the same reply.
     # The subshell says its pid first, so Ctrl-C can stop the client.
     # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is world-readable).
-    exec {fd}< <(print -r -- $sysparams[pid]; exec "$__shellper_python" -m shellper_hook.client translate $$ 2>/dev/null \
-      < <(builtin print -rn -- "$PWD"$'\0'"$text"$'\0'))
+    local here=$PWD
+    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client translate $$ 2>/dev/null \
+      < <(builtin print -rn -- "$here"$'\0'"$text"$'\0'))
     IFS= read -r -u $fd __shellper_pid
   fi
   __shellper_fd=$fd
@@ -463,8 +477,7 @@ __shellper_report() {
   else
     __shellper_report_wait
     # The client keeps the pipe open until it is done (it prints nothing).
-    exec {__shellper_report_fd}< <(exec "$__shellper_python" -m shellper_hook.client executed $$ $2 2>/dev/null \
-      < <(builtin print -rn -- "$1"$'\0'))
+    exec {__shellper_report_fd}< <(__shellper_client executed $$ $2 2>/dev/null < <(builtin print -rn -- "$1"$'\0'))
   fi
 }
 
@@ -493,7 +506,7 @@ __shellper_exit() {
     print -rn -u $fd -- "{\"v\":1,\"op\":\"closed\",\"session\":$$}"$'\n' 2>/dev/null
     exec {fd}<&-
   elif [[ -z $__shellper_socket || -S $__shellper_socket ]]; then
-    "$__shellper_python" -m shellper_hook.client closed $$ </dev/null >/dev/null 2>&1 &!
+    __shellper_client closed $$ </dev/null >/dev/null 2>&1 &!
   fi
   return 0
 }
@@ -635,5 +648,5 @@ __shellper_compdef() {
     exec {REPLY}<&-
     return 0
   fi
-  ( "$__shellper_python" -c 'from shellper_hook.client import connect; connect().close()' </dev/null >/dev/null 2>&1 &! )
+  ( __shellper_client start </dev/null >/dev/null 2>&1 &! )
 }

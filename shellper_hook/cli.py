@@ -298,15 +298,20 @@ def cmd_init(args) -> int:
         path = shell_script_path(args.shell)
     except FileNotFoundError as exc:
         return _die(str(exc))
+    # The folder holding this package: the shells run the client with it on
+    # sys.path as `python -I -S` (no site scan, nothing from the user's folder).
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if args.shell == "fish":
         from .render import quote
 
         sys.stdout.write(
             f"set -g __shellper_python {quote(sys.executable, 'fish')}\n"
+            f"set -g __shellper_pkg {quote(pkg, 'fish')}\n"
             f"set -g __shellper_socket {quote(paths.socket_path(), 'fish')}\n"
         )
     else:
-        sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_socket={_sq(paths.socket_path())}\n")
+        sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_pkg={_sq(pkg)}\n"
+                         f"__shellper_socket={_sq(paths.socket_path())}\n")
     if args.static:
         sys.stdout.write(_static_loader(args.shell, path))
         return 0

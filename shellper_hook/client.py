@@ -1,13 +1,24 @@
 """The thin client: one request to the daemon, starting it when needed.
 
-Standard library only: this runs on every key press in bash, so it must
-not pay for openai, psutil or platformdirs.
+Standard library only: this runs on every key press in bash and fish, so it
+must not pay for openai, psutil or platformdirs, and its request path
+imports no module that brings `re` or `enum` (json, socket, subprocess,
+tempfile): those are imported where they are needed, off that path.
+The shells run it as `python -S` with the package's folder added to
+sys.path (see `shellper init`), which skips the site-packages scan.
 
 Used by the shells as
-    python -m shellper_hook.client translate PID [SHELL]   stdin: CWD NUL TEXT NUL
+    CLIENT translate PID [SHELL]   stdin: CWD NUL TEXT NUL
                        (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout)
-    python -m shellper_hook.client executed PID STATUS [SHELL]   stdin: COMMAND NUL
-    python -m shellper_hook.client closed PID   (the shell is exiting: forget its conversation)
+    CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
+    CLIENT closed PID   (the shell is exiting: forget its conversation)
+    CLIENT start        (a shell is starting: start the daemon unless one listens)
+    CLIENT check        (exit 0: the client can run)
+where CLIENT is, with PKG the folder holding shellper_hook (`shellper init` prints it),
+    python -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' PKG
+isolated from the user's folder and environment, and without the site-packages scan;
+or, PKG unknown, python -m shellper_hook.client run from "/". Never from the user's
+folder as is: a json.py there would run in place of the module.
 User text comes on stdin, never in argv: any local user can read another's
 /proc/PID/cmdline. The old forms with CWD TEXT / COMMAND as arguments still
 work, for shells that loaded an older shellper.
@@ -15,11 +26,9 @@ work, for shells that loaded an older shellper.
 
 from __future__ import annotations
 
+import _socket  # socket's C half: `import socket` would cost every request its enum import
 import errno
-import json
 import os
-import socket
-import subprocess
 import sys
 import time
 
@@ -32,8 +41,8 @@ class DaemonUnavailable(Exception):
     """No daemon answers and none could be started; the message says what to do."""
 
 
-def _connect(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: str) -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
         uid = protocol.peer_uid(sock)
@@ -54,8 +63,10 @@ def _dead(exc: OSError) -> bool:
     return exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR)
 
 
-def spawn_daemon() -> subprocess.Popen:
-    """Start a detached daemon (own session, output to the log file)."""
+def spawn_daemon():
+    """Start a detached daemon (own session, output to the log file); its Popen."""
+    import subprocess
+
     state = paths.ensure_private_dir(paths.state_dir())
     log = open(paths.log_file(), "ab")
     try:
@@ -72,7 +83,7 @@ def spawn_daemon() -> subprocess.Popen:
         log.close()
 
 
-def connect(autostart: bool = True) -> socket.socket:
+def connect(autostart: bool = True) -> _socket.socket:
     """A connected socket to the daemon, starting one if there is none.
 
     Concurrent clients serialise on a lock file, so ten racing clients
@@ -109,7 +120,7 @@ def connect(autostart: bool = True) -> socket.socket:
     )
 
 
-def _recv_all(sock: socket.socket) -> bytes:
+def _recv_all(sock: _socket.socket) -> bytes:
     chunks = []
     while True:
         data = sock.recv(65536)
@@ -135,6 +146,8 @@ def send(req: dict, autostart: bool = True, timeout: float | None = None) -> byt
 
 def request(req: dict, autostart: bool = True, timeout: float | None = None) -> dict:
     """Send one request and decode the JSON reply."""
+    import json
+
     raw = send(req, autostart, timeout)
     try:
         reply = json.loads(raw.decode("utf-8"))
@@ -164,6 +177,8 @@ def _whole_nul_reply(raw: bytes) -> bytes:
     request the daemon could not read) is passed on as a NUL one."""
     if raw.startswith((b"ok\0", b"error\0")) and raw.endswith(b"\0") and raw.count(b"\0") == 3:
         return raw
+    import json
+
     try:
         reply = json.loads(raw.decode("utf-8"))
     except ValueError:
@@ -232,23 +247,35 @@ def _main(argv: list) -> int:
                 raw_command = os.fsencode(argv[3])
             command = raw_command.decode("utf-8", "replace")
             req = {"op": "executed", "session": int(pid), "status": int(status), "command": command, "shell": shell}
-            request(req, autostart=False, timeout=2)
+            send(req, autostart=False, timeout=2)  # nobody reads the reply: no JSON to decode
         except (DaemonUnavailable, OSError, ValueError):
             return 1
         return 0
     if argv[:1] == ["closed"] and len(argv) == 2:
         try:
             # Never starts a daemon: with none running there is nothing to forget.
-            request({"op": "closed", "session": int(argv[1])}, autostart=False, timeout=2)
+            send({"op": "closed", "session": int(argv[1])}, autostart=False, timeout=2)
         except (DaemonUnavailable, OSError, ValueError):
             return 1
         return 0
+    if argv == ["start"]:
+        try:
+            connect().close()  # a shell starting: have a daemon listening by its first request
+        except (DaemonUnavailable, OSError):
+            return 1
+        return 0
+    if argv == ["check"]:
+        return 0  # the shells ask, when a reply is missing, whether the client itself can run
     sys.stderr.write(__doc__)
     return 2
 
 
-if __name__ == "__main__":
+def main() -> None:
     try:
         sys.exit(_main(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

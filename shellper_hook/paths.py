@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 
 APP = "shellper"
 SOCKET_NAME = "daemon.sock"
@@ -46,6 +45,12 @@ def data_dir() -> str:
     return os.path.join(_xdg("XDG_DATA_HOME", os.path.join(_home(), ".local", "share")), APP)
 
 
+def _tempdir() -> str:
+    import tempfile  # only when no runtime dir will do: it costs the client's start several ms
+
+    return tempfile.gettempdir()
+
+
 def _platform_runtime_base() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR", "").strip()
     if xdg:
@@ -54,7 +59,7 @@ def _platform_runtime_base() -> str:
         return os.path.join(_home(), "Library", "Caches", "TemporaryItems")
     base = f"/run/user/{os.getuid()}"
     if not os.access(base, os.W_OK):
-        base = os.path.join(tempfile.gettempdir(), f"runtime-{os.getuid()}")
+        base = os.path.join(_tempdir(), f"runtime-{os.getuid()}")
     return base
 
 
@@ -81,7 +86,7 @@ def runtime_dir() -> str:
     if not (usable and _ours(base, False) and _ours(candidate, True)):
         candidate = os.path.join(state_dir(), "run")
     if len(os.path.join(candidate, SOCKET_NAME)) > MAX_SOCKET_PATH:
-        short = os.path.join(tempfile.gettempdir(), f"{APP}-{os.getuid()}")
+        short = os.path.join(_tempdir(), f"{APP}-{os.getuid()}")
         if _ours(short, True):  # else keep the long path: failing to bind beats a stranger's socket
             candidate = short
     return candidate

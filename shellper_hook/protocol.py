@@ -38,9 +38,13 @@ or  error NUL kind NUL message NUL.
 
 from __future__ import annotations
 
-import json
-import socket
+import _socket  # socket's C half: `import socket` costs the client (run per request in bash) its enum import
 import struct
+
+try:  # JSON's string quoting in C, so encode() needs no `import json` (re, enum) in the client
+    from _json import encode_basestring as _quote
+except ImportError:  # not CPython
+    from json.encoder import py_encode_basestring as _quote
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
@@ -75,8 +79,38 @@ class ProtocolError(ValueError):
     """A request the daemon cannot accept; the message goes back to the client."""
 
 
+def _json(value) -> str:
+    """Compact JSON, as json.dumps(value, ensure_ascii=False, separators=(",", ":")) writes it."""
+    if isinstance(value, str):
+        return _quote(value)
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(_quote(_key(k)) + ":" + _json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _key(key) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (bool, int, float)):
+        return _json(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
 def encode(obj: dict) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    """One request or reply line."""
+    return _json(obj).encode("utf-8") + b"\n"
 
 
 def ok(**fields) -> dict:
@@ -111,6 +145,8 @@ def decode_request(line: bytes) -> dict:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise ProtocolError("the request is not valid UTF-8 text; retype it") from None
+    import json  # the daemon's side only
+
     try:
         req = json.loads(text)
     except (ValueError, RecursionError):
@@ -151,17 +187,17 @@ def decode_request(line: bytes) -> dict:
     return req
 
 
-def peer_uid(sock: socket.socket) -> int | None:
+def peer_uid(sock: _socket.socket) -> int | None:
     """The uid of the process at the other end of a Unix socket, or None if unknown.
 
     Both ends check it: the daemon serves only its user, and a client talks
     only to its user's daemon, never to one another user set up at our path.
     """
-    if hasattr(socket, "SO_PEERCRED"):
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    if hasattr(_socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
         return struct.unpack("3i", creds)[1]
-    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS: struct xucred, uid at offset 4; SOL_LOCAL is 0
-        creds = sock.getsockopt(0, socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
+    if hasattr(_socket, "LOCAL_PEERCRED"):  # macOS: struct xucred, uid at offset 4; SOL_LOCAL is 0
+        creds = sock.getsockopt(0, _socket.LOCAL_PEERCRED, struct.calcsize("IIh16I"))
         return struct.unpack_from("I", creds, 4)[0]
     return None
 

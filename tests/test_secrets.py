@@ -94,7 +94,7 @@ def _slow_python(work: str) -> str:
     """A python that waits 2 s before running a report, so it can be watched."""
     path = os.path.join(work, "slowpy")
     with open(path, "w") as fh:
-        fh.write(f'#!/bin/sh\n[ "$3" = executed ] && sleep 2\nexec {sys.executable} "$@"\n')
+        fh.write(f'#!/bin/sh\ncase " $* " in *" executed "*) sleep 2;; esac\nexec {sys.executable} "$@"\n')
     os.chmod(path, 0o755)
     return path
 

@@ -494,7 +494,9 @@ def _logging_python(work: str) -> tuple:
     log = os.path.join(work, "starts.log")
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
-        fh.write(f'#!/bin/sh\necho "$3" >> {log}\nexec {sys.executable} "$@"\n')
+        # The client's operation: the first of its words (the options before it vary).
+        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
+                 f'exec {sys.executable} "$@"\n')
     os.chmod(logpy, 0o755)
     return log, logpy
 
@@ -645,14 +647,17 @@ def test_a_client_that_cannot_start_says_what_is_missing_and_keeps_the_terminal(
     if case == "python-gone":
         python = os.path.join(env.root, "gone-venv", "bin", "python")
         missing = f"cannot start {python}: not found"
-    else:  # a Python without the package (-S: no site-packages)
+    else:  # a Python without the package (-S: no site-packages), and the package's folder emptied
         python = os.path.join(env.root, "bare-python")
         with open(python, "w") as fh:
             fh.write(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
         os.chmod(python, 0o755)
+        os.makedirs(os.path.join(env.root, "uninstalled"))
         missing = "the shellper package is gone"
     log = os.path.join(work, f"stty-{case}")
-    pane = env.bash(tmux, cwd=work, after=f"__shellper_python='{python}'\nbind -x '\"\\C-t\": stty -g >> {log}'")
+    pkg = os.path.join(env.root, "uninstalled")
+    pane = env.bash(tmux, cwd=work, after=f"__shellper_python='{python}' __shellper_pkg='{pkg}'\n"
+                    f"bind -x '\"\\C-t\": stty -g >> {log}'")
     pane.send("C-t")  # the terminal modes inside a key binding, before
     translate(pane, "list the files")
     pane.wait_for(missing, timeout=10)

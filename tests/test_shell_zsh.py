@@ -380,7 +380,7 @@ def test_a_request_typed_right_after_running_a_suggestion_follows_it(env, tmux, 
     # reach the daemon after the report, or the run would be misfiled.
     slow = os.path.join(work, "slowpy")
     with open(slow, "w") as fh:
-        fh.write(f'#!/bin/sh\n[ "$3" = executed ] && sleep 0.7\nexec {sys.executable} "$@"\n')
+        fh.write(f'#!/bin/sh\ncase " $* " in *" executed "*) sleep 0.7;; esac\nexec {sys.executable} "$@"\n')
     os.chmod(slow, 0o755)
     fake.answer("first of two", "ls", {})
     fake.answer("second of two", "pwd", {})
