@@ -119,6 +119,35 @@ __shellper_json() {
   REPLY="\"$s\""
 }
 
+# This terminal's settings, as a JSON object in REPLY, as the client sends
+# them (protocol.settings_origin): the SHELLPER_* settings variables set here,
+# and which config file applies (paths.config_file). The daemon says when it
+# started with others. Tests keep the list equal to protocol.SETTINGS_ENV.
+__shellper_settings() {
+  emulate -L zsh
+  setopt localoptions extendedglob
+  local name out= config=${SHELLPER_CONFIG-} base=${XDG_CONFIG_HOME-}
+  for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
+      SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
+      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
+    [[ -n ${${(P)name-}//[[:space:]]/} ]] || continue  # an empty one counts as unset
+    __shellper_json "${(P)name}"
+    out+="\"$name\":$REPLY,"
+  done
+  # Blank counts as unset; a set value counts stripped of blanks at both ends.
+  config=${${config##[[:space:]]#}%%[[:space:]]#}
+  base=${${base##[[:space:]]#}%%[[:space:]]#}
+  if [[ -z $config ]]; then
+    if [[ $OSTYPE == darwin* && -z $base ]]; then
+      config="$HOME/Library/Application Support/shellper/config.toml"
+    else
+      config="${base:-$HOME/.config}/shellper/config.toml"
+    fi
+  fi
+  __shellper_json "$config"
+  REPLY="{$out\"config\":$REPLY}"
+}
+
 # The command line $1 in REPLY, with every word that an alias would rewrite
 # quoted, so it runs the argv it shows whatever aliases are defined (oh-my-zsh
 # has `alias -g G='| grep'` and `...='../..'`). Global aliases are quoted
@@ -196,10 +225,11 @@ __shellper_start() {
   __shellper_line=$2 __shellper_reply= __shellper_asked= __shellper_used=1
   if __shellper_connect; then
     fd=$REPLY
-    local cwd session=$$
+    local cwd session=$$ settings
+    __shellper_settings; settings=$REPLY
     __shellper_json "$PWD"; cwd=$REPLY
     __shellper_json "$text"
-    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"shell\":\"zsh\",\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"shell\":\"zsh\",\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\",\"settings\":$settings}"$'\n' 2>/dev/null; then
       exec {fd}<&-
       fd=
     fi
