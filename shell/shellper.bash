@@ -504,6 +504,9 @@ __shellper_complete() {
       compopt -o filenames 2>/dev/null
       mapfile -t COMPREPLY < <(compgen -d -- "$cur")
       return 0 ;;
+    setup-model:--quantize)
+      mapfile -t COMPREPLY < <(compgen -W 'q8_0 q4_K_M fp16' -- "$cur")
+      return 0 ;;
     *:--session|*:--since|*:--base-url|*:--model|*:--concurrency)
       return 0 ;;  # a value to type
   esac
@@ -532,7 +535,7 @@ __shellper_complete() {
         mapfile -t COMPREPLY < <(compgen -f -X '!*.jsonl' -- "$cur"; compgen -d -- "$cur")
         return 0
       fi ;;
-    setup-model) list='--repo --dir --yes --help' ;;
+    setup-model) list='--quantize --repo --dir --yes --help' ;;
     *) return 0 ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")

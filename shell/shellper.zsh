@@ -609,9 +609,10 @@ _shellper() {
           '1:shell:(zsh bash fish)' && ret=0 ;;
         export) _arguments $help '--since[only corrections made on or after DATE]:date:' \
           '(-o --output)-o[write to FILE]:file:_files' '(-o --output)--output[write to FILE]:file:_files' && ret=0 ;;
-        eval) _arguments $help '--base-url[model server]:url:' '--model[model name]:name:' '--json[print JSON]' \
+        eval) _arguments $help '--base-url[model server]:url:' '*--model[model name (repeat to compare)]:name:' '--json[print JSON]' \
           '--concurrency[requests in flight at once]:number:' '1:test set:_files -g "*.jsonl(-.)"' && ret=0 ;;
-        setup-model) _arguments $help '--repo[Hugging Face repository or folder]:repository or folder:_files -/' \
+        setup-model) _arguments $help '--quantize[how to quantize the model]:level:(q8_0 q4_K_M fp16)' \
+          '--repo[Hugging Face repository or folder]:repository or folder:_files -/' \
           '--dir[where to keep the downloaded files]:folder:_files -/' \
           '--yes[do not ask before installing the download helper]' && ret=0 ;;
       esac ;;

@@ -357,6 +357,16 @@ def cmd_eval(args) -> int:
     return main(args)
 
 
+def _quantization(value: str) -> str:
+    """argparse type for setup-model --quantize: a known level, in any case."""
+    from .model_setup import quantization
+
+    try:
+        return quantization(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_setup_model(args) -> int:
     from .model_setup import main
 
@@ -458,21 +468,34 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_eval,
         "measure the model's tool-call accuracy on a test set",
         "Send each conversation of DATASET to the model server exactly as the daemon would and score the "
-        "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool. Exit 0 once "
-        "scored (whatever the accuracy), 1 when the server or model is unavailable, 2 on bad input.",
+        "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool. With --model "
+        "given more than once, compare the models side by side: accuracy, median and p90 latency per request, "
+        "and each one's difference from the first (e.g. --model distil_model --model distil_model:q4_K_M). "
+        "Exit 0 once scored (whatever the accuracy), 1 when the server or a model is unavailable, 2 on bad input.",
     )
     sp.add_argument("dataset", nargs="?", metavar="DATASET.jsonl", help="test set (default: the packaged BFCL file-system set)")
     sp.add_argument("--base-url", metavar="URL", help="model server (default: the configured base_url)")
-    sp.add_argument("--model", metavar="NAME", help="model name (default: the configured model)")
+    sp.add_argument("--model", metavar="NAME", action="append",
+                    help="model name (default: the configured model); repeat it to compare models")
     sp.add_argument("--json", action="store_true", help="print the results as JSON")
-    sp.add_argument("--concurrency", type=int, default=4, metavar="N", help="requests in flight at once (default 4)")
+    sp.add_argument("--concurrency", type=int, metavar="N",
+                    help="requests in flight at once (default 4; when comparing models 1, so a latency is one "
+                         "request's own, not time queued behind others)")
 
     sp = add(
         "setup-model",
         cmd_setup_model,
         "download the SHELLper model and create it in Ollama",
-        "Download the model's GGUF and Modelfile from Hugging Face, run `ollama create` under the "
-        "configured model name, and check that it answers.",
+        "Download the model's GGUF (fp16) and Modelfile from Hugging Face, have `ollama create` quantize it "
+        "(q8_0 unless --quantize says otherwise), and check that it answers. The default is created under the "
+        "configured model name; another quantization as NAME:QUANT (distil_model:q4_K_M), next to it, so "
+        "`shellper eval --model distil_model --model distil_model:q4_K_M` can compare them.",
+    )
+    sp.add_argument(
+        "--quantize", type=_quantization, metavar="{q8_0,q4_K_M,fp16}",
+        help="q8_0 (default): half fp16's size and faster on a CPU, answers close to fp16's; q4_K_M: smaller "
+             "and faster still, but a 0.6B model loses the most accuracy at 4 bits (check with `shellper eval`); "
+             "fp16: the downloaded weights as they are",
     )
     sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper",
                     help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile")

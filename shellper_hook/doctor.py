@@ -23,7 +23,8 @@ ROUND_TRIP_REQUEST = "print the current directory"
 STATUS_TIMEOUT = 30.0  # the daemon's status call probes the model server
 OLLAMA_DOWNLOAD = "https://ollama.com/download"
 # A line of an rc file that loads shellper (not commented out).
-_INIT_LINE = re.compile(r"^[^#]*\bshellper\S*\s+init\s+(zsh|bash)\b", re.M)
+_INIT_LINE = re.compile(r"^[^#]*\bshellper\S*\s+init\s+(zsh|bash|fish)\b", re.M)
+SHELLS = ("zsh", "bash", "fish")
 
 
 class Report:
@@ -299,28 +300,57 @@ def check_server(r: Report, settings) -> None:
                f"nothing to do: the daemon preloads it when it starts (keep_alive {settings.keep_alive})")
 
 
+def fish_dir() -> str:
+    """fish's configuration folder (where install.sh writes conf.d/shellper.fish)."""
+    return os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "fish")
+
+
 def rc_file(shell: str) -> str:
     home = os.path.expanduser("~")
     if shell == "zsh":
         return os.path.join(os.environ.get("ZDOTDIR") or home, ".zshrc")
+    if shell == "fish":
+        return os.path.join(fish_dir(), "conf.d", "shellper.fish")
     return os.path.join(home, ".bashrc")
 
 
-def check_rc(r: Report) -> None:
-    login = os.path.basename(os.environ.get("SHELL", "") or "")
-    if login not in ("zsh", "bash"):
-        r.warn("shell", f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh and bash",
-               "run zsh or bash (chsh -s $(command -v zsh)), then add the init line with ./install.sh")
-        return
-    path = rc_file(login)
+def _rc_files(shell: str) -> list:
+    """The files a new interactive `shell` reads that could load shellper, in the order it reads them."""
+    if shell != "fish":
+        return [rc_file(shell)]
+    conf_d = os.path.join(fish_dir(), "conf.d")
+    try:
+        names = sorted(n for n in os.listdir(conf_d) if n.endswith(".fish"))
+    except OSError:
+        names = []
+    return [os.path.join(conf_d, n) for n in names] + [os.path.join(fish_dir(), "config.fish")]
+
+
+def _loads_shellper(path: str, shell: str) -> bool:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
     except OSError:
-        text = ""
-    if any(m.group(1) == login for m in _INIT_LINE.finditer(text)):
-        r.ok(f"{path} loads shellper")
+        return False
+    return any(m.group(1) == shell for m in _INIT_LINE.finditer(text))
+
+
+def check_rc(r: Report) -> None:
+    login = os.path.basename(os.environ.get("SHELL", "") or "")
+    if login not in SHELLS:
+        r.warn("shell", f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh, bash and fish",
+               "run zsh, bash or fish (chsh -s $(command -v zsh)), then add the init line with ./install.sh")
+        return
+    found = next((p for p in _rc_files(login) if _loads_shellper(p, login)), None)
+    if found:
+        r.ok(f"{found} loads shellper")
+    elif login == "fish":
+        config = os.path.join(fish_dir(), "config.fish")
+        r.warn(fish_dir(), "no file in conf.d/ nor config.fish loads shellper, so Ctrl-G does nothing in new fish "
+               "terminals", f"add this line to {config}: shellper init fish | source   (./install.sh writes "
+               f"{rc_file('fish')} instead)")
     else:
+        path = rc_file(login)
         r.warn(f"{path}", f"does not load shellper, so Ctrl-G does nothing in new {login} terminals",
                f'add this line to {path}: eval "$(shellper init {login})"   (./install.sh does it)')
 
@@ -340,6 +370,24 @@ _KEY_QUERY = {
         "[[ $l == \"\\\"$k\\\": \"* ]] && { printf '@@bound %s\\n' \"${l#*: }\"; exit 0; }; "
         "done <<< \"$b\"; done; echo '@@bound'"
     ),
+    # fish binds keys for the prompt only at its first prompt (fish's own bindings,
+    # then fish_user_key_bindings), which `-c` never shows: do those two steps here.
+    # Asked with a key ($argv[1], escaped), only the user's bindings count (fish's
+    # presets are its own); without, the one in force: the user's, else the preset.
+    "fish": (
+        "set -l k \\cg; set -q SHELLPER_KEY; and set k \"$SHELLPER_KEY\"; "
+        "set -q argv[1]; and set k (string unescape -- $argv[1]); "
+        "test -n \"$k\"; and echo \"@@key \"(string escape -- $k); or echo '@@key'; "
+        "functions -q __shellper_translate; and echo '@@loaded 1'; or echo '@@loaded 0'; "
+        "set -q fish_key_bindings[1]; or set -g fish_key_bindings fish_default_key_bindings; "
+        "set -g fish_bind_mode default; "
+        "functions -q $fish_key_bindings; and $fish_key_bindings 2>/dev/null; "
+        "functions -q fish_user_key_bindings; and fish_user_key_bindings 2>/dev/null; "
+        "set -l b (bind --user -M $fish_bind_mode -- $k 2>/dev/null); "
+        "set -q b[1]; or set -q argv[1]; or set b (bind --preset -M $fish_bind_mode -- $k 2>/dev/null); "
+        "set -q b[1]; or set b ''; "
+        "echo \"@@bound \"(string replace -r -- '^bind (--preset )?(-M \\S+ )?(-m \\S+ )?\\S+ ' '' $b[-1])"
+    ),
 }
 # Bindings a shell has on the key by itself (not the user's or a plugin's).
 _KEY_DEFAULTS = {"send-break", "list-expand", "undefined-key", "abort", '"__shellper_translate"', "shellper-translate", ""}
@@ -350,7 +398,9 @@ def _key_binding(shell: str, key: str | None, no_key: bool) -> dict:
     env = dict(os.environ, SHELLPER_AUTOSTART="0")
     if no_key:
         env["SHELLPER_KEY"] = ""
-    argv = [shell, "-i", "-c", _KEY_QUERY[os.path.basename(shell)], "shellper-doctor"] + ([key] if key is not None else [])
+    name = os.path.basename(shell)
+    argv = [shell, "-i", "-c", _KEY_QUERY[name]] + ([] if name == "fish" else ["shellper-doctor"])  # $0
+    argv += [key] if key is not None else []
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=15, env=env, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
@@ -365,18 +415,24 @@ def _key_binding(shell: str, key: str | None, no_key: bool) -> dict:
 
 def check_keys(r: Report) -> None:
     login = os.path.basename(os.environ.get("SHELL", "") or "")
-    shell = shutil.which(login) if login in ("zsh", "bash") else None
+    shell = shutil.which(login) if login in SHELLS else None
     if not shell:
         return
     after = _key_binding(shell, None, no_key=False)
     if after.get("loaded", "0") in ("0", "") or not after.get("key"):
         return  # shellper not loaded (said above), or SHELLPER_KEY='' (the user binds it)
     key, bound = after["key"], after.get("bound", "")
-    rebind = (f"choose a free key: SHELLPER_KEY='^X^G' before the init line in {rc_file(login)}" if login == "zsh"
-              else f"choose a free key: SHELLPER_KEY='\\C-x\\C-g' before the init line in {rc_file(login)}")
+    if login == "fish":  # conf.d files load before config.fish: a universal variable is set by then
+        rebind = f"choose a free key: run `set -U SHELLPER_KEY \\eg` once (read before {rc_file(login)} loads shellper)"
+    elif login == "zsh":
+        rebind = f"choose a free key: SHELLPER_KEY='^X^G' before the init line in {rc_file(login)}"
+    else:
+        rebind = f"choose a free key: SHELLPER_KEY='\\C-x\\C-g' before the init line in {rc_file(login)}"
     if "shellper" not in bound:
+        later = ("remove the other binding of " + key + " (config.fish and fish_user_key_bindings run after "
+                 "shellper loads)") if login == "fish" else f"load shellper after what binds {key}"
         r.warn(f"{login} key {key}", f"is bound to {bound or 'nothing'} after shellper loaded, so it does not translate",
-               f"{rebind}, or load shellper after what binds {key}")
+               f"{rebind}, or {later}")
         return
     before = _key_binding(shell, key, no_key=True).get("bound", "")
     if before not in _KEY_DEFAULTS:

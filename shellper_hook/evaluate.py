@@ -8,6 +8,11 @@ optional arguments are filled in with their defaults.
 
 Rows are independent (the history is the test set's, not the model's own
 earlier answers), so they run concurrently.
+
+With several --model names the same rows go to each model in turn, one
+request at a time after one warm-up request (model loaded, shared prompt
+prefix cached, as the daemon keeps it), so each request's latency is its own
+and not time spent queued behind the others.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import re
+import statistics
 import sys
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,6 +36,8 @@ from .tools import ToolCall
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1  # server unreachable or model missing: nothing could be scored
 EXIT_BAD_INPUT = 2
+CONCURRENCY = 4  # one model: requests in flight at once
+COMPARE_CONCURRENCY = 1  # several: one at a time, so a latency is one request's own
 
 DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "bfcl_fs_eval.jsonl")
 IMPLIED_TURNS = 5  # the model card's "5-turn tool call accuracy"
@@ -218,6 +228,7 @@ class Outcome:
     got: ToolCall | None = None
     error: str | None = None
     fatal: str | None = None  # the fix when the server is unreachable or the model missing
+    seconds: float | None = None  # request to answer (None: no answer came)
 
     @property
     def correct(self) -> bool:
@@ -256,17 +267,23 @@ class Progress:
 
 
 async def _score(backend, case: Case) -> Outcome:
+    start = time.perf_counter()
     try:
         got = await backend.call(list(case.history), case.request)
     except ServerUnreachable as exc:
         return Outcome(case, error=str(exc), fatal="for another server, pass --base-url URL")
     except ModelMissing as exc:
         return Outcome(case, error=str(exc), fatal="for another model, pass --model NAME")
-    except ShellperError as exc:
-        return Outcome(case, error=str(exc))
+    except ShellperError as exc:  # the server answered, with something that is not a call
+        return Outcome(case, error=str(exc), seconds=time.perf_counter() - start)
     except Exception as exc:  # a backend bug must cost one row, not the whole run
         return Outcome(case, error=f"unexpected {type(exc).__name__}: {exc}")
-    return Outcome(case, got=got)
+    return Outcome(case, got=got, seconds=time.perf_counter() - start)
+
+
+def _nothing_scored(error: str, fix: str) -> str:
+    joint = " " + fix[:1].upper() + fix[1:] if error.endswith(("?", ".")) else "; " + fix
+    return f"nothing was scored: {error}{joint}"
 
 
 async def run_cases(backend, cases: list, concurrency: int = 4, progress: Progress | None = None) -> list:
@@ -276,8 +293,7 @@ async def run_cases(backend, cases: list, concurrency: int = 4, progress: Progre
     first = await _score(backend, cases[0])
     progress.step()
     if first.fatal:
-        joint = " " + first.fatal[:1].upper() + first.fatal[1:] if first.error.endswith(("?", ".")) else "; " + first.fatal
-        raise Unavailable(f"nothing was scored: {first.error}{joint}")
+        raise Unavailable(_nothing_scored(first.error, first.fatal))
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(case):
@@ -308,11 +324,47 @@ async def _run_with_backend(settings, cases, concurrency, progress) -> list:
             pass
 
 
+async def _compare_run(settings, models: list, cases: list, concurrency: int, progress) -> list:
+    """[outcomes of each model], the models one after the other. Raises Unavailable
+    before any row is sent when the server is down or one of the models is missing."""
+    from .backend import Backend
+
+    backends = [Backend(dataclasses.replace(settings, model=m)) for m in models]
+    try:
+        for backend in backends:  # every model checked first: no run wasted on a typo in the last
+            status = await backend.server_status()
+            if not status.get("reachable"):
+                raise Unavailable(_nothing_scored(status.get("message") or "the server is not reachable",
+                                                  "for another server, pass --base-url URL"))
+            if status.get("model_present") is False:
+                raise Unavailable(_nothing_scored(status.get("message") or f"no model '{backend.settings.model}'",
+                                                  "for another model, pass --model NAME"))
+        runs = []
+        for backend in backends:
+            # Untimed: loads the model and has the server cache the prompt prefix every
+            # request shares, as the daemon does, so no model pays for loading in its figures.
+            await backend.warm_prompt_cache()
+            runs.append(await run_cases(backend, cases, concurrency, progress))
+        return runs
+    finally:
+        for backend in backends:
+            try:
+                await backend.aclose()
+            except Exception:  # closing must not hide the results
+                pass
+
+
 # ---------------------------------------------------------------- the report
 
 
 def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
+
+
+def nearest_rank(values: list, q: float) -> float:
+    """The q-quantile by nearest rank: the smallest value with at least q of all at or below it."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
 def pct(value: float) -> str:
@@ -367,6 +419,13 @@ class Report:
 
     def failures(self) -> list:
         return [o for o in self.outcomes if not o.correct]
+
+    def latency(self) -> tuple:
+        """(median, p90) seconds over the requests the server answered, or (None, None)."""
+        times = [o.seconds for o in self.outcomes if o.seconds is not None]
+        if not times:
+            return None, None
+        return statistics.median(times), nearest_rank(times, 0.9)
 
     def to_json(self, dataset: str, settings) -> dict:
         conv_ok, conv_n = self.conversation_counts()
@@ -444,12 +503,107 @@ def render_text(report: Report, dataset: str, settings) -> str:
     return "\n".join(out)
 
 
+def _ms(seconds):
+    return None if seconds is None else 1000 * seconds
+
+
+def _show_ms(seconds, first=None) -> str:
+    """A latency as "203 ms"; given the first model's, as "203 ms (+151 ms, 3.90x)"."""
+    if seconds is None:
+        return "-"
+    text = f"{_ms(seconds):.0f} ms"
+    if first is not None:
+        ratio = f", {seconds / first:.2f}x" if first > 0 else ""
+        text += f" ({_ms(seconds - first):+.0f} ms{ratio})"
+    return text
+
+
+def _minus(a, b):
+    return None if a is None or b is None else a - b
+
+
+def _points(diff: float) -> str:
+    return f"{100 * diff:+.2f} pts"
+
+
+def render_comparison(reports: list, dataset: str, settings, concurrency: int) -> str:
+    """reports: [(model, Report)]; every figure after the first row also as its difference from the first."""
+    first_model, first = reports[0]
+    first_conv = _ratio(*first.conversation_counts())
+    first_median, first_p90 = first.latency()
+    how = ("one request at a time" if concurrency == 1 else
+           f"{concurrency} requests in flight at once, so it includes waiting for the server")
+    out = [
+        f"dataset: {dataset} ({first.total} requests in {first.conversation_counts()[1]} conversations, "
+        f"up to {first.max_turns} turns)",
+        f"server:  {settings.base_url}",
+        f"latency: request to answer, {how}, after one untimed warm-up request per model; "
+        f"p90: 9 in 10 requests took at most this",
+        f"Each row after the first also shows its difference from {_excerpt(first_model, 200)}.",
+        "",
+    ]
+    rows = []
+    for i, (model, r) in enumerate(reports):
+        ok, n = r.conversation_counts()
+        median, p90 = r.latency()
+        accuracy = f"{pct(r.accuracy)} ({r.correct}/{r.total})"
+        whole = f"{pct(_ratio(ok, n))} ({ok}/{n})"
+        if i:
+            accuracy += f" {_points(r.accuracy - first.accuracy)}"
+            whole += f" {_points(_ratio(ok, n) - first_conv)}"
+        rows.append([_excerpt(model, 200), accuracy, whole,
+                     _show_ms(median, first_median if i else None), _show_ms(p90, first_p90 if i else None)])
+    out += _table(["Model", "Tool call accuracy", "Whole conversations", "Median latency", "p90 latency"], rows)
+    out += ["", "Failures (`shellper eval --model NAME` lists one model's in full):"]
+    for model, r in reports:
+        ids = [_excerpt(o.case.id, 40) for o in r.failures()]
+        listed = ", ".join(ids[:8]) + (f", ... ({len(ids) - 8} more)" if len(ids) > 8 else "")
+        out.append(f"- {_excerpt(model, 200)}: {len(ids)}" + (f" ({listed})" if ids else ""))
+    return "\n".join(out)
+
+
+def comparison_json(reports: list, dataset: str, settings, concurrency: int) -> dict:
+    first = reports[0][1]
+    first_conv = _ratio(*first.conversation_counts())
+    first_median, first_p90 = (_ms(v) for v in first.latency())
+    models = []
+    for i, (model, r) in enumerate(reports):
+        entry = r.to_json(dataset, dataclasses.replace(settings, model=model))
+        del entry["dataset"], entry["base_url"]  # said once, above the models
+        median, p90 = (_ms(v) for v in r.latency())
+        entry["latency_ms"] = {"median": median, "p90": p90,
+                               "requests": sum(o.seconds is not None for o in r.outcomes)}
+        entry["vs_first"] = None if i == 0 else {
+            "accuracy": r.accuracy - first.accuracy,
+            "conversation_accuracy": entry["conversations"]["accuracy"] - first_conv,
+            "median_ms": _minus(median, first_median),
+            "p90_ms": _minus(p90, first_p90),
+        }
+        models.append(entry)
+    return {"dataset": dataset, "base_url": settings.base_url, "concurrency": concurrency, "models": models}
+
+
 # ---------------------------------------------------------------- the command
 
 
 def _fail(message: str, code: int) -> int:
     sys.stderr.write(f"shellper eval: {message}\n")
     return code
+
+
+def _models(args) -> list:
+    """The --model names, checked (none given: [])."""
+    given = getattr(args, "model", None)
+    models = [given] if isinstance(given, str) else list(given or [])
+    seen = set()
+    for model in models:
+        if not model.strip() or re.search(r"\s", model):
+            raise SettingsError(f"--model must be a model name without spaces, not {model!r}")
+        full = (model if ":" in model else model + ":latest").lower()  # Ollama's reading of a name
+        if full in seen:
+            raise SettingsError(f"--model {model} is given twice; name each model to compare once")
+        seen.add(full)
+    return models
 
 
 def _overrides(settings, args):
@@ -461,11 +615,9 @@ def _overrides(settings, args):
             raise SettingsError(f"--base-url must be an http:// or https:// URL such as "
                                 f"http://localhost:11434/v1, not {args.base_url!r}")
         changes["base_url"] = base_url
-    model = getattr(args, "model", None)
-    if model is not None:
-        if not model.strip() or re.search(r"\s", model):
-            raise SettingsError(f"--model must be a model name without spaces, not {model!r}")
-        changes["model"] = model
+    models = _models(args)
+    if len(models) == 1:
+        changes["model"] = models[0]
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
@@ -473,15 +625,17 @@ def main(args) -> int:
     from . import settings as settings_mod
 
     dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
-    concurrency = getattr(args, "concurrency", 4)
-    if concurrency is None:
-        concurrency = 4
-    if not isinstance(concurrency, int) or concurrency < 1:
-        return _fail(f"--concurrency must be 1 or more, not {concurrency}", EXIT_BAD_INPUT)
     try:
+        models = _models(args)
         settings = _overrides(settings_mod.load(), args)
     except SettingsError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
+    compare = len(models) > 1
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is None:
+        concurrency = COMPARE_CONCURRENCY if compare else CONCURRENCY
+    if not isinstance(concurrency, int) or concurrency < 1:
+        return _fail(f"--concurrency must be 1 or more, not {concurrency}", EXIT_BAD_INPUT)
     try:
         cases = load_cases(dataset)
     except DatasetError as exc:
@@ -490,15 +644,25 @@ def main(args) -> int:
     longest = max(len(c.history) for c in cases)
     settings = dataclasses.replace(settings, max_turns=max(settings.max_turns, longest))
 
-    progress = Progress(len(cases))
+    progress = Progress(len(cases) * max(1, len(models)))
     try:
         try:
-            outcomes = asyncio.run(_run_with_backend(settings, cases, concurrency, progress))
+            if compare:
+                runs = asyncio.run(_compare_run(settings, models, cases, concurrency, progress))
+            else:
+                outcomes = asyncio.run(_run_with_backend(settings, cases, concurrency, progress))
         finally:  # clear the bar before any message, also on Ctrl-C
             progress.close()
     except ShellperError as exc:  # Unavailable, or the backend refused the settings
         return _fail(str(exc), EXIT_UNAVAILABLE)
 
+    if compare:
+        reports = [(m, Report(o)) for m, o in zip(models, runs)]
+        if getattr(args, "json", False):
+            print(json.dumps(comparison_json(reports, dataset, settings, concurrency), ensure_ascii=False, indent=2))
+        else:
+            print(render_comparison(reports, dataset, settings, concurrency))
+        return EXIT_OK
     report = Report(outcomes)
     if getattr(args, "json", False):
         print(json.dumps(report.to_json(dataset, settings), ensure_ascii=False, indent=2))

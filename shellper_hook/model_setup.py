@@ -6,6 +6,11 @@ that folder (the Modelfile carries the tool-calling template), then check
 that `ollama show` lists the `tools` capability and that one real request
 through the configured base_url comes back as a tool call.
 
+`ollama create --quantize` turns the F16 GGUF into q8_0 or q4_K_M on the
+Ollama server (Ollama quantizes F16, BF16 and F32 GGUF weights only). The
+default is q8_0; any other choice gets its own name, e.g. distil_model:q4_K_M,
+so the name says what it holds and both can be compared with `shellper eval`.
+
 The two edges that reach outside are `download()` (the network) and the
 `ollama` binary found on PATH, so tests can replace either. Every failure
 is a SetupFailed carrying the problem and the next step for the user.
@@ -20,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+from typing import NamedTuple
 
 DEFAULT_REPO = "distil-labs/distil-qwen3-0.6b-SHELLper"
 FILES = ("model_fp16.gguf", "Modelfile")
@@ -28,6 +34,11 @@ OLLAMA_DOWNLOAD = "https://ollama.com/download"
 OLLAMA_SCRIPT = "curl -fsSL https://ollama.com/install.sh | sh"
 CHECK_REQUEST = "print the current directory"
 MODEL_BYTES = 1_300_000_000  # model_fp16.gguf of a 0.6B model, rounded up
+# What `--quantize` offers; "fp16" creates the downloaded weights as they are.
+# q8_0 by default: half fp16's size and faster on a CPU, with answers that stay
+# close to fp16's; a 0.6B model loses the most of its accuracy at 4 bits.
+QUANTIZATIONS = ("q8_0", "q4_K_M", "fp16")
+DEFAULT_QUANTIZATION = "q8_0"
 
 # Ollama model names: [host/][namespace/]name[:tag]; no leading dash, so the
 # name can never be read as an option of the `ollama` command.
@@ -230,17 +241,73 @@ def ollama_env(settings) -> dict:
     return env
 
 
+def quantization(value: str) -> str:
+    """The QUANTIZATIONS entry `value` names (any case); raises ValueError."""
+    for name in QUANTIZATIONS:
+        if value.strip().lower() == name.lower():
+            return name
+    raise ValueError(f"choose one of {', '.join(QUANTIZATIONS)}, not {value!r}")
+
+
+def model_name(configured: str, quant: str) -> str:
+    """The name to create `quant` under: the configured one for the default,
+    NAME:QUANT (or NAME:TAG-QUANT) for the others. A quantization tag already
+    in the configured name is replaced, so the name never says another one."""
+    repo, _, tag = configured.partition(":")
+    for name in QUANTIZATIONS:
+        if tag.lower() == name.lower():
+            tag = ""
+        elif tag.lower().endswith("-" + name.lower()):
+            tag = tag[: -len(name) - 1]
+    if tag.lower() == "latest":
+        tag = ""
+    if quant != DEFAULT_QUANTIZATION:
+        tag = f"{tag}-{quant}" if tag else quant
+    return f"{repo}:{tag}" if tag else repo
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Ollama's reading: no tag means ":latest", and names ignore case."""
+    def full(n: str) -> str:
+        return (n if ":" in n else n + ":latest").lower()
+
+    return full(a) == full(b)
+
+
+def create_argv(model: str, quant: str) -> list:
+    return ["create", model, "-f", "Modelfile"] + ([] if quant == "fp16" else ["--quantize", quant])
+
+
 def _not_running(output: str) -> bool:
     text = output.lower()
     return "could not connect" in text or "connection refused" in text or "is it running" in text
 
 
-def create(ollama: str, model: str, dest: str, env: dict) -> None:
-    """`ollama create MODEL -f Modelfile` in dest, its output shown as it comes."""
-    _say(f"creating '{model}' in Ollama ({env.get('OLLAMA_HOST') or 'its default address'})")
+def _create_fix(said: str, model: str, quant: str, dest: str) -> str:
+    text = said.lower()
+    if _not_running(text):
+        return "start Ollama (`ollama serve`, or open the Ollama app) and run `shellper setup-model` again"
+    if quant != "fp16" and "unknown flag" in text:
+        return (f"this Ollama is too old to quantize: update it ({OLLAMA_DOWNLOAD}), or create the model "
+                f"unquantized with `shellper setup-model --quantize fp16`")
+    if "unsupported quantization type" in text:
+        others = " or ".join(f"--quantize {q}" for q in QUANTIZATIONS if q != quant)
+        return (f"this Ollama cannot make {quant}: update it ({OLLAMA_DOWNLOAD}), or run "
+                f"`shellper setup-model` with {others}")
+    if "quantization is only supported" in text:
+        return (f"the GGUF that {dest}/Modelfile names is already quantized, and Ollama quantizes only F16, "
+                f"BF16 and F32 weights: run `shellper setup-model --quantize fp16` to create it as it is")
+    by_hand = " ".join(create_argv(model, quant))
+    return f"read Ollama's message above; to retry by hand: cd {_shq(dest)} && ollama {by_hand}"
+
+
+def create(ollama: str, model: str, dest: str, env: dict, quant: str = DEFAULT_QUANTIZATION) -> None:
+    """`ollama create MODEL -f Modelfile [--quantize Q]` in dest, its output shown as it comes."""
+    how = "as it is (fp16)" if quant == "fp16" else f"quantized to {quant}"
+    _say(f"creating '{model}' {how} in Ollama ({env.get('OLLAMA_HOST') or 'its default address'})")
     try:
         proc = subprocess.Popen(
-            [ollama, "create", model, "-f", "Modelfile"],
+            [ollama, *create_argv(model, quant)],
             cwd=dest, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
     except OSError as exc:
@@ -255,11 +322,8 @@ def create(ollama: str, model: str, dest: str, env: dict) -> None:
     if code != 0:
         lines = tail.decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
         said = _one_line(" ".join(lines[-3:]))
-        if _not_running(said):
-            fix = "start Ollama (`ollama serve`, or open the Ollama app) and run `shellper setup-model` again"
-        else:
-            fix = f"read Ollama's message above; to retry by hand: cd {_shq(dest)} && ollama create {model} -f Modelfile"
-        raise SetupFailed(f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}", fix)
+        raise SetupFailed(f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}",
+                          _create_fix(said, model, quant, dest))
 
 
 def capabilities(text: str):
@@ -280,7 +344,14 @@ def capabilities(text: str):
     return None
 
 
-def check_tools(ollama: str, model: str, env: dict) -> None:
+def shown_quantization(text: str):
+    """The `quantization` line of `ollama show` (e.g. "Q8_0"), or None."""
+    m = re.search(r"^\s*quantization\s+(\S+)\s*$", text, re.M)
+    return m.group(1) if m else None
+
+
+def check_tools(ollama: str, model: str, env: dict):
+    """Fails unless the model lists the tools capability; returns its quantization (or None)."""
     _say(f"checking '{model}' (ollama show)")
     try:
         done = subprocess.run(
@@ -303,10 +374,11 @@ def check_tools(ollama: str, model: str, env: dict) -> None:
             "the Modelfile's TEMPLATE must be the shipped one: delete the downloaded Modelfile and run "
             "`shellper setup-model` again",
         )
+    return shown_quantization(done.stdout)
 
 
 def check_answer(settings):
-    """One real request through the configured base_url; returns the command it became."""
+    """One real request to settings.model through the configured base_url; returns the command it became."""
     import asyncio
 
     from .backend import Backend
@@ -334,8 +406,18 @@ def check_answer(settings):
 # ---- the command ---------------------------------------------------------------
 
 
-def run(repo: str, directory: str | None, yes: bool, download_fn=None) -> str:
-    """Every step in order; returns the command the model answered the check with."""
+class Created(NamedTuple):
+    model: str  # the name created in Ollama
+    configured: str  # the model shellper uses (settings)
+    quantization: str | None  # as `ollama show` reports it, e.g. "Q8_0"
+    command: str  # what the check request became
+
+
+def run(repo: str, directory: str | None, yes: bool, download_fn=None,
+        quant: str = DEFAULT_QUANTIZATION) -> Created:
+    """Every step in order; returns what was created and how it answered the check."""
+    import dataclasses
+
     from . import paths
     from .errors import SettingsError
     from .settings import load
@@ -347,12 +429,12 @@ def run(repo: str, directory: str | None, yes: bool, download_fn=None) -> str:
             f"the settings do not load: {exc}",
             f"correct that value (in {paths.config_file()} or the variable named); `shellper config` shows them all",
         ) from None
-    model = settings.model
-    if not _MODEL_NAME.match(model):
+    if not _MODEL_NAME.match(settings.model):
         raise SetupFailed(
-            f"the configured model name {model!r} is not a name Ollama accepts",
+            f"the configured model name {settings.model!r} is not a name Ollama accepts",
             f"set model in {paths.config_file()} to a name like distil_model",
         )
+    model = model_name(settings.model, quant)
     repo = DEFAULT_REPO if repo is None else repo.strip()
     local = os.path.isdir(os.path.expanduser(repo))
     if not local and repo.startswith(("/", ".", "~")):
@@ -380,17 +462,32 @@ def run(repo: str, directory: str | None, yes: bool, download_fn=None) -> str:
     fetch(repo, dest, download_fn)
     check_modelfile(dest)
     env = ollama_env(settings)
-    create(ollama, model, dest, env)
-    check_tools(ollama, model, env)
-    return check_answer(settings)
+    create(ollama, model, dest, env, quant)
+    shown = check_tools(ollama, model, env)
+    command = check_answer(dataclasses.replace(settings, model=model))
+    return Created(model, settings.model, shown, command)
 
 
 def main(args) -> int:
+    from . import paths
+
     try:
-        command = run(getattr(args, "repo", None), getattr(args, "dir", None), bool(getattr(args, "yes", False)))
+        quant = quantization(getattr(args, "quantize", None) or DEFAULT_QUANTIZATION)
+        done = run(getattr(args, "repo", None), getattr(args, "dir", None), bool(getattr(args, "yes", False)),
+                   quant=quant)
+    except ValueError as exc:  # a caller that bypassed the parser's check
+        sys.stderr.write(f"shellper setup-model: --quantize: {exc}\n")
+        return 2
     except SetupFailed as exc:
         sys.stderr.write(f"shellper setup-model: {exc.problem}\n  next: {exc.fix}\n")
         return 1
-    print(f"\nThe model works: {CHECK_REQUEST!r} became `{command}`.")
-    print("Open a new terminal, type a request and press Ctrl-G.")
+    what = f"model '{done.model}'" + (f", {done.quantization}" if done.quantization else "")
+    print(f"\nThe model works: {CHECK_REQUEST!r} became `{done.command}` ({what}).")
+    if _same_name(done.model, done.configured):
+        print("Open a new terminal, type a request and press Ctrl-G.")
+    else:
+        print(f"shellper still uses '{done.configured}'. Compare the two on the test set:\n"
+              f"  shellper eval --model {done.configured} --model {done.model}\n"
+              f"To switch, set model = \"{done.model}\" in {paths.config_file()} "
+              f"(or export SHELLPER_MODEL={done.model}), then run `shellper stop`.")
     return 0

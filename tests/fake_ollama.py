@@ -77,6 +77,9 @@ class FakeOllama:
         self.loaded: dict = {}  # full model name -> expiry time (unix seconds) or None
         self._rules: list = []
         self._default = ("pwd", {})
+        # Per model (full name): its own default answer, and its delay (seconds or a callable).
+        self._model_defaults: dict = {}
+        self.model_delays: dict = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._conns: set = set()
@@ -86,22 +89,28 @@ class FakeOllama:
         self.root_url = ""
 
     # -- configuration ---------------------------------------------------
-    def answer(self, contains: str, name: str, arguments: dict) -> None:
+    def answer(self, contains: str, name: str, arguments: dict, model: str | None = None) -> None:
+        """Answer requests containing `contains` with this call (only from `model`, if given)."""
         with self._lock:
-            self._rules.append((contains.lower(), name, dict(arguments)))
+            self._rules.append((contains.lower(), name, dict(arguments), model and _tag(model)))
 
-    def default(self, name: str, arguments: dict) -> None:
+    def default(self, name: str, arguments: dict, model: str | None = None) -> None:
         with self._lock:
-            self._default = (name, dict(arguments))
+            if model:
+                self._model_defaults[_tag(model)] = (name, dict(arguments))
+            else:
+                self._default = (name, dict(arguments))
 
-    def choose(self, request: str):
-        """The call this server answers to a user message (later rules win)."""
+    def choose(self, request: str, model: str | None = None):
+        """The call `model` answers to a user message (later rules win; rules without a model apply to all)."""
         text = request.lower()
+        full = model and _tag(model)
         with self._lock:
-            for contains, name, args in reversed(self._rules):
-                if contains in text:
+            for contains, name, args, only in reversed(self._rules):
+                if contains in text and only in (None, full):
                     return name, dict(args)
-            return self._default[0], dict(self._default[1])
+            name, args = self._model_defaults.get(full, self._default)
+            return name, dict(args)
 
     def known(self, model) -> bool:
         return isinstance(model, str) and bool(model) and _tag(model) in self.models
@@ -139,8 +148,9 @@ class FakeOllama:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _delay_seconds(self) -> float:
-        value = self.delay() if callable(self.delay) else self.delay
+    def _delay_seconds(self, model=None) -> float:
+        delay = self.model_delays.get(_tag(model), self.delay) if isinstance(model, str) else self.delay
+        value = delay() if callable(delay) else delay
         return max(0.0, float(value or 0.0))
 
     # -- answers -----------------------------------------------------------
@@ -169,7 +179,7 @@ class FakeOllama:
             return 503, _oai_error(
                 "server busy, please try again.  maximum pending requests exceeded", "api_error"
             )
-        name, args = self.choose(_last_user_text(body.get("messages")))
+        name, args = self.choose(_last_user_text(body.get("messages")), model)
         message = {"role": "assistant", "content": ""}
         finish = "stop"
         if self.mode == "empty":
@@ -435,7 +445,10 @@ def _handler_for(fake: FakeOllama):
             with fake._lock:
                 fake.raw_bodies.append(self.raw_body)
                 (fake.warmups if warm_up else fake.requests).append(body)
-            waited = "done" if warm_up else self._wait(None if fake.mode == "hang" else fake._delay_seconds())
+            if warm_up:
+                waited = "done"
+            else:
+                waited = self._wait(None if fake.mode == "hang" else fake._delay_seconds(body.get("model")))
             if waited != "done":
                 self.close_connection = True
                 if waited == "gone":

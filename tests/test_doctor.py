@@ -17,7 +17,7 @@ from daemon_helpers import shellper, stop_daemon, wait_until
 from fake_ollama import FakeOllama
 
 from shellper_hook import cli, client, paths
-from shellper_hook.doctor import Report, check_keys
+from shellper_hook.doctor import Report, check_keys, check_rc
 
 LINE = re.compile(r"(OK|WARN|FAIL) {2,4}\S")
 
@@ -199,12 +199,13 @@ def test_shell_checks_warn_without_failing(env, monkeypatch, capsys, tmp_path):
 
 
 def test_other_login_shell_is_a_warning(env, monkeypatch, capsys):
-    monkeypatch.setenv("SHELL", "/usr/bin/fish")
+    monkeypatch.setenv("SHELL", "/usr/bin/tcsh")
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
         code, out, found = doctor(capsys)
     assert code == 0
-    assert "fish" in find(found, "WARN", "shell")[1]
+    text = find(found, "WARN", "shell")[1]
+    assert "your shell is tcsh" in text and "zsh, bash and fish" in text
 
 
 def test_daemon_started_with_older_settings_is_flagged(env, monkeypatch, capsys):
@@ -404,3 +405,88 @@ def test_doctor_says_when_the_key_is_taken_and_how_to_rebind(env, monkeypatch, s
     assert "does not translate" in out and theirs in out and "SHELLPER_KEY=" in out, out
     # SHELLPER_KEY='': the user binds the widget; nothing to say.
     assert key_check(shell, "SHELLPER_KEY=''\n" + own + "\n" + init) == ""
+
+
+# -- fish: conf.d/shellper.fish (install.sh) or config.fish, and `bind` ----------------
+# install.sh's conf.d file: the installed init file, else `shellper init fish`.
+FISH_BLOCK = """# shellper: type a request, press Ctrl-G. Added by install.sh; `install.sh --uninstall` removes it.
+if status is-interactive
+    if test -r '/nonexistent/init.fish'
+        source '/nonexistent/init.fish'
+    else if test -x "$HOME/.local/bin/shellper"
+        command "$HOME/.local/bin/shellper" init fish | source
+    end
+end
+"""
+
+
+def fish_config(files: dict) -> str:
+    """Replace the fish config folder by `files` (paths relative to it); return its path."""
+    base = os.path.join(os.environ["XDG_CONFIG_HOME"], "fish")
+    shutil.rmtree(base, ignore_errors=True)
+    for rel, text in files.items():
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write(text)
+    return base
+
+
+def rc_check() -> str:
+    out = io.StringIO()
+    check_rc(Report(out))
+    return out.getvalue()
+
+
+def test_doctor_finds_the_fish_integration_in_conf_d_or_config_fish(env, monkeypatch):
+    monkeypatch.setenv("SHELL", "/usr/bin/fish")
+    base = fish_config({"config.fish": "# shellper init fish | source\n", "conf.d/other.fish": "set -g x 1\n"})
+    out = rc_check()
+    assert out.startswith(f"WARN  {base}: no file in conf.d/ nor config.fish loads shellper"), out
+    assert "Ctrl-G does nothing in new fish terminals" in out
+    assert f"fix: add this line to {base}/config.fish: shellper init fish | source" in out
+    assert f"{base}/conf.d/shellper.fish" in out
+    base = fish_config({"conf.d/shellper.fish": FISH_BLOCK})
+    assert rc_check() == f"OK    {base}/conf.d/shellper.fish loads shellper\n"
+    base = fish_config({"config.fish": "if status is-interactive\n    shellper init fish | source\nend\n"})
+    assert rc_check() == f"OK    {base}/config.fish loads shellper\n"
+    # Another shell's line is not fish's.
+    fish_config({"config.fish": 'eval "$(shellper init bash)"\n'})
+    assert rc_check().startswith("WARN")
+
+
+def fish_key_check(files: dict) -> str:
+    fish_config(files)
+    out = io.StringIO()
+    check_keys(Report(out))
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="needs fish")
+def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(env, monkeypatch):
+    monkeypatch.setenv("SHELL", "/usr/bin/fish")
+    load = {"conf.d/shellper.fish": "shellper init fish | source\n"}
+    mine = "bind \\cg 'echo mine'\n"
+    assert fish_key_check(load).startswith("OK    fish key \\cg is shellper's"), fish_key_check(load)
+    # Bound in a conf.d file read before shellper's: shellper took the key over; say so.
+    out = fish_key_check({**load, "conf.d/aaa-mine.fish": mine})
+    assert out.startswith("WARN  fish key \\cg: shellper replaced your binding") and "echo mine" in out, out
+    assert "fix: to keep yours" in out and "set -U SHELLPER_KEY" in out
+    # Bound later (config.fish, or fish_user_key_bindings at the first prompt): no translation.
+    for later in ({"config.fish": mine},
+                  {"functions/fish_user_key_bindings.fish": "function fish_user_key_bindings\n    " + mine + "end\n"}):
+        out = fish_key_check({**load, **later})
+        assert "does not translate" in out and "echo mine" in out and "set -U SHELLPER_KEY" in out, (later, out)
+    # vi mode: what counts is the insert mode the prompt starts in.
+    vi = "set -g fish_key_bindings fish_vi_key_bindings\n"
+    assert fish_key_check({**load, "config.fish": vi + mine}).startswith("OK    fish key \\cg is shellper's")
+    out = fish_key_check({**load, "config.fish": vi + "bind -M insert \\cg 'echo mine'\n"})
+    assert "does not translate" in out, out
+    # SHELLPER_KEY='': the user binds the function; nothing to say.
+    assert fish_key_check({**load, "conf.d/000-key.fish": "set -g SHELLPER_KEY ''\n", "config.fish": mine}) == ""
+    # Following the fix line: a universal SHELLPER_KEY, and the other key is shellper's.
+    fish_config({**load, "config.fish": mine})
+    subprocess.run(["fish", "-c", "set -U SHELLPER_KEY \\eg"], check=True, timeout=30)
+    out = io.StringIO()
+    check_keys(Report(out))
+    assert out.getvalue().startswith("OK    fish key \\eg is shellper's"), out.getvalue()

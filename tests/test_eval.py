@@ -526,3 +526,116 @@ def test_progress_bar_on_a_terminal_only(env, fake):
     assert b"35/35" in seen and b"[" + b"#" * evaluate.Progress.WIDTH + b"]" in seen
     assert seen.endswith(b"\r")  # the bar is wiped before the report
     assert "100.00% (35/35)" in out and "35/35]" not in out
+
+
+# ---------------------------------------------------------------- comparing models
+# Two models on one stand-in server: "distil_model" always right, with latencies of
+# 7 x 30 ms, 2 x 300 ms and 1 x 1.5 s; "distil_model:q4_K_M" right on 6 of 10 rows,
+# 120 ms each. Median 30 ms (the mean would be 231 ms), p90 by nearest rank 300 ms
+# (interpolated it would be 420 ms, the maximum 1.5 s). Measured times add a few ms
+# of HTTP on top of each delay, so each figure is checked within a band above it.
+
+SMALL = "distil_model:q4_K_M"
+COMPARE_ROWS = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"make folder number {i}"}],
+                 "expected": {"name": "mkdir", "arguments": {"dir_name": f"d{i}"}}} for i in range(10)]
+
+
+@pytest.fixture
+def two_models(env, tmp_path):
+    delays = [0.03] * 7 + [0.3] * 2 + [1.5]
+    with FakeOllama(models=("distil_model", SMALL)) as server:
+        for i, row in enumerate(COMPARE_ROWS):
+            server.answer(row["messages"][0]["content"], "mkdir", {"dir_name": f"d{i}"}, model="distil_model")
+            if i < 6:
+                server.answer(row["messages"][0]["content"], "mkdir", {"dir_name": f"d{i}"}, model=SMALL)
+        server.default("rmdir", {"dir_name": "x"}, model=SMALL)
+        server.default("pwd", {})
+        server.model_delays["distil_model:latest"] = lambda: delays.pop()
+        server.model_delays[SMALL] = 0.12
+        yield server, _write(tmp_path, COMPARE_ROWS), delays
+
+
+def _between(value: float, low: float, high: float) -> bool:
+    return low <= value < high
+
+
+def test_comparing_two_models_prints_accuracy_latency_and_the_difference(two_models, capsys):
+    server, path, delays = two_models
+    code, out, err = run_inproc(capsys, path, "--base-url", server.base_url, "--model", "distil_model", "--model", SMALL)
+    assert code == 0, err
+    assert delays == []  # every timed request of the first model took its delay
+    # Each model: one untimed warm-up, then its rows one at a time.
+    order = [(json.loads(raw)["model"], json.loads(raw).get("max_tokens")) for raw in server.raw_bodies]
+    assert order == [("distil_model", 1)] + [("distil_model", None)] * 10 + [(SMALL, 1)] + [(SMALL, None)] * 10
+    rows = {cells[0]: cells for cells in
+            ([c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| "))}
+    assert rows["Model"][1:] == ["Tool call accuracy", "Whole conversations", "Median latency", "p90 latency"]
+    first, second = rows["distil_model"], rows[SMALL]
+    assert first[1] == "100.00% (10/10)" and first[2] == "100.00% (10/10)"
+    assert second[1] == "60.00% (6/10) -40.00 pts" and second[2] == "60.00% (6/10) -40.00 pts"
+
+    def ms(cell):
+        return [int(x) for x in re.findall(r"[-+]?\d+(?= ms)", cell)]
+
+    (median1,), (p90_1,) = ms(first[3]), ms(first[4])
+    assert _between(median1, 30, 120) and _between(p90_1, 300, 400)
+    (median2, dmedian), (p90_2, dp90) = ms(second[3]), ms(second[4])
+    assert _between(median2, 120, 210) and _between(p90_2, 120, 210)
+    assert abs(dmedian - (median2 - median1)) <= 1 and abs(dp90 - (p90_2 - p90_1)) <= 1
+    assert dp90 < 0 < dmedian
+    assert "- distil_model: 0" in out and f"- {SMALL}: 4 (r6, r7, r8, r9)" in out
+    assert "one request at a time" in out
+
+
+def test_comparison_json_has_the_same_figures(two_models, capsys):
+    server, path, _ = two_models
+    code, out, err = run_inproc(capsys, path, "--base-url", server.base_url, "--model", "distil_model",
+                                "--model", SMALL, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["base_url"] == server.base_url and data["concurrency"] == 1
+    first, second = data["models"]
+    assert (first["model"], first["correct"], second["model"], second["correct"]) == ("distil_model", 10, SMALL, 6)
+    assert {f["id"] for f in second["failures"]} == {"r6", "r7", "r8", "r9"}
+    assert first["latency_ms"]["requests"] == second["latency_ms"]["requests"] == 10
+    assert _between(first["latency_ms"]["median"], 30, 120) and _between(first["latency_ms"]["p90"], 300, 400)
+    assert _between(second["latency_ms"]["median"], 120, 210) and _between(second["latency_ms"]["p90"], 120, 210)
+    assert first["vs_first"] is None
+    assert second["vs_first"] == {
+        "accuracy": pytest.approx(-0.4),
+        "conversation_accuracy": pytest.approx(-0.4),
+        "median_ms": pytest.approx(second["latency_ms"]["median"] - first["latency_ms"]["median"]),
+        "p90_ms": pytest.approx(second["latency_ms"]["p90"] - first["latency_ms"]["p90"]),
+    }
+
+
+def test_a_missing_model_stops_the_comparison_before_any_request(env, fake, tmp_path, capsys):
+    path = _write(tmp_path, COMPARE_ROWS)
+    code, out, err = run_inproc(capsys, path, "--base-url", fake.base_url, "--model", "distil_model",
+                                "--model", "distil_model:q4_K_M")
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "'distil_model:q4_K_M' not found" in lines[0] and "--model NAME" in lines[0]
+    assert fake.requests == [] and fake.warmups == []
+
+
+@pytest.mark.parametrize("names", [["distil_model", "distil_model"], ["distil_model", "distil_model:latest"]])
+def test_the_same_model_twice_is_a_usage_error(env, fake, capsys, names):
+    code, out, err = run_inproc(capsys, "--base-url", fake.base_url, *[a for n in names for a in ("--model", n)])
+    assert code == 2 and "given twice" in err and out == ""
+    assert fake.requests == []
+
+
+def test_an_explicit_concurrency_is_kept_and_said(env, tmp_path, capsys):
+    with FakeOllama(models=("a", "b")) as server:
+        code, out, _ = run_inproc(capsys, _write(tmp_path, COMPARE_ROWS), "--base-url", server.base_url,
+                                  "--model", "a", "--model", "b", "--concurrency", "3")
+    assert code == 0
+    assert "3 requests in flight at once, so it includes waiting for the server" in out
+
+
+def test_p90_is_the_nearest_rank():
+    assert evaluate.nearest_rank(list(range(1, 11)), 0.9) == 9
+    assert evaluate.nearest_rank(list(range(1, 21)), 0.9) == 18
+    assert evaluate.nearest_rank([0.5, 0.1, 0.3], 0.9) == 0.5
+    assert evaluate.nearest_rank([7.0], 0.9) == 7.0

@@ -149,7 +149,7 @@ def test_install_binds_ctrl_g_sets_up_the_model_and_a_second_run_changes_nothing
 
         # The model: Ollama had none, so setup-model ran and created it from the folder.
         calls = ollama_calls(home.state)
-        assert [c[2] for c in calls] == ["list", "create distil_model -f Modelfile", "show distil_model"]
+        assert [c[2] for c in calls] == ["list", "create distil_model -f Modelfile --quantize q8_0", "show distil_model"]
         assert calls[1][0] == model_dir and calls[1][1] == fake.root_url
         assert "The model works" in out
         # The closing doctor ran against the same server and the fresh install.
@@ -189,7 +189,7 @@ def test_install_binds_ctrl_g_sets_up_the_model_and_a_second_run_changes_nothing
         assert [digest(p) for p in watched] == before
         assert "already loads shellper" in again.stdout
         assert "Ollama already has the model 'distil_model'" in again.stdout
-        assert [c[2] for c in ollama_calls(home.state)].count("create distil_model -f Modelfile") == 1
+        assert [c[2] for c in ollama_calls(home.state)].count("create distil_model -f Modelfile --quantize q8_0") == 1
 
 
 def test_uninstall_restores_rc_files_byte_for_byte(home, monkeypatch):

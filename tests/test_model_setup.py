@@ -37,17 +37,35 @@ case "$1" in
   create)
     [ -z "${FAKE_OLLAMA_DOWN:-}" ] || down
     if [ "$3" != "-f" ] || [ ! -f "$4" ]; then echo "Error: no Modelfile found" >&2; exit 1; fi
+    # FAKE_OLLAMA_QUANTS: the levels this Ollama can make ("" for one older than --quantize);
+    # FAKE_OLLAMA_SOURCE: the GGUF's own file type.
+    source_type=${FAKE_OLLAMA_SOURCE:-F16} quant=$source_type
+    if [ $# -gt 4 ]; then
+      if [ -z "${FAKE_OLLAMA_QUANTS-Q8_0 Q4_K_S Q4_K_M}" ]; then echo "Error: unknown flag: $5" >&2; exit 1; fi
+      if [ "$5" != "--quantize" ] || [ $# -ne 6 ]; then echo "Error: unexpected arguments: $*" >&2; exit 1; fi
+      quant=$(printf '%s' "$6" | tr '[:lower:]' '[:upper:]')
+      case " ${FAKE_OLLAMA_QUANTS-Q8_0 Q4_K_S Q4_K_M} F16 F32 " in
+        *" $quant "*) ;;
+        *) echo "Error: unsupported quantization type $quant - supported types are F32, F16, ${FAKE_OLLAMA_QUANTS-Q8_0 Q4_K_S Q4_K_M}" >&2; exit 1 ;;
+      esac
+    fi
     echo "gathering model components"
     if [ -n "${FAKE_OLLAMA_CREATE_ERROR:-}" ]; then echo "Error: $FAKE_OLLAMA_CREATE_ERROR" >&2; exit 1; fi
     echo "copying file sha256:4f1c 100%"
+    if [ "$quant" != "$source_type" ]; then
+      case $source_type in F16|BF16|F32) ;; *) echo "Error: quantization is only supported for F16, BF16 and F32 models" >&2; exit 1 ;; esac
+      echo "quantizing $source_type model to $quant"
+    fi
     echo "writing manifest"
     echo "success"
     full "$2" >>"$state/models"
+    printf '%s\n' "$quant" >"$state/quant-$(full "$2" | tr '/:' '__')"
     ;;
   show)
     [ -z "${FAKE_OLLAMA_DOWN:-}" ] || down
     if ! grep -Fqx "$(full "$2")" "$state/models" 2>/dev/null; then echo "Error: model '$2' not found" >&2; exit 1; fi
-    printf '  Model\n    architecture        qwen3\n    parameters          751.63M\n    quantization        F16\n\n'
+    printf '  Model\n    architecture        qwen3\n    parameters          751.63M\n    quantization        %s\n\n' \
+      "$(cat "$state/quant-$(full "$2" | tr '/:' '__')" 2>/dev/null || echo F16)"
     printf '  Capabilities\n'
     for c in ${FAKE_OLLAMA_CAPS-completion tools}; do printf '    %s\n' "$c"; done
     printf '\n  Parameters\n    temperature    0\n\n'
@@ -118,7 +136,8 @@ def setup_env(shellper_env, monkeypatch, tmp_path):
     write_fake_ollama(bindir, statedir)
     monkeypatch.setenv("PATH", path_without_ollama(bindir))
     monkeypatch.setenv("FAKE_OLLAMA_DIR", statedir)
-    for var in ("FAKE_OLLAMA_DOWN", "FAKE_OLLAMA_CREATE_ERROR", "FAKE_OLLAMA_CAPS", "OLLAMA_HOST"):
+    for var in ("FAKE_OLLAMA_DOWN", "FAKE_OLLAMA_CREATE_ERROR", "FAKE_OLLAMA_CAPS", "FAKE_OLLAMA_QUANTS",
+                "FAKE_OLLAMA_SOURCE", "OLLAMA_HOST"):
         monkeypatch.delenv(var, raising=False)
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -154,7 +173,8 @@ def test_downloads_creates_in_ollama_and_checks_a_real_answer(setup_env, hub, ca
     with open(os.path.join(dest, "Modelfile"), "rb") as fh:
         assert fh.read() == MODELFILE
     calls = ollama_calls(setup_env.state)
-    assert [c[2] for c in calls] == ["create distil_model -f Modelfile", "show distil_model"]
+    # q8_0 by default, under the configured name.
+    assert [c[2] for c in calls] == ["create distil_model -f Modelfile --quantize q8_0", "show distil_model"]
     # Created where the Modelfile is, on the server shellper talks to.
     assert calls[0][0] == dest
     assert {c[1] for c in calls} == {setup_env.fake.root_url}
@@ -162,7 +182,8 @@ def test_downloads_creates_in_ollama_and_checks_a_real_answer(setup_env, hub, ca
     # The check asked the model through the configured base_url, with the tools.
     assert user_texts(setup_env.fake) == [model_setup.CHECK_REQUEST]
     assert setup_env.fake.requests[0]["tools"]
-    assert "became `pwd`" in out
+    assert "became `pwd` (model 'distil_model', Q8_0)" in out
+    assert "press Ctrl-G" in out and "shellper eval" not in out  # it is the model shellper uses
 
 
 def test_configured_model_name_and_dir_are_used(setup_env, hub, capfd, monkeypatch, tmp_path):
@@ -175,7 +196,7 @@ def test_configured_model_name_and_dir_are_used(setup_env, hub, capfd, monkeypat
     assert code == 0, err
     assert os.path.isfile(os.path.join(dest, "model_fp16.gguf"))
     calls = ollama_calls(setup_env.state)
-    assert calls[0][2] == "create shellper-small:v2 -f Modelfile" and calls[0][0] == dest
+    assert calls[0][2] == "create shellper-small:v2 -f Modelfile --quantize q8_0" and calls[0][0] == dest
     assert setup_env.fake.requests[0]["model"] == "shellper-small:v2"
     assert "became `ls -a`" in out
 
@@ -188,7 +209,7 @@ def test_a_local_folder_as_repo_needs_no_download_helper(setup_env, monkeypatch,
     out, err = capfd.readouterr()
     assert code == 0, err
     calls = ollama_calls(setup_env.state)
-    assert calls[0] == (folder, setup_env.fake.root_url, "create distil_model -f Modelfile")
+    assert calls[0] == (folder, setup_env.fake.root_url, "create distil_model -f Modelfile --quantize q8_0")
     assert not os.path.exists(os.path.join(paths.data_dir(), "model"))  # nothing copied
 
 
@@ -248,8 +269,8 @@ def test_create_failure_shows_ollamas_words_and_how_to_retry(setup_env, hub, mon
     assert code == 1
     assert "`ollama create distil_model` failed" in err
     assert "unsupported architecture" in err
-    assert "ollama create distil_model -f Modelfile" in err.split("next:")[1]
-    assert [c[2] for c in ollama_calls(setup_env.state)] == ["create distil_model -f Modelfile"]
+    assert "ollama create distil_model -f Modelfile --quantize q8_0" in err.split("next:")[1]
+    assert [c[2] for c in ollama_calls(setup_env.state)] == ["create distil_model -f Modelfile --quantize q8_0"]
 
 
 def test_create_with_ollama_not_running_says_start_it(setup_env, hub, monkeypatch, capfd):
@@ -370,7 +391,7 @@ def test_yes_installs_huggingface_hub_into_the_running_interpreter(setup_env, mo
     out, err = capfd.readouterr()
     assert code == 0, err
     assert log.read_text().split() == ["-m", "pip", "install", "--quiet", "huggingface_hub>=0.20"]
-    assert [c[2] for c in ollama_calls(setup_env.state)][0] == "create distil_model -f Modelfile"
+    assert [c[2] for c in ollama_calls(setup_env.state)][0] == "create distil_model -f Modelfile --quantize q8_0"
 
 
 def test_failed_helper_install_is_reported(setup_env, monkeypatch, capfd, tmp_path):
@@ -383,6 +404,97 @@ def test_failed_helper_install_is_reported(setup_env, monkeypatch, capfd, tmp_pa
     err = capfd.readouterr().err
     assert "installing huggingface_hub failed (pip exit status 1" in err
     assert "hf download" in err
+
+
+# ---- quantization ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given, quant", [("q4_K_M", "q4_K_M"), ("Q4_K_m", "q4_K_M"), ("fp16", "fp16")])
+def test_another_quantization_gets_its_own_name_and_says_how_to_use_it(setup_env, hub, capfd, given, quant):
+    name = f"distil_model:{quant}"
+    setup_env.fake.models.append(name)
+    code = setup_model("--quantize", given)
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    calls = [c[2] for c in ollama_calls(setup_env.state)]
+    flag = "" if quant == "fp16" else f" --quantize {quant}"  # fp16: the downloaded file as it is
+    assert calls == [f"create {name} -f Modelfile{flag}", f"show {name}"]
+    # The check asked the new model, not the configured one.
+    assert [body["model"] for body in setup_env.fake.requests] == [name]
+    shown = "F16" if quant == "fp16" else quant.upper()
+    assert f"became `pwd` (model '{name}', {shown})" in out
+    assert "shellper still uses 'distil_model'" in out
+    assert f"shellper eval --model distil_model --model {name}" in out
+    assert f'model = "{name}" in {paths.config_file()}' in out and f"SHELLPER_MODEL={name}" in out
+
+
+@pytest.mark.parametrize("configured, quant, created", [
+    ("shellper-small:v2", "q4_K_M", "shellper-small:v2-q4_K_M"),
+    ("distil_model:q4_K_M", "q8_0", "distil_model"),  # the name never says another level
+    ("distil_model:q4_K_M", "q4_K_M", "distil_model:q4_K_M"),
+    ("distil_model:latest", "fp16", "distil_model:fp16"),
+    ("me/distil:v2-fp16", "q8_0", "me/distil:v2"),
+])
+def test_the_created_name_follows_the_configured_one(setup_env, hub, capfd, monkeypatch, configured, quant, created):
+    monkeypatch.setenv("SHELLPER_MODEL", configured)
+    setup_env.fake.models.append(created)
+    assert setup_model("--quantize", quant) == 0, capfd.readouterr().err
+    assert ollama_calls(setup_env.state)[0][2].startswith(f"create {created} -f Modelfile")
+    out = capfd.readouterr().out
+    assert ("shellper still uses" in out) == (created not in (configured, configured.replace(":latest", "")))
+
+
+def test_an_unknown_level_is_a_usage_error_before_anything_runs(setup_env, hub, capfd):
+    with pytest.raises(SystemExit) as exit_:
+        setup_model("--quantize", "q3_K_S")
+    assert exit_.value.code == 2
+    err = capfd.readouterr().err
+    assert "choose one of q8_0, q4_K_M, fp16, not 'q3_K_S'" in err
+    assert ollama_calls(setup_env.state) == [] and hub.calls == []
+
+
+def test_an_ollama_too_old_to_quantize_says_update_or_fp16(setup_env, hub, monkeypatch, capfd):
+    monkeypatch.setenv("FAKE_OLLAMA_QUANTS", "")  # no --quantize flag at all
+    assert setup_model() == 1
+    err = capfd.readouterr().err
+    assert "unknown flag: --quantize" in err
+    fix = err.split("next:")[1]
+    assert "update it (https://ollama.com/download)" in fix and "shellper setup-model --quantize fp16" in fix
+    # ...and following the fix works with that same Ollama.
+    setup_env.fake.models.append("distil_model:fp16")
+    assert setup_model("--quantize", "fp16") == 0
+    assert ollama_calls(setup_env.state)[-2][2] == "create distil_model:fp16 -f Modelfile"
+
+
+def test_a_level_this_ollama_cannot_make_names_the_others(setup_env, hub, monkeypatch, capfd):
+    monkeypatch.setenv("FAKE_OLLAMA_QUANTS", "Q8_0")
+    assert setup_model("--quantize", "q4_K_M") == 1
+    err = capfd.readouterr().err
+    assert "unsupported quantization type Q4_K_M" in err
+    fix = err.split("next:")[1]
+    assert "cannot make q4_K_M" in fix and "--quantize q8_0 or --quantize fp16" in fix
+
+
+def test_an_already_quantized_gguf_says_create_it_as_it_is(setup_env, monkeypatch, capfd, tmp_path):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    monkeypatch.setenv("FAKE_OLLAMA_SOURCE", "Q4_K_M")
+    folder = write_model_files(str(tmp_path / "mine"))
+    assert setup_model("--repo", folder) == 1
+    err = capfd.readouterr().err
+    assert "only supported for F16, BF16 and F32" in err
+    assert "already quantized" in err and "--quantize fp16" in err.split("next:")[1]
+    setup_env.fake.models.append("distil_model:fp16")
+    assert setup_model("--repo", folder, "--quantize", "fp16") == 0
+    assert "(model 'distil_model:fp16', Q4_K_M)" in capfd.readouterr().out  # what it really holds
+
+
+def test_help_gives_the_levels_and_the_reason_for_the_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["setup-model", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for level in model_setup.QUANTIZATIONS:
+        assert level in text
+    assert f"{model_setup.DEFAULT_QUANTIZATION} (default)" in text and "0.6B" in text
 
 
 # ---- reading `ollama show` ----------------------------------------------------------
@@ -400,3 +512,9 @@ def test_capabilities_are_read_from_ollama_show_output():
     # An Ollama too old to list capabilities.
     assert model_setup.capabilities("  Model\n    arch    qwen3\n") is None
     assert model_setup.capabilities("") is None
+
+
+def test_quantization_is_read_from_ollama_show_output():
+    text = "  Model\n    architecture        qwen3\n    quantization        Q4_K_M\n\n  Parameters\n    temperature 0\n"
+    assert model_setup.shown_quantization(text) == "Q4_K_M"
+    assert model_setup.shown_quantization("  Model\n    architecture        qwen3\n") is None
