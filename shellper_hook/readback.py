@@ -4,13 +4,15 @@ read_back() recognises a line as one of the shapes render.py produces (also
 hand-typed or edited), so an edited suggestion can still go into the
 history, or returns None for anything else: pipes, expansions, options the
 tools do not have. Pure and standard-library only. The check is kept safe for
-both bash and zsh, whose buffers these lines come from; fish lines have their
-own tokenizer (_tokenize_fish), as strict.
+both bash and zsh, whose buffers these lines come from; fish lines are read
+with fish's quoting (_FISH), as strictly.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .errors import AnswerError
 from .render import FIND_EXPR, to_shell
@@ -20,66 +22,37 @@ _REDIRECT = object()  # an unquoted `>>` in a tokenized line
 
 # Unquoted characters whose meaning (operator, expansion, glob, comment,
 # history, zsh `=cmd`...) the tokenizer does not model: such a line is not a tool call.
-_UNMODELLED = set("|&;<>()$`*?[]{}~#!^")
+_UNMODELLED = frozenset("|&;<>()$`*?[]{}~#!^")
+# Unquoted in fish: operators, expansions, globs, comments, `~`, `%`, `!`,
+# `=`-free but strict (fish 3.6: `?` is still a glob).
+_UNMODELLED_FISH = frozenset("|&;<>()$*?[]{}~#!^%")
+# After an unquoted backslash these mean themselves in fish; any other (\n,
+# \x41, \u...) is one of fish's character escapes: not modelled.
+_FISH_LITERAL_ESCAPES = frozenset(" \\'\"$*?~#()[]{}<>^&|;%!")
 
 
-def _tokenize(line: str) -> list | None:
-    """Words (str) and _REDIRECT markers, or None for anything not modelled."""
-    tokens: list = []
-    word: list = []
-    in_word = False
-    start = 0  # where the current word begins in line
-    i, n = 0, len(line)
-    while i < n:
-        c = line[i]
-        if c in " \t":
-            if in_word:
-                tokens.append("".join(word))
-                word, in_word = [], False
-            i += 1
-            continue
-        if not in_word:
-            start = i
-        if c == "'":
-            end = line.find("'", i + 1)
-            if end < 0:
-                return None
-            word.append(line[i + 1 : end])
-            in_word, i = True, end + 1
-        elif c == '"':
-            i = _double_quoted(line, i + 1, word)
-            if i is None:
-                return None
-            in_word = True
-        elif c == "\\":
-            if i + 1 >= n:
-                return None
-            if line[i + 1] != "\n":  # backslash-newline joins lines and adds nothing
-                word.append(line[i + 1])
-                in_word = True
-            i += 2
-        elif c == ">" and line.startswith(">>", i):
-            if in_word:
-                if line[start:i].isascii() and line[start:i].isdigit():
-                    return None  # `2>>f` redirects a file descriptor
-                tokens.append("".join(word))
-                word, in_word = [], False
-            tokens.append(_REDIRECT)
-            i += 2
-        elif c in _UNMODELLED or ord(c) < 32 or ord(c) == 127:
-            return None  # includes an unquoted newline: a second command
-        elif c == "=" and not "".join(word):
-            return None  # zsh expands a leading `=cmd` (even `''=cmd`) to a path
-        else:
-            word.append(c)
-            in_word, i = True, i + 1
-    if in_word:
-        tokens.append("".join(word))
-    return tokens
+class _Quoting(NamedTuple):
+    """How one shell reads quotes and backslashes. Each reader gets the line,
+    the index just past the quote (or at the backslash) and the word so far;
+    it appends the value and returns the index after it, or None for anything
+    not modelled."""
+
+    single: Callable
+    double: Callable
+    escape: Callable
+    unmodelled: frozenset
+    leading_equals: bool  # zsh expands an unquoted leading `=cmd` (even `''=cmd`) to a path
 
 
-def _double_quoted(line: str, i: int, word: list) -> int | None:
-    """Append the value of a "..." body starting at i; return the index after it."""
+def _single_posix(line: str, i: int, word: list) -> int | None:
+    end = line.find("'", i)
+    if end < 0:
+        return None
+    word.append(line[i:end])
+    return end + 1
+
+
+def _double_posix(line: str, i: int, word: list) -> int | None:
     n = len(line)
     while i < n:
         c = line[i]
@@ -103,20 +76,56 @@ def _double_quoted(line: str, i: int, word: list) -> int | None:
     return None  # unclosed
 
 
-# Unquoted in fish: operators, expansions, globs, comments, `~`, `%`, `!`,
-# `=`-free but strict (fish 3.6: `?` is still a glob).
-_UNMODELLED_FISH = set("|&;<>()$*?[]{}~#!^%")
-# After an unquoted backslash these mean themselves; any other (\n, \x41,
-# \u...) is one of fish's character escapes: not modelled.
-_FISH_LITERAL_ESCAPES = set(" \\'\"$*?~#()[]{}<>^&|;%!")
+def _escape_posix(line: str, i: int, word: list) -> int | None:
+    if i + 1 >= len(line):
+        return None
+    if line[i + 1] != "\n":  # backslash-newline joins lines and adds nothing
+        word.append(line[i + 1])
+    return i + 2
 
 
-def _tokenize_fish(line: str) -> list | None:
-    """Words and _REDIRECT markers of a fish line, or None for anything not modelled."""
+def _single_fish(line: str, i: int, word: list) -> int | None:
+    n = len(line)
+    while i < n and line[i] != "'":
+        if line[i] == "\\" and i + 1 < n and line[i + 1] in "\\'":
+            i += 1  # fish's '...' knows only these two escapes
+        word.append(line[i])
+        i += 1
+    return i + 1 if i < n else None
+
+
+def _double_fish(line: str, i: int, word: list) -> int | None:
+    n = len(line)
+    while i < n and line[i] != '"':
+        d = line[i]
+        if d == "$":
+            return None  # expansion
+        if d == "\\" and i + 1 < n and line[i + 1] in '\\"$':
+            i += 1
+        elif d == "\\" and i + 1 < n and line[i + 1] == "\n":
+            return None
+        word.append(line[i])
+        i += 1
+    return i + 1 if i < n else None
+
+
+def _escape_fish(line: str, i: int, word: list) -> int | None:
+    if i + 1 >= len(line) or line[i + 1] not in _FISH_LITERAL_ESCAPES:
+        return None
+    word.append(line[i + 1])
+    return i + 2
+
+
+_POSIX = _Quoting(_single_posix, _double_posix, _escape_posix, _UNMODELLED, True)
+_FISH = _Quoting(_single_fish, _double_fish, _escape_fish, _UNMODELLED_FISH, False)
+
+
+def _tokenize(line: str, quoting: _Quoting = _POSIX) -> list | None:
+    """Words (str) and _REDIRECT markers, or None for anything not modelled."""
     tokens: list = []
     word: list = []
     in_word = False
-    start = 0
+    start = 0  # where the current word begins in line
     i, n = 0, len(line)
     while i < n:
         c = line[i]
@@ -128,51 +137,33 @@ def _tokenize_fish(line: str) -> list | None:
             continue
         if not in_word:
             start = i
-        if c == "'":
-            i += 1
-            while i < n and line[i] != "'":
-                if line[i] == "\\" and i + 1 < n and line[i + 1] in "\\'":
-                    i += 1  # fish's '...' knows only these two escapes
-                word.append(line[i])
-                i += 1
-            if i >= n:
-                return None
-            in_word, i = True, i + 1
-        elif c == '"':
-            i += 1
-            while i < n and line[i] != '"':
-                d = line[i]
-                if d == "$":
-                    return None  # expansion
-                if d == "\\" and i + 1 < n and line[i + 1] in '\\"$':
-                    i += 1
-                elif d == "\\" and i + 1 < n and line[i + 1] == "\n":
-                    return None
-                word.append(line[i])
-                i += 1
-            if i >= n:
-                return None
-            in_word, i = True, i + 1
-        elif c == "\\":
-            if i + 1 >= n or line[i + 1] not in _FISH_LITERAL_ESCAPES:
-                return None
-            word.append(line[i + 1])
-            in_word, i = True, i + 2
-        elif c == ">" and line.startswith(">>", i):
+        if c == ">" and line.startswith(">>", i):
             if in_word:
                 if line[start:i].isascii() and line[start:i].isdigit():
                     return None  # `2>>f` redirects a file descriptor
                 tokens.append("".join(word))
                 word, in_word = [], False
-            if line.startswith(">>?", i) or line.startswith(">>&", i):
-                return None
-            tokens.append(_REDIRECT)
+            tokens.append(_REDIRECT)  # (`>>&`, fish's `>>?`: the next character is refused)
             i += 2
-        elif c in _UNMODELLED_FISH or ord(c) < 32 or ord(c) == 127:
+            continue
+        had = len(word)
+        if c == "'":
+            i = quoting.single(line, i + 1, word)
+        elif c == '"':
+            i = quoting.double(line, i + 1, word)
+        elif c == "\\":
+            i = quoting.escape(line, i, word)
+        elif c in quoting.unmodelled or ord(c) < 32 or ord(c) == 127:
+            return None  # includes an unquoted newline: a second command
+        elif c == "=" and quoting.leading_equals and not "".join(word):
             return None
         else:
             word.append(c)
-            in_word, i = True, i + 1
+            i += 1
+        if i is None:
+            return None
+        # Quotes make a word even when empty; a joined line (backslash-newline) makes none.
+        in_word = in_word or c in "'\"" or len(word) > had
     if in_word:
         tokens.append("".join(word))
     return tokens
@@ -356,7 +347,7 @@ def read_back(line: str, shell: str = "bash") -> ToolCall | None:
     if not isinstance(line, str):
         return None
     fish = shell == "fish"
-    tokens = (_tokenize_fish if fish else _tokenize)(line.strip(" \t\n"))
+    tokens = _tokenize(line.strip(" \t\n"), _FISH if fish else _POSIX)
     if not tokens or not isinstance(tokens[0], str):
         return None
     name, words = tokens[0], tokens[1:]
