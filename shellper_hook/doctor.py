@@ -342,8 +342,12 @@ def check_rc(r: Report) -> None:
                "run zsh, bash or fish (chsh -s $(command -v zsh)), then add the init line with ./install.sh")
         return
     found = next((p for p in _rc_files(login) if _loads_shellper(p, login)), None)
+    shell = shutil.which(login)
     if found:
         r.ok(f"{found} loads shellper")
+    elif shell and _key_binding(shell, None, no_key=False).get("loaded", "0") not in ("0", ""):
+        # No init line, yet a new shell has it: a plugin manager, or a file the rc file sources.
+        r.ok(f"a new {login} loads shellper (not from an init line in {rc_file(login)}: a plugin manager?)")
     elif login == "fish":
         config = os.path.join(fish_dir(), "config.fish")
         r.warn(fish_dir(), "no file in conf.d/ nor config.fish loads shellper, so Ctrl-G does nothing in new fish "

@@ -490,3 +490,24 @@ def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(env, monkeypat
     out = io.StringIO()
     check_keys(Report(out))
     assert out.getvalue().startswith("OK    fish key \\eg is shellper's"), out.getvalue()
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="needs zsh")
+def test_a_zsh_that_loads_shellper_through_a_plugin_manager_is_not_told_to_add_the_init_line(env, monkeypatch):
+    """No `shellper init` line in .zshrc: the plugin file, sourced inside a
+    function as zinit, antidote and zplug do, loads it all the same."""
+    plugin = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.plugin.zsh")
+    monkeypatch.setenv("SHELL", shutil.which("zsh"))
+
+    def rc_check() -> list:
+        out = io.StringIO()
+        check_rc(Report(out))
+        return checks(out.getvalue())
+
+    write_rc(".zshrc", f"_my_manager_load() {{ source '{plugin}' }}\n_my_manager_load\n")
+    zshrc = os.path.expanduser("~/.zshrc")
+    assert rc_check() == [("OK", f"a new zsh loads shellper (not from an init line in {zshrc}: a plugin manager?)", None)]
+    # Without it, the warning and its fix are back.
+    write_rc(".zshrc", "_my_manager_load() { : }\n_my_manager_load\n")
+    (status, text, fix), = rc_check()
+    assert status == "WARN" and 'eval "$(shellper init zsh)"' in fix
