@@ -295,7 +295,7 @@ rc_block() {
 # >>> shellper >>>
 # shellper: type a request, press Ctrl-G. Added by install.sh; \`install.sh --uninstall\` removes it.
 if [ -r $(sq "$DATA_DIR/init.$1") ]; then . $(sq "$DATA_DIR/init.$1")
-elif [ -x "\$HOME/.local/bin/shellper" ]; then eval "\$("\$HOME/.local/bin/shellper" init $1)"; fi
+elif [ -x "\$HOME/.local/bin/shellper" ]; then eval "\$(cd / && "\$HOME/.local/bin/shellper" init $1)"; fi
 # <<< shellper <<<
 EOF
 }
@@ -364,7 +364,7 @@ fish_block() {
     "    if test -r $init" \
     "        source $init" \
     '    else if test -x "$HOME/.local/bin/shellper"' \
-    '        command "$HOME/.local/bin/shellper" init fish | source' \
+    '        command sh -c '"'"'cd / && exec "$HOME/.local/bin/shellper" init fish'"'"' | source' \
     '    end' \
     'end'
 }

@@ -66,8 +66,8 @@
 #   __shellper_report_wait       let that report finish before the next
 #                                request or command
 # bash-only: the Enter macro (__shellper_enter), the terminal modes saved
-# and restored around the wait (__shellper_run), history-based reports for
-# bash < 4.3.
+# and restored around the wait (__shellper_run), the note while waiting
+# (__shellper_waiting), history-based reports for bash < 4.3.
 
 # Parse the rest with alias expansion off (this line still has it: quoted words only).
 \builtin shopt -q expand_aliases && __shellper_had_aliases=1 || __shellper_had_aliases=0
@@ -130,10 +130,12 @@ __shellper_request_of() {
 __shellper_run() {
   local tty='' st=0
   if __shellper_start "$1" "$2"; then
-    # While the client starts (not before: these cost it 2 processes): Ctrl-C
-    # must not reach bash (it would abort readline's line), so it arrives as
-    # a key instead; the modes saved come back after.
+    # While the client starts (not before: these cost it 2 processes), and
+    # before "translating... (Ctrl-C cancels)" shows: Ctrl-C must not reach
+    # bash (it would abort readline's line), so it arrives as a key instead;
+    # the modes saved come back after.
     tty=$(\command stty -g 2>/dev/null && \command stty -isig 2>/dev/null) || tty=
+    __shellper_waiting "$1"
     __shellper_wait
     st=$?
   else
@@ -153,12 +155,6 @@ __shellper_start() {
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
     return 1
   fi
-  # While waiting: the request stays in sight (bash has cleared its line).
-  local REPLY max=$(( ${COLUMNS:-80} - 48 ))
-  __shellper_clean "$1"
-  (( max < 10 )) && max=10
-  (( ${#REPLY} > max )) && REPLY=${REPLY:0:max-3}...
-  printf '\r\033[Kshellper: translating... (Ctrl-C cancels) "%s"' "$REPLY" >&2
   # The client reports the reply on a pipe.
   local before=${!-} fd cwd=$PWD
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
@@ -177,23 +173,39 @@ __shellper_start() {
 # as `python -I -S` (isolated, and no site-packages scan: half the start);
 # else from /.
 __shellper_client() {
-  if [[ -n ${__shellper_pkg-} ]]; then
+  if [[ -n ${__shellper_pkg-} && -d $__shellper_pkg/shellper_hook ]]; then  # (gone: a venv rebuilt)
     \builtin exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg" "$@"
   fi
   \builtin cd / && \builtin exec "$__shellper_python" -m shellper_hook.client "$@"
 }
 
+# While waiting for request $1: the note, and the request in sight (bash
+# has cleared its line).
+__shellper_waiting() {
+  local REPLY max=$(( ${COLUMNS:-80} - 48 ))
+  __shellper_clean "$1"
+  (( max < 10 )) && max=10
+  (( ${#REPLY} > max )) && REPLY=${REPLY:0:max-3}...
+  printf '\r\033[Kshellper: translating... (Ctrl-C cancels) "%s"' "$REPLY" >&2
+}
+
 # Wait for the reply while reading keys: Ctrl-C / Ctrl-G cancel, Enter
 # keeps waiting, typed text goes on the line and drops the request.
 __shellper_wait() {
-  local key c typed='' outcome=reply part first=''
+  local key c typed='' outcome=reply part first='' got
   local -a f=()
   while :; do
     # The reply's first byte, as soon as it comes (a timed poll would add
     # its interval to every request), or 50 ms for keys to arrive.
-    IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null && break
-    (( $? > 128 )) || break  # the client's end closed without a word
-    # Take the keys typed; a plain read (no -n/-s/-d) keeps signals off.
+    first='' got=0
+    if IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null; then
+      got=1
+    elif (( $? <= 128 )) || [[ -n $first ]]; then
+      got=1  # the client's end closed without a word, or a byte read as the time ran out
+    fi
+    # Then the keys typed, the reply here or not: they were pressed before
+    # the user could see it (Enter must not run it unseen). A plain read
+    # (no -n/-s/-d) keeps signals off.
     key=
     read -t 0 </dev/tty 2>/dev/null && IFS= read -r -t 0.01 key 2>/dev/null </dev/tty
     if [[ $key == *$'\003'* || $key == *$'\007'* ]]; then
@@ -218,6 +230,7 @@ __shellper_wait() {
       outcome=typed
       break
     fi
+    (( got )) && break
   done
   if [[ $outcome == reply ]]; then
     while IFS= read -r -d '' part <&"$__shellper_fd"; do
@@ -267,7 +280,7 @@ __shellper_apply() {
   if [[ ${1-} == error ]]; then
     __shellper_say "${3:-${2:-failed}}"
   elif (( $# == 0 )) && ! ( __shellper_client check ) </dev/null >/dev/null 2>&1; then
-    __shellper_say "cannot start $__shellper_python -m shellper_hook.client: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+    __shellper_say "cannot start shellper's client with $__shellper_python: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
   elif (( $# == 0 )); then
     __shellper_say "no answer from the daemon (see \`shellper status\`)"
   else

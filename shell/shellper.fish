@@ -311,11 +311,11 @@ function __shellper_client
         set -e argv[1]
     end
     set -l run $__shellper_python -m shellper_hook.client
-    builtin test -n "$__shellper_pkg"
+    builtin test -n "$__shellper_pkg" -a -d "$__shellper_pkg/shellper_hook"  # (gone: a venv rebuilt)
     and set run $__shellper_python -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' $__shellper_pkg
     if builtin test $detach = 1
         command sh -c 'trap "" HUP; cd / && "$@" </dev/null >/dev/null 2>&1 &' sh $run $argv
-    else if builtin test -n "$__shellper_pkg"
+    else if builtin test "$run[2]" = -I
         command $run $argv  # isolated: the folder it runs in does not matter
     else
         command sh -c 'cd / && exec "$@"' sh $run $argv

@@ -26,7 +26,7 @@
     fi
     cmd=${commands[shellper]:-$HOME/.local/bin/shellper}
     if [[ -x $cmd ]]; then
-      builtin eval "$("$cmd" init zsh)"
+      builtin eval "$(builtin cd -q / && "$cmd" init zsh)"
       return
     fi
     # Said at the first prompt: zplug sends what a plugin prints while it

@@ -126,10 +126,14 @@ __shellper_json() {
 __shellper_settings() {
   emulate -L zsh
   setopt localoptions extendedglob
-  local name out= config=${SHELLPER_CONFIG-} base=${XDG_CONFIG_HOME-}
+  # Exported ones only: the client and a daemon started from here see no others.
+  local name out= config= base=
+  [[ ${(t)SHELLPER_CONFIG-} == *export* ]] && config=$SHELLPER_CONFIG
+  [[ ${(t)XDG_CONFIG_HOME-} == *export* ]] && base=$XDG_CONFIG_HOME
   for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
       SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
       SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
+    [[ ${(tP)name-} == *export* ]] || continue
     [[ -n ${${(P)name-}//[[:space:]]/} ]] || continue  # an empty one counts as unset
     __shellper_json "${(P)name}"
     out+="\"$name\":$REPLY,"
@@ -208,7 +212,7 @@ __shellper_drop() {
 # `python -I -S` (isolated, and no site-packages scan: half the start);
 # else from / (-q: no chpwd hooks).
 __shellper_client() {
-  if [[ -n $__shellper_pkg ]]; then
+  if [[ -n $__shellper_pkg && -d $__shellper_pkg/shellper_hook ]]; then  # (gone: a venv rebuilt)
     exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg" "$@"
   fi
   builtin cd -q / && exec "$__shellper_python" -m shellper_hook.client "$@"

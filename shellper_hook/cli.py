@@ -276,14 +276,16 @@ def _static_loader(shell: str, path: str) -> str:
         from .render import quote
 
         return (f"if test -r {quote(path, 'fish')}\n    source {quote(path, 'fish')}\n"
-                f"else if test -x {quote(me, 'fish')}\n    {quote(me, 'fish')} init fish | source\nend\n")
+                f"else if test -x {quote(me, 'fish')}\n"
+                f"    command sh -c 'cd / && exec \"$0\" init fish' {quote(me, 'fish')} | source\nend\n")
     if shell == "zsh":
         # Parsed with aliases off, as the eval form below does.
         load = f"() {{\n    'builtin' 'emulate' -L zsh -o no_aliases\n    'builtin' 'source' \"$1\"\n  }} {_sq(path)}"
     else:
         load = f". {_sq(path)}"
+    # From /: with an empty entry in PYTHONPATH, Python would import the folder's files.
     return (f"if [ -r {_sq(path)} ]; then\n  {load}\n"
-            f"elif [ -x {_sq(me)} ]; then\n  eval \"$({_sq(me)} init {shell})\"\nfi\n")
+            f"elif [ -x {_sq(me)} ]; then\n  eval \"$(cd / && {_sq(me)} init {shell})\"\nfi\n")
 
 
 def _sq(value: str) -> str:
@@ -304,22 +306,26 @@ def cmd_init(args) -> int:
     if args.shell == "fish":
         from .render import quote
 
-        sys.stdout.write(
+        out = (
             f"set -g __shellper_python {quote(sys.executable, 'fish')}\n"
             f"set -g __shellper_pkg {quote(pkg, 'fish')}\n"
             f"set -g __shellper_socket {quote(paths.socket_path(), 'fish')}\n"
         )
     else:
-        sys.stdout.write(f"__shellper_python={_sq(sys.executable)}\n__shellper_pkg={_sq(pkg)}\n"
-                         f"__shellper_socket={_sq(paths.socket_path())}\n")
+        out = (f"__shellper_python={_sq(sys.executable)}\n__shellper_pkg={_sq(pkg)}\n"
+               f"__shellper_socket={_sq(paths.socket_path())}\n")
     if args.static:
-        sys.stdout.write(_static_loader(args.shell, path))
-        return 0
-    if args.shell == "zsh":
+        out += _static_loader(args.shell, path)
+    elif args.shell == "zsh":
         # zsh parses all of eval's text before running any: parse the script
         # again with aliases off, so the user's aliases cannot change it.
-        body = "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + _sq(body) + "\n"
-    sys.stdout.write(body)
+        out += "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + _sq(body) + "\n"
+    else:
+        out += body
+    # Paths as the system holds them: a folder named in another encoding comes back byte for byte.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
     return 0
 
 

@@ -369,7 +369,8 @@ class Daemon:
     def _other_settings(self, origin) -> str | None:
         """One line when the requesting terminal's settings are not the ones we started with."""
         if not isinstance(origin, dict):
-            return None  # a client that does not say (zsh talks to the socket itself)
+            return None  # a client that does not say
+        origin = {name: protocol.as_utf8(value) for name, value in origin.items()}
         differ = [n for n in (*protocol.SETTINGS_ENV, "config") if origin.get(n) != self.origin.get(n)]
         if not differ:
             return None

@@ -127,7 +127,9 @@ def _package_of(program: str) -> tuple:
 def _all_on_path(name: str) -> list:
     found, seen = [], set()
     for folder in os.environ.get("PATH", "").split(os.pathsep):
-        path = os.path.join(folder or ".", name)
+        if not os.path.isabs(folder):
+            continue  # the current folder's files: never run those
+        path = os.path.join(folder, name)
         if os.path.isfile(path) and os.access(path, os.X_OK) and os.path.realpath(path) not in seen:
             seen.add(os.path.realpath(path))
             found.append(path)
@@ -446,6 +448,29 @@ def check_keys(r: Report) -> None:
     r.ok(f"{login} key {key} is shellper's (nothing else was bound to it)")
 
 
+def check_pythonpath(r: Report) -> None:
+    """An empty or relative PYTHONPATH entry puts the current folder on every
+    Python program's path: `shellper init` (run as a shell starts) and any
+    other would import a json.py lying in the folder a terminal opens in."""
+    value = os.environ.get("PYTHONPATH", "")
+    if not value:
+        return  # unset, or empty: Python ignores it
+    entries = value.split(os.pathsep)
+    loose = [e for e in entries if not os.path.isabs(e)]
+    if not loose:
+        return
+    kept = os.pathsep.join(e for e in entries if os.path.isabs(e))
+    shown = ", ".join(repr(e) for e in loose)
+    r.warn("PYTHONPATH", f"has {'an entry' if len(loose) == 1 else 'entries'} ({shown}) relative to the current "
+           "folder, so Python programs (`shellper init` as a shell starts, too) import files from the folder they run in",
+           f"export PYTHONPATH={_sq_shell(kept)} in your rc file (`export PYTHONPATH=$PYTHONPATH:/x` leaves an empty "
+           "entry when PYTHONPATH was unset)" if kept else "unset PYTHONPATH in your rc file")
+
+
+def _sq_shell(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
 def check_zsh_socket(r: Report) -> None:
     zsh = shutil.which("zsh")
     if not zsh:
@@ -507,6 +532,7 @@ def run(out=None) -> int:
         check_server(r, settings)
     check_rc(r)
     check_keys(r)
+    check_pythonpath(r)
     check_zsh_socket(r)
     if daemon_ok:
         check_round_trip(r, settings)

@@ -63,10 +63,23 @@ SETTINGS_ENV = (
 
 
 def settings_origin(environ, config_file: str) -> dict:
-    """{variable: value} for the settings variables set (an empty one counts as unset), and "config"."""
-    origin = {name: environ[name] for name in SETTINGS_ENV if (environ.get(name) or "").strip()}
-    origin["config"] = config_file
+    """{variable: value} for the settings variables set (an empty one counts as unset), and "config".
+
+    Values are UTF-8 text (see as_utf8), so a setting or home folder named in
+    another encoding still goes over the wire, and reads the same on both ends."""
+    origin = {name: as_utf8(environ[name]) for name in SETTINGS_ENV if (environ.get(name) or "").strip()}
+    origin["config"] = as_utf8(config_file)
     return origin
+
+
+def as_utf8(value: str) -> str:
+    """value with each byte that is not UTF-8 (os.environ keeps them as lone
+    surrogates, as JSON escapes and zsh's raw bytes do) as U+FFFD."""
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 # What to do about a request the daemon cannot read: it came from shell code
@@ -141,10 +154,9 @@ def decode_request(line: bytes) -> dict:
     """Parse and check one request line; raise ProtocolError on anything off."""
     if len(line) > MAX_REQUEST:
         raise ProtocolError(TOO_LARGE)
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ProtocolError("the request is not valid UTF-8 text; retype it") from None
+    # Bytes that are not UTF-8 become lone surrogates: the text fields refuse
+    # them below, with their names; settings take them (zsh sends raw bytes).
+    text = line.decode("utf-8", "surrogateescape")
     import json  # the daemon's side only
 
     try:
@@ -173,7 +185,7 @@ def decode_request(line: bytes) -> dict:
         _field(req, "cwd", str, "a directory path")
     if op == "translate" and "settings" in req:
         origin = req["settings"]
-        if not (isinstance(origin, dict) and all(isinstance(v, str) and _utf8(v) for v in origin.values())):
+        if not (isinstance(origin, dict) and all(isinstance(v, str) for v in origin.values())):
             raise ProtocolError("field 'settings' must map names to strings")
     if op in ("translate", "executed") and req.get("shell", "bash") not in SHELLS:
         raise ProtocolError(f"field 'shell' must be one of {', '.join(SHELLS)}")

@@ -19,10 +19,12 @@ if status is-interactive
     end
     if builtin test -r $__shellper_init
         builtin source $__shellper_init
+    # From / (sh changes folder for it alone): with an empty entry in
+    # PYTHONPATH, Python would import the current folder's files.
     else if command -q shellper
-        command shellper init fish | builtin source
+        command sh -c 'cd / && exec "$0" init fish' (command -s shellper) | builtin source
     else if builtin test -x $HOME/.local/bin/shellper
-        command $HOME/.local/bin/shellper init fish | builtin source
+        command sh -c 'cd / && exec "$0" init fish' $HOME/.local/bin/shellper | builtin source
     else
         builtin printf '%s\n' "shellper: the plugin is loaded, but the shellper command is not installed: run ./install.sh --no-rc in a clone of shellper, then open a new terminal" >&2
     end
