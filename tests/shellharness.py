@@ -232,23 +232,35 @@ class ShellEnv:
         os.makedirs(path, exist_ok=True)
         return path
 
+    def init_file(self, shell: str) -> str:
+        """`shellper init SHELL --static` saved once, as install.sh does: the file its rc block sources."""
+        path = os.path.join(self.root, f"init.{shell}")
+        if not os.path.exists(path):
+            out = self.shellper("init", shell, "--static")
+            assert out.returncode == 0, out.stderr
+            with open(path, "w") as fh:
+                fh.write(out.stdout)
+        return path
+
     def zsh(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-            load: str = 'eval "$(shellper init zsh)"') -> Pane:
-        """An interactive zsh whose .zshrc loads shellper (`load`) between `before` and `after`."""
+            load: str = 'eval "$(shellper init zsh)"', env: dict | None = None) -> Pane:
+        """An interactive zsh whose .zshrc loads shellper (`load`) between `before` and `after`.
+
+        env: more environment for this shell (the daemon's dirs stay the same).
+        """
         rc = f"PS1='{PROMPT}'\nunset RPROMPT RPS1\n{before}\n{load}\n{after}\n"
         zdot = self._new_home(".zshrc", rc)
-        env = dict(self.env, ZDOTDIR=zdot)
-        return self._start(tmux, ["zsh", "-i"], env, cwd)
+        return self._start(tmux, ["zsh", "-i"], dict(self.env, **(env or {}), ZDOTDIR=zdot), cwd)
 
     def bash(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-             load: str = 'eval "$(shellper init bash)"') -> Pane:
+             load: str = 'eval "$(shellper init bash)"', env: dict | None = None) -> Pane:
         """An interactive bash whose rc file loads shellper (`load`) between `before` and `after`."""
         rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\n{load}\n{after}\n"
         dot = self._new_home(".bashrc", rc)
-        return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env), cwd)
+        return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env, **(env or {})), cwd)
 
     def fish(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-             load: str = "shellper init fish | source") -> Pane:
+             load: str = "shellper init fish | source", env: dict | None = None) -> Pane:
         """An interactive fish that loads shellper (`load`) between `before` and `after`."""
         rc = (
             "set -g fish_greeting ''\n"
@@ -258,7 +270,7 @@ class ShellEnv:
             f"{before}\n{load}\n{after}\n"
         )
         dot = self._new_home("config.fish", rc)
-        env = dict(self.env, SHELLPER_TEST_FISH_RC=os.path.join(dot, "config.fish"))
+        env = dict(self.env, **(env or {}), SHELLPER_TEST_FISH_RC=os.path.join(dot, "config.fish"))
         # -C runs after fish's own start-up, as a config.fish would (none is in XDG_CONFIG_HOME).
         return self._start(tmux, ["fish", "-i", "-C", "source $SHELLPER_TEST_FISH_RC"], env, cwd)
 
@@ -340,8 +352,9 @@ def last_user_text(fake) -> str:
     return [m for m in fake.requests[-1]["messages"] if m["role"] == "user"][-1]["content"]
 
 
-def one_reply_server(path: str, reply: bytes):
-    """A stand-in daemon on a Unix socket that answers every request with `reply`.
+def one_reply_server(path: str, reply):
+    """A stand-in daemon on a Unix socket that answers every request with `reply` (bytes, or a
+    function giving them at each request).
 
     Returns (listening socket, list of the request lines received).
     """
@@ -361,7 +374,7 @@ def one_reply_server(path: str, reply: bytes):
             with conn:
                 received.append(conn.makefile("rb").readline())
                 try:
-                    conn.sendall(reply)
+                    conn.sendall(reply() if callable(reply) else reply)
                 except OSError:  # zsh does not wait for the answer to a report
                     pass
 
@@ -391,6 +404,9 @@ HOSTILE_BASH = [
 ]
 # zsh's global aliases apply to any word: some that the script uses as words.
 HOSTILE_ZSH_GLOBAL = ["REPLY", "fd", "ok", "error", "line", "text", "st", "emacs", "viins", "vicmd"]
+# fish has no aliases: the user's functions of these names shadow the builtins
+# and commands. (Not `source` or `functions`: fish's own start-up breaks without them.)
+HOSTILE_FISH = ["printf", "commandline", "bind", "count", "contains", "abbr", "python3", "emit"]
 
 
 def hostile_aliases(shell: str) -> str:

@@ -15,8 +15,7 @@ import subprocess
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have
+from shellharness import have
 
 from shellper_hook.cli import build_parser
 
@@ -36,38 +35,14 @@ def commands() -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
-@pytest.fixture(scope="module")
-def env(fake):
-    e = ShellEnv(fake.base_url)
-    yield e
-    e.close()
-
-
-@pytest.fixture
-def work(env, request):
-    return env.workdir("t-" + request.node.name.replace("[", "-").replace("]", "")[:60])
-
-
-def start(env, tmux, shell, work, compinit="before"):
+def start(shell_env, tmux, shell, work, compinit="before"):
     if shell == "zsh":
         if compinit == "before":
-            return env.zsh(tmux, before=COMPINIT, cwd=work)
-        return env.zsh(tmux, after=COMPINIT, cwd=work)
+            return shell_env.zsh(tmux, before=COMPINIT, cwd=work)
+        return shell_env.zsh(tmux, after=COMPINIT, cwd=work)
     if shell == "fish":
-        return env.fish(tmux, before="set -g fish_autosuggestion_enabled 0", cwd=work)
-    return env.bash(tmux, cwd=work)
+        return shell_env.fish(tmux, before="set -g fish_autosuggestion_enabled 0", cwd=work)
+    return shell_env.bash(tmux, cwd=work)
 
 
 def tab(pane, shell) -> None:
@@ -79,8 +54,8 @@ def tab(pane, shell) -> None:
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_subcommands_and_the_shells_of_init_complete(env, tmux, work, shell):
-    pane = start(env, tmux, shell, work)
+def test_subcommands_and_the_shells_of_init_complete(shell_env, tmux, work, shell):
+    pane = start(shell_env, tmux, shell, work)
     pane.mark()
     pane.type("shellper in")
     pane.send("Tab")
@@ -96,9 +71,9 @@ def test_subcommands_and_the_shells_of_init_complete(env, tmux, work, shell):
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_a_file_argument_completes_file_names(env, tmux, work, shell):
+def test_a_file_argument_completes_file_names(shell_env, tmux, work, shell):
     open(os.path.join(work, "uniquely-named.jsonl"), "w").close()
-    pane = start(env, tmux, shell, work)
+    pane = start(shell_env, tmux, shell, work)
     pane.type("shellper export -o uniq")
     pane.send("Tab")
     pane.wait_line("shellper export -o uniquely-named.jsonl")
@@ -109,8 +84,8 @@ def test_a_file_argument_completes_file_names(env, tmux, work, shell):
 
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
-def test_zsh_completion_works_when_compinit_runs_after_shellper(env, tmux, work):
-    pane = start(env, tmux, "zsh", work, compinit="after")
+def test_zsh_completion_works_when_compinit_runs_after_shellper(shell_env, tmux, work):
+    pane = start(shell_env, tmux, "zsh", work, compinit="after")
     pane.type("shellper in")
     pane.send("Tab")
     pane.wait_line("shellper init")
@@ -149,8 +124,8 @@ def test_fish_offers_every_subcommand_and_option_of_the_parser():
 
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
-def test_zsh_offers_every_option_of_the_parser(env, tmux, work):
-    pane = start(env, tmux, "zsh", work)
+def test_zsh_offers_every_option_of_the_parser(shell_env, tmux, work):
+    pane = start(shell_env, tmux, "zsh", work)
     for name, options in commands().items():
         if name == "explain" or not options:
             continue

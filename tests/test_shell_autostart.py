@@ -12,26 +12,13 @@ import re
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate, wait_until
+from shellharness import ShellEnv, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("bash") and have("tmux")), reason="needs zsh, bash, tmux")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
-def _env(fake, value):
-    return ShellEnv(fake.base_url, {"SHELLPER_AUTOSTART": value})
+def _env(ollama, value):
+    return ShellEnv(ollama.base_url, {"SHELLPER_AUTOSTART": value})
 
 
 def _alive(pid) -> bool:
@@ -43,8 +30,8 @@ def _alive(pid) -> bool:
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_a_new_shell_starts_the_daemon_without_waiting_for_it(fake, tmux, shell):
-    env = _env(fake, "1")
+def test_a_new_shell_starts_the_daemon_without_waiting_for_it(ollama, tmux, shell):
+    env = _env(ollama, "1")
     try:
         state = os.path.join(env.env["XDG_STATE_HOME"], "shellper")
         os.makedirs(state, mode=0o700)
@@ -62,7 +49,7 @@ def test_a_new_shell_starts_the_daemon_without_waiting_for_it(fake, tmux, shell)
             pane.run("true")
         pane.run('echo "bang=[${!}]"')  # the user's $! is not the starter's
         assert re.search(r"^bang=\[0?\]$", pane.screen(), re.M)  # as in a fresh shell: zsh 0, bash empty
-        fake.answer("hidden", "ls", {"a": True})
+        ollama.answer("hidden", "ls", {"a": True})
         translate(pane, "show hidden files")
         pane.wait_line("ls -a")
         screen = pane.screen()
@@ -73,8 +60,8 @@ def test_a_new_shell_starts_the_daemon_without_waiting_for_it(fake, tmux, shell)
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
 @pytest.mark.parametrize("value", ["0", "off"])
-def test_shellper_autostart_0_starts_no_daemon(fake, tmux, shell, value):
-    env = _env(fake, value)
+def test_shellper_autostart_0_starts_no_daemon(ollama, tmux, shell, value):
+    env = _env(ollama, value)
     try:
         getattr(env, shell)(tmux)
         time.sleep(1.5)  # a background start would have a daemon listening by now
@@ -84,8 +71,8 @@ def test_shellper_autostart_0_starts_no_daemon(fake, tmux, shell, value):
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_a_running_daemon_is_left_alone(fake, tmux, shell):
-    env = _env(fake, "1")
+def test_a_running_daemon_is_left_alone(ollama, tmux, shell):
+    env = _env(ollama, "1")
     try:
         getattr(env, shell)(tmux)
         wait_until(lambda: _alive(env.daemon_pid()), timeout=10)

@@ -12,42 +12,30 @@ import os
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate, wait_until
+from shellharness import ShellEnv, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("bash") and have("tmux")), reason="needs zsh, bash, tmux")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
 @pytest.fixture
-def env(fake):
-    e = ShellEnv(fake.base_url)
+def shell_env(ollama):
+    """Fresh dirs and daemon for each test, in place of the module's: the tests count its sessions."""
+    e = ShellEnv(ollama.base_url)
     yield e
     e.close()
 
 
-def status(env) -> dict:
-    proc = env.shellper("status", "--json")
+def status(shell_env) -> dict:
+    proc = shell_env.shellper("status", "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
-def sessions_of(env, pid: int) -> int:
+def sessions_of(shell_env, pid: int) -> int:
     """How many stored sessions belong to `pid` (read from the store, which outlives the shell)."""
     import sqlite3
 
-    db = sqlite3.connect(os.path.join(env.env["XDG_STATE_HOME"], "shellper", "sessions.sqlite3"))
+    db = sqlite3.connect(os.path.join(shell_env.env["XDG_STATE_HOME"], "shellper", "sessions.sqlite3"))
     try:
         return db.execute(
             "SELECT COUNT(*) FROM (SELECT pid FROM exchanges WHERE pid=? UNION ALL SELECT pid FROM pending WHERE pid=?)",
@@ -57,15 +45,15 @@ def sessions_of(env, pid: int) -> int:
         db.close()
 
 
-def start(env, tmux, shell: str, before: str = ""):
-    work = env.workdir(f"exit-{shell}-{time.monotonic_ns()}")
-    pane = env.zsh(tmux, cwd=work, before=before) if shell == "zsh" else env.bash(tmux, cwd=work, before=before)
+def start(shell_env, tmux, shell: str, before: str = ""):
+    work = shell_env.workdir(f"exit-{shell}-{time.monotonic_ns()}")
+    pane = shell_env.zsh(tmux, cwd=work, before=before) if shell == "zsh" else shell_env.bash(tmux, cwd=work, before=before)
     return pane, work
 
 
-def use(pane, fake, work: str) -> None:
+def use(pane, ollama, work: str) -> None:
     """One suggestion, run: the terminal has a conversation in the daemon."""
-    fake.answer("make the exit dir", "mkdir", {"dir_name": "made"})
+    ollama.answer("make the exit dir", "mkdir", {"dir_name": "made"})
     translate(pane, "make the exit dir")
     pane.wait_line("mkdir made", timeout=20)
     pane.run("")
@@ -83,71 +71,71 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
 @pytest.mark.parametrize("how", ["exit", "hangup"])
-def test_an_exited_terminal_is_forgotten_within_seconds(env, tmux, fake, shell, how):
-    pane, work = start(env, tmux, shell)
-    other, other_work = start(env, tmux, shell)
-    use(pane, fake, work)
-    use(other, fake, other_work)
-    wait_until(lambda: env.history(pane.pid, settled=True)["exchanges"], timeout=5)
-    assert status(env)["sessions"] == 2
-    assert sessions_of(env, pane.pid) == 1
+def test_an_exited_terminal_is_forgotten_within_seconds(shell_env, tmux, ollama, shell, how):
+    pane, work = start(shell_env, tmux, shell)
+    other, other_work = start(shell_env, tmux, shell)
+    use(pane, ollama, work)
+    use(other, ollama, other_work)
+    wait_until(lambda: shell_env.history(pane.pid, settled=True)["exchanges"], timeout=5)
+    assert status(shell_env)["sessions"] == 2
+    assert sessions_of(shell_env, pane.pid) == 1
     if how == "exit":
         pane.type("exit")
         pane.send("Enter")
     else:  # the terminal window is closed: the shell gets SIGHUP
         tmux._run("kill-pane", "-t", pane.id)
     wait_until(lambda: gone(pane.pid), timeout=5)
-    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+    wait_until(lambda: sessions_of(shell_env, pane.pid) == 0, timeout=5)
     # The other terminal keeps its conversation.
-    assert status(env)["sessions"] == 1
-    assert len(env.history(other.pid)["exchanges"]) == 1
+    assert status(shell_env)["sessions"] == 1
+    assert len(shell_env.history(other.pid)["exchanges"]) == 1
 
 
-def test_bash_keeps_the_users_exit_trap_and_its_status(env, tmux, fake):
-    pane, work = start(env, tmux, "bash", before="trap 'echo \"user-trap $?\" > user-trap.out' EXIT")
-    use(pane, fake, work)
+def test_bash_keeps_the_users_exit_trap_and_its_status(shell_env, tmux, ollama):
+    pane, work = start(shell_env, tmux, "bash", before="trap 'echo \"user-trap $?\" > user-trap.out' EXIT")
+    use(pane, ollama, work)
     pane.type("(exit 7); exit 7")
     pane.send("Enter")
     out = os.path.join(work, "user-trap.out")
     wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, timeout=5)
     with open(out) as fh:
         assert fh.read() == "user-trap 7\n"
-    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+    wait_until(lambda: sessions_of(shell_env, pane.pid) == 0, timeout=5)
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_exit_without_a_daemon_is_quick_and_starts_none(env, tmux, fake, shell):
-    pane, _ = start(env, tmux, shell)
-    assert env.daemon_pid() is None
+def test_exit_without_a_daemon_is_quick_and_starts_none(shell_env, tmux, ollama, shell):
+    pane, _ = start(shell_env, tmux, shell)
+    assert shell_env.daemon_pid() is None
     began = time.monotonic()
     pane.type("exit")
     pane.send("Enter")
     wait_until(lambda: gone(pane.pid), timeout=5)
     assert time.monotonic() - began < 3.0
     time.sleep(1.0)  # a client started by the hook would have started a daemon by now
-    assert env.daemon_pid() is None
+    assert shell_env.daemon_pid() is None
 
 
-def test_zsh_without_its_socket_module_sends_it_through_the_client(env, tmux, fake):
-    work = env.workdir("exit-zsh-client")
-    pane = env.zsh(tmux, cwd=work, after="zmodload -u zsh/net/socket")
-    use(pane, fake, work)
+def test_zsh_without_its_socket_module_sends_it_through_the_client(shell_env, tmux, ollama):
+    work = shell_env.workdir("exit-zsh-client")
+    pane = shell_env.zsh(tmux, cwd=work, after="zmodload -u zsh/net/socket")
+    use(pane, ollama, work)
     pane.type("exit")
     pane.send("Enter")
     wait_until(lambda: gone(pane.pid), timeout=5)
-    wait_until(lambda: sessions_of(env, pane.pid) == 0, timeout=5)
+    wait_until(lambda: sessions_of(shell_env, pane.pid) == 0, timeout=5)
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_a_terminal_that_never_asked_starts_no_process_at_exit(env, tmux, fake, shell):
+def test_a_terminal_that_never_asked_starts_no_process_at_exit(shell_env, tmux, ollama, shell):
     """Nothing to forget: the exit hook starts no client (every terminal closed pays nothing)."""
-    log = os.path.join(env.workdir(f"exit-log-{shell}"), "calls.log")
+    log = os.path.join(shell_env.workdir(f"exit-log-{shell}"), "calls.log")
     fake_python = os.path.join(os.path.dirname(log), "python")
     with open(fake_python, "w") as fh:
         fh.write(f'#!/bin/sh\necho "$*" >> {log}\n')
     os.chmod(fake_python, 0o755)
     # No socket to reach either, so the hook would have to start the client.
-    pane, _ = start(env, tmux, shell, before="")
+    pane, _ = start(shell_env, tmux, shell, before="")
     pane.run(f"__shellper_python={fake_python} __shellper_socket=")
     pane.type("exit")
     pane.send("Enter")

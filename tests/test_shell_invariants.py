@@ -17,8 +17,7 @@ import re
 import sys
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate
+from shellharness import have, translate
 
 pytestmark = pytest.mark.skipif(
     not (have("zsh") and have("bash") and have("tmux") and os.path.isdir("/proc/self/fd")),
@@ -138,32 +137,6 @@ def assert_same(folder: str, shell: str, before: str, after: str, skip=()) -> No
     assert not problems, f"{shell}: the shell changed between {before!r} and {after!r}:\n" + "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
-@pytest.fixture(scope="module")
-def env(fake):
-    e = ShellEnv(fake.base_url)
-    yield e
-    e.close()
-
-
-@pytest.fixture(autouse=True)
-def _fake_defaults(fake):
-    fake.mode, fake.delay = "ok", 0.0
-    yield
-    fake.mode, fake.delay = "ok", 0.0
-
-
 def _clear(pane, vi: bool) -> None:
     """Empty the command line (vi: S in command mode, which also enters insert mode)."""
     if vi:
@@ -187,21 +160,21 @@ def _broken_pythons(work: str) -> tuple:
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
 @pytest.mark.parametrize("mode", ["emacs", "vi"])
-def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mode):
-    work = env.workdir(f"inv-{shell}-{mode}")
+def test_every_widget_path_leaves_the_shell_as_it_was(shell_env, tmux, ollama, shell, mode):
+    work = shell_env.workdir(f"inv-{shell}-{mode}")
     vi = mode == "vi"
-    fake.answer("invariant ok request", "mkdir", {"dir_name": "made"})
-    fake.answer("invariant refused request", "rm", {"file_name": "/"})
+    ollama.answer("invariant ok request", "mkdir", {"dir_name": "made"})
+    ollama.answer("invariant refused request", "rm", {"file_name": "/"})
     down, missing = _broken_pythons(work)
     if shell == "zsh":
         before = OHMYZSH + "setopt nounset\n" + ("bindkey -v\n" if vi else "") + ZSH_STATE.replace("DIR", work)
         # The modules shellper loads (its header says so; zsh/parameter loads
         # itself on first use) add their own special variables.
         before += "zmodload zsh/parameter zsh/zleparameter zsh/system zsh/net/socket\n"
-        pane = env.zsh(tmux, cwd=work, before=before + "__spt_state rc-before", after="__spt_state rc-after")
+        pane = shell_env.zsh(tmux, cwd=work, before=before + "__spt_state rc-before", after="__spt_state rc-after")
     else:
         before = "set -u\n" + ("set -o vi\n" if vi else "") + BASH_STATE.replace("DIR", work)
-        pane = env.bash(tmux, cwd=work, before=before + "__spt_state rc-before", after="__spt_state rc-after")
+        pane = shell_env.bash(tmux, cwd=work, before=before + "__spt_state rc-before", after="__spt_state rc-after")
     paths = []
 
     def snap(name: str) -> None:
@@ -231,7 +204,7 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     pane.wait_line("mkdir made", timeout=20)
     pane.run("")
     assert os.path.isdir(os.path.join(work, "made"))
-    env.history(pane.pid, settled=True)
+    shell_env.history(pane.pid, settled=True)
     snap("report")
     # "#?" and Enter.
     translate(pane, "#? invariant ok request", key="Enter")
@@ -239,11 +212,11 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     _clear(pane, vi)
     snap("hash-enter")
     # The model server fails.
-    fake.mode = "500"
+    ollama.mode = "500"
     translate(pane, "invariant error request")
     pane.wait_for(MESSAGE, timeout=20)
     pane.wait_line("invariant error request")
-    fake.mode = "ok"
+    ollama.mode = "ok"
     _clear(pane, vi)
     snap("error")
     # The policy refuses the call.
@@ -253,12 +226,12 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
     _clear(pane, vi)
     snap("refused")
     # Ctrl-C while translating.
-    fake.delay = 5.0
+    ollama.delay = 5.0
     translate(pane, "invariant slow request")
     pane.wait_for("translating...")
     pane.send("C-c")
     pane.wait_line("invariant slow request", timeout=5)
-    fake.delay = 0.0
+    ollama.delay = 0.0
     _clear(pane, vi)
     snap("cancel")
     # No daemon, and none can start.
@@ -299,16 +272,16 @@ def test_every_widget_path_leaves_the_shell_as_it_was(env, tmux, fake, shell, mo
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_the_report_pipe_is_closed_before_the_next_command_runs(env, tmux, fake, shell):
+def test_the_report_pipe_is_closed_before_the_next_command_runs(shell_env, tmux, ollama, shell):
     """A report's pipe held past the next Enter could be an fd number the user's
     command opens itself (`exec 10>log`), and shellper would later close theirs."""
-    work = env.workdir(f"reportfd-{shell}")
-    fake.answer("report pipe request", "mkdir", {"dir_name": "made"})
-    pane = env.zsh(tmux, cwd=work) if shell == "zsh" else env.bash(tmux, cwd=work)
+    work = shell_env.workdir(f"reportfd-{shell}")
+    ollama.answer("report pipe request", "mkdir", {"dir_name": "made"})
+    pane = shell_env.zsh(tmux, cwd=work) if shell == "zsh" else shell_env.bash(tmux, cwd=work)
     translate(pane, "report pipe request")
     pane.wait_line("mkdir made", timeout=20)
     pane.run("")
-    env.history(pane.pid, settled=True)
+    shell_env.history(pane.pid, settled=True)
     pane.run("echo next-command", wait="next-command")
     assert not [fd for fd in fds(pane.pid) if REPORT_PIPE.match(fd)], fds(pane.pid)
     # The user's own fd 10 and up stay theirs through the next request.
