@@ -86,7 +86,8 @@ def main():
         for _ in range(5):
             stop_daemon()
             t = time.perf_counter()
-            subprocess.run([exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run([exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
             cold.append(time.perf_counter() - t)
         rows.append(("cold start: first `shellper ask` (starts the daemon)", f"{median_ms(cold):.0f} ms", "< 1000 ms + model"))
 
