@@ -14,6 +14,11 @@
 #   #? request  Enter  the same, instead of running the line.
 #   Ctrl-C             while "translating..." shows: cancel, the request
 #                      stays on the line.
+#   keys typed while "translating..." shows: taken in when the answer
+#                      comes (fish runs a key's function to its end): text
+#                      and Backspace go on the request's line and the answer
+#                      is dropped ("suggestion dropped"); Ctrl-G cancels;
+#                      Enter never runs anything.
 #   undo (Ctrl-Z / Ctrl-_) after a suggestion brings the request back.
 #   Unlike zsh and bash, the request does not go into the history before
 #   the command run (fish 3.x cannot add an entry without running it), so
@@ -129,6 +134,31 @@ function __shellper_start
         return 0  # cancelled: the line was never changed
     end
     set -g __shellper_busy 0
+    # The keys typed meanwhile (the client took them off the terminal, so an
+    # Enter never runs a suggestion unseen): Ctrl-G cancels; typed text goes
+    # on the line, and the suggestion is dropped.
+    set -l keys $fields[4]
+    set -e fields[4]
+    if builtin test "$keys" = c
+        __shellper_say cancelled
+        builtin commandline -f repaint
+        return 0
+    else if string match -q 't*' -- "$keys"
+        set -l line (builtin commandline)
+        for c in (string split '' -- (string sub -s 2 -- "$keys"))
+            if builtin test "$c" = \x7f -o "$c" = \b
+                set line (string sub -e -1 -- "$line")
+            else
+                set line "$line$c"
+            end
+        end
+        builtin commandline -r -- "$line"
+        builtin commandline -C (string length -- "$line")
+        builtin test "$fields[1]" = error; and __shellper_say "$fields[3]"
+        __shellper_say "the line changed while translating; suggestion dropped"
+        builtin commandline -f repaint
+        return 0
+    end
     __shellper_apply $fields
 end
 

@@ -196,6 +196,47 @@ def _utf8(value: str, what: str) -> None:
         raise ValueError(f"{what} is not valid UTF-8 text; retype it") from None
 
 
+def _keys_meanwhile() -> str:
+    """The keys typed while fish waited for us, taken off the terminal's input.
+
+    fish runs the client inside its key binding, with the terminal raw, and
+    would read those keys once we return: an Enter would run the suggestion
+    before the user saw it. So they are read here, as bash reads them while
+    it waits: "c" for Ctrl-G (cancel, as Ctrl-C), "t" and the text typed
+    (with Backspace and Delete, to apply to the line), or "" for nothing, or
+    only keys that do nothing while waiting (Enter, arrows).
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return ""
+    try:
+        import fcntl
+        import termios
+
+        pending = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder, signed=True)
+        data = os.read(fd, pending) if pending > 0 else b""
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    keys, kept, i = data.decode("utf-8", "replace"), [], 0
+    while i < len(keys):
+        c = keys[i]
+        i += 1
+        if c == "\x07":
+            return "c"
+        if c == "\x1b":  # an escape sequence (arrows, a paste's brackets): skipped whole
+            if keys[i : i + 1] in ("[", "O"):
+                i += 1
+                while i < len(keys) and (keys[i].isdigit() or keys[i] == ";"):
+                    i += 1
+            i += 1
+        elif c in "\x7f\x08" or (c >= " " and not "\x80" <= c <= "\x9f"):  # text, Delete, Backspace
+            kept.append(c)
+    return "t" + "".join(kept) if kept else ""
+
+
 class _Framing(ValueError):
     """stdin is not what the shell sends: cut short or missing."""
 
@@ -232,6 +273,8 @@ def _main(argv: list) -> int:
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
         raw = _whole_nul_reply(raw)
+        if shell == "fish":  # a fourth field: the keys typed meanwhile
+            raw += _keys_meanwhile().replace("\0", "").encode("utf-8", "replace") + b"\0"
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return 0 if raw.startswith(b"ok\0") else 1

@@ -594,11 +594,8 @@ def test_the_request_stays_in_sight_while_translating(sh, start, ollama):
     assert "keep me in sight please" in pane.since_mark()
 
 
-# fish runs a key's function to its end: keys typed meanwhile wait, then act on the suggestion.
-FISH_KEYS_WAIT = "in fish, Enter pressed while translating runs the suggestion unseen as soon as it comes"
-
-
-@pytest.mark.parametrize("sh", each(xfail={"fish": FISH_KEYS_WAIT}))
+# (fish runs a key's function to its end: the client takes the keys typed meanwhile off the terminal.)
+@pytest.mark.parametrize("sh", each())
 def test_keys_while_translating_never_run_the_line_and_typing_drops_the_answer(sh, start, ollama):
     ollama.answer("patience request", "ls", {})
     ollama.delay = 0.6
