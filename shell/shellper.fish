@@ -121,7 +121,12 @@ end
 
 # Translate request $1 (from line $2); the client gets it on stdin.
 function __shellper_start
-    __shellper_say --note "translating... (Ctrl-C cancels)"
+    # The note goes over the prompt's line: the request stays in sight in it.
+    set -l shown $argv[1]
+    set -l max 10
+    builtin test "$COLUMNS" -gt 58 2>/dev/null; and set max (math $COLUMNS - 48)
+    builtin test (string length -- "$shown") -gt $max; and set shown (string sub -l (math $max - 3) -- "$shown")...
+    __shellper_say --note "translating... (Ctrl-C cancels) \"$shown\""
     set -g __shellper_busy 1
     set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).

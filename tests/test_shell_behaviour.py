@@ -582,10 +582,7 @@ def test_shadowed_builtins_change_nothing_and_stay_the_users(sh, start, ollama, 
 # -- while translating -------------------------------------------------------------
 
 
-FISH_NOTE_OVER_LINE = "shellper.fish writes its note over the prompt's line: the request is out of sight while translating"
-
-
-@pytest.mark.parametrize("sh", each(xfail={"fish": FISH_NOTE_OVER_LINE}))
+@pytest.mark.parametrize("sh", each())
 def test_the_request_stays_in_sight_while_translating(sh, start, ollama):
     ollama.delay = 2.0
     pane = start()
