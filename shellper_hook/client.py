@@ -4,8 +4,8 @@ Standard library only: this runs on every key press in bash and fish, so it
 must not pay for openai, psutil or platformdirs, and its request path
 imports no module that brings `re` or `enum` (json, socket, subprocess,
 tempfile): those are imported where they are needed, off that path.
-The shells run it as `python -S` with the package's folder added to
-sys.path (see `shellper init`), which skips the site-packages scan.
+The shells run it isolated, as `python -I -S` with the package's folder
+added to sys.path (see CLIENT below), which also skips the site scan.
 
 Used by the shells as
     CLIENT translate PID [SHELL]   stdin: CWD NUL TEXT NUL
