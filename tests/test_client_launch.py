@@ -126,6 +126,7 @@ def test_bash_a_key_pressed_just_before_the_reply_acts_as_while_waiting(senv, tm
             pane.wait_line("")
     finally:
         srv.close()
+        os.unlink(socket_of(senv))  # else `shellper stop` waits for it to go
 
 
 # FINDING 1b (3c419fe, bash wait loop): bash (5.2 here) keeps in the variable
@@ -133,13 +134,13 @@ def test_bash_a_key_pressed_just_before_the_reply_acts_as_while_waiting(senv, tm
 # timeout; the loop then reads again, so the reply's "o" is lost and the
 # request ends in "unexpected answer from the daemon" (6 of 150 Ctrl-G in
 # tmux with a model answering in 100-300 ms). Here the reply comes 46-54.5 ms
-# after the wait starts, 300 times (about 5% lost).
+# after the wait starts, 120 times (about 5% were lost: 6 in 120 expected).
 @pytest.mark.skipif(not have("bash"), reason="needs bash")
 def test_bash_wait_keeps_a_reply_that_comes_as_its_read_times_out():
     script = os.path.join(ROOT, "shell", "shellper.bash")
     loop = (
         '. "$1"; lost=0\n'
-        'for i in {1..300}; do\n'
+        'for i in {1..120}; do\n'
         '  exec {__shellper_fd}< <(sleep 0.0$(( 460 + i * 5 % 90 )); printf \'ok\\0cmd\\0\\0\')\n'
         '  __shellper_pid= __shellper_line=req READLINE_LINE=req\n'
         '  __shellper_wait 2>/dev/null\n'
@@ -150,7 +151,7 @@ def test_bash_wait_keeps_a_reply_that_comes_as_its_read_times_out():
     # No terminal: the loop's key reads find no /dev/tty.
     out = subprocess.run(["bash", "-c", loop, "bash", script], capture_output=True, text=True, timeout=120,
                          stdin=subprocess.DEVNULL, start_new_session=True)
-    assert out.stdout.strip() == "0", f"{out.stdout.strip()} of 300 replies lost: {out.stderr[-300:]}"
+    assert out.stdout.strip() == "0", f"{out.stdout.strip()} of 120 replies lost: {out.stderr[-300:]}"
 
 
 # FINDING 2 (3c419fe): __shellper_pkg is baked into the shell (and into the
