@@ -267,6 +267,7 @@ end
 function __shellper_bind
     set -l key \cg
     set -q SHELLPER_KEY; and set key "$SHELLPER_KEY"
+    set -g __shellper_key $key  # what __shellper_unload unbinds
     for mode in default insert
         if builtin test -n "$key"
             builtin bind -M $mode $key __shellper_translate
@@ -283,6 +284,25 @@ function __shellper_bind
     end
 end
 __shellper_bind
+
+# Take shellper out of this shell (`fisher remove` calls it): its key and
+# Enter bindings (fish's own come back), completions, functions and
+# variables; the daemon forgets this terminal's conversation.
+function __shellper_unload
+    set -q __shellper_used; and __shellper_client --detach closed $fish_pid
+    for mode in default insert
+        for key in $__shellper_key \r \n
+            builtin test -n "$key"; or continue
+            string match -q '*__shellper_*' -- (builtin bind --user -M $mode $key 2>/dev/null)
+            and builtin bind -e -M $mode $key
+        end
+    end
+    builtin complete -c shellper -e
+    for name in (builtin set -g -n | string match '__shellper_*')
+        builtin set -e -g $name
+    end
+    builtin functions -e (builtin functions -a -n | string match '__shellper_*')
+end
 
 # Tab completion for the shellper command: subcommands, their options,
 # shells for `init`, files where a file is expected. Static lists, kept in

@@ -29,7 +29,7 @@ import time
 
 import pytest
 from fake_ollama import FakeOllama
-from shellharness import BIN, PROMPT, ShellEnv, Tmux, have, hostile_aliases, translate
+from shellharness import BIN, PROMPT, ShellEnv, Tmux, have, hostile_aliases, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 
@@ -515,6 +515,34 @@ def test_fisher_installs_the_fish_folder_and_ctrl_g_works_at_once_and_in_new_she
     pane.run(f"set --global --names > {names}.new-shell")
     assert _words(f"{names}.new-shell") == _words(f"{names}.c-after")
     cd_round_trip(env, fake, pane, work, "go into reports in a new fish")
+
+
+@needs_fish
+def test_fisher_remove_takes_shellper_out_of_the_running_fish(env, tmux, fake, root, work):
+    src = checkout(os.path.join(root, "src", "shellper"))
+    config = os.path.join(root, "config")
+    pane = fish_pane(env, tmux, work, config, rc=f"source '{os.path.join(VENDOR, 'fisher', 'fisher.fish')}'")
+    enter_before = probe_fish(pane, "(bind \\r | string join ' ')")
+    pane.run(f"fisher install {src}/shell/fish", wait="Installed 1 plugin/s", timeout=30)
+    cd_round_trip(env, fake, pane, work, "go into reports before fisher remove")
+    assert env.history(pane.pid)["exchanges"]
+    pane.run(f"fisher remove {src}/shell/fish", wait="Removed 1 plugin/s", timeout=30)
+    assert not os.path.exists(os.path.join(config, "fish", "conf.d", "shellper.fish"))
+    # Nothing of shellper is left in this shell, and fish's own Enter is back.
+    assert probe_fish(pane, "(functions -a -n | string match '__shellper*' | count)") == "0"
+    assert probe_fish(pane, "(set -g -n | string match '__shellper*' | count)") == "0"
+    assert probe_fish(pane, "(complete -c shellper | count)") == "0"
+    assert "__shellper" not in probe_fish(pane, "(bind \\cg | string join ' ')")
+    assert probe_fish(pane, "(bind \\r | string join ' ')") == enter_before
+    # Ctrl-G and "#?" + Enter do what they do without shellper: no request reaches the model.
+    before = len(fake.requests)
+    pane.run("#? go into reports after fisher remove")
+    pane.type("go into reports after remove")
+    pane.send("C-g")
+    time.sleep(0.5)
+    assert len(fake.requests) == before
+    # The daemon forgot this terminal's conversation.
+    wait_until(lambda: not env.history(pane.pid)["exchanges"], timeout=5)
 
 
 @needs_fish

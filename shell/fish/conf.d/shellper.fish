@@ -28,4 +28,10 @@ if status is-interactive
     else
         builtin printf '%s\n' "shellper: the plugin is loaded, but the shellper command is not installed: run ./install.sh --no-rc in a clone of shellper, then open a new terminal" >&2
     end
+    # `fisher remove` emits shellper_uninstall: shellper leaves the running shell too.
+    if builtin functions -q __shellper_unload
+        function __shellper_fisher_uninstall --on-event shellper_uninstall
+            __shellper_unload
+        end
+    end
 end
