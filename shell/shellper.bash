@@ -265,11 +265,30 @@ __shellper_wait() {
   __shellper_apply "${f[@]}"
 }
 
+# Command $1 in REPLY, meaning what it says whatever aliases you have. bash
+# expands aliases in a command's first word (yours of the command name
+# still apply, as when you type it) and, when that alias ends in a blank
+# (`alias cat='cat '`), in the next word too: that word is quoted if it is
+# an alias. Words the renderer leaves unquoted mean themselves in quotes.
+__shellper_unalias() {
+  local first=${1%%[[:blank:]]*} rest gap word
+  REPLY=$1
+  [[ $first != "$1" && ${BASH_ALIASES[$first]-} == *[[:blank:]] ]] || return 0
+  rest=${1#"$first"}
+  gap=${rest%%[![:blank:]]*}
+  rest=${rest#"$gap"}
+  word=${rest%%[[:blank:]]*}
+  [[ -n $word && -n ${BASH_ALIASES[$word]+set} && $word != *[\'\"\\\$]* ]] || return 0
+  REPLY="$first$gap'$word'${rest#"$word"}"
+}
+
 # Show the outcome: the command on the line, or the request kept and a message.
 __shellper_apply() {
   if [[ ${1-} == ok && -n ${2-} ]]; then
     __shellper_last=$2 __shellper_pending=$2 __shellper_histcmd=${HISTCMD-0} __shellper_asked=$__shellper_line
-    READLINE_LINE=$2
+    local REPLY
+    __shellper_unalias "$2"
+    READLINE_LINE=$REPLY
     READLINE_POINT=0x7fffffff
     local w
     if [[ -n ${3-} ]]; then
@@ -293,7 +312,9 @@ __shellper_apply() {
 __shellper_translate() {
   if [[ -z ${READLINE_LINE//[[:space:]]/} ]]; then
     if [[ -n $__shellper_last ]]; then
-      READLINE_LINE=$__shellper_last
+      local REPLY
+      __shellper_unalias "$__shellper_last"
+      READLINE_LINE=$REPLY
       READLINE_POINT=0x7fffffff
     else
       __shellper_say "type a request first, then press ${SHELLPER_KEY-Ctrl-G}"

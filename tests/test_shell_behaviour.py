@@ -579,6 +579,27 @@ def test_shadowed_builtins_change_nothing_and_stay_the_users(sh, start, ollama, 
     sh.hostile_still_there(pane)
 
 
+# An alias whose value ends in a blank has the shell alias-expand the next word too.
+@pytest.mark.parametrize("sh", each(skip={"fish": "fish has no aliases (abbreviations: test_shell_fish.py)"}))
+def test_an_alias_ending_in_a_blank_never_rewrites_the_next_word(sh, start, ollama, work, shell_env):
+    with open(os.path.join(work, "notes"), "w") as fh:
+        fh.write("the real notes\n")
+    ollama.answer("show the notes file", "cat", {"file_name": "notes"})
+    pane = start(before="alias cat='cat '\nalias notes='echo ALIAS-RAN'")
+    translate(pane, "show the notes file")
+    pane.wait_line(lambda line: line.startswith("cat ") and "notes" in line, timeout=20)
+    pane.run("", wait="the real notes")
+    assert "ALIAS-RAN" not in pane.since_mark()
+    # Recalled on an empty line, it is quoted the same way; the run counts as the suggestion itself.
+    pane.send("C-g")
+    pane.wait_line(lambda line: line.startswith("cat ") and "notes" in line)
+    pane.mark()
+    pane.send("Enter")
+    pane.wait_for("the real notes")
+    assert "ALIAS-RAN" not in pane.since_mark()
+    assert exchanges(shell_env, pane, "command", "edited") == [("cat 'notes'", False)]
+
+
 # -- while translating -------------------------------------------------------------
 
 
