@@ -219,7 +219,8 @@ __shellper_wait() {
       if [[ $c == $'\e' ]]; then
         if [[ $key == [[O]* ]]; then
           key=${key:1}
-          while [[ $key == [0-9\;]* ]]; do key=${key:1}; done
+          # A CSI's parameter and intermediate bytes (a terminal's reply has ? and <), then its final one.
+          while [[ $key == [0-9:\;\<=\>?\ \!\"#\$%\&\'\(\)*+,./-]* ]]; do key=${key:1}; done
         fi
         key=${key:1}
       elif [[ $c == $'\177' || $c == $'\010' || $c != [[:cntrl:]] ]]; then

@@ -220,21 +220,42 @@ def _keys_meanwhile() -> str:
         return ""
     finally:
         os.close(fd)
+    return typed_keys(data)
+
+
+def typed_keys(data: bytes) -> str:
+    """What keys typed while waiting amount to (see _keys_meanwhile)."""
     keys, kept, i = data.decode("utf-8", "replace"), [], 0
+    keys = keys.replace("\x9b", "\x1b[").replace("\x9d", "\x1b]")  # the 8-bit CSI and OSC
     while i < len(keys):
         c = keys[i]
         i += 1
         if c == "\x07":
             return "c"
-        if c == "\x1b":  # an escape sequence (arrows, a paste's brackets): skipped whole
-            if keys[i : i + 1] in ("[", "O"):
-                i += 1
-                while i < len(keys) and (keys[i].isdigit() or keys[i] == ";"):
-                    i += 1
-            i += 1
+        if c == "\x1b":  # an escape sequence (arrows, a paste's brackets, a terminal's reply): skipped whole
+            i = _after_escape(keys, i)
         elif c in "\x7f\x08" or (c >= " " and not "\x80" <= c <= "\x9f"):  # text, Delete, Backspace
             kept.append(c)
     return "t" + "".join(kept) if kept else ""
+
+
+def _after_escape(keys: str, i: int) -> int:
+    """Where the escape sequence whose ESC came just before keys[i] ends (ECMA-48)."""
+    kind = keys[i : i + 1]
+    i += 1
+    if kind == "[":  # CSI: parameter bytes, intermediate bytes, one final byte
+        while i < len(keys) and "\x30" <= keys[i] <= "\x3f":
+            i += 1
+        while i < len(keys) and "\x20" <= keys[i] <= "\x2f":
+            i += 1
+        return i + 1
+    if kind == "]":  # OSC: up to BEL or ESC \
+        while i < len(keys) and keys[i] != "\x07" and keys[i : i + 2] != "\x1b\\":
+            i += 1
+        return i + (2 if keys[i : i + 2] == "\x1b\\" else 1)
+    if kind == "O":  # SS3 (arrows in application mode): one more byte
+        return i + 1
+    return i  # Alt and a key: both skipped
 
 
 class _Framing(ValueError):

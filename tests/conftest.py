@@ -15,7 +15,7 @@ from daemon_helpers import stop_daemon
 from fake_ollama import FakeOllama
 
 _CORE = {"test_tools", "test_parser", "test_policy", "test_turns", "test_store", "test_settings", "test_backend",
-         "test_effect", "test_protocol"}
+         "test_effect", "test_protocol", "test_client_keys"}
 _SHELL = {"test_shell_zsh", "test_shell_bash", "test_shell_fish", "test_shell_invariants", "test_policy_effects",
           "test_policy_findings", "test_render", "test_secrets", "test_install", "test_cli_output",
           "test_shell_autostart", "test_shell_exit", "test_init_static", "test_shell_behaviour",
