@@ -15,8 +15,7 @@ import os
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate, wait_until
+from shellharness import ShellEnv, have, translate, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,21 +25,10 @@ HOSTILE_MODULES = ("json", "_json", "socket", "_socket", "struct", "_struct", "s
                    "enum", "re", "fcntl", "select", "selectors", "signal", "errno", "time", "shellper_hook")
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
 @pytest.fixture
-def env(fake):
-    e = ShellEnv(fake.base_url, {"SHELLPER_AUTOSTART": "1"})
+def env(ollama):
+    """Its own dirs and daemon, started in the background as a new shell does (the plugin's tmux)."""
+    e = ShellEnv(ollama.base_url, {"SHELLPER_AUTOSTART": "1"})
     yield e
     e.close()
 
@@ -79,9 +67,9 @@ def _daemon_down(env) -> None:
 @pytest.mark.skipif(not (have("tmux") and have("zsh") and have("bash") and have("fish")), reason="needs tmux, zsh, bash, fish")
 @pytest.mark.parametrize("loaded", ["init", "sourced"])
 @pytest.mark.parametrize("shell", ["zsh", "bash", "fish"])
-def test_python_files_in_the_folder_never_run(env, tmux, fake, shell, loaded):
+def test_python_files_in_the_folder_never_run(env, tmux, ollama, shell, loaded):
     work, canary = hostile_folder(env, f"{shell}-{loaded}")
-    fake.answer(f"make a folder {shell}", "mkdir", {"dir_name": "made"})
+    ollama.answer(f"make a folder {shell}", "mkdir", {"dir_name": "made"})
     try:
         _use_every_client_path(env, tmux, shell, work, loaded)
     finally:  # checked first: a module run in place of the client's breaks it too

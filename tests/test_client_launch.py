@@ -17,8 +17,7 @@ import threading
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate
+from shellharness import ShellEnv, have, translate
 
 from shellper_hook import doctor
 
@@ -28,22 +27,11 @@ SHELLS = ("bash", "zsh", "fish")
 needs_tmux = pytest.mark.skipif(not (have("tmux") and all(have(s) for s in SHELLS)), reason="needs tmux, bash, zsh, fish")
 
 
-@pytest.fixture(scope="module")
-def model():
-    with FakeOllama() as server:
-        server.answer("make the folder", "mkdir", {"dir_name": "made"})
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
 @pytest.fixture
-def senv(model):
-    e = ShellEnv(model.base_url)
+def senv(ollama):
+    """Its own dirs and daemon per test (the plugin's stand-in Ollama and tmux)."""
+    ollama.answer("make the folder", "mkdir", {"dir_name": "made"})
+    e = ShellEnv(ollama.base_url)
     yield e
     e.close()
 

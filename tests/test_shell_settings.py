@@ -9,8 +9,7 @@ import os
 import subprocess
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, translate
+from shellharness import ShellEnv, have, translate
 
 from shellper_hook import paths, protocol
 
@@ -56,29 +55,22 @@ def test_zsh_sends_what_the_client_sends(extra, monkeypatch, tmp_path):
     assert zsh_settings(environ) == client_settings(environ, monkeypatch)
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
-
-
 @pytest.mark.skipif(not have("tmux"), reason="needs tmux")
-def test_a_zsh_with_other_settings_than_the_daemons_is_told_so(fake):
-    fake.answer("list the files", "ls", {})
-    env = ShellEnv(fake.base_url)
+def test_a_zsh_with_other_settings_than_the_daemons_is_told_so(ollama, tmux):
+    ollama.answer("list the files", "ls", {})
+    env = ShellEnv(ollama.base_url)  # its own daemon: started by the first zsh below
     try:
-        with Tmux() as tmux:
-            same = env.zsh(tmux)
-            translate(same, "list the files")  # starts the daemon, with this terminal's settings
-            same.wait_line("ls", timeout=20)
-            other = env.zsh(tmux, env={"SHELLPER_MODEL": "another_model"})
-            translate(other, "list the files")
-            other.wait_line("ls", timeout=20)
-            note = other.wait_for("other settings")
-            assert "SHELLPER_MODEL" in other.screen() and "shellper stop" in other.screen(), note
-            same.send("C-u")
-            translate(same, "list the files")
-            same.wait_line("ls", timeout=20)
-            assert "other settings" not in same.screen()
+        same = env.zsh(tmux)
+        translate(same, "list the files")  # starts the daemon, with this terminal's settings
+        same.wait_line("ls", timeout=20)
+        other = env.zsh(tmux, env={"SHELLPER_MODEL": "another_model"})
+        translate(other, "list the files")
+        other.wait_line("ls", timeout=20)
+        note = other.wait_for("other settings")
+        assert "SHELLPER_MODEL" in other.screen() and "shellper stop" in other.screen(), note
+        same.send("C-u")
+        translate(same, "list the files")
+        same.wait_line("ls", timeout=20)
+        assert "other settings" not in same.screen()
     finally:
         env.close()
