@@ -149,7 +149,7 @@ function __shellper_start
         builtin commandline -f repaint
         return 0
     else if string match -q 't*' -- "$keys"
-        set -l line (builtin commandline)
+        set -l line (builtin commandline | string collect)
         for c in (string split '' -- (string sub -s 2 -- "$keys"))
             if builtin test "$c" = \x7f -o "$c" = \b
                 set line (string sub -e -1 -- "$line")
