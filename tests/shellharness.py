@@ -354,10 +354,11 @@ def last_user_text(fake) -> str:
 
 def one_reply_server(path: str, reply):
     """A stand-in daemon on a Unix socket that answers every request with `reply` (bytes, or a
-    function giving them at each request).
+    function of the request line giving them), one request at a time.
 
     Returns (listening socket, list of the request lines received).
     """
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX)
@@ -372,9 +373,10 @@ def one_reply_server(path: str, reply):
             except OSError:
                 return
             with conn:
-                received.append(conn.makefile("rb").readline())
+                line = conn.makefile("rb").readline()
+                received.append(line)
                 try:
-                    conn.sendall(reply() if callable(reply) else reply)
+                    conn.sendall(reply(line) if callable(reply) else reply)
                 except OSError:  # zsh does not wait for the answer to a report
                     pass
 

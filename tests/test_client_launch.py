@@ -17,7 +17,7 @@ import threading
 import time
 
 import pytest
-from shellharness import ShellEnv, have, translate
+from shellharness import ShellEnv, have, one_reply_server, translate
 
 from shellper_hook import doctor
 
@@ -45,40 +45,19 @@ def answer_on_key(path: str, tty: str, reply: bytes, sent: threading.Event) -> s
     """A stand-in daemon: a translate request is answered as soon as a key waits
     in the terminal's input queue (or the test says it sent one): the reply
     comes a moment after the key, before any 50 ms poll would see the key."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    if os.path.exists(path):
-        os.unlink(path)
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(8)
 
-    def handle(conn):
-        with conn:
-            req = json.loads(conn.makefile("rb").readline() or b"{}")
-            if req.get("op") == "translate":
-                fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
-                try:
-                    while not sent.is_set() and not select.select([fd], [], [], 0.005)[0]:
-                        pass
-                finally:
-                    os.close(fd)
-                try:
-                    conn.sendall(reply)
-                except OSError:  # the client was stopped (Ctrl-C)
-                    pass
-            else:
-                conn.sendall(b'{"v":1,"ok":true}\n')
+    def answer(line: bytes) -> bytes:
+        if json.loads(line or b"{}").get("op") != "translate":
+            return b'{"v":1,"ok":true}\n'
+        fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            while not sent.is_set() and not select.select([fd], [], [], 0.005)[0]:
+                pass
+        finally:
+            os.close(fd)
+        return reply
 
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv
+    return one_reply_server(path, answer)[0]
 
 
 # FINDING 1 (3c419fe, bash wait loop): the keyboard is drained only between

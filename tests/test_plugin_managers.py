@@ -28,8 +28,7 @@ import tempfile
 import time
 
 import pytest
-from fake_ollama import FakeOllama
-from shellharness import BIN, PROMPT, ShellEnv, Tmux, have, hostile_aliases, translate, wait_until
+from shellharness import BIN, PROMPT, Tmux, have, hostile_aliases, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 
@@ -293,10 +292,7 @@ ZSH_MANAGERS = [
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeOllama() as server:
-        yield server
+# `ollama` and `shell_env` come from the shell fixture plugin (tests/shell_fixtures.py).
 
 
 @pytest.fixture(scope="module")
@@ -305,16 +301,9 @@ def tmux():
         yield t
 
 
-@pytest.fixture(scope="module")
-def env(fake):
-    e = ShellEnv(fake.base_url)
-    yield e
-    e.close()
-
-
 @pytest.fixture
-def root(env):
-    return tempfile.mkdtemp(prefix="m-", dir=env.root)
+def root(shell_env):
+    return tempfile.mkdtemp(prefix="m-", dir=shell_env.root)
 
 
 @pytest.fixture
@@ -330,9 +319,9 @@ def no_shellper_path() -> str:
     return os.pathsep.join(d for d in dirs if not os.path.exists(os.path.join(d, "shellper")))
 
 
-def write_init_file(env, data_home: str, shell: str) -> str:
+def write_init_file(shell_env, data_home: str, shell: str) -> str:
     """What install.sh's write_init_files does: `shellper init SHELL --static` into shellper's data dir."""
-    run_env = {**os.environ, **env.env, "XDG_DATA_HOME": data_home}
+    run_env = {**os.environ, **shell_env.env, "XDG_DATA_HOME": data_home}
     data = subprocess.run([sys.executable, "-c", "from shellper_hook import paths; print(paths.data_dir())"],
                           env=run_env, capture_output=True, text=True, check=True).stdout.strip()
     out = subprocess.run([os.path.join(BIN, "shellper"), "init", shell, "--static"], env=run_env,
@@ -367,24 +356,24 @@ def _probe(pane, line: str) -> str:
     return pane.wait_for(re.compile(r"^<<(.*)>>$", re.M)).group(1)
 
 
-def zsh_pane(env, tmux, root, work, manager, before="", after=""):
-    return env.zsh(tmux, cwd=work, load=MANAGERS[manager](root), before=before, after=after)
+def zsh_pane(shell_env, tmux, root, work, manager, before="", after=""):
+    return shell_env.zsh(tmux, cwd=work, load=MANAGERS[manager](root), before=before, after=after)
 
 
-def cd_round_trip(env, fake, pane, work, request):
+def cd_round_trip(shell_env, ollama, pane, work, request):
     """Ctrl-G on a request: the command appears; run it: this shell moved; the daemon has the exchange."""
-    fake.answer(request, "cd", {"folder": "reports"})
+    ollama.answer(request, "cd", {"folder": "reports"})
     translate(pane, request)
     pane.wait_line("cd reports", timeout=20)
     pane.run("")
     pane.run("pwd", wait=os.path.join(work, "reports"))
-    hist = env.history(pane.pid, settled=True)
+    hist = shell_env.history(pane.pid, settled=True)
     assert [(e["request"], e["command"], e["status"]) for e in hist["exchanges"]] == [(request, "cd reports", 0)]
 
 
-def asked(fake, request: str) -> int:
+def asked(ollama, request: str) -> int:
     """How many chat requests for `request` reached the model server."""
-    return sum(1 for body in list(fake.requests)
+    return sum(1 for body in list(ollama.requests)
                if [m for m in body.get("messages", []) if m["role"] == "user"][-1:] == [{"role": "user", "content": request}])
 
 
@@ -393,11 +382,11 @@ def asked(fake, request: str) -> int:
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
 @pytest.mark.parametrize("manager", ZSH_MANAGERS)
-def test_a_zsh_manager_loads_shellper_and_ctrl_g_gives_a_command_that_runs(env, tmux, fake, root, work, manager):
-    pane = zsh_pane(env, tmux, root, work, manager)
+def test_a_zsh_manager_loads_shellper_and_ctrl_g_gives_a_command_that_runs(shell_env, tmux, ollama, root, work, manager):
+    pane = zsh_pane(shell_env, tmux, root, work, manager)
     time.sleep(0.3)
     assert screen_lines(pane) == [], pane.screen()  # nothing said, nothing broken
-    cd_round_trip(env, fake, pane, work, f"go into reports via {manager}")
+    cd_round_trip(shell_env, ollama, pane, work, f"go into reports via {manager}")
     # Loaded inside the manager's function: nothing left behind but shellper's own variables.
     new = set(probe(pane, "${(j: :)${(@)__t_new:#__shellper_*}}").split())
     assert new <= ALLOWED_NEW, new
@@ -407,8 +396,8 @@ def test_a_zsh_manager_loads_shellper_and_ctrl_g_gives_a_command_that_runs(env, 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
 @pytest.mark.parametrize("manager", ZSH_MANAGERS)
 def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_binds_nothing(
-        env, tmux, fake, root, work, manager):
-    pane = zsh_pane(env, tmux, root, work, manager, before=f"PATH='{no_shellper_path()}'")
+        shell_env, tmux, ollama, root, work, manager):
+    pane = zsh_pane(shell_env, tmux, root, work, manager, before=f"PATH='{no_shellper_path()}'")
     pane.wait_for(MISSING, since_mark=False)
     time.sleep(0.3)
     assert screen_lines(pane) == [MISSING], pane.screen()  # one line, with the fix
@@ -421,19 +410,19 @@ def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_
 
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
-def test_the_zsh_plugin_uses_the_init_file_install_sh_wrote_without_shellper_on_path(env, tmux, fake, root, work):
+def test_the_zsh_plugin_uses_the_init_file_install_sh_wrote_without_shellper_on_path(shell_env, tmux, ollama, root, work):
     data_home = os.path.join(root, "data")
-    write_init_file(env, data_home, "zsh")
-    pane = zsh_pane(env, tmux, root, work, "oh-my-zsh",
+    write_init_file(shell_env, data_home, "zsh")
+    pane = zsh_pane(shell_env, tmux, root, work, "oh-my-zsh",
                     before=f"PATH='{no_shellper_path()}'\nexport XDG_DATA_HOME='{data_home}'")
     time.sleep(0.3)
     assert screen_lines(pane) == [], pane.screen()
-    cd_round_trip(env, fake, pane, work, "go into reports from the init file")
+    cd_round_trip(shell_env, ollama, pane, work, "go into reports from the init file")
 
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
-def test_loaded_by_a_manager_and_by_the_rc_line_zsh_binds_once(env, tmux, fake, root, work):
-    pane = zsh_pane(env, tmux, root, work, "oh-my-zsh", after='eval "$(shellper init zsh)"')
+def test_loaded_by_a_manager_and_by_the_rc_line_zsh_binds_once(shell_env, tmux, ollama, root, work):
+    pane = zsh_pane(shell_env, tmux, root, work, "oh-my-zsh", after='eval "$(shellper init zsh)"')
     assert screen_lines(pane) == [], pane.screen()
     assert probe(pane, "${(@M)__t_new:#__shellper_socket}") == "__shellper_socket"  # oh-my-zsh loaded it first
     hooks = ("${(@M)precmd_functions:#__shellper*} ${(@M)preexec_functions:#__shellper*} "
@@ -441,22 +430,22 @@ def test_loaded_by_a_manager_and_by_the_rc_line_zsh_binds_once(env, tmux, fake, 
              "$widgets[accept-line] $+widgets[_shellper-orig-accept-line]")
     assert probe(pane, hooks) == "__shellper_precmd __shellper_preexec __shellper_addhistory __shellper_exit user:shellper-accept-line 0"
     request = "go into reports, loaded twice"
-    cd_round_trip(env, fake, pane, work, request)  # reported once: one exchange
-    assert asked(fake, request) == 1
-    fake.answer("make a folder, loaded twice", "mkdir", {"dir_name": "made"})
+    cd_round_trip(shell_env, ollama, pane, work, request)  # reported once: one exchange
+    assert asked(ollama, request) == 1
+    ollama.answer("make a folder, loaded twice", "mkdir", {"dir_name": "made"})
     translate(pane, "#? make a folder, loaded twice", key="Enter")
     pane.wait_line("mkdir made", timeout=20)
-    assert asked(fake, "make a folder, loaded twice") == 1
+    assert asked(ollama, "make a folder, loaded twice") == 1
 
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
-def test_the_zsh_plugin_is_immune_to_aliases_and_set_u_before_it_loads(env, tmux, fake, root, work):
+def test_the_zsh_plugin_is_immune_to_aliases_and_set_u_before_it_loads(shell_env, tmux, ollama, root, work):
     # antidote keeps the user's aliases on while it sources a plugin (zinit turns them off).
     load = antidote(root, before_load=hostile_aliases("zsh") + "\nset -u")
-    pane = env.zsh(tmux, cwd=work, load=load)
+    pane = shell_env.zsh(tmux, cwd=work, load=load)
     time.sleep(0.3)
     assert screen_lines(pane) == [], pane.screen()  # no HOSTILE-..., no "parameter not set"
-    fake.answer("alias-proof request", "cd", {"folder": "reports"})
+    ollama.answer("alias-proof request", "cd", {"folder": "reports"})
     translate(pane, "alias-proof request")
     pane.wait_line("cd reports", timeout=20)
 
@@ -464,9 +453,9 @@ def test_the_zsh_plugin_is_immune_to_aliases_and_set_u_before_it_loads(env, tmux
 # -- fish: fisher ------------------------------------------------------------------------------
 
 
-def fisher_install(env, config_home: str, folder: str, extra_env: dict | None = None) -> str:
+def fisher_install(shell_env, config_home: str, folder: str, extra_env: dict | None = None) -> str:
     """`fisher install FOLDER` with the vendored fisher, as a user runs it (here not interactive)."""
-    run_env = dict(env.env, XDG_CONFIG_HOME=config_home, **(extra_env or {}))
+    run_env = dict(shell_env.env, XDG_CONFIG_HOME=config_home, **(extra_env or {}))
     fisher = os.path.join(VENDOR, "fisher", "fisher.fish")
     out = subprocess.run(["fish", "-c", f"source '{fisher}'; fisher install '{folder}'"], env=run_env,
                          capture_output=True, text=True, timeout=60)
@@ -474,14 +463,14 @@ def fisher_install(env, config_home: str, folder: str, extra_env: dict | None = 
     return out.stdout
 
 
-def fish_pane(env, tmux, work, config_home: str, rc: str = "", extra_env: dict | None = None):
+def fish_pane(shell_env, tmux, work, config_home: str, rc: str = "", extra_env: dict | None = None):
     """An interactive fish whose config dir is `config_home` (fisher's conf.d there loads at start)."""
     text = ("set -g fish_greeting ''\n"
             f"function fish_prompt; builtin printf '%s' '{PROMPT}'; end\n"
             "function fish_right_prompt; end\nfunction fish_title; end\n"
             f"{QUIET_FISH}\n{rc}\n")
     path = _write(os.path.join(os.path.dirname(work), f"rc-{time.monotonic_ns()}.fish"), text)
-    pane_env = dict(env.env, XDG_CONFIG_HOME=config_home, SHELLPER_TEST_FISH_RC=path, **(extra_env or {}))
+    pane_env = dict(shell_env.env, XDG_CONFIG_HOME=config_home, SHELLPER_TEST_FISH_RC=path, **(extra_env or {}))
     pane = tmux.spawn(["fish", "-i", "-C", "source $SHELLPER_TEST_FISH_RC"], pane_env, cwd=work)
     pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=15)
     return pane
@@ -491,41 +480,41 @@ needs_fish = pytest.mark.skipif(not have("fish"), reason="needs fish")
 
 
 @needs_fish
-def test_fisher_installs_the_fish_folder_and_ctrl_g_works_at_once_and_in_new_shells(env, tmux, fake, root, work):
+def test_fisher_installs_the_fish_folder_and_ctrl_g_works_at_once_and_in_new_shells(shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
     names = os.path.join(root, "globals")
-    pane = fish_pane(env, tmux, work, config, rc=f"source '{os.path.join(VENDOR, 'fisher', 'fisher.fish')}'")
+    pane = fish_pane(shell_env, tmux, work, config, rc=f"source '{os.path.join(VENDOR, 'fisher', 'fisher.fish')}'")
     pane.run(f"set --global --names > {names}.before")
     pane.run(f"fisher install {src}/shell/fish", wait="Installed 1 plugin/s", timeout=30)
     pane.run(f"set --global --names > {names}.after")
     assert os.path.isfile(os.path.join(config, "fish", "conf.d", "shellper.fish"))
-    cd_round_trip(env, fake, pane, work, "go into reports right after fisher install")
+    cd_round_trip(shell_env, ollama, pane, work, "go into reports right after fisher install")
     # fisher sourced the file inside its own function: the same globals as `shellper init fish | source`
     # makes (the settings and state), and none of the loader's own.
-    control = fish_pane(env, tmux, work, os.path.join(root, "plain"))
+    control = fish_pane(shell_env, tmux, work, os.path.join(root, "plain"))
     control.run(f"set --global --names > {names}.c-before; shellper init fish | source; "
                 f"set --global --names > {names}.c-after")
     new, expected = (_words(f"{names}.{after}") - _words(f"{names}.{before}")
                       for before, after in (("before", "after"), ("c-before", "c-after")))
     assert new and new == expected, (new, expected)
     # A new fish reads conf.d at start (outside any function): the same globals again.
-    pane = fish_pane(env, tmux, work, config)
+    pane = fish_pane(shell_env, tmux, work, config)
     assert screen_lines(pane) == [], pane.screen()
     pane.run(f"set --global --names > {names}.new-shell")
     assert _words(f"{names}.new-shell") == _words(f"{names}.c-after")
-    cd_round_trip(env, fake, pane, work, "go into reports in a new fish")
+    cd_round_trip(shell_env, ollama, pane, work, "go into reports in a new fish")
 
 
 @needs_fish
-def test_fisher_remove_takes_shellper_out_of_the_running_fish(env, tmux, fake, root, work):
+def test_fisher_remove_takes_shellper_out_of_the_running_fish(shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
-    pane = fish_pane(env, tmux, work, config, rc=f"source '{os.path.join(VENDOR, 'fisher', 'fisher.fish')}'")
+    pane = fish_pane(shell_env, tmux, work, config, rc=f"source '{os.path.join(VENDOR, 'fisher', 'fisher.fish')}'")
     enter_before = probe_fish(pane, "(bind \\r | string join ' ')")
     pane.run(f"fisher install {src}/shell/fish", wait="Installed 1 plugin/s", timeout=30)
-    cd_round_trip(env, fake, pane, work, "go into reports before fisher remove")
-    assert env.history(pane.pid)["exchanges"]
+    cd_round_trip(shell_env, ollama, pane, work, "go into reports before fisher remove")
+    assert shell_env.history(pane.pid)["exchanges"]
     pane.run(f"fisher remove {src}/shell/fish", wait="Removed 1 plugin/s", timeout=30)
     assert not os.path.exists(os.path.join(config, "fish", "conf.d", "shellper.fish"))
     # Nothing of shellper is left in this shell, and fish's own Enter is back.
@@ -535,23 +524,23 @@ def test_fisher_remove_takes_shellper_out_of_the_running_fish(env, tmux, fake, r
     assert "__shellper" not in probe_fish(pane, "(bind \\cg | string join ' ')")
     assert probe_fish(pane, "(bind \\r | string join ' ')") == enter_before
     # Ctrl-G and "#?" + Enter do what they do without shellper: no request reaches the model.
-    before = len(fake.requests)
+    before = len(ollama.requests)
     pane.run("#? go into reports after fisher remove")
     pane.type("go into reports after remove")
     pane.send("C-g")
     time.sleep(0.5)
-    assert len(fake.requests) == before
+    assert len(ollama.requests) == before
     # The daemon forgot this terminal's conversation.
-    wait_until(lambda: not env.history(pane.pid)["exchanges"], timeout=5)
+    wait_until(lambda: not shell_env.history(pane.pid)["exchanges"], timeout=5)
 
 
 @needs_fish
 def test_without_the_shellper_command_the_fisher_plugin_says_how_to_install_it_and_binds_nothing(
-        env, tmux, fake, root, work):
+        shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
-    fisher_install(env, config, f"{src}/shell/fish")
-    pane = fish_pane(env, tmux, work, config, extra_env={"PATH": no_shellper_path()})
+    fisher_install(shell_env, config, f"{src}/shell/fish")
+    pane = fish_pane(shell_env, tmux, work, config, extra_env={"PATH": no_shellper_path()})
     pane.wait_for(MISSING, since_mark=False)
     assert screen_lines(pane) == [MISSING], pane.screen()
     assert "__shellper_translate" not in probe_fish(pane, "(bind \\cg | string join ' ')")
@@ -559,24 +548,24 @@ def test_without_the_shellper_command_the_fisher_plugin_says_how_to_install_it_a
 
 
 @needs_fish
-def test_the_fisher_plugin_uses_the_init_file_install_sh_wrote_without_shellper_on_path(env, tmux, fake, root, work):
+def test_the_fisher_plugin_uses_the_init_file_install_sh_wrote_without_shellper_on_path(shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
     data_home = os.path.join(root, "data")
-    write_init_file(env, data_home, "fish")
-    fisher_install(env, config, f"{src}/shell/fish")
-    pane = fish_pane(env, tmux, work, config, extra_env={"PATH": no_shellper_path(), "XDG_DATA_HOME": data_home})
+    write_init_file(shell_env, data_home, "fish")
+    fisher_install(shell_env, config, f"{src}/shell/fish")
+    pane = fish_pane(shell_env, tmux, work, config, extra_env={"PATH": no_shellper_path(), "XDG_DATA_HOME": data_home})
     assert screen_lines(pane) == [], pane.screen()
-    cd_round_trip(env, fake, pane, work, "go into reports, fish from the init file")
+    cd_round_trip(shell_env, ollama, pane, work, "go into reports, fish from the init file")
 
 
 @needs_fish
-def test_loaded_by_fisher_and_by_the_config_line_fish_binds_once(env, tmux, fake, root, work):
+def test_loaded_by_fisher_and_by_the_config_line_fish_binds_once(shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
-    fisher_install(env, config, f"{src}/shell/fish")
-    pane = fish_pane(env, tmux, work, config, rc="shellper init fish | source")
+    fisher_install(shell_env, config, f"{src}/shell/fish")
+    pane = fish_pane(shell_env, tmux, work, config, rc="shellper init fish | source")
     assert probe_fish(pane, "(string join ' ' (bind -M default \\cg | count) (bind -M insert \\cg | count))") == "1 1"
     request = "go into reports, fish loaded twice"
-    cd_round_trip(env, fake, pane, work, request)
-    assert asked(fake, request) == 1
+    cd_round_trip(shell_env, ollama, pane, work, request)
+    assert asked(ollama, request) == 1

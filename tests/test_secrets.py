@@ -17,8 +17,7 @@ import uuid
 
 import pytest
 from daemon_helpers import fake_shell
-from fake_ollama import FakeOllama
-from shellharness import ShellEnv, Tmux, have, last_user_text, translate, wait_until
+from shellharness import ShellEnv, have, last_user_text, translate, wait_until
 
 from shellper_hook import client
 
@@ -27,30 +26,8 @@ needs_shells = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def fake_server():
-    with FakeOllama() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tmux():
-    with Tmux() as t:
-        yield t
-
-
-@pytest.fixture(scope="module")
-def senv(fake_server):
-    e = ShellEnv(fake_server.base_url)
-    yield e
-    e.close()
-
-
-@pytest.fixture(autouse=True)
-def _fake_defaults(fake_server):
-    fake_server.mode, fake_server.delay = "ok", 0.0
-    yield
-    fake_server.mode, fake_server.delay = "ok", 0.0
+# The real-shell tests use the shell fixture plugin (tests/shell_fixtures.py):
+# `ollama` (reset for each test), `tmux` and `shell_env` (one daemon per module).
 
 
 def _secret() -> str:
@@ -122,36 +99,36 @@ def _start(env, tmux, shell, work, before="", after=""):
 
 @needs_shells
 @pytest.mark.parametrize("shell", ["bash", "zsh-no-daemon-socket"])
-def test_the_request_and_cwd_never_show_in_any_process(senv, tmux, fake_server, shell):
+def test_the_request_and_cwd_never_show_in_any_process(shell_env, tmux, ollama, shell):
     """bash always, and zsh when it cannot reach the daemon itself, start the
     client: the request and the cwd must not be in its argv or environment."""
     request, cwd_secret = _secret(), _secret()
-    work = senv.workdir(f"x-{cwd_secret}")
-    fake_server.answer(request, "ls", {})
+    work = shell_env.workdir(f"x-{cwd_secret}")
+    ollama.answer(request, "ls", {})
     # zsh with no socket path is zsh with the daemon out of reach: only the client.
-    pane = _start(senv, tmux, shell.split("-")[0], work, after="__shellper_socket=" if shell != "bash" else "")
-    fake_server.delay = 2.5  # the client waits for the answer meanwhile
-    asked = len(fake_server.requests)
+    pane = _start(shell_env, tmux, shell.split("-")[0], work, after="__shellper_socket=" if shell != "bash" else "")
+    ollama.delay = 2.5  # the client waits for the answer meanwhile
+    asked = len(ollama.requests)
     translate(pane, f"list files {request}")
-    wait_until(lambda: len(fake_server.requests) > asked, timeout=15)
+    wait_until(lambda: len(ollama.requests) > asked, timeout=15)
     seen = _watch({
         "request": (request, ("cmdline", "environ")),
         # Every shell exports PWD to what it starts; argv is what all users can read.
         "cwd": (cwd_secret, ("cmdline",)),
     }, 1.5)
     pane.wait_line("ls", timeout=20)
-    assert request in last_user_text(fake_server)  # it did reach the model
+    assert request in last_user_text(ollama)  # it did reach the model
     assert seen == set()
 
 
 @needs_shells
 @pytest.mark.parametrize("shell", ["bash", "zsh-no-daemon-socket"])
-def test_the_line_run_after_a_suggestion_never_shows_in_any_process(senv, tmux, fake_server, shell):
+def test_the_line_run_after_a_suggestion_never_shows_in_any_process(shell_env, tmux, ollama, shell):
     request, line_secret = f"list it {uuid.uuid4().hex}", _secret()
-    work = senv.workdir("r-" + shell)
-    fake_server.answer(request, "ls", {})
+    work = shell_env.workdir("r-" + shell)
+    ollama.answer(request, "ls", {})
     after = f"__shellper_python={_slow_python(work)}" + ("; __shellper_socket=" if shell != "bash" else "")
-    pane = _start(senv, tmux, shell.split("-")[0], work, after=after)
+    pane = _start(shell_env, tmux, shell.split("-")[0], work, after=after)
     translate(pane, request)
     pane.wait_line("ls", timeout=20)
     pane.send("C-u")
@@ -162,9 +139,9 @@ def test_the_line_run_after_a_suggestion_never_shows_in_any_process(senv, tmux, 
     seen = _watch({"line": (line_secret, ("cmdline", "environ"))}, 1.5)  # the report is on its way
     pane.wait_prompt()
     assert seen == set()
-    hist = senv.history(pane.pid, settled=True, timeout=10)
+    hist = shell_env.history(pane.pid, settled=True, timeout=10)
     assert hist["pending"] is None and hist["exchanges"] == []  # the report arrived, nothing kept
-    assert line_secret.encode() not in _stored_bytes(senv)
+    assert line_secret.encode() not in _stored_bytes(shell_env)
 
 
 def _client(args: list, stdin: bytes, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -232,19 +209,19 @@ HIST_CASES = {
 
 @needs_shells
 @pytest.mark.parametrize("case", list(HIST_CASES))
-def test_a_line_the_shell_history_drops_is_never_stored(senv, tmux, fake_server, case):
+def test_a_line_the_shell_history_drops_is_never_stored(shell_env, tmux, ollama, case):
     shell, before, after, line, stored = HIST_CASES[case]
     request = f"list the files {uuid.uuid4().hex}"
-    fake_server.answer(request, "ls", {})
-    work = senv.workdir("h-" + case)
-    pane = _start(senv, tmux, shell, work, before=before, after=after)
+    ollama.answer(request, "ls", {})
+    work = shell_env.workdir("h-" + case)
+    pane = _start(shell_env, tmux, shell, work, before=before, after=after)
     translate(pane, request)
     pane.wait_line("ls", timeout=20)
     pane.send("C-u")
     pane.run(line)  # an edit of the suggestion (ls -> ls -a): learned, unless hidden
-    hist = senv.history(pane.pid, settled=True, timeout=10)
+    hist = shell_env.history(pane.pid, settled=True, timeout=10)
     assert hist["pending"] is None  # the suggestion was settled either way
-    exported = senv.shellper("export")
+    exported = shell_env.shellper("export")
     assert exported.returncode == 0, exported.stderr
     rows = [r for r in map(json.loads, exported.stdout.splitlines()) if request in json.dumps(r)]
     if stored:

@@ -229,7 +229,7 @@ BROKEN_REPLIES = {
 def test_a_broken_daemon_reply_leaves_the_request(sh, start, shell_env):
     path = os.path.join(shell_env.root, f"bad-{sh}.sock")
     reply = {}
-    server, _ = one_reply_server(path, lambda: reply["now"])
+    server, _ = one_reply_server(path, lambda _line: reply["now"])
     try:
         pane = start(env={"SHELLPER_SOCKET": path})
         for name, reply["now"] in BROKEN_REPLIES.items():
