@@ -340,6 +340,29 @@ def _is_daemon(pid: int) -> bool:
 # -- helpers shared by the shell tests ---------------------------------------------
 
 
+# A line shellper says, other than its progress note.
+MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
+
+
+def fail_then_cancel(pane: Pane, ollama, name: str) -> None:
+    """Two widget paths that keep the request: the model server failing ("NAME flow
+    request" stays, with a message), then Ctrl-C while translating ("NAME slow request"
+    stays, "cancelled" said). Each ends on an empty line; the server answers at once after."""
+    ollama.mode = "500"
+    translate(pane, f"{name} flow request")
+    pane.wait_for(MESSAGE, timeout=20)
+    pane.wait_line(f"{name} flow request")
+    pane.send("C-u")
+    ollama.mode, ollama.delay = "ok", 5.0
+    translate(pane, f"{name} slow request")
+    pane.wait_for("translating...")
+    pane.send("C-c")
+    pane.wait_for("shellper: cancelled", timeout=3)
+    pane.wait_line(f"{name} slow request", timeout=3)
+    pane.send("C-u")
+    ollama.delay = 0.0
+
+
 def translate(pane: Pane, text: str, key: str = "C-g") -> None:
     """Type a request and press the key (C-g, or Enter for "#? ..." lines)."""
     pane.mark()

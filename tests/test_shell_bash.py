@@ -13,11 +13,10 @@ import sys
 import time
 
 import pytest
-from shellharness import have, translate, wait_until
+from shellharness import fail_then_cancel, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("bash") and have("tmux")), reason="needs bash and tmux")
 
-MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
 FZF = "/usr/share/doc/fzf/examples/key-bindings.bash"
 
 
@@ -129,19 +128,7 @@ def test_options_and_keys_unchanged_under_set_u_and_only_our_lines_start_the_cli
     pane.wait_line("pwd", timeout=20)
     pane.run("", wait=work)
     pane.run("echo after-$((1+1))", wait="after-2")  # reported no more
-    ollama.mode = "500"  # an error: a request, nothing pending
-    translate(pane, "set u flow request")
-    pane.wait_for(MESSAGE, timeout=20)
-    pane.wait_line("set u flow request")
-    pane.send("C-u")
-    ollama.mode, ollama.delay = "ok", 5.0  # Ctrl-C: a request, nothing pending
-    translate(pane, "set u slow request")
-    pane.wait_for("translating...")
-    pane.send("C-c")
-    pane.wait_for("shellper: cancelled", timeout=3)
-    pane.wait_line("set u slow request", timeout=3)
-    pane.send("C-u")
-    ollama.delay = 0.0
+    fail_then_cancel(pane, ollama, "set u")  # a request each, nothing pending
     translate(pane, "#? set u flow request", key="Enter")  # "#?", then another line is run
     pane.wait_line("pwd", timeout=20)
     pane.send("C-u")

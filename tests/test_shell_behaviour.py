@@ -21,11 +21,10 @@ import time
 
 import pytest
 from shell_adapters import CUSTOM_KEYS, EVERY, each
-from shellharness import ShellEnv, have, last_user_text, one_reply_server, translate, wait_until
+from shellharness import MESSAGE, ShellEnv, have, last_user_text, one_reply_server, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 
-MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
 
 
 @pytest.fixture

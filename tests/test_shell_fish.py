@@ -17,12 +17,11 @@ import time
 
 import pytest
 from shell_adapters import ADAPTERS
-from shellharness import HOSTILE_FISH, ShellEnv, have, translate, wait_until
+from shellharness import HOSTILE_FISH, ShellEnv, fail_then_cancel, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("fish") and have("tmux")), reason="needs fish and tmux")
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.fish")
-MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
 FISH = ADAPTERS["fish"]
 FZF = "/usr/share/doc/fzf/examples/key-bindings.fish"
 
@@ -135,17 +134,7 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     pane.send("C-g")  # recall
     pane.wait_line("pwd")
     pane.send("C-u")
-    ollama.mode = "500"  # an error
-    translate(pane, "state flow request")
-    pane.wait_for(MESSAGE, timeout=20)
-    pane.wait_line("state flow request")
-    pane.send("C-u")
-    ollama.mode, ollama.delay = "ok", 5.0  # Ctrl-C
-    translate(pane, "state slow request")
-    pane.wait_for("translating...")
-    pane.send("C-c")
-    pane.wait_line("state slow request", timeout=3)
-    pane.send("C-u")
+    fail_then_cancel(pane, ollama, "state")
     pane.run("__spt_state used")
 
     with open(log) as fh:

@@ -17,7 +17,7 @@ import re
 import sys
 
 import pytest
-from shellharness import have, translate
+from shellharness import MESSAGE, have, translate
 
 pytestmark = pytest.mark.skipif(
     not (have("zsh") and have("bash") and have("tmux") and os.path.isdir("/proc/self/fd")),
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.skipif(
 
 VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor", "ohmyzsh")
 OHMYZSH = f"compdef() {{ }}\nsource {VENDOR}/directories.zsh\nsource {VENDOR}/common-aliases.plugin.zsh\n"
-MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
 
 # The snapshot, written by the shell itself into DIR/state.NAME. Its open
 # file descriptors are read from outside (/proc/PID/fd) while it waits at

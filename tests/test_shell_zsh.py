@@ -17,12 +17,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shellharness import have, translate, wait_until
+from shellharness import fail_then_cancel, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("tmux")), reason="needs zsh and tmux")
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.zsh")
-MESSAGE = re.compile(r"shellper: (?!translating)\S.*")
 AUTOSUGGEST = "/usr/share/zsh-autosuggestions/zsh-autosuggestions.zsh"
 HIGHLIGHT = "/usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh"
 FZF = "/usr/share/doc/fzf/examples/key-bindings.zsh"
@@ -178,17 +177,7 @@ def test_options_keys_and_widgets_unchanged_under_nounset_through_every_flow(she
     translate(pane, "#? nounset flow request", key="Enter")
     pane.wait_line("pwd", timeout=20)
     pane.send("C-u")
-    ollama.mode = "500"  # an error
-    translate(pane, "nounset flow request")
-    pane.wait_for(MESSAGE, timeout=20)
-    pane.wait_line("nounset flow request")
-    pane.send("C-u")
-    ollama.mode, ollama.delay = "ok", 5.0  # Ctrl-C
-    translate(pane, "nounset slow request")
-    pane.wait_for("translating...")
-    pane.send("C-c")
-    pane.wait_line("nounset slow request", timeout=3)
-    pane.send("C-u")
+    fail_then_cancel(pane, ollama, "nounset")
     pane.run("__spt_state used")
     pane.run("[[ -o nounset ]] && echo nounset-$((1+1))", wait="nounset-2")
 
