@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from shellper_hook import client, paths
@@ -95,3 +97,35 @@ def shellper(*args, env=None, cwd=None, timeout=60, input=None):
         timeout=timeout,
         input=input,
     )
+
+
+def in_process_daemon(monkeypatch, fake, **kw):
+    """A Daemon on a loop in a thread; returns (daemon, stop)."""
+    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
+    from shellper_hook.backend import Backend
+    from shellper_hook.daemon import Daemon
+    from shellper_hook.settings import load
+    from shellper_hook.store import SessionStore
+
+    settings = load()
+    loop = asyncio.new_event_loop()
+    daemon = Daemon(settings, SessionStore(), Backend(settings), **kw)
+    ready = threading.Event()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(daemon.start())
+        ready.set()
+        loop.run_until_complete(daemon.stopping.wait())
+        loop.run_until_complete(daemon.close())
+        loop.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert ready.wait(10)
+
+    def stop():
+        loop.call_soon_threadsafe(daemon.stopping.set)
+        t.join(10)
+
+    return daemon, stop

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from daemon_helpers import (
     alive,
     daemon_pid,
     fake_shell,
+    in_process_daemon,
     raw_exchange,
     shellper,
     stop_daemon,
@@ -286,7 +286,7 @@ def test_server_errors_reach_the_user_as_one_line(env, fake, tmp_path, monkeypat
 
 def test_stranger_uid_is_refused(shellper_env, fake, monkeypatch):
     """The peer check, fed a uid that is not the daemon's (faking the check's input)."""
-    _, stop = _in_process_daemon(monkeypatch, fake, uid=os.getuid() + 4242)
+    _, stop = in_process_daemon(monkeypatch, fake, uid=os.getuid() + 4242)
     try:
         reply = client.request({"op": "ping"}, autostart=False)
         assert reply["ok"] is False and reply["kind"] == "denied"
@@ -520,44 +520,13 @@ def test_a_refused_nul_request_gets_a_nul_reply(env):
     assert fields[:2] == [b"error", b"bad_request"] and b"empty request" in fields[2] and raw.endswith(b"\0"), raw
 
 
-def _in_process_daemon(monkeypatch, fake, **kw):
-    """A Daemon on a loop in a thread; returns (daemon, stop)."""
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    from shellper_hook.backend import Backend
-    from shellper_hook.daemon import Daemon
-    from shellper_hook.settings import load
-    from shellper_hook.store import SessionStore
-
-    settings = load()
-    loop = asyncio.new_event_loop()
-    daemon = Daemon(settings, SessionStore(), Backend(settings), **kw)
-    ready = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(daemon.start())
-        ready.set()
-        loop.run_until_complete(daemon.stopping.wait())
-        loop.run_until_complete(daemon.close())
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    assert ready.wait(10)
-
-    def stop():
-        loop.call_soon_threadsafe(daemon.stopping.set)
-        t.join(10)
-
-    return daemon, stop
-
-
 def test_a_client_that_never_reads_its_reply_is_dropped(shellper_env, fake, monkeypatch):
     from shellper_hook import daemon as daemon_mod
     from shellper_hook.store import session_key
     from shellper_hook.tools import ToolCall
 
     monkeypatch.setattr(daemon_mod, "WRITE_TIMEOUT", 0.5, raising=False)
-    d, stop = _in_process_daemon(monkeypatch, fake)
+    d, stop = in_process_daemon(monkeypatch, fake)
     try:
         with fake_shell() as shell:
             key = session_key(shell)
@@ -596,7 +565,7 @@ def test_a_slow_answer_makes_the_daemon_preload_the_model_again(shellper_env, fa
 
     monkeypatch.setattr(daemon_mod, "RELOAD_SPIKE", 0.3)
     monkeypatch.setenv("SHELLPER_KEEP_ALIVE", "45m")
-    d, stop = _in_process_daemon(monkeypatch, fake)
+    d, stop = in_process_daemon(monkeypatch, fake)
     try:
         assert wait_until(lambda: d.server_info.get("ollama") and len(fake.preloads) == 1, 10)
         with fake_shell() as shell:
@@ -680,7 +649,7 @@ def test_a_reloaded_model_gets_its_prompt_cache_warmed_again(shellper_env, fake,
     from shellper_hook import daemon as daemon_mod
 
     monkeypatch.setattr(daemon_mod, "RELOAD_SPIKE", 0.3)
-    d, stop = _in_process_daemon(monkeypatch, fake)
+    d, stop = in_process_daemon(monkeypatch, fake)
     try:
         assert wait_until(lambda: len(fake.warmups) == 1, 10)
         with fake_shell() as shell:

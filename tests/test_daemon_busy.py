@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from daemon_helpers import fake_shell, wait_until
+from daemon_helpers import fake_shell, in_process_daemon, wait_until
 
 from shellper_hook import client
 
@@ -57,38 +56,6 @@ def test_a_hostile_answer_does_not_freeze_other_terminals(env, fake, tmp_path, h
     assert took < 5, f"the hostile answer took {took:.1f} s to refuse"
 
 
-def _in_process_daemon(monkeypatch, fake):
-    """A Daemon on an event loop in a thread, so its modules can be patched; returns stop()."""
-    monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
-    from shellper_hook.backend import Backend
-    from shellper_hook.daemon import Daemon
-    from shellper_hook.settings import load
-    from shellper_hook.store import SessionStore
-
-    settings = load()
-    loop = asyncio.new_event_loop()
-    daemon = Daemon(settings, SessionStore(), Backend(settings))
-    ready = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(daemon.start())
-        ready.set()
-        loop.run_until_complete(daemon.stopping.wait())
-        loop.run_until_complete(daemon.close())
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-
-    def stop():
-        loop.call_soon_threadsafe(daemon.stopping.set)
-        thread.join(10)
-
-    return stop
-
-
 @pytest.mark.parametrize("step", ["parse", "policy"])
 def test_a_slow_step_for_one_terminal_never_delays_another(shellper_env, fake, monkeypatch, tmp_path, step):
     """Whatever blocks while one request is read or checked, ping and status answer at once."""
@@ -108,7 +75,7 @@ def test_a_slow_step_for_one_terminal_never_delays_another(shellper_env, fake, m
         monkeypatch.setattr(turns, "parse_message", slow(turns.parse_message))
     else:
         monkeypatch.setattr(policy, "judge", slow(policy.judge))
-    stop = _in_process_daemon(monkeypatch, fake)
+    _, stop = in_process_daemon(monkeypatch, fake)
     try:
         with fake_shell() as shell, ThreadPoolExecutor(1) as pool:
             work = pool.submit(client.request, {"op": "translate", "session": shell, "cwd": str(tmp_path),
