@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import __version__
-from .show import safe, safe_json
+from .show import safe, safe_json, sh_quoted
 
 EXIT_ERROR = 1
 EXIT_REFUSED = 3
@@ -280,16 +280,12 @@ def _static_loader(shell: str, path: str) -> str:
                 f"    command sh -c 'cd / && exec \"$0\" init fish' {quote(me, 'fish')} | source\nend\n")
     if shell == "zsh":
         # Parsed with aliases off, as the eval form below does.
-        load = f"() {{\n    'builtin' 'emulate' -L zsh -o no_aliases\n    'builtin' 'source' \"$1\"\n  }} {_sq(path)}"
+        load = f"() {{\n    'builtin' 'emulate' -L zsh -o no_aliases\n    'builtin' 'source' \"$1\"\n  }} {sh_quoted(path)}"
     else:
-        load = f". {_sq(path)}"
+        load = f". {sh_quoted(path)}"
     # From /: with an empty entry in PYTHONPATH, Python would import the folder's files.
-    return (f"if [ -r {_sq(path)} ]; then\n  {load}\n"
-            f"elif [ -x {_sq(me)} ]; then\n  eval \"$(cd / && {_sq(me)} init {shell})\"\nfi\n")
-
-
-def _sq(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
+    return (f"if [ -r {sh_quoted(path)} ]; then\n  {load}\n"
+            f"elif [ -x {sh_quoted(me)} ]; then\n  eval \"$(cd / && {sh_quoted(me)} init {shell})\"\nfi\n")
 
 
 def cmd_init(args) -> int:
@@ -312,14 +308,14 @@ def cmd_init(args) -> int:
             f"set -g __shellper_socket {quote(paths.socket_path(), 'fish')}\n"
         )
     else:
-        out = (f"__shellper_python={_sq(sys.executable)}\n__shellper_pkg={_sq(pkg)}\n"
-               f"__shellper_socket={_sq(paths.socket_path())}\n")
+        out = (f"__shellper_python={sh_quoted(sys.executable)}\n__shellper_pkg={sh_quoted(pkg)}\n"
+               f"__shellper_socket={sh_quoted(paths.socket_path())}\n")
     if args.static:
         out += _static_loader(args.shell, path)
     elif args.shell == "zsh":
         # zsh parses all of eval's text before running any: parse the script
         # again with aliases off, so the user's aliases cannot change it.
-        out += "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + _sq(body) + "\n"
+        out += "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + sh_quoted(body) + "\n"
     else:
         out += body
     # Paths as the system holds them: a folder named in another encoding comes back byte for byte.

@@ -17,7 +17,7 @@ import sys
 import time
 
 from . import __version__, paths
-from .show import safe
+from .show import safe, sh_quoted
 
 ROUND_TRIP_REQUEST = "print the current directory"
 STATUS_TIMEOUT = 30.0  # the daemon's status call probes the model server
@@ -463,12 +463,8 @@ def check_pythonpath(r: Report) -> None:
     shown = ", ".join(repr(e) for e in loose)
     r.warn("PYTHONPATH", f"has {'an entry' if len(loose) == 1 else 'entries'} ({shown}) relative to the current "
            "folder, so Python programs (`shellper init` as a shell starts, too) import files from the folder they run in",
-           f"export PYTHONPATH={_sq_shell(kept)} in your rc file (`export PYTHONPATH=$PYTHONPATH:/x` leaves an empty "
+           f"export PYTHONPATH={sh_quoted(kept)} in your rc file (`export PYTHONPATH=$PYTHONPATH:/x` leaves an empty "
            "entry when PYTHONPATH was unset)" if kept else "unset PYTHONPATH in your rc file")
-
-
-def _sq_shell(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
 def check_zsh_socket(r: Report) -> None:
