@@ -36,6 +36,8 @@ class Report:
         # (None: it does not), and whether the model server checks failed.
         self.restart_daemon: str | None = None
         self.server_failed = False
+        # What an interactive login shell said of shellper and its key (asked once: it runs the rc file).
+        self.shell_answer: dict | None = None
 
     def _line(self, status: str, what: str, problem: str | None = None, fix: str | None = None) -> None:
         # The checks quote server replies, settings and file names: show no control character raw.
@@ -347,7 +349,7 @@ def check_rc(r: Report) -> None:
     shell = shutil.which(login)
     if found:
         r.ok(f"{found} loads shellper")
-    elif shell and _key_binding(shell, None, no_key=False).get("loaded", "0") not in ("0", ""):
+    elif shell and _shell_answer(r, shell).get("loaded", "0") not in ("0", ""):
         # No init line, yet a new shell has it: a plugin manager, or a file the rc file sources.
         r.ok(f"a new {login} loads shellper (not from an init line in {rc_file(login)}: a plugin manager?)")
     elif login == "fish":
@@ -419,12 +421,19 @@ def _key_binding(shell: str, key: str | None, no_key: bool) -> dict:
     return out
 
 
+def _shell_answer(r: Report, shell: str) -> dict:
+    """_key_binding for the key in force, asked once per report."""
+    if r.shell_answer is None:
+        r.shell_answer = _key_binding(shell, None, no_key=False)
+    return r.shell_answer
+
+
 def check_keys(r: Report) -> None:
     login = os.path.basename(os.environ.get("SHELL", "") or "")
     shell = shutil.which(login) if login in SHELLS else None
     if not shell:
         return
-    after = _key_binding(shell, None, no_key=False)
+    after = _shell_answer(r, shell)
     if after.get("loaded", "0") in ("0", "") or not after.get("key"):
         return  # shellper not loaded (said above), or SHELLPER_KEY='' (the user binds it)
     key, bound = after["key"], after.get("bound", "")
