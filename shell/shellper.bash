@@ -87,6 +87,17 @@ __shellper_at_ps1=${__shellper_at_ps1:-1} # 1 at the first line of a command
 __shellper_chain=${__shellper_chain-}     # what the Enter macro ends with now
 __shellper_report_fd=${__shellper_report_fd-} # the report in flight
 __shellper_fd='' __shellper_pid='' __shellper_line=''  # the request in flight
+# This terminal's pipes to the daemon (shellper_hook/pipes.py; in a folder
+# named after the socket): every request but the first goes that way, with
+# no process started. Not before bash 4.4 (no ${VAR@a} to tell exported
+# settings).
+__shellper_pipes=0
+(( BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 4 )) && __shellper_pipes=1
+__shellper_seq=${__shellper_seq:-0}        # the pipe requests sent, for their IDs
+# The PID and the time it loaded: IDs no other shell with this PID used.
+builtin printf -v __shellper_nonce '%s-%(%s)T' "$$"
+__shellper_rid='' __shellper_wfd='' __shellper_dpid='' __shellper_partial=''  # the pipe request in flight
+__shellper_fields=()
 
 # Private key sequences for the Enter macro (no \e: vi-insert mishandles it).
 __shellper_k1='\C-x\C-_S1\a'   # runs __shellper_enter
@@ -145,26 +156,134 @@ __shellper_run() {
   return "$st"
 }
 
-# Start the client on request $1, from line $2; its reply comes on
-# __shellper_fd. Status 1 (and a message) if it cannot start.
+# Send request $1 (from line $2) on this terminal's pipes, or else start
+# the client on it; the reply comes on __shellper_fd. Status 1 (and a
+# message) if the client cannot start.
 __shellper_start() {
   __shellper_report_wait
-  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_asked='' __shellper_used=1
+  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_rid='' __shellper_asked='' __shellper_used=1
+  __shellper_send_pipe "$1" && return 0
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
     return 1
   fi
   # The client reports the reply on a pipe.
-  local before=${!-} fd cwd=$PWD
+  local before=${!-} fd cwd=$PWD pipes=''
+  (( __shellper_pipes )) && [[ -n ${__shellper_socket-} ]] && pipes=pipes  # for the next requests
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
   # Substitutions are parsed when they run: quoted words, no aliases.
   exec {fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
-    __shellper_client translate "$$" 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
+    __shellper_client translate "$$" bash ${pipes:+"$pipes"} 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
   __shellper_fd=$fd __shellper_pid=${!-}
   [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
   return 0
+}
+
+# Send request $1 on this terminal's pipes, if the daemon made them and
+# still runs: status 0, the reply to come on __shellper_fd under the ID
+# __shellper_rid. Status 1: use the client (the first request, which asks
+# for the pipes; after the daemon restarted; a request too long to write
+# without waiting).
+__shellper_send_pipe() {
+  local dir=${__shellper_socket-}.pipes dpid='' REPLY _
+  (( __shellper_pipes )) && [[ $dir != .pipes && -p $dir/$$.in && -p $dir/$$.out ]] || return 1
+  { IFS= read -r dpid <"$dir/pid"; } 2>/dev/null
+  [[ -n $dpid && $dpid != *[!0-9]* ]] && builtin kill -0 "$dpid" 2>/dev/null || return 1
+  __shellper_request_json "$1"
+  (( ${#REPLY} <= 2000 )) || return 1  # a pipe takes 4 KB at least at once
+  # Read-write: an open that never waits, on a FIFO the daemon holds open.
+  { exec {__shellper_wfd}<>"$dir/$$.in"; } 2>/dev/null || { __shellper_wfd=''; return 1; }
+  if ! { exec {__shellper_fd}<>"$dir/$$.out"; } 2>/dev/null; then
+    exec {__shellper_wfd}>&-
+    __shellper_fd='' __shellper_wfd=''
+    return 1
+  fi
+  # What came after a request was given up (its reply, as it was cancelled) is
+  # read away now; a later one is skipped by its ID.
+  while read -r -t 0 -u "$__shellper_fd" 2>/dev/null; do
+    IFS= read -r -d '' -t 0.01 -u "$__shellper_fd" _ 2>/dev/null
+  done
+  __shellper_seq=$(( __shellper_seq + 1 ))
+  __shellper_rid=$__shellper_nonce.$__shellper_seq __shellper_dpid=$dpid __shellper_partial=''
+  builtin printf '%s %s\n' "$__shellper_rid" "$REPLY" >&"$__shellper_wfd"
+  return 0
+}
+
+# Text $1 as a JSON string, in REPLY (bytes that are not UTF-8 go as they
+# are: the daemon reads them as zsh's are).
+__shellper_json() {
+  local s=$1 i h c
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  if [[ $s == *[[:cntrl:]]* ]]; then
+    for (( i = 1; i < 32; i++ )); do
+      builtin printf -v h '%02x' "$i"
+      # shellcheck disable=SC2059 # the format makes the character of code $h
+      builtin printf -v c "\\x$h"
+      s=${s//"$c"/\\u00$h}
+    done
+  fi
+  REPLY="\"$s\""
+}
+
+# This terminal's settings as a JSON object, in REPLY: what the client
+# sends (protocol.settings_origin, and zsh's __shellper_settings): the
+# exported SHELLPER_* settings, and which config file applies. The daemon
+# says when it started with others. Tests keep the list equal to Python's.
+__shellper_settings() {
+  local name out='' config='' base=''
+  [[ -v SHELLPER_CONFIG && ${SHELLPER_CONFIG@a} == *x* ]] && config=$SHELLPER_CONFIG
+  [[ -v XDG_CONFIG_HOME && ${XDG_CONFIG_HOME@a} == *x* ]] && base=$XDG_CONFIG_HOME
+  for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
+      SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
+      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
+    [[ -v $name && ${!name@a} == *x* && -n ${!name//[[:space:]]/} ]] || continue  # blank counts as unset
+    __shellper_json "${!name}"
+    out+="\"$name\":$REPLY,"
+  done
+  # Blank counts as unset; a set value counts stripped of blanks at both ends.
+  config=${config#"${config%%[![:space:]]*}"} config=${config%"${config##*[![:space:]]}"}
+  base=${base#"${base%%[![:space:]]*}"} base=${base%"${base##*[![:space:]]}"}
+  if [[ -z $config ]]; then
+    if [[ $OSTYPE == darwin* && -z $base ]]; then
+      config="$HOME/Library/Application Support/shellper/config.toml"
+    else
+      config="${base:-$HOME/.config}/shellper/config.toml"
+    fi
+  fi
+  __shellper_json "$config"
+  REPLY="{$out\"config\":$REPLY}"
+}
+
+# Translate request $1 as JSON, in REPLY.
+__shellper_request_json() {
+  local text cwd
+  __shellper_json "$1"; text=$REPLY
+  __shellper_json "$PWD"; cwd=$REPLY
+  __shellper_settings
+  REPLY="{\"v\":1,\"op\":\"translate\",\"session\":$$,\"cwd\":$cwd,\"text\":$text,\"reply\":\"nul\",\"shell\":\"bash\",\"settings\":$REPLY}"
+}
+
+# One look (50 ms at most) for the reply on the pipe: status 0 with its
+# fields in __shellper_fields, 1 not yet, 2 the daemon is gone.
+__shellper_pipe_reply() {
+  local part='' i
+  if IFS= read -r -d '' -t 0.05 -u "$__shellper_fd" part 2>/dev/null; then
+    part=$__shellper_partial$part __shellper_partial=''
+    [[ $part == "$__shellper_rid" ]] || return 1  # a late reply to a request cancelled before
+    __shellper_fields=()
+    for i in 1 2 3; do
+      IFS= read -r -d '' -t 2 -u "$__shellper_fd" part 2>/dev/null || break
+      __shellper_fields+=("$part")
+    done
+    return 0
+  elif (( $? > 128 )); then
+    __shellper_partial+=$part  # the time ran out midway through a field
+    builtin kill -0 "$__shellper_dpid" 2>/dev/null && return 1
+  fi
+  return 2
 }
 
 # Run the client with arguments "$@" in place of this subshell (call it
@@ -198,7 +317,13 @@ __shellper_wait() {
     # The reply's first byte, as soon as it comes (a timed poll would add
     # its interval to every request), or 50 ms for keys to arrive.
     first='' got=0
-    if IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null; then
+    if [[ -n $__shellper_rid ]]; then
+      __shellper_pipe_reply
+      case $? in
+        0) got=1 f=("${__shellper_fields[@]}") ;;
+        2) got=1 outcome=gone ;;
+      esac
+    elif IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null; then
       got=1
     elif (( $? <= 128 )) || [[ -n $first ]]; then
       got=1  # the client's end closed without a word, or a byte read as the time ran out
@@ -233,7 +358,11 @@ __shellper_wait() {
     fi
     (( got )) && break
   done
-  if [[ $outcome == reply ]]; then
+  if [[ -n $__shellper_rid ]]; then
+    # Cancelled, or the line changed: the daemon drops the request (and the model call).
+    [[ $outcome == reply || $outcome == gone ]] || builtin printf 'cancel\n' >&"$__shellper_wfd"
+    exec {__shellper_wfd}>&-
+  elif [[ $outcome == reply ]]; then
     while IFS= read -r -d '' part <&"$__shellper_fd"; do
       f+=("$part")
     done
@@ -242,7 +371,7 @@ __shellper_wait() {
     kill -TERM "$__shellper_pid" 2>/dev/null
   fi
   exec {__shellper_fd}<&-
-  __shellper_fd='' __shellper_pid=''
+  __shellper_fd='' __shellper_pid='' __shellper_rid='' __shellper_wfd='' __shellper_fields=()
   printf '\r\033[K' >&2
   case $outcome in
     cancelled)

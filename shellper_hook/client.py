@@ -8,8 +8,9 @@ The shells run it isolated, as `python -I -S` with the package's folder
 added to sys.path (see CLIENT below), which also skips the site scan.
 
 Used by the shells as
-    CLIENT translate PID [SHELL]   stdin: CWD NUL TEXT NUL
-                       (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout)
+    CLIENT translate PID [SHELL [pipes]]   stdin: CWD NUL TEXT NUL
+                       (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout;
+                       pipes: the daemon makes this terminal's pipes for its next requests)
     CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
     CLIENT closed PID   (the shell is exiting: forget its conversation)
     CLIENT start        (a shell is starting: start the daemon unless one listens)
@@ -278,8 +279,11 @@ def _stdin_fields(count: int) -> list:
 def _main(argv: list) -> int:
     if argv[:1] == ["translate"] and len(argv) in (2, 3, 4):
         try:
-            shell = "bash"
-            if len(argv) in (2, 3):
+            shell, pipes = "bash", False
+            if len(argv) == 4 and argv[2] in protocol.SHELLS:  # (the old form's CWD is a path)
+                pid, shell, pipes = argv[1], argv[2], argv[3] == "pipes"
+                cwd, text = _stdin_fields(2)
+            elif len(argv) in (2, 3):
                 pid = argv[1]
                 shell = argv[2] if len(argv) == 3 else shell
                 cwd, text = _stdin_fields(2)
@@ -290,6 +294,8 @@ def _main(argv: list) -> int:
             _utf8(text, "the request")
             _utf8(cwd, "the current directory's name")
             req = {"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul", "shell": shell}
+            if pipes:
+                req["pipes"] = True
             raw = send(req)
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))

@@ -24,6 +24,7 @@ import time
 
 from . import __version__, paths, protocol
 from .errors import ShellperError, with_action
+from .pipes import TerminalPipes
 
 log = logging.getLogger("shellper.daemon")
 
@@ -58,6 +59,8 @@ class Daemon:
         self._last_preload = float("-inf")
         # Where our settings came from, to compare with each requesting terminal's.
         self.origin = protocol.settings_origin(os.environ, paths.config_file())
+        # bash's requests after its first (pipes.py); shellper.bash finds them by the same name.
+        self.pipes = TerminalPipes(self.socket_path + ".pipes", self._answer_pipe)
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -115,6 +118,7 @@ class Daemon:
         self._take_lock()
         self.stopping = asyncio.Event()
         sock = self._bind()
+        self.pipes.start()
         self.server = await asyncio.start_unix_server(
             self._handle, sock=sock, limit=protocol.MAX_REQUEST + 2
         )
@@ -140,6 +144,7 @@ class Daemon:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        self.pipes.close()
         try:
             if os.stat(self.socket_path).st_ino == self._socket_ino:
                 os.unlink(self.socket_path)
@@ -212,6 +217,7 @@ class Daemon:
                 continue
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
+            self.pipes.sweep(_alive)
             # A lock can go only with its shell: a live shell may have a request waiting on it.
             for key in [k for k, lock in self._locks.items() if not lock.locked() and not _alive(k.pid)]:
                 del self._locks[key]
@@ -270,15 +276,26 @@ class Daemon:
                 "denied"))
         if not line:
             return None
+        return await self._answer(line, lambda req: self._translate_unless_gone(req, reader))
+
+    async def _answer(self, line: bytes, translate, pipe: int | None = None) -> bytes | None:
+        """The reply to one request line; translate(req) runs a translation
+        (None: cancelled, no reply). pipe: the PID whose pipe the line came
+        on, which takes only that terminal's translate requests, answered in
+        NUL fields."""
         try:
             req = protocol.decode_request(line)
+            if pipe is not None and (req["op"] != "translate" or req["session"] != pipe):
+                raise protocol.ProtocolError(f"terminal {pipe}'s pipe takes only its own translate requests")
         except protocol.ProtocolError as exc:
             reply = protocol.error(with_action(str(exc), protocol.MISMATCH), "bad_request")
-            return protocol.nul_reply(reply) if _wants_nul(line) else protocol.encode(reply)
-        nul = req.get("reply") == "nul"
+            return protocol.nul_reply(reply) if pipe is not None or _wants_nul(line) else protocol.encode(reply)
+        nul = pipe is not None or req.get("reply") == "nul"
         try:
             if req["op"] == "translate":
-                reply = await self._translate_unless_gone(req, reader)
+                if req.get("pipes") is True and pipe is None and _alive(req["session"]):
+                    self.pipes.add(req["session"])  # its next requests come that way
+                reply = await translate(req)
                 if reply is None:
                     return None
             else:
@@ -299,6 +316,16 @@ class Daemon:
             if other:  # the error may well come from those settings
                 reply["error"] = f"{reply['error']}; also, {other}"
         return protocol.nul_reply(reply) if nul else protocol.encode(reply)
+
+    async def _answer_pipe(self, pid: int, line: bytes) -> bytes | None:
+        """A request that came on terminal pid's pipe (pipes.py); cancelled by its next line."""
+        self.active += 1
+        self.last_active = time.monotonic()
+        try:
+            return await self._answer(line, self._translate, pipe=pid)
+        finally:
+            self.active -= 1
+            self.last_active = time.monotonic()
 
     async def _translate_unless_gone(self, req, reader) -> dict | None:
         """Run a translation, cancelling it if the client hangs up first."""
@@ -449,6 +476,7 @@ class Daemon:
             key = self._key(pid)
         except ProcessLookupError:
             key = None
+        self.pipes.drop(pid)
         removed = 0
         for s in self.store.sessions():  # sessions of dead shells that had this PID
             if s["pid"] == pid and (key is None or round(s["start"] * 100) != round(key.start * 100)):

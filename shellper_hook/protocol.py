@@ -10,7 +10,8 @@ Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
   translate  session, cwd, text, shell   -> {"command", "call", "warnings", "effect"}
              (shell: "bash" (default), "zsh" or "fish": the command is rendered for it;
              optional settings: the terminal's settings_origin(); a warning says when
-             the daemon started with other settings)
+             the daemon started with other settings; optional pipes: true, a bash
+             asking for its own pipes for its next requests, see pipes.py)
   executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
   commit     session                     -> {"recorded"}  (commit the pending suggestion now)
   history    session                     -> {"exchanges": [...], "pending": {...}|null}

@@ -12,8 +12,11 @@ Everything else in the test is the same for every shell.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 from shellharness import HOSTILE_FISH, HOSTILE_ZSH, Pane, ShellEnv, Tmux, have, hostile_aliases
@@ -184,6 +187,26 @@ class Bash(Shell):
         return 'echo "pc=[$PROMPT_COMMAND]"', re.compile(r"^pc=\[__shellper_precmd\]$", re.M)
 
 
+class BashPipes(Bash):
+    """bash after its first request, which asked for the terminal's pipes: its requests go through them."""
+
+    def __repr__(self) -> str:
+        return "bash-pipes"
+
+    def start(self, shell_env: ShellEnv, tmux: Tmux, cwd: str, before: str = "", after: str = "",
+              env: dict | None = None) -> Pane:
+        pane = super().start(shell_env, tmux, cwd, before, after, env)
+        # The first request, as the terminal's client sends it; then its trace goes (reset).
+        run_env = dict(os.environ, **shell_env.env, **(env or {}))
+        subprocess.run([sys.executable, "-m", "shellper_hook.client", "translate", str(pane.pid), "bash", "pipes"],
+                       input=f"{cwd}\0first request\0".encode(), env=run_env, cwd="/", capture_output=True, timeout=30)
+        shell_env.shellper("reset", "--session", str(pane.pid))
+        status = shell_env.shellper("status", "--json")
+        sock = json.loads(status.stdout)["socket"] if status.returncode == 0 else ""
+        assert os.path.exists(f"{sock}.pipes/{pane.pid}.in"), f"no pipes for bash {pane.pid}"
+        return pane
+
+
 class Fish(Shell):
     name = "fish"
     undo = "C-z"
@@ -233,20 +256,22 @@ class Fish(Shell):
 ADAPTERS = {s.name: s for s in (Zsh(), Bash(), Fish())}
 
 
-def each(skip: dict | None = None, xfail: dict | None = None) -> list:
+def each(skip: dict | None = None, xfail: dict | None = None, pipes: bool = False) -> list:
     """Parameters for `sh`: every shell installed.
 
     skip={"fish": "why fish cannot do it"} leaves a shell out; xfail={...}
     marks a gap of shellper's in one shell (strict: fixed, the mark must go).
+    pipes=True adds bash once more, on its pipes (a request after its first).
     """
     params = []
-    for name, adapter in ADAPTERS.items():
+    adapters = list(ADAPTERS.items()) + ([("bash", BashPipes())] if pipes else [])
+    for name, adapter in adapters:
         marks = [pytest.mark.skipif(not have(name), reason=f"needs {name}")]
         if name in (skip or {}):
             marks.append(pytest.mark.skip(reason=skip[name]))
         if name in (xfail or {}):
             marks.append(pytest.mark.xfail(reason=xfail[name], strict=True))
-        params.append(pytest.param(adapter, id=name, marks=marks))
+        params.append(pytest.param(adapter, id=repr(adapter), marks=marks))
     return params
 
 

@@ -7,6 +7,7 @@ What every shell does is tested once for all in test_shell_behaviour.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -104,7 +105,8 @@ def _starts(log: str) -> list:
         return []
 
 
-# bash's own options and readline bindings; python starts for our lines only (bash has no socket).
+# bash's own options and readline bindings; python starts for our lines only: the first request (bash
+# has no socket; it asks for pipes) and the reports.
 def test_options_and_keys_unchanged_under_set_u_and_only_our_lines_start_the_client(shell_env, tmux, ollama, work):
     log, logpy = _logging_python(work)
     ollama.answer("set u flow request", "pwd", {})
@@ -138,9 +140,10 @@ def test_options_and_keys_unchanged_under_set_u_and_only_our_lines_start_the_cli
     pane.run("[[ $- == *u* ]] && echo set-u-$((1+1))", wait="set-u-2")
 
     assert "unbound variable" not in pane.screen()
-    wait_until(lambda: len(_starts(log)) >= 6)
+    wait_until(lambda: len(_starts(log)) >= 3)
     time.sleep(0.2)
-    assert _starts(log) == ["translate", "executed", "translate", "translate", "translate", "executed"]
+    # The first request starts the client; the later ones go through the terminal's pipes.
+    assert _starts(log) == ["translate", "executed", "executed"]
     hist = shell_env.history(pane.pid, settled=True)
     assert [(e["command"], e["status"]) for e in hist["exchanges"]] == [("pwd", 0)]
     assert _state(work, "fresh") == _state(work, "used")
@@ -224,3 +227,76 @@ def test_a_client_that_cannot_start_says_what_is_missing_and_keeps_the_terminal(
     pane.send("C-a", "C-k")
     pane.wait_line("")
     assert "^A" not in pane.screen()
+
+
+# -- the terminal's pipes (every request after the first) -------------------------
+
+
+def _on_pipes(shell_env, tmux, ollama, work):
+    """A bash whose first request is done: the next ones go through its pipes."""
+    ollama.answer("pipe first", "ls", {"a": True})
+    pane = shell_env.bash(tmux, cwd=work)
+    translate(pane, "pipe first request")
+    pane.wait_line("ls -a", timeout=20)
+    pane.send("C-u")
+    pane.wait_line("")
+    assert os.path.exists(f"{_pipes(shell_env)}/{pane.pid}.in")
+    return pane
+
+
+def _pipes(shell_env) -> str:
+    return json.loads(shell_env.shellper("status", "--json").stdout)["socket"] + ".pipes"
+
+
+def test_a_daemon_that_dies_while_bash_waits_on_its_pipes_leaves_the_request(shell_env, tmux, ollama, work):
+    pane = _on_pipes(shell_env, tmux, ollama, work)
+    ollama.delay = 30.0
+    translate(pane, "pipe doomed request")
+    pane.wait_for("translating...")
+    wait_until(lambda: any("pipe doomed" in str(r) for r in ollama.requests), timeout=10)
+    os.kill(shell_env.daemon_pid(), 9)
+    pane.wait_for("no answer from the daemon", timeout=5)
+    pane.wait_line("pipe doomed request")
+    ollama.delay = 0.0
+    # The next request starts a new daemon (through the client) and is answered.
+    pane.send("C-u")
+    translate(pane, "pipe first request")
+    pane.wait_line("ls -a", timeout=20)
+
+
+def test_a_cancelled_requests_late_answer_never_lands_on_the_line(shell_env, tmux, ollama, work):
+    pane = _on_pipes(shell_env, tmux, ollama, work)
+    ollama.answer("pipe late", "cat", {"file_name": "late.txt"})
+    ollama.answer("pipe quick", "cat", {"file_name": "quick.txt"})
+    ollama.delay = 1.5
+    translate(pane, "pipe late request")
+    pane.wait_for("translating...")
+    wait_until(lambda: any("pipe late" in str(r) for r in ollama.requests), timeout=10)
+    pane.send("C-c")
+    pane.wait_line("pipe late request", timeout=3)
+    wait_until(lambda: ollama.disconnects >= 1, timeout=5)  # the model call itself was cancelled
+    pane.send("C-u")
+    ollama.delay = 0.0
+    translate(pane, "pipe quick request")
+    pane.wait_line("cat quick.txt", timeout=10)
+    time.sleep(2.0)  # past when the cancelled one would have answered
+    assert pane.line() == "cat quick.txt"
+    assert shell_env.history(pane.pid)["pending"]["command"] == "cat quick.txt"
+    pane.send("C-u")
+    # Late replies, as a daemon would send one just as its request was given up: one
+    # left waiting (and half a field), one coming while the next request waits.
+    out = os.open(f"{_pipes(shell_env)}/{pane.pid}.out", os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(out, b"1-1.1\0ok\0echo LATE-ONE\0\0half a fie")
+        translate(pane, "pipe quick request")
+        pane.wait_line("cat quick.txt", timeout=10)
+        pane.send("C-u")
+        ollama.delay = 1.0
+        translate(pane, "pipe quick request")
+        pane.wait_for("translating...")
+        os.write(out, f"{pane.pid}-1.9\0ok\0echo LATE-TWO\0\0".encode())
+        pane.wait_line("cat quick.txt", timeout=10)
+    finally:
+        os.close(out)
+        ollama.delay = 0.0
+    assert "LATE" not in pane.screen()

@@ -1,0 +1,189 @@
+"""Per-terminal pipes: bash's way to the daemon without starting a process.
+
+bash cannot open a Unix socket, so each of its requests would start a Python
+client, and that start is most of a bash Ctrl-G. Instead a bash terminal's
+first request (through the client) asks for a pair of FIFOs, DIR/PID.in and
+DIR/PID.out, in a private folder beside the socket; its later requests go
+through them. The daemon holds both ends open read-write, so a shell's open
+never blocks and no end-of-file ever comes; the shell opens them only while
+it waits, so no command it runs inherits them.
+
+  PID.in   lines:  ID SP REQUEST-JSON   (a translate, for the PID's own terminal)
+           or:     cancel               (drop the request in flight)
+  PID.out  ID NUL, then the reply's NUL fields (protocol.nul_reply)
+  pid      the daemon's PID: a shell whose daemon died stops waiting
+
+ID is the shell's (at most 64 letters, digits, '.', '-' and '_'), so it can
+skip the late reply to a request it cancelled. A terminal's pipes go with
+it (its exit hook, or the periodic sweep); all of them go with the daemon,
+and a daemon starting clears what a crashed one left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import stat
+
+from . import paths, protocol
+
+log = logging.getLogger("shellper.pipes")
+
+MAX_LINE = protocol.MAX_REQUEST + 80  # a request and its ID
+MAX_TERMINALS = 500  # two file descriptors each
+ID_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
+
+
+class _Pair:
+    """One terminal's two FIFOs, and its request in flight."""
+
+    def __init__(self, pid: int, fd_in: int, fd_out: int):
+        self.pid, self.fd_in, self.fd_out = pid, fd_in, fd_out
+        self.buf = b""
+        self.task: asyncio.Task | None = None
+
+
+class TerminalPipes:
+    def __init__(self, directory: str, answer):
+        self.dir = directory
+        self.answer = answer  # async (pid, request line) -> reply bytes, or None when cancelled
+        self._pairs: dict = {}
+        self.ready = False
+
+    def start(self) -> None:
+        """A clean, private folder with our PID in it; on any trouble, no pipes (bash uses its client)."""
+        try:
+            paths.ensure_private_dir(self.dir)
+            for name in os.listdir(self.dir):
+                os.unlink(os.path.join(self.dir, name))
+            tmp = os.path.join(self.dir, "pid.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            os.rename(tmp, os.path.join(self.dir, "pid"))
+        except OSError as exc:
+            log.warning("no pipes for bash (its requests start a client instead): %s", exc)
+            return
+        self.ready = True
+
+    def path(self, pid: int, end: str) -> str:
+        return os.path.join(self.dir, f"{pid}.{end}")
+
+    def add(self, pid: int) -> None:
+        """Make and serve terminal pid's pipes, unless they are there already."""
+        if not self.ready or pid in self._pairs:
+            return
+        if len(self._pairs) >= MAX_TERMINALS:
+            log.warning("pipes for %d terminals already; terminal %d uses its client", MAX_TERMINALS, pid)
+            return
+        fds = []
+        try:
+            for end in ("in", "out"):
+                fds.append(self._fifo(self.path(pid, end)))
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            self._unlink(pid)
+            log.warning("no pipes for terminal %d: %s", pid, exc)
+            return
+        pair = _Pair(pid, *fds)
+        self._pairs[pid] = pair
+        asyncio.get_running_loop().add_reader(pair.fd_in, self._readable, pair)
+
+    def _fifo(self, path: str) -> int:
+        try:
+            os.mkfifo(path, 0o600)
+        except FileExistsError:
+            pass
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        st = os.fstat(fd)
+        if not stat.S_ISFIFO(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            os.close(fd)
+            raise OSError(errno.EPERM, f"{path} is not a private FIFO of ours")
+        return fd
+
+    def drop(self, pid: int) -> None:
+        """Terminal pid is gone: its pipes go, and its request in flight."""
+        pair = self._pairs.pop(pid, None)
+        if pair is not None:
+            if pair.task is not None:
+                pair.task.cancel()
+            try:
+                asyncio.get_running_loop().remove_reader(pair.fd_in)
+            except RuntimeError:  # the loop is closing
+                pass
+            os.close(pair.fd_in)
+            os.close(pair.fd_out)
+        self._unlink(pid)
+
+    def _unlink(self, pid: int) -> None:
+        for end in ("in", "out"):
+            try:
+                os.unlink(self.path(pid, end))
+            except OSError:
+                pass
+
+    def sweep(self, alive) -> None:
+        for pid in [p for p in self._pairs if not alive(p)]:
+            self.drop(pid)
+
+    def close(self) -> None:
+        for pid in list(self._pairs):
+            self.drop(pid)
+        if self.ready:
+            try:
+                os.unlink(os.path.join(self.dir, "pid"))
+                os.rmdir(self.dir)
+            except OSError:
+                pass
+        self.ready = False
+
+    # ---- one terminal's traffic --------------------------------------------
+
+    def _readable(self, pair: _Pair) -> None:
+        try:
+            data = os.read(pair.fd_in, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            log.warning("terminal %d's pipe failed: %s", pair.pid, exc)
+            self.drop(pair.pid)
+            return
+        pair.buf += data
+        while b"\n" in pair.buf:
+            line, pair.buf = pair.buf.split(b"\n", 1)
+            self._line(pair, line)
+        if len(pair.buf) > MAX_LINE:  # no newline coming: not our shell code's
+            log.warning("terminal %d sent a line over %d bytes; dropped", pair.pid, MAX_LINE)
+            pair.buf = b""
+
+    def _line(self, pair: _Pair, line: bytes) -> None:
+        # One request at a time per terminal: a new one (or "cancel") ends the one before.
+        if pair.task is not None and not pair.task.done():
+            pair.task.cancel()
+            log.info("terminal %d cancelled its request", pair.pid)
+        if line == b"cancel":
+            return
+        rid, _, body = line.partition(b" ")
+        if not (0 < len(rid) <= 64 and set(rid) <= ID_CHARS):
+            log.warning("terminal %d sent a request without an ID; dropped", pair.pid)
+            return
+        pair.task = asyncio.ensure_future(self._serve(pair, rid, body))
+
+    async def _serve(self, pair: _Pair, rid: bytes, body: bytes) -> None:
+        try:
+            reply = await self.answer(pair.pid, body)
+        except asyncio.CancelledError:
+            return
+        if reply is None or self._pairs.get(pair.pid) is not pair:
+            return
+        data = rid + b"\0" + reply
+        try:
+            written = os.write(pair.fd_out, data)
+        except OSError as exc:  # full: the shell has not read its last replies for a long while
+            written = 0
+            log.warning("terminal %d's reply not sent: %s", pair.pid, exc)
+        if 0 < written < len(data):
+            log.warning("terminal %d's reply cut short (%d of %d bytes)", pair.pid, written, len(data))

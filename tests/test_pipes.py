@@ -1,0 +1,234 @@
+"""A bash terminal's pipes to the daemon (pipes.py), driven as shellper.bash drives them.
+
+The first request of a terminal goes through the client and asks for the
+pipes; later ones are lines on PID.in, answered on PID.out. Each test uses a
+real daemon, real FIFOs and the stand-in model server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+from daemon_helpers import alive, daemon_pid, fake_shell, stop_daemon, wait_until
+
+from shellper_hook import client, paths
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pipes_dir() -> str:
+    return paths.socket_path() + ".pipes"
+
+
+def first_request(shell: int, cwd: str, text: str = "show hidden files", *flags: str) -> bytes:
+    """What bash's first Ctrl-G runs: the client, asking for the pipes."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash", *flags],
+        input=f"{cwd}\0{text}\0".encode(), capture_output=True, cwd="/", timeout=30,
+    )
+    return proc.stdout
+
+
+def request_line(shell: int, cwd: str, text: str, rid: str = "t.1", **extra) -> bytes:
+    req = {"v": 1, "op": "translate", "session": shell, "cwd": cwd, "text": text, "reply": "nul", "shell": "bash", **extra}
+    return rid.encode() + b" " + json.dumps(req).encode() + b"\n"
+
+
+class Pipes:
+    """Terminal `shell`'s pipes, opened the way bash opens them (read-write)."""
+
+    def __init__(self, shell: int):
+        self.fd_in = os.open(os.path.join(pipes_dir(), f"{shell}.in"), os.O_RDWR)
+        self.fd_out = os.open(os.path.join(pipes_dir(), f"{shell}.out"), os.O_RDWR | os.O_NONBLOCK)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd_in, data)
+
+    def fields(self, count: int, timeout: float = 10.0) -> list:
+        """The next `count` NUL-terminated fields on PID.out."""
+        deadline = time.monotonic() + timeout
+        while self.buf.count(b"\0") < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd_out], [], [], left)[0]:
+                raise AssertionError(f"no reply on the pipe; got {self.buf!r}")
+            self.buf += os.read(self.fd_out, 65536)
+        parts = self.buf.split(b"\0")
+        self.buf = b"\0".join(parts[count:])
+        return [p.decode("utf-8", "replace") for p in parts[:count]]
+
+    def quiet(self, seconds: float = 0.5) -> bool:
+        return not select.select([self.fd_out], [], [], seconds)[0]
+
+    def close(self) -> None:
+        os.close(self.fd_in)
+        os.close(self.fd_out)
+
+
+@pytest.fixture
+def shell():
+    with fake_shell() as pid:
+        yield pid
+
+
+def test_first_request_makes_private_pipes_and_later_ones_use_them(env, fake, shell, tmp_path):
+    fake.answer("hidden", "ls", {"a": True})
+    fake.answer("src folder", "cd", {"folder": "src"})
+    (tmp_path / "src").mkdir()
+    assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.in"))
+    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0ls -a\0")
+    d = pipes_dir()
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    for end in ("in", "out"):
+        st = os.lstat(os.path.join(d, f"{shell}.{end}"))
+        assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+    with open(os.path.join(d, "pid")) as fh:
+        assert int(fh.read()) == daemon_pid()
+
+    p = Pipes(shell)
+    try:
+        p.send(request_line(shell, str(tmp_path), "go into the src folder", rid="abc.2"))
+        assert p.fields(4) == ["abc.2", "ok", "cd src", f"moves the shell: goes to {tmp_path}/src"]
+    finally:
+        p.close()
+    # The same conversation as over the socket: the suggestion is this terminal's pending one.
+    hist = client.request({"op": "history", "session": shell})
+    assert hist["pending"]["command"] == "cd src"
+    assert [m["content"] for m in fake.requests[-1]["messages"] if m["role"] == "user"][-1] == "go into the src folder"
+
+
+def test_no_pipes_unless_asked(env, fake, shell, tmp_path):
+    """zsh, fish, `shellper ask` and an older bash never ask: nothing is made for them."""
+    assert first_request(shell, str(tmp_path)).startswith(b"ok\0")
+    assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.in"))
+
+
+def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell, tmp_path):
+    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    asked = len(fake.requests)
+    p = Pipes(shell)
+    try:
+        with fake_shell() as other:
+            p.send(request_line(other, str(tmp_path), "show hidden files", rid="x.1"))
+            rid, kind, what, message = p.fields(4)
+            assert (rid, kind, what) == ("x.1", "error", "bad_request") and "only its own" in message
+        p.send(b"x.2 " + json.dumps({"v": 1, "op": "reset", "all": True}).encode() + b"\n")
+        assert p.fields(4)[:3] == ["x.2", "error", "bad_request"]
+        # Not JSON, not UTF-8, no ID, and a line far over the limit: refused or dropped, the pipe still serves.
+        p.send(b"x.3 {not json\n")
+        assert p.fields(4)[:3] == ["x.3", "error", "bad_request"]
+        p.send(request_line(shell, str(tmp_path), "show", rid="x.4").replace(b'"show"', b'"sh\xffow"'))
+        rid, kind, what, message = p.fields(4)
+        assert (rid, kind) == ("x.4", "error") and "UTF-8" in message
+        p.send(b"{\"op\": \"translate\"}\n")
+        p.send(b"x" * (2 * 65536 + 500))
+        p.send(b"\n")
+        assert p.quiet()
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="x.5"))
+        assert p.fields(4)[:2] == ["x.5", "ok"]
+    finally:
+        p.close()
+    assert len(fake.requests) == asked + 1  # only the last one reached the model
+
+
+def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
+    """What bash sends on Ctrl-C: the model call is cancelled, nothing comes back, nothing is pending."""
+    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    client.request({"op": "reset", "session": shell})
+    fake.delay = 3.0
+    p = Pipes(shell)
+    try:
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.1"))
+        assert wait_until(lambda: len(fake.requests) >= 2, 5)
+        p.send(b"cancel\n")
+        assert wait_until(lambda: fake.disconnects >= 1, 5), "the model call went on"
+        assert p.quiet(0.5)
+        assert client.request({"op": "history", "session": shell})["pending"] is None
+        # A new request while one runs replaces it: only the new one is answered.
+        fake.delay = 2.0
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.2"))
+        time.sleep(0.3)
+        fake.delay = 0.0
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.3"))
+        assert p.fields(4)[:2] == ["c.3", "ok"]
+        assert p.quiet(2.5)
+    finally:
+        p.close()
+
+
+def test_pipes_go_with_their_terminal_and_with_the_daemon(env, fake, tmp_path):
+    with fake_shell() as a, fake_shell() as b:
+        first_request(a, str(tmp_path), "show hidden files", "pipes")
+        first_request(b, str(tmp_path), "show hidden files", "pipes")
+        d = pipes_dir()
+        # The exit hook's `closed`: that terminal's pipes go, the other's stay.
+        assert client.request({"op": "closed", "session": a})["ok"]
+        assert not os.path.exists(os.path.join(d, f"{a}.in")) and not os.path.exists(os.path.join(d, f"{a}.out"))
+        assert os.path.exists(os.path.join(d, f"{b}.in"))
+        pid = daemon_pid()
+        stop_daemon()
+        assert not alive(pid)
+        assert not os.path.exists(d)
+
+
+def test_a_crashed_daemons_pipes_are_cleared_by_the_next(env, fake, shell, tmp_path):
+    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    pid = daemon_pid()
+    os.kill(pid, 9)
+    assert wait_until(lambda: not alive(pid))
+    d = pipes_dir()
+    assert os.path.exists(os.path.join(d, f"{shell}.in"))  # what a shell finds: its pid file names a dead daemon
+    with open(os.path.join(d, "pid")) as fh:
+        assert not alive(int(fh.read()))
+    assert first_request(shell, str(tmp_path)).startswith(b"ok\0")  # starts a new daemon, no pipes asked
+    assert not os.path.exists(os.path.join(d, f"{shell}.in"))
+    with open(os.path.join(d, "pid")) as fh:
+        assert int(fh.read()) == daemon_pid() != pid
+
+
+def test_dead_terminals_pipes_are_swept(shellper_env, fake, tmp_path, monkeypatch):
+    """A terminal killed without its exit hook: its pipes go at the periodic sweep."""
+    from daemon_helpers import in_process_daemon
+
+    from shellper_hook import daemon
+
+    monkeypatch.setattr(daemon, "CLEANUP_PERIOD", 0.2)
+    _, stop = in_process_daemon(monkeypatch, fake)
+    try:
+        with fake_shell() as live:
+            with fake_shell() as gone:
+                first_request(gone, str(tmp_path), "show hidden files", "pipes")
+                first_request(live, str(tmp_path), "show hidden files", "pipes")
+                assert os.path.exists(os.path.join(pipes_dir(), f"{gone}.in"))
+            assert wait_until(lambda: not os.path.exists(os.path.join(pipes_dir(), f"{gone}.in")), 5)
+            assert not os.path.exists(os.path.join(pipes_dir(), f"{gone}.out"))
+            assert os.path.exists(os.path.join(pipes_dir(), f"{live}.in"))
+    finally:
+        stop()
+
+
+def test_a_pipes_folder_others_can_enter_is_not_used(env, fake, shell, tmp_path):
+    d = pipes_dir()
+    os.makedirs(os.path.dirname(d), mode=0o700, exist_ok=True)
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0")
+    assert os.listdir(d) == []
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o755  # not ours to change
+
+
+def test_a_planted_symlink_is_not_followed(env, fake, shell, tmp_path):
+    first_request(shell, str(tmp_path))  # the daemon is up, its folder made
+    target = tmp_path / "target"
+    target.write_text("keep")
+    os.symlink(target, os.path.join(pipes_dir(), f"{shell}.in"))
+    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0")
+    assert target.read_text() == "keep"
+    assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.out"))
