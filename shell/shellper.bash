@@ -89,10 +89,10 @@ __shellper_report_fd=${__shellper_report_fd-} # the report in flight
 __shellper_fd='' __shellper_pid='' __shellper_line=''  # the request in flight
 # This terminal's pipes to the daemon (shellper_hook/pipes.py; in a folder
 # named after the socket): every request but the first goes that way, with
-# no process started. Not before bash 4.4 (no ${VAR@a} to tell exported
-# settings).
+# no process started. bash 5.0 and later (${VAR@a} tells exported settings;
+# 4.4's is not tested).
 __shellper_pipes=0
-(( BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 4 )) && __shellper_pipes=1
+(( BASH_VERSINFO[0] >= 5 )) && __shellper_pipes=1
 __shellper_seq=${__shellper_seq:-0}        # the pipe requests sent, for their IDs
 # The PID and the time it loaded: IDs no other shell with this PID used.
 builtin printf -v __shellper_nonce '%s-%(%s)T' "$$"

@@ -300,3 +300,17 @@ def test_a_cancelled_requests_late_answer_never_lands_on_the_line(shell_env, tmu
         os.close(out)
         ollama.delay = 0.0
     assert "LATE" not in pane.screen()
+
+
+def test_a_bash_without_pipes_asks_for_none_and_uses_its_client_each_time(shell_env, tmux, ollama, work):
+    """bash before 5.0 (__shellper_pipes=0): no pipes are made for it, and every request still works."""
+    log, logpy = _logging_python(work)
+    ollama.answer("nopipe request", "ls", {"a": True})
+    pane = shell_env.bash(tmux, cwd=work, after=f"__shellper_pipes=0 __shellper_python={logpy}")
+    for _ in range(2):
+        translate(pane, "nopipe request")
+        pane.wait_line("ls -a", timeout=20)
+        pane.send("C-u")
+        pane.wait_line("")
+    assert _starts(log) == ["translate", "translate"]
+    assert not os.path.exists(f"{_pipes(shell_env)}/{pane.pid}.in")
