@@ -8,11 +8,12 @@ Prints, with the targets beside them:
     and the whole socket round trip seen by a client;
   - a cold start (no daemon yet);
   - the daemon's resident memory with 100 sessions;
-  - the widget paths: zsh's (no process, zsocket) and bash's (stdlib client);
+  - the widget paths: zsh's (no process, zsocket), bash's on its pipes (no process) and
+    the client bash starts for its first request and fish for each;
   - interactive zsh and bash start with and without `eval "$(shellper init ...)"`;
-  - through tmux: Ctrl-G to the command on screen in bash and fish vs zsh, and the first
-    Ctrl-G of a new zsh with no daemon running (with and without the background
-    start) vs a warm one.
+  - through tmux: Ctrl-G to the command on screen in bash and fish vs zsh (and bash's
+    first in a new terminal, through its client), and the first Ctrl-G of a new zsh
+    with no daemon running (with and without the background start) vs a warm one.
 Everything runs in private temporary XDG dirs; nothing of the user's is touched.
 """
 
@@ -183,6 +184,31 @@ print -l -- $times
             rows.append(("zsh widget path (zsocket, incl. stand-in server)", f"{statistics.median(values):.2f} ms", "< 10 ms minus model"))
         else:
             rows.append(("zsh widget path", "FAILED: " + out.stderr.strip()[:60], ""))
+    bash = shutil.which("bash")
+    init_bash = subprocess.run(["shellper", "init", "bash"], capture_output=True, text=True, env=env).stdout
+    if bash and "__shellper_send_pipe" in init_bash:
+        # bash's steps on its pipes, outside readline: write the request, read the reply's
+        # fields. The pipes come from a first request through the client, as in a terminal.
+        script = init_bash + f"""
+( __shellper_client translate $$ bash pipes < <(printf '%s\\0%s\\0' "$PWD" 'show hidden files') >/dev/null )
+times=()
+for (( i = 0; i < {runs}; i++ )); do
+  t0=$EPOCHREALTIME
+  __shellper_send_pipe 'show hidden files' || {{ echo "no pipes" >&2; exit 1; }}
+  until __shellper_pipe_reply; do :; done
+  [[ ${{__shellper_fields[0]-}} == ok ]] || {{ echo "bad reply: ${{__shellper_fields[*]-}}" >&2; exit 1; }}
+  exec {{__shellper_fd}}<&- {{__shellper_wfd}}>&-
+  t1=$EPOCHREALTIME
+  times+=( $(( (${{t1/./}} - ${{t0/./}}) )) )
+done
+printf '%s\\n' "${{times[@]}}"
+"""
+        out = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=env, cwd=work)
+        values = [int(x) / 1000 for x in out.stdout.split()]
+        if values and out.returncode == 0:
+            rows.append(("bash widget path on its pipes (incl. stand-in server)", f"{statistics.median(values):.2f} ms", ""))
+        else:
+            rows.append(("bash widget path on its pipes", "FAILED: " + out.stderr.strip()[:60], ""))
     # The client as bash and fish start it (`shellper init` gives the folder),
     # beside the same interpreter started the same way doing nothing.
     boot = "import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()"
@@ -194,7 +220,7 @@ print -l -- $times
         subprocess.run(client_argv, input=f"{work}\0show hidden files\0".encode(), env=env, cwd=work,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         t.append(time.perf_counter() - started)
-    rows.append(("bash/fish widget path (client process, incl. stand-in server)",
+    rows.append(("bash's first / fish's widget path (client process, incl. stand-in server)",
                  f"{median_ms(t):.1f} ms vs {median_ms(bare):.1f} ms for `python -I -S -c pass`", "< 60 ms minus model"))
     return rows
 
@@ -266,6 +292,17 @@ def terminal_rows(fake, runs):
                 rows.append((f"{shell}: Ctrl-G to the command on screen vs zsh's (tmux)",
                              f"{warm[shell]:.0f} vs {warm['zsh']:.0f} ms ({warm[shell] / warm['zsh']:.2f}x)",
                              "at most 1.5x zsh"))
+            # bash's first request in a terminal goes through the client (it asks for the pipes).
+            firsts = []
+            for _ in range(max(3, runs // 3)):
+                pane = env.bash(tmux)
+                time.sleep(0.3)
+                firsts.append(ctrl_g(pane))
+                pane.type("exit")
+                pane.send("Enter")
+            ms = statistics.median(firsts)
+            rows.append(("bash: a terminal's first Ctrl-G (its client) vs zsh's (tmux)",
+                         f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.2f}x)", ""))
             # The first Ctrl-G of a new zsh when no daemon runs.
             firsts = {"no autostart": [], "at once": [], "1 s after the prompt": []}
             for _ in range(3):

@@ -91,12 +91,14 @@ __shellper_fd='' __shellper_pid='' __shellper_line=''  # the request in flight
 # named after the socket): every request but the first goes that way, with
 # no process started. bash 5.0 and later (${VAR@a} tells exported settings;
 # 4.4's is not tested).
-__shellper_pipes=0
-(( BASH_VERSINFO[0] >= 5 )) && __shellper_pipes=1
+__shellper_pipes=0 __shellper_nonce=$$
+if (( BASH_VERSINFO[0] >= 5 )); then
+  __shellper_pipes=1
+  # The PID and the time it loaded: IDs no other shell with this PID used.
+  builtin printf -v __shellper_nonce '%s-%(%s)T' "$$"
+fi
 __shellper_seq=${__shellper_seq:-0}        # the pipe requests sent, for their IDs
-# The PID and the time it loaded: IDs no other shell with this PID used.
-builtin printf -v __shellper_nonce '%s-%(%s)T' "$$"
-__shellper_rid='' __shellper_wfd='' __shellper_dpid='' __shellper_partial=''  # the pipe request in flight
+__shellper_rid='' __shellper_wfd='' __shellper_dpid='' __shellper_partial='' __shellper_unread=0  # the pipe request in flight
 __shellper_fields=()
 
 # Private key sequences for the Enter macro (no \e: vi-insert mishandles it).
@@ -149,6 +151,12 @@ __shellper_run() {
     __shellper_waiting "$1"
     __shellper_wait
     st=$?
+    # Nobody read it from the pipes: once more through the client, which starts a daemon.
+    if (( st == 3 )) && __shellper_start_client "$1"; then
+      __shellper_waiting "$1"
+      __shellper_wait
+      st=$?
+    fi
   else
     st=1
   fi
@@ -161,8 +169,13 @@ __shellper_run() {
 # message) if the client cannot start.
 __shellper_start() {
   __shellper_report_wait
-  __shellper_line=$2 __shellper_fd='' __shellper_pid='' __shellper_rid='' __shellper_asked='' __shellper_used=1
-  __shellper_send_pipe "$1" && return 0
+  __shellper_line=$2 __shellper_asked='' __shellper_used=1
+  __shellper_send_pipe "$1" || __shellper_start_client "$1"
+}
+
+# Start the client on request $1 (see __shellper_start).
+__shellper_start_client() {
+  __shellper_fd='' __shellper_pid='' __shellper_rid=''
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
@@ -187,8 +200,14 @@ __shellper_start() {
 # for the pipes; after the daemon restarted; a request too long to write
 # without waiting).
 __shellper_send_pipe() {
-  local dir=${__shellper_socket-}.pipes dpid='' REPLY _
-  (( __shellper_pipes )) && [[ $dir != .pipes && -p $dir/$$.in && -p $dir/$$.out ]] || return 1
+  # The request holds your exported settings (an API key, say): not for `set -x` to show.
+  local - dir=${__shellper_socket-}.pipes dpid='' REPLY _
+  set +x
+  __shellper_fd='' __shellper_pid='' __shellper_rid=''
+  # Yours, every one of them (-O), as the client checks the socket's owner:
+  # another user's must never get a request or answer one.
+  (( __shellper_pipes )) && [[ $dir != .pipes && -O $dir && -p $dir/$$.in && -O $dir/$$.in \
+    && -p $dir/$$.out && -O $dir/$$.out && -O $dir/pid ]] || return 1
   { IFS= read -r dpid <"$dir/pid"; } 2>/dev/null
   [[ -n $dpid && $dpid != *[!0-9]* ]] && builtin kill -0 "$dpid" 2>/dev/null || return 1
   __shellper_request_json "$1"
@@ -206,7 +225,7 @@ __shellper_send_pipe() {
     IFS= read -r -d '' -t 0.01 -u "$__shellper_fd" _ 2>/dev/null
   done
   __shellper_seq=$(( __shellper_seq + 1 ))
-  __shellper_rid=$__shellper_nonce.$__shellper_seq __shellper_dpid=$dpid __shellper_partial=''
+  __shellper_rid=$__shellper_nonce.$__shellper_seq __shellper_dpid=$dpid __shellper_partial='' __shellper_unread=0
   builtin printf '%s %s\n' "$__shellper_rid" "$REPLY" >&"$__shellper_wfd"
   return 0
 }
@@ -234,12 +253,12 @@ __shellper_json() {
 # says when it started with others. Tests keep the list equal to Python's.
 __shellper_settings() {
   local name out='' config='' base=''
-  [[ -v SHELLPER_CONFIG && ${SHELLPER_CONFIG@a} == *x* ]] && config=$SHELLPER_CONFIG
-  [[ -v XDG_CONFIG_HOME && ${XDG_CONFIG_HOME@a} == *x* ]] && base=$XDG_CONFIG_HOME
+  [[ -n ${SHELLPER_CONFIG+set} && ${SHELLPER_CONFIG@a} == *x* ]] && config=$SHELLPER_CONFIG
+  [[ -n ${XDG_CONFIG_HOME+set} && ${XDG_CONFIG_HOME@a} == *x* ]] && base=$XDG_CONFIG_HOME
   for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
       SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
       SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
-    [[ -v $name && ${!name@a} == *x* && -n ${!name//[[:space:]]/} ]] || continue  # blank counts as unset
+    [[ -n ${!name+set} && ${!name@a} == *x* && -n ${!name//[[:space:]]/} ]] || continue  # blank counts as unset
     __shellper_json "${!name}"
     out+="\"$name\":$REPLY,"
   done
@@ -247,10 +266,15 @@ __shellper_settings() {
   config=${config#"${config%%[![:space:]]*}"} config=${config%"${config##*[![:space:]]}"}
   base=${base#"${base%%[![:space:]]*}"} base=${base%"${base##*[![:space:]]}"}
   if [[ -z $config ]]; then
+    # As Python joins them: the home without its trailing slashes, no slash doubled.
+    local home=${HOME-}
+    while [[ $home == */ ]]; do home=${home%/}; done
     if [[ $OSTYPE == darwin* && -z $base ]]; then
-      config="$HOME/Library/Application Support/shellper/config.toml"
+      config="$home/Library/Application Support/shellper/config.toml"
     else
-      config="${base:-$HOME/.config}/shellper/config.toml"
+      [[ -n $base ]] || base=$home/.config
+      [[ $base == */ ]] || base+=/
+      config="${base}shellper/config.toml"
     fi
   fi
   __shellper_json "$config"
@@ -267,7 +291,9 @@ __shellper_request_json() {
 }
 
 # One look (50 ms at most) for the reply on the pipe: status 0 with its
-# fields in __shellper_fields, 1 not yet, 2 the daemon is gone.
+# fields in __shellper_fields, 1 not yet, 2 the daemon is gone, 3 the
+# request is still unread after 0.5 s (a daemon that died with its PID
+# alive, as a zombie or reused: the client starts a new one).
 __shellper_pipe_reply() {
   local part='' i
   if IFS= read -r -d '' -t 0.05 -u "$__shellper_fd" part 2>/dev/null; then
@@ -281,7 +307,13 @@ __shellper_pipe_reply() {
     return 0
   elif (( $? > 128 )); then
     __shellper_partial+=$part  # the time ran out midway through a field
+    if read -r -t 0 -u "$__shellper_wfd" 2>/dev/null; then  # the daemon has not read it
+      (( (__shellper_unread += 1) < 10 )) || return 3
+    else
+      __shellper_unread=0
+    fi
     builtin kill -0 "$__shellper_dpid" 2>/dev/null && return 1
+    (( __shellper_unread )) && return 3
   fi
   return 2
 }
@@ -322,6 +354,7 @@ __shellper_wait() {
       case $? in
         0) got=1 f=("${__shellper_fields[@]}") ;;
         2) got=1 outcome=gone ;;
+        3) got=1 outcome=unread ;;
       esac
     elif IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null; then
       got=1
@@ -358,7 +391,13 @@ __shellper_wait() {
     fi
     (( got )) && break
   done
-  if [[ -n $__shellper_rid ]]; then
+  if [[ $outcome == unread ]]; then
+    # Taken back, so that no daemon reads it late.
+    while read -r -t 0 -u "$__shellper_wfd" 2>/dev/null; do
+      IFS= read -r -t 0.01 -u "$__shellper_wfd" part 2>/dev/null
+    done
+    exec {__shellper_wfd}>&-
+  elif [[ -n $__shellper_rid ]]; then
     # Cancelled, or the line changed: the daemon drops the request (and the model call).
     [[ $outcome == reply || $outcome == gone ]] || builtin printf 'cancel\n' >&"$__shellper_wfd"
     exec {__shellper_wfd}>&-
@@ -374,6 +413,8 @@ __shellper_wait() {
   __shellper_fd='' __shellper_pid='' __shellper_rid='' __shellper_wfd='' __shellper_fields=()
   printf '\r\033[K' >&2
   case $outcome in
+    unread)
+      return 3 ;;
     cancelled)
       __shellper_say "cancelled"
       return 1 ;;

@@ -142,10 +142,14 @@ __shellper_settings() {
   config=${${config##[[:space:]]#}%%[[:space:]]#}
   base=${${base##[[:space:]]#}%%[[:space:]]#}
   if [[ -z $config ]]; then
+    # As Python joins them: the home without its trailing slashes, no slash doubled.
+    local home=${HOME%%/##}
     if [[ $OSTYPE == darwin* && -z $base ]]; then
-      config="$HOME/Library/Application Support/shellper/config.toml"
+      config="$home/Library/Application Support/shellper/config.toml"
     else
-      config="${base:-$HOME/.config}/shellper/config.toml"
+      [[ -n $base ]] || base=$home/.config
+      [[ $base == */ ]] || base+=/
+      config="${base}shellper/config.toml"
     fi
   fi
   __shellper_json "$config"

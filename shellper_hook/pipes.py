@@ -33,6 +33,7 @@ log = logging.getLogger("shellper.pipes")
 
 MAX_LINE = protocol.MAX_REQUEST + 80  # a request and its ID
 MAX_TERMINALS = 500  # two file descriptors each
+MAX_UNSENT = 1 << 20  # replies a shell has not read, at most (it reads each as it comes)
 ID_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
 
 
@@ -43,6 +44,7 @@ class _Pair:
         self.pid, self.fd_in, self.fd_out = pid, fd_in, fd_out
         self.buf = b""
         self.task: asyncio.Task | None = None
+        self.unsent = b""  # what PID.out could not take yet (a reply over the FIFO's 64 KB)
 
 
 class TerminalPipes:
@@ -111,7 +113,9 @@ class TerminalPipes:
             if pair.task is not None:
                 pair.task.cancel()
             try:
-                asyncio.get_running_loop().remove_reader(pair.fd_in)
+                loop = asyncio.get_running_loop()
+                loop.remove_reader(pair.fd_in)
+                loop.remove_writer(pair.fd_out)
             except RuntimeError:  # the loop is closing
                 pass
             os.close(pair.fd_in)
@@ -179,11 +183,25 @@ class TerminalPipes:
             return
         if reply is None or self._pairs.get(pair.pid) is not pair:
             return
-        data = rid + b"\0" + reply
-        try:
-            written = os.write(pair.fd_out, data)
-        except OSError as exc:  # full: the shell has not read its last replies for a long while
-            written = 0
-            log.warning("terminal %d's reply not sent: %s", pair.pid, exc)
-        if 0 < written < len(data):
-            log.warning("terminal %d's reply cut short (%d of %d bytes)", pair.pid, written, len(data))
+        if len(pair.unsent) > MAX_UNSENT:  # the shell stopped reading long ago
+            log.warning("terminal %d has not read its replies; dropped them", pair.pid)
+            pair.unsent = b""
+        pair.unsent += rid + b"\0" + reply
+        self._flush(pair)
+
+    def _flush(self, pair: _Pair) -> None:
+        """Write what PID.out takes now; the rest when the shell has read some."""
+        loop = asyncio.get_running_loop()
+        waiting = bool(pair.unsent)
+        while pair.unsent:
+            try:
+                pair.unsent = pair.unsent[os.write(pair.fd_out, pair.unsent):]
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.warning("terminal %d's reply not sent: %s", pair.pid, exc)
+                pair.unsent = b""
+        if pair.unsent:
+            loop.add_writer(pair.fd_out, self._flush, pair)
+        elif waiting:
+            loop.remove_writer(pair.fd_out)

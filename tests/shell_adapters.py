@@ -12,7 +12,6 @@ Everything else in the test is the same for every shell.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -201,9 +200,7 @@ class BashPipes(Bash):
         subprocess.run([sys.executable, "-m", "shellper_hook.client", "translate", str(pane.pid), "bash", "pipes"],
                        input=f"{cwd}\0first request\0".encode(), env=run_env, cwd="/", capture_output=True, timeout=30)
         shell_env.shellper("reset", "--session", str(pane.pid))
-        status = shell_env.shellper("status", "--json")
-        sock = json.loads(status.stdout)["socket"] if status.returncode == 0 else ""
-        assert os.path.exists(f"{sock}.pipes/{pane.pid}.in"), f"no pipes for bash {pane.pid}"
+        assert os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in"), f"no pipes for bash {pane.pid}"
         return pane
 
 

@@ -310,6 +310,10 @@ class ShellEnv:
                 return hist
             time.sleep(0.05)
 
+    def pipes_dir(self) -> str:
+        """Where the daemon keeps bash terminals' pipes (beside its socket)."""
+        return json.loads(self.shellper("status", "--json").stdout)["socket"] + ".pipes"
+
     def daemon_pid(self) -> int | None:
         path = os.path.join(self.env["XDG_STATE_HOME"], "shellper", "daemon.pid")
         try:

@@ -7,7 +7,6 @@ What every shell does is tested once for all in test_shell_behaviour.py.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -229,79 +228,6 @@ def test_a_client_that_cannot_start_says_what_is_missing_and_keeps_the_terminal(
     assert "^A" not in pane.screen()
 
 
-# -- the terminal's pipes (every request after the first) -------------------------
-
-
-def _on_pipes(shell_env, tmux, ollama, work):
-    """A bash whose first request is done: the next ones go through its pipes."""
-    ollama.answer("pipe first", "ls", {"a": True})
-    pane = shell_env.bash(tmux, cwd=work)
-    translate(pane, "pipe first request")
-    pane.wait_line("ls -a", timeout=20)
-    pane.send("C-u")
-    pane.wait_line("")
-    assert os.path.exists(f"{_pipes(shell_env)}/{pane.pid}.in")
-    return pane
-
-
-def _pipes(shell_env) -> str:
-    return json.loads(shell_env.shellper("status", "--json").stdout)["socket"] + ".pipes"
-
-
-def test_a_daemon_that_dies_while_bash_waits_on_its_pipes_leaves_the_request(shell_env, tmux, ollama, work):
-    pane = _on_pipes(shell_env, tmux, ollama, work)
-    ollama.delay = 30.0
-    translate(pane, "pipe doomed request")
-    pane.wait_for("translating...")
-    wait_until(lambda: any("pipe doomed" in str(r) for r in ollama.requests), timeout=10)
-    os.kill(shell_env.daemon_pid(), 9)
-    pane.wait_for("no answer from the daemon", timeout=5)
-    pane.wait_line("pipe doomed request")
-    ollama.delay = 0.0
-    # The next request starts a new daemon (through the client) and is answered.
-    pane.send("C-u")
-    translate(pane, "pipe first request")
-    pane.wait_line("ls -a", timeout=20)
-
-
-def test_a_cancelled_requests_late_answer_never_lands_on_the_line(shell_env, tmux, ollama, work):
-    pane = _on_pipes(shell_env, tmux, ollama, work)
-    ollama.answer("pipe late", "cat", {"file_name": "late.txt"})
-    ollama.answer("pipe quick", "cat", {"file_name": "quick.txt"})
-    ollama.delay = 1.5
-    translate(pane, "pipe late request")
-    pane.wait_for("translating...")
-    wait_until(lambda: any("pipe late" in str(r) for r in ollama.requests), timeout=10)
-    pane.send("C-c")
-    pane.wait_line("pipe late request", timeout=3)
-    wait_until(lambda: ollama.disconnects >= 1, timeout=5)  # the model call itself was cancelled
-    pane.send("C-u")
-    ollama.delay = 0.0
-    translate(pane, "pipe quick request")
-    pane.wait_line("cat quick.txt", timeout=10)
-    time.sleep(2.0)  # past when the cancelled one would have answered
-    assert pane.line() == "cat quick.txt"
-    assert shell_env.history(pane.pid)["pending"]["command"] == "cat quick.txt"
-    pane.send("C-u")
-    # Late replies, as a daemon would send one just as its request was given up: one
-    # left waiting (and half a field), one coming while the next request waits.
-    out = os.open(f"{_pipes(shell_env)}/{pane.pid}.out", os.O_RDWR | os.O_NONBLOCK)
-    try:
-        os.write(out, b"1-1.1\0ok\0echo LATE-ONE\0\0half a fie")
-        translate(pane, "pipe quick request")
-        pane.wait_line("cat quick.txt", timeout=10)
-        pane.send("C-u")
-        ollama.delay = 1.0
-        translate(pane, "pipe quick request")
-        pane.wait_for("translating...")
-        os.write(out, f"{pane.pid}-1.9\0ok\0echo LATE-TWO\0\0".encode())
-        pane.wait_line("cat quick.txt", timeout=10)
-    finally:
-        os.close(out)
-        ollama.delay = 0.0
-    assert "LATE" not in pane.screen()
-
-
 def test_a_bash_without_pipes_asks_for_none_and_uses_its_client_each_time(shell_env, tmux, ollama, work):
     """bash before 5.0 (__shellper_pipes=0): no pipes are made for it, and every request still works."""
     log, logpy = _logging_python(work)
@@ -313,4 +239,4 @@ def test_a_bash_without_pipes_asks_for_none_and_uses_its_client_each_time(shell_
         pane.send("C-u")
         pane.wait_line("")
     assert _starts(log) == ["translate", "translate"]
-    assert not os.path.exists(f"{_pipes(shell_env)}/{pane.pid}.in")
+    assert not os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in")
