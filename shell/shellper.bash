@@ -142,6 +142,8 @@ __shellper_request_of() {
 # or the line stays with a message. Every exit restores the terminal modes.
 __shellper_run() {
   local tty='' st=0
+  # bind -x exports the line (the request) to all the key starts: not to stty's, nor any.
+  \builtin export -n READLINE_LINE READLINE_POINT READLINE_MARK 2>/dev/null
   if __shellper_start "$1" "$2"; then
     # While the client starts (not before: these cost it 2 processes), and
     # before "translating... (Ctrl-C cancels)" shows: Ctrl-C must not reach

@@ -122,6 +122,34 @@ def test_the_request_and_cwd_never_show_in_any_process(shell_env, tmux, ollama, 
 
 
 @needs_shells
+def test_bash_starts_nothing_with_the_request_in_its_environment(shell_env, tmux, ollama):
+    """bind -x exports READLINE_LINE (the request) to whatever the key's function
+    starts: stty, to take and give back the terminal's modes, must not get it,
+    on the first request (the client) nor on later ones (the pipes)."""
+    import shutil
+
+    work = shell_env.workdir("stty-env")
+    log = os.path.join(work, "stty.env")
+    shim = os.path.join(work, "bin")
+    os.makedirs(shim)
+    with open(os.path.join(shim, "stty"), "w") as fh:
+        fh.write(f'#!/bin/sh\nenv >> {log}\necho --- >> {log}\nexec {shutil.which("stty")} "$@"\n')
+    os.chmod(os.path.join(shim, "stty"), 0o755)
+    request = _secret()
+    ollama.answer(request, "ls", {})
+    pane = shell_env.bash(tmux, cwd=work, after=f"PATH={shim}:$PATH")
+    for _ in range(2):
+        translate(pane, f"list files {request}")
+        pane.wait_line("ls", timeout=20)
+        pane.send("C-u")
+        pane.wait_line("")
+    with open(log) as fh:
+        seen = fh.read()
+    assert seen.count("---") >= 6  # two each time: save and set, then give back
+    assert request not in seen and "READLINE_LINE" not in seen
+
+
+@needs_shells
 @pytest.mark.parametrize("shell", ["bash", "zsh-no-daemon-socket"])
 def test_the_line_run_after_a_suggestion_never_shows_in_any_process(shell_env, tmux, ollama, shell):
     request, line_secret = f"list it {uuid.uuid4().hex}", _secret()
