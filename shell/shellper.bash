@@ -145,8 +145,8 @@ __shellper_run() {
   # bind -x exports the line (the request) to all the key starts: not to stty's, nor any.
   \builtin export -n READLINE_LINE READLINE_POINT READLINE_MARK 2>/dev/null
   if __shellper_start "$1" "$2"; then
-    # While the client starts (not before: these cost it 2 processes), and
-    # before "translating... (Ctrl-C cancels)" shows: Ctrl-C must not reach
+    # While the request is on its way (not before: these cost 2 processes),
+    # and before "translating... (Ctrl-C cancels)" shows: Ctrl-C must not reach
     # bash (it would abort readline's line), so it arrives as a key instead;
     # the modes saved come back after.
     tty=$(\command stty -g 2>/dev/null && \command stty -isig 2>/dev/null) || tty=
