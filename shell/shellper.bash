@@ -202,13 +202,14 @@ __shellper_start_client() {
 # for the pipes; after the daemon restarted; a request too long to write
 # without waiting).
 __shellper_send_pipe() {
+  (( __shellper_pipes )) || return 1  # (and `local -` below is bash 4.4's)
   # The request holds your exported settings (an API key, say): not for `set -x` to show.
   local - dir=${__shellper_socket-}.pipes dpid='' REPLY _
   set +x
   __shellper_fd='' __shellper_pid='' __shellper_rid=''
   # Yours, every one of them (-O), as the client checks the socket's owner:
   # another user's must never get a request or answer one.
-  (( __shellper_pipes )) && [[ $dir != .pipes && -O $dir && -p $dir/$$.in && -O $dir/$$.in \
+  [[ $dir != .pipes && -O $dir && -p $dir/$$.in && -O $dir/$$.in \
     && -p $dir/$$.out && -O $dir/$$.out && -O $dir/pid ]] || return 1
   { IFS= read -r dpid <"$dir/pid"; } 2>/dev/null
   [[ -n $dpid && $dpid != *[!0-9]* ]] && builtin kill -0 "$dpid" 2>/dev/null || return 1

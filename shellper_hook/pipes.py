@@ -44,7 +44,9 @@ class _Pair:
         self.pid, self.fd_in, self.fd_out = pid, fd_in, fd_out
         self.buf = b""
         self.task: asyncio.Task | None = None
-        self.unsent = b""  # what PID.out could not take yet (a reply over the FIFO's 64 KB)
+        # Replies PID.out could not take yet (one over the FIFO's 64 KB, say); the first may be partly out.
+        self.unsent: list = []
+        self.started = False  # (it is)
 
 
 class TerminalPipes:
@@ -183,10 +185,11 @@ class TerminalPipes:
             return
         if reply is None or self._pairs.get(pair.pid) is not pair:
             return
-        if len(pair.unsent) > MAX_UNSENT:  # the shell stopped reading long ago
+        if sum(map(len, pair.unsent)) > MAX_UNSENT:  # the shell stopped reading long ago
             log.warning("terminal %d has not read its replies; dropped them", pair.pid)
-            pair.unsent = b""
-        pair.unsent += rid + b"\0" + reply
+            # Whole ones only: half a reply would glue the next one's ID to its end.
+            del pair.unsent[1 if pair.started else 0:]
+        pair.unsent.append(rid + b"\0" + reply)
         self._flush(pair)
 
     def _flush(self, pair: _Pair) -> None:
@@ -194,13 +197,20 @@ class TerminalPipes:
         loop = asyncio.get_running_loop()
         waiting = bool(pair.unsent)
         while pair.unsent:
+            head = pair.unsent[0]
             try:
-                pair.unsent = pair.unsent[os.write(pair.fd_out, pair.unsent):]
+                written = os.write(pair.fd_out, head)
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.warning("terminal %d's reply not sent: %s", pair.pid, exc)
-                pair.unsent = b""
+                pair.unsent, pair.started = [], False
+                break
+            if written < len(head):
+                pair.unsent[0], pair.started = head[written:], True
+                break
+            del pair.unsent[0]
+            pair.started = False
         if pair.unsent:
             loop.add_writer(pair.fd_out, self._flush, pair)
         elif waiting:

@@ -173,6 +173,14 @@ def test_a_config_home_with_a_trailing_slash_is_not_other_settings(tmux, ollama)
 OLD_BASH = os.environ.get("SHELLPER_TEST_OLD_BASH", "")  # a bash 4.0 or 4.1 binary (README: Ctrl-G from 4.0)
 
 
+def _version(path: str) -> tuple:
+    import subprocess
+
+    out = subprocess.run([path, "-c", 'echo "${BASH_VERSINFO[0]} ${BASH_VERSINFO[1]}"'],
+                         capture_output=True, text=True).stdout.split()
+    return tuple(int(x) for x in out)
+
+
 @pytest.mark.skipif(not (OLD_BASH and os.access(OLD_BASH, os.X_OK)),
                     reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0/4.1 binary")
 def test_bash_4_1_still_loads_shellper_and_keeps_the_users_aliases(shell_env, tmux, ollama, work):
@@ -245,3 +253,25 @@ def test_a_cancelled_requests_late_answer_never_lands_on_the_line(shell_env, tmu
         os.close(out)
         ollama.delay = 0.0
     assert "LATE" not in pane.screen()
+
+
+@pytest.mark.skipif(not (OLD_BASH and os.access(OLD_BASH, os.X_OK) and _version(OLD_BASH) < (4, 4)),
+                    reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0-4.3 binary")
+def test_old_bash_ctrl_g_prints_no_local_error_and_keeps_set_x(shell_env, tmux, ollama, work):
+    """`local -` is bash 4.4's: a bash before it (no pipes) never runs it, so no
+    "local: `-': not a valid identifier" at each Ctrl-G, and the user's `set -x` stays."""
+    ollama.answer("old bash", "ls", {"a": True})
+    rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\neval \"$(shellper init bash)\"\n"
+    dot = shell_env._new_home(".bashrc", rc)
+    pane = shell_env._start(tmux, [OLD_BASH, "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(shell_env.env), work)
+    translate(pane, "old bash request")
+    pane.wait_line("ls -a", timeout=15)
+    error = "not a valid identifier" in pane.screen()
+    pane.send("C-u")
+    pane.run("set -x", wait=re.compile(r"\+ ?$|" + re.escape(PROMPT.rstrip())))
+    translate(pane, "old bash request")
+    pane.wait_line("ls -a", timeout=15)
+    pane.send("C-u")
+    pane.run('echo "OPTS=<$->"', wait=re.compile(r"OPTS=<[^$>]*>"))
+    opts = re.findall(r"OPTS=<([^$>]*)>", pane.screen())[-1]
+    assert not error and "x" in opts, f"local error shown: {error}; $- after set -x and Ctrl-G: {opts!r}"

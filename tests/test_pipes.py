@@ -7,6 +7,7 @@ real daemon, real FIFOs and the stand-in model server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -232,3 +233,43 @@ def test_a_planted_symlink_is_not_followed(env, fake, shell, tmp_path):
     assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0")
     assert target.read_text() == "keep"
     assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.out"))
+
+
+def test_replies_dropped_for_a_shell_that_stopped_reading_never_cut_a_reply_in_two(tmp_path):
+    """Replies a shell has not read past MAX_UNSENT are dropped whole: the one
+    already half in the FIFO is finished, or its missing end would glue the
+    next reply's ID to it, and bash, which looks for its ID as a whole field,
+    would wait for it forever ("translating..." until Ctrl-C)."""
+    from shellper_hook.pipes import TerminalPipes
+
+    async def run():
+        async def answer(pid, body):
+            return b"ok\0" + b"y" * 700_000 + b"\0\0"
+
+        tp = TerminalPipes(str(tmp_path / "p"), answer)
+        tp.start()
+        me = os.getpid()
+        tp.add(me)
+        fin = os.open(tp.path(me, "in"), os.O_RDWR)
+        fout = os.open(tp.path(me, "out"), os.O_RDWR | os.O_NONBLOCK)
+        try:
+            for i in range(3):  # three late replies nobody reads; the third's ID is what bash waits for
+                os.write(fin, f"r{i} {{}}\n".encode())
+                await asyncio.sleep(0.1)
+            data = b""
+            idle = 0
+            while idle < 20:
+                try:
+                    data += os.read(fout, 1 << 16)
+                    idle = 0
+                except BlockingIOError:
+                    idle += 1
+                    await asyncio.sleep(0.01)
+        finally:
+            os.close(fin)
+            os.close(fout)
+            tp.close()
+        return data.split(b"\0")
+
+    fields = asyncio.run(run())
+    assert b"r2" in fields, [f[:8] + b"..." + f[-8:] for f in fields]
