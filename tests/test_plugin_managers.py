@@ -10,6 +10,8 @@ How the managers run here:
   lines are quoted beside each); and the real manager too when this machine has it: zplug from
   Debian's package (/usr/share/zplug), zinit and antidote from the checkouts named by
   SHELLPER_TEST_ZINIT and SHELLPER_TEST_ANTIDOTE (the folders holding zinit.zsh, antidote.zsh).
+  zinit's turbo mode (`wait`: loaded from its scheduler once the prompt is up) only with the real
+  zinit: a replica of its scheduler would prove little.
 
 Managers source a plugin inside their own functions: the tests check that loading leaves no
 variable behind but shellper's own (__shellper_*) and that the ones it needs stay global (a run
@@ -142,7 +144,7 @@ zinit-replica-load-plugin() {
 """
 
 
-def zinit(root: str, real: bool = False) -> str:
+def zinit(root: str, real: bool = False, turbo: bool = False) -> str:
     plugins = os.path.join(root, "zinit", "plugins")
     checkout(os.path.join(plugins, f"{OWNER}---shellper"))
     for name in ("before", "after"):
@@ -150,8 +152,10 @@ def zinit(root: str, real: bool = False) -> str:
     if real:  # the README's line
         head = (f"typeset -gA ZINIT; ZINIT[BIN_DIR]='{ZINIT}'; ZINIT[HOME_DIR]='{os.path.dirname(plugins)}'\n"
                 f"source '{ZINIT}/zinit.zsh'\n")
+        # Turbo mode (`wait`): loaded once the first prompt is up, from zinit's own scheduler.
+        ice = "wait lucid " if turbo else ""
         return (head + f"zinit light {OWNER}/before\n"
-                f"zinit ice pick'shell/shellper.plugin.zsh'; zinit light {OWNER}/shellper\n"
+                f"zinit ice {ice}pick'shell/shellper.plugin.zsh'; zinit light {OWNER}/shellper\n"
                 f"zinit light {OWNER}/after\n")
     return (ZINIT_REPLICA % {"plugins": plugins} + f"zinit-replica {OWNER}/before\n"
             f"zinit-replica {OWNER}/shellper shell/shellper.plugin.zsh\nzinit-replica {OWNER}/after\n")
@@ -278,12 +282,14 @@ MANAGERS = {
     "antidote-replica": antidote,
     "zplug-replica": zplug,
     "zinit-real": lambda root: zinit(root, real=True),
+    "zinit-turbo-real": lambda root: zinit(root, real=True, turbo=True),
     "antidote-real": lambda root: antidote(root, real=True),
     "zplug-real": lambda root: zplug(root, real=True),
 }
 ZSH_MANAGERS = [
     "oh-my-zsh", "zinit-replica", "antidote-replica", "zplug-replica",
     _real("zinit-real", ZINIT, "zinit.zsh", "SHELLPER_TEST_ZINIT names no zinit checkout"),
+    _real("zinit-turbo-real", ZINIT, "zinit.zsh", "SHELLPER_TEST_ZINIT names no zinit checkout"),
     _real("antidote-real", ANTIDOTE, "antidote.zsh", "SHELLPER_TEST_ANTIDOTE names no antidote checkout"),
     _real("zplug-real", ZPLUG, "init.zsh", "zplug is not installed (apt install zplug)"),
 ]
@@ -398,6 +404,9 @@ def test_a_zsh_manager_loads_shellper_and_ctrl_g_gives_a_command_that_runs(shell
 def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_binds_nothing(
         shell_env, tmux, ollama, root, work, manager):
     pane = zsh_pane(shell_env, tmux, root, work, manager, before=f"PATH='{no_shellper_path()}'")
+    if "turbo" in manager:  # loaded after the first prompt's hooks ran: said at the next prompt
+        time.sleep(0.5)
+        pane.send("Enter")
     pane.wait_for(MISSING, since_mark=False)
     time.sleep(0.3)
     assert screen_lines(pane) == [MISSING], pane.screen()  # one line, with the fix
