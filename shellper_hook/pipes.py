@@ -14,9 +14,12 @@ it waits, so no command it runs inherits them.
   pid      the daemon's PID: a shell whose daemon died stops waiting
 
 ID is the shell's (at most 64 letters, digits, '.', '-' and '_'), so it can
-skip the late reply to a request it cancelled. A terminal's pipes go with
-it (its exit hook, or the periodic sweep); all of them go with the daemon,
-and a daemon starting clears what a crashed one left.
+skip the late reply to a request it cancelled. A reply bigger than the FIFO
+is written as the shell reads it. The shell uses only a folder, FIFOs and
+pid file it owns, and takes back a request nobody read within 0.5 s (a dead
+daemon whose PID lives on) to send it through the client. A terminal's
+pipes go with it (its exit hook, or the periodic sweep); all of them go with
+the daemon, and a daemon starting clears what a crashed one left.
 """
 
 from __future__ import annotations
