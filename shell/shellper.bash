@@ -172,12 +172,12 @@ __shellper_run() {
 __shellper_start() {
   __shellper_report_wait
   __shellper_line=$2 __shellper_asked='' __shellper_used=1
+  __shellper_fd='' __shellper_pid='' __shellper_rid=''
   __shellper_send_pipe "$1" || __shellper_start_client "$1"
 }
 
-# Start the client on request $1 (see __shellper_start).
+# Start the client on request $1 (see __shellper_start; nothing in flight).
 __shellper_start_client() {
-  __shellper_fd='' __shellper_pid='' __shellper_rid=''
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
     __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
@@ -206,7 +206,6 @@ __shellper_send_pipe() {
   # The request holds your exported settings (an API key, say): not for `set -x` to show.
   local - dir=${__shellper_socket-}.pipes dpid='' REPLY _
   set +x
-  __shellper_fd='' __shellper_pid='' __shellper_rid=''
   # Yours, every one of them (-O), as the client checks the socket's owner:
   # another user's must never get a request or answer one.
   [[ $dir != .pipes && -O $dir && -p $dir/$$.in && -O $dir/$$.in \
