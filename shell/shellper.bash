@@ -204,7 +204,7 @@ __shellper_start_client() {
 __shellper_send_pipe() {
   (( __shellper_pipes )) || return 1  # (and `local -` below is bash 4.4's)
   # The request holds your exported settings (an API key, say): not for `set -x` to show.
-  local - dir=${__shellper_socket-}.pipes dpid='' REPLY _
+  local - dir=${__shellper_socket-}.pipes dpid='' REPLY
   set +x
   # Yours, every one of them (-O), as the client checks the socket's owner:
   # another user's must never get a request or answer one.
@@ -223,13 +223,19 @@ __shellper_send_pipe() {
   fi
   # What came after a request was given up (its reply, as it was cancelled) is
   # read away now; a later one is skipped by its ID.
-  while read -r -t 0 -u "$__shellper_fd" 2>/dev/null; do
-    IFS= read -r -d '' -t 0.01 -u "$__shellper_fd" _ 2>/dev/null
-  done
+  __shellper_drain "$__shellper_fd"
   __shellper_seq=$(( __shellper_seq + 1 ))
   __shellper_rid=$__shellper_nonce.$__shellper_seq __shellper_dpid=$dpid __shellper_partial='' __shellper_unread=0
   builtin printf '%s %s\n' "$__shellper_rid" "$REPLY" >&"$__shellper_wfd"
   return 0
+}
+
+# Read away whatever is waiting on fd $1 (one of the pipes, open read-write).
+__shellper_drain() {
+  local _
+  while read -r -t 0 -u "$1" 2>/dev/null; do
+    IFS= read -r -d '' -t 0.01 -u "$1" _ 2>/dev/null
+  done
 }
 
 # Text $1 as a JSON string, in REPLY (bytes that are not UTF-8 go as they
@@ -394,10 +400,7 @@ __shellper_wait() {
     (( got )) && break
   done
   if [[ $outcome == unread ]]; then
-    # Taken back, so that no daemon reads it late.
-    while read -r -t 0 -u "$__shellper_wfd" 2>/dev/null; do
-      IFS= read -r -t 0.01 -u "$__shellper_wfd" part 2>/dev/null
-    done
+    __shellper_drain "$__shellper_wfd"  # taken back, so that no daemon reads it late
     exec {__shellper_wfd}>&-
   elif [[ -n $__shellper_rid ]]; then
     # Cancelled, or the line changed: the daemon drops the request (and the model call).
