@@ -241,7 +241,9 @@ __shellper_drain() {
 # Text $1 as a JSON string, in REPLY (bytes that are not UTF-8 go as they
 # are: the daemon reads them as zsh's are).
 __shellper_json() {
-  local s=$1 i h c
+  # Byte by byte (the locale comes back on return): in GBK, Big5 or
+  # Shift_JIS a character's second byte can be the backslash to escape.
+  local LC_ALL=C s=$1 i h c
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   if [[ $s == *[[:cntrl:]]* ]]; then

@@ -110,12 +110,15 @@ zmodload zsh/net/socket 2>/dev/null
 # One JSON string literal (quotes included) in REPLY.
 __shellper_json() {
   emulate -L zsh
-  setopt localoptions extendedglob
+  # Byte by byte, whatever the locale: in GBK, Big5 or Shift_JIS a
+  # character's second byte can be the backslash that needs escaping.
+  setopt localoptions extendedglob no_multibyte
   local s=$1 MATCH MBEGIN MEND  # (#m) sets these
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
-  # Control characters as \u00XX (the code of the matched character).
-  s=${s//(#m)[[:cntrl:]]/\\u${(l:4::0:)$(( [##16] #MATCH ))}}
+  # Control bytes as \u00XX (the code of the matched byte); not [[:cntrl:]],
+  # which takes bytes above 127 in some locales.
+  s=${s//(#m)[$'\0'-$'\x1f'$'\x7f']/\\u${(l:4::0:)$(( [##16] #MATCH ))}}
   REPLY="\"$s\""
 }
 

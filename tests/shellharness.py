@@ -411,6 +411,55 @@ def one_reply_server(path: str, reply):
     return srv, received
 
 
+# A folder name that is UTF-8, but whose bytes a GBK or Big5 shell reads as
+# "a", 0xE4B8, 0xAD5C, "u002F"...: the backslash is the second byte of a
+# character there. An encoder that escapes characters, not bytes, leaves it
+# bare, and the daemon reads a\u4e2d/b\u4e2d/c instead.
+CJK_DECOY_NAME = "a中\\u002Fb中\\u002Fc"
+
+
+def gbk_locale(folder: str) -> dict | None:
+    """Environment for a shell in the zh_CN.GBK locale: the system's, else one
+    made with localedef in `folder` (LOCPATH); None if neither can be had."""
+    def works(extra: dict) -> bool:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "zh_CN.GBK", **extra}
+        out = subprocess.run(["locale", "charmap"], capture_output=True, text=True, env=env)
+        return out.returncode == 0 and out.stdout.strip() == "GBK" and not out.stderr
+    if have("locale") and works({}):
+        return {"LANG": "zh_CN.GBK"}
+    if not (have("locale") and have("localedef")):
+        return None
+    made = subprocess.run(["localedef", "-i", "zh_CN", "-f", "GBK", os.path.join(folder, "zh_CN.GBK")],
+                          capture_output=True, text=True)
+    if made.returncode not in (0, 1) or not works({"LOCPATH": folder}):  # 1: made, with warnings
+        return None
+    return {"LANG": "zh_CN.GBK", "LOCPATH": folder}
+
+
+def cjk_folders(work: str) -> tuple:
+    """The folder CJK_DECOY_NAME in `work`, and the decoy a中/b中/c an attacker made
+    beside it. Returns (the real folder, its parent as a note shows it, the decoy's parent)."""
+    real = os.path.join(work, CJK_DECOY_NAME)
+    os.makedirs(real)
+    os.makedirs(os.path.join(work, "a中", "b中", "c"))
+    return real, work, os.path.join(work, "a中", "b中")
+
+
+def expect_parent(pane: Pane, parent: str, decoy_parent: str) -> None:
+    """The note of `cd ..` (just asked for in `pane`) names `parent`, and never the decoy's."""
+    try:
+        pane.wait_for(re.compile(r"^shellper: .*" + re.escape(parent) + r"\s*$", re.M), timeout=5)
+    except Timeout:
+        raise AssertionError(f"no note says `cd ..` goes to {parent}:\n{pane.since_mark()}") from None
+    assert decoy_parent not in pane.since_mark()
+
+
+def start_daemon(senv: ShellEnv) -> None:
+    """Start senv's daemon from its own (UTF-8) environment, if none runs."""
+    subprocess.run([sys.executable, "-m", "shellper_hook.client", "start"], env={**os.environ, **senv.env},
+                   cwd="/", check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True)
+
+
 def wait_until(predicate, timeout: float = 5) -> None:
     """Poll `predicate` until it holds; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

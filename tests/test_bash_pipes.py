@@ -18,7 +18,18 @@ import sys
 import time
 
 import pytest
-from shellharness import MESSAGE, PROMPT, ShellEnv, Timeout, translate, wait_until
+from shellharness import (
+    MESSAGE,
+    PROMPT,
+    ShellEnv,
+    Timeout,
+    cjk_folders,
+    expect_parent,
+    gbk_locale,
+    start_daemon,
+    translate,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("tmux")), reason="needs bash and tmux")
 
@@ -145,6 +156,22 @@ def test_a_reply_larger_than_the_out_fifo_arrives_whole(shell_env, tmux, ollama,
         pane.send("C-u")
         pane.wait_line("")
         assert os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in")
+
+
+def test_in_a_gbk_locale_the_daemon_judges_the_real_folder(shell_env, tmux, ollama, work, tmp_path):
+    """In GBK (Big5, Shift_JIS alike) a backslash can be a character's second
+    byte: the folder a中\\u002Fb中\\u002Fc must reach the daemon through the pipes
+    as itself, not as the decoy a中/b中/c, whose `cd ..` goes elsewhere."""
+    loc = gbk_locale(str(tmp_path))
+    if loc is None:
+        pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
+    start_daemon(shell_env)  # from a UTF-8 environment, as the other tests' daemon
+    real, parent, decoy = cjk_folders(work)
+    pane = _on_pipes(shell_env, tmux, ollama, real, env=loc)
+    ollama.answer("cjk parent", "cd", {"folder": ".."})
+    translate(pane, "cjk parent request")
+    pane.wait_line("cd ..", timeout=20)
+    expect_parent(pane, parent, decoy)
 
 
 # -- settings ----------------------------------------------------------------------

@@ -17,7 +17,16 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shellharness import fail_then_cancel, have, translate, wait_until
+from shellharness import (
+    cjk_folders,
+    expect_parent,
+    fail_then_cancel,
+    gbk_locale,
+    have,
+    start_daemon,
+    translate,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("tmux")), reason="needs zsh and tmux")
 
@@ -124,6 +133,22 @@ def test_the_zsh_json_encoder_round_trips_any_text(texts):
     )
     lines = proc.stdout.decode("utf-8").split("\n")[:-1]
     assert [json.loads(line) for line in lines] == texts
+
+
+def test_in_a_gbk_locale_the_daemon_judges_the_real_folder(shell_env, tmux, ollama, work, tmp_path):
+    """In GBK (Big5, Shift_JIS alike) a backslash can be a character's second
+    byte: the folder a中\\u002Fb中\\u002Fc must reach the daemon as itself, not as
+    the decoy a中/b中/c, whose `cd ..` goes elsewhere (and whose files a verdict would judge)."""
+    loc = gbk_locale(str(tmp_path))
+    if loc is None:
+        pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
+    start_daemon(shell_env)  # from a UTF-8 environment, as the other tests' daemon
+    real, parent, decoy = cjk_folders(work)
+    ollama.answer("cjk parent", "cd", {"folder": ".."})
+    pane = shell_env.zsh(tmux, cwd=real, env=loc)
+    translate(pane, "cjk parent request")
+    pane.wait_line("cd ..", timeout=20)
+    expect_parent(pane, parent, decoy)
 
 
 # -- manners: nothing of the user's shell changes, ordinary lines cost nothing ---
