@@ -20,6 +20,7 @@ import signal
 import socket
 import stat
 import sys
+import threading
 import time
 
 from . import __version__, paths, protocol
@@ -32,6 +33,7 @@ READ_TIMEOUT = 5.0  # a client must send its request line within this
 WRITE_TIMEOUT = 10.0  # and take its reply within this (a stuck reader would keep us awake forever)
 CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
 RELOAD_SPIKE = 3.0  # an answer slower than this (s) suggests the model was reloaded
+EXIT_WAIT = 2.0  # seconds a stopping daemon waits for its threads (one may be stuck for good)
 
 
 class AlreadyRunning(Exception):
@@ -572,14 +574,49 @@ def main(argv=None) -> int:
     store = SessionStore(collect_corrections=settings.collect_corrections, corrections_days=settings.corrections_days)
     daemon = Daemon(settings, store, Backend(settings))
     try:
-        asyncio.run(daemon.serve_forever())
+        _run(daemon.serve_forever())
     except AlreadyRunning as exc:
         log.info("%s; exiting", exc)
         return 0
     except PermissionError as exc:
         log.error("%s", exc)
         return 1
+    _exit_despite_stuck_threads()
     return 0
+
+
+def _run(main) -> None:
+    """asyncio.run(main), except that it waits at most EXIT_WAIT for the default
+    executor's threads: asyncio.run would wait for good on one stuck in a read."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+    finally:
+        try:
+            rest = asyncio.all_tasks(loop)
+            for task in rest:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), EXIT_WAIT))
+        except asyncio.TimeoutError:
+            log.warning("a thread did not finish within %.0f s of stopping; leaving it", EXIT_WAIT)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _exit_despite_stuck_threads() -> None:
+    """Exit now if a thread that is not a daemon one is still running (stuck in a
+    read that never returns): the interpreter would wait for it for good."""
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        log.warning("a thread is stuck; exiting without it")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

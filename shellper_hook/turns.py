@@ -10,13 +10,13 @@ The daemon supplies the model (`ask`) and writes what these decide.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
-from . import policy
-from .effect import describe
+from . import policy, workers
+from .effect import line
 from .errors import OutOfReach, Refused, WrongType
+from .look import look
 from .parser import parse_message
 from .readback import chained, read_back
 from .render import to_shell
@@ -28,6 +28,7 @@ class Verdict:
     call: ToolCall
     command: str  # the line to put on the prompt
     warnings: list  # one-line notes shown beside it
+    effect: str = ""  # the look's prediction in words (effect.py)
 
 
 @dataclass(frozen=True)
@@ -56,21 +57,22 @@ class Settlement:
 
 
 def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash") -> Verdict:
-    """The command for call in `shell`, with the policy's notes; Refused with a one-line reason."""
+    """The command for call in `shell`, with the policy's notes and the effect line,
+    both from one look at the files; Refused with a one-line reason."""
     policy.refuse_hidden_characters(call)
     try:
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
-    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home))
+    seen = look(call, cwd, home, allow_recursive)
+    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), line(seen))
 
 
 def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
                home: str | None = None) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
     verdict = vet(parse_message(message), cwd, allow_recursive, home, shell)
-    effect = describe(verdict.call, cwd, home, allow_recursive)
-    return Suggestion(request, verdict.call, verdict.command, verdict.warnings, effect)
+    return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
 
 
 # Programs a request may name that no file tool stands in for: the model would
@@ -104,8 +106,8 @@ async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash
             f" (ls, cd, cat, cp, mv, rm, mkdir, find, grep, ...); run {program} yourself"
         )
     message = await ask(history, request)
-    # Off the event loop: parsing and file checks for one terminal never delay another's request.
-    return await asyncio.to_thread(suggestion, message, request, cwd, shell, allow_recursive, home)
+    # Off the event loop, in a thread of its own with a deadline: a file that never answers costs this request only.
+    return await workers.look(suggestion, message, request, cwd, shell, allow_recursive, home)
 
 
 def settle(pending, ran_line: str, shell: str = "bash") -> Settlement:
