@@ -133,11 +133,13 @@ def cmd_explain(args) -> int:
     except OSError:
         return _die("the current directory no longer exists; cd to one that does and try again")
     recursive = call.name == "rm" and line.split()[1:2] in (["-r"], ["-R"])
-    print(safe(describe(call, cwd, allow_recursive=recursive)))
-    try:
-        notes = vet(call, cwd, allow_recursive=recursive).warnings
+    try:  # one look at the files gives the line and the notes
+        verdict = vet(call, cwd, allow_recursive=recursive)
+        effect, notes = verdict.effect, verdict.warnings
     except Refused as exc:
+        effect = describe(call, cwd, allow_recursive=recursive)
         notes = [str(exc).replace("refused: ", "shellper would refuse it: ", 1)]
+    print(safe(effect))
     for note in notes:
         print(safe(note))
     return 0

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import time
 import unicodedata
 
 from .errors import Refused
+from .look import mounts
 from .tools import ToolCall
 
 # Arguments that name a file or directory, per tool.
@@ -56,7 +59,6 @@ _TAKES = {"rm": ("file_name", "remove"), "rmdir": ("dir_name", "remove"), "mv": 
 # The argument a tool writes to (echo only with a file named).
 _WRITES = {"echo": "file_name", "cp": "destination", "mv": "destination", "touch": "file_name", "mkdir": "dir_name"}
 _CREATES = ("touch", "mkdir")  # write nothing but an empty name
-_MAX_ENTRIES = 10000  # top-level entries of a copied folder that are judged
 # Folders in home holding keys and what they trust: an appended line in
 # ~/.ssh/authorized_keys lets a stranger in, so no suggestion writes there.
 _KEY_DIRS = (".ssh", ".gnupg")
@@ -87,9 +89,12 @@ _HOME_PREFIXES = ("$HOME", "${HOME}")
 _PWD_PREFIXES = ("$PWD", "${PWD}")
 
 
-def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None) -> list:
+def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, seen=None) -> list:
     """The one-line notes to show beside call's command, or Refused with a
-    one-line reason. Paths are judged from the shell's cwd and home."""
+    one-line reason. Paths are judged from the shell's cwd and home; seen is
+    the look at the files (look.py) the effect line also reads: what it could
+    not see makes the verdict stricter, and the files it writes are judged
+    through their hard links too."""
     args = call.arguments
     keys = _path_keys(call)
     refuse_hidden_characters(call)
@@ -104,7 +109,7 @@ def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     for key in keys:
         _refuse_per_process(args[key], where)
     try:
-        notes = _path_notes(call, keys, where, allow_recursive)
+        notes = _path_notes(call, keys, where, allow_recursive, seen)
     except _PerProcess as exc:  # met on the way, e.g. a copied entry landing on such a link
         raise Refused(
             f"refused: {call.name} would write through {exc.where}, which means another place in your"
@@ -113,13 +118,25 @@ def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     return list(dict.fromkeys(notes))
 
 
-def _path_notes(call: ToolCall, keys: list, where: _Where, allow_recursive: bool) -> list:
+def _path_notes(call: ToolCall, keys: list, where: _Where, allow_recursive: bool, seen) -> list:
     notes: list = []
     if call.name in _TAKES:
         key, verb = _TAKES[call.name]
         _refuse_protected(call.name, verb, call.arguments[key], where)
         notes += _take_notes(call.name, verb, call.arguments[key], where)
-    return notes + _write_notes(call, keys, where) + _warnings(call, keys, where, allow_recursive)
+    notes += _write_notes(call, keys, where) + _hard_link_notes(call, where, seen)
+    return notes + _warnings(call, keys, where) + _unseen(call, seen, allow_recursive)
+
+
+_WHOLE = {"cp": "copies", "mv": "moves", "rm": "deletes", "rmdir": "deletes"}
+
+
+def _unseen(call: ToolCall, seen, allow_recursive: bool) -> list:
+    """A loud line when the look could not see all that a copy, move or removal touches."""
+    if seen is None or not seen.short or call.name not in _WHOLE:
+        return []
+    return [f"warning: {seen.short}, so shellper could not check all that this {_WHOLE[call.name]};"
+            " look at it yourself before you press Enter"]
 
 
 # ---------------------------------------------------------------- characters
@@ -202,9 +219,31 @@ class _PerProcess(Exception):
 
 
 def _per_process(path: str) -> str | None:
-    """The per-process part (e.g. /proc/self) that absolute path starts with, or None."""
+    """The per-process part (e.g. /proc/self) that absolute path starts with, or None.
+    Judged by the file system's type: a procfs or devtmpfs mounted elsewhere (a
+    chroot's, a container's) has its own self/ and fd/."""
     m = _PER_PROCESS.match(path)
-    return m.group(0).rstrip("/") if m else None
+    if m:
+        return m.group(0).rstrip("/")
+    for point, kind in _pseudo_mounts():
+        if path.startswith(point + "/"):
+            as_if = ("/proc" if kind == "proc" else "/dev") + path[len(point):]
+            m = _PER_PROCESS.match(as_if)
+            if m:
+                return point + m.group(0)[len("/proc" if kind == "proc" else "/dev"):].rstrip("/")
+    return None
+
+
+_MOUNTS: list = [0.0, []]  # when read, [(point, "proc" | "devtmpfs")]
+
+
+def _pseudo_mounts() -> list:
+    """procfs and devtmpfs mounts other than /proc and /dev (read again after a second)."""
+    now = time.monotonic()
+    if now - _MOUNTS[0] > 1.0:
+        _MOUNTS[:] = [now, [(point.rstrip("/"), kind) for point, kind in mounts()
+                            if kind in ("proc", "devtmpfs") and point not in ("/proc", "/dev") and point != "/"]]
+    return _MOUNTS[1]
 
 
 def _real(path: str) -> str:
@@ -280,6 +319,9 @@ class _Where:
         protect(real_home, "your home directory")
         protect("/", "the root directory")
         self.protected = protected
+        # Folders on PATH (the daemon's, which is the shell's that started it, and home's usual ones).
+        found = os.environ.get("PATH", "").split(os.pathsep) + [self.home + "/bin", self.home + "/.local/bin"]
+        self.path_dirs = {d for p in found if p.startswith("/") for d in (_lexical(p), _real(_lexical(p)))}
         self._readings: dict = {}  # value -> readings: each check asks again, the links are read once
 
     def join(self, value: str) -> str:
@@ -414,19 +456,23 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
                 )
             if call.name in _CREATES:
                 continue  # an empty file or folder: only key folders matter
-            note = (
-                f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running"
-                if kind == "dotfile"
-                else f"warning: writes into the system directory {shown}{via}"
-            )
+            note = {
+                "dotfile": f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running",
+                "hooks": f"warning: writes into {shown}{via}, a repository's hooks: git runs what is there",
+                "path": f"warning: puts {_show(os.path.basename(path))} into {shown}{via}, a folder on your PATH:"
+                        " typing that name may run it",
+            }.get(kind, f"warning: writes into the system directory {shown}{via}")
             if note not in notes:
                 notes.append(note)
     return notes
 
 
 def _landings(call: ToolCall, where: _Where) -> list:
-    """Every path (as the command names it) that the call writes: the target,
-    and for cp/mv each top-level entry of a copied folder where it lands."""
+    """Every path (as the command names it) that the call writes and that can
+    matter: the target, and for a copied or moved folder each entry of it that
+    lands in home's top (dotfiles, key folders), on the way to home, or in a
+    repository's hooks. Judged by where things land, so a folder of any size is
+    judged whole: only the names that can land there are looked up."""
     args = call.arguments
     target = args[_WRITES[call.name]]
     if call.name not in ("cp", "mv"):
@@ -440,13 +486,111 @@ def _landings(call: ToolCall, where: _Where) -> list:
             target = target.rstrip("/") + "/" + inner
     out = [target]
     source_path = where.join(source)
-    if os.path.isdir(source_path) and not (inner not in (".", "..") and os.path.islink(source_path.rstrip("/"))):
-        try:
-            entries = os.listdir(source_path)[:_MAX_ENTRIES]
-        except OSError:
-            entries = []
-        out += [target.rstrip("/") + "/" + e for e in sorted(entries)]
+    if not os.path.isdir(source_path) or (inner not in (".", "..") and os.path.islink(source_path.rstrip("/"))):
+        return out
+    for landing, _ in where.readings(target):
+        for rel in _sensitive_below(landing, where):
+            for name in _entries_at(source_path, rel):
+                out.append(target.rstrip("/") + "/" + (rel + "/" if rel else "") + name)
+    return list(dict.fromkeys(out))
+
+
+def _sensitive_below(landing: str, where: _Where) -> list:
+    """Folders (relative to landing, "" for itself) where a copied entry would be
+    judged: home's top when landing is home or above it, and .git/hooks."""
+    out = []
+    for home in dict.fromkeys((where.home, where.real_home)):
+        if home == "/":
+            continue
+        if landing == home:
+            out.append("")
+        elif home.startswith(landing.rstrip("/") + "/"):
+            out.append(home[len(landing.rstrip("/")) + 1:])
+    if landing.endswith("/.git"):
+        out.append("hooks")
+    elif landing.endswith("/.git/hooks"):
+        out.append("")
+    else:
+        out.append(".git/hooks")
     return out
+
+
+def _entries_at(source: str, rel: str) -> list:
+    """The names in source/rel that can land somewhere that matters: all of a
+    hooks folder's, and the hidden ones (dotfiles, .ssh) elsewhere. Names only:
+    a folder of 300,000 entries is read in a fraction of a second."""
+    folder = os.path.join(source, rel) if rel else source
+    hooks = rel.endswith("hooks")
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if hooks or e.name.startswith(".")]
+    except OSError:
+        return []
+
+
+def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
+    """A file written that is also, by a hard link, a key or a dotfile of home."""
+    if seen is None or not seen.written or call.name in _CREATES:
+        return []
+    notes = []
+    for path in seen.written:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_nlink < 2 or not stat.S_ISREG(st.st_mode):
+            continue
+        other = _same_file_in_home(st, where)
+        if other is None:
+            continue
+        shown, kind = other
+        if kind == "keys":
+            raise Refused(f"refused: {call.name} would write to {_show(path)}, which is a hard link to {shown};"
+                          " that file holds what your keys trust; edit it yourself")
+        notes.append(f"warning: {_show(path)} is a hard link to {shown}, a hidden settings file in your home:"
+                     " writing one changes the other")
+    return notes
+
+
+def _same_file_in_home(st, where: _Where):
+    """(how to show it, "keys" | "dotfile") for a key file or home dotfile that is the file st, or None."""
+    for home in dict.fromkeys((where.home, where.real_home)):
+        if home == "/":
+            continue
+        try:
+            top = list(os.scandir(home))
+        except OSError:
+            continue
+        for entry in top:
+            if not entry.name.startswith("."):
+                continue
+            try:
+                est = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            kind = "keys" if entry.name in _KEY_DIRS else "dotfile"
+            if stat.S_ISDIR(est.st_mode) and kind == "keys":
+                for sub, _dirs, files in _walk_small(entry.path):
+                    for f in files:
+                        try:
+                            fst = os.lstat(os.path.join(sub, f))
+                        except OSError:
+                            continue
+                        if (fst.st_dev, fst.st_ino) == (st.st_dev, st.st_ino):
+                            return "~/" + os.path.relpath(os.path.join(sub, f), home), "keys"
+            elif (est.st_dev, est.st_ino) == (st.st_dev, st.st_ino):
+                return "~/" + entry.name, kind
+    return None
+
+
+def _walk_small(top: str, limit: int = 2000):
+    """os.walk of a key folder, stopping after limit entries (they hold a few files)."""
+    seen = 0
+    for row in os.walk(top):
+        seen += len(row[1]) + len(row[2])
+        yield row
+        if seen > limit:
+            return
 
 
 def _home_entry(path: str, where: _Where):
@@ -461,7 +605,13 @@ def _home_entry(path: str, where: _Where):
 
 
 def _written(path: str, where: _Where):
-    """("keys" | "dotfile" | "system", how to show it) for a write to path, or None."""
+    """("keys" | "dotfile" | "hooks" | "path" | "system", how to show it) for a write to path, or None."""
+    hooks = path.find("/.git/hooks/")
+    if hooks >= 0:
+        return "hooks", path[: hooks + len("/.git/hooks")]
+    folder = os.path.dirname(path)
+    if folder in where.path_dirs and not any(_under(folder.casefold(), d) for d in _SYSTEM_DIRS if d != "/home"):
+        return "path", folder  # (a system folder on PATH gets the system warning)
     entry = _home_entry(path, where)
     if entry is not None:
         first = entry[0]
@@ -486,90 +636,14 @@ def _under(folded: str, directory: str) -> bool:
 # ---------------------------------------------------------------- warnings
 
 
-def _warnings(call: ToolCall, keys: list, where: _Where, allow_recursive: bool) -> list:
-    name, args = call.name, call.arguments
+def _warnings(call: ToolCall, keys: list, where: _Where) -> list:
+    """Notes on how a name reads (what the command does with it is the effect line's)."""
+    args = call.arguments
     notes: list = []
-
-    def note(text: str) -> None:
-        if text not in notes:
-            notes.append(text)
-
-    def missing(value: str) -> str:
-        if value.startswith("/"):
-            return f"note: {_show(value)} does not exist"
-        return f"note: {_show(value)} does not exist in {where.cwd}"
-
     for key in keys:
         value = args[key]
         if _lookalike(value) != unicodedata.normalize("NFC", value):
-            note(f"note: {_show(value)} uses look-alike characters (it is not {_show(_lookalike(value))})")
+            notes.append(f"note: {_show(value)} uses look-alike characters (it is not {_show(_lookalike(value))})")
         if where.expansions(value):
-            note(f"note: {_show(value)} is taken literally: ~, $HOME and $PWD are not expanded")
-
-    absent = set()
-    for key in _READS.get(name, ()):
-        if not os.path.lexists(where.join(args[key])):
-            absent.add(key)
-            note(missing(args[key]))
-
-    if name in _READS_FILE:
-        for key in _READS[name]:
-            if key not in absent and os.path.isdir(where.join(args[key])):
-                note(f"note: {_show(args[key])} is a directory; {name} will fail")
-    elif name == "cd" and "folder" not in absent:
-        if not os.path.isdir(where.join(args["folder"])):
-            note(f"note: {_show(args['folder'])} is not a directory; cd will fail")
-    elif name == "rm":
-        target = where.join(args["file_name"])
-        if allow_recursive:
-            note(f"note: removes {_show(args['file_name'])} and everything in it")
-        elif os.path.isdir(target) and not os.path.islink(target.rstrip("/") or "/"):
-            note(
-                f"note: {_show(args['file_name'])} is a directory; rm without -r will fail"
-                " (set allow_recursive = true to allow rm -r)"
-            )
-    elif name == "rmdir" and "dir_name" not in absent:
-        _rmdir_notes(args["dir_name"], where, note)
-    elif name in ("mkdir", "touch"):
-        key = "dir_name" if name == "mkdir" else "file_name"
-        _create_notes(name, args[key], where, note)
-    elif name in ("mv", "cp"):
-        _overwrite_notes(args["source"], args["destination"], where, note)
+            notes.append(f"note: {_show(value)} is taken literally: ~, $HOME and $PWD are not expanded")
     return notes
-
-
-def _rmdir_notes(value: str, where: _Where, note) -> None:
-    path = where.join(value)
-    if not os.path.isdir(path):
-        note(f"note: {_show(value)} is not a directory; rmdir will fail")
-        return
-    try:
-        empty = not os.listdir(path)
-    except OSError:
-        return
-    if not empty:
-        note(f"note: {_show(value)} is not empty; rmdir will fail")
-
-
-def _create_notes(tool: str, value: str, where: _Where, note) -> None:
-    path = where.join(value)
-    if os.path.lexists(path):
-        if tool == "mkdir":
-            note(f"note: {_show(value)} already exists; mkdir will fail")
-        else:
-            note(f"note: {_show(value)} already exists; touch only updates its time")
-        return
-    parent = os.path.dirname(value.rstrip("/"))
-    if parent and not os.path.isdir(where.join(parent)):
-        note(f"note: {_show(parent)} does not exist; {tool} will fail")
-
-
-def _overwrite_notes(source: str, dest: str, where: _Where, note) -> None:
-    path = where.join(dest)
-    if os.path.isdir(path):
-        inner = os.path.basename(source.rstrip("/"))
-        if inner and os.path.lexists(os.path.join(path, inner)) and not os.path.isdir(os.path.join(path, inner)):
-            shown = dest.rstrip("/") + "/" + inner
-            note(f"note: {_show(shown)} exists and will be overwritten")
-    elif os.path.lexists(path):
-        note(f"note: {_show(dest)} exists and will be overwritten")

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 
 from . import policy, workers
-from .effect import describe
+from .effect import line
 from .errors import OutOfReach, Refused, WrongType
+from .look import look
 from .parser import parse_message
 from .readback import chained, read_back
 from .render import to_shell
@@ -27,6 +28,7 @@ class Verdict:
     call: ToolCall
     command: str  # the line to put on the prompt
     warnings: list  # one-line notes shown beside it
+    effect: str = ""  # the look's prediction in words (effect.py)
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,22 @@ class Settlement:
 
 
 def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash") -> Verdict:
-    """The command for call in `shell`, with the policy's notes; Refused with a one-line reason."""
+    """The command for call in `shell`, with the policy's notes and the effect line,
+    both from one look at the files; Refused with a one-line reason."""
     policy.refuse_hidden_characters(call)
     try:
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
-    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home))
+    seen = look(call, cwd, home, allow_recursive)
+    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), line(seen))
 
 
 def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
                home: str | None = None) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
     verdict = vet(parse_message(message), cwd, allow_recursive, home, shell)
-    effect = describe(verdict.call, cwd, home, allow_recursive)
-    return Suggestion(request, verdict.call, verdict.command, verdict.warnings, effect)
+    return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
 
 
 # Programs a request may name that no file tool stands in for: the model would

@@ -298,32 +298,36 @@ def test_recursion_only_when_allowed(fs):
     assert fs.check("rm", {"file_name": "build"}).command == "rm build"
     v = fs.check("rm", {"file_name": "build"}, allow_recursive=True)
     assert v.command == "rm -r build"
-    assert v.warnings == ["note: removes 'build' and everything in it"]
-
-
-def test_rm_r_always_warns(fs):
-    v = fs.check("rm", {"file_name": "a.txt"}, allow_recursive=True)
-    assert v.command == "rm -r a.txt"
-    assert "note: removes 'a.txt' and everything in it" in v.warnings
+    assert v.effect == "deletes: build/ and the 1 file in it (2 bytes)"
 
 
 # ------------------------------------------------------------ warnings
 
 
+# What a command will do, failure included, is the effect line's first words: no note repeats it.
 @pytest.mark.parametrize("name,args,expected", [
-    ("mv", {"source": "a.txt", "destination": "notes.txt"}, "note: 'notes.txt' exists and will be overwritten"),
-    ("cp", {"source": "a.txt", "destination": "notes.txt"}, "note: 'notes.txt' exists and will be overwritten"),
-    ("cp", {"source": "a.txt", "destination": "build"}, "note: 'build/a.txt' exists and will be overwritten"),
-    ("mv", {"source": "a.txt", "destination": "build/"}, "note: 'build/a.txt' exists and will be overwritten"),
-    ("cd", {"folder": "a.txt"}, "note: 'a.txt' is not a directory; cd will fail"),
-    ("rm", {"file_name": "build"},
-     "note: 'build' is a directory; rm without -r will fail (set allow_recursive = true to allow rm -r)"),
-    ("mkdir", {"dir_name": "build"}, "note: 'build' already exists; mkdir will fail"),
-    ("mkdir", {"dir_name": "no/such"}, "note: 'no' does not exist; mkdir will fail"),
-    ("touch", {"file_name": "a.txt"}, "note: 'a.txt' already exists; touch only updates its time"),
-    ("rmdir", {"dir_name": "build"}, "note: 'build' is not empty; rmdir will fail"),
-    ("rmdir", {"dir_name": "a.txt"}, "note: 'a.txt' is not a directory; rmdir will fail"),
-    ("cat", {"file_name": "build"}, "note: 'build' is a directory; cat will fail"),
+    ("mv", {"source": "a.txt", "destination": "notes.txt"}, "changes: moves a.txt to notes.txt, replacing notes.txt (2 bytes"),
+    ("cp", {"source": "a.txt", "destination": "notes.txt"}, "changes: copies a.txt (2 bytes, changed just now) to"
+     " notes.txt, replacing notes.txt (2 bytes"),
+    ("cp", {"source": "a.txt", "destination": "build"}, "changes: copies a.txt (2 bytes, changed just now) into build/,"
+     " replacing build/a.txt (2 bytes"),
+    ("mv", {"source": "a.txt", "destination": "build/"}, "changes: moves a.txt into build/, replacing build/a.txt (2 bytes"),
+    ("cd", {"folder": "a.txt"}, "fails: a.txt is not a folder; the shell stays in "),
+    ("rm", {"file_name": "build"}, "fails: build/ is a folder and rm without -r refuses it; nothing is deleted"),
+    ("mkdir", {"dir_name": "build"}, "fails: build already exists (a folder); nothing is made"),
+    ("mkdir", {"dir_name": "no/such"}, "fails: there is no folder no/; nothing is made"),
+    ("touch", {"file_name": "a.txt"}, "changes: only the time of a.txt (its content stays)"),
+    ("rmdir", {"dir_name": "build"}, "fails: build/ is not empty"),
+    ("rmdir", {"dir_name": "a.txt"}, "fails: a.txt is not a folder"),
+    ("cat", {"file_name": "build"}, "fails: build is a folder"),
+])
+def test_the_effect_line_says_the_outcome_first(fs, name, args, expected):
+    v = fs.check(name, args)
+    assert v.effect.startswith(expected), v.effect
+    assert v.warnings == []
+
+
+@pytest.mark.parametrize("name,args,expected", [
     ("cat", {"file_name": "~/notes.txt"}, "note: '~/notes.txt' is taken literally: ~, $HOME and $PWD are not expanded"),
     ("cat", {"file_name": "ｎｏｔｅｓ.txt"}, "note: 'ｎｏｔｅｓ.txt' uses look-alike characters (it is not 'notes.txt')"),
 ])
@@ -340,9 +344,10 @@ READERS = [("cd", "folder", {}), ("cat", "file_name", {}), ("tail", "file_name",
 
 
 @pytest.mark.parametrize("tool,key,extra", READERS, ids=[f"{t}-{k}" for t, k, _ in READERS])
-def test_missing_source_is_noted_with_the_shells_directory(fs, tool, key, extra):
+def test_a_missing_source_fails_in_the_shells_directory(fs, tool, key, extra):
     v = fs.check(tool, {**extra, key: "only_elsewhere.txt"})
-    assert f"note: 'only_elsewhere.txt' does not exist in {fs.cwd}" in v.warnings
+    assert v.effect.startswith("fails: "), v.effect
+    assert "only_elsewhere.txt" in v.effect and "not there" in v.effect
 
 
 def test_existing_files_need_no_notes(fs):
@@ -357,8 +362,7 @@ def test_paths_are_judged_against_the_given_cwd_not_the_process_cwd(fs):
     assert os.getcwd() == fs.elsewhere
     # a.txt exists in the shell's directory only; only_elsewhere.txt in the process's only.
     assert fs.check("cat", {"file_name": "a.txt"}).warnings == []
-    assert fs.check("cat", {"file_name": "only_elsewhere.txt"}).warnings == [
-        f"note: 'only_elsewhere.txt' does not exist in {fs.cwd}"]
+    assert fs.check("cat", {"file_name": "only_elsewhere.txt"}).effect == "fails: only_elsewhere.txt is not there"
     # "etc" is harmless in the project, and a system directory for a shell sitting at /.
     assert fs.check("rm", {"file_name": "etc"}).command == "rm etc"
     assert "system directory /etc" in _refused(fs, "rm", {"file_name": "etc"}, cwd="/")

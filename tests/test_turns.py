@@ -49,7 +49,7 @@ def test_the_policy_refuses_and_notes_in_the_turn(tmp_path):
     with pytest.raises(Refused):
         suggest(fake_model("rm", {"file_name": "/"}), cwd=str(tmp_path))
     s = suggest(fake_model("cat", {"file_name": "missing.txt"}), cwd=str(tmp_path))
-    assert s.command == "cat missing.txt" and "does not exist" in s.warnings[0]
+    assert s.command == "cat missing.txt" and s.effect == "fails: missing.txt is not there"
 
 
 def test_a_model_without_a_tool_call_is_a_typed_error():

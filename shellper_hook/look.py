@@ -1,0 +1,800 @@
+"""One look at the files for a call: what the user's tools will do, as this user.
+
+look() is taken once per suggestion (and again at Enter); the effect line
+(effect.py) is its prediction in words and the policy (policy.py) judges on its
+facts. It predicts the outcome as GNU coreutils and a POSIX shell's `>>` will
+do it for the effective user: success, or failure and why; which files are
+created, replaced (through a link: the file really written), appended to,
+removed. macOS's BSD tools differ in a few places (noted where they do).
+
+It is bounded and never blocks: at most MAX_ENTRIES entries walked and
+DEADLINE seconds, no symbolic link followed out of a walk, no other file
+system entered, and the only files it opens are regular ones, non-blocking and
+without following links, never on a proc, sys or dev file system. What it
+could not see it says (`short`), and the policy gets stricter for it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+
+MAX_ENTRIES = 100_000  # entries one look walks; past it, "more than N"
+DEADLINE = 1.0  # seconds one look may take; past it, what was seen so far, said so
+READ_LIMIT = 64 << 20  # bytes of a file read to count its lines
+# File systems whose files are not files: never opened, and judged by their type wherever mounted.
+PSEUDO_FS = frozenset(("proc", "sysfs", "devtmpfs", "devpts", "debugfs", "tracefs", "securityfs", "cgroup",
+                       "cgroup2", "configfs", "efivarfs", "bpf", "fusectl", "pstore", "mqueue", "hugetlbfs"))
+
+
+@dataclass
+class Tree:
+    """What a walk of a folder found (links and special files count as files)."""
+
+    files: int = 0
+    folders: int = 0  # below the top
+    size: int = 0
+    complete: bool = True
+    blocked: list = field(default_factory=list)  # folders that cannot be read or searched
+    fixed: list = field(default_factory=list)  # folders whose entries cannot be removed (no write)
+    unreadable: list = field(default_factory=list)  # files that cannot be read (a copy fails on them)
+    protected: int = 0  # write-protected files (rm asks before each, at a terminal)
+
+
+@dataclass
+class Seen:
+    """The look's prediction for one call."""
+
+    kind: str  # the first words of the effect line: the outcome
+    text: str
+    ok: bool = True  # the command is expected to succeed
+    short: str = ""  # what the look could not see ("" when it saw everything it needed)
+    written: list = field(default_factory=list)  # absolute paths of files really written (links resolved)
+    trees: list = field(default_factory=list)  # (path, Tree) of folders copied, moved or removed
+
+    @property
+    def line(self) -> str:
+        return f"{self.kind}: {self.text}"
+
+
+class _Eyes:
+    """File-system access for one look: bounded, non-blocking, as this user."""
+
+    def __init__(self, cwd: str, home: str, max_entries: int, deadline: float) -> None:
+        self.cwd, self.home = cwd, (home.rstrip("/") or "/")
+        self.left = max_entries
+        self.max_entries = max_entries
+        self.until = time.monotonic() + deadline
+        self.short = ""
+        self._mounts = None
+
+    def at(self, value: str) -> str:
+        return os.path.join(self.cwd, value)
+
+    def lstat(self, path: str):
+        try:
+            return os.lstat(path)
+        except (OSError, ValueError):
+            return None
+
+    def stat(self, path: str):
+        try:
+            return os.stat(path)
+        except (OSError, ValueError):
+            return None
+
+    def reason(self, path: str, follow: bool = True) -> str:
+        """Why path cannot be reached: "" if it can."""
+        try:
+            os.stat(path) if follow else os.lstat(path)
+        except PermissionError:
+            return "no permission to reach it"
+        except FileNotFoundError:
+            return "not there"
+        except NotADirectoryError:
+            return "a part of the path is not a folder"
+        except OSError as exc:
+            return exc.strerror or "cannot be reached"
+        except ValueError:
+            return "not a valid name"
+        return ""
+
+    def can(self, path: str, mode: int) -> bool:
+        try:
+            if os.access in os.supports_effective_ids:
+                return os.access(path, mode, effective_ids=True)
+            return os.access(path, mode)
+        except (OSError, ValueError):
+            return False
+
+    def show(self, path: str) -> str:
+        """A path as the user knows it (~/project/src)."""
+        path = os.path.normpath(path)
+        if self.home != "/" and (path == self.home or path.startswith(self.home + "/")):
+            return "~" + path[len(self.home):]
+        return path
+
+    def out_of_time(self) -> bool:
+        if time.monotonic() > self.until:
+            self.short = self.short or "shellper ran out of time looking at the files"
+            return True
+        return False
+
+    def mounts(self) -> list:
+        """(mount point, fs type), longest first."""
+        if self._mounts is None:
+            self._mounts = mounts()
+        return self._mounts
+
+    def fs_type(self, path: str) -> str:
+        real = os.path.realpath(path)
+        for point, kind in self.mounts():
+            if real == point or real.startswith(point.rstrip("/") + "/"):
+                return kind
+        return ""
+
+    def walk(self, top: str, copy: bool = False) -> Tree:
+        """Count what is under the folder top (not following links, one file system)."""
+        tree = Tree()
+        try:
+            device = os.lstat(top).st_dev
+        except OSError:
+            tree.complete = False
+            return tree
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            if not (self.can(folder, os.R_OK) and self.can(folder, os.X_OK)):
+                tree.blocked.append(folder)
+                tree.complete = False
+                continue
+            writable = self.can(folder, os.W_OK)
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if not writable and folder not in tree.fixed:
+                            tree.fixed.append(folder)  # its entries cannot be removed
+                        self.left -= 1
+                        if self.left < 0:
+                            self.short = self.short or f"too many files to check: more than {self.max_entries:,}"
+                            tree.complete = False
+                            return tree
+                        if not self.left % 512 and self.out_of_time():
+                            tree.complete = False
+                            return tree
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            tree.files += 1
+                            tree.complete = False
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            tree.folders += 1
+                            if st.st_dev == device:
+                                stack.append(entry.path)
+                            else:
+                                tree.complete = False
+                            continue
+                        tree.files += 1
+                        if stat.S_ISREG(st.st_mode):
+                            tree.size += st.st_size
+                            if copy and not self.can(entry.path, os.R_OK):
+                                tree.unreadable.append(entry.path)
+                        if not stat.S_ISLNK(st.st_mode) and not self.can(entry.path, os.W_OK):
+                            tree.protected += 1
+            except OSError:
+                tree.blocked.append(folder)
+                tree.complete = False
+        return tree
+
+    def content(self, path: str):
+        """(lines, ends with a newline, complete) of a regular file, or None.
+        Opened non-blocking and without following a link; never on a pseudo file system."""
+        if self.fs_type(path) in PSEUDO_FS:
+            return None
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+        try:
+            fd = os.open(path, flags)
+        except (OSError, ValueError):
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None  # swapped for a FIFO or device since it was looked at: not read
+            if st.st_size == 0:
+                return 0, True, True
+            last = os.pread(fd, 1, st.st_size - 1)
+            newline_end = last == b"\n"
+            count, read = 0, 0
+            while read < READ_LIMIT:
+                if self.out_of_time():
+                    return count, newline_end, False
+                block = os.read(fd, 1 << 20)
+                if not block:
+                    break
+                count += block.count(b"\n")
+                read += len(block)
+            else:
+                return count, newline_end, False
+            return count + (0 if newline_end else 1), newline_end, True
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+
+def mounts() -> list:
+    """(mount point, fs type) of this machine's mounts, longest point first ([] where unknown)."""
+    found = []
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            for row in fh:
+                fields = row.split()
+                if " - " not in row or len(fields) < 5:
+                    continue
+                after = row.split(" - ", 1)[1].split()
+                point = fields[4].encode().decode("unicode_escape") if "\\" in fields[4] else fields[4]
+                found.append((point, after[0] if after else ""))
+    except OSError:
+        return []
+    return sorted(found, key=lambda m: len(m[0]), reverse=True)
+
+
+# ---------------------------------------------------------------- words
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def size_words(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{int(n)} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover - the loop returns
+
+
+def _ago(mtime: float) -> str:
+    seconds = max(0.0, time.time() - mtime)
+    for span, name in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= span:
+            return f"changed {_n(int(seconds // span), name)} ago"
+    return "changed just now"
+
+
+def q(value: str) -> str:
+    return value if value and all(c.isalnum() or c in "._-/+@~" for c in value) else repr(value)
+
+
+def _folder(value: str) -> str:
+    return q(value.rstrip("/") + "/") if value.rstrip("/") else q(value)
+
+
+def _tree_words(tree: Tree, short: str) -> str:
+    """'the 120 files in it (11.7 KB)', or 'more than N files' when the walk stopped."""
+    if tree.complete:
+        return f"the {_n(tree.files, 'file')} in it ({size_words(tree.size)})"
+    if tree.blocked and not short:
+        blocked = _n(len(tree.blocked), "folder")
+        return f"{_n(tree.files, 'file')} it can see in it ({size_words(tree.size)}) and what is in {blocked} it cannot read"
+    return f"at least {_n(tree.files, 'file')} in it ({short or 'not all could be seen'})"
+
+
+def _fail(why: str) -> Seen:
+    return Seen("fails", why, ok=False)
+
+
+def _parent(path: str) -> str:
+    return os.path.dirname(path.rstrip("/")) or "/"
+
+
+def _why_not_in(eyes: _Eyes, folder: str, shown: str, verb: str) -> str:
+    """Why a name cannot be made or removed in folder ("" if it can)."""
+    st = eyes.stat(folder)
+    if st is None:
+        why = eyes.reason(folder)
+        if why == "no permission to reach it":
+            return f"no permission to reach the folder {shown}"
+        return f"there is no folder {shown}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{shown} is not a folder"
+    if not (eyes.can(folder, os.W_OK) and eyes.can(folder, os.X_OK)):
+        return f"no permission to {verb} in {shown}"
+    if eyes.fs_type(folder) in PSEUDO_FS:
+        return f"{shown} is on a {eyes.fs_type(folder)} file system, not a real folder"
+    return ""
+
+
+def _sticky_blocks(eyes: _Eyes, folder: str, st_entry) -> bool:
+    """A sticky folder (/tmp) lets only an entry's owner (or the folder's) remove it."""
+    fst = eyes.stat(folder)
+    if fst is None or not fst.st_mode & stat.S_ISVTX:
+        return False
+    uid = os.geteuid()
+    return uid != 0 and uid not in (fst.st_uid, st_entry.st_uid)
+
+
+def _shown_parent(value: str) -> str:
+    p = os.path.dirname(value.rstrip("/"))
+    return _folder(p) if p else "this folder"
+
+
+# ---------------------------------------------------------------- per tool
+
+
+def _what(eyes: _Eyes, path: str, value: str, st) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return f"the link {q(value)} (not what it points to)"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{q(value)} (a special file)"
+    return f"{q(value)} ({size_words(st.st_size)}, {_ago(st.st_mtime)})"
+
+
+def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value = a["file_name"]
+    path = eyes.at(value)
+    st = eyes.lstat(path.rstrip("/") or "/")
+    if st is None:
+        why = eyes.reason(path, follow=False)
+        if why == "no permission to reach it":
+            return _fail(f"no permission to reach {q(value)}; nothing is deleted")
+        return _fail(f"{q(value)} is not there; nothing is deleted")
+    is_link = stat.S_ISLNK(st.st_mode)
+    target_st = eyes.stat(path) if is_link else st
+    via_slash = is_link and value.endswith("/") and target_st is not None and stat.S_ISDIR(target_st.st_mode)
+    if stat.S_ISDIR(st.st_mode) or via_slash:
+        if not recursive:
+            return _fail(f"{_folder(value)} is a folder and rm without -r refuses it; nothing is deleted")
+        tree = eyes.walk(path if not via_slash else os.path.realpath(path))
+        if via_slash:
+            # GNU rm empties the folder the link points to, then cannot remove the link as a folder.
+            return Seen("fails part-way", f"deletes {_tree_words(tree, eyes.short)} (the folder the link "
+                        f"{q(value.rstrip('/'))} points to), then fails: {q(value)} is a link, not a folder; "
+                        "the link and that folder stay", ok=False, short=eyes.short, trees=[(path, tree)])
+        why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
+        stuck = tree.blocked + [f for f in tree.fixed if f not in tree.blocked]
+        if why or stuck or _sticky_blocks(eyes, _parent(path), st):
+            where = [eyes.show(p) for p in stuck[:2]]
+            cause = why or (f"no permission in {', '.join(map(q, where))}" if where else "no permission to delete it")
+            if not (tree.files or tree.folders) or why:
+                return Seen("fails", f"{cause}; {_folder(value)} stays", ok=False, short=eyes.short,
+                            trees=[(path, tree)])
+            return Seen("fails part-way", f"deletes part of {_folder(value)} and {_tree_words(tree, eyes.short)}, "
+                        f"then fails: {cause}; what is there stays", ok=False, short=eyes.short, trees=[(path, tree)])
+        text = f"{_folder(value)} and {_tree_words(tree, eyes.short)}"
+        if tree.protected:
+            return Seen("asks first", f"rm asks before each of {_n(tree.protected, 'write-protected file')}; "
+                        f"then deletes {text}", short=eyes.short, trees=[(path, tree)])
+        return Seen("deletes", text, short=eyes.short, trees=[(path, tree)])
+    why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
+    if why or _sticky_blocks(eyes, _parent(path), st):
+        return _fail(f"{why or 'no permission to delete it (a sticky folder of someone else)'}; {q(value)} stays")
+    what = _what(eyes, path, value, st)
+    if not is_link and not eyes.can(path, os.W_OK):
+        return Seen("asks first", f"rm asks before deleting the write-protected {what}; answer y to delete it")
+    return Seen("deletes", what)
+
+
+def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value = a["dir_name"]
+    path = eyes.at(value)
+    st = eyes.lstat(path.rstrip("/") or "/")
+    if st is None:
+        return _fail(f"{_folder(value)} is not there")
+    if stat.S_ISLNK(st.st_mode):
+        return _fail(f"{q(value.rstrip('/'))} is a link, and rmdir does not follow it; nothing is deleted")
+    if not stat.S_ISDIR(st.st_mode):
+        return _fail(f"{q(value)} is not a folder")
+    if not (eyes.can(path, os.R_OK)):
+        return _fail(f"no permission to read {_folder(value)}, so it cannot be seen to be empty")
+    try:
+        with os.scandir(path) as entries:
+            inside = next(iter(entries), None)
+    except OSError:
+        return _fail(f"{_folder(value)} cannot be read")
+    if inside is not None:
+        return _fail(f"{_folder(value)} is not empty")
+    why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
+    if why or _sticky_blocks(eyes, _parent(path), st):
+        return _fail(f"{why or 'no permission to delete it'}; {_folder(value)} stays")
+    return Seen("deletes", f"the empty folder {_folder(value)}")
+
+
+def _mkdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value = a["dir_name"]
+    path = eyes.at(value)
+    st = eyes.lstat(path.rstrip("/") or "/")
+    if st is not None:
+        kind = "folder" if stat.S_ISDIR(st.st_mode) else "link" if stat.S_ISLNK(st.st_mode) else "file"
+        return _fail(f"{q(value.rstrip('/') or value)} already exists (a {kind}); nothing is made")
+    why = _why_not_in(eyes, _parent(path), _shown_parent(value), "create")
+    if why:
+        return _fail(f"{why}; nothing is made")
+    return Seen("creates", f"the folder {q(value)}")
+
+
+def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value = a["file_name"]
+    path = eyes.at(value)
+    lst = eyes.lstat(path)
+    st = eyes.stat(path)
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode) or eyes.can(path, os.W_OK) or st.st_uid == os.geteuid() or os.geteuid() == 0:
+            if stat.S_ISDIR(st.st_mode) and not (eyes.can(path, os.W_OK) or st.st_uid == os.geteuid() or os.geteuid() == 0):
+                return _fail(f"no permission to change the time of {q(value)}")
+            return Seen("changes", f"only the time of {q(value)} (its content stays)")
+        return _fail(f"no permission to change the time of {q(value)}")
+    if value.endswith("/"):
+        return _fail(f"{q(value)} ends with / but is not a folder; nothing is made")
+    target = path
+    if lst is not None and stat.S_ISLNK(lst.st_mode):
+        try:
+            target = os.path.join(os.path.dirname(path), os.readlink(path))
+        except OSError:
+            return _fail(f"the link {q(value)} cannot be read")
+    why = _why_not_in(eyes, _parent(target), _shown_parent(value) if target == path else eyes.show(_parent(target)),
+                      "create")
+    if why:
+        return _fail(f"{why}; nothing is made")
+    if target != path:
+        return Seen("creates", f"an empty file {q(eyes.show(target))}, where the dangling link {q(value)} points",
+                    written=[os.path.normpath(target)])
+    return Seen("creates", f"an empty file {q(value)}", written=[os.path.normpath(path)])
+
+
+def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    content, value = a["content"], a["file_name"]
+    added = content.count("\n") + 1
+    if value == "None":
+        return Seen("reads", f"prints {_n(added, 'line')}")
+    path = eyes.at(value)
+    lst = eyes.lstat(path.rstrip("/") or "/")
+    st = eyes.stat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return _fail(f"{q(value)} is a folder; nothing is written")
+    if st is None:
+        if lst is None and eyes.reason(path, follow=False) == "no permission to reach it":
+            return _fail(f"no permission to reach {q(value)}; nothing is written")
+        if value.endswith("/"):
+            return _fail(f"{q(value)} ends with / but is not a folder; nothing is written")
+        target = path
+        if lst is not None and stat.S_ISLNK(lst.st_mode):
+            try:
+                target = os.path.join(os.path.dirname(path), os.readlink(path))
+            except OSError:
+                return _fail(f"the link {q(value)} cannot be read")
+        shown = _shown_parent(value) if target == path else q(eyes.show(_parent(target)))
+        why = _why_not_in(eyes, _parent(target), shown, "create")
+        if why:
+            return _fail(f"{why}; nothing is written")
+        where = q(value) if target == path else f"{q(eyes.show(target))} (where the dangling link {q(value)} points)"
+        return Seen("creates", f"writes {_n(added, 'line')} to a new file {where}", written=[os.path.normpath(target)])
+    real = os.path.realpath(path)
+    via = "" if lst is None or not stat.S_ISLNK(lst.st_mode) else f" (the link {q(value)} points there)"
+    shown = q(value) if not via else q(eyes.show(real))
+    if not stat.S_ISREG(st.st_mode):
+        return Seen("changes", f"writes {_n(added, 'line')} to the special file {shown}{via}", written=[real])
+    if not eyes.can(path, os.W_OK):
+        return _fail(f"no permission to write to {shown}{via}; nothing is written")
+    seen = eyes.content(path if not via else real)
+    if seen is None:
+        return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}", written=[real])
+    lines, newline_end, complete = seen
+    has = f"{'' if complete else 'at least '}{lines:,}"
+    if not newline_end and lines:
+        glued = "its last line has no newline, so the first line is added onto that line"
+        return Seen("changes", f"appends to {shown}{via}, which has {has} lines; {glued}"
+                    + (f", then {_n(added - 1, 'line')} more" if added > 1 else ""), written=[real])
+    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, which has {has} (nothing in it is replaced)",
+                written=[real])
+
+
+def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value = a["folder"]
+    path = eyes.at(value)
+    st = eyes.stat(path)
+    if st is None:
+        why = eyes.reason(path)
+        if why == "no permission to reach it":
+            return _fail(f"no permission to reach {_folder(value)}; the shell stays in {eyes.show(eyes.cwd)}")
+        return _fail(f"{_folder(value)} is not there; the shell stays in {eyes.show(eyes.cwd)}")
+    if not stat.S_ISDIR(st.st_mode):
+        return _fail(f"{q(value)} is not a folder; the shell stays in {eyes.show(eyes.cwd)}")
+    if not eyes.can(path, os.X_OK):
+        return _fail(f"no permission to enter {_folder(value)}; the shell stays in {eyes.show(eyes.cwd)}")
+    return Seen("moves the shell", f"goes to {eyes.show(path)}")
+
+
+def _readable(eyes: _Eyes, value: str, tool: str) -> str:
+    """Why tool cannot read the file value ("" if it can)."""
+    path = eyes.at(value)
+    st = eyes.stat(path)
+    if st is None:
+        why = eyes.reason(path)
+        return f"no permission to reach {q(value)}" if why == "no permission to reach it" else f"{q(value)} is not there"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{q(value)} is a folder"
+    if not eyes.can(path, os.R_OK):
+        return f"no permission to read {q(value)}"
+    return ""
+
+
+def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value, want = a["file_name"], a["lines"]
+    why = _readable(eyes, value, "tail")
+    if why:
+        return _fail(why)
+    path = eyes.at(value)
+    seen = eyes.content(path) if stat.S_ISREG(eyes.stat(path).st_mode) else None
+    if seen is None:
+        return Seen("reads", f"the last {want:,} lines of {q(value)}")
+    lines, newline_end, complete = seen
+    if not complete:
+        return Seen("reads", f"shows the last {want:,} of {q(value)}'s more than {lines:,} lines")
+    if lines <= want:
+        return Seen("reads", f"shows all of {q(value)}'s {_n(lines, 'line')}")
+    return Seen("reads", f"shows the last {want:,} of {q(value)}'s {lines:,} lines")
+
+
+def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    value, name = a["path"], a["name"]
+    path = eyes.at(value)
+    st = eyes.stat(path)
+    if st is None:
+        return _fail(f"{q(value)} is not there")
+    what = "lists every name under" if name == "None" else f"finds names containing {name!r} under"
+    # find prints its start point too when it matches (its name as given, trailing slashes aside).
+    start = os.path.basename(value.rstrip("/")) or value
+    found = 1 if name == "None" or name in start else 0
+    if not stat.S_ISDIR(st.st_mode):
+        return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
+    left, stack, blocked = eyes.left, [path], 0
+    device = st.st_dev
+    complete = True
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    eyes.left -= 1
+                    if eyes.left < 0 or (not eyes.left % 512 and eyes.out_of_time()):
+                        if eyes.left < 0:
+                            eyes.short = eyes.short or f"too many files to check: more than {left:,}"
+                        complete = False
+                        stack = []
+                        break
+                    if name == "None" or name in entry.name:
+                        found += 1
+                    try:
+                        if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_dev == device:
+                            stack.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            blocked += 1
+    if not complete:
+        return Seen("reads", f"{what} {q(value)} (more than {found:,} right now; {eyes.short})", short=eyes.short)
+    if blocked:
+        return Seen("reads", f"{what} {q(value)} ({found:,} it can see; {_n(blocked, 'folder')} it cannot read, "
+                    "which find reports as errors)")
+    return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
+
+
+def _reader(words):
+    def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+        key = "file_name"
+        why = _readable(eyes, a[key], "")
+        return _fail(why) if why else Seen("reads", words(a))
+
+    return describe
+
+
+def _diff(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    one, two = a["file_name1"], a["file_name2"]
+    for value in (one, two):
+        path = eyes.at(value)
+        st = eyes.stat(path)
+        if st is None:
+            return _fail(_readable(eyes, value, "diff"))
+        if not eyes.can(path, os.R_OK):
+            return _fail(f"no permission to read {q(value)}")
+    dirs = [stat.S_ISDIR(eyes.stat(eyes.at(v)).st_mode) for v in (one, two)]
+    if dirs[0] and dirs[1]:
+        return Seen("reads", f"compares the folders {_folder(one)} and {_folder(two)}")
+    if dirs[0] or dirs[1]:
+        folder, file = (one, two) if dirs[0] else (two, one)
+        inner = os.path.join(folder, os.path.basename(file.rstrip("/")))
+        if eyes.stat(eyes.at(inner)) is None:
+            return _fail(f"{q(folder)} is a folder, and diff compares {q(file)} with {q(inner)}, which is not there")
+        return Seen("reads", f"compares {q(file)} with {q(inner)} ({q(folder)} is a folder)")
+    return Seen("reads", f"compares {q(one)} with {q(two)}")
+
+
+def _move_copy(copy: bool):
+    verb, tool = ("copies", "cp") if copy else ("moves", "mv")
+
+    def predict(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+        src, dst = a["source"], a["destination"]
+        spath, dpath = eyes.at(src), eyes.at(dst)
+        sl = eyes.lstat(spath.rstrip("/") or "/")
+        if sl is None:
+            why = eyes.reason(spath, follow=False)
+            if why == "no permission to reach it":
+                return _fail(f"no permission to reach {q(src)}; nothing is {'copied' if copy else 'moved'}")
+            return _fail(f"{q(src)} is not there; nothing is {'copied' if copy else 'moved'}")
+        # cp -r copies a link as a link (GNU's -r is -P); with a trailing slash both tools go through it.
+        if stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
+            sl = eyes.stat(spath) or sl
+        src_dir = stat.S_ISDIR(sl.st_mode)
+        inner = os.path.basename(src.rstrip("/")) or src
+        dst_st = eyes.stat(dpath)
+        if dst_st is not None and stat.S_ISDIR(dst_st.st_mode):
+            merge = copy and inner in (".", "..")
+            tpath = dpath if merge else os.path.join(dpath, inner)
+            tshown = dst if merge else dst.rstrip("/") + "/" + inner
+            into = f"into {_folder(dst)}"
+            if not copy and inner in (".", ".."):
+                return _fail(f"{q(src)} cannot be moved (it names a folder by . or ..)")
+        else:
+            if dst.endswith("/") and not src_dir:
+                return _fail(f"there is no folder {_folder(dst)} to put {q(src)} into; nothing is "
+                             f"{'copied' if copy else 'moved'}")
+            tpath, tshown, into, merge = dpath, dst, f"to {q(dst)}", False
+        tl = eyes.lstat(tpath.rstrip("/") or "/")
+        done = "copied" if copy else "moved"
+        # Same file: the tools refuse.
+        if tl is not None and not merge:
+            same = (eyes.stat(tpath), eyes.stat(spath)) if copy else (tl, sl)
+            if same[0] is not None and same[1] is not None and (same[0].st_dev, same[0].st_ino) == (same[1].st_dev, same[1].st_ino):
+                return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
+        if src_dir:
+            real_s = os.path.realpath(spath)
+            real_t = os.path.realpath(tpath)
+            if real_t == real_s and merge:
+                return _fail(f"{q(src)} and {q(tshown)} are the same folder; nothing is {done}")
+            if real_t.startswith(real_s.rstrip("/") + "/") or (real_t == real_s and not merge):
+                return _fail(f"{_folder(src)} cannot be {done} into itself ({q(tshown)})"
+                             + ("; cp leaves a partial copy there" if copy else ""))
+        # The folder the new name goes in.
+        where = dpath if merge else _parent(tpath)
+        why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
+        if why and not (merge and eyes.stat(where) is not None):
+            return _fail(f"{why}; nothing is {done}")
+        if not copy:
+            why = _why_not_in(eyes, _parent(spath.rstrip("/") or "/"), _shown_parent(src), "move things out")
+            if why or _sticky_blocks(eyes, _parent(spath), sl):
+                return _fail(f"{why or 'no permission to move it out of a sticky folder of someone else'}; nothing is moved")
+            if src_dir and os.path.realpath(_parent(spath)) != os.path.realpath(where) and not eyes.can(spath, os.W_OK):
+                return _fail(f"no permission to move the folder {_folder(src)} (it is not writable); nothing is moved")
+        elif not src_dir and stat.S_ISREG(sl.st_mode) and not eyes.can(spath, os.R_OK):
+            return _fail(f"no permission to read {q(src)}; nothing is copied")
+        tree = None
+        if src_dir and (copy or (dst_st is not None and eyes.stat(spath).st_dev != dst_st.st_dev)):
+            tree = eyes.walk(os.path.realpath(spath) if src.endswith("/") else spath, copy=True)
+        what = _what_source(eyes, src, sl, tree, copy)
+        written: list = []
+        trees = [(spath, tree)] if tree is not None else []
+        # What is at the new name now.
+        replaced = ""
+        if tl is not None and not merge:
+            t_dir = stat.S_ISDIR(tl.st_mode)
+            t_follow = eyes.stat(tpath)
+            if copy and stat.S_ISLNK(tl.st_mode) and t_follow is None:
+                return _fail(f"{q(tshown)} is a dangling link, and cp does not write through it; nothing is copied")
+            if copy and t_follow is not None and stat.S_ISDIR(t_follow.st_mode):
+                t_dir = True
+            if t_dir and not src_dir:
+                return _fail(f"{q(tshown)} is a folder, and a file cannot replace it; nothing is {done}")
+            if src_dir and not t_dir:
+                return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
+            if t_dir and not copy:
+                try:
+                    with os.scandir(tpath) as entries:
+                        full = next(iter(entries), None) is not None
+                except OSError:
+                    full = True
+                if full:
+                    return _fail(f"{_folder(tshown)} is there and not empty; nothing is moved")
+                replaced = f", replacing the empty folder {_folder(tshown)}"
+            elif t_dir:
+                merge = True
+            elif copy:
+                real = os.path.realpath(tpath)
+                if not eyes.can(tpath, os.W_OK):
+                    return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
+                via = "" if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode) else \
+                    f" (through the link {q(tshown)}: the file written is {q(eyes.show(real))})"
+                newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
+                replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}"
+                written.append(real)
+            else:
+                newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
+                kind = "the link " if stat.S_ISLNK(tl.st_mode) else ""
+                replaced = f", replacing {kind}{q(tshown)} ({size_words(tl.st_size)}{newer})"
+                written.append(os.path.normpath(tpath))
+                if not stat.S_ISLNK(tl.st_mode) and not eyes.can(tpath, os.W_OK):
+                    return Seen("asks first", f"mv asks before replacing the write-protected {q(tshown)}; then "
+                                f"{verb} {what} {into}{replaced}", written=written)
+        else:
+            written.append(os.path.normpath(tpath))
+        if tree is not None and (tree.unreadable or tree.blocked):
+            bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
+            return Seen("fails part-way", f"{verb} {what} {into}, but cannot read {', '.join(map(q, bad))}"
+                        f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
+                        ok=False, short=eyes.short, written=written, trees=trees)
+        if merge:
+            line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
+            return Seen("changes", line, short=eyes.short, written=written, trees=trees)
+        if replaced:
+            return Seen("changes", f"{verb} {what} {into}{replaced}", short=eyes.short, written=written, trees=trees)
+        if src_dir and (dst_st is None):
+            return Seen("creates" if copy else "changes", f"{verb} {what} to a new folder {q(dst.rstrip('/'))}",
+                        short=eyes.short, written=written, trees=trees)
+        return Seen("creates" if copy else "changes", f"{verb} {what} {into}", short=eyes.short, written=written,
+                    trees=trees)
+
+    return predict
+
+
+def _what_source(eyes: _Eyes, src: str, sl, tree, copy: bool) -> str:
+    if stat.S_ISLNK(sl.st_mode):
+        return f"the link {q(src)} (not what it points to)"
+    if tree is not None:
+        return f"{_folder(src)} and {_tree_words(tree, eyes.short)}"
+    if not copy or stat.S_ISDIR(sl.st_mode):
+        return _folder(src) if stat.S_ISDIR(sl.st_mode) else q(src)
+    if not stat.S_ISREG(sl.st_mode):
+        return f"{q(src)} (a special file)"
+    return f"{q(src)} ({size_words(sl.st_size)}, {_ago(sl.st_mtime)})"
+
+
+def _here(words):
+    def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+        if not (eyes.can(eyes.cwd, os.R_OK) or words(a).startswith("prints")):
+            return _fail(f"no permission to read this folder ({eyes.show(eyes.cwd)})")
+        return Seen("reads", words(a))
+
+    return describe
+
+
+_PREDICT = {
+    "rm": _rm,
+    "rmdir": _rmdir,
+    "mv": _move_copy(False),
+    "cp": _move_copy(True),
+    "echo": _echo,
+    "touch": _touch,
+    "mkdir": _mkdir,
+    "cd": _cd,
+    "tail": _tail,
+    "find": _find,
+    "diff": _diff,
+    "grep": _reader(lambda a: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}"),
+    "cat": _reader(lambda a: f"shows {q(a['file_name'])}"),
+    "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)"),
+    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}"),
+    "ls": _here(lambda a: "lists this folder" + (", hidden names too" if a["a"] else "")),
+    "du": _here(lambda a: "shows the disk space of this folder" + (" in KB/MB/GB" if a["human_readable"] else "")),
+    "pwd": _here(lambda a: "prints the current folder"),
+}
+_KIND = {"rm": "deletes", "rmdir": "deletes", "mv": "changes", "cp": "creates", "echo": "changes",
+         "mkdir": "creates", "touch": "creates", "cd": "moves the shell"}
+KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first")
+
+
+def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
+         max_entries: int = MAX_ENTRIES, deadline: float = DEADLINE) -> Seen:
+    """The predicted outcome of call run from cwd by this user; never raises."""
+    eyes = _Eyes(cwd, os.path.expanduser("~") if home is None else home, max_entries, deadline)
+    try:
+        seen = _PREDICT[call.name](eyes, call.arguments, allow_recursive)
+    except Exception as exc:  # looking must never fail a suggestion
+        kind = _KIND.get(call.name, "reads")
+        return Seen(kind, f"runs {call.name} (shellper could not look at the files: {type(exc).__name__})",
+                    short="shellper could not look at the files")
+    if eyes.short and not seen.short:
+        seen.short = eyes.short
+    return seen
