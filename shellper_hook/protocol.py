@@ -14,6 +14,9 @@ Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
              asking for its own pipes for its next requests, see pipes.py)
   executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
   commit     session                     -> {"recorded"}  (commit the pending suggestion now)
+  check      session, cwd, command, shell -> {"changed", "lines"} (Enter is about to run command:
+             when it is the suggestion, the files are judged again; changed: show lines and
+             run nothing until a second Enter; a refusal is an error of kind "refused")
   history    session                     -> {"exchanges": [...], "pending": {...}|null}
   reset      session | all: true         -> {"removed": n}
   closed     session                     -> {"removed": n}  (the shell is exiting: forget
@@ -49,7 +52,7 @@ except ImportError:  # not CPython
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
-OPS = ("ping", "translate", "executed", "commit", "history", "reset", "closed", "status", "export", "stop")
+OPS = ("ping", "translate", "check", "executed", "commit", "history", "reset", "closed", "status", "export", "stop")
 SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its shell (default bash)
 
 
@@ -171,7 +174,7 @@ def decode_request(line: bytes) -> dict:
     op = req.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown operation {op!r}")
-    if op in ("translate", "executed", "commit", "history", "closed") or (op == "reset" and req.get("all") is not True):
+    if op in ("translate", "check", "executed", "commit", "history", "closed") or (op == "reset" and req.get("all") is not True):
         pid = _field(req, "session", int, "a shell PID (integer)")
         if pid <= 0 or pid > 2**31:
             raise ProtocolError("field 'session' must be a positive PID")
@@ -188,7 +191,10 @@ def decode_request(line: bytes) -> dict:
         origin = req["settings"]
         if not (isinstance(origin, dict) and all(isinstance(v, str) for v in origin.values())):
             raise ProtocolError("field 'settings' must map names to strings")
-    if op in ("translate", "executed") and req.get("shell", "bash") not in SHELLS:
+    if op == "check":
+        _field(req, "command", str, "a string")
+        _field(req, "cwd", str, "a directory path")
+    if op in ("translate", "check", "executed") and req.get("shell", "bash") not in SHELLS:
         raise ProtocolError(f"field 'shell' must be one of {', '.join(SHELLS)}")
     if op == "executed":
         _field(req, "command", str, "a string")
@@ -216,8 +222,11 @@ def peer_uid(sock: _socket.socket) -> int | None:
 
 
 def nul_reply(reply: dict) -> bytes:
-    """The NUL-separated form of a translate reply, for shell widgets."""
-    if reply.get("ok"):
+    """The NUL-separated form of a translate or check reply, for shell widgets:
+    ok NUL command NUL lines, or for a check: same NUL NUL, changed NUL NUL lines."""
+    if reply.get("ok") and "changed" in reply:
+        fields = ["changed" if reply["changed"] else "same", "", "\n".join(reply.get("lines", []))]
+    elif reply.get("ok"):
         # The effect line first, then the policy's notes: the widgets show each line.
         lines = ([reply["effect"]] if reply.get("effect") else []) + list(reply.get("warnings", []))
         fields = ["ok", reply.get("command", ""), "\n".join(lines)]

@@ -75,6 +75,44 @@ def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recur
     return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A suggestion as it was shown: what Enter compares the files with now."""
+
+    command: str
+    call: ToolCall
+    effect: str
+    warnings: tuple
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """The verdict at Enter: changed (show lines, run nothing until a second
+    Enter) or refused (show why, run nothing); neither: run it."""
+
+    changed: bool = False
+    lines: tuple = ()
+    refused: str = ""
+
+
+_AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing changes nothing
+
+
+def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
+            home: str | None = None) -> Recheck:
+    """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
+    if shown is None or line.strip() != shown.command.strip():
+        return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
+    try:
+        now = vet(shown.call, cwd, allow_recursive, home, shell)
+    except Refused as exc:
+        return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
+    if _AGE.sub("", now.effect) == _AGE.sub("", shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
+        return Recheck()
+    header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
+    return Recheck(changed=True, lines=(header, now.effect, *now.warnings))
+
+
 # Programs a request may name that no file tool stands in for: the model would
 # still answer with one of its 18 tools, which would be the wrong command.
 _ELSEWHERE = frozenset((

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 
@@ -132,3 +133,50 @@ def test_requests_for_other_programs_are_said_to_be_out_of_reach(request_text, p
 def test_requests_the_file_tools_can_serve_are_never_blocked(request_text):
     s = suggest(fake_model("ls", {}), request=request_text)
     assert s.command == "ls"
+
+
+# ------------------------------------------------------------ Enter judges again
+
+
+def _shown(call, cwd, home, **kw):
+    v = turns.vet(call, cwd, home=home, **kw)
+    return turns.Shown(v.command, v.call, v.effect, tuple(v.warnings))
+
+
+def test_a_folder_that_gained_keys_after_ctrl_g_is_refused_at_enter(tmp_path):
+    home = tmp_path / "home"
+    (home / "Downloads" / "pkg").mkdir(parents=True)
+    (home / "Downloads" / "pkg" / "README").write_text("hi\n")
+    call = ToolCall("cp", {"source": "pkg/.", "destination": ".."})
+    cwd = str(home / "Downloads")
+    shown = _shown(call, cwd, str(home))
+    assert shown.warnings == ()  # a harmless copy when it was suggested
+    assert turns.recheck(shown, shown.command, cwd, home=str(home)) == turns.Recheck()
+    (home / "Downloads" / "pkg" / ".ssh").mkdir()  # a download finishing, a git pull...
+    (home / "Downloads" / "pkg" / ".ssh" / "authorized_keys").write_text("ssh-ed25519 EVIL\n")
+    again = turns.recheck(shown, shown.command, cwd, home=str(home))
+    assert "refused" in again.refused and "~/.ssh" in again.refused and "nothing was run" in again.refused
+
+
+def test_a_changed_outcome_is_shown_again_and_an_older_file_is_not_a_change(tmp_path):
+    (tmp_path / "a.txt").write_text("one\n")
+    call = ToolCall("rm", {"file_name": "a.txt"})
+    shown = _shown(call, str(tmp_path), str(tmp_path))
+    os.utime(tmp_path / "a.txt", (1_000_000_000, 1_000_000_000))  # only its age moved: nothing to say
+    shown = turns.Shown(shown.command, shown.call, shown.effect.replace("just now", "3 minutes ago"), shown.warnings)
+    assert turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path)) == turns.Recheck()
+    (tmp_path / "a.txt").write_text("a much longer text than before\n")
+    again = turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path))
+    assert again.changed and again.lines[1].startswith("deletes: a.txt (31 bytes")
+    os.remove(tmp_path / "a.txt")
+    again = turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path))
+    assert again.changed and again.lines[1] == "fails: a.txt is not there; nothing is deleted"
+
+
+def test_only_the_suggestion_is_judged_again(tmp_path):
+    call = ToolCall("rm", {"file_name": "a.txt"})
+    shown = _shown(call, str(tmp_path), str(tmp_path))
+    (tmp_path / "a.txt").write_text("new\n")
+    assert turns.recheck(shown, "rm b.txt", str(tmp_path), home=str(tmp_path)) == turns.Recheck()
+    assert turns.recheck(None, "rm a.txt", str(tmp_path), home=str(tmp_path)) == turns.Recheck()
+    assert turns.recheck(shown, "  rm a.txt ", str(tmp_path), home=str(tmp_path)).changed
