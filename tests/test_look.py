@@ -98,13 +98,19 @@ def test_hooks_and_folders_on_path_get_a_warning(home, monkeypatch):
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="mounting a procfs needs root")
 def test_a_procfs_mounted_elsewhere_is_judged_as_proc(tmp_path):
     """echo KEY >> <mount>/self/cwd/...: self/ means the shell there, not the daemon."""
-    script = (
-        "import sys; sys.path.insert(0, %r)\n"
-        "from shellper_hook import errors\nfrom shellper_hook.tools import ToolCall\nfrom shellper_hook.turns import vet\n"
-        "try:\n    vet(ToolCall('echo', {'content': 'KEY', 'file_name': %r}), %r, home=%r)\n    print('passed')\n"
-        "except errors.Refused as exc:\n    print(exc)\n"
-    ) % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-         str(tmp_path / "pm" / "self" / "cwd" / ".." / "x"), str(tmp_path), str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    target = str(tmp_path / "pm" / "self" / "cwd" / ".." / "x")
+    script = "\n".join([
+        f"import sys; sys.path.insert(0, {root!r})",
+        "from shellper_hook import errors",
+        "from shellper_hook.tools import ToolCall",
+        "from shellper_hook.turns import vet",
+        "try:",
+        f"    vet(ToolCall('echo', {{'content': 'KEY', 'file_name': {target!r}}}), {str(tmp_path)!r}, home={str(tmp_path)!r})",
+        "    print('passed')",
+        "except errors.Refused as exc:",
+        "    print(exc)",
+    ])
     (tmp_path / "pm").mkdir()
     r = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t proc proc {tmp_path}/pm && exec python3 -c \"$0\"", script],
                        capture_output=True, text=True, timeout=60)
