@@ -445,19 +445,34 @@ __shellper_wait() {
 
 # Command $1 in REPLY, meaning what it says whatever aliases you have. bash
 # expands aliases in a command's first word (yours of the command name
-# still apply, as when you type it) and, when that alias ends in a blank
-# (`alias cat='cat '`), in the next word too: that word is quoted if it is
-# an alias. Words the renderer leaves unquoted mean themselves in quotes.
+# still apply, as when you type it) and, after an alias ending in a blank
+# (`alias mv='mv -i '`), in the next word, and past quoted words in the one
+# after them too: every later word that names an alias is quoted. Words the
+# renderer leaves unquoted mean themselves in quotes.
 __shellper_unalias() {
-  local first=${1%%[[:blank:]]*} rest gap word
-  REPLY=$1
-  [[ $first != "$1" && ${BASH_ALIASES[$first]-} == *[[:blank:]] ]] || return 0
-  rest=${1#"$first"}
-  gap=${rest%%[![:blank:]]*}
-  rest=${rest#"$gap"}
-  word=${rest%%[[:blank:]]*}
-  [[ -n $word && -n ${BASH_ALIASES[$word]+set} && $word != *[\'\"\\\$]* ]] || return 0
-  REPLY="$first$gap'$word'${rest#"$word"}"
+  # Byte by byte, the same in any locale.
+  local LC_ALL=C rest=$1 out='' word piece q plain first=1
+  while [[ -n $rest ]]; do
+    piece=${rest%%[![:blank:]]*}
+    out+=$piece rest=${rest:${#piece}} word='' plain=1
+    while [[ -n $rest && $rest != [[:blank:]]* ]]; do
+      q=${rest:0:1}
+      if [[ $q == [\'\"] ]]; then
+        plain=0
+        piece=${rest:1}
+        [[ $piece == *"$q"* ]] || { word+=$rest; rest=''; break; }  # unclosed: left as it is
+        piece=$q${piece%%"$q"*}$q
+      else
+        piece=${rest%%[[:blank:]\'\"]*}
+      fi
+      word+=$piece rest=${rest:${#piece}}
+    done
+    if (( ! first && plain )) && [[ -n $word && -n ${BASH_ALIASES[$word]+set} && $word != *[\\\$\`]* ]]; then
+      word="'$word'"
+    fi
+    out+=$word first=0
+  done
+  REPLY=$out
 }
 
 # Show the outcome: the command on the line, or the request kept and a message.

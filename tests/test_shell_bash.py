@@ -57,6 +57,29 @@ def test_with_fzf_key_bindings(shell_env, tmux, ollama, work):
     assert [e["command"] for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == ["ls -a"]
 
 
+# -- aliases -----------------------------------------------------------------------
+
+
+def test_aliases_after_a_quoted_word_never_rewrite_the_suggestion(shell_env, tmux, ollama, work):
+    """After an alias ending in a blank, bash alias-expands the next word, and
+    past a quoted word the one after it too: with these common aliases,
+    `mv 'My Notes.txt' ...` ran as `mv -i 'My Notes.txt' cd ../..`. It must move
+    the file into the folder `...`, and count as the suggestion run unedited."""
+    os.mkdir(os.path.join(work, "..."))
+    with open(os.path.join(work, "My Notes.txt"), "w") as fh:
+        fh.write("notes\n")
+    ollama.answer("file my notes", "mv", {"source": "My Notes.txt", "destination": "..."})
+    pane = shell_env.bash(tmux, cwd=work, before="alias mv='mv -i '\nalias sudo='sudo '\nalias ...='cd ../..'")
+    translate(pane, "file my notes")
+    pane.wait_line(lambda line: line.startswith("mv "), timeout=20)
+    pane.run("")
+    pane.run("echo PWD=$PWD", wait="PWD=")
+    assert f"PWD={work}" in pane.since_mark()
+    assert os.path.exists(os.path.join(work, "...", "My Notes.txt"))
+    hist = shell_env.history(pane.pid, settled=True)
+    assert [(e["edited"], e["status"]) for e in hist["exchanges"]] == [(False, 0)]
+
+
 # -- manners: nothing of the user's shell changes, ordinary lines cost nothing ---
 
 BASH_STATE = (
