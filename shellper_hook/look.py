@@ -41,6 +41,8 @@ class Tree:
     fixed: list = field(default_factory=list)  # folders whose entries cannot be removed (no write)
     unreadable: list = field(default_factory=list)  # files that cannot be read (a copy fails on them)
     protected: int = 0  # write-protected files (rm asks before each, at a terminal)
+    removable: int = 0  # files rm -r can remove (their folder is listable and writable)
+    emptied: bool | None = None  # whether rm -r can remove everything in it (None: the walk stopped short)
 
 
 @dataclass
@@ -136,21 +138,28 @@ class _Eyes:
         return ""
 
     def walk(self, top: str, copy: bool = False) -> Tree:
-        """Count what is under the folder top (not following links, one file system)."""
+        """Count what is under the folder top (not following links, one file system),
+        and what `rm -r` would leave of it, as this user (see Tree)."""
         tree = Tree()
         try:
             device = os.lstat(top).st_dev
         except OSError:
             tree.complete = False
             return tree
-        stack = [top]
+        # folder -> [parent, its files, listable, writable, child folders]
+        folders: dict = {}
+        stack = [(top, None)]
         while stack:
-            folder = stack.pop()
-            if not (self.can(folder, os.R_OK) and self.can(folder, os.X_OK)):
+            folder, parent = stack.pop()
+            listable = self.can(folder, os.R_OK) and self.can(folder, os.X_OK)
+            writable = self.can(folder, os.W_OK) and self.can(folder, os.X_OK)
+            record = folders[folder] = [parent, 0, listable, writable, []]
+            if parent is not None:
+                folders[parent][4].append(folder)
+            if not listable:
                 tree.blocked.append(folder)
                 tree.complete = False
                 continue
-            writable = self.can(folder, os.W_OK)
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
@@ -168,25 +177,37 @@ class _Eyes:
                             st = entry.stat(follow_symlinks=False)
                         except OSError:
                             tree.files += 1
+                            record[1] += 1
                             tree.complete = False
                             continue
                         if stat.S_ISDIR(st.st_mode):
                             tree.folders += 1
                             if st.st_dev == device:
-                                stack.append(entry.path)
+                                stack.append((entry.path, folder))
                             else:
                                 tree.complete = False
                             continue
                         tree.files += 1
+                        record[1] += 1
                         if stat.S_ISREG(st.st_mode):
                             tree.size += st.st_size
-                            if copy and not self.can(entry.path, os.R_OK):
+                            if copy and not _may(st, 4):
                                 tree.unreadable.append(entry.path)
-                        if not stat.S_ISLNK(st.st_mode) and not self.can(entry.path, os.W_OK):
+                        if not stat.S_ISLNK(st.st_mode) and not _may(st, 2):
                             tree.protected += 1
             except OSError:
                 tree.blocked.append(folder)
                 tree.complete = False
+        # What rm -r removes: a file where its folder can be listed and written; a
+        # folder once all in it is gone (deepest first: children come after parents).
+        gone: dict = {}
+        for folder in reversed(list(folders)):
+            parent, files, listable, writable, children = folders[folder]
+            if listable and writable:
+                tree.removable += files
+            empty = listable and not files and not children
+            gone[folder] = listable and (writable or empty) and all(gone.get(c, False) for c in children)
+        tree.emptied = gone.get(top, False)
         return tree
 
     def content(self, path: str):
@@ -223,6 +244,31 @@ class _Eyes:
             return None
         finally:
             os.close(fd)
+
+
+def _may(st, bit: int) -> bool:
+    """Whether this user may read (4), write (2) or run (1) a file, from its mode (as the kernel
+    decides without ACLs; root may read and write anything)."""
+    uid = os.geteuid()
+    if uid == 0:
+        return bit != 1 or bool(st.st_mode & 0o111)
+    if st.st_uid == uid:
+        return bool(st.st_mode & (bit << 6))
+    if st.st_gid == os.getegid() or st.st_gid in _groups():
+        return bool(st.st_mode & (bit << 3))
+    return bool(st.st_mode & bit)
+
+
+_GROUPS: list = []
+
+
+def _groups() -> list:
+    if not _GROUPS:
+        try:
+            _GROUPS.extend(os.getgroups() or [-1])
+        except OSError:
+            _GROUPS.append(-1)
+    return _GROUPS
 
 
 def mounts() -> list:
@@ -355,15 +401,33 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                         f"{q(value.rstrip('/'))} points to), then fails: {q(value)} is a link, not a folder; "
                         "the link and that folder stay", ok=False, short=eyes.short, trees=[(path, tree)])
         why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
-        stuck = tree.blocked + [f for f in tree.fixed if f not in tree.blocked]
-        if why or stuck or _sticky_blocks(eyes, _parent(path), st):
-            where = [eyes.show(p) for p in stuck[:2]]
-            cause = why or (f"no permission in {', '.join(map(q, where))}" if where else "no permission to delete it")
-            if not (tree.files or tree.folders) or why:
-                return Seen("fails", f"{cause}; {_folder(value)} stays", ok=False, short=eyes.short,
+        if why or _sticky_blocks(eyes, _parent(path), st):
+            why = why or "no permission to delete it (a sticky folder of someone else)"
+        if tree.blocked and not why and not tree.fixed and tree.emptied is not None:
+            # A folder it cannot read: rm removes it if it is empty, which no one can see.
+            unseen = ", ".join(q(eyes.show(p)) for p in tree.blocked[:2])
+            return Seen("may fail", f"deletes {_folder(value)} and {_tree_words(tree, eyes.short)} only if the "
+                        f"folders it cannot read ({unseen}) are empty; otherwise it stops there and they stay",
+                        ok=False, short=eyes.short, trees=[(path, tree)])
+        if why or tree.emptied is False:
+            stuck = [eyes.show(p) for p in tree.fixed + tree.blocked][:2]
+            if why:
+                cause = why
+            elif stuck:
+                cause = f"no permission in {', '.join(map(q, stuck))}"
+            else:
+                cause = "not all of it can be deleted"
+            total = f"the {_n(tree.files, 'file')}" if tree.complete else f"at least {_n(tree.files, 'file')}"
+            if not tree.removable:
+                return Seen("fails", f"{cause}; {_folder(value)} and what is in it stay", ok=False, short=eyes.short,
                             trees=[(path, tree)])
-            return Seen("fails part-way", f"deletes part of {_folder(value)} and {_tree_words(tree, eyes.short)}, "
-                        f"then fails: {cause}; what is there stays", ok=False, short=eyes.short, trees=[(path, tree)])
+            if tree.emptied:
+                return Seen("fails part-way", f"deletes {total} in {_folder(value)}, then stops: {cause}; "
+                            f"the empty folder {_folder(value)} stays", ok=False, short=eyes.short, trees=[(path, tree)])
+            left = tree.files - tree.removable
+            return Seen("fails part-way", f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: "
+                        f"{cause}; {_n(left, 'file')} and {_folder(value)} stay", ok=False, short=eyes.short,
+                        trees=[(path, tree)])
         text = f"{_folder(value)} and {_tree_words(tree, eyes.short)}"
         if tree.protected:
             return Seen("asks first", f"rm asks before each of {_n(tree.protected, 'write-protected file')}; "
@@ -661,7 +725,7 @@ def _move_copy(copy: bool):
         # The folder the new name goes in.
         where = dpath if merge else _parent(tpath)
         why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
-        if why and not (merge and eyes.stat(where) is not None):
+        if why:
             return _fail(f"{why}; nothing is {done}")
         if not copy:
             why = _why_not_in(eyes, _parent(spath.rstrip("/") or "/"), _shown_parent(src), "move things out")
@@ -700,6 +764,9 @@ def _move_copy(copy: bool):
                     return _fail(f"{_folder(tshown)} is there and not empty; nothing is moved")
                 replaced = f", replacing the empty folder {_folder(tshown)}"
             elif t_dir:
+                why = _why_not_in(eyes, tpath, _folder(tshown), "write")
+                if why:
+                    return _fail(f"{why}; nothing is copied")
                 merge = True
             elif copy:
                 real = os.path.realpath(tpath)
@@ -782,7 +849,7 @@ _PREDICT = {
 }
 _KIND = {"rm": "deletes", "rmdir": "deletes", "mv": "changes", "cp": "creates", "echo": "changes",
          "mkdir": "creates", "touch": "creates", "cd": "moves the shell"}
-KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first")
+KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail")
 
 
 def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
