@@ -367,7 +367,7 @@ def test_a_note_goes_once_the_line_is_edited_and_stays_while_the_cursor_moves(sh
     pane = shell_env.zsh(tmux, cwd=work)
     translate(pane, "show the notes")
     pane.wait_line("cat notes.txt", timeout=20)
-    note = re.compile(r"shellper: .*notes\.txt'? does not exist")
+    note = re.compile(r"shellper: fails: notes\.txt is not there")
     pane.wait_for(note)
     pane.send("Left")
     time.sleep(0.3)
