@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from . import __version__, paths, protocol
+from . import __version__, paths, protocol, workers
 from .errors import ShellperError, with_action
 from .pipes import TerminalPipes
 
@@ -34,10 +34,29 @@ WRITE_TIMEOUT = 10.0  # and take its reply within this (a stuck reader would kee
 CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
 RELOAD_SPIKE = 3.0  # an answer slower than this (s) suggests the model was reloaded
 EXIT_WAIT = 2.0  # seconds a stopping daemon waits for its threads (one may be stuck for good)
+# The store works on a thread of its own. A lock held by another program fails a
+# write after STORE_BUSY s; a translate waits STORE_WAIT s at most for the store,
+# then goes on without the history; what the user asked of the store waits STORE_OP_WAIT.
+STORE_BUSY = 0.05
+STORE_WAIT = 0.5
+STORE_OP_WAIT = 5.0
 
 
 class AlreadyRunning(Exception):
     pass
+
+
+class StoreUnavailable(ShellperError):
+    kind = "store"
+    action = "try again"
+
+
+class _Trouble(Exception):
+    """The store cannot do this now: kind is store.trouble()'s, or "slow"."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(kind)
+        self.kind, self.detail = kind, detail
 
 
 class Daemon:
@@ -63,6 +82,13 @@ class Daemon:
         self.origin = protocol.settings_origin(os.environ, paths.config_file())
         # bash's requests after its first (pipes.py); shellper.bash finds them by the same name.
         self.pipes = TerminalPipes(self.socket_path + ".pipes", self._answer_pipe)
+        self._store = workers.Serial("shellper-store")
+        self._said: set = set()  # store troubles told already (until a write succeeds again)
+        self._due: list = []  # notes for the next translate's reply (from any thread)
+        if getattr(store, "recovered_from", None):
+            self._due.append(_damaged_note(store.recovered_from))
+        if hasattr(store, "set_busy_timeout"):
+            store.set_busy_timeout(STORE_BUSY)
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -158,7 +184,10 @@ class Daemon:
             await self.backend.aclose()
         except Exception:  # closing must not fail the shutdown
             pass
-        self.store.close()
+        try:
+            await self._store.run(EXIT_WAIT, self.store.close)
+        except Exception as exc:  # a store stuck on a hung disk must not keep us running
+            log.warning("the history database did not close: %s", exc)
         if self._lockfile is not None:
             self._lockfile.close()
         log.info("shellper daemon stopped")
@@ -172,7 +201,7 @@ class Daemon:
         """Clean up dead shells' sessions, check the server, preload the model and
         have it read the prompt prefix every request shares."""
         try:
-            removed = self.store.cleanup()
+            removed = await self._store.run(None, self._guarded, self.store.cleanup)
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
             self.server_info = await self.backend.server_status()
@@ -213,7 +242,7 @@ class Daemon:
         while True:
             await asyncio.sleep(period)
             try:
-                removed = self.store.cleanup()
+                removed = await self._store.run(None, self._guarded, self.store.cleanup)
             except Exception as exc:  # best effort; the next round tries again
                 log.warning("cleanup failed: %s", exc)
                 continue
@@ -233,6 +262,74 @@ class Daemon:
                 log.info("idle for %.0f s, exiting", idle)
                 self.stopping.set()
                 return
+
+    # ---- the store, on a thread of its own ----------------------------------
+
+    def _guarded(self, fn, *args):
+        """fn(*args), on the store's thread; a store found damaged is moved aside
+        (kept), a new one started, and fn tried once more."""
+        from .store import trouble
+
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if trouble(exc) != "damaged":
+                raise
+            log.warning("the history database is damaged (%s); starting a new one", exc)
+        aside = self.store.start_over()
+        log.warning("the damaged history database is kept as %s", aside)
+        self._due.append(_damaged_note(aside))
+        return fn(*args)
+
+    async def _on_store(self, wait: float | None, fn, *args):
+        """fn(*args) on the store's thread, waiting at most `wait` s; _Trouble when it cannot be done now."""
+        from .store import trouble
+
+        if wait is not None and self._store.stuck(wait):  # stuck on a hung disk: do not queue behind it
+            raise _Trouble("slow")
+        try:
+            return await self._store.run(wait, self._guarded, fn, *args)
+        except workers.Late:
+            raise _Trouble("slow") from None
+        except Exception as exc:
+            kind = trouble(exc)
+            if kind is None:
+                raise
+            raise _Trouble(kind, str(exc)) from None
+
+    async def _stored(self, fn, *args):
+        """fn(*args) for an operation the user asked for: a clear error when the store cannot do it now."""
+        try:
+            return await self._on_store(STORE_OP_WAIT, fn, *args)
+        except _Trouble as exc:
+            raise StoreUnavailable(f"{self._what(exc)}, so this could not be done") from None
+
+    async def _kept(self, notes: list | None, default, fn, *args):
+        """fn(*args) for a request that goes on without the store: default when it
+        cannot be done now, with a note in `notes` the first time."""
+        try:
+            return await self._on_store(STORE_WAIT, fn, *args)
+        except _Trouble as exc:
+            log.warning("history skipped: %s (%s)", self._what(exc), exc.detail or exc.kind)
+            if notes is not None and exc.kind not in self._said:
+                self._said.add(exc.kind)
+                notes.append(f"{self._what(exc)}: {_NOT_KEPT[exc.kind]}")
+            return default
+
+    def _what(self, exc: _Trouble) -> str:
+        where = self.store.path if hasattr(self.store, "path") else "the history database"
+        return {
+            "full": "the disk is full",
+            "locked": f"another program holds shellper's history database ({where}) locked",
+            "slow": f"shellper's history database ({where}) does not answer",
+        }.get(exc.kind, f"shellper's history database ({where}) cannot be used ({exc.detail})")
+
+    def _in_background(self, fn, *args) -> None:
+        """fn(*args) on the store's thread, in its turn; nobody waits for it."""
+        if self._store.stuck(STORE_WAIT):
+            return
+        done = self._store.submit(self._guarded, fn, *args)
+        done.add_done_callback(lambda f: f.exception() and log.warning("history: %s", f.exception()))
 
     # ---- one connection ----------------------------------------------------
 
@@ -375,25 +472,35 @@ class Daemon:
             finally:
                 model_seconds = time.perf_counter() - asked
 
+        notes: list = []  # what the user should know about the history
         async with lock:  # one terminal's requests never interleave
             waited = time.perf_counter()
-            self.store.drop_pending(key)
-            history = [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
-            s = await turns.suggest(
-                ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive
-            )
+            history = await self._kept(notes, [], self._turns_of, key)
+            try:
+                s = await turns.suggest(
+                    ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive
+                )
+            except BaseException:
+                # The earlier suggestion is off the prompt: a report of the next line must not settle it.
+                self._in_background(self.store.drop_pending, key)
+                raise
             self._maybe_preload(model_seconds)
-            if req.get("commit"):
-                self.store.add_exchange(key, s.request, s.call, s.command)
-            else:
-                self.store.set_pending(key, s.request, s.call, s.command)
+            # set_pending replaces the earlier suggestion.
+            keep = self.store.add_exchange if req.get("commit") else self.store.set_pending
+            if await self._kept(notes, False, lambda *a: keep(*a) or True, key, s.request, s.call, s.command):
+                self._said -= {"full", "locked", "slow", "io"}  # writes work again: say it anew next time
         own = (time.perf_counter() - started) - (waited - keyed) - model_seconds
         self.overhead_ms.append(own * 1000)
-        warnings = list(s.warnings)
+        while self._due:
+            notes.append(self._due.pop(0))
+        warnings = list(s.warnings) + notes
         other = self._other_settings(req.get("settings"))
         if other:
             warnings.append(other)
         return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=warnings, effect=s.effect)
+
+    def _turns_of(self, key) -> list:
+        return [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
 
     def _other_settings(self, origin) -> str | None:
         """One line when the requesting terminal's settings are not the ones we started with."""
@@ -441,30 +548,35 @@ class Daemon:
             return protocol.ok(recorded="none")
         line, shell = req["command"], req.get("shell", "bash")
         async with self._locks.setdefault(key, asyncio.Lock()):
-            recorded = self.store.settle(key, lambda pending: turns.settle(pending, line, shell), req.get("status"))
+            recorded = await self._kept(None, "none", self.store.settle, key,
+                                        lambda pending: turns.settle(pending, line, shell), req.get("status"))
         return protocol.ok(recorded=recorded)
 
     async def _commit(self, req: dict) -> dict:
         from . import turns
 
         key = self._key(req["session"])
-        recorded = self.store.settle(key, turns.accept)
+        recorded = await self._stored(self.store.settle, key, turns.accept)
         return protocol.ok(recorded="committed" if recorded != "none" else "none")
 
     async def _history(self, req: dict) -> dict:
         key = self._key(req["session"])
-        pending = self.store.pending(key)
-        return protocol.ok(
-            exchanges=[ex.to_dict() for ex in self.store.history(key)],
-            pending=None if pending is None else pending.to_dict(),
-        )
+
+        def read():
+            pending = self.store.pending(key)
+            return protocol.ok(
+                exchanges=[ex.to_dict() for ex in self.store.history(key)],
+                pending=None if pending is None else pending.to_dict(),
+            )
+
+        return await self._stored(read)
 
     async def _reset(self, req: dict) -> dict:
         if req.get("all") is True:
             # The locks stay: a translation in flight must still hold its
             # terminal's (the periodic cleanup drops unused ones).
-            return protocol.ok(removed=self.store.reset_all())
-        return protocol.ok(removed=self.store.reset(self._key(req["session"])))
+            return protocol.ok(removed=await self._stored(self.store.reset_all))
+        return protocol.ok(removed=await self._stored(self.store.reset, self._key(req["session"])))
 
     async def _closed(self, req: dict) -> dict:
         """A shell's exit hook: forget its conversation now, not at the next sweep.
@@ -479,13 +591,18 @@ class Daemon:
         except ProcessLookupError:
             key = None
         self.pipes.drop(pid)
-        removed = 0
-        for s in self.store.sessions():  # sessions of dead shells that had this PID
-            if s["pid"] == pid and (key is None or round(s["start"] * 100) != round(key.start * 100)):
-                removed += self.store.reset(SessionKey(pid, s["start"]))
+
+        def forget_dead() -> int:
+            removed = 0
+            for s in self.store.sessions():  # sessions of dead shells that had this PID
+                if s["pid"] == pid and (key is None or round(s["start"] * 100) != round(key.start * 100)):
+                    removed += self.store.reset(SessionKey(pid, s["start"]))
+            return removed
+
+        removed = await self._kept(None, 0, forget_dead)
         if key is not None:  # (its lock goes with the periodic sweep, once the shell is gone)
             async with self._locks.setdefault(key, asyncio.Lock()):
-                removed += self.store.reset(key)
+                removed += await self._kept(None, 0, self.store.reset, key)
         return protocol.ok(removed=removed)
 
     async def _status(self, req: dict) -> dict:
@@ -496,7 +613,8 @@ class Daemon:
             version=__version__,
             uptime=round(time.time() - self.started, 1),
             socket=self.socket_path,
-            sessions=len(self.store.sessions()),
+            sessions=await self._kept(None, "unknown (the history database cannot be read now)",
+                                      lambda: len(self.store.sessions())),
             base_url=self.settings.base_url,
             model=self.settings.model,
             server=info,
@@ -507,11 +625,25 @@ class Daemon:
         from .export import training_conversations
 
         since = _parse_since(req.get("since"))
-        return protocol.ok(conversations=training_conversations(self.store.corrections(since)))
+        return protocol.ok(conversations=training_conversations(await self._stored(self.store.corrections, since)))
 
     async def _stop(self, req: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.stopping.set)
         return protocol.ok(pid=os.getpid())
+
+
+# What a translate says when the store could not keep its history.
+_NOT_KEPT = {
+    "full": "shellper keeps no history until there is room, so follow-up requests lack context; free some space",
+    "locked": "this suggestion is not kept in the terminal's history",
+    "slow": "history is not kept until it does",
+    "io": "history is not kept until it can be",
+    "damaged": "history is not kept until it can be",
+}
+
+
+def _damaged_note(aside: str) -> str:
+    return f"shellper's history database was damaged: it is kept as {aside}, and a new one was started"
 
 
 def _wants_nul(line: bytes) -> bool:

@@ -15,6 +15,7 @@ is allowed here.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -92,6 +93,31 @@ class StoreError(ShellperError):
 
 class _Unusable(Exception):
     """The file is not a shellper store we can use: move it aside."""
+
+
+# SQLite's primary result codes for what trouble() tells apart.
+_BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
+
+
+def trouble(exc: BaseException) -> str | None:
+    """What a failed store operation ran into: "damaged" (start over), "full"
+    (the disk), "locked" (by another program), "io" (any other reason the
+    file cannot be used now), or None (a bug, not the file)."""
+    if isinstance(exc, OSError):
+        return "full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "io"
+    if isinstance(exc, StoreError):  # closed, or no new one could be made
+        return "io"
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+        return None
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = str(exc)
+    if code in (_CORRUPT, _NOTADB) or "malformed" in text or "not a database" in text:
+        return "damaged"
+    if code == _FULL or "disk is full" in text:
+        return "full"
+    if code in (_BUSY, _LOCKED) or "locked" in text:
+        return "locked"
+    return "io" if isinstance(exc, sqlite3.OperationalError) else None
 
 
 @dataclass(frozen=True)
@@ -234,7 +260,7 @@ class SessionStore:
     makes sure); several processes may open the same file at once."""
 
     def __init__(self, path: str | None = None, collect_corrections: bool = True,
-                 corrections_days: float = CORRECTIONS_DAYS):
+                 corrections_days: float = CORRECTIONS_DAYS, busy_timeout: float = BUSY_TIMEOUT):
         self.path = os.path.abspath(os.path.expanduser(path)) if path else paths.store_file()
         if isinstance(corrections_days, bool) or not isinstance(corrections_days, (int, float)) or not (
             corrections_days >= 0
@@ -244,6 +270,7 @@ class SessionStore:
         # Keeping none means collecting none.
         self.collect_corrections = bool(collect_corrections) and self.corrections_days > 0
         self.recovered_from: str | None = None  # where a corrupt file was moved, if any
+        self.busy_timeout = float(busy_timeout)
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._prepare_dir(path is None)
@@ -303,6 +330,7 @@ class SessionStore:
         except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
             db.close()
             raise _Unusable(str(exc)) from None
+        db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return db
 
     def _setup(self, db: sqlite3.Connection) -> None:
@@ -314,7 +342,7 @@ class SessionStore:
         # few commits (never corrupt the file). FULL would add an fsync to every
         # suggestion on the key-press path for that rare case: not worth it.
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")  # while opening; then self.busy_timeout
         check = db.execute("PRAGMA quick_check").fetchall()
         if check != [("ok",)]:
             raise _Unusable("; ".join(str(r[0]) for r in check[:3]))
@@ -345,6 +373,29 @@ class SessionStore:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for a lock another program holds, from now on."""
+        with self._lock:
+            self.busy_timeout = float(seconds)
+            self._conn().execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+
+    def start_over(self) -> str:
+        """Move a store found damaged while in use aside (kept as it is) and
+        start a new one; returns where the old one went."""
+        with self._lock:
+            if self._db is not None:
+                try:
+                    self._db.close()
+                except sqlite3.Error:
+                    pass
+                self._db = None
+            self.recovered_from = self._move_aside()
+            try:
+                self._db = self._open()
+            except _Unusable as exc:
+                raise StoreError(f"cannot create a fresh session store at {self.path}: {exc}") from None
+            return self.recovered_from
 
     def _move_aside(self) -> str:
         base = f"{self.path}.corrupt-{int(time.time())}"
