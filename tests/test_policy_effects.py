@@ -30,7 +30,8 @@ content, mode, link target of every entry), then restored. The rules:
    home, in the cwd itself) may change only if a path argument of the call,
    resolved the way the shell will (from its cwd, following symbolic links,
    /proc/self/cwd being the shell's directory), is that path or one of its
-   parent directories, or the verdict carried a "warning:".
+   parent directories, or a "warning:" of the verdict names it or a folder
+   it is in (a warning about one thing excuses nothing else).
 4. The current directory, home and every directory above them in the tree
    are never removed or replaced (the policy promises to refuse that).
 5. Nothing outside the tree changes: a command is run only when every path
@@ -365,8 +366,8 @@ class Harness:
             elif first.startswith(".") and not _empty_and_new(changes[rel], path, named):
                 if not any(first in n for n in loud):
                     problems.append(f"{what} (home dotfile, no 'warning:' naming {first})")
-            elif not loud and not any(fx.under(path, n) for n in named):
-                problems.append(f"{what} (not named by the command, no warning)")
+            elif not any(fx.under(path, n) for n in named) and not _names(loud, path, w.top):
+                problems.append(f"{what} (not named by the command, and no warning names it)")
         for d in {cwd, w.home} | {a for c in (cwd, w.home) for a in _parents(c, w.top)}:
             rel = os.path.relpath(d, w.top)
             if rel in changes and (changes[rel][1] is None or changes[rel][1][0] != "d"):
@@ -455,6 +456,12 @@ def _empty_and_new(change, path: str, named: list) -> bool:
     old, new = change
     empty = new is not None and (new[0] == "d" or (new[0] == "f" and new[1] == b""))
     return old is None and empty and path in named
+
+
+def _names(loud: list, path: str, top: str) -> bool:
+    """Whether a loud note names path or a folder it is in (by a name of it, quoted or after a slash)."""
+    parts = [p for p in os.path.relpath(path, top).split("/") if p not in ("", ".")]
+    return any(f"'{p}'" in n or f"/{p}" in n or f" {p} " in n for n in loud for p in parts)
 
 
 def _parents(path: str, top: str) -> list:
