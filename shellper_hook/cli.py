@@ -334,8 +334,12 @@ def cmd_export(args) -> int:
     reply = _request(req)
     if not reply.get("ok"):
         return _die(reply.get("error", "unknown error"))
+    from .export import NotPrivate, open_output
+
     try:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+        out = open_output(args.output) if args.output else sys.stdout
+    except NotPrivate as exc:
+        return _die(f"{exc}; choose another file with -o")
     except OSError as exc:
         return _die(f"cannot write {args.output}: {exc.strerror or exc}; choose another file with -o")
     try:

@@ -8,6 +8,8 @@ in the trainer's JSONL format (tools.md, last section).
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import date, timedelta
 
 import pytest
@@ -121,6 +123,30 @@ def test_unwritable_output_file_is_one_line(env, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "out.jsonl" in r.stderr
 
 
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_the_output_file_is_private_new_or_existing(env, tmp_path):
+    """It holds what was typed: other users never read it, whatever the umask or the file's mode was."""
+    old = os.umask(0o022)
+    try:
+        with fake_shell() as shell:
+            run(shell, "last lines of app.log", "tail -n 5 app.log", str(tmp_path))
+        new = tmp_path / "new.jsonl"
+        r = shellper("export", "-o", str(new))
+        assert r.returncode == 0, r.stderr
+        assert _mode(new) == 0o600 and len(new.read_text().splitlines()) == 1
+        existing = tmp_path / "existing.jsonl"
+        existing.write_text("an older export\n" * 100)
+        os.chmod(existing, 0o644)
+        r = shellper("export", "-o", str(existing))
+        assert r.returncode == 0, r.stderr
+        assert _mode(existing) == 0o600 and len(existing.read_text().splitlines()) == 1  # replaced, as with >
+    finally:
+        os.umask(old)
+
+
 def test_quotes_and_unicode_survive_the_round_trip(env, tmp_path):
     with fake_shell() as shell:
         ran = "echo 'it'\"'\"'s caf\u00e9 \u2615 \"ok\"' >> 'my notes.txt'"
@@ -202,3 +228,20 @@ def test_exported_rows_stay_within_the_models_five_exchanges():
     users = [m["content"] for m in msgs if m["role"] == "user"]
     assert users == ["req 8", "req 9", "req 10", "req 11", "show a"]
     assert msgs[-1]["tool_calls"][0]["function"] == {"name": "tail", "arguments": {"file_name": "a", "lines": 3}}
+
+
+def test_an_output_file_that_cannot_be_made_private_is_left_untouched(tmp_path, monkeypatch):
+    """Another user's file (fchmod fails): refused before anything is written."""
+    from shellper_hook import export as ex
+
+    shared = tmp_path / "shared.jsonl"
+    shared.write_text("theirs\n")
+    os.chmod(shared, 0o666)
+
+    def not_owner(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", not_owner)
+    with pytest.raises(ex.NotPrivate, match="another user"):
+        ex.open_output(str(shared))
+    assert shared.read_text() == "theirs\n"
