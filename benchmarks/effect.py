@@ -1,12 +1,14 @@
-"""The effect line's cost: a 100,000-file tree against a small folder, side by side.
+"""The look's cost: a 300,000-file tree against a small folder, side by side.
 
     python3 benchmarks/effect.py
 
-Times, in one run, (1) describe() alone (what `rm -r`, `cp -r` and `find` would
-do) on both trees, and (2) end to end: a translate request over a real daemon's
-socket, as the zsh widget sends it, with an instant stand-in model, from a folder
-holding the big tree vs one holding the small one. The budget keeps the big
-tree's cost bounded: past it the line says "at least N files".
+Times, in one run, (1) turns.vet() (the one look at the files, the policy and
+the effect line together: what `rm -r`, `cp -r`, `find` and `cp -r pkg/. ..`
+would do) on both trees, and (2) end to end: a translate request over a real
+daemon's socket, as the zsh widget sends it, with an instant stand-in model,
+from a folder holding the big tree vs one holding the small one. The look
+walks at most look.MAX_ENTRIES entries: past them the line says "at least N
+files" and the policy warns loudly.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from daemon_helpers import fake_shell, stop_daemon  # noqa: E402
 from fake_ollama import FakeOllama  # noqa: E402
 
 from shellper_hook import client  # noqa: E402
-from shellper_hook.effect import describe  # noqa: E402
+from shellper_hook.turns import vet  # noqa: E402
 from shellper_hook.tools import ToolCall  # noqa: E402
 
 RUNS = 15
@@ -44,7 +46,8 @@ def timed(call, cwd) -> tuple:
     times, line = [], ""
     for _ in range(RUNS):
         started = time.perf_counter()
-        line = describe(call, cwd, cwd, allow_recursive=True)
+        verdict = vet(call, cwd, allow_recursive=True, home=cwd)
+        line = " | ".join([verdict.effect, *verdict.warnings])
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000, line
 
@@ -53,13 +56,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small, big = os.path.join(tmp, "small"), os.path.join(tmp, "big")
         make_tree(small, 2, 10)
-        make_tree(big, 1000, 100)
-        print(f"effect line, median of {RUNS} runs: 100,000-file tree vs a 20-file folder")
+        make_tree(big, 1000, 300)
+        print(f"look + policy + effect line (turns.vet), median of {RUNS} runs: 300,000-file tree vs a 20-file folder")
         for name, args in (("rm", {"file_name": "{}"}), ("cp", {"source": "{}", "destination": "copy"}),
-                           ("find", {"path": "{}", "name": ".py"})):
+                           ("find", {"path": "{}", "name": ".py"}), ("cp", {"source": "{}/d0/.", "destination": "."})):
             results = []
             for tree in (small, big):
-                filled = {k: (os.path.basename(tree) if v == "{}" else v) for k, v in args.items()}
+                filled = {k: v.replace("{}", os.path.basename(tree)) for k, v in args.items()}
                 results.append(timed(ToolCall(name, filled), tmp))
             (s_ms, _), (b_ms, b_line) = results
             print(f"  {name:<5} small {s_ms:6.2f} ms   big {b_ms:6.2f} ms   ratio {b_ms / s_ms:5.1f}x"
@@ -91,7 +94,7 @@ def end_to_end(tmp: str, small: str, big: str) -> None:
                     times.append(time.perf_counter() - started)
                 medians.append(statistics.median(times) * 1000)
                 print(f"  {os.path.basename(tree):<6} {medians[-1]:6.2f} ms   {reply.get('effect')}")
-            print(f"  ratio big/small: {medians[1] / medians[0]:.2f}x (target: at most 2x)")
+            print(f"  ratio big/small: {medians[1] / medians[0]:.2f}x (the issue's target: at most 2x)")
     finally:
         stop_daemon()
         fake.stop()
