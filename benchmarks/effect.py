@@ -27,8 +27,8 @@ from daemon_helpers import fake_shell, stop_daemon  # noqa: E402
 from fake_ollama import FakeOllama  # noqa: E402
 
 from shellper_hook import client  # noqa: E402
-from shellper_hook.turns import vet  # noqa: E402
 from shellper_hook.tools import ToolCall  # noqa: E402
+from shellper_hook.turns import vet  # noqa: E402
 
 RUNS = 15
 
