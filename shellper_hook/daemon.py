@@ -188,6 +188,7 @@ class Daemon:
             await self._store.run(EXIT_WAIT, self.store.close)
         except Exception as exc:  # a store stuck on a hung disk must not keep us running
             log.warning("the history database did not close: %s", exc)
+        self._store.close()
         if self._lockfile is not None:
             self._lockfile.close()
         log.info("shellper daemon stopped")

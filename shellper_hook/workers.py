@@ -136,9 +136,19 @@ class Serial:
         self._inbox.put((future, fn, args))
         return future
 
+    def close(self) -> None:
+        """Let the thread end once the jobs given so far are done (a later job starts another)."""
+        with self._lock:
+            if self._thread is not None:
+                self._inbox.put(None)
+                self._thread = None
+
     def _serve(self) -> None:
         while True:
-            future, fn, args = self._inbox.get()
+            job = self._inbox.get()
+            if job is None:
+                return
+            future, fn, args = job
             if not future.set_running_or_notify_cancel():
                 continue
             self._since = time.monotonic()
@@ -148,7 +158,7 @@ class Serial:
                 future.set_exception(exc)
             finally:
                 self._since = None
-            future = fn = args = None
+            job = future = fn = args = None
 
     def stuck(self, limit: float) -> bool:
         """Whether the running job has taken more than limit seconds."""
