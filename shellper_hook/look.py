@@ -41,6 +41,7 @@ class Tree:
     fixed: list = field(default_factory=list)  # folders whose entries cannot be removed (no write)
     unreadable: list = field(default_factory=list)  # files that cannot be read (a copy fails on them)
     protected: int = 0  # write-protected files (rm asks before each, at a terminal)
+    protected_dirs: list = field(default_factory=list)  # write-protected folders (rm asks too)
     removable: int = 0  # files rm -r can remove (their folder is listable and writable)
     emptied: bool | None = None  # whether rm -r can remove everything in it (None: the walk stopped short)
 
@@ -166,10 +167,13 @@ class _Eyes:
                 folders[parent][4].append(folder)
             if not listable:
                 tree.blocked.append(folder)
+                if not writable:
+                    tree.protected_dirs.append(folder)
                 tree.complete = False
                 continue
             if not writable:
                 tree.fixed.append(folder)  # its entries cannot be removed (if it has any: see below)
+                tree.protected_dirs.append(folder)
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
@@ -418,36 +422,35 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
         if why or _sticky_blocks(eyes, _parent(path), st):
             why = why or "no permission to delete it (a sticky folder of someone else)"
-        if tree.blocked and not why and not tree.fixed and tree.emptied is not None:
+        total = f"the {_n(tree.files, 'file')}" if tree.complete else f"at least {_n(tree.files, 'file')}"
+        trees = [(path, tree)]
+        if why:
+            if not tree.removable:
+                return Seen("fails", f"{why}; {_folder(value)} and what is in it stay", ok=False, short=eyes.short,
+                            trees=trees)
+            if tree.emptied:
+                return Seen("fails part-way", f"deletes {total} in {_folder(value)}, then stops: {why}; "
+                            f"the empty folder {_folder(value)} stays", ok=False, short=eyes.short, trees=trees)
+            return Seen("fails part-way", f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: "
+                        f"{why}; the rest stays", ok=False, short=eyes.short, trees=trees)
+        if tree.protected or tree.protected_dirs:
+            # At a terminal rm asks before each write-protected file and folder.
+            what = [_n(tree.protected, "write-protected file")] if tree.protected else []
+            if tree.protected_dirs:
+                named = ", ".join(q(eyes.show(p)) for p in tree.protected_dirs[:2])
+                what.append(f"{_n(len(tree.protected_dirs), 'write-protected folder')} ({named})")
+            inside = "; answering y for a folder still leaves what is in it (no permission)" if tree.fixed else ""
+            return Seen("asks first", f"rm asks before each of {' and '.join(what)}; what you answer n to stays, "
+                        f"with the folders it is in, and the rest of {_folder(value)} and {total} in it is deleted"
+                        f"{inside}", short=eyes.short, trees=trees)
+        if tree.blocked and tree.emptied is not None:
             # A folder it cannot read: rm removes it if it is empty, which no one can see.
             unseen = ", ".join(q(eyes.show(p)) for p in tree.blocked[:2])
             return Seen("may fail", f"deletes {_folder(value)} and {_tree_words(tree, eyes.short)} only if the "
                         f"folders it cannot read ({unseen}) are empty; otherwise it stops there and they stay",
-                        ok=False, short=eyes.short, trees=[(path, tree)])
-        if why or tree.emptied is False:
-            stuck = [eyes.show(p) for p in tree.fixed + tree.blocked][:2]
-            if why:
-                cause = why
-            elif stuck:
-                cause = f"no permission in {', '.join(map(q, stuck))}"
-            else:
-                cause = "not all of it can be deleted"
-            total = f"the {_n(tree.files, 'file')}" if tree.complete else f"at least {_n(tree.files, 'file')}"
-            if not tree.removable:
-                return Seen("fails", f"{cause}; {_folder(value)} and what is in it stay", ok=False, short=eyes.short,
-                            trees=[(path, tree)])
-            if tree.emptied:
-                return Seen("fails part-way", f"deletes {total} in {_folder(value)}, then stops: {cause}; "
-                            f"the empty folder {_folder(value)} stays", ok=False, short=eyes.short, trees=[(path, tree)])
-            left = tree.files - tree.removable
-            return Seen("fails part-way", f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: "
-                        f"{cause}; {_n(left, 'file')} and {_folder(value)} stay", ok=False, short=eyes.short,
-                        trees=[(path, tree)])
+                        ok=False, short=eyes.short, trees=trees)
         text = f"{_folder(value)} and {_tree_words(tree, eyes.short)}"
-        if tree.protected:
-            return Seen("asks first", f"rm asks before each of {_n(tree.protected, 'write-protected file')}; "
-                        f"then deletes {text}", short=eyes.short, trees=[(path, tree)])
-        return Seen("deletes", text, short=eyes.short, trees=[(path, tree)])
+        return Seen("deletes", text, short=eyes.short, trees=trees)
     why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
     if why or _sticky_blocks(eyes, _parent(path), st):
         return _fail(f"{why or 'no permission to delete it (a sticky folder of someone else)'}; {q(value)} stays")
@@ -467,8 +470,12 @@ def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return _fail(f"{q(value.rstrip('/'))} is a link, and rmdir does not follow it; nothing is deleted")
     if not stat.S_ISDIR(st.st_mode):
         return _fail(f"{q(value)} is not a folder")
-    if not (eyes.can(path, os.R_OK)):
-        return _fail(f"no permission to read {_folder(value)}, so it cannot be seen to be empty")
+    why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
+    if why or _sticky_blocks(eyes, _parent(path), st):
+        return _fail(f"{why or 'no permission to delete it'}; {_folder(value)} stays")
+    if not eyes.can(path, os.R_OK):
+        return Seen("may fail", f"deletes the folder {_folder(value)} only if it is empty, which shellper cannot"
+                    " see (no permission to read it)", ok=False)
     try:
         with os.scandir(path) as entries:
             inside = next(iter(entries), None)
@@ -563,12 +570,13 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}", written=[real])
     lines, newline_end, complete = seen
     has = f"{'' if complete else 'at least '}{lines:,}"
+    others = f"; {shown} has {_n(st.st_nlink - 1, 'other name')} (hard links), which change too" if st.st_nlink > 1 else ""
     if not newline_end and lines:
-        glued = "its last line has no newline, so the first line is added onto that line"
-        return Seen("changes", f"appends to {shown}{via}, which has {has} lines; {glued}"
-                    + (f", then {_n(added - 1, 'line')} more" if added > 1 else ""), written=[real])
-    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, which has {has} (nothing in it is replaced)",
-                written=[real])
+        more = f", then {_n(added - 1, 'more line')}" if added > 1 else ""
+        return Seen("changes", f"appends to {shown}{via} ({has} lines now, the last without a newline): the first "
+                    f"line added goes onto the end of that last line{more}{others}", written=[real])
+    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, which has {has} (nothing in it is replaced)"
+                f"{others}", written=[real])
 
 
 def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
@@ -657,8 +665,8 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if not complete:
         return Seen("reads", f"{what} {q(value)} (more than {found:,} right now; {eyes.short})", short=eyes.short)
     if blocked:
-        return Seen("reads", f"{what} {q(value)} ({found:,} it can see; {_n(blocked, 'folder')} it cannot read, "
-                    "which find reports as errors)")
+        return Seen("fails part-way", f"{what} {q(value)} ({found:,} it can see), then reports "
+                    f"{_n(blocked, 'folder')} it cannot read as errors", ok=False)
     return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
 
 
@@ -735,8 +743,10 @@ def _move_copy(copy: bool):
             if real_t == real_s and merge:
                 return _fail(f"{q(src)} and {q(tshown)} are the same folder; nothing is {done}")
             if real_t.startswith(real_s.rstrip("/") + "/") or (real_t == real_s and not merge):
-                return _fail(f"{_folder(src)} cannot be {done} into itself ({q(tshown)})"
+                seen = _fail(f"{_folder(src)} cannot be {done} into itself ({q(tshown)})"
                              + ("; cp leaves a partial copy there" if copy else ""))
+                seen.written = [os.path.normpath(tpath)] if copy else []
+                return seen
         # The folder the new name goes in.
         where = dpath if merge else _parent(tpath)
         why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
@@ -778,11 +788,13 @@ def _move_copy(copy: bool):
                 if full:
                     return _fail(f"{_folder(tshown)} is there and not empty; nothing is moved")
                 replaced = f", replacing the empty folder {_folder(tshown)}"
+                written.append(os.path.normpath(tpath))
             elif t_dir:
                 why = _why_not_in(eyes, tpath, _folder(tshown), "write")
                 if why:
                     return _fail(f"{why}; nothing is copied")
                 merge = True
+                written.append(os.path.normpath(tpath))
             elif copy:
                 real = os.path.realpath(tpath)
                 if not eyes.can(tpath, os.W_OK):
@@ -790,7 +802,9 @@ def _move_copy(copy: bool):
                 via = "" if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode) else \
                     f" (through the link {q(tshown)}: the file written is {q(eyes.show(real))})"
                 newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
-                replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}"
+                others = f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" \
+                    if t_follow.st_nlink > 1 else ""
+                replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}{others}"
                 written.append(real)
             else:
                 newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
@@ -808,6 +822,7 @@ def _move_copy(copy: bool):
                         f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
                         ok=False, short=eyes.short, written=written, trees=trees)
         if merge:
+            written = written or [os.path.normpath(tpath)]
             line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
             return Seen("changes", line, short=eyes.short, written=written, trees=trees)
         if replaced:
