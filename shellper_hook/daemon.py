@@ -205,6 +205,9 @@ class Daemon:
             removed = await self._store.run(None, self._guarded, self.store.cleanup)
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
+        except Exception as exc:  # the model's warm-up goes on without it
+            log.warning("cleanup failed: %s", exc)
+        try:
             self.server_info = await self.backend.server_status()
             log.info("model server: %s", self.server_info.get("message"))
             info = self.server_info
@@ -323,6 +326,7 @@ class Daemon:
             "full": "the disk is full",
             "locked": f"another program holds shellper's history database ({where}) locked",
             "slow": f"shellper's history database ({where}) does not answer",
+            "unopened": f"shellper's history database could not be opened ({exc.detail})",
         }.get(exc.kind, f"shellper's history database ({where}) cannot be used ({exc.detail})")
 
     def _in_background(self, fn, *args) -> None:
@@ -640,6 +644,7 @@ _NOT_KEPT = {
     "slow": "history is not kept until it does",
     "io": "history is not kept until it can be",
     "damaged": "history is not kept until it can be",
+    "unopened": "no history is kept until the daemon restarts (`shellper stop`; the next request starts it)",
 }
 
 
@@ -702,9 +707,14 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return 1
     from .backend import Backend
-    from .store import SessionStore
+    from .store import SessionStore, StoreError, Unopened
 
-    store = SessionStore(collect_corrections=settings.collect_corrections, corrections_days=settings.corrections_days)
+    paths.ensure_private_dir(paths.state_dir())  # without it no daemon can run: that error is the caller's to say
+    try:
+        store = SessionStore(collect_corrections=settings.collect_corrections, corrections_days=settings.corrections_days)
+    except StoreError as exc:  # the file: suggestions still come, without history (the first reply says so)
+        log.error("%s", exc)
+        store = Unopened(paths.store_file(), str(exc))
     daemon = Daemon(settings, store, Backend(settings))
     try:
         _run(daemon.serve_forever())

@@ -105,6 +105,8 @@ def trouble(exc: BaseException) -> str | None:
     file cannot be used now), or None (a bug, not the file)."""
     if isinstance(exc, OSError):
         return "full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "io"
+    if isinstance(exc, Unopened.Error):
+        return "unopened"
     if isinstance(exc, StoreError):  # closed, or no new one could be made
         return "io"
     if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
@@ -118,6 +120,32 @@ def trouble(exc: BaseException) -> str | None:
     if code in (_BUSY, _LOCKED) or "locked" in text:
         return "locked"
     return "io" if isinstance(exc, sqlite3.OperationalError) else None
+
+
+class Unopened:
+    """Stands in for a store that could not be opened (a full disk, a folder at
+    its path...): every operation fails with why, so the daemon still serves
+    suggestions, without history."""
+
+    class Error(StoreError):
+        pass
+
+    recovered_from = None
+
+    def __init__(self, path: str, why: str):
+        self.path, self.why = path, why
+
+    def close(self) -> None:
+        pass
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        pass
+
+    def __getattr__(self, name):
+        def fail(*args, **kw):
+            raise Unopened.Error(self.why)
+
+        return fail
 
 
 @dataclass(frozen=True)

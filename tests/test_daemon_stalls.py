@@ -235,3 +235,14 @@ def test_a_database_that_does_not_answer_never_holds_up_a_translate(shellper_env
     finally:
         release.set()
         stop()
+
+
+def test_a_database_that_cannot_be_opened_still_leaves_suggestions(env, tmp_path):
+    """The daemon starts without history (here a folder stands at the database's path), and says so once."""
+    os.makedirs(paths.store_file(), mode=0o700)
+    with shells(1) as (pid,):
+        replies = [client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "where am I"},
+                                  timeout=20) for _ in range(2)]
+    assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies
+    notes = _notes(replies, "could not be opened")
+    assert len(notes) == 1 and "not a regular file" in notes[0] and notes[0] in replies[0]["warnings"], replies
