@@ -331,7 +331,13 @@ def _ago(mtime: float) -> str:
 
 
 def q(value: str) -> str:
-    return value if value and all(c.isalnum() or c in "._-/+@~" for c in value) else repr(value)
+    """A name as the command has it: quoted unless plain (a literal ~ is quoted: it is not home)."""
+    return value if value and all(c.isalnum() or c in "._-/+@" for c in value) else repr(value)
+
+
+def _qp(shown: str) -> str:
+    """A path as eyes.show() gives it, where a leading ~ is home."""
+    return shown if shown.startswith("~") and q(shown[1:] or "/") == (shown[1:] or "/") else q(shown)
 
 
 def _folder(value: str) -> str:
@@ -437,7 +443,7 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
             # At a terminal rm asks before each write-protected file and folder.
             what = [_n(tree.protected, "write-protected file")] if tree.protected else []
             if tree.protected_dirs:
-                named = ", ".join(q(eyes.show(p)) for p in tree.protected_dirs[:2])
+                named = ", ".join(_qp(eyes.show(p)) for p in tree.protected_dirs[:2])
                 what.append(f"{_n(len(tree.protected_dirs), 'write-protected folder')} ({named})")
             inside = "; answering y for a folder still leaves what is in it (no permission)" if tree.fixed else ""
             return Seen("asks first", f"rm asks before each of {' and '.join(what)}; what you answer n to stays, "
@@ -445,7 +451,7 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                         f"{inside}", short=eyes.short, trees=trees)
         if tree.blocked and tree.emptied is not None:
             # A folder it cannot read: rm removes it if it is empty, which no one can see.
-            unseen = ", ".join(q(eyes.show(p)) for p in tree.blocked[:2])
+            unseen = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
             return Seen("may fail", f"deletes {_folder(value)} and {_tree_words(tree, eyes.short)} only if the "
                         f"folders it cannot read ({unseen}) are empty; otherwise it stops there and they stay",
                         ok=False, short=eyes.short, trees=trees)
@@ -526,7 +532,7 @@ def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if why:
         return _fail(f"{why}; nothing is made")
     if target != path:
-        return Seen("creates", f"an empty file {q(eyes.show(target))}, where the dangling link {q(value)} points",
+        return Seen("creates", f"an empty file {_qp(eyes.show(target))}, where the dangling link {q(value)} points",
                     written=[os.path.normpath(target)])
     return Seen("creates", f"an empty file {q(value)}", written=[os.path.normpath(path)])
 
@@ -552,15 +558,15 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                 target = os.path.join(os.path.dirname(path), os.readlink(path))
             except OSError:
                 return _fail(f"the link {q(value)} cannot be read")
-        shown = _shown_parent(value) if target == path else q(eyes.show(_parent(target)))
+        shown = _shown_parent(value) if target == path else _qp(eyes.show(_parent(target)))
         why = _why_not_in(eyes, _parent(target), shown, "create")
         if why:
             return _fail(f"{why}; nothing is written")
-        where = q(value) if target == path else f"{q(eyes.show(target))} (where the dangling link {q(value)} points)"
+        where = q(value) if target == path else f"{_qp(eyes.show(target))} (where the dangling link {q(value)} points)"
         return Seen("creates", f"writes {_n(added, 'line')} to a new file {where}", written=[os.path.normpath(target)])
     real = os.path.realpath(path)
     via = "" if lst is None or not stat.S_ISLNK(lst.st_mode) else f" (the link {q(value)} points there)"
-    shown = q(value) if not via else q(eyes.show(real))
+    shown = q(value) if not via else _qp(eyes.show(real))
     if not stat.S_ISREG(st.st_mode):
         return Seen("changes", f"writes {_n(added, 'line')} to the special file {shown}{via}", written=[real])
     if not eyes.can(path, os.W_OK):
@@ -800,7 +806,7 @@ def _move_copy(copy: bool):
                 if not eyes.can(tpath, os.W_OK):
                     return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
                 via = "" if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode) else \
-                    f" (through the link {q(tshown)}: the file written is {q(eyes.show(real))})"
+                    f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
                 newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
                 others = f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" \
                     if t_follow.st_nlink > 1 else ""
@@ -818,7 +824,7 @@ def _move_copy(copy: bool):
             written.append(os.path.normpath(tpath))
         if tree is not None and (tree.unreadable or tree.blocked):
             bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
-            return Seen("fails part-way", f"{verb} {what} {into}, but cannot read {', '.join(map(q, bad))}"
+            return Seen("fails part-way", f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
                         f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
                         ok=False, short=eyes.short, written=written, trees=trees)
         if merge:
