@@ -20,7 +20,7 @@ _SHELL = {"test_shell_zsh", "test_shell_bash", "test_shell_fish", "test_shell_in
           "test_policy_findings", "test_render", "test_secrets", "test_install", "test_cli_output",
           "test_shell_autostart", "test_shell_exit", "test_init_static", "test_shell_behaviour",
           "test_shell_conventions", "test_completion", "test_client_isolation", "test_shell_settings", "test_plugin_managers",
-          "test_client_launch", "test_bash_pipes"}
+          "test_client_launch", "test_bash_pipes", "test_claims"}
 # The module-scoped fixtures of the real-shell tests (ollama, tmux, shell_env, work).
 pytest_plugins = ["shell_fixtures"]
 
