@@ -12,6 +12,8 @@ Used by the shells as
                        (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout;
                        pipes: the daemon makes this terminal's pipes for its next requests)
     CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
+    CLIENT enter PID SHELL   stdin: CWD NUL COMMAND NUL   (Enter is about to run COMMAND:
+                       the daemon judges a suggestion again; NUL reply: same, changed or error)
     CLIENT closed PID   (the shell is exiting: forget its conversation)
     CLIENT start        (a shell is starting: start the daemon unless one listens)
     CLIENT check        (exit 0: the client can run)
@@ -176,7 +178,7 @@ def _whole_nul_reply(raw: bytes) -> bytes:
     """raw if it is a complete NUL reply. A reply cut short (the daemon died
     mid-write) must not put half a command on the line; a JSON error (for a
     request the daemon could not read) is passed on as a NUL one."""
-    if raw.startswith((b"ok\0", b"error\0")) and raw.endswith(b"\0") and raw.count(b"\0") == 3:
+    if raw.startswith((b"ok\0", b"error\0", b"same\0", b"changed\0")) and raw.endswith(b"\0") and raw.count(b"\0") == 3:
         return raw
     import json
 
@@ -320,6 +322,18 @@ def _main(argv: list) -> int:
             send(req, autostart=False, timeout=2)  # nobody reads the reply: no JSON to decode
         except (DaemonUnavailable, OSError, ValueError):
             return 1
+        return 0
+    if argv[:1] == ["enter"] and len(argv) == 3 and argv[2] in protocol.SHELLS:
+        try:
+            cwd, command = _stdin_fields(2)
+            req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul",
+                   "shell": argv[2]}
+            # No daemon, no suggestion to judge again: the line runs as typed.
+            raw = send(req, autostart=False, timeout=5)
+        except (DaemonUnavailable, OSError, ValueError):
+            raw = b"same\0\0\0"
+        sys.stdout.buffer.write(_whole_nul_reply(raw))
+        sys.stdout.flush()
         return 0
     if argv[:1] == ["closed"] and len(argv) == 2:
         try:

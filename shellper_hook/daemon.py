@@ -72,6 +72,7 @@ class Daemon:
         self.server: asyncio.AbstractServer | None = None
         self.stopping: asyncio.Event | None = None
         self._locks: dict = {}
+        self.shown: dict = {}  # session key -> turns.Shown: the suggestion on its prompt, for the check at Enter
         self._lockfile = None
         self._bg: set = set()
         self.server_info: dict = {}
@@ -256,6 +257,8 @@ class Daemon:
             # A lock can go only with its shell: a live shell may have a request waiting on it.
             for key in [k for k, lock in self._locks.items() if not lock.locked() and not _alive(k.pid)]:
                 del self._locks[key]
+            for key in [k for k in self.shown if not _alive(k.pid)]:
+                del self.shown[key]
 
     async def _idle_watch(self) -> None:
         period = min(max(self.settings.idle_exit / 4, 0.05), 30.0)
@@ -389,8 +392,8 @@ class Daemon:
         NUL fields."""
         try:
             req = protocol.decode_request(line)
-            if pipe is not None and (req["op"] != "translate" or req["session"] != pipe):
-                raise protocol.ProtocolError(f"terminal {pipe}'s pipe takes only its own translate requests")
+            if pipe is not None and (req["op"] not in ("translate", "check") or req["session"] != pipe):
+                raise protocol.ProtocolError(f"terminal {pipe}'s pipe takes only its own translate and check requests")
         except protocol.ProtocolError as exc:
             reply = protocol.error(with_action(str(exc), protocol.MISMATCH), "bad_request")
             return protocol.nul_reply(reply) if pipe is not None or _wants_nul(line) else protocol.encode(reply)
@@ -487,6 +490,7 @@ class Daemon:
                 )
             except BaseException:
                 # The earlier suggestion is off the prompt: a report of the next line must not settle it.
+                self.shown.pop(key, None)
                 self._in_background(self.store.drop_pending, key)
                 raise
             self._maybe_preload(model_seconds)
@@ -494,6 +498,8 @@ class Daemon:
             keep = self.store.add_exchange if req.get("commit") else self.store.set_pending
             if await self._kept(notes, False, lambda *a: keep(*a) or True, key, s.request, s.call, s.command):
                 self._said -= {"full", "locked", "slow", "io"}  # writes work again: say it anew next time
+            # What Enter judges again (check): the suggestion as it was shown.
+            self.shown[key] = turns.Shown(s.command, s.call, s.effect, tuple(s.warnings))
         own = (time.perf_counter() - started) - (waited - keyed) - model_seconds
         self.overhead_ms.append(own * 1000)
         while self._due:
@@ -527,6 +533,7 @@ class Daemon:
     async def _dispatch(self, req: dict) -> dict:
         handler = {
             "ping": self._ping,
+            "check": self._check,
             "executed": self._executed,
             "commit": self._commit,
             "history": self._history,
@@ -543,6 +550,27 @@ class Daemon:
     async def _ping(self, req: dict) -> dict:
         return protocol.ok(pid=os.getpid(), version=__version__)
 
+    async def _check(self, req: dict) -> dict:
+        """Enter is about to run a line: when it is the suggestion, judge it again on the
+        files as they are now (in a worker with a deadline, like every look)."""
+        from . import turns, workers
+
+        try:
+            key = self._key(req["session"])
+        except ProcessLookupError:
+            return protocol.ok(changed=False, lines=[])
+        shown = self.shown.get(key)
+        if shown is None or req["command"].strip() != shown.command.strip():
+            return protocol.ok(changed=False, lines=[])
+        again = await workers.look(turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"),
+                                   self.settings.allow_recursive)
+        if again.refused:
+            self.shown.pop(key, None)
+            return protocol.error(again.refused, "refused")
+        if again.changed:  # shown now as it is: a second Enter runs it
+            self.shown[key] = turns.Shown(shown.command, shown.call, again.lines[1], tuple(again.lines[2:]))
+        return protocol.ok(changed=again.changed, lines=list(again.lines))
+
     async def _executed(self, req: dict) -> dict:
         """The line the shell ran after a suggestion: settle it (turns decides, the store writes)."""
         from . import turns
@@ -552,6 +580,7 @@ class Daemon:
         except ProcessLookupError:
             return protocol.ok(recorded="none")
         line, shell = req["command"], req.get("shell", "bash")
+        self.shown.pop(key, None)  # the suggestion has run (or was passed over)
         async with self._locks.setdefault(key, asyncio.Lock()):
             recorded = await self._kept(None, "none", self.store.settle, key,
                                         lambda pending: turns.settle(pending, line, shell), req.get("status"))
@@ -596,6 +625,8 @@ class Daemon:
         except ProcessLookupError:
             key = None
         self.pipes.drop(pid)
+        for gone in [k for k in self.shown if k.pid == pid]:
+            del self.shown[gone]
 
         def forget_dead() -> int:
             removed = 0

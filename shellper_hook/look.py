@@ -341,7 +341,11 @@ def _qp(shown: str) -> str:
 
 
 def _folder(value: str) -> str:
-    return q(value.rstrip("/") + "/") if value.rstrip("/") else q(value)
+    """A folder's name as the command has it, with one slash to say it is a folder."""
+    bare = value.rstrip("/")
+    if not bare or bare == "." or bare.endswith(("/.", "/..")) or bare == "..":
+        return q(value)
+    return q(bare + "/")
 
 
 def _tree_words(tree: Tree, short: str) -> str:

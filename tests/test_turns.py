@@ -165,10 +165,14 @@ def test_a_changed_outcome_is_shown_again_and_an_older_file_is_not_a_change(tmp_
     os.utime(tmp_path / "a.txt", (1_000_000_000, 1_000_000_000))  # only its age moved: nothing to say
     shown = turns.Shown(shown.command, shown.call, shown.effect.replace("just now", "3 minutes ago"), shown.warnings)
     assert turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path)) == turns.Recheck()
-    (tmp_path / "a.txt").write_text("a much longer text than before\n")
-    again = turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path))
-    assert again.changed and again.lines[1].startswith("deletes: a.txt (31 bytes")
+    (tmp_path / "a.txt").write_text("a much longer text than before\n")  # only grown: the same command
+    assert turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path)) == turns.Recheck()
+    os.chmod(tmp_path / "a.txt", 0o444)  # (rm asks first, even as root: the look says so by its mode)
     os.remove(tmp_path / "a.txt")
+    os.mkdir(tmp_path / "a.txt")
+    again = turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path))
+    assert again.changed and again.lines[1].startswith("fails: a.txt/ is a folder"), again
+    os.rmdir(tmp_path / "a.txt")
     again = turns.recheck(shown, "rm a.txt", str(tmp_path), home=str(tmp_path))
     assert again.changed and again.lines[1] == "fails: a.txt is not there; nothing is deleted"
 
