@@ -867,6 +867,17 @@ def _here(words):
     return describe
 
 
+def _du(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+    words = "shows the disk space of this folder" + (" in KB/MB/GB" if a["human_readable"] else "")
+    tree = eyes.walk(eyes.cwd)
+    if tree.blocked:
+        named = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
+        return Seen("fails part-way", f"{words}, then reports {_n(len(tree.blocked), 'folder')} it cannot read "
+                    f"({named}) as errors", ok=False, short=eyes.short)
+    return Seen("reads", words + (f" ({eyes.short}: some of it was not looked at)" if eyes.short else ""),
+                short=eyes.short)
+
+
 _PREDICT = {
     "rm": _rm,
     "rmdir": _rmdir,
@@ -884,7 +895,7 @@ _PREDICT = {
     "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)"),
     "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}"),
     "ls": _here(lambda a: "lists this folder" + (", hidden names too" if a["a"] else "")),
-    "du": _here(lambda a: "shows the disk space of this folder" + (" in KB/MB/GB" if a["human_readable"] else "")),
+    "du": _du,
     "pwd": _here(lambda a: "prints the current folder"),
 }
 _KIND = {"rm": "deletes", "rmdir": "deletes", "mv": "changes", "cp": "creates", "echo": "changes",
