@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -43,7 +42,7 @@ TOOLS = frozenset(("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls"
 READERS = frozenset(("cat", "diff", "du", "find", "grep", "ls", "pwd", "sort", "tail", "wc"))
 # A failure's reason as a line says it -> what the tools print for it (any of; lower case).
 REASONS = (
-    (r"no permission|not writable|cannot read", ("permission denied",)),
+    (r"no permission|not writable|cannot read", ("permission denied", "operation not permitted")),
     (r"ends with / but is not a folder", ("no such file", "not a directory")),
     (r"same (file|folder)", ("same file",)),
     (r"into itself", ("into itself", "subdirectory of itself")),
@@ -82,6 +81,8 @@ class Case:
     many: tuple = ()
     cwd: str = ""
     recursive: bool | None = None
+    owners: dict = field(default_factory=dict)  # path -> uid other than the user's (as root only)
+    env: dict = field(default_factory=dict)  # more environment, for the shell and the look
 
     def allow_recursive(self) -> bool:
         if self.recursive is not None:
@@ -123,6 +124,9 @@ def build(top: str, case: Case, owner: int | None) -> None:
             os.lchown(base, owner, owner)
             for name in dirs + files:
                 os.lchown(os.path.join(base, name), owner, owner)
+    if owner is not None:
+        for rel, uid in case.owners.items():
+            os.lchown(os.path.join(top, rel), uid, uid)
     for rel in sorted(case.modes, key=lambda r: r.count("/"), reverse=True):
         os.chmod(os.path.join(top, rel), case.modes[rel])
 
@@ -247,6 +251,8 @@ def worker_main() -> None:
     out = sys.stdout
     for row in sys.stdin:
         req = json.loads(row)
+        saved = {k: os.environ.get(k) for k in req.get("env", {})}
+        os.environ.update(req.get("env", {}))
         try:
             call = ToolCall(req["tool"], req["args"])
             v = vet(call, req["cwd"], req["allow_recursive"], req["home"], req["shell"])
@@ -258,6 +264,11 @@ def worker_main() -> None:
             answer = {"refused": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported, not hidden
             answer = {"error": f"{type(exc).__name__}: {exc}"}
+        for k, value in saved.items():
+            if value is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = value
         out.write(json.dumps(answer, ensure_ascii=False) + "\n")
         out.flush()
 
@@ -523,6 +534,17 @@ class Judge:
                     self.bad(f"says what is answered n stays, but {', '.join(gone[:3])} went")
             elif not ch.empty():
                 self.bad("says it asks first, but with the answer n the tree changed")
+        # What was there and is now different is named itself ("replacing X"), not only a folder above it,
+        # unless the line says it merges into that folder.
+        merging = re.search(r"merging with the folder " + _NAME, text)
+        for p in ch.modified:
+            if self.before[p][0] == "d" and self.after[p][0] == "d":
+                continue
+            if self._names(text, p) or (merging and self.named(text, p)):
+                continue
+            if re.search(r"has ([\d,]+) other names? \(hard links?\)", text):
+                continue  # checked below
+            self.bad(f"{p} was there and changed, but the line does not name it")
         if kind != "fails" or "partial copy" in text:
             unnamed = [p for p in ch.all() if not self.named(text, p)]
             # "X has N other names (hard links), which change too": those may change, to X's new content.
@@ -568,20 +590,21 @@ class Judge:
         parts = rel.split("/")
         for i in range(len(parts) + 1):  # from the top down: a named folder answers for all below it
             anc = "/".join(parts[:i])
-            if self._named_here(text, anc):
+            if self._named_here(text, anc, i < len(parts)):
                 return True
         return False
 
-    def _named_here(self, text: str, anc: str) -> bool:
-        key = (text, anc)
+    def _named_here(self, text: str, anc: str, above: bool) -> bool:
+        key = (text, anc, above)
         if key not in self._named:
-            self._named[key] = self._names(text, anc)
+            self._named[key] = self._names(text, anc, above)
         return self._named[key]
 
-    def _names(self, text: str, anc: str) -> bool:
+    def _names(self, text: str, anc: str, above: bool = False) -> bool:
+        """Is anc named (a link to it counts only for a folder above the change: into ld/)?"""
         absolute = os.path.join(self.top, anc) if anc else self.top
         forms = {os.path.relpath(absolute, self.cwd), absolute}
-        for link in self.links_to(anc) if anc else []:
+        for link in self.links_to(anc) if anc and above else []:
             forms.add(os.path.relpath(os.path.join(self.top, link), self.cwd))
         if self.home and (absolute + "/").startswith(self.home + "/"):
             forms.add("~" + absolute[len(self.home):])
@@ -805,7 +828,8 @@ def scratch() -> str | None:
     return None
 
 
-def run_cases(shell: str, cases: list) -> Result:
+def run_cases(shell: str, cases: list, doctor=None) -> Result:
+    """Every case in one shell; doctor(case, verdict) may change a verdict first (to check the judge)."""
     result = Result(shell)
     owner = NOBODY if os.geteuid() == 0 else None
     base = tempfile.mkdtemp(prefix=f"claims-{shell}-", dir=scratch())
@@ -830,18 +854,22 @@ def run_cases(shell: str, cases: list) -> Result:
             build(top, case, owner)
             cwd = os.path.join(top, case.cwd) if case.cwd else top
             v = worker.vet(tool=case.tool, args=case.args, cwd=cwd, home=home,
-                           allow_recursive=case.allow_recursive(), shell=shell)
+                           allow_recursive=case.allow_recursive(), shell=shell,
+                           env={k: val.replace("{top}", top) for k, val in case.env.items()})
             if "refused" in v:
                 result.skipped.append((case.name, v["refused"]))
                 continue
             if "error" in v:
                 result.errors.append(f"{case.name}: {v['error']}")
                 continue
+            if doctor is not None:
+                doctor(case, v)
             before = snapshot(top)
             # Only echo's and tail's claims count lines.
             texts = case.tool in ("echo", "tail")
             before_text = contents(top, [p for p, e in before.items() if e[0] == "f"]) if texts else {}
-            ran = run(shell, v["command"], cwd, env, trailer)
+            ran = run(shell, v["command"], cwd, {**env, **{k: val.replace("{top}", top) for k, val in case.env.items()}},
+                      trailer)
             after = snapshot(top)
             after_text = contents(top, [p for p, e in after.items() if e[0] == "f"]) if texts else {}
             judge = Judge(case, v, ran, top, home, before, after, before_text, after_text)
@@ -858,23 +886,26 @@ def run_cases(shell: str, cases: list) -> Result:
     return result
 
 
+def _run_one(shell: str, cases: list) -> Result:
+    try:
+        return run_cases(shell, cases)
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        r = Result(shell)
+        r.errors.append(f"runner: {type(exc).__name__}: {exc}")
+        return r
+
+
 def run_all(cases: list, shells=SHELLS) -> list:
-    results: dict = {}
+    """One process per shell (the snapshots are CPU work: threads would share one core), each
+    starting at another point of the list so the big trees are not built all at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    def one(shell):
-        try:
-            results[shell] = run_cases(shell, cases)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            r = Result(shell)
-            r.errors.append(f"runner: {type(exc).__name__}: {exc}")
-            results[shell] = r
-
-    threads = [threading.Thread(target=one, args=(s,)) for s in shells]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return [results[s] for s in shells]
+    step = max(1, len(cases) // max(1, len(shells)))
+    orders = [cases[i * step:] + cases[:i * step] for i in range(len(shells))]
+    with ProcessPoolExecutor(len(shells), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_run_one, shell, order) for shell, order in zip(shells, orders)]
+        return [f.result() for f in futures]
 
 
 def report(results: list, path: str) -> str:

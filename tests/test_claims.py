@@ -272,6 +272,8 @@ CASES = [
     # ---- 10. exact counts in a big folder
     C("rm -r a folder of 12,000 files", "rm", {"file_name": "big"}, many=("big", 12, 1000), recursive=True),
     C("cp -r a folder of 12,000 files", "cp", {"source": "big", "destination": "big2"}, many=("big", 12, 1000)),
+    C("rm -r a folder of 100,000 files (past the look's budget)", "rm", {"file_name": "huge"},
+      many=("huge", 100, 1000), recursive=True),
     C("find in a folder of 12,000 files", "find", {"path": "big", "name": "f99"}, many=("big", 12, 1000)),
     # ---- hard links
     C("rm one of two hard links", "rm", {"file_name": "h1"}, files={"h2": "shared\n"}, hard={"h1": "h2"}),
@@ -285,6 +287,59 @@ CASES = [
       hard={"h1": "h2"}),
     C("cp a hard link onto its twin", "cp", {"source": "h1", "destination": "h2"}, files={"h2": "shared\n"},
       hard={"h1": "h2"}),
+    # ---- other users, sticky folders (as root the tree is the user's; these entries are root's)
+    C("rm another user's file in a sticky folder", "rm", {"file_name": "sticky/theirs.txt"},
+      files={"sticky/theirs.txt": "t\n"}, modes={"sticky": 0o1777, "sticky/theirs.txt": 0o666},
+      owners={"sticky": 0, "sticky/theirs.txt": 0}),
+    C("mv another user's file out of a sticky folder", "mv", {"source": "sticky/theirs.txt", "destination": "t.txt"},
+      files={"sticky/theirs.txt": "t\n"}, modes={"sticky": 0o1777, "sticky/theirs.txt": 0o666},
+      owners={"sticky": 0, "sticky/theirs.txt": 0}),
+    C("touch another user's read-only file", "touch", {"file_name": "theirs.txt"}, files={"theirs.txt": "t\n"},
+      modes={"theirs.txt": 0o644}, owners={"theirs.txt": 0}),
+    C("touch another user's writable file", "touch", {"file_name": "theirs.txt"}, files={"theirs.txt": "t\n"},
+      modes={"theirs.txt": 0o666}, owners={"theirs.txt": 0}),
+    C("echo >> another user's writable file", "echo", {"content": "x", "file_name": "theirs.txt"},
+      files={"theirs.txt": "t\n"}, modes={"theirs.txt": 0o666}, owners={"theirs.txt": 0}),
+    C("rm another user's read-only file in the user's folder (asks)", "rm", {"file_name": "theirs.txt"},
+      files={"theirs.txt": "t\n"}, modes={"theirs.txt": 0o644}, owners={"theirs.txt": 0}),
+    C("mv into another user's folder", "mv", {"source": "a.txt", "destination": "theirs"}, files=A,
+      dirs=["theirs"], modes={"theirs": 0o755}, owners={"theirs": 0}),
+    # ---- more links, names and edges
+    C("mv a.txt onto a link to itself", "mv", {"source": "a.txt", "destination": "ln"}, files=A,
+      links={"ln": "a.txt"}),
+    C("cp a.txt onto a link to itself", "cp", {"source": "a.txt", "destination": "ln"}, files=A,
+      links={"ln": "a.txt"}),
+    C("cp -r src into a link to its own subfolder", "cp", {"source": "src", "destination": "ls"}, files=SRC,
+      links={"ls": "src/sub"}),
+    C("mv a folder into a link to a folder", "mv", {"source": "src", "destination": "ld"}, files=SRC,
+      dirs=["real"], links={"ld": "real"}),
+    C("rm -r a folder holding a link to a file outside it", "rm", {"file_name": "top"},
+      files={"top/a": "1", "keep.txt": "k\n"}, links={"top/ln": "../keep.txt"}, recursive=True),
+    C("cp -r a folder holding a link", "cp", {"source": "top", "destination": "copy"},
+      files={"top/a": "1", "keep.txt": "k\n"}, links={"top/ln": "../keep.txt"}),
+    C("cd - in a fresh shell", "cd", {"folder": "-"}, dirs=["d"]),
+    C("cd ~ (a literal tilde)", "cd", {"folder": "~"}, dirs=["d"]),
+    C("cd with CDPATH set", "cd", {"folder": "d"}, dirs=["elsewhere/d"], env={"CDPATH": "{top}/elsewhere"}),
+    C("cd with CDPATH set and a local folder", "cd", {"folder": "d"}, dirs=["d", "elsewhere/d"],
+      env={"CDPATH": "{top}/elsewhere"}),
+    C("touch a folder", "touch", {"file_name": "d"}, dirs=["d"]),
+    C("tail of a file holding one empty line", "tail", {"file_name": "e.txt", "lines": 1}, files={"e.txt": "\n"}),
+    C("tail 2 of a file ending in blank lines", "tail", {"file_name": "e.txt", "lines": 2},
+      files={"e.txt": "a\n\n\n"}),
+    C("echo an empty line >> a file without a final newline", "echo", {"content": "", "file_name": "n.txt"},
+      files={"n.txt": "last"}),
+    C("echo content ending in a newline >> a file", "echo", {"content": "x\n", "file_name": "n.txt"},
+      files={"n.txt": "a\n"}),
+    C("cat a dangling link", "cat", {"file_name": "dl"}, links={"dl": "gone"}),
+    C("wc a link to a file", "wc", {"file_name": "ln", "mode": "c"}, files={"real.txt": "abc\n"},
+      links={"ln": "real.txt"}),
+    C("mkdir through a dangling link", "mkdir", {"dir_name": "dl"}, links={"dl": "gone"}),
+    C("rmdir of an empty folder with a slash", "rmdir", {"dir_name": "empty/"}, dirs=["empty"]),
+    C("rm -r src/ (a folder with a slash)", "rm", {"file_name": "src/"}, files=SRC),
+    C("mv a file to a name with a slash that is a folder", "mv", {"source": "a.txt", "destination": "d/"}, files=A,
+      dirs=["d"]),
+    C("cp a folder onto an empty folder of the same name", "cp", {"source": "src", "destination": "d"},
+      files=SRC, dirs=["d/src"]),
     # ---- plain successes
     C("ls", "ls", {"a": False}, files=A),
     C("ls -a", "ls", {"a": True}, files={**A, ".h": "h"}),
@@ -343,3 +398,52 @@ def test_claims_match_what_happened():
     assert not errors, "\n".join(errors)
     assert checked >= len(cases) * len(SHELLS) - sum(len(r.skipped) for r in results)
     assert false == 0, f"lines checked: {checked}, false: {false} (report: {REPORT})\n\n{text}"
+
+
+# Lines known to be false, each in a case where the true line passes: the judge must catch every one
+# (so a run with 0 false lines means the claims held, not that nothing was compared).
+WRONG = {
+    "rm a file": ("reads", "shows a.txt"),
+    "tail 1 of a file without a final newline": ("reads", "shows the last 1 of report.txt's 2 lines"),
+    "tail 10 of a 3-line file without a final newline": ("reads", "shows all of report.txt's 2 lines"),
+    "find reports -name rep": ("reads", "finds names containing 'rep' under reports (1 right now)"),
+    "echo >> a file without a final newline": ("changes", "appends 1 line to notes.txt, which has 2 (nothing in it "
+                                               "is replaced)"),
+    "echo >> a file with a final newline": ("changes", "appends 2 lines to notes.txt, which has 2 (nothing in it "
+                                            "is replaced)"),
+    "mkdir docs when docs exists": ("creates", "the folder docs"),
+    "cp a.txt d where d/a.txt links to ../other.txt": ("changes", "copies a.txt (11 bytes) into d/, replacing "
+                                                       "d/a.txt (14 bytes)"),
+    "rm -r a folder": ("deletes", "src/ and the 2 files in it (14 bytes)"),
+    "cd into a folder": ("moves the shell", "goes to ~/w"),
+    "cp into a read-only folder": ("creates", "copies a.txt (11 bytes) into ro/"),
+    "mv src d where d/src is a non-empty folder": ("changes", "moves src/ into d/"),
+    "cp -r src src": ("fails", "src/ cannot be copied into itself (src/src)"),
+    "rm -r ld/ (a link to a folder, with the slash)": ("deletes", "the link ld/"),
+    "rm a write-protected file (asks)": ("deletes", "ro.txt (3 bytes)"),
+    "mv a.txt d replacing d/a.txt": ("changes", "moves a.txt into d/"),
+    "cp a file to a new name": ("creates", "copies a.txt (12 bytes) to b.txt"),
+    "mkdir new": ("creates", "the folder other"),
+    "cat an unreadable file": ("reads", "shows secret.txt"),
+    "touch a dangling link": ("creates", "an empty file dl"),
+    "rmdir of a link to an empty folder": ("deletes", "the empty folder le/"),
+    "cd into a folder without search permission": ("fails", "noexec/ is not there; the shell stays in ~/w"),
+}
+
+
+def test_the_judge_catches_false_lines():
+    by_name = {c.name: c for c in CASES}
+    wrong = [by_name[name] for name in WRONG]
+
+    def doctor(case, v):
+        v["kind"], v["text"] = WRONG[case.name]
+        v["effect"] = f"{v['kind']}: {v['text']}"
+        if case.name == "rm a file":
+            v["written"] = []
+
+    from claims_harness import run_cases
+    result = run_cases("bash", wrong, doctor)
+    assert not result.errors, result.errors
+    caught = {j.case for j in result.false}
+    missed = [f"{name}: {WRONG[name]}" for name in WRONG if name not in caught]
+    assert not missed, "the judge passed lines known to be false:\n" + "\n".join(missed)
