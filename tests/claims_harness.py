@@ -242,7 +242,7 @@ def compare(before: dict, after: dict) -> Change:
 
 def worker_main() -> None:
     """Runs as the unprivileged user: one JSON request a line in, one verdict a line out."""
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.environ.get("SP_ROOT", ROOT))
     from shellper_hook.errors import Refused
     from shellper_hook.look import KINDS, look
     from shellper_hook.tools import ToolCall
@@ -279,11 +279,30 @@ def as_user(argv: list) -> list:
     return argv
 
 
+def python_for_user() -> str:
+    """An interpreter the user can run (this one may sit in root's home)."""
+    for exe in (sys.executable, shutil.which("python3") or "", "/usr/bin/python3", "/usr/local/bin/python3"):
+        if exe and subprocess.run(as_user([exe, "-c", "import sqlite3, json"]), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, cwd="/").returncode == 0:
+            return exe
+    raise RuntimeError("no Python the unprivileged user can run")
+
+
 class Worker:
-    def __init__(self, env: dict) -> None:
+    def __init__(self, env: dict, base: str) -> None:
+        # The package and this file, copied where the user can read them (the checkout may not be).
+        pkg = os.path.join(base, "pkg")
+        shutil.copytree(os.path.join(ROOT, "shellper_hook"), os.path.join(pkg, "shellper_hook"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(os.path.abspath(__file__), os.path.join(pkg, "claims_harness.py"))
+        for where, dirs, files in os.walk(pkg):
+            for name in dirs + files:
+                os.chmod(os.path.join(where, name), 0o755 if name in dirs else 0o644)
+        os.chmod(pkg, 0o755)
         self.proc = subprocess.Popen(
-            as_user([sys.executable, os.path.abspath(__file__), "worker"]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+            as_user([python_for_user(), os.path.join(pkg, "claims_harness.py"), "worker"]),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**env, "PYTHONDONTWRITEBYTECODE": "1", "SP_ROOT": pkg},
             cwd="/", text=True, encoding="utf-8", errors="surrogateescape",
         )
 
@@ -845,7 +864,7 @@ def run_cases(shell: str, cases: list, doctor=None) -> Result:
            "XDG_CACHE_HOME": os.path.join(xdg, "cache"), "XDG_STATE_HOME": os.path.join(xdg, "state"),
            "XDG_RUNTIME_DIR": xdg, "TMPDIR": xdg}
     trailer = os.path.join(xdg, "trailer")
-    worker = Worker(env)
+    worker = Worker(env, base)
     top = os.path.join(home, "w")
     try:
         for case in cases:
