@@ -148,7 +148,8 @@ __shellper_run() {
     # While the request is on its way (not before: these cost 2 processes),
     # and before "translating... (Ctrl-C cancels)" shows: Ctrl-C must not reach
     # bash (it would abort readline's line), so it arrives as a key instead;
-    # the modes saved come back after.
+    # the modes saved come back after (readline restores its own if a Ctrl-C
+    # came first, as a signal).
     tty=$(\command stty -g 2>/dev/null && \command stty -isig 2>/dev/null) || tty=
     __shellper_waiting "$1"
     __shellper_wait
@@ -166,13 +167,27 @@ __shellper_run() {
   return "$st"
 }
 
+# Undo what a request left: a Ctrl-C that arrives as a signal (before
+# `stty -isig`) ends the widget anywhere, and the next request or prompt
+# closes its pipes (each kept in its variable from the moment it opens) and
+# stops its client.
+__shellper_forget() {
+  if [[ -n ${__shellper_wfd-} ]]; then
+    [[ -n ${__shellper_rid-} && -p /dev/fd/$__shellper_wfd ]] && builtin printf 'cancel\n' >&"$__shellper_wfd"
+    [[ -p /dev/fd/$__shellper_wfd ]] && { exec {__shellper_wfd}>&-; } 2>/dev/null
+  fi
+  [[ -n ${__shellper_fd-} && -p /dev/fd/$__shellper_fd ]] && { exec {__shellper_fd}<&-; } 2>/dev/null
+  [[ -n ${__shellper_pid-} ]] && builtin kill -TERM "$__shellper_pid" 2>/dev/null
+  __shellper_fd='' __shellper_wfd='' __shellper_pid='' __shellper_rid=''
+}
+
 # Send request $1 (from line $2) on this terminal's pipes, or else start
 # the client on it; the reply comes on __shellper_fd. Status 1 (and a
 # message) if the client cannot start.
 __shellper_start() {
   __shellper_report_wait
+  __shellper_forget
   __shellper_line=$2 __shellper_asked='' __shellper_used=1
-  __shellper_fd='' __shellper_pid='' __shellper_rid=''
   __shellper_send_pipe "$1" || __shellper_start_client "$1"
 }
 
@@ -184,14 +199,15 @@ __shellper_start_client() {
     return 1
   fi
   # The client reports the reply on a pipe.
-  local before=${!-} fd cwd=$PWD pipes=''
+  local before=${!-} cwd=$PWD pipes=''
   (( __shellper_pipes )) && [[ -n ${__shellper_socket-} ]] && pipes=pipes  # for the next requests
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
   # Substitutions are parsed when they run: quoted words, no aliases.
-  exec {fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
+  # Straight into __shellper_fd: a Ctrl-C after it leaves nothing unknown open.
+  exec {__shellper_fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
     __shellper_client translate "$$" bash ${pipes:+"$pipes"} 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
-  __shellper_fd=$fd __shellper_pid=${!-}
+  __shellper_pid=${!-}
   [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
   return 0
 }
@@ -599,6 +615,7 @@ __shellper_preexec() {
 __shellper_precmd() {
   local st=$?
   __shellper_at_ps1=1
+  [[ -n $__shellper_fd$__shellper_wfd ]] && __shellper_forget  # a Ctrl-C ended a request
   if [[ ${__shellper_preexec_mode-} == history && -n $__shellper_pending ]] && (( ${HISTCMD-0} != ${__shellper_histcmd:-0} )); then
     # No Enter hook (bash < 4.3, ble.sh, SHELLPER_PREFIX=''): the line run is
     # the last history entry. Not `fc -ln -1`: bash 5.2 gives the one before
