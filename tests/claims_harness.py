@@ -688,6 +688,16 @@ class Judge:
             entry = self.before.get(rel) if rel is not None else None
             if entry and entry[0] == "f" and entry[1] != _num(m.group(2)):
                 self.bad(f"says {name} is {m.group(2)} bytes, but it is {entry[1]}")
+        # "an empty file X" is there after, empty; "X stays" is there after
+        for m in re.finditer(r"an empty file " + _NAME, text):
+            rel = self.rel(_unq(m.group(1)))
+            entry = self.after.get(rel) if rel is not None else None
+            if kind == "creates" and (entry is None or entry[0] != "f" or entry[1] != 0):
+                self.bad(f"says it makes an empty file {m.group(1)}, but there it is {entry}")
+        for m in re.finditer(r"(?:^|[;:] |, )(?:the empty folder |the link |the folder )?" + _NAME + r" stays", text):
+            rel = self.rel(_unq(m.group(1)))
+            if rel is not None and rel not in self.after and rel != "":
+                self.bad(f"says {m.group(1)} stays, but it is gone")
         # echo: "appends N lines to X, which has M (nothing in it is replaced)"
         if tool == "echo" and kind == "changes" and args["file_name"] != "None":
             target = self.real_rel(args["file_name"])

@@ -428,6 +428,10 @@ WRONG = {
     "touch a dangling link": ("creates", "an empty file dl"),
     "rmdir of a link to an empty folder": ("deletes", "the empty folder le/"),
     "cd into a folder without search permission": ("fails", "noexec/ is not there; the shell stays in ~/w"),
+    "rm -r a folder in a read-only folder": ("fails part-way", "deletes the 1 file in ro/top/, then stops: no "
+                                             "permission to delete in ro/; ro/top/a stays"),
+    "touch new": ("creates", "an empty file other.txt"),
+    "du in a folder with an unreadable subfolder": ("reads", "shows the disk space of this folder"),
 }
 
 
