@@ -65,8 +65,10 @@ class Seen:
 class _Eyes:
     """File-system access for one look: bounded, non-blocking, as this user."""
 
-    def __init__(self, cwd: str, home: str, max_entries: int, deadline: float) -> None:
+    def __init__(self, cwd: str, home: str, max_entries: int, deadline: float, shell: str = "bash",
+                 cdpath: str | None = None) -> None:
         self.cwd, self.home = cwd, (home.rstrip("/") or "/")
+        self.shell, self.cdpath = shell, cdpath
         self.left = max_entries
         self.max_entries = max_entries
         self.until = time.monotonic() + deadline
@@ -589,9 +591,28 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                 f"{others}", written=[real])
 
 
+def _cdpath_hit(eyes: _Eyes, value: str) -> str | None:
+    """Where cd goes through CDPATH instead of the current folder, or None. bash and fish
+    search CDPATH first (an empty entry is the current folder); zsh the current folder first
+    unless CDPATH names it. Names starting with /, ./ or ../ never use it."""
+    if not eyes.cdpath or value.startswith(("/", "./", "../")) or value in (".", ".."):
+        return None
+    entries = eyes.cdpath.split(":")
+    here = any(e in ("", ".") for e in entries)
+    if eyes.shell == "zsh" and not here and os.path.isdir(eyes.at(value)):
+        return None
+    for entry in entries:
+        base = eyes.cwd if entry in ("", ".") else os.path.join(eyes.cwd, entry)
+        candidate = os.path.join(base, value)
+        st = eyes.stat(candidate)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            return None if base == eyes.cwd else candidate
+    return None
+
+
 def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value = a["folder"]
-    path = eyes.at(value)
+    path = _cdpath_hit(eyes, value) or eyes.at(value)
     st = eyes.stat(path)
     if st is None:
         why = eyes.reason(path)
@@ -602,7 +623,8 @@ def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return _fail(f"{q(value)} is not a folder; the shell stays in {eyes.show(eyes.cwd)}")
     if not eyes.can(path, os.X_OK):
         return _fail(f"no permission to enter {_folder(value)}; the shell stays in {eyes.show(eyes.cwd)}")
-    return Seen("moves the shell", f"goes to {eyes.show(path)}")
+    via = f" (found through CDPATH, not in {eyes.show(eyes.cwd)})" if path != eyes.at(value) else ""
+    return Seen("moves the shell", f"goes to {eyes.show(path)}{via}")
 
 
 def _readable(eyes: _Eyes, value: str, tool: str) -> str:
@@ -904,9 +926,13 @@ KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "
 
 
 def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
-         max_entries: int = MAX_ENTRIES, deadline: float = DEADLINE) -> Seen:
-    """The predicted outcome of call run from cwd by this user; never raises."""
-    eyes = _Eyes(cwd, os.path.expanduser("~") if home is None else home, max_entries, deadline)
+         max_entries: int = MAX_ENTRIES, deadline: float = DEADLINE, shell: str = "bash",
+         cdpath: str | None = None) -> Seen:
+    """The predicted outcome of call run by this user in `shell` from cwd (with the shell's
+    CDPATH; None: this process's); never raises."""
+    if cdpath is None:
+        cdpath = os.environ.get("CDPATH", "")
+    eyes = _Eyes(cwd, os.path.expanduser("~") if home is None else home, max_entries, deadline, shell, cdpath)
     try:
         seen = _PREDICT[call.name](eyes, call.arguments, allow_recursive)
     except Exception as exc:  # looking must never fail a suggestion

@@ -64,7 +64,7 @@ def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | Non
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
-    seen = look(call, cwd, home, allow_recursive)
+    seen = look(call, cwd, home, allow_recursive, shell=shell)
     return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), line(seen))
 
 

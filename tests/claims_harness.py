@@ -256,7 +256,7 @@ def worker_main() -> None:
         try:
             call = ToolCall(req["tool"], req["args"])
             v = vet(call, req["cwd"], req["allow_recursive"], req["home"], req["shell"])
-            seen = look(call, req["cwd"], req["home"], req["allow_recursive"])
+            seen = look(call, req["cwd"], req["home"], req["allow_recursive"], shell=req["shell"])
             answer = {"command": v.command, "warnings": list(v.warnings), "effect": v.effect, "kind": seen.kind,
                       "text": seen.text, "ok": seen.ok, "short": seen.short, "written": list(seen.written),
                       "kinds": list(KINDS)}
@@ -577,7 +577,7 @@ class Judge:
             if unnamed:
                 self.bad(f"changed what the line does not name: {', '.join(unnamed[:4])}")
         if tool == "cd" and kind == "moves the shell":
-            m = re.match(r"goes to (.+)$", text)
+            m = re.match(r"goes to (.+?)(?: \(found through CDPATH, not in [^)]*\))?$", text)
             if not m:
                 self.bad("a cd line that does not say where it goes")
             else:
@@ -805,6 +805,13 @@ class Judge:
     def check_written(self) -> None:
         """Seen.written must cover every regular file whose content changed or that was made."""
         written = [os.path.realpath(w) for w in self.v.get("written", [])]
+        inodes = set()  # a file written is written under all its names (hard links)
+        for w in written:
+            try:
+                st = os.stat(w)
+                inodes.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
         for rel in self.change.added + self.change.modified:
             entry = self.after.get(rel)
             if entry is None or entry[0] != "f":
@@ -812,6 +819,12 @@ class Judge:
             if self.before.get(rel, ("",))[0] == "f" and self.before[rel][2] == entry[2]:
                 continue
             real = os.path.join(self.top, rel)
+            try:
+                st = os.lstat(real)
+                if (st.st_dev, st.st_ino) in inodes:
+                    continue
+            except OSError:
+                pass
             if not any(real == w or real.startswith(w.rstrip("/") + "/") for w in written):
                 # A file moved (mv) keeps its content: it counts through its folder only.
                 self.bad(f"{rel} was written, but Seen.written does not list it")
