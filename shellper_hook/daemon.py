@@ -486,7 +486,8 @@ class Daemon:
             history = await self._kept(notes, [], self._turns_of, key)
             try:
                 s = await turns.suggest(
-                    ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive
+                    ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive,
+                    cdpath=_cdpath(req),
                 )
             except BaseException:
                 # The earlier suggestion is off the prompt: a report of the next line must not settle it.
@@ -563,7 +564,7 @@ class Daemon:
         if shown is None or req["command"].strip() != shown.command.strip():
             return protocol.ok(changed=False, lines=[])
         again = await workers.look(turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"),
-                                   self.settings.allow_recursive)
+                                   self.settings.allow_recursive, None, _cdpath(req))
         if again.refused:
             self.shown.pop(key, None)
             return protocol.error(again.refused, "refused")
@@ -681,6 +682,12 @@ _NOT_KEPT = {
 
 def _damaged_note(aside: str) -> str:
     return f"shellper's history database was damaged: it is kept as {aside}, and a new one was started"
+
+
+def _cdpath(req: dict) -> str | None:
+    """The shell's CDPATH when it sent one (cd may go there instead); None: the daemon's own."""
+    value = req.get("cdpath")
+    return value if isinstance(value, str) else None
 
 
 def _wants_nul(line: bytes) -> bool:

@@ -11,7 +11,8 @@ Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
              (shell: "bash" (default), "zsh" or "fish": the command is rendered for it;
              optional settings: the terminal's settings_origin(); a warning says when
              the daemon started with other settings; optional pipes: true, a bash
-             asking for its own pipes for its next requests, see pipes.py)
+             asking for its own pipes for its next requests, see pipes.py; optional cdpath:
+             the shell's CDPATH, where cd may go instead of the current folder)
   executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
   commit     session                     -> {"recorded"}  (commit the pending suggestion now)
   check      session, cwd, command, shell -> {"changed", "lines"} (Enter is about to run command:

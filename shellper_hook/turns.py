@@ -56,7 +56,8 @@ class Settlement:
     correction: bool = False  # whether the edit is worth learning from
 
 
-def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash") -> Verdict:
+def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash",
+        cdpath: str | None = None) -> Verdict:
     """The command for call in `shell`, with the policy's notes and the effect line,
     both from one look at the files; Refused with a one-line reason."""
     policy.refuse_hidden_characters(call)
@@ -64,14 +65,14 @@ def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | Non
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
-    seen = look(call, cwd, home, allow_recursive, shell=shell)
+    seen = look(call, cwd, home, allow_recursive, shell=shell, cdpath=cdpath)
     return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), line(seen))
 
 
 def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
-               home: str | None = None) -> Suggestion:
+               home: str | None = None, cdpath: str | None = None) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
-    verdict = vet(parse_message(message), cwd, allow_recursive, home, shell)
+    verdict = vet(parse_message(message), cwd, allow_recursive, home, shell, cdpath)
     return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
 
 
@@ -109,12 +110,12 @@ def _essence(effect: str) -> str:
 
 
 def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
-            home: str | None = None) -> Recheck:
+            home: str | None = None, cdpath: str | None = None) -> Recheck:
     """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
     if shown is None or line.strip() != shown.command.strip():
         return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
     try:
-        now = vet(shown.call, cwd, allow_recursive, home, shell)
+        now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath)
     except Refused as exc:
         return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
     if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
@@ -145,7 +146,7 @@ def out_of_reach(request: str) -> str | None:
 
 
 async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash",
-                  allow_recursive: bool = False, home: str | None = None) -> Suggestion:
+                  allow_recursive: bool = False, home: str | None = None, cdpath: str | None = None) -> Suggestion:
     """ask(history, request) is the model: it returns its chat message."""
     program = out_of_reach(request)
     if program:
@@ -155,7 +156,7 @@ async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash
         )
     message = await ask(history, request)
     # Off the event loop, in a thread of its own with a deadline: a file that never answers costs this request only.
-    return await workers.look(suggestion, message, request, cwd, shell, allow_recursive, home)
+    return await workers.look(suggestion, message, request, cwd, shell, allow_recursive, home, cdpath)
 
 
 def settle(pending, ran_line: str, shell: str = "bash") -> Settlement:
