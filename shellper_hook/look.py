@@ -22,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 
 MAX_ENTRIES = 50_000  # entries one look walks (about 0.15 s); past it, "more than N"
-DEADLINE = 1.0  # seconds one look may take; past it, what was seen so far, said so
+# Seconds one look may take (past it, what was seen so far, said so): far past what MAX_ENTRIES
+# costs, so counts stop at the same place whatever the load; below workers.LOOK_DEADLINE.
+DEADLINE = 1.5
 READ_LIMIT = 64 << 20  # bytes of a file read to count its lines
 # File systems whose files are not files: never opened, and judged by their type wherever mounted.
 PSEUDO_FS = frozenset(("proc", "sysfs", "devtmpfs", "devpts", "debugfs", "tracefs", "securityfs", "cgroup",
@@ -452,7 +454,8 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                 named = ", ".join(_qp(eyes.show(p)) for p in tree.protected_dirs[:2])
                 what.append(f"{_n(len(tree.protected_dirs), 'write-protected folder')} ({named})")
             inside = "; answering y for a folder still leaves what is in it (no permission)" if tree.fixed else ""
-            return Seen("asks first", f"rm asks before each of {' and '.join(what)}; what you answer n to stays, "
+            each = "each of " if tree.protected + len(tree.protected_dirs) > 1 else ""
+            return Seen("asks first", f"rm asks before {each}{' and '.join(what)}; what you answer n to stays, "
                         f"with the folders it is in, and the rest of {_folder(value)} and {total} in it is deleted"
                         f"{inside}", short=eyes.short, trees=trees)
         if tree.blocked and tree.emptied is not None:
@@ -585,8 +588,10 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     others = f"; {shown} has {_n(st.st_nlink - 1, 'other name')} (hard links), which change too" if st.st_nlink > 1 else ""
     if not newline_end and lines:
         more = f", then {_n(added - 1, 'more line')}" if added > 1 else ""
-        return Seen("changes", f"appends to {shown}{via} ({has} lines now, the last without a newline): the first "
-                    f"line added goes onto the end of that last line{more}{others}", written=[real])
+        first = "the first line added" if added > 1 else "the line added"
+        return Seen("changes", f"appends to {shown}{via} ({has} {'line' if lines == 1 and complete else 'lines'} now, "
+                    f"the last without a newline): {first} goes onto the end of that last line{more}{others}",
+                    written=[real])
     return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, which has {has} (nothing in it is replaced)"
                 f"{others}", written=[real])
 
@@ -653,6 +658,8 @@ def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     lines, newline_end, complete = seen
     if not complete:
         return Seen("reads", f"shows the last {want:,} of {q(value)}'s more than {lines:,} lines")
+    if lines == 0:
+        return Seen("reads", f"shows nothing: {q(value)} is empty")
     if lines <= want:
         return Seen("reads", f"shows all of {q(value)}'s {_n(lines, 'line')}")
     return Seen("reads", f"shows the last {want:,} of {q(value)}'s {lines:,} lines")
@@ -840,8 +847,10 @@ def _move_copy(copy: bool):
                 written.append(real)
             else:
                 newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
-                kind = "the link " if stat.S_ISLNK(tl.st_mode) else ""
-                replaced = f", replacing {kind}{q(tshown)} ({size_words(tl.st_size)}{newer})"
+                if stat.S_ISLNK(tl.st_mode):
+                    replaced = f", replacing the link {q(tshown)} (not what it points to)"
+                else:
+                    replaced = f", replacing {q(tshown)} ({size_words(tl.st_size)}{newer})"
                 written.append(os.path.normpath(tpath))
                 if not stat.S_ISLNK(tl.st_mode) and not eyes.can(tpath, os.W_OK):
                     return Seen("asks first", f"mv asks before replacing the write-protected {q(tshown)}; then "

@@ -760,6 +760,9 @@ class Judge:
                     self.bad(f"says it shows all {said} lines, but tail printed {printed}")
                 if said != has:
                     self.bad(f"says the file has {said} lines, but it has {has}")
+            elif re.search(r"shows nothing: .* is empty", text):
+                if printed != 0 or has != 0:
+                    self.bad(f"says the file is empty, but it has {has} lines and tail printed {printed}")
             elif "more than" not in text:
                 self.bad("a tail line whose counts the harness cannot read")
         # find
