@@ -10,6 +10,8 @@ Prints, with the targets beside them:
   - the daemon's resident memory with 100 sessions;
   - the widget paths: zsh's (no process, zsocket), bash's on its pipes (no process) and
     the client bash starts for its first request and fish for each;
+  - Enter in zsh on a suggestion (the daemon judges it again: the check round trip over
+    zsocket) against Enter on a typed line;
   - interactive zsh and bash start with and without `eval "$(shellper init ...)"`;
   - through tmux: Ctrl-G to the command on screen in bash and fish vs zsh (and bash's
     first in a new terminal, through its client), and the first Ctrl-G of a new zsh
@@ -77,6 +79,7 @@ def main():
     work = os.path.join(root, "work")
     fake = FakeOllama().start()
     fake.answer("hidden", "ls", {"a": True})
+    fake.answer("copy a to b", "cp", {"source": "a.txt", "destination": "b.txt"})
     os.environ["SHELLPER_BASE_URL"] = fake.base_url
     env = dict(os.environ)
     exe = shellper_bin()
@@ -184,6 +187,7 @@ print -l -- $times
             rows.append(("zsh widget path (zsocket, incl. stand-in server)", f"{statistics.median(values):.2f} ms", "< 10 ms minus model"))
         else:
             rows.append(("zsh widget path", "FAILED: " + out.stderr.strip()[:60], ""))
+        rows.append(zsh_enter_row(zsh, init_zsh, work, env, runs))
     bash = shutil.which("bash")
     init_bash = subprocess.run(["shellper", "init", "bash"], capture_output=True, text=True, env=env).stdout
     if bash and "__shellper_send_pipe" in init_bash:
@@ -223,6 +227,52 @@ printf '%s\\n' "${{times[@]}}"
     rows.append(("bash's first / fish's widget path (client process, incl. stand-in server)",
                  f"{median_ms(t):.1f} ms vs {median_ms(bare):.1f} ms for `python -I -S -c pass`", "< 60 ms minus model"))
     return rows
+
+
+def zsh_enter_row(zsh, init_zsh, work, env, runs):
+    """Enter in zsh, outside zle: shellper's part of accept-line (__shellper_accept_own) on the
+    suggestion as inserted (the check over zsocket: the daemon judges it again on the files)
+    against an ordinary line, alternated, median of max(runs, 100) each."""
+    with open(os.path.join(work, "a.txt"), "w") as fh:
+        fh.write("alpha\n")
+    script = init_zsh + f"""
+zmodload zsh/datetime
+integer i
+float t0 t1
+typeset -a on_suggestion on_typed f
+local chunk reply fd cwd BUFFER
+# A suggestion for this shell ($$), as Ctrl-G gets it, then put on the line as the widget does.
+__shellper_connect || {{ print -u2 no daemon; exit 1 }}
+fd=$REPLY
+__shellper_json "$PWD"; cwd=$REPLY
+print -rn -u $fd -- "{{\\"v\\":1,\\"op\\":\\"translate\\",\\"session\\":$$,\\"shell\\":\\"zsh\\",\\"cwd\\":$cwd,\\"text\\":\\"copy a to b\\",\\"reply\\":\\"nul\\"}}"$'\\n'
+while sysread -i $fd -s 65536 -t 5 chunk; do reply+=$chunk; done
+exec {{fd}}<&-
+f=("${{(@0)reply}}")
+[[ $f[1] == ok ]] || {{ print -u2 "bad reply: $reply"; exit 1 }}
+__shellper_pending=$f[2] __shellper_inserted=$f[2]
+for i in {{1..{max(runs, 100)}}}; do
+  BUFFER=$__shellper_inserted
+  t0=$EPOCHREALTIME
+  __shellper_accept_own && {{ print -u2 "the check did not say same"; exit 1 }}
+  t1=$EPOCHREALTIME
+  on_suggestion+=( $(( (t1 - t0) * 1000 )) )
+  BUFFER="$__shellper_inserted -v"
+  t0=$EPOCHREALTIME
+  __shellper_accept_own
+  t1=$EPOCHREALTIME
+  on_typed+=( $(( (t1 - t0) * 1000 )) )
+done
+print -r -- $on_suggestion
+print -r -- $on_typed
+"""
+    out = subprocess.run([zsh, "-f", "-c", script], capture_output=True, text=True, env=env, cwd=work)
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 2:
+        return ("zsh Enter on a suggestion", "FAILED: " + out.stderr.strip()[:60], "")
+    sug, typed = (statistics.median(float(x) for x in line.split()) for line in lines)
+    return ("zsh Enter on a suggestion (check over zsocket) vs on a typed line",
+            f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)", "at most +10 ms")
 
 
 def shell_start_rows(env, work, runs):

@@ -59,6 +59,14 @@
 #                                line and say why
 #   __shellper_say MSG           every message, as "shellper: MSG" above the
 #                                prompt, control and bidi characters as "?"
+#   __shellper_enter_check       Enter on the suggestion as it was put on the
+#                                line: the client asks the daemon to judge it
+#                                again (at most 3 s; Ctrl-C stops it); "same"
+#                                runs it, "changed" prints the new lines and a
+#                                second Enter runs it, "error" "refused" runs
+#                                nothing (the next Enter asks again), any
+#                                other error or no answer: a second Enter runs
+#                                it. Other lines: never asked, no process.
 #   __shellper_preexec/postexec  note the line run right after a suggestion
 #                                and report it (and only it) with its status
 
@@ -73,6 +81,10 @@ set -q __shellper_pending; or set -g __shellper_pending ''
 set -q __shellper_ran; or set -g __shellper_ran ''
 set -q __shellper_ran_set; or set -g __shellper_ran_set 0
 set -g __shellper_busy 0  # 1 while a request is with the client
+# The suggestion as it stands on the line (what Enter has the daemon judge
+# again), and 1 once Enter needs not ask again.
+set -q __shellper_inserted; or set -g __shellper_inserted ''
+set -q __shellper_checked; or set -g __shellper_checked 0
 # Read at each load, as SHELLPER_KEY is.
 if set -q SHELLPER_PREFIX
     set -g __shellper_prefix "$SHELLPER_PREFIX"
@@ -127,6 +139,7 @@ function __shellper_start
     builtin test "$COLUMNS" -gt 58 2>/dev/null; and set max (math $COLUMNS - 48)
     builtin test (string length -- "$shown") -gt $max; and set shown (string sub -l (math $max - 3) -- "$shown")...
     __shellper_say --note "translating... (Ctrl-C cancels) \"$shown\""
+    set -g __shellper_inserted ''
     set -g __shellper_busy 1
     set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
@@ -173,6 +186,8 @@ function __shellper_apply
         set -g __shellper_last $argv[2]
         set -g __shellper_pending $argv[2]
         __shellper_set_line $argv[2]
+        set -g __shellper_inserted (builtin commandline -b | string collect)
+        set -g __shellper_checked 0
         if builtin test -n "$argv[3]"
             for note in (string split \n -- $argv[3])
                 __shellper_say $note
@@ -236,12 +251,68 @@ function __shellper_enter
         end
         return 0
     end
+    # The suggestion as it was put on the line: judged again first. Any other line runs as is.
+    if builtin test -n "$__shellper_inserted" -a "$__shellper_checked" != 1 -a "x$line" = "x$__shellper_inserted"
+        and not builtin commandline -P
+        __shellper_enter_check; and return 0
+    end
+    # As fish's own Enter in vi normal mode (bind -m insert): the next line starts in insert mode.
+    if builtin test "$fish_bind_mode" = default; and string match -q '*vi*' -- "$fish_key_bindings"
+        set -g fish_bind_mode insert
+    end
     builtin commandline -f execute
+end
+
+# Enter on the suggestion: the daemon judges it again on the files as they are
+# now (the client asks, never starting a daemon; fish waits, at most 3 s;
+# Ctrl-C: nothing runs, the line stays). Status 1: run it; 0: it stays on the
+# line, and why is printed.
+function __shellper_enter_check
+    set -g __shellper_busy 1
+    # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
+    set -l fields (builtin printf '%s\0%s\0' $PWD $__shellper_pending | __shellper_client enter $fish_pid fish 2>/dev/null | string split0)
+    set -l st $pipestatus[2]
+    if builtin test "$__shellper_busy" != 1 -o "$st" = 130
+        set -g __shellper_busy 0
+        builtin commandline -f repaint
+        return 0  # cancelled: nothing ran
+    end
+    set -g __shellper_busy 0
+    if builtin test "$fields[1]" = same
+        return 1
+    else if builtin test "$fields[1]" = changed
+        set -g __shellper_checked 1  # shown now: the next Enter runs it
+        for note in (string split \n -- $fields[3])
+            __shellper_say $note
+        end
+    else if builtin test "$fields[1]" = error -a "$fields[2]" = refused
+        for note in (string split \n -- $fields[3])
+            __shellper_say $note  # nothing runs; the next Enter asks again
+        end
+    else
+        set -g __shellper_checked 1
+        if builtin test "$fields[1]" = error
+            set -l why $fields[3]
+            builtin test -n "$why"; or set why $fields[2]
+            builtin test -n "$why"; or set why failed
+            for note in (string split \n -- $why)
+                __shellper_say $note
+            end
+        else if not builtin set -q fields[1]
+            __shellper_say "no answer from the daemon (see `shellper status`)"
+        else
+            __shellper_say "unexpected answer from the daemon (see `shellper status`)"
+        end
+        __shellper_say "press Enter again to run it anyway"
+    end
+    builtin commandline -f repaint
+    return 0
 end
 
 # Note the line run right after a suggestion.
 function __shellper_preexec --on-event fish_preexec
     builtin test -n "$__shellper_pending"; or return 0
+    set -g __shellper_inserted ''
     set -g __shellper_ran $argv[1]
     set -g __shellper_ran_set 1
 end

@@ -66,6 +66,13 @@
 #                                leave the line and say why
 #   __shellper_say MSG           every message, as "shellper: MSG", with
 #                                control and bidi characters shown as "?"
+#   __shellper_enter_check       Enter on the suggestion as it was put on the
+#                                line: the daemon judges it again (check, at
+#                                most 3 s); "same" runs it, "changed" shows the
+#                                new lines and a second Enter runs it, "error"
+#                                "refused" runs nothing (the next Enter asks
+#                                again), any other error or no answer: a
+#                                second Enter runs it. Other lines: never asked.
 #   __shellper_preexec/precmd    note the line run right after a suggestion;
 #   __shellper_report LINE ST    report it (and only it) with its status;
 #   __shellper_report_wait       let that report finish before the next
@@ -97,6 +104,14 @@ typeset -gi __shellper_ran_set="${__shellper_ran_set:-0}"
 # history just before the line that runs.
 typeset -g __shellper_asked="${__shellper_asked-}"
 typeset -g __shellper_used="${__shellper_used-}"  # 1 once this terminal asked: it has a conversation
+# The suggestion as it stands on the line (what Enter has the daemon judge
+# again), 1 once Enter needs not ask again, and the check in flight (its line,
+# connection and client: Ctrl-C while it waits leaves them to line-init).
+typeset -g __shellper_inserted="${__shellper_inserted-}"
+typeset -g __shellper_checked="${__shellper_checked-}"
+typeset -g __shellper_checking="${__shellper_checking-}"
+typeset -g __shellper_check_fd="${__shellper_check_fd-}"
+typeset -g __shellper_check_pid="${__shellper_check_pid-}"
 # The line as typed, when that entry was added (preexec's $1 is empty then).
 typeset -g __shellper_typed="${__shellper_typed-}"
 typeset -g __shellper_report_fd="${__shellper_report_fd-}"
@@ -234,6 +249,7 @@ __shellper_start() {
   local text=$1 fd
   __shellper_report_wait
   __shellper_line=$2 __shellper_reply= __shellper_asked= __shellper_used=1
+  __shellper_inserted= __shellper_checked=
   if __shellper_connect; then
     fd=$REPLY
     local cwd session=$$ settings
@@ -297,6 +313,7 @@ __shellper_apply() {
   if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
     __shellper_last=${f[2]} __shellper_pending=${f[2]} __shellper_asked=$__shellper_line
     __shellper_set_line "${f[2]}"
+    __shellper_inserted=$BUFFER __shellper_checked=
   fi
   zle -R
   if [[ ${f[1]-} == ok && -n ${f[2]-} ]]; then
@@ -437,13 +454,117 @@ __shellper_accept_own() {
   fi
   # Running something else: the request in flight is no longer wanted.
   [[ -n $__shellper_fd ]] && __shellper_drop
+  # The suggestion as it was put on the line: judged again first. Any other line runs as is.
+  if [[ -n $__shellper_inserted && -z $__shellper_checked && $BUFFER == $__shellper_inserted ]]; then
+    __shellper_enter_check
+    return
+  fi
   return 1
+}
+
+# Enter on the suggestion: the daemon judges it again on the files as they are
+# now, and the shell waits for its answer (at most 3 s; Ctrl-C: nothing runs,
+# the line stays). Status 1: run it; 0: it stays on the line, and why is shown.
+__shellper_enter_check() {
+  emulate -L zsh
+  local REPLY
+  local -a f
+  __shellper_checking=$BUFFER
+  __shellper_check "$__shellper_pending"
+  __shellper_checking=
+  [[ $REPLY == *$'\0' ]] && f=("${(@0)REPLY}")
+  if [[ ${f[1]-} == same ]]; then
+    return 1
+  elif [[ ${f[1]-} == changed ]]; then
+    __shellper_checked=1  # shown now: the next Enter runs it
+    REPLY=${f[3]//$'\n'/$'\n'shellper: }  # (unquoted: in "..." the $'\n' would stay as written)
+    __shellper_say "$REPLY"
+  elif [[ ${f[1]-} == error && ${f[2]-} == refused ]]; then
+    REPLY=${${f[3]:-refused}//$'\n'/$'\n'shellper: }
+    __shellper_say "$REPLY"  # nothing runs; the next Enter asks again
+  else
+    __shellper_checked=1
+    if [[ ${f[1]-} == error ]]; then
+      REPLY=${f[3]:-${f[2]:-failed}}
+    elif [[ -z $REPLY ]]; then
+      REPLY="no answer from the daemon (see \`shellper status\`)"
+    else
+      REPLY="unexpected answer from the daemon (see \`shellper status\`)"
+    fi
+    REPLY=${REPLY//$'\n'/$'\n'shellper: }
+    __shellper_say "$REPLY"$'\n'"shellper: press Enter again to run it anyway"
+  fi
+  return 0
+}
+
+# Ask the daemon to judge command $1 again (op check), over its socket, or
+# through the client (which never starts one); wait at most 3 s. The NUL reply
+# is in REPLY ('' if none came).
+__shellper_check() {
+  emulate -L zsh
+  # The process substitutions below are parsed when they run: no aliases then either.
+  setopt localoptions no_aliases
+  local text=$1 fd= chunk cwd reply= here
+  local -i st
+  if __shellper_connect; then
+    fd=$REPLY
+    __shellper_json "$PWD"; cwd=$REPLY
+    __shellper_json "$text"
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"check\",\"session\":$$,\"shell\":\"zsh\",\"cwd\":$cwd,\"command\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
+      exec {fd}<&-
+      fd=
+    fi
+  fi
+  if [[ -z $fd ]]; then
+    # The cwd and the line through a pipe, never argv; the subshell says its pid first.
+    here=$PWD
+    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client enter $$ zsh 2>/dev/null \
+      < <(builtin print -rn -- "$here"$'\0'"$text"$'\0'))
+    IFS= read -r -u $fd __shellper_check_pid
+  fi
+  __shellper_check_fd=$fd
+  # The answer comes whole once the daemon has looked (in ms, mostly: a note
+  # says why Enter waits only after 0.25 s); the rest of it follows at once.
+  local wait=0.25 noted=
+  while :; do
+    sysread -i $fd -s 65536 -t $wait chunk
+    st=$?
+    if (( st == 4 )) && [[ -z $noted$reply ]]; then
+      noted=1 wait=2.75
+      if (( ${+WIDGET} )); then
+        zle -M "shellper: checking the files again... (Ctrl-C: nothing runs)"
+        zle -R
+      fi
+      continue
+    fi
+    (( st == 0 )) || break
+    reply+=$chunk wait=1
+  done
+  if (( st == 5 )); then
+    __shellper_check_pid=  # the client has exited
+  else
+    reply=  # no end (no answer in time, or a read error): no answer
+  fi
+  __shellper_check_done
+  REPLY=$reply
+}
+
+# Close the check's connection and stop its client, if any.
+__shellper_check_done() {
+  emulate -L zsh
+  if [[ -n $__shellper_check_fd ]]; then
+    { exec {__shellper_check_fd}<&- } 2>/dev/null
+  fi
+  [[ -n $__shellper_check_pid ]] && kill -TERM $__shellper_check_pid 2>/dev/null
+  __shellper_check_fd= __shellper_check_pid=
+  return 0
 }
 
 # A new line while a request was in flight: the last one was interrupted
 # (Ctrl-C), so cancel the request and put it back.
 __shellper_line_init() {
   emulate -L zsh
+  [[ -n $__shellper_checking ]] && __shellper_check_cancelled
   [[ -n $__shellper_fd ]] || return 0
   __shellper_drop
   if [[ -z $BUFFER ]]; then
@@ -454,12 +575,26 @@ __shellper_line_init() {
   __shellper_say "cancelled"
 }
 
+# A new line while Enter waited for the check: Ctrl-C; nothing ran, the line comes back.
+__shellper_check_cancelled() {
+  emulate -L zsh
+  __shellper_check_done
+  if [[ -z $BUFFER ]]; then
+    BUFFER=$__shellper_checking
+    CURSOR=$#BUFFER
+    __shellper_highlight
+  fi
+  __shellper_checking=
+  __shellper_say "cancelled"
+}
+
 # preexec: note the line run after a suggestion.
 __shellper_preexec() {
   emulate -L zsh
   # The report's pipe must be gone before the user's command can reuse its fd number.
   [[ -n $__shellper_report_fd ]] && __shellper_report_wait
   [[ -n $__shellper_pending ]] || return 0
+  __shellper_inserted= __shellper_checked=
   __shellper_ran=${1:-${__shellper_typed:-${3-}}}
   __shellper_ran_set=1 __shellper_typed=
 }

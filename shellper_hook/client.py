@@ -38,6 +38,7 @@ import time
 from . import paths, protocol
 
 START_WAIT = 10.0  # seconds to wait for a daemon we started to listen
+ENTER_WAIT = 3.0  # seconds Enter waits for the check of a suggestion (the daemon's look has 2)
 
 
 class DaemonUnavailable(Exception):
@@ -329,9 +330,11 @@ def _main(argv: list) -> int:
             req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul",
                    "shell": argv[2]}
             # No daemon, no suggestion to judge again: the line runs as typed.
-            raw = send(req, autostart=False, timeout=5)
-        except (DaemonUnavailable, OSError, ValueError):
+            raw = send(req, autostart=False, timeout=ENTER_WAIT)
+        except (DaemonUnavailable, ValueError):
             raw = b"same\0\0\0"
+        except OSError:  # a daemon that does not answer in time: the shell says so (a second Enter runs it)
+            raw = protocol.nul_reply(protocol.error(f"no answer from the daemon in {ENTER_WAIT:g} s", "daemon"))
         sys.stdout.buffer.write(_whole_nul_reply(raw))
         sys.stdout.flush()
         return 0

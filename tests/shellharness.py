@@ -493,3 +493,158 @@ def hostile_aliases(shell: str) -> str:
     if shell == "zsh":
         lines += [f"alias -g {name}='HOSTILE-g-{name}'" for name in HOSTILE_ZSH_GLOBAL]
     return "\n".join(lines)
+
+
+class CheckStandIn:
+    """A stand-in daemon for Enter's check: translate answers `command`; check answers
+    `check_reply` (NUL fields, bytes) after `check_delay` seconds; every request's op is
+    kept in `ops`. Point a shell's __shellper_socket at `path` after shellper loads."""
+
+    def __init__(self, root: str, command: str):
+        self.path = os.path.join(root, f"standin-{uuid.uuid4().hex[:6]}.sock")
+        self.command, self.check_reply, self.check_delay = command, b"same\0\0\0", 0.0
+        self.ops: list = []
+        self._srv, _ = one_reply_server(self.path, self._reply)
+
+    def _reply(self, line: bytes) -> bytes:
+        try:
+            req = json.loads(line)
+        except ValueError:  # a client that hung up before writing
+            return b""
+        self.ops.append(req["op"])
+        if req["op"] == "translate":
+            return b"ok\0" + self.command.encode() + b"\0\0"
+        if req["op"] == "check":
+            time.sleep(self.check_delay)
+            return self.check_reply
+        return b'{"v":1,"ok":true}\n'
+
+    def checks(self) -> int:
+        return self.ops.count("check")
+
+    def close(self) -> None:
+        self._srv.close()
+
+
+def judged_again_at_enter(shell_env: ShellEnv, ollama, start, to_vi: str, escape_wait: float = 0.0) -> None:
+    """Enter on a suggestion whose files changed after it was shown (issue 19, item 14), in a
+    shell from start(cwd) (in a folder right under HOME, as ~/Downloads): a copy that would now
+    overwrite ~/.ssh/authorized_keys is refused and nothing runs; a copy that would now replace a
+    file shows its new lines and runs only at a second Enter (given in vi command mode, after the
+    line `to_vi`); an unchanged suggestion runs at the first Enter."""
+    home = shell_env.home
+    dl = tempfile.mkdtemp(prefix="dl-", dir=home)
+    keys = os.path.join(home, ".ssh", "authorized_keys")
+    os.makedirs(os.path.dirname(keys), mode=0o700, exist_ok=True)
+    if not os.path.exists(keys):
+        with open(keys, "w") as fh:
+            fh.write("ssh-ed25519 MINE me@here\n")
+
+    def text(*rel) -> str | None:
+        try:
+            with open(os.path.join(dl, *rel)) as fh:
+                return fh.read()
+        except OSError:
+            return None
+
+    def put(rel: str, content: str) -> None:
+        os.makedirs(os.path.dirname(os.path.join(dl, rel)), exist_ok=True)
+        with open(os.path.join(dl, rel), "w") as fh:
+            fh.write(content)
+
+    def read(path: str) -> str:
+        with open(path) as fh:
+            return fh.read()
+
+    mine = read(keys)
+    put("pkg/README", "package\n")
+    put("a.txt", "alpha\n")
+    ollama.answer("enter check copy the package up", "cp", {"source": "pkg/.", "destination": ".."})
+    ollama.answer("enter check copy a onto b", "cp", {"source": "a.txt", "destination": "b.txt"})
+    ollama.answer("enter check make a folder", "mkdir", {"dir_name": "made"})
+    pane = start(dl)
+
+    # The package gains .ssh/authorized_keys between Ctrl-G and Enter: refused, nothing runs.
+    translate(pane, "enter check copy the package up")
+    pane.wait_line("cp -r pkg/. ..", timeout=20)
+    put("pkg/.ssh/authorized_keys", "ssh-ed25519 EVIL attacker@evil\n")
+    pane.mark()
+    pane.send("Enter")
+    pane.wait_for(re.compile(r"shellper: refused: .*~/\.ssh"), timeout=5)
+    pane.wait_line("cp -r pkg/. ..")
+    assert read(keys) == mine and not os.path.exists(os.path.join(home, "README"))
+    pane.send("C-u")
+    pane.wait_line("")
+    pane.run(to_vi)
+
+    # b.txt appears: the first Enter shows what the copy does now and runs nothing; the second runs it.
+    translate(pane, "enter check copy a onto b")
+    pane.wait_line("cp -r a.txt b.txt", timeout=20)
+    put("b.txt", "bravo\n")
+    pane.mark()
+    pane.send("Enter")
+    pane.wait_for("shellper: the files changed since the suggestion", timeout=5)
+    pane.wait_for(re.compile(r"shellper: .*b\.txt"))
+    pane.wait_line("cp -r a.txt b.txt")
+    time.sleep(0.3)
+    assert text("b.txt") == "bravo\n"
+    pane.send("Escape")
+    time.sleep(escape_wait)
+    pane.send("Enter")
+    wait_until(lambda: text("b.txt") == "alpha\n", timeout=5)
+    pane.wait_prompt()
+
+    # Nothing changed: the first Enter runs it.
+    translate(pane, "enter check make a folder")
+    pane.wait_line("mkdir made", timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: os.path.isdir(os.path.join(dl, "made")), timeout=5)
+
+
+def asked_only_for_the_suggestion(shell_env: ShellEnv, start, set_socket: str) -> None:
+    """Enter asks the daemon (a stand-in here) about the suggestion as inserted only: typed and
+    edited lines run with no check; an error answer (or none) is said, with how to run it anyway,
+    and the next Enter runs it without asking again; Ctrl-C while Enter waits runs nothing and
+    keeps the line, and the next Enter asks again."""
+    standin = CheckStandIn(shell_env.root, "echo suggested-ran")
+    try:
+        pane = start(set_socket % standin.path)
+        pane.run("echo typed-line", wait=re.compile(r"^typed-line$", re.M))
+        translate(pane, "say something")
+        pane.wait_line("echo suggested-ran", timeout=10)
+        pane.type(" edited")
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"^suggested-ran edited$", re.M))
+        pane.run("echo suggested-ran", wait=re.compile(r"^suggested-ran$", re.M))  # typed, not inserted
+        assert standin.checks() == 0, standin.ops
+
+        standin.check_reply = b"error\0daemon\0the daemon could not look\0"
+        translate(pane, "say something")
+        pane.wait_line("echo suggested-ran", timeout=10)
+        pane.send("Enter")
+        pane.wait_for("shellper: the daemon could not look", timeout=5)
+        pane.wait_for("press Enter again to run it anyway")
+        pane.wait_line("echo suggested-ran")
+        assert not re.search(r"^suggested-ran$", pane.since_mark(), re.M)
+        pane.mark()
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"^suggested-ran$", re.M))
+        assert standin.checks() == 1, standin.ops
+
+        standin.check_reply, standin.check_delay = b"same\0\0\0", 1.5
+        translate(pane, "say something")
+        pane.wait_line("echo suggested-ran", timeout=10)
+        pane.send("Enter")
+        wait_until(lambda: standin.checks() == 2, timeout=5)
+        pane.send("C-c")
+        pane.wait_for("shellper: cancelled", timeout=3)
+        pane.wait_line("echo suggested-ran")
+        time.sleep(1.5)  # the stand-in's answer has come and gone
+        assert not re.search(r"^suggested-ran$", pane.since_mark(), re.M)
+        standin.check_delay = 0.0
+        pane.mark()
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"^suggested-ran$", re.M))
+        assert standin.checks() == 3, standin.ops
+    finally:
+        standin.close()

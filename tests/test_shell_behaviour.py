@@ -247,7 +247,8 @@ def test_a_broken_daemon_reply_leaves_the_request(sh, start, shell_env):
 @pytest.mark.parametrize("sh", EVERY)
 def test_only_the_line_run_after_a_suggestion_is_reported(sh, start, shell_env, work):
     path = os.path.join(shell_env.root, f"rec-{sh}.sock")
-    server, received = one_reply_server(path, b"ok\0ls\0\0")
+    # Enter on the suggestion asks the daemon to judge it again ("check"): the same, here.
+    server, received = one_reply_server(path, lambda line: b"same\0\0\0" if b'"check"' in line else b"ok\0ls\0\0")
     try:
         pane = start(env={"SHELLPER_SOCKET": path})
         pane.run(sh.sum("a", 1, 1), wait="a-2")
@@ -259,13 +260,17 @@ def test_only_the_line_run_after_a_suggestion_is_reported(sh, start, shell_env, 
         pane.wait_line("ls", timeout=10)
         pane.run("")
         pane.run(sh.sum("b", 2, 2), wait="b-4")
-        wait_until(lambda: len(received) >= 2)
+        wait_until(lambda: any(b'"executed"' in line for line in received))
         time.sleep(0.3)
         sent = [json.loads(line) for line in received]
-        assert [r["op"] for r in sent] == ["translate", "executed"]
+        checks = [r for r in sent if r["op"] == "check"]
+        assert [r["op"] for r in sent if r["op"] != "check"] == ["translate", "executed"]
         assert sent[0]["session"] == pane.pid and sent[0]["cwd"] == work and sent[0]["text"] == "list it"
         assert sent[0]["shell"] == sh.name
-        assert (sent[1]["session"], sent[1]["command"], sent[1]["status"]) == (pane.pid, "ls", 0)
+        assert (sent[-1]["session"], sent[-1]["command"], sent[-1]["status"]) == (pane.pid, "ls", 0)
+        # The one Enter on the suggestion was checked once (bash: when its script asks).
+        assert len(checks) == (1 if sh.name in ("zsh", "fish") else len(checks[:1]))
+        assert all((r["session"], r["cwd"], r["command"], r["shell"]) == (pane.pid, work, "ls", sh.name) for r in checks)
     finally:
         server.close()
 

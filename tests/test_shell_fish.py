@@ -17,7 +17,16 @@ import time
 
 import pytest
 from shell_adapters import ADAPTERS
-from shellharness import HOSTILE_FISH, ShellEnv, fail_then_cancel, have, translate, wait_until
+from shellharness import (
+    HOSTILE_FISH,
+    ShellEnv,
+    asked_only_for_the_suggestion,
+    fail_then_cancel,
+    have,
+    judged_again_at_enter,
+    translate,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(not (have("fish") and have("tmux")), reason="needs fish and tmux")
 
@@ -107,11 +116,11 @@ def _same_functions(before: dict, after: dict) -> None:
 
 # fish's own functions, variables and bindings; python starts for our lines only (fish has no socket).
 def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env, tmux, ollama, work):
-    # python starts only for requests and the report of a suggested line.
+    # python starts only for requests, Enter on a suggestion, and the report of a suggested line.
     log = os.path.join(work, "starts.log")
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
-        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
+        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|enter|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
                  f'exec {sys.executable} "$@"\n')  # the client's operation: the first of its words
     os.chmod(logpy, 0o755)
     ollama.answer("state flow request", "pwd", {})
@@ -139,7 +148,7 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
 
     with open(log) as fh:
         # The last line reports the unrun "#?" suggestion as skipped (the daemon forgets it).
-        assert fh.read().split() == ["translate", "executed", "translate", "translate", "translate", "executed"]
+        assert fh.read().split() == ["translate", "enter", "executed", "translate", "translate", "translate", "executed"]
     assert [(e["command"], e["status"]) for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == [("pwd", 0)]
     fresh, used = _state(work, "fresh"), _state(work, "used")
     assert (fresh["vars"], fresh["binds"]) == (used["vars"], used["binds"])
@@ -234,3 +243,17 @@ def test_fish_history_keeps_the_command_run_and_no_request_line(shell_env, tmux,
     pane.run(f"history search --max 2 > {out}")
     with open(out) as fh:
         assert fh.read().splitlines() == ["pwd", "echo first"]
+
+
+# -- Enter on a suggestion: judged again on the files as they are ------------------
+
+
+# fish asks through the client, as its translate request goes.
+def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_env, tmux, ollama, work):
+    judged_again_at_enter(shell_env, ollama, lambda cwd: fish(shell_env, tmux, cwd),
+                          to_vi="set -g fish_key_bindings fish_vi_key_bindings", escape_wait=FISH.escape_wait)
+
+
+def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
+    asked_only_for_the_suggestion(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
+                                  "set -g __shellper_socket %s")

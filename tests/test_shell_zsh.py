@@ -18,11 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shellharness import (
+    asked_only_for_the_suggestion,
     cjk_folders,
     expect_parent,
     fail_then_cancel,
     gbk_locale,
     have,
+    judged_again_at_enter,
     start_daemon,
     translate,
     wait_until,
@@ -376,3 +378,16 @@ def test_a_note_goes_once_the_line_is_edited_and_stays_while_the_cursor_moves(sh
     pane.type(" extra.txt")
     pane.wait_line("cat notes.txt extra.txt")
     wait_until(lambda: not note.search(pane.since_mark()), timeout=3)
+
+
+# -- Enter on a suggestion: judged again on the files as they are ------------------
+
+
+# zsh asks over its socket, as its translate request goes (no process).
+def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_env, tmux, ollama, work):
+    judged_again_at_enter(shell_env, ollama, lambda cwd: shell_env.zsh(tmux, cwd=cwd), to_vi="bindkey -v")
+
+
+def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
+    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
+                                  "__shellper_socket=%s")
