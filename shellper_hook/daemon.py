@@ -565,8 +565,7 @@ class Daemon:
             return protocol.ok(changed=False, lines=[])
         again = await workers.look(turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"),
                                    self.settings.allow_recursive, None, _cdpath(req))
-        if again.refused:
-            self.shown.pop(key, None)
+        if again.refused:  # (kept: every Enter on it is refused while the files stay so)
             return protocol.error(again.refused, "refused")
         if again.changed:  # shown now as it is: a second Enter runs it
             self.shown[key] = turns.Shown(shown.command, shown.call, again.lines[1], tuple(again.lines[2:]))

@@ -77,7 +77,8 @@ _SYSTEM_DIRS = (
     "/var/log", "/var/mail", "/var/spool", "/var/tmp",
 )
 # Where writing is everyone's business or a user's own (no warning for a write there).
-_SHARED_DIRS = ("/tmp", "/private/tmp", "/var/tmp", "/home", "/Users", "/Volumes", "/media", "/mnt")
+_SHARED_DIRS = ("/tmp", "/private/tmp", "/var/tmp", "/home", "/Users", "/Volumes", "/media", "/mnt", "/dev/shm",
+                "/run/shm", "/run/user")
 _GLOB = set("*?[")
 # Characters that reorder how text is displayed, so a line reads differently than it runs.
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -322,6 +323,21 @@ class _Where:
         # Folders on PATH (the daemon's, which is the shell's that started it, and home's usual ones).
         found = os.environ.get("PATH", "").split(os.pathsep) + [self.home + "/bin", self.home + "/.local/bin"]
         self.path_dirs = {d for p in found if p.startswith("/") for d in (_lexical(p), _real(_lexical(p)))}
+        # Home's hidden entries that are links (a dotfiles repository, stow): what they point
+        # at is as much a key folder or settings file as their names.
+        self.linked: dict = {}
+        for top in dict.fromkeys((self.home, self.real_home)):
+            try:
+                names = [e.name for e in os.scandir(top) if e.name.startswith(".") and e.is_symlink()] if top != "/" else []
+            except OSError:
+                names = []
+            for name in names:
+                try:
+                    target = _real(top + "/" + name)
+                except _PerProcess:
+                    continue
+                if target != "/":
+                    self.linked[target.casefold()] = name.casefold()
         self._readings: dict = {}  # value -> readings: each check asks again, the links are read once
 
     def join(self, value: str) -> str:
@@ -402,6 +418,8 @@ def _take_notes(tool: str, verb: str, value: str, where: _Where) -> list:
                 notes.append(
                     f"warning: {tool} {_show(value)} {verb}s {what[1]}{via}, a hidden settings file in your home"
                 )
+            elif what is not None and what[0] == "system":
+                notes.append(f"warning: {tool} {_show(value)} {verb}s something inside the system directory {what[1]}{via}")
             continue
         shown, whole = found
         if whole:
@@ -486,7 +504,9 @@ def _landings(call: ToolCall, where: _Where) -> list:
             target = target.rstrip("/") + "/" + inner
     out = [target]
     source_path = where.join(source)
-    if not os.path.isdir(source_path) or (inner not in (".", "..") and os.path.islink(source_path.rstrip("/"))):
+    # cp -r copies a link as a link, but goes through it when named with a trailing slash.
+    if not os.path.isdir(source_path) or (inner not in (".", "..") and not source.endswith("/")
+                                          and os.path.islink(source_path.rstrip("/"))):
         return out
     for landing, _ in where.readings(target):
         for rel in _sensitive_below(landing, where):
@@ -544,6 +564,10 @@ def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
         if other is None:
             continue
         shown, kind = other
+        if kind == "unseen":
+            notes.append(f"warning: {_show(path)} has another name (a hard link) that shellper could not find among"
+                         " your home's settings; writing one changes the other")
+            continue
         if kind == "keys":
             raise Refused(f"refused: {call.name} would write to {_show(path)}, which is a hard link to {shown};"
                           " that file holds what your keys trust; edit it yourself")
@@ -553,54 +577,72 @@ def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
 
 
 def _same_file_in_home(st, where: _Where):
-    """(how to show it, "keys" | "dotfile") for a key file or home dotfile that is the file st, or None."""
+    """(how to show it, "keys" | "dotfile" | "unseen") for a key file or a file among home's
+    hidden entries that is the file st; "unseen" when they were too many to look through."""
+    budget = [_HARD_LINK_LOOK]
     for home in dict.fromkeys((where.home, where.real_home)):
         if home == "/":
             continue
         try:
-            top = list(os.scandir(home))
+            top = [e for e in os.scandir(home) if e.name.startswith(".")]
         except OSError:
             continue
-        for entry in top:
-            if not entry.name.startswith("."):
-                continue
+        # Key folders first (they must be searched whole), then the other hidden entries.
+        for entry in sorted(top, key=lambda e: e.name not in _KEY_DIRS):
+            kind = "keys" if entry.name in _KEY_DIRS else "dotfile"
             try:
                 est = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            kind = "keys" if entry.name in _KEY_DIRS else "dotfile"
-            if stat.S_ISDIR(est.st_mode) and kind == "keys":
-                for sub, _dirs, files in _walk_small(entry.path):
-                    for f in files:
-                        try:
-                            fst = os.lstat(os.path.join(sub, f))
-                        except OSError:
-                            continue
-                        if (fst.st_dev, fst.st_ino) == (st.st_dev, st.st_ino):
-                            return "~/" + os.path.relpath(os.path.join(sub, f), home), "keys"
-            elif (est.st_dev, est.st_ino) == (st.st_dev, st.st_ino):
-                return "~/" + entry.name, kind
+            if not stat.S_ISDIR(est.st_mode):
+                if (est.st_dev, est.st_ino) == (st.st_dev, st.st_ino):
+                    return "~/" + entry.name, kind
+                continue
+            if est.st_dev != st.st_dev:
+                continue  # hard links never cross file systems
+            found = _find_inode(entry.path, st, budget)
+            if found:
+                return "~/" + os.path.relpath(found, home), kind
+    return ("", "unseen") if budget[0] < 0 else None
+
+
+_HARD_LINK_LOOK = 20_000  # entries of home's hidden folders looked through for a file's other names
+
+
+def _find_inode(top: str, st, budget: list) -> str | None:
+    """A path under top (links not followed) that is the file st, spending budget[0] entries."""
+    stack = [top]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        return None
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.inode() == st.st_ino and entry.stat(follow_symlinks=False).st_dev == st.st_dev:
+                            return entry.path
+                    except OSError:
+                        continue
+        except OSError:
+            continue
     return None
-
-
-def _walk_small(top: str, limit: int = 2000):
-    """os.walk of a key folder, stopping after limit entries (they hold a few files)."""
-    seen = 0
-    for row in os.walk(top):
-        seen += len(row[1]) + len(row[2])
-        yield row
-        if seen > limit:
-            return
 
 
 def _home_entry(path: str, where: _Where):
     """(the top-level entry of home that path is in, the rest below it), casefolded
-    (macOS disks ignore case); ("", "") for home itself; None outside home."""
+    (macOS disks ignore case); ("", "") for home itself; None outside home. A path
+    where a hidden entry of home that is a link points counts as that entry."""
     folded = path.casefold()
     for home in dict.fromkeys((where.home, where.real_home)):
         if home != "/" and _under(folded, home):
             first, _, rest = folded[len(home.casefold()) + 1 :].partition("/")
             return first, rest
+    for target, name in where.linked.items():
+        if _under(folded, target):
+            return name, folded[len(target) + 1:]
     return None
 
 

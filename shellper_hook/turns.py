@@ -97,7 +97,9 @@ class Recheck:
 
 
 _AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing changes nothing
-_AMOUNT = re.compile(r"[0-9][0-9,.]*(?: (?:bytes|KB|MB|GB|TB))?")
+# Counts and sizes (not digits in names: a link moved from data1/ to data2/ is a change).
+_AMOUNT = re.compile(r"(?<![\w/.-])[0-9][0-9,.]*(?= (?:bytes|KB|MB|GB|TB|files?|lines?|more lines?|other names?"
+                     r"|write-protected|folders?|right now|it can see)\b| of | in it|\)| lines now)")
 
 
 def _essence(effect: str) -> str:
@@ -106,7 +108,7 @@ def _essence(effect: str) -> str:
     kind = effect.split(":", 1)[0]
     if kind in ("reads", "moves the shell"):
         return kind
-    return re.sub(r"# (\w+?)s\b", r"# \1", _AMOUNT.sub("#", _AGE.sub("", effect)))
+    return re.sub(r"# (\w+?)s\b", r"# \1", _AMOUNT.sub("#", _AGE.sub("", effect)).replace("has #)", "has #"))
 
 
 def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,

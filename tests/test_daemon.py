@@ -691,6 +691,7 @@ def test_enter_judges_the_suggestion_again_on_the_files_as_they_are(env, fake):
             fh.write("ssh-ed25519 EVIL\n")
         kind, why, text = _enter(shell, downloads, line)
         assert (kind, why) == ("error", "refused") and "~/.ssh" in text and "nothing was run" in text
+        assert _enter(shell, downloads, line)[:2] == ["error", "refused"]  # and again at the next Enter
         os.remove(os.path.join(downloads, "pkg", ".ssh", "authorized_keys"))
         os.rmdir(os.path.join(downloads, "pkg", ".ssh"))
         reply = translate(shell, "copy the package up", cwd=downloads)
