@@ -45,6 +45,10 @@ class Tree:
     protected: int = 0  # write-protected files (rm asks before each, at a terminal)
     protected_dirs: list = field(default_factory=list)  # write-protected folders (rm asks too)
     removable: int = 0  # files rm -r can remove (their folder is listable and writable)
+    # A copy merging into an existing folder (walk's dest): what is already where entries land.
+    clashes: list = field(default_factory=list)  # (landing, why cp fails there)
+    replaced: list = field(default_factory=list)  # files really written over (links and hard links resolved)
+    landed: list = field(default_factory=list)  # every landing inside a folder that was already there
     emptied: bool | None = None  # whether rm -r can remove everything in it (None: the walk stopped short)
 
 
@@ -57,6 +61,7 @@ class Seen:
     ok: bool = True  # the command is expected to succeed
     short: str = ""  # what the look could not see ("" when it saw everything it needed)
     written: list = field(default_factory=list)  # absolute paths of files really written (links resolved)
+    landed: list = field(default_factory=list)  # where a merged copy's entries land in folders already there
     trees: list = field(default_factory=list)  # (path, Tree) of folders copied, moved or removed
 
     @property
@@ -142,9 +147,10 @@ class _Eyes:
                 return kind
         return ""
 
-    def walk(self, top: str, copy: bool = False) -> Tree:
+    def walk(self, top: str, copy: bool = False, dest: str | None = None) -> Tree:
         """Count what is under the folder top (not following links, one file system),
-        and what `rm -r` would leave of it, as this user (see Tree)."""
+        and what `rm -r` would leave of it, as this user (see Tree). dest: the existing
+        folder a copy of top's contents merges into, looked at where each entry lands."""
         tree = Tree()
         try:
             device = os.lstat(top).st_dev
@@ -153,7 +159,7 @@ class _Eyes:
             return tree
         # folder -> [parent, its files, listable, writable, child folders]
         folders: dict = {}
-        stack = [(top, None)]
+        stack = [(top, None, dest)]
         left, size = self.left, 0
         isdir, isreg, islnk = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
         uid = os.geteuid()
@@ -162,7 +168,8 @@ class _Eyes:
             return _may(st, bit, uid)
 
         while stack:
-            folder, parent = stack.pop()
+            folder, parent, into = stack.pop()
+            into_ok = into is None or (self.can(into, os.W_OK) and self.can(into, os.X_OK))
             listable = self.can(folder, os.R_OK) and self.can(folder, os.X_OK)
             writable = self.can(folder, os.W_OK) and self.can(folder, os.X_OK)
             record = folders[folder] = [parent, 0, listable, writable, []]
@@ -198,10 +205,13 @@ class _Eyes:
                             tree.complete = False
                             continue
                         mode = st.st_mode
+                        below = None
+                        if into is not None:
+                            below = self._landing(tree, into, entry.name, isdir(mode), into_ok)
                         if isdir(mode):
                             tree.folders += 1
                             if st.st_dev == device:
-                                stack.append((entry.path, folder))
+                                stack.append((entry.path, folder, below))
                             else:
                                 tree.complete = False
                             continue
@@ -233,6 +243,45 @@ class _Eyes:
         tree.emptied = gone.get(top, False)
         tree.fixed = [f for f in tree.fixed if folders[f][1] or folders[f][4]]
         return tree
+
+    def _landing(self, tree: Tree, into: str, name: str, is_dir: bool, into_ok: bool) -> str | None:
+        """What cp -r meets where an entry lands in the existing folder into; the folder
+        to go on into for a folder entry (None when nothing is there yet)."""
+        landing = os.path.join(into, name)
+        tree.landed.append(landing)
+        try:
+            there = os.lstat(landing)
+        except FileNotFoundError:
+            if not into_ok:
+                tree.clashes.append((landing, f"cannot be made (no permission to write in {into})"))
+            return None
+        except OSError:
+            tree.clashes.append((landing, "cannot be reached"))
+            return None
+        kind = there.st_mode
+        if stat.S_ISLNK(kind):
+            target = self.stat(landing)
+            if target is None:
+                tree.clashes.append((landing, "is a dangling link, which cp does not write through"))
+            elif is_dir or stat.S_ISDIR(target.st_mode):
+                tree.clashes.append((landing, "is a link to a folder, which cp cannot merge into or replace"))
+            elif not self.can(landing, os.W_OK):
+                tree.clashes.append((landing, "is a link to a file this user may not write"))
+            else:
+                tree.replaced.append(os.path.realpath(landing))  # cp writes through the link
+            return None
+        if stat.S_ISDIR(kind):
+            if not is_dir:
+                tree.clashes.append((landing, "is a folder, which a file cannot replace"))
+                return None
+            return landing
+        if is_dir:
+            tree.clashes.append((landing, "is a file, which a folder cannot replace"))
+        elif not _may(there, 2, os.geteuid()):
+            tree.clashes.append((landing, "is a file this user may not write"))
+        else:
+            tree.replaced.append(landing)
+        return None
 
     def content(self, path: str):
         """(lines, ends with a newline, complete) of a regular file, or None.
@@ -789,6 +838,8 @@ def _move_copy(copy: bool):
         # The folder the new name goes in.
         where = dpath if merge else _parent(tpath)
         why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
+        if why and copy and tl is not None and not merge and not src_dir and eyes.stat(where) is not None:
+            why = ""  # cp over a file that is there writes into it: only the file's own permission counts
         if why:
             return _fail(f"{why}; nothing is {done}")
         if not copy:
@@ -801,7 +852,13 @@ def _move_copy(copy: bool):
             return _fail(f"no permission to read {q(src)}; nothing is copied")
         tree = None
         if src_dir and (copy or (dst_st is not None and eyes.stat(spath).st_dev != dst_st.st_dev)):
-            tree = eyes.walk(os.path.realpath(spath) if src.endswith("/") else spath, copy=True)
+            # A copy into a folder that is already there lands on what is in it.
+            dest = None
+            if copy and merge:
+                dest = dpath
+            elif copy and tl is not None and stat.S_ISDIR(tl.st_mode):
+                dest = tpath
+            tree = eyes.walk(os.path.realpath(spath) if src.endswith("/") else spath, copy=True, dest=dest)
         what = _what_source(eyes, src, sl, tree, copy)
         written: list = []
         trees = [(spath, tree)] if tree is not None else []
@@ -857,13 +914,22 @@ def _move_copy(copy: bool):
                                 f"{verb} {what} {into}{replaced}", written=written)
         else:
             written.append(os.path.normpath(tpath))
+        if tree is not None:
+            written += tree.replaced
+        if tree is not None and tree.clashes:
+            where_, why = tree.clashes[0]
+            more = f" (and {_n(len(tree.clashes) - 1, 'other place')})" if len(tree.clashes) > 1 else ""
+            return Seen("fails part-way", f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: "
+                        "the rest is copied and cp reports an error", ok=False, short=eyes.short,
+                        written=written, trees=trees)
         if tree is not None and (tree.unreadable or tree.blocked):
             bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
             return Seen("fails part-way", f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
                         f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
                         ok=False, short=eyes.short, written=written, trees=trees)
         if merge:
-            written = written or [os.path.normpath(tpath)]
+            if os.path.normpath(tpath) not in written:
+                written.insert(0, os.path.normpath(tpath))
             line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
             return Seen("changes", line, short=eyes.short, written=written, trees=trees)
         if replaced:
@@ -950,4 +1016,7 @@ def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
                     short="shellper could not look at the files")
     if eyes.short and not seen.short:
         seen.short = eyes.short
+    for _, tree in seen.trees:
+        if tree is not None:
+            seen.landed += tree.landed
     return seen

@@ -125,7 +125,7 @@ def _path_notes(call: ToolCall, keys: list, where: _Where, allow_recursive: bool
         key, verb = _TAKES[call.name]
         _refuse_protected(call.name, verb, call.arguments[key], where)
         notes += _take_notes(call.name, verb, call.arguments[key], where)
-    notes += _write_notes(call, keys, where) + _hard_link_notes(call, where, seen)
+    notes += _write_notes(call, keys, where) + _landed_notes(call, where, seen) + _hard_link_notes(call, where, seen)
     return notes + _warnings(call, keys, where) + _unseen(call, seen, allow_recursive)
 
 
@@ -548,6 +548,39 @@ def _entries_at(source: str, rel: str) -> list:
         return []
 
 
+def _landed_notes(call: ToolCall, where: _Where, seen) -> list:
+    """What a merged copy writes below its target, judged where it lands: files written
+    through links (keys refused, dotfiles and system files warned), a repository's hooks,
+    folders on PATH."""
+    if seen is None or call.name not in ("cp", "mv"):
+        return []
+    notes: list = []
+    for path in seen.written[1:]:  # (the first is the target, judged by name above)
+        what = _written(path, where)
+        if what is None:
+            continue
+        kind, shown = what
+        if kind == "keys":
+            raise Refused(f"refused: {call.name} would write to {shown} through {_show(path)}, which holds your keys;"
+                          " edit it yourself")
+        notes.append({"dotfile": f"warning: writes to {shown} ({_show(path)}), a hidden settings file in your home",
+                      "hooks": f"warning: writes into {shown}, a repository's hooks: git runs what is there",
+                      "path": f"warning: puts {_show(os.path.basename(path))} into {shown}, a folder on your PATH"}
+                     .get(kind, f"warning: writes {_show(path)} in the system directory {shown}"))
+    hooks = path_dirs = 0
+    for path in seen.landed:
+        if "/.git/hooks/" in path and not hooks:
+            hooks = 1
+            notes.append(f"warning: writes into {path[: path.find('/.git/hooks/') + 11]}, a repository's hooks:"
+                         " git runs what is there")
+        folder = os.path.dirname(path)
+        if folder in where.path_dirs and not path_dirs and not _system(folder):
+            path_dirs = 1
+            notes.append(f"warning: puts {_show(os.path.basename(path))} into {folder}, a folder on your PATH:"
+                         " typing that name may run it")
+    return notes
+
+
 def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
     """A file written that is also, by a hard link, a key or a dotfile of home."""
     if seen is None or not seen.written or call.name in _CREATES:
@@ -636,13 +669,13 @@ def _home_entry(path: str, where: _Where):
     (macOS disks ignore case); ("", "") for home itself; None outside home. A path
     where a hidden entry of home that is a link points counts as that entry."""
     folded = path.casefold()
+    for target, name in where.linked.items():
+        if _under(folded, target):
+            return name, folded[len(target) + 1:]
     for home in dict.fromkeys((where.home, where.real_home)):
         if home != "/" and _under(folded, home):
             first, _, rest = folded[len(home.casefold()) + 1 :].partition("/")
             return first, rest
-    for target, name in where.linked.items():
-        if _under(folded, target):
-            return name, folded[len(target) + 1:]
     return None
 
 
