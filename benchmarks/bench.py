@@ -12,6 +12,7 @@ Prints, with the targets beside them:
     the client bash starts for its first request and fish for each;
   - Enter in zsh on a suggestion (the daemon judges it again: the check round trip over
     zsocket) against Enter on a typed line;
+  - the same in bash (the check round trip over its pipes, no process);
   - interactive zsh and bash start with and without `eval "$(shellper init ...)"`;
   - through tmux: Ctrl-G to the command on screen in bash and fish vs zsh (and bash's
     first in a new terminal, through its client), and the first Ctrl-G of a new zsh
@@ -213,6 +214,7 @@ printf '%s\\n' "${{times[@]}}"
             rows.append(("bash widget path on its pipes (incl. stand-in server)", f"{statistics.median(values):.2f} ms", ""))
         else:
             rows.append(("bash widget path on its pipes", "FAILED: " + out.stderr.strip()[:60], ""))
+        rows.append(bash_enter_row(bash, init_bash, work, env, runs))
     # The client as bash and fish start it (`shellper init` gives the folder),
     # beside the same interpreter started the same way doing nothing.
     boot = "import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()"
@@ -272,6 +274,46 @@ print -r -- $on_typed
         return ("zsh Enter on a suggestion", "FAILED: " + out.stderr.strip()[:60], "")
     sug, typed = (statistics.median(float(x) for x in line.split()) for line in lines)
     return ("zsh Enter on a suggestion (check over zsocket) vs on a typed line",
+            f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)", "at most +10 ms")
+
+
+def bash_enter_row(bash, init_bash, work, env, runs):
+    """Enter in bash, outside readline: shellper's half of the Enter macro (__shellper_enter)
+    on the suggestion as inserted (the check over the terminal's pipes: the daemon judges it
+    again on the files) against an ordinary line, alternated, median of max(runs, 100) each.
+    The pipes come from a first request through the client, as in a terminal."""
+    with open(os.path.join(work, "a.txt"), "w") as fh:
+        fh.write("alpha\n")
+    script = init_bash + f"""
+f=()
+while IFS= read -r -d '' part; do f+=("$part"); done < <(__shellper_client translate $$ bash pipes 2>/dev/null \\
+  < <(printf '%s\\0%s\\0' "$PWD" 'copy a to b'))
+[[ ${{f[0]-}} == ok ]] || {{ echo "bad reply: ${{f[*]-}}" >&2; exit 1; }}
+__shellper_pending=${{f[1]}}
+__shellper_unalias "$__shellper_pending"
+line=$REPLY on_suggestion=() on_typed=()
+for (( i = 0; i < {max(runs, 100)}; i++ )); do
+  READLINE_LINE=$line __shellper_inserted=$line __shellper_at_ps1=1
+  t0=$EPOCHREALTIME
+  __shellper_enter 2>/dev/null  # (bind: "line editing not enabled" outside an interactive shell)
+  t1=$EPOCHREALTIME
+  [[ $__shellper_chain == accept && -z $__shellper_inserted ]] || {{ echo "the check did not say same" >&2; exit 1; }}
+  on_suggestion+=( $(( ${{t1/./}} - ${{t0/./}} )) )
+  READLINE_LINE="$line -v" __shellper_inserted=$line __shellper_at_ps1=1
+  t0=$EPOCHREALTIME
+  __shellper_enter 2>/dev/null
+  t1=$EPOCHREALTIME
+  on_typed+=( $(( ${{t1/./}} - ${{t0/./}} )) )
+done
+echo "${{on_suggestion[*]}}"
+echo "${{on_typed[*]}}"
+"""
+    out = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=env, cwd=work)
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 2:
+        return ("bash Enter on a suggestion", "FAILED: " + out.stderr.strip()[:60], "")
+    sug, typed = (statistics.median(int(x) / 1000 for x in line.split()) for line in lines)
+    return ("bash Enter on a suggestion (check over its pipes) vs on a typed line",
             f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)", "at most +10 ms")
 
 

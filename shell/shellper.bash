@@ -18,6 +18,19 @@
 #                      (Backspace deletes) and the request is dropped
 #                      ("suggestion dropped"); Enter keeps waiting (the
 #                      request never runs); other keys are ignored.
+#   Enter on a suggestion as it was put on the line (bash >= 4.3; not under
+#                      ble.sh, nor with SHELLPER_PREFIX='': no Enter hook):
+#                      the daemon judges it again on the files as they are
+#                      now (at most ~3 s; "checking the files again..." shows
+#                      when it takes longer than 30 ms). Unchanged, it runs.
+#                      Changed: the new effect line and notes show, nothing
+#                      runs, and the next Enter runs it. Refused now: nothing
+#                      runs (the next Enter asks again). No answer: nothing
+#                      runs, and the next Enter runs it. Ctrl-C while it
+#                      waits: nothing runs, the line stays (within the first
+#                      30 ms bash takes it as a signal and clears the line:
+#                      Ctrl-G on the empty line brings it back). Any other
+#                      line (typed, or the suggestion edited) runs unasked.
 #   undo right after a suggestion brings the request back: Ctrl-_ in emacs
 #                      and vi insert mode; u in vi command mode when the
 #                      key was pressed there (readline's vi undo does not
@@ -61,6 +74,12 @@
 #                                say why
 #   __shellper_say MSG           every message, as "shellper: MSG", with
 #                                control and bidi characters shown as "?"
+#   __shellper_enter_check       Enter on the suggestion as it was put on the
+#                                line: the daemon judges it again (check);
+#                                "same" runs it, "changed" shows the new lines
+#                                and a second Enter runs it, "error" "refused"
+#                                runs nothing, any other error or no answer: a
+#                                second Enter runs it. Other lines: never asked.
 #   __shellper_preexec/precmd    note the line run right after a suggestion;
 #   __shellper_report LINE ST    report it (and only it) with its status;
 #   __shellper_report_wait       let that report finish before the next
@@ -85,6 +104,11 @@ __shellper_asked=${__shellper_asked-}     # the line the pending one was asked f
 __shellper_used=${__shellper_used-}       # 1 once this terminal asked: it has a conversation
 __shellper_at_ps1=${__shellper_at_ps1:-1} # 1 at the first line of a command
 __shellper_chain=${__shellper_chain-}     # what the Enter macro ends with now
+# The suggestion as it was put on the line (Enter has the daemon judge it
+# again), 1 once Enter runs it without asking again, and the line whose
+# check is in flight.
+__shellper_inserted=${__shellper_inserted-} __shellper_checked=${__shellper_checked-}
+__shellper_checking=${__shellper_checking-}
 __shellper_report_fd=${__shellper_report_fd-} # the report in flight
 __shellper_fd='' __shellper_pid='' __shellper_line=''  # the request in flight
 # This terminal's pipes to the daemon (shellper_hook/pipes.py; in a folder
@@ -191,7 +215,8 @@ __shellper_start() {
   __shellper_send_pipe "$1" || __shellper_start_client "$1"
 }
 
-# Start the client on request $1 (see __shellper_start; nothing in flight).
+# Start the client on request $1 (see __shellper_start; nothing in flight);
+# with $2 = enter, on command $1 to judge again (check).
 __shellper_start_client() {
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
@@ -199,20 +224,25 @@ __shellper_start_client() {
     return 1
   fi
   # The client reports the reply on a pipe.
-  local before=${!-} cwd=$PWD pipes=''
-  (( __shellper_pipes )) && [[ -n ${__shellper_socket-} ]] && pipes=pipes  # for the next requests
+  local before=${!-} cwd=$PWD args=(translate "$$" bash)
+  if [[ ${2-} == enter ]]; then
+    args=(enter "$$" bash)
+  elif (( __shellper_pipes )) && [[ -n ${__shellper_socket-} ]]; then
+    args+=(pipes)  # for the next requests
+  fi
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
   # Substitutions are parsed when they run: quoted words, no aliases.
   # Straight into __shellper_fd: a Ctrl-C after it leaves nothing unknown open.
   exec {__shellper_fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
-    __shellper_client translate "$$" bash ${pipes:+"$pipes"} 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
+    __shellper_client "${args[@]}" 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
   __shellper_pid=${!-}
   [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
   return 0
 }
 
-# Send request $1 on this terminal's pipes, if the daemon made them and
+# Send request $1 on this terminal's pipes (with $2 = check: have command
+# $1 judged again), if the daemon made them and
 # still runs: status 0, the reply to come on __shellper_fd under the ID
 # __shellper_rid. Status 1: use the client (the first request, which asks
 # for the pipes; after the daemon restarted; a request too long to write
@@ -228,7 +258,11 @@ __shellper_send_pipe() {
     && -p $dir/$$.out && -O $dir/$$.out && -O $dir/pid ]] || return 1
   { IFS= read -r dpid <"$dir/pid"; } 2>/dev/null
   [[ -n $dpid && $dpid != *[!0-9]* ]] && builtin kill -0 "$dpid" 2>/dev/null || return 1
-  __shellper_request_json "$1"
+  if [[ ${2-} == check ]]; then
+    __shellper_check_json "$1"
+  else
+    __shellper_request_json "$1"
+  fi
   (( ${#REPLY} <= 2000 )) || return 1  # a pipe takes 4 KB at least at once
   # Read-write: an open that never waits, on a FIFO the daemon holds open.
   { exec {__shellper_wfd}<>"$dir/$$.in"; } 2>/dev/null || { __shellper_wfd=''; return 1; }
@@ -307,22 +341,33 @@ __shellper_settings() {
   REPLY="{$out\"config\":$REPLY}"
 }
 
-# Translate request $1 as JSON, in REPLY.
+# Translate request $1 as JSON, in REPLY. The shell's CDPATH goes with it
+# (empty when unset, as bash reads it), so the look sees where `cd d` goes.
 __shellper_request_json() {
-  local text cwd
+  local text cwd cdpath
   __shellper_json "$1"; text=$REPLY
   __shellper_json "$PWD"; cwd=$REPLY
+  __shellper_json "${CDPATH-}"; cdpath=$REPLY
   __shellper_settings
-  REPLY="{\"v\":1,\"op\":\"translate\",\"session\":$$,\"cwd\":$cwd,\"text\":$text,\"reply\":\"nul\",\"shell\":\"bash\",\"settings\":$REPLY}"
+  REPLY="{\"v\":1,\"op\":\"translate\",\"session\":$$,\"cwd\":$cwd,\"text\":$text,\"reply\":\"nul\",\"shell\":\"bash\",\"cdpath\":$cdpath,\"settings\":$REPLY}"
 }
 
-# One look (50 ms at most) for the reply on the pipe: status 0 with its
+# Check request for command $1 (Enter is about to run it) as JSON, in REPLY.
+__shellper_check_json() {
+  local command cwd
+  __shellper_json "$1"; command=$REPLY
+  __shellper_json "$PWD"; cwd=$REPLY
+  __shellper_json "${CDPATH-}"
+  REPLY="{\"v\":1,\"op\":\"check\",\"session\":$$,\"cwd\":$cwd,\"command\":$command,\"reply\":\"nul\",\"shell\":\"bash\",\"cdpath\":$REPLY}"
+}
+
+# One look ($1 seconds, 0.05 by default) for the reply on the pipe: status 0 with its
 # fields in __shellper_fields, 1 not yet, 2 the daemon is gone, 3 the
 # request is still unread after 0.5 s (a daemon that died with its PID
 # alive, as a zombie or reused: the client starts a new one).
 __shellper_pipe_reply() {
   local part='' i
-  if IFS= read -r -d '' -t 0.05 -u "$__shellper_fd" part 2>/dev/null; then
+  if IFS= read -r -d '' -t "${1:-0.05}" -u "$__shellper_fd" part 2>/dev/null; then
     part=$__shellper_partial$part __shellper_partial=''
     [[ $part == "$__shellper_rid" ]] || return 1  # a late reply to a request cancelled before
     __shellper_fields=()
@@ -369,7 +414,7 @@ __shellper_waiting() {
 # Wait for the reply while reading keys: Ctrl-C / Ctrl-G cancel, Enter
 # keeps waiting, typed text goes on the line and drops the request.
 __shellper_wait() {
-  local key c typed='' outcome=reply part first='' got
+  local typed='' outcome=reply part first='' got
   local -a f=()
   while :; do
     # The reply's first byte, as soon as it comes (a timed poll would add
@@ -388,29 +433,11 @@ __shellper_wait() {
       got=1  # the client's end closed without a word, or a byte read as the time ran out
     fi
     # Then the keys typed, the reply here or not: they were pressed before
-    # the user could see it (Enter must not run it unseen). A plain read
-    # (no -n/-s/-d) keeps signals off.
-    key=
-    read -t 0 </dev/tty 2>/dev/null && IFS= read -r -t 0.01 key 2>/dev/null </dev/tty
-    if [[ $key == *$'\003'* || $key == *$'\007'* ]]; then
+    # the user could see it (Enter must not run it unseen).
+    if ! __shellper_keys; then
       outcome=cancelled
       break
     fi
-    # Text and Backspace are kept; escape sequences (arrows...), Enter and
-    # other control keys are ignored.
-    while [[ -n $key ]]; do
-      c=${key:0:1} key=${key:1}
-      if [[ $c == $'\e' ]]; then
-        if [[ $key == [[O]* ]]; then
-          key=${key:1}
-          # A CSI's parameter and intermediate bytes (a terminal's reply has ? and <), then its final one.
-          while [[ $key == [0-9:\;\<=\>?\ \!\"#\$%\&\'\(\)*+,./-]* ]]; do key=${key:1}; done
-        fi
-        key=${key:1}
-      elif [[ $c == $'\177' || $c == $'\010' || $c != [[:cntrl:]] ]]; then
-        typed+=$c
-      fi
-    done
     if [[ -n $typed ]]; then
       outcome=typed
       break
@@ -442,21 +469,50 @@ __shellper_wait() {
       __shellper_say "cancelled"
       return 1 ;;
     typed)
-      # Backspace and Delete remove the character before them.
-      local c
-      while [[ -n $typed ]]; do
-        c=${typed:0:1} typed=${typed:1}
-        if [[ $c == $'\177' || $c == $'\010' ]]; then
-          READLINE_LINE=${READLINE_LINE%?}
-        else
-          READLINE_LINE+=$c
-        fi
-      done
-      READLINE_POINT=0x7fffffff
+      __shellper_type_in "$typed"
       __shellper_say "the line changed while translating; suggestion dropped"
       return 1 ;;
   esac
   __shellper_apply "${f[@]}"
+}
+
+# The keys typed meanwhile, off the terminal: status 1 for Ctrl-C or Ctrl-G.
+# Text and Backspace are added to the caller's `typed`; escape sequences
+# (arrows...), Enter and other control keys are dropped. A plain read (no
+# -n/-s/-d) keeps signals off.
+__shellper_keys() {
+  local key='' c
+  read -t 0 </dev/tty 2>/dev/null && IFS= read -r -t 0.01 key 2>/dev/null </dev/tty
+  [[ $key == *$'\003'* || $key == *$'\007'* ]] && return 1
+  while [[ -n $key ]]; do
+    c=${key:0:1} key=${key:1}
+    if [[ $c == $'\e' ]]; then
+      if [[ $key == [[O]* ]]; then
+        key=${key:1}
+        # A CSI's parameter and intermediate bytes (a terminal's reply has ? and <), then its final one.
+        while [[ $key == [0-9:\;\<=\>?\ \!\"#\$%\&\'\(\)*+,./-]* ]]; do key=${key:1}; done
+      fi
+      key=${key:1}
+    elif [[ $c == $'\177' || $c == $'\010' || $c != [[:cntrl:]] ]]; then
+      typed+=$c
+    fi
+  done
+  return 0
+}
+
+# Text $1, typed while waiting, onto the line: Backspace and Delete remove
+# the character before them.
+__shellper_type_in() {
+  local typed=$1 c
+  while [[ -n $typed ]]; do
+    c=${typed:0:1} typed=${typed:1}
+    if [[ $c == $'\177' || $c == $'\010' ]]; then
+      READLINE_LINE=${READLINE_LINE%?}
+    else
+      READLINE_LINE+=$c
+    fi
+  done
+  READLINE_POINT=0x7fffffff
 }
 
 # Command $1 in REPLY, meaning what it says whatever aliases you have. bash
@@ -499,6 +555,7 @@ __shellper_apply() {
     __shellper_unalias "$2"
     READLINE_LINE=$REPLY
     READLINE_POINT=0x7fffffff
+    __shellper_inserted=$REPLY __shellper_checked=''
     local w
     if [[ -n ${3-} ]]; then
       while IFS= read -r w; do __shellper_say "$w"; done <<<"$3"
@@ -525,6 +582,8 @@ __shellper_translate() {
       __shellper_unalias "$__shellper_last"
       READLINE_LINE=$REPLY
       READLINE_POINT=0x7fffffff
+      # Still the suggestion (not run yet): Enter has it judged again.
+      [[ $__shellper_last == "$__shellper_pending" ]] && __shellper_inserted=$REPLY
     else
       __shellper_say "type a request first, then press ${SHELLPER_KEY-Ctrl-G}"
     fi
@@ -568,7 +627,15 @@ __shellper_enter() {
     __shellper_run_line
     return 0
   fi
+  # The suggestion as it was put on the line: judged again first (nothing
+  # runs while Enter waits for that, nor if a Ctrl-C ends the wait).
+  if (( __shellper_at_ps1 )) && [[ -n $__shellper_inserted && $READLINE_LINE == "$__shellper_inserted" \
+      && -n $__shellper_pending && -z $__shellper_checked ]]; then
+    __shellper_set_chain none
+    __shellper_enter_check || return 0
+  fi
   __shellper_set_chain accept
+  __shellper_inserted='' __shellper_checked=''
   # Readline adds the line to the history after this: its request first.
   [[ -n $__shellper_asked ]] && (( __shellper_at_ps1 )) && __shellper_add_request "$READLINE_LINE"
   # Our own preexec, unless bash-preexec does it: the line run after a suggestion.
@@ -581,6 +648,133 @@ __shellper_enter() {
     __shellper_ran_set=1
   fi
   __shellper_at_ps1=0
+}
+
+# Enter on the suggestion as it was put on the line: the daemon judges it
+# again on the files as they are now. Status 0: run it; 1: it stays on the
+# line, and why is shown.
+__shellper_enter_check() {
+  local w msg
+  local -a f=()
+  __shellper_check "$__shellper_pending" || return 1  # cancelled (said)
+  f=("${__shellper_fields[@]}")
+  __shellper_fields=()
+  case ${f[0]-}:${f[1]-} in
+    same:*)
+      return 0 ;;
+    changed:*)
+      __shellper_checked=1  # shown now: the next Enter runs it
+      msg=${f[2]:-"the files changed since the suggestion (Enter runs it)"} ;;
+    error:refused)
+      msg=${f[2]:-refused} ;;  # the next Enter asks again
+    *)
+      __shellper_checked=1
+      if [[ ${f[0]-} == error ]]; then
+        msg=${f[2]:-${f[1]:-failed}}
+      elif (( ${#f[@]} == 0 )); then
+        msg="no answer from the daemon in 3 s (see \`shellper status\`)"
+      else
+        msg="unexpected answer from the daemon (see \`shellper status\`)"
+      fi
+      msg+=$'\n'"press Enter again to run it anyway" ;;
+  esac
+  while IFS= read -r w; do __shellper_say "$w"; done <<<"$msg"
+  # Keys pressed while it waited were pressed unseen: an Enter must not run it.
+  local typed='' n
+  for (( n = 0; n < 16; n++ )); do
+    read -t 0 </dev/tty 2>/dev/null || break
+    __shellper_keys || break
+  done
+  [[ -n $typed ]] && __shellper_type_in "$typed"
+  return 1
+}
+
+# Have the daemon judge command $1 again (op check): on this terminal's
+# pipes (no process), else through the client's `enter`, for about 3 s at
+# most. Status 0: the reply's fields in __shellper_fields (none if no answer
+# came); 1: cancelled (Ctrl-C or Ctrl-G; text typed goes on the line), said.
+__shellper_check() {
+  local tty='' st=3 n=0 typed='' noted=''
+  __shellper_forget
+  __shellper_fields=() __shellper_checking=$READLINE_LINE
+  \builtin export -n READLINE_LINE READLINE_POINT READLINE_MARK 2>/dev/null
+  if __shellper_send_pipe "$1" check; then
+    __shellper_check_wait
+    st=$?
+    if (( st == 3 )); then
+      __shellper_drain "$__shellper_wfd"  # taken back, so that no daemon reads it late
+    elif (( st == 1 || st == 2 )); then
+      builtin printf 'cancel\n' >&"$__shellper_wfd"
+    fi
+    exec {__shellper_wfd}>&- {__shellper_fd}<&-
+    __shellper_fd='' __shellper_wfd='' __shellper_rid=''
+  fi
+  # No pipes, or nobody read it from them: through the client (which never starts a daemon).
+  if (( st >= 3 )) && __shellper_start_client "$1" enter; then
+    __shellper_check_wait
+    st=$?
+    (( st != 0 )) && [[ -n $__shellper_pid ]] && builtin kill -TERM "$__shellper_pid" 2>/dev/null
+    exec {__shellper_fd}<&-
+    __shellper_fd='' __shellper_pid=''
+  fi
+  [[ -n $noted ]] && printf '\r\033[K' >&2
+  [[ -n $tty ]] && \command stty "$tty" 2>/dev/null
+  __shellper_checking=''
+  if (( st == 1 )); then
+    if [[ -n $typed ]]; then
+      __shellper_type_in "$typed"
+      __shellper_say "the line changed while checking; nothing ran"
+    else
+      __shellper_say "cancelled; nothing ran"
+    fi
+    return 1
+  fi
+  (( st == 0 )) || __shellper_fields=()
+  return 0
+}
+
+# Wait for the check's reply on __shellper_fd (the pipes' when
+# __shellper_rid is set, else the client's), in rounds of 50 ms counted in
+# the caller's n, up to 60 (~3 s). From the start with the client (a
+# process is started anyway), after a first round of 30 ms on the pipes
+# (where the answer mostly comes in a few ms, with no process): Ctrl-C comes
+# as a key (the caller's tty: the modes to restore) and a note says why
+# Enter waits.
+# Status 0: the reply (its fields in __shellper_fields); 1: cancelled by a
+# key (text typed in the caller's typed); 2: no answer in time; 3: on the
+# pipes, nobody read it or the daemon is gone (ask through the client).
+__shellper_check_wait() {
+  local first part quiet=0
+  [[ -n $__shellper_rid ]] && quiet=1
+  while (( n++ < 60 )); do
+    if [[ -z $noted ]] && (( n > quiet )); then
+      [[ -n $tty ]] || tty=$(\command stty -g 2>/dev/null && \command stty -isig 2>/dev/null) || tty=
+      printf '\r\033[Kshellper: checking the files again... (Ctrl-C: nothing runs)' >&2
+      noted=1
+    fi
+    if [[ -n $__shellper_rid ]]; then
+      if [[ -n $noted ]]; then __shellper_pipe_reply; else __shellper_pipe_reply 0.03; fi
+      case $? in
+        0) return 0 ;;
+        2|3) return 3 ;;
+      esac
+    else
+      first=''
+      if IFS= read -r -n 1 -t 0.05 -u "$__shellper_fd" first 2>/dev/null || (( $? <= 128 )) || [[ -n $first ]]; then
+        # The first byte is here (or the client's end closed): the rest follows at once.
+        __shellper_fields=()
+        while IFS= read -r -d '' -t 1 -u "$__shellper_fd" part 2>/dev/null; do
+          __shellper_fields+=("$part")
+        done
+        (( ${#__shellper_fields[@]} )) && __shellper_fields[0]=$first${__shellper_fields[0]}
+        return 0
+      fi
+    fi
+    [[ -n $noted ]] || continue
+    __shellper_keys || return 1
+    [[ -z $typed ]] || return 1
+  done
+  return 2
 }
 
 # Put "#? REQUEST", the request of the suggestion pending, into the history
@@ -616,6 +810,11 @@ __shellper_precmd() {
   local st=$?
   __shellper_at_ps1=1
   [[ -n $__shellper_fd$__shellper_wfd ]] && __shellper_forget  # a Ctrl-C ended a request
+  if [[ -n $__shellper_checking ]]; then
+    # A Ctrl-C that bash took as a signal ended Enter's check (and took the line).
+    __shellper_checking=''
+    __shellper_say "cancelled; nothing ran (Ctrl-G on the empty line brings the suggestion back)"
+  fi
   if [[ ${__shellper_preexec_mode-} == history && -n $__shellper_pending ]] && (( ${HISTCMD-0} != ${__shellper_histcmd:-0} )); then
     # No Enter hook (bash < 4.3, ble.sh, SHELLPER_PREFIX=''): the line run is
     # the last history entry. Not `fc -ln -1`: bash 5.2 gives the one before

@@ -15,6 +15,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -26,6 +27,7 @@ from shellharness import (
     cjk_folders,
     expect_parent,
     gbk_locale,
+    hostile_aliases,
     start_daemon,
     translate,
     wait_until,
@@ -341,3 +343,137 @@ def test_old_bash_ctrl_g_prints_no_local_error_and_keeps_set_x(shell_env, tmux, 
     pane.run('echo "OPTS=<$->"', wait=re.compile(r"OPTS=<[^$>]*>"))
     opts = re.findall(r"OPTS=<([^$>]*)>", pane.screen())[-1]
     assert not error and "x" in opts, f"local error shown: {error}; $- after set -x and Ctrl-G: {opts!r}"
+
+
+# -- Enter on a suggestion: judged again on the files as they are (issue 19, item 14) --
+
+
+def _logging_python(folder: str) -> tuple:
+    """A python that notes the client's operation at each start, and the log's path."""
+    log, logpy = os.path.join(folder, "starts.log"), os.path.join(folder, "logpy")
+    with open(logpy, "w") as fh:
+        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|executed|enter|closed|start) echo "$a" >> {log}; break;; esac; done\n'
+                 f'exec {sys.executable} "$@"\n')
+    os.chmod(logpy, 0o755)
+    return log, logpy
+
+
+def _starts(log: str) -> list:
+    try:
+        with open(log) as fh:
+            return fh.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def _downloads(shell_env) -> tuple:
+    """A folder right under HOME (as ~/Downloads) holding pkg/README, and ~/.ssh/authorized_keys."""
+    dl = tempfile.mkdtemp(prefix="dl-", dir=shell_env.home)
+    os.makedirs(os.path.join(dl, "pkg"))
+    with open(os.path.join(dl, "pkg", "README"), "w") as fh:
+        fh.write("package\n")
+    keys = os.path.join(shell_env.home, ".ssh", "authorized_keys")
+    os.makedirs(os.path.dirname(keys), mode=0o700, exist_ok=True)
+    if not os.path.exists(keys):
+        with open(keys, "w") as fh:
+            fh.write("ssh-ed25519 MINE me@here\n")
+    return dl, keys
+
+
+def _refused_at_enter(pane, dl, keys) -> None:
+    """`cp -r pkg/. ..` is on the line; pkg gains .ssh/authorized_keys: Enter refuses, twice; nothing runs."""
+    mine = open(keys).read()
+    os.makedirs(os.path.join(dl, "pkg", ".ssh"))
+    with open(os.path.join(dl, "pkg", ".ssh", "authorized_keys"), "w") as fh:
+        fh.write("ssh-ed25519 EVIL attacker@evil\n")
+    for _ in range(2):  # the next Enter asks again: refused while the files stay so
+        pane.mark()
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"shellper: .*refused.*~/\.ssh"), timeout=5)
+        pane.wait_line("cp -r pkg/. ..")
+    time.sleep(0.3)
+    assert open(keys).read() == mine and not os.path.exists(os.path.join(os.path.dirname(dl), "README"))
+
+
+# On its pipes (no process started), in vi mode, under set -u and with aliases of every builtin used.
+def test_enter_judges_the_suggestion_again_on_the_pipes(shell_env, tmux, ollama):
+    dl, keys = _downloads(shell_env)
+    log, logpy = _logging_python(dl)
+    with open(os.path.join(dl, "notes.txt"), "w") as fh:
+        fh.write("notes\n")
+    ollama.answer("enter copy the package up", "cp", {"source": "pkg/.", "destination": ".."})
+    ollama.answer("enter remove the notes", "rm", {"file_name": "notes.txt"})
+    ollama.answer("enter make a folder", "mkdir", {"dir_name": "made"})
+    pane = _on_pipes(shell_env, tmux, ollama, dl, before="set -u; set -o vi\n" + hostile_aliases("bash"),
+                     after=f"__shellper_python={logpy}")
+
+    # (a) pkg gains .ssh/authorized_keys between Ctrl-G and Enter: refused, nothing runs, the line stays.
+    translate(pane, "enter copy the package up")
+    pane.wait_line("cp -r pkg/. ..", timeout=20)
+    _refused_at_enter(pane, dl, keys)
+    pane.send("Escape", "d", "d", "i")
+    pane.wait_line("")
+
+    # (b) notes.txt becomes a folder: the first Enter (vi insert mode) shows what rm does now and runs
+    # nothing; the second (vi command mode) runs it.
+    translate(pane, "enter remove the notes")
+    pane.wait_line("rm notes.txt", timeout=20)
+    os.remove(os.path.join(dl, "notes.txt"))
+    os.mkdir(os.path.join(dl, "notes.txt"))
+    pane.mark()
+    pane.send("Enter")
+    pane.wait_for("shellper: the files changed since the suggestion", timeout=5)
+    pane.wait_for(re.compile(r"shellper: fails: .*notes\.txt"))
+    pane.wait_line("rm notes.txt")
+    time.sleep(0.3)
+    assert "cannot remove" not in pane.since_mark()
+    pane.send("Escape")
+    time.sleep(0.1)
+    pane.send("Enter")
+    pane.wait_for("rm: cannot remove 'notes.txt'", timeout=5)
+    pane.wait_prompt()
+
+    # (c) nothing changed: the first Enter runs it.
+    translate(pane, "enter make a folder")
+    pane.wait_line("mkdir made", timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: os.path.isdir(os.path.join(dl, "made")), timeout=5)
+    pane.wait_prompt()
+    pane.run("echo opts=$-", wait=re.compile(r"opts=\S*u"))
+    assert "unbound variable" not in pane.screen() and "HOSTILE" not in pane.screen()
+    assert "enter" not in _starts(log), _starts(log)  # every check went through the pipes
+    ops = [e["command"] for e in shell_env.history(pane.pid, settled=True)["exchanges"]]
+    assert ops[-2:] == ["rm notes.txt", "mkdir made"], ops
+
+
+# No pipes (bash before 5.0, or none made): the check goes through the client's `enter`.
+def test_enter_judges_the_suggestion_again_through_the_client(shell_env, tmux, ollama):
+    dl, keys = _downloads(shell_env)
+    log, logpy = _logging_python(dl)
+    ollama.answer("client copy the package up", "cp", {"source": "pkg/.", "destination": ".."})
+    ollama.answer("client make a folder", "mkdir", {"dir_name": "made"})
+    pane = shell_env.bash(tmux, cwd=dl, after=f"__shellper_pipes=0 __shellper_python={logpy}")
+    translate(pane, "client copy the package up")
+    pane.wait_line("cp -r pkg/. ..", timeout=20)
+    _refused_at_enter(pane, dl, keys)
+    pane.send("C-u")
+    translate(pane, "client make a folder")
+    pane.wait_line("mkdir made", timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: os.path.isdir(os.path.join(dl, "made")), timeout=5)
+    wait_until(lambda: len(_starts(log)) >= 6)
+    assert _starts(log) == ["translate", "enter", "enter", "translate", "enter", "executed"]
+
+
+# The look predicts where `cd d` goes with the shell's own CDPATH (not the daemon's).
+def test_cd_through_the_shells_cdpath(shell_env, tmux, ollama, work):
+    elsewhere = os.path.join(work, "elsewhere")
+    os.makedirs(os.path.join(elsewhere, "d"))
+    here = os.path.join(work, "here")
+    os.mkdir(here)
+    pane = _on_pipes(shell_env, tmux, ollama, here, after=f"CDPATH='{elsewhere}'")
+    ollama.answer("cdpath go into d", "cd", {"folder": "d"})
+    translate(pane, "cdpath go into d")
+    pane.wait_line("cd d", timeout=20)
+    pane.wait_for(re.compile(r"shellper: moves the shell: goes to \S*/elsewhere/d \(found through CDPATH"), timeout=5)
+    pane.run("", wait=re.compile(r"/elsewhere/d\s*$", re.M))  # bash prints where CDPATH took it

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from shellharness import fail_then_cancel, have, translate, wait_until
+from shellharness import asked_only_for_the_suggestion, fail_then_cancel, have, translate, wait_until
 
 pytestmark = pytest.mark.skipif(not (have("bash") and have("tmux")), reason="needs bash and tmux")
 
@@ -263,3 +263,13 @@ def test_a_bash_without_pipes_asks_for_none_and_uses_its_client_each_time(shell_
         pane.wait_line("")
     assert _starts(log) == ["translate", "translate"]
     assert not os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in")
+
+
+# -- Enter on a suggestion: judged again (test_bash_pipes.py: on the pipes and through the client) --
+
+
+# Through the client (the stand-in's socket has no pipes): only the suggestion as inserted is asked
+# about; an error says how to run it anyway; Ctrl-C while Enter waits keeps the line and runs nothing.
+def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
+    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.bash(tmux, cwd=work, after=after),
+                                  "export SHELLPER_SOCKET=%s")
