@@ -16,6 +16,7 @@ could not see it says (`short`), and the policy gets stricter for it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -49,6 +50,7 @@ class Tree:
     clashes: list = field(default_factory=list)  # (landing, why cp fails there)
     replaced: list = field(default_factory=list)  # files really written over (links and hard links resolved)
     landed: list = field(default_factory=list)  # every landing inside a folder that was already there
+    made: int = 0  # landings there that cp writes or creates
     emptied: bool | None = None  # whether rm -r can remove everything in it (None: the walk stopped short)
 
 
@@ -159,6 +161,7 @@ class _Eyes:
             return tree
         # folder -> [parent, its files, listable, writable, child folders]
         folders: dict = {}
+        stuck_names: set = set()  # entries in sticky folders that this user may not remove
         stack = [(top, None, dest)]
         left, size = self.left, 0
         isdir, isreg, islnk = stat.S_ISDIR, stat.S_ISREG, stat.S_ISLNK
@@ -172,8 +175,11 @@ class _Eyes:
             into_ok = into is None or (self.can(into, os.W_OK) and self.can(into, os.X_OK))
             listable = self.can(folder, os.R_OK) and self.can(folder, os.X_OK)
             writable = self.can(folder, os.W_OK) and self.can(folder, os.X_OK)
-            record = folders[folder] = [parent, 0, listable, writable, []]
+            record = folders[folder] = [parent, 0, listable, writable, [], 0]
             files_before = 0
+            # A sticky folder of someone else's: only the owner of an entry may remove it.
+            fst = self.lstat(folder)
+            sticky = fst is not None and fst.st_mode & stat.S_ISVTX and uid not in (0, fst.st_uid)
             if parent is not None:
                 folders[parent][4].append(folder)
             if not listable:
@@ -205,6 +211,9 @@ class _Eyes:
                             tree.complete = False
                             continue
                         mode = st.st_mode
+                        if sticky and st.st_uid != uid:
+                            record[5] += 1
+                            stuck_names.add(entry.path)
                         below = None
                         if into is not None:
                             below = self._landing(tree, into, entry.name, isdir(mode), into_ok)
@@ -235,11 +244,14 @@ class _Eyes:
         # folder once all in it is gone (deepest first: children come after parents).
         gone: dict = {}
         for folder in reversed(list(folders)):
-            parent, files, listable, writable, children = folders[folder]
+            parent, files, listable, writable, children, stuck = folders[folder]
+            stuck_files = sum(1 for name in stuck_names if os.path.dirname(name) == folder
+                              and name not in folders) if stuck else 0
             if listable and writable:
-                tree.removable += files
+                tree.removable += files - stuck_files
             empty = listable and not files and not children
-            gone[folder] = listable and (writable or empty) and all(gone.get(c, False) for c in children)
+            gone[folder] = (listable and (writable or empty) and not stuck and folder not in stuck_names
+                            and all(gone.get(c, False) for c in children))
         tree.emptied = gone.get(top, False)
         tree.fixed = [f for f in tree.fixed if folders[f][1] or folders[f][4]]
         return tree
@@ -254,6 +266,8 @@ class _Eyes:
         except FileNotFoundError:
             if not into_ok:
                 tree.clashes.append((landing, f"cannot be made (no permission to write in {into})"))
+            else:
+                tree.made += 1
             return None
         except OSError:
             tree.clashes.append((landing, "cannot be reached"))
@@ -264,11 +278,12 @@ class _Eyes:
             if target is None:
                 tree.clashes.append((landing, "is a dangling link, which cp does not write through"))
             elif is_dir or stat.S_ISDIR(target.st_mode):
-                tree.clashes.append((landing, "is a link to a folder, which cp cannot merge into or replace"))
+                tree.clashes.append((landing, "is a file, and a folder cannot replace it (a link counts as a file here)"))
             elif not self.can(landing, os.W_OK):
                 tree.clashes.append((landing, "is a link to a file this user may not write"))
             else:
                 tree.replaced.append(os.path.realpath(landing))  # cp writes through the link
+                tree.made += 1
             return None
         if stat.S_ISDIR(kind):
             if not is_dir:
@@ -281,6 +296,7 @@ class _Eyes:
             tree.clashes.append((landing, "is a file this user may not write"))
         else:
             tree.replaced.append(landing)
+            tree.made += 1
         return None
 
     def content(self, path: str):
@@ -411,6 +427,36 @@ def _tree_words(tree: Tree, short: str) -> str:
     return f"at least {_n(tree.files, 'file')} in it ({short or 'not all could be seen'})"
 
 
+def _gone(eyes: _Eyes, value: str, follow: bool = True) -> str:
+    """Why value cannot be reached, in words: not there, no permission, a loop of links,
+    or a name with a slash that is not a folder."""
+    path = eyes.at(value)
+    try:
+        os.stat(path) if follow else os.lstat(path.rstrip("/") or "/")
+    except PermissionError:
+        return f"no permission to reach {q(value)}"
+    except NotADirectoryError:
+        return f"{q(value)} is not a folder" if value.endswith("/") else f"a part of {q(value)} is not a folder"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{q(value)} is a loop of links"
+        if value.endswith("/") and eyes.lstat(path.rstrip("/")) is not None:
+            return f"{q(value)} is not there ({q(value.rstrip('/'))} is a link to nothing)"
+        return f"{q(value)} is not there"
+    except ValueError:
+        return f"{q(value)} is not a valid name"
+    if value.endswith("/") and value.rstrip("/"):
+        st = eyes.stat(path)
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            return f"{q(value)} is not a folder"
+    return ""
+
+
+def _dot(value: str) -> bool:
+    """Whether a name ends in . or .. (rm and rmdir refuse those)."""
+    return os.path.basename(value.rstrip("/")) in (".", "..") or value.rstrip("/") in (".", "..")
+
+
 def _fail(why: str) -> Seen:
     return Seen("fails", why, ok=False)
 
@@ -465,11 +511,11 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value = a["file_name"]
     path = eyes.at(value)
     st = eyes.lstat(path.rstrip("/") or "/")
-    if st is None:
-        why = eyes.reason(path, follow=False)
-        if why == "no permission to reach it":
-            return _fail(f"no permission to reach {q(value)}; nothing is deleted")
-        return _fail(f"{q(value)} is not there; nothing is deleted")
+    if _dot(value):
+        return _fail(f"rm refuses to remove a name ending in . or .. ({q(value)}); nothing is deleted")
+    why = _gone(eyes, value, follow=value.endswith("/")) if st is not None else _gone(eyes, value, follow=False)
+    if st is None or why:
+        return _fail(f"{why or _gone(eyes, value, follow=False)}; nothing is deleted")
     is_link = stat.S_ISLNK(st.st_mode)
     target_st = eyes.stat(path) if is_link else st
     via_slash = is_link and value.endswith("/") and target_st is not None and stat.S_ISDIR(target_st.st_mode)
@@ -507,6 +553,13 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
             return Seen("asks first", f"rm asks before {each}{' and '.join(what)}; what you answer n to stays, "
                         f"with the folders it is in, and the rest of {_folder(value)} and {total} in it is deleted"
                         f"{inside}", short=eyes.short, trees=trees)
+        if tree.emptied is False and not tree.blocked:
+            total = f"the {_n(tree.files, 'file')}" if tree.complete else f"at least {_n(tree.files, 'file')}"
+            left = tree.files - tree.removable
+            return Seen("fails part-way" if tree.removable else "fails",
+                        f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: {_n(left, 'file')} "
+                        "in a sticky folder belong to someone else; they stay, with the folders they are in",
+                        ok=False, short=eyes.short, trees=trees)
         if tree.blocked and tree.emptied is not None:
             # A folder it cannot read: rm removes it if it is empty, which no one can see.
             unseen = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
@@ -528,6 +581,8 @@ def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value = a["dir_name"]
     path = eyes.at(value)
     st = eyes.lstat(path.rstrip("/") or "/")
+    if _dot(value):
+        return _fail(f"rmdir cannot remove a name ending in . or .. ({q(value)}); nothing is deleted")
     if st is None:
         return _fail(f"{_folder(value)} is not there")
     if stat.S_ISLNK(st.st_mode):
@@ -581,10 +636,9 @@ def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return _fail(f"{q(value)} ends with / but is not a folder; nothing is made")
     target = path
     if lst is not None and stat.S_ISLNK(lst.st_mode):
-        try:
-            target = os.path.join(os.path.dirname(path), os.readlink(path))
-        except OSError:
-            return _fail(f"the link {q(value)} cannot be read")
+        if "loop" in _gone(eyes, value):
+            return _fail(f"{q(value)} is a loop of links; nothing is made")
+        target = os.path.realpath(path)  # the end of the chain of links, which touch creates
     why = _why_not_in(eyes, _parent(target), _shown_parent(value) if target == path else eyes.show(_parent(target)),
                       "create")
     if why:
@@ -612,10 +666,9 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
             return _fail(f"{q(value)} ends with / but is not a folder; nothing is written")
         target = path
         if lst is not None and stat.S_ISLNK(lst.st_mode):
-            try:
-                target = os.path.join(os.path.dirname(path), os.readlink(path))
-            except OSError:
-                return _fail(f"the link {q(value)} cannot be read")
+            if "loop" in _gone(eyes, value):
+                return _fail(f"{q(value)} is a loop of links; nothing is written")
+            target = os.path.realpath(path)  # the end of the chain of links, which >> creates
         shown = _shown_parent(value) if target == path else _qp(eyes.show(_parent(target)))
         why = _why_not_in(eyes, _parent(target), shown, "create")
         if why:
@@ -625,6 +678,11 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     real = os.path.realpath(path)
     via = "" if lst is None or not stat.S_ISLNK(lst.st_mode) else f" (the link {q(value)} points there)"
     shown = q(value) if not via else _qp(eyes.show(real))
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return Seen("waits", f"{shown}{via} is a named pipe: the shell waits until something reads it "
+                    "(Ctrl-C stops it)", written=[real])
+    if real == "/dev/full":
+        return _fail(f"{shown}{via} is a device that is always full; nothing is written")
     if not stat.S_ISREG(st.st_mode):
         return Seen("changes", f"writes {_n(added, 'line')} to the special file {shown}{via}", written=[real])
     if not eyes.can(path, os.W_OK):
@@ -672,6 +730,8 @@ def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         why = eyes.reason(path)
         if why == "no permission to reach it":
             return _fail(f"no permission to reach {_folder(value)}; the shell stays in {eyes.show(eyes.cwd)}")
+        if "loop" in _gone(eyes, value):
+            return _fail(f"{q(value)} is a loop of links; the shell stays in {eyes.show(eyes.cwd)}")
         return _fail(f"{_folder(value)} is not there; the shell stays in {eyes.show(eyes.cwd)}")
     if not stat.S_ISDIR(st.st_mode):
         return _fail(f"{q(value)} is not a folder; the shell stays in {eyes.show(eyes.cwd)}")
@@ -685,9 +745,9 @@ def _readable(eyes: _Eyes, value: str, tool: str) -> str:
     """Why tool cannot read the file value ("" if it can)."""
     path = eyes.at(value)
     st = eyes.stat(path)
-    if st is None:
-        why = eyes.reason(path)
-        return f"no permission to reach {q(value)}" if why == "no permission to reach it" else f"{q(value)} is not there"
+    why = _gone(eyes, value)
+    if st is None or why:
+        return why or f"{q(value)} is not there"
     if stat.S_ISDIR(st.st_mode):
         return f"{q(value)} is a folder"
     if not eyes.can(path, os.R_OK):
@@ -700,6 +760,9 @@ def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     why = _readable(eyes, value, "tail")
     if why:
         return _fail(why)
+    piped = _pipe(eyes, value, "tail")
+    if piped:
+        return piped
     path = eyes.at(value)
     seen = eyes.content(path) if stat.S_ISREG(eyes.stat(path).st_mode) else None
     if seen is None:
@@ -717,9 +780,10 @@ def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
 def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value, name = a["path"], a["name"]
     path = eyes.at(value)
-    st = eyes.stat(path)
+    # find does not follow a link it starts from, unless named with a slash.
+    st = eyes.stat(path) if value.endswith("/") else eyes.lstat(path)
     if st is None:
-        return _fail(f"{q(value)} is not there")
+        return _fail(_gone(eyes, value, follow=value.endswith("/")) or f"{q(value)} is not there")
     what = "lists every name under" if name == "None" else f"finds names containing {name!r} under"
     # find prints its start point too when it matches (its name as given, trailing slashes aside).
     start = os.path.basename(value.rstrip("/")) or value
@@ -758,11 +822,22 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
 
 
-def _reader(words):
+def _pipe(eyes: _Eyes, value: str, tool: str) -> Seen | None:
+    """A named pipe or device to read: the command waits, or may never end."""
+    st = eyes.stat(eyes.at(value))
+    if st is None or stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return None
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        return Seen("waits", f"{q(value)} is a named pipe: {tool} waits until something writes to it and "
+                    "closes it (Ctrl-C stops it)")
+    return Seen("reads", f"the device {q(value)}; it may never end (Ctrl-C stops it)")
+
+
+def _reader(words, tool):
     def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         key = "file_name"
         why = _readable(eyes, a[key], "")
-        return _fail(why) if why else Seen("reads", words(a))
+        return _fail(why) if why else (_pipe(eyes, a[key], tool) or Seen("reads", words(a)))
 
     return describe
 
@@ -776,6 +851,9 @@ def _diff(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
             return _fail(_readable(eyes, value, "diff"))
         if not eyes.can(path, os.R_OK):
             return _fail(f"no permission to read {q(value)}")
+        piped = _pipe(eyes, value, "diff")
+        if piped:
+            return piped
     dirs = [stat.S_ISDIR(eyes.stat(eyes.at(v)).st_mode) for v in (one, two)]
     if dirs[0] and dirs[1]:
         return Seen("reads", f"compares the folders {_folder(one)} and {_folder(two)}")
@@ -795,14 +873,19 @@ def _move_copy(copy: bool):
         src, dst = a["source"], a["destination"]
         spath, dpath = eyes.at(src), eyes.at(dst)
         sl = eyes.lstat(spath.rstrip("/") or "/")
+        done = "copied" if copy else "moved"
         if sl is None:
-            why = eyes.reason(spath, follow=False)
-            if why == "no permission to reach it":
-                return _fail(f"no permission to reach {q(src)}; nothing is {'copied' if copy else 'moved'}")
-            return _fail(f"{q(src)} is not there; nothing is {'copied' if copy else 'moved'}")
-        # cp -r copies a link as a link (GNU's -r is -P); with a trailing slash both tools go through it.
+            return _fail(f"{_gone(eyes, src, follow=False)}; nothing is {done}")
+        why = _gone(eyes, src) if src.endswith("/") else ""
+        if why:
+            return _fail(f"{why}; nothing is {done}")
+        if not copy and stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
+            return _fail(f"{q(src)} names a link with a slash, and mv cannot move that; nothing is moved")
+        # cp -r copies a link as a link (GNU's -r is -P); with a trailing slash it goes through it.
         if stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
             sl = eyes.stat(spath) or sl
+        if copy and (stat.S_ISCHR(sl.st_mode) or stat.S_ISBLK(sl.st_mode)) and os.geteuid() != 0:
+            return _fail(f"{q(src)} is a device, and cp -r would make a new device, which only root may; nothing is copied")
         src_dir = stat.S_ISDIR(sl.st_mode)
         inner = os.path.basename(src.rstrip("/")) or src
         dst_st = eyes.stat(dpath)
@@ -819,12 +902,17 @@ def _move_copy(copy: bool):
                              f"{'copied' if copy else 'moved'}")
             tpath, tshown, into, merge = dpath, dst, f"to {q(dst)}", False
         tl = eyes.lstat(tpath.rstrip("/") or "/")
-        done = "copied" if copy else "moved"
-        # Same file: the tools refuse.
+        # Same file: the tools refuse (mv too when the source is a link to the target).
         if tl is not None and not merge:
-            same = (eyes.stat(tpath), eyes.stat(spath)) if copy else (tl, sl)
-            if same[0] is not None and same[1] is not None and (same[0].st_dev, same[0].st_ino) == (same[1].st_dev, same[1].st_ino):
-                return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
+            pairs = [(eyes.stat(tpath), eyes.stat(spath))] if copy else [(tl, sl)]
+            if not copy and stat.S_ISLNK(sl.st_mode) and not stat.S_ISLNK(tl.st_mode):
+                pairs.append((tl, eyes.stat(spath)))
+            for one, two in pairs:
+                if one is not None and two is not None and (one.st_dev, one.st_ino) == (two.st_dev, two.st_ino):
+                    return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
+        if src_dir and tl is not None and not stat.S_ISDIR(tl.st_mode) and not (copy and eyes.stat(tpath) is not None
+                                                                                and stat.S_ISDIR(eyes.stat(tpath).st_mode)):
+            return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
         if src_dir:
             real_s = os.path.realpath(spath)
             real_t = os.path.realpath(tpath)
@@ -895,6 +983,13 @@ def _move_copy(copy: bool):
                 real = os.path.realpath(tpath)
                 if not eyes.can(tpath, os.W_OK):
                     return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
+                if stat.S_ISFIFO(t_follow.st_mode):
+                    return Seen("waits", f"{q(tshown)} is a named pipe: cp waits until something reads it "
+                                "(Ctrl-C stops it)", written=[real])
+                if not stat.S_ISREG(t_follow.st_mode):
+                    return Seen("changes", f"copies {what} into the device {_qp(eyes.show(real))}"
+                                + (" (what is written there is not kept)" if real == "/dev/null" else ""),
+                                written=[real])
                 via = "" if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode) else \
                     f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
                 newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
@@ -903,6 +998,9 @@ def _move_copy(copy: bool):
                 replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}{others}"
                 written.append(real)
             else:
+                if _sticky_blocks(eyes, _parent(tpath), tl):
+                    return _fail(f"no permission to replace {q(tshown)}: it is someone else's, in a sticky folder;"
+                                 " nothing is moved")
                 newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
                 if stat.S_ISLNK(tl.st_mode):
                     replaced = f", replacing the link {q(tshown)} (not what it points to)"
@@ -919,6 +1017,9 @@ def _move_copy(copy: bool):
         if tree is not None and tree.clashes:
             where_, why = tree.clashes[0]
             more = f" (and {_n(len(tree.clashes) - 1, 'other place')})" if len(tree.clashes) > 1 else ""
+            if not tree.made:
+                return Seen("fails", f"{_qp(eyes.show(where_))} {why}{more}; nothing is copied", ok=False,
+                            short=eyes.short, trees=trees)
             return Seen("fails part-way", f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: "
                         "the rest is copied and cp reports an error", ok=False, short=eyes.short,
                         written=written, trees=trees)
@@ -931,6 +1032,12 @@ def _move_copy(copy: bool):
             if os.path.normpath(tpath) not in written:
                 written.insert(0, os.path.normpath(tpath))
             line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
+            top = os.path.normpath(tpath).rstrip("/") + "/"
+            outside = [r for r in (tree.replaced if tree is not None else []) if not r.startswith(top)]
+            if outside:
+                named = ", ".join(_qp(eyes.show(r)) for r in outside[:2])
+                more = f" and {_n(len(outside) - 2, 'more file')}" if len(outside) > 2 else ""
+                line += f"; through links in it, it also writes {named}{more}"
             return Seen("changes", line, short=eyes.short, written=written, trees=trees)
         if replaced:
             return Seen("changes", f"{verb} {what} {into}{replaced}", short=eyes.short, written=written, trees=trees)
@@ -987,17 +1094,19 @@ _PREDICT = {
     "tail": _tail,
     "find": _find,
     "diff": _diff,
-    "grep": _reader(lambda a: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}"),
-    "cat": _reader(lambda a: f"shows {q(a['file_name'])}"),
-    "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)"),
-    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}"),
+    "grep": _reader(lambda a: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}", "grep"),
+    "cat": _reader(lambda a: f"shows {q(a['file_name'])}", "cat"),
+    "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)", "sort"),
+    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}",
+                  "wc"),
     "ls": _here(lambda a: "lists this folder" + (", hidden names too" if a["a"] else "")),
     "du": _du,
     "pwd": _here(lambda a: "prints the current folder"),
 }
 _KIND = {"rm": "deletes", "rmdir": "deletes", "mv": "changes", "cp": "creates", "echo": "changes",
          "mkdir": "creates", "touch": "creates", "cd": "moves the shell"}
-KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail")
+KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail",
+         "waits")
 
 
 def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
