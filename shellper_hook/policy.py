@@ -512,7 +512,20 @@ def _landings(call: ToolCall, where: _Where) -> list:
         for rel in _sensitive_below(landing, where):
             for name in _entries_at(source_path, rel):
                 out.append(target.rstrip("/") + "/" + (rel + "/" if rel else "") + name)
+    # An entry landing on a link that is already there goes where that link points.
+    for name in _links_in(where.join(target)):
+        if os.path.lexists(os.path.join(source_path, name)):
+            out.append(target.rstrip("/") + "/" + name)
     return list(dict.fromkeys(out))
+
+
+def _links_in(folder: str) -> list:
+    """The names of the symbolic links in folder (a destination: its own size, not the source's)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_symlink()]
+    except OSError:
+        return []
 
 
 def _sensitive_below(landing: str, where: _Where) -> list:
