@@ -33,10 +33,11 @@ def _refused(call, cwd, home) -> str:
 
 
 def test_a_copied_folder_is_judged_whole_past_any_count(home):
-    """`cp -r pkg/. ..` from ~/Downloads: .ssh and .bashrc sort after 100,000 other names."""
+    """`cp -r pkg/. ..` from ~/Downloads: .ssh and .bashrc come after 30,000 other names (the
+    policy once judged the first 10,000)."""
     pkg = home / "Downloads" / "pkg"
     pkg.mkdir()
-    for i in range(100_000):
+    for i in range(30_000):
         (pkg / f"a{i:06d}").touch()
     (pkg / ".ssh").mkdir()
     (pkg / ".ssh" / "authorized_keys").write_text("ssh-ed25519 EVIL\n")
