@@ -260,6 +260,16 @@ function __shellper_enter
     if builtin test "$fish_bind_mode" = default; and string match -q '*vi*' -- "$fish_key_bindings"
         set -g fish_bind_mode insert
     end
+    # fish's execute expands the abbreviation at the cursor (or one character
+    # before it), regular expressions too: the manual's `multicd` turns a last
+    # word `...` into ../../. The suggestion runs as shown: a blank after it,
+    # the cursor past the blank, under no word. (Not after a backslash, which
+    # would escape it; the history and the daemon see the line without it.)
+    if builtin test -n "$__shellper_inserted" -a "x$line" = "x$__shellper_inserted"
+        and not string match -q -- '*\\' $line; and not builtin commandline -P
+        builtin commandline -r -- "$line "
+        builtin commandline -C (string length -- "$line ")
+    end
     builtin commandline -f execute
 end
 

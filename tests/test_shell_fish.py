@@ -184,6 +184,44 @@ def test_an_abbreviation_never_rewrites_the_inserted_command(shell_env, tmux, ol
     pane.run("abbr -q L; and echo still-there", wait="still-there")
 
 
+# The fish manual's regex abbreviation, expanding anywhere: Enter expands the word at the
+# cursor, and `cp -r pkg/. ...` (a folder named ...) ran as `cp -r pkg/. ../../` (issue 19, item 20).
+MULTICD = ("function multicd; echo cd (string repeat -n (math (string length -- $argv[1]) - 1) ../); end\n"
+           "abbr --add dotdot --regex '^\\.\\.+$' --function multicd --position anywhere")
+
+
+def test_a_regex_abbreviation_never_rewrites_the_inserted_command(shell_env, tmux, ollama, work):
+    top = os.path.join(work, "a", "b")  # ../../ from here stays inside the test's folder
+    for rel, content in (("pkg/README", "package\n"), ("notes.txt", "notes\n")):
+        os.makedirs(os.path.dirname(os.path.join(top, rel)), exist_ok=True)
+        with open(os.path.join(top, rel), "w") as fh:
+            fh.write(content)
+    os.mkdir(os.path.join(top, "..."))
+    ollama.answer("copy the package into dots", "cp", {"source": "pkg/.", "destination": "..."})
+    ollama.answer("move the notes into dots", "mv", {"source": "notes.txt", "destination": "..."})
+    pane = fish(shell_env, tmux, top, before=MULTICD)
+    # Ctrl-G, then Enter with the cursor where the suggestion put it.
+    translate(pane, "copy the package into dots")
+    pane.wait_line("cp -r pkg/. ...", timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: os.path.exists(os.path.join(top, "...", "README")), timeout=5)
+    pane.wait_prompt()
+    # "#?" and Enter, then Enter in vi normal mode: the cursor is on the last word's last character.
+    pane.run(FISH.vi)
+    translate(pane, "#? move the notes into dots", key="Enter")
+    pane.wait_line("mv notes.txt ...", timeout=20)
+    pane.send("Escape")
+    time.sleep(FISH.escape_wait)
+    pane.send("Enter")
+    wait_until(lambda: os.path.exists(os.path.join(top, "...", "notes.txt")), timeout=5)
+    pane.wait_prompt()
+    assert sorted(os.listdir(work)) == ["a"] and sorted(os.listdir(os.path.join(work, "a"))) == ["b"]
+    hist = shell_env.history(pane.pid, settled=True)
+    assert [(e["command"], e["edited"]) for e in hist["exchanges"]] == [
+        ("cp -r pkg/. ...", False), ("mv notes.txt ...", False)]
+    pane.run("echo ...", wait="cd ../../")  # the user's own line: the abbreviation is theirs
+
+
 # -- start, exit and history ----------------------------------------------------
 
 
