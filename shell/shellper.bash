@@ -317,7 +317,7 @@ __shellper_settings() {
   [[ -n ${XDG_CONFIG_HOME+set} && ${XDG_CONFIG_HOME@a} == *x* ]] && base=$XDG_CONFIG_HOME
   for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
       SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
-      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
+      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE SHELLPER_MAX_TOKENS; do
     [[ -n ${!name+set} && ${!name@a} == *x* && -n ${!name//[[:space:]]/} ]] || continue  # blank counts as unset
     __shellper_json "${!name}"
     out+="\"$name\":$REPLY,"

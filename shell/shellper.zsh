@@ -150,7 +150,7 @@ __shellper_settings() {
   [[ ${(t)XDG_CONFIG_HOME-} == *export* ]] && base=$XDG_CONFIG_HOME
   for name in SHELLPER_BASE_URL SHELLPER_MODEL SHELLPER_API_KEY SHELLPER_TIMEOUT SHELLPER_MAX_TURNS \
       SHELLPER_ALLOW_RECURSIVE SHELLPER_SYSTEM_PROMPT SHELLPER_IDLE_EXIT SHELLPER_COLLECT_CORRECTIONS \
-      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE; do
+      SHELLPER_CORRECTIONS_DAYS SHELLPER_KEEP_ALIVE SHELLPER_MAX_TOKENS; do
     [[ ${(tP)name-} == *export* ]] || continue
     [[ -n ${${(P)name-}//[[:space:]]/} ]] || continue  # an empty one counts as unset
     __shellper_json "${(P)name}"

@@ -64,7 +64,10 @@ def request_kwargs(settings, messages) -> dict:
         "model": settings.model,
         "messages": messages,
         "temperature": 0,
-        "stream": False,
+        # Bounded and streamed: ask() stops reading at the first whole call, so a model that
+        # goes on writing calls never holds a server's only slot (Ollama: num_predict).
+        "max_tokens": settings.max_tokens,
+        "stream": True,
         "extra_body": {
             # The same JSON as the `tools` argument, but sent as is: openai's type-driven
             # transform of the 18 schemas cost ~40% of the daemon's CPU per request.
@@ -150,6 +153,61 @@ def _same_model(wanted: str, name) -> bool:
     return full(wanted) == full(name)
 
 
+class _Answer:
+    """A streamed chat message put together chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.content: list = []
+        self.reasoning: list = []
+        self.calls: dict = {}  # index -> tool call, its arguments growing
+
+    def add(self, chunk) -> bool:
+        """Take one chunk; True once the message holds a whole, valid call (or the server ended it)."""
+        self.chunks += 1
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return False  # a usage-only chunk
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        grew = False
+        if delta is not None:
+            piece = getattr(delta, "content", None)
+            if isinstance(piece, str) and piece:
+                self.content.append(piece)
+                grew = "}" in piece or ">" in piece
+            for key in ("reasoning_content", "reasoning"):
+                thought = getattr(delta, key, None)
+                if isinstance(thought, str):
+                    self.reasoning.append(thought)
+            for call in getattr(delta, "tool_calls", None) or ():
+                slot = self.calls.setdefault(getattr(call, "index", None) or 0,
+                                             {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                slot["id"] = getattr(call, "id", None) or slot["id"]
+                function = getattr(call, "function", None)
+                if function is not None:
+                    slot["function"]["name"] += getattr(function, "name", None) or ""
+                    slot["function"]["arguments"] += getattr(function, "arguments", None) or ""
+                grew = True
+        if getattr(choice, "finish_reason", None):
+            return True
+        if not grew:
+            return False
+        try:
+            parse_message(self.message())
+        except Exception:  # not whole yet (or never will be: the end of the stream decides)
+            return False
+        return True
+
+    def message(self) -> dict:
+        message = {"role": "assistant", "content": "".join(self.content) or None}
+        if self.calls:
+            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        return message
+
+
 class Backend:
     def __init__(self, settings):
         self.settings = settings
@@ -203,10 +261,7 @@ class Backend:
     def _map_error(self, err: Exception) -> BackendError:
         s = self.settings
         if isinstance(err, openai.APITimeoutError):
-            return BackendTimeout(
-                f"the model server did not answer within {s.timeout:g} s; the first request after "
-                f"a restart loads the model, so try again, or raise SHELLPER_TIMEOUT"
-            )
+            return self._timed_out(s.timeout)
         if isinstance(err, openai.APIConnectionError):
             return self._unreachable()
         if isinstance(err, openai.NotFoundError):
@@ -227,32 +282,65 @@ class Backend:
         return ServerError(f"{self._server()} sent an answer shellper cannot read: {said}")
 
     # -- calls ---------------------------------------------------------------
-    async def ask(self, history, request: str) -> dict:
-        """The model's chat message for `request` (parser.py reads the call out of it).
-        Raises BackendError subclasses, or MalformedAnswer when there is no message.
+    async def ask(self, history, request: str, timeout: float | None = None) -> dict:
+        """The model's chat message for `request` (parser.py reads the call out of it),
+        read from a stream that is closed at the first whole call. Raises BackendError
+        subclasses, or MalformedAnswer when there is no message. timeout: the whole
+        answer's deadline (settings.timeout unless given).
 
         Cancelling the task abandons the HTTP request (the connection is closed).
         """
         kwargs = request_kwargs(self.settings, build_messages(self.settings, history, request))
+        limit = self.settings.timeout if timeout is None else timeout
         try:
-            response = await self._client.chat.completions.create(**kwargs)
+            return await asyncio.wait_for(self._streamed(kwargs, limit), limit)
+        except asyncio.TimeoutError:
+            raise self._timed_out(limit) from None
+
+    async def _streamed(self, kwargs: dict, limit: float) -> dict:
+        create = self._client.chat.completions.with_streaming_response.create
+        answer = _Answer()
+        try:
+            async with create(**kwargs, timeout=limit) as response:
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    # A server that does not stream (or an HTML page, a proxy's error) answers whole.
+                    return self._whole(await response.read())
+                stream = await response.parse()
+                async for chunk in stream:
+                    if answer.add(chunk):
+                        break  # a whole call: leaving closes the stream, and the server stops writing
         except openai.OpenAIError as err:
             raise self._map_error(err) from None
-        except ValueError as err:  # a JSON body that does not decode
-            raise ServerError(f"{self._server()} sent a body that is not JSON: {_one_line(err)}") from None
-        # A non-JSON 200 (an HTML page, a proxy's error) comes back as plain text.
-        choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
+        except ValueError as err:  # an event that is not JSON
+            raise ServerError(f"{self._server()} sent a stream shellper cannot read: {_one_line(err)}") from None
+        if not answer.chunks:
+            raise ServerError(f"{self._server()} at {self.settings.base_url} sent an empty stream; try again")
+        return answer.message()
+
+    def _whole(self, raw: bytes) -> dict:
+        """The message of a whole (not streamed) chat completion body."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        choices = body.get("choices") if isinstance(body, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+        message = first.get("message")
+        if message is None:
+            got = raw[:200].decode("utf-8", "replace")
             raise ServerError(
                 f"{self._server()} at {self.settings.base_url} did not send a chat completion "
-                f"(got {_one_line(response, 60)!r}): is SHELLPER_BASE_URL an OpenAI-compatible API?"
+                f"(got {_one_line(got, 60)!r}): is SHELLPER_BASE_URL an OpenAI-compatible API?"
             )
-        message = choices[0].message
-        if hasattr(message, "model_dump"):
-            message = message.model_dump()
         if not isinstance(message, dict):
             raise MalformedAnswer("the model server's answer has no readable message")
         return message
+
+    def _timed_out(self, limit: float) -> BackendTimeout:
+        return BackendTimeout(
+            f"the model server did not answer within {limit:g} s; the first request after "
+            f"a restart loads the model, so try again, or raise SHELLPER_TIMEOUT"
+        )
 
     async def call(self, history, request: str):
         """The validated tool call for `request` (eval and setup checks; the daemon goes through turns)."""
@@ -378,11 +466,10 @@ class Backend:
             return False
         kwargs = request_kwargs(self.settings, build_messages(self.settings, [], WARM_UP_REQUEST))
         kwargs["max_tokens"] = 1  # Ollama: num_predict 1
+        limit = max(self.settings.timeout, WARM_UP_TIMEOUT)
         try:
-            await self._client.chat.completions.create(
-                **kwargs, timeout=max(self.settings.timeout, WARM_UP_TIMEOUT)
-            )
-        except (openai.OpenAIError, ValueError):  # a cut-off tool call may be a 500: the prefix is read anyway
+            await asyncio.wait_for(self._streamed(kwargs, limit), limit)
+        except (BackendError, MalformedAnswer, asyncio.TimeoutError):  # a cut-off call may be a 500: the prefix is read anyway
             return False
         return True
 

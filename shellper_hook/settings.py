@@ -76,6 +76,8 @@ KEYS = (
         "days a correction is kept before it is deleted (0 = keep none, collect none)"),
     Key("keep_alive", str, "SHELLPER_KEEP_ALIVE", "30m",
         "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)"),
+    Key("max_tokens", int, "SHELLPER_MAX_TOKENS", 256,
+        "longest answer the model may write (16 to 4096 tokens; one call takes 15 to 40)"),
 )
 _BY_NAME = {k.name: k for k in KEYS}
 
@@ -100,6 +102,7 @@ class Settings:
     collect_corrections: bool = True
     corrections_days: int = 90
     keep_alive: str = "30m"
+    max_tokens: int = 256
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"
     sources: dict = field(
         default_factory=lambda: {k.name: "default" for k in KEYS}, compare=False, hash=False
@@ -146,6 +149,8 @@ def _check(key: Key, value, where: str):
         raise bad("must be a number of seconds >= 0 (0 = never exit)")
     elif key.name == "max_turns" and not 0 <= value <= 50:
         raise bad("must be between 0 and 50")
+    elif key.name == "max_tokens" and not 16 <= value <= 4096:
+        raise bad("must be between 16 and 4096 tokens")
     elif key.name == "corrections_days" and not 0 <= value <= 36500:
         raise bad("must be a number of days from 0 to 36500 (0 = keep none)")
     elif key.name == "keep_alive":

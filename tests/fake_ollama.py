@@ -74,6 +74,11 @@ class FakeOllama:
         self.raw_bodies: list = []  # every chat body byte for byte, warm-ups included, in order
         self.preloads: list = []
         self.disconnects = 0  # requests whose client went away before the answer
+        # Streamed answers: how many pieces ("tokens") each one sent before it ended or its
+        # client closed it, and whether the client left early; "runaway" mode writes one call
+        # per line and never stops on its own (a stock model with history did).
+        self.streamed: list = []
+        self.streams = True  # False: answer whole even when asked to stream (a server that cannot)
         self.loaded: dict = {}  # full model name -> expiry time (unix seconds) or None
         self._rules: list = []
         self._default = ("pwd", {})
@@ -458,7 +463,53 @@ def _handler_for(fake: FakeOllama):
             if fake.mode == "garbage":
                 return self._send(200, "<html><body><h1>It works!</h1></body></html>", "text/html")
             status, payload = fake.completion(body)
+            if status == 200 and body.get("stream") is True and fake.streams:
+                return self._stream(payload, body)
             self._send(status, payload)
+
+        def _stream(self, payload: dict, body: dict) -> None:
+            """The answer as Ollama streams it: server-sent events of chat.completion.chunk,
+            a whole tool call in one delta, content a few characters at a time, then [DONE]."""
+            message = payload["choices"][0]["message"]
+            limit = body.get("max_tokens")
+            head = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
+                    "model": payload["model"], "system_fingerprint": "fp_ollama"}
+
+            def chunk(delta: dict, finish=None) -> bytes:
+                event = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+            pieces: list = []
+            if message.get("tool_calls"):
+                pieces.append({"role": "assistant", "content": "", "tool_calls": message["tool_calls"]})
+            else:
+                text = message.get("content") or ""
+                if fake.mode == "runaway":
+                    text = "\n".join([text] * 1000)
+                pieces += [{"role": "assistant", "content": text[i:i + 4]} for i in range(0, len(text), 4)]
+            sent, finish, left = 0, "tool_calls" if message.get("tool_calls") else "stop", False
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for delta in pieces:
+                    if isinstance(limit, int) and sent >= limit:
+                        finish = "length"
+                        break
+                    self.wfile.write(chunk(delta))
+                    self.wfile.flush()
+                    sent += 1
+                    if fake.mode == "runaway":
+                        time.sleep(0.002)
+                self.wfile.write(chunk({}, finish) + b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except OSError:  # the client closed the stream: it had what it needed
+                left = True
+            with fake._lock:
+                fake.streamed.append({"pieces": sent, "left": left, "max_tokens": limit})
 
     return Handler
 

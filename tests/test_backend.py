@@ -136,7 +136,7 @@ def test_max_turns_keeps_the_newest_exchanges(max_turns, expected):
 
 def test_request_kwargs_match_the_demo():
     kw = request_kwargs(Settings(model="m"), [{"role": "user", "content": "x"}])
-    assert kw["model"] == "m" and kw["temperature"] == 0 and kw["stream"] is False
+    assert kw["model"] == "m" and kw["temperature"] == 0 and kw["stream"] is True and kw["max_tokens"] == 256
     assert kw["extra_body"]["reasoning_effort"] == "none"
     assert kw["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
     assert kw["extra_body"]["tools"] == tools.openai_tools() and len(kw["extra_body"]["tools"]) == 18
@@ -151,7 +151,7 @@ def test_server_receives_the_request_the_model_was_trained_with(fake):
     assert len(fake.requests) == 1
     body = fake.requests[0]
     assert body["model"] == "distil_model"
-    assert body["temperature"] == 0 and body["stream"] is False
+    assert body["temperature"] == 0 and body["stream"] is True and body["max_tokens"] == 256
     assert body["reasoning_effort"] == "none"
     assert body["chat_template_kwargs"] == {"enable_thinking": False}
     assert [t["function"]["name"] for t in body["tools"]] == list(tools.names())
@@ -537,8 +537,7 @@ def test_warm_up_sends_a_real_requests_prefix_with_a_one_token_generation(fake):
     assert len(fake.requests) == 1 and len(fake.warmups) == 1
     for key in PREFIX:
         assert warm[key] == real[key], key
-    assert set(warm) - set(real) == {"max_tokens"} and warm["max_tokens"] == b"1"
-    assert "max_tokens" not in real
+    assert set(warm) == set(real) and warm["max_tokens"] == b"1" and real["max_tokens"] == b"256"
     assert fake.warmups[0]["messages"][1:] == [{"role": "user", "content": backend.WARM_UP_REQUEST}]
 
 
@@ -552,3 +551,38 @@ def test_warm_up_fails_softly(fake):
     fake.mode = "500"
     assert run_backend(settings_for(fake), lambda b: b.warm_prompt_cache()) is False
     assert run_backend(Settings(base_url=closed_port_url()), lambda b: b.warm_prompt_cache()) is False
+
+
+# ------------------------------------------------------------ bounded answers (issue 25)
+
+
+def test_a_model_that_goes_on_writing_is_cut_off_at_its_first_whole_call(fake):
+    """A stock model with history wrote one call per line until the timeout, holding the
+    server's only slot: the answer is bounded and the stream closed at the first call."""
+    fake.shape = "content_json"
+    fake.mode = "runaway"
+    fake.default("ls", {"a": True})
+    started = time.monotonic()
+    call = run_backend(settings_for(fake, timeout=20), lambda b: b.call(list(HISTORY), "list everything"))
+    assert call == ToolCall("ls", {"a": True})
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 5
+    while not fake.streamed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sent = fake.streamed[-1]
+    assert sent["max_tokens"] == 256 and sent["left"] and sent["pieces"] < 40, sent
+
+
+def test_every_answer_is_bounded_by_max_tokens(fake):
+    fake.shape = "content_json"
+    fake.default("echo", {"content": "x" * 200, "file_name": "None"})
+    # A call longer than the bound is cut off by the server at max_tokens: no call, one clear error.
+    with pytest.raises(AnswerError):
+        run_backend(settings_for(fake, timeout=20, max_tokens=16), lambda b: b.call([], "say x"))
+    assert fake.streamed[-1]["max_tokens"] == 16 and fake.streamed[-1]["pieces"] == 16
+
+
+def test_a_server_that_does_not_stream_still_answers(fake):
+    fake.streams = False
+    fake.answer("where", "pwd", {})
+    assert run_backend(settings_for(fake), lambda b: b.call([], "where am I")) == ToolCall("pwd", {})

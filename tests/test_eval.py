@@ -566,7 +566,7 @@ def test_comparing_two_models_prints_accuracy_latency_and_the_difference(two_mod
     assert delays == []  # every timed request of the first model took its delay
     # Each model: one untimed warm-up, then its rows one at a time.
     order = [(json.loads(raw)["model"], json.loads(raw).get("max_tokens")) for raw in server.raw_bodies]
-    assert order == [("distil_model", 1)] + [("distil_model", None)] * 10 + [(SMALL, 1)] + [(SMALL, None)] * 10
+    assert order == [("distil_model", 1)] + [("distil_model", 256)] * 10 + [(SMALL, 1)] + [(SMALL, 256)] * 10
     rows = {cells[0]: cells for cells in
             ([c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| "))}
     assert rows["Model"][1:] == ["Tool call accuracy", "Whole conversations", "Median latency", "p90 latency"]

@@ -27,6 +27,7 @@ LAYERS = {
     "collect_corrections": ("false", False, "YES", True),
     "corrections_days": ("30", 30, "0", 0),
     "keep_alive": ('"2h"', "2h", "-1", "-1"),
+    "max_tokens": ("128", 128, "512", 512),
 }
 
 
@@ -174,6 +175,7 @@ def test_bad_env_values_name_the_variable_and_the_key(tmp_path, env, text, words
     ('system_prompt = "   "', "system_prompt", ["empty"]),
     ('idle_exit = -0.5', "idle_exit", [">= 0"]),
     ('keep_alive = "soon"', "keep_alive", ["duration"]),
+    ("max_tokens = 8", "max_tokens", ["between 16 and 4096"]),
     ('keep_alive = true', "keep_alive", ["string"]),
     ('collect_corrections = 1979-05-27', "collect_corrections", ["true or false"]),
     ('corrections_days = 100000', "corrections_days", ["0 to 36500"]),
