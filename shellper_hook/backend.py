@@ -121,6 +121,11 @@ def _is_loopback(host) -> bool:
         return False
 
 
+def is_local(base_url: str) -> bool:
+    """Whether base_url is a server on this machine."""
+    return _is_loopback(urllib.parse.urlsplit(base_url).hostname)
+
+
 def _http_json(url: str, body=None, timeout: float = PROBE_TIMEOUT):
     """(status, decoded JSON or None) for one native call; raises OSError when unreachable."""
     data = None if body is None else json.dumps(body).encode()

@@ -24,8 +24,9 @@ import threading
 import time
 
 from . import __version__, paths, protocol, workers
-from .errors import ShellperError, with_action
+from .errors import BackendTimeout, ShellperError, with_action
 from .pipes import TerminalPipes
+from .warmth import Warmth, watch_period
 
 log = logging.getLogger("shellper.daemon")
 
@@ -72,6 +73,7 @@ class Daemon:
         self.server: asyncio.AbstractServer | None = None
         self.stopping: asyncio.Event | None = None
         self._locks: dict = {}
+        self.warmth = Warmth(backend, settings)  # the server's prompt prefix, kept read
         self.shown: dict = {}  # session key -> turns.Shown: the suggestion on its prompt, for the check at Enter
         self._lockfile = None
         self._bg: set = set()
@@ -159,6 +161,9 @@ class Daemon:
                 pass
         log.info("shellper daemon %s pid %d listening on %s", __version__, os.getpid(), self.socket_path)
         self._spawn(self._warm_up())
+        period = watch_period()
+        if period > 0:
+            self._spawn(self.warmth.watch(period, lambda: self.active > 0, self._watch_eligible))
         self._spawn(self._cleanup_every(CLEANUP_PERIOD))
         if self.settings.idle_exit > 0:
             self._spawn(self._idle_watch())
@@ -220,9 +225,15 @@ class Daemon:
             log.warning("warm-up failed: %s", exc)
 
     async def _warm_cache(self) -> None:
-        started = time.perf_counter()
-        if await self.backend.warm_prompt_cache():
-            log.info("prompt cache warmed in %.1f s", time.perf_counter() - started)
+        await self.warmth.read("start" if not self.warmth.warm else "reload")
+
+    def _watch_eligible(self) -> bool:
+        """A server whose prefix a watch keeps read: one on this machine that is not Ollama
+        (Ollama's model is kept loaded by preloads and unloaded on purpose after keep_alive)."""
+        from .backend import is_local
+
+        info = self.server_info
+        return bool(info.get("model_present")) and not info.get("ollama") and is_local(self.settings.base_url)
 
     async def _reload(self) -> None:
         """Preload again; a reloaded model has lost its prompt cache, so warm that too."""
@@ -474,13 +485,21 @@ class Daemon:
 
         async def ask(history, request):
             nonlocal model_seconds
+            deadline, said = await self.warmth.before()  # a warm-up under way is waited for, not raced
+            notes.extend(said)
             asked = time.perf_counter()
+            answered = False
             try:
-                return await self.backend.ask(history, request)
+                message = await self.backend.ask(history, request, timeout=deadline)
+                answered = True
+                return message
+            except BackendTimeout as exc:
+                raise self.warmth.timed_out(exc, deadline) from None
             finally:
                 model_seconds = time.perf_counter() - asked
+                notes.extend(self.warmth.after(model_seconds, answered))
 
-        notes: list = []  # what the user should know about the history
+        notes: list = []  # what the user should know about the history, and a cold start
         async with lock:  # one terminal's requests never interleave
             waited = time.perf_counter()
             history = await self._kept(notes, [], self._turns_of, key)

@@ -78,6 +78,7 @@ class FakeOllama:
         # client closed it, and whether the client left early; "runaway" mode writes one call
         # per line and never stops on its own (a stock model with history did).
         self.streamed: list = []
+        self.warmup_delay = 0.0  # seconds a warm-up takes (a cold prefix being read)
         self.streams = True  # False: answer whole even when asked to stream (a server that cannot)
         self.loaded: dict = {}  # full model name -> expiry time (unix seconds) or None
         self._rules: list = []
@@ -451,7 +452,8 @@ def _handler_for(fake: FakeOllama):
                 fake.raw_bodies.append(self.raw_body)
                 (fake.warmups if warm_up else fake.requests).append(body)
             if warm_up:
-                waited = "done"
+                # A cold prefix takes a while to read; a warm one is answered at once.
+                waited = self._wait(fake.warmup_delay) if fake.warmup_delay else "done"
             else:
                 waited = self._wait(None if fake.mode == "hang" else fake._delay_seconds(body.get("model")))
             if waited != "done":
