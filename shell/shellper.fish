@@ -322,8 +322,11 @@ end
 # Note the line run right after a suggestion.
 function __shellper_preexec --on-event fish_preexec
     builtin test -n "$__shellper_pending"; or return 0
+    set -l line $argv[1]
+    # Without the blank Enter put after the suggestion (see __shellper_enter).
+    builtin test -n "$__shellper_inserted" -a "x$line" = "x$__shellper_inserted "; and set line $__shellper_inserted
     set -g __shellper_inserted ''
-    set -g __shellper_ran $argv[1]
+    set -g __shellper_ran $line
     set -g __shellper_ran_set 1
 end
 
