@@ -224,18 +224,19 @@ __shellper_start_client() {
     return 1
   fi
   # The client reports the reply on a pipe.
-  local before=${!-} cwd=$PWD args=(translate "$$" bash)
+  local before=${!-} cwd=$PWD cdpath=${CDPATH-} args=(translate "$$" bash)
   if [[ ${2-} == enter ]]; then
     args=(enter "$$" bash)
   elif (( __shellper_pipes )) && [[ -n ${__shellper_socket-} ]]; then
     args+=(pipes)  # for the next requests
   fi
+  args+=(cdpath)  # the shell's CDPATH comes second on stdin
   # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is
   # world-readable) nor the environment (bind -x exports READLINE_LINE).
   # Substitutions are parsed when they run: quoted words, no aliases.
   # Straight into __shellper_fd: a Ctrl-C after it leaves nothing unknown open.
   exec {__shellper_fd}< <(\builtin unset -v READLINE_LINE READLINE_POINT READLINE_MARK
-    __shellper_client "${args[@]}" 2>/dev/null < <(\builtin printf '%s\0%s\0' "$cwd" "$1"))
+    __shellper_client "${args[@]}" 2>/dev/null < <(\builtin printf '%s\0%s\0%s\0' "$cwd" "$cdpath" "$1"))
   __shellper_pid=${!-}
   [[ $__shellper_pid == "$before" ]] && __shellper_pid=  # a bash that does not give us its pid
   return 0

@@ -143,7 +143,9 @@ function __shellper_start
     set -g __shellper_busy 1
     set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
-    set -l fields (builtin printf '%s\0%s\0' $PWD $argv[1] | __shellper_client translate $fish_pid fish 2>/dev/null | string split0)
+    # The shell's CDPATH (a list) goes too, for where cd goes.
+    set -l cdpath (string join : -- $CDPATH)
+    set -l fields (builtin printf '%s\0%s\0%s\0' $PWD "$cdpath" $argv[1] | __shellper_client translate $fish_pid fish cdpath 2>/dev/null | string split0)
     set -l st $pipestatus[2]
     builtin printf '\r\033[K' >&2  # the note goes
     if builtin test "$__shellper_busy" != 1 -o "$st" = 130
@@ -280,7 +282,8 @@ end
 function __shellper_enter_check
     set -g __shellper_busy 1
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
-    set -l fields (builtin printf '%s\0%s\0' $PWD $__shellper_pending | __shellper_client enter $fish_pid fish 2>/dev/null | string split0)
+    set -l cdpath (string join : -- $CDPATH)
+    set -l fields (builtin printf '%s\0%s\0%s\0' $PWD "$cdpath" $__shellper_pending | __shellper_client enter $fish_pid fish cdpath 2>/dev/null | string split0)
     set -l st $pipestatus[2]
     if builtin test "$__shellper_busy" != 1 -o "$st" = 130
         set -g __shellper_busy 0

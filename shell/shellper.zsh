@@ -252,11 +252,13 @@ __shellper_start() {
   __shellper_inserted= __shellper_checked=
   if __shellper_connect; then
     fd=$REPLY
-    local cwd session=$$ settings
+    local cwd session=$$ settings dirs
     __shellper_settings; settings=$REPLY
     __shellper_json "$PWD"; cwd=$REPLY
+    # The shell's CDPATH ("" when unset), for where cd goes.
+    __shellper_json "${CDPATH-}"; dirs=$REPLY
     __shellper_json "$text"
-    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"shell\":\"zsh\",\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\",\"settings\":$settings}"$'\n' 2>/dev/null; then
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"translate\",\"session\":$session,\"shell\":\"zsh\",\"cwd\":$cwd,\"text\":$REPLY,\"reply\":\"nul\",\"cdpath\":$dirs,\"settings\":$settings}"$'\n' 2>/dev/null; then
       exec {fd}<&-
       fd=
     fi
@@ -265,9 +267,9 @@ __shellper_start() {
     # No daemon reachable: the client starts it and prints the same reply.
     # The subshell says its pid first, so Ctrl-C can stop the client.
     # The text and cwd go through a pipe, never argv (/proc/PID/cmdline is world-readable).
-    local here=$PWD
-    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client translate $$ 2>/dev/null \
-      < <(builtin print -rn -- "$here"$'\0'"$text"$'\0'))
+    local here=$PWD dirs=${CDPATH-}
+    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client translate $$ zsh cdpath 2>/dev/null \
+      < <(builtin print -rn -- "$here"$'\0'"$dirs"$'\0'"$text"$'\0'))
     IFS= read -r -u $fd __shellper_pid
   fi
   __shellper_fd=$fd
@@ -504,22 +506,23 @@ __shellper_check() {
   emulate -L zsh
   # The process substitutions below are parsed when they run: no aliases then either.
   setopt localoptions no_aliases
-  local text=$1 fd= chunk cwd reply= here
+  local text=$1 fd= chunk cwd reply= here dirs
   local -i st
   if __shellper_connect; then
     fd=$REPLY
     __shellper_json "$PWD"; cwd=$REPLY
+    __shellper_json "${CDPATH-}"; dirs=$REPLY
     __shellper_json "$text"
-    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"check\",\"session\":$$,\"shell\":\"zsh\",\"cwd\":$cwd,\"command\":$REPLY,\"reply\":\"nul\"}"$'\n' 2>/dev/null; then
+    if ! print -rn -u $fd -- "{\"v\":1,\"op\":\"check\",\"session\":$$,\"shell\":\"zsh\",\"cwd\":$cwd,\"command\":$REPLY,\"reply\":\"nul\",\"cdpath\":$dirs}"$'\n' 2>/dev/null; then
       exec {fd}<&-
       fd=
     fi
   fi
   if [[ -z $fd ]]; then
     # The cwd and the line through a pipe, never argv; the subshell says its pid first.
-    here=$PWD
-    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client enter $$ zsh 2>/dev/null \
-      < <(builtin print -rn -- "$here"$'\0'"$text"$'\0'))
+    here=$PWD dirs=${CDPATH-}
+    exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client enter $$ zsh cdpath 2>/dev/null \
+      < <(builtin print -rn -- "$here"$'\0'"$dirs"$'\0'"$text"$'\0'))
     IFS= read -r -u $fd __shellper_check_pid
   fi
   __shellper_check_fd=$fd

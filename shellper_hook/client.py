@@ -8,12 +8,17 @@ The shells run it isolated, as `python -I -S` with the package's folder
 added to sys.path (see CLIENT below), which also skips the site scan.
 
 Used by the shells as
-    CLIENT translate PID [SHELL [pipes]]   stdin: CWD NUL TEXT NUL
+    CLIENT translate PID [SHELL [pipes] [cdpath]]   stdin: CWD NUL [CDPATH NUL] TEXT NUL
                        (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout;
-                       pipes: the daemon makes this terminal's pipes for its next requests)
+                       pipes: the daemon makes this terminal's pipes for its next requests;
+                       cdpath: the shell's CDPATH comes second on stdin, ':'-separated, "" when
+                       unset, for where cd goes; without it the daemon uses its own. Second,
+                       not last: only the last field may hold a NUL. fish gets a fourth field
+                       in the reply: the keys typed meanwhile, see _keys_meanwhile)
     CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
-    CLIENT enter PID SHELL   stdin: CWD NUL COMMAND NUL   (Enter is about to run COMMAND:
-                       the daemon judges a suggestion again; NUL reply: same, changed or error)
+    CLIENT enter PID SHELL [cdpath]   stdin: CWD NUL [CDPATH NUL] COMMAND NUL   (Enter is about
+                       to run COMMAND: the daemon judges a suggestion again; NUL reply: same,
+                       changed or error)
     CLIENT closed PID   (the shell is exiting: forget its conversation)
     CLIENT start        (a shell is starting: start the daemon unless one listens)
     CLIENT check        (exit 0: the client can run)
@@ -279,13 +284,23 @@ def _stdin_fields(count: int) -> list:
     return [f.decode("utf-8", "surrogateescape") for f in fields]
 
 
+def _fields_with_cdpath(with_cdpath: bool) -> tuple:
+    """(cwd, cdpath, last field) from stdin; cdpath None when the shell sends none. A CDPATH
+    that is not UTF-8 keeps its other entries (a bad one names no folder)."""
+    if not with_cdpath:
+        cwd, last = _stdin_fields(2)
+        return cwd, None, last
+    cwd, cdpath, last = _stdin_fields(3)
+    return cwd, cdpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), last
+
+
 def _main(argv: list) -> int:
-    if argv[:1] == ["translate"] and len(argv) in (2, 3, 4):
+    if argv[:1] == ["translate"] and (len(argv) in (2, 3, 4) or (len(argv) == 5 and argv[2] in protocol.SHELLS)):
         try:
-            shell, pipes = "bash", False
-            if len(argv) == 4 and argv[2] in protocol.SHELLS:  # (the old form's CWD is a path)
-                pid, shell, pipes = argv[1], argv[2], argv[3] == "pipes"
-                cwd, text = _stdin_fields(2)
+            shell, pipes, cdpath = "bash", False, None
+            if len(argv) >= 4 and argv[2] in protocol.SHELLS:  # (the old form's CWD is a path)
+                pid, shell, pipes = argv[1], argv[2], "pipes" in argv[3:]
+                cwd, cdpath, text = _fields_with_cdpath("cdpath" in argv[3:])
             elif len(argv) in (2, 3):
                 pid = argv[1]
                 shell = argv[2] if len(argv) == 3 else shell
@@ -299,6 +314,8 @@ def _main(argv: list) -> int:
             req = {"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul", "shell": shell}
             if pipes:
                 req["pipes"] = True
+            if cdpath is not None:
+                req["cdpath"] = cdpath
             raw = send(req)
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
@@ -324,11 +341,13 @@ def _main(argv: list) -> int:
         except (DaemonUnavailable, OSError, ValueError):
             return 1
         return 0
-    if argv[:1] == ["enter"] and len(argv) == 3 and argv[2] in protocol.SHELLS:
+    if argv[:1] == ["enter"] and len(argv) in (3, 4) and argv[2] in protocol.SHELLS and argv[3:] in ([], ["cdpath"]):
         try:
-            cwd, command = _stdin_fields(2)
+            cwd, cdpath, command = _fields_with_cdpath(len(argv) == 4)
             req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul",
                    "shell": argv[2]}
+            if cdpath is not None:
+                req["cdpath"] = cdpath
             # No daemon, no suggestion to judge again: the line runs as typed.
             raw = send(req, autostart=False, timeout=ENTER_WAIT)
         except (DaemonUnavailable, ValueError):

@@ -648,3 +648,22 @@ def asked_only_for_the_suggestion(shell_env: ShellEnv, start, set_socket: str) -
         assert standin.checks() == 3, standin.ops
     finally:
         standin.close()
+
+
+def cd_through_the_shells_cdpath(pane: Pane, ollama, work: str, then: tuple = ("",)) -> None:
+    """`pane` (in WORK/here) has CDPATH naming WORK/elsewhere, which holds d, in the shell only (the
+    daemon's own has none): for each line of `then`, run in WORK/here first, `cd d` is said to go
+    to elsewhere/d through CDPATH, and the first Enter runs it (Enter's check used that CDPATH too)."""
+    os.makedirs(os.path.join(work, "elsewhere", "d"), exist_ok=True)
+    ollama.answer("cdpath go into d", "cd", {"folder": "d"})
+    for line in then:
+        pane.run(f"cd {os.path.join(work, 'here')}; {line}" if line else f"cd {os.path.join(work, 'here')}")
+        translate(pane, "cdpath go into d")
+        pane.wait_line("cd d", timeout=20)
+        pane.wait_for(re.compile(r"shellper: moves the shell: goes to \S*/elsewhere/d \(found through CDPATH"),
+                      timeout=5)
+        pane.mark()
+        pane.send("Enter")
+        pane.wait_prompt(timeout=5)
+        pane.run("pwd", wait=re.compile(r"^/\S*/elsewhere/d$", re.M))
+

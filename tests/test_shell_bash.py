@@ -13,7 +13,14 @@ import sys
 import time
 
 import pytest
-from shellharness import asked_only_for_the_suggestion, fail_then_cancel, have, translate, wait_until
+from shellharness import (
+    asked_only_for_the_suggestion,
+    cd_through_the_shells_cdpath,
+    fail_then_cancel,
+    have,
+    translate,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(not (have("bash") and have("tmux")), reason="needs bash and tmux")
 
@@ -263,6 +270,13 @@ def test_a_bash_without_pipes_asks_for_none_and_uses_its_client_each_time(shell_
         pane.wait_line("")
     assert _starts(log) == ["translate", "translate"]
     assert not os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in")
+
+
+# Through the client too, the translate and Enter's check carry bash's CDPATH (on the pipes: test_bash_pipes.py).
+def test_cd_through_the_shells_cdpath_through_the_client(shell_env, tmux, ollama, work):
+    os.mkdir(os.path.join(work, "here"))
+    pane = shell_env.bash(tmux, cwd=os.path.join(work, "here"), after=f"__shellper_pipes=0 CDPATH='{work}/elsewhere'")
+    cd_through_the_shells_cdpath(pane, ollama, work)
 
 
 # -- Enter on a suggestion: judged again (test_bash_pipes.py: on the pipes and through the client) --

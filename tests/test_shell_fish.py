@@ -21,6 +21,7 @@ from shellharness import (
     HOSTILE_FISH,
     ShellEnv,
     asked_only_for_the_suggestion,
+    cd_through_the_shells_cdpath,
     fail_then_cancel,
     have,
     judged_again_at_enter,
@@ -295,3 +296,11 @@ def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_e
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
     asked_only_for_the_suggestion(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
                                   "set -g __shellper_socket %s")
+
+
+# The look predicts where `cd d` goes with fish's own CDPATH (a list, sent joined with ':'), not the
+# daemon's; Enter's check uses it too (else the first Enter says it changed).
+def test_cd_through_the_shells_cdpath(shell_env, tmux, ollama, work):
+    os.mkdir(os.path.join(work, "here"))
+    pane = fish(shell_env, tmux, os.path.join(work, "here"), after=f"set -g CDPATH /nonexistent {work}/elsewhere")
+    cd_through_the_shells_cdpath(pane, ollama, work)

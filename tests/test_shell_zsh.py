@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shellharness import (
     asked_only_for_the_suggestion,
+    cd_through_the_shells_cdpath,
     cjk_folders,
     expect_parent,
     fail_then_cancel,
@@ -391,3 +392,11 @@ def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_e
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
     asked_only_for_the_suggestion(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
                                   "__shellper_socket=%s")
+
+
+# The look predicts where `cd d` goes with the shell's own CDPATH (not the daemon's), over the
+# socket and through the client; Enter's check uses it too (else the first Enter says it changed).
+def test_cd_through_the_shells_cdpath(shell_env, tmux, ollama, work):
+    os.mkdir(os.path.join(work, "here"))
+    pane = shell_env.zsh(tmux, cwd=os.path.join(work, "here"), after=f"CDPATH=/nonexistent:{work}/elsewhere")
+    cd_through_the_shells_cdpath(pane, ollama, work, then=("", "__shellper_socket="))
