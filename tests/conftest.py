@@ -2,7 +2,9 @@
 
 Every test is marked by what it needs, so `pytest -m core` checks a change in
 seconds: core (in-process, no shell, no daemon process), daemon (a real daemon
-and socket) or shell (real zsh, bash or fish).
+and socket), shell (real zsh, bash or fish) or model (a real model on llama.cpp's
+server, downloaded once: tests/real_model.py). The model tests run only when
+asked for, with `-m model` (or a -m expression naming it) or by naming their file.
 """
 
 import os
@@ -25,11 +27,24 @@ _SHELL = {"test_shell_zsh", "test_shell_bash", "test_shell_fish", "test_shell_in
 pytest_plugins = ["shell_fixtures"]
 
 
+_MODEL = {"test_real_model"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        mark = "core" if module in _CORE else "shell" if module in _SHELL else "daemon"
+        mark = ("model" if module in _MODEL else "core" if module in _CORE else "shell" if module in _SHELL
+                else "daemon")
         item.add_marker(getattr(pytest.mark, mark))
+    # A plain run leaves the real model out (minutes, and a 500 MB download the first time).
+    if "model" in (config.getoption("markexpr") or ""):
+        return
+    named = {os.path.basename(str(a).split("::")[0]) for a in config.args}
+    left = [i for i in items if i.module.__name__.rsplit(".", 1)[-1] in _MODEL and f"{i.module.__name__.rsplit('.', 1)[-1]}.py" not in named]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        left_ids = set(map(id, left))
+        items[:] = [i for i in items if id(i) not in left_ids]
 
 
 # The console script of the interpreter running the tests comes first on PATH.
