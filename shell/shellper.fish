@@ -66,7 +66,10 @@
 #                                second Enter runs it, "error" "refused" runs
 #                                nothing (the next Enter asks again), any
 #                                other error or no answer: a second Enter runs
-#                                it. Other lines: never asked, no process.
+#                                it; keys pressed while it waited never run
+#                                it unseen (the client takes them off the
+#                                terminal; typed text goes on the line).
+#                                Other lines: never asked, no process.
 #   __shellper_preexec/postexec  note the line run right after a suggestion
 #                                and report it (and only it) with its status
 
@@ -164,22 +167,28 @@ function __shellper_start
         builtin commandline -f repaint
         return 0
     else if string match -q 't*' -- "$keys"
-        set -l line (builtin commandline | string collect)
-        for c in (string split '' -- (string sub -s 2 -- "$keys"))
-            if builtin test "$c" = \x7f -o "$c" = \b
-                set line (string sub -e -1 -- "$line")
-            else
-                set line "$line$c"
-            end
-        end
-        builtin commandline -r -- "$line"
-        builtin commandline -C (string length -- "$line")
+        __shellper_type_in $keys
         builtin test "$fields[1]" = error; and __shellper_say "$fields[3]"
         __shellper_say "the line changed while translating; suggestion dropped"
         builtin commandline -f repaint
         return 0
     end
     __shellper_apply $fields
+end
+
+# Keys $1 from the client ("t" and text typed while it waited) onto the end of
+# the line: Backspace and Delete remove the character before them.
+function __shellper_type_in
+    set -l line (builtin commandline | string collect)
+    for c in (string split '' -- (string sub -s 2 -- "$argv[1]"))
+        if builtin test "$c" = \x7f -o "$c" = \b
+            set line (string sub -e -1 -- "$line")
+        else
+            set line "$line$c"
+        end
+    end
+    builtin commandline -r -- "$line"
+    builtin commandline -C (string length -- "$line")
 end
 
 # Show the outcome: the command on the line, or the request kept and a message.
@@ -293,7 +302,11 @@ function __shellper_enter_check
     set -g __shellper_busy 0
     if builtin test "$fields[1]" = same
         return 1
-    else if builtin test "$fields[1]" = changed
+    end
+    # Keys pressed while it waited were pressed unseen (the client took them off
+    # the terminal): an Enter among them must not run it; typed text goes on the line.
+    string match -q 't*' -- "$fields[4]"; and __shellper_type_in $fields[4]
+    if builtin test "$fields[1]" = changed
         set -g __shellper_checked 1  # shown now: the next Enter runs it
         for note in (string split \n -- $fields[3])
             __shellper_say $note

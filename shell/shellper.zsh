@@ -72,7 +72,11 @@
 #                                new lines and a second Enter runs it, "error"
 #                                "refused" runs nothing (the next Enter asks
 #                                again), any other error or no answer: a
-#                                second Enter runs it. Other lines: never asked.
+#                                second Enter runs it; keys pressed while it
+#                                waited never run it unseen (bash and zsh take
+#                                them off the terminal, fish's client does;
+#                                typed text goes on the line). Other lines:
+#                                never asked.
 #   __shellper_preexec/precmd    note the line run right after a suggestion;
 #   __shellper_report LINE ST    report it (and only it) with its status;
 #   __shellper_report_wait       let that report finish before the next
@@ -475,9 +479,10 @@ __shellper_enter_check() {
   __shellper_check "$__shellper_pending"
   __shellper_checking=
   [[ $REPLY == *$'\0' ]] && f=("${(@0)REPLY}")
-  if [[ ${f[1]-} == same ]]; then
-    return 1
-  elif [[ ${f[1]-} == changed ]]; then
+  [[ ${f[1]-} == same ]] && return 1
+  # Keys pressed while it waited were pressed unseen: an Enter among them must not run it.
+  __shellper_keys_meanwhile
+  if [[ ${f[1]-} == changed ]]; then
     __shellper_checked=1  # shown now: the next Enter runs it
     REPLY=${f[3]//$'\n'/$'\n'shellper: }  # (unquoted: in "..." the $'\n' would stay as written)
     __shellper_say "$REPLY"
@@ -497,6 +502,46 @@ __shellper_enter_check() {
     __shellper_say "$REPLY"$'\n'"shellper: press Enter again to run it anyway"
   fi
   return 0
+}
+
+# The keys typed while Enter waited for a check that did not answer "same",
+# taken off the terminal before zle reads them: text and Backspace go on the
+# end of the line (as bash and fish do); Enter, other control keys and escape
+# sequences (arrows...) are dropped.
+__shellper_keys_meanwhile() {
+  emulate -L zsh
+  local keys= chunk c typed=
+  local -i fd n
+  { exec {fd}</dev/tty } 2>/dev/null || return 0
+  for (( n = 0; n < 16; n++ )); do
+    sysread -i $fd -s 4096 -t 0 chunk 2>/dev/null || break
+    keys+=$chunk
+  done
+  { exec {fd}<&- } 2>/dev/null
+  while [[ -n $keys ]]; do
+    c=${keys[1]} keys=${keys[2,-1]}
+    if [[ $c == $'\e' ]]; then
+      if [[ $keys == [\[O]* ]]; then
+        keys=${keys[2,-1]}
+        # A CSI's parameter and intermediate bytes (a terminal's reply has ? and <), then its final one.
+        while [[ $keys == [$'\x20'-$'\x3f']* ]]; do keys=${keys[2,-1]}; done
+      fi
+      keys=${keys[2,-1]}
+    elif [[ $c == ($'\177'|$'\b') || $c != [[:cntrl:]] ]]; then
+      typed+=$c
+    fi
+  done
+  [[ -n $typed ]] || return 0
+  while [[ -n $typed ]]; do
+    c=${typed[1]} typed=${typed[2,-1]}
+    if [[ $c == ($'\177'|$'\b') ]]; then
+      BUFFER=${BUFFER%?}
+    else
+      BUFFER+=$c
+    fi
+  done
+  CURSOR=$#BUFFER
+  __shellper_highlight
 }
 
 # Ask the daemon to judge command $1 again (op check), over its socket, or

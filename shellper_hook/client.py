@@ -18,7 +18,8 @@ Used by the shells as
     CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
     CLIENT enter PID SHELL [cdpath]   stdin: CWD NUL [CDPATH NUL] COMMAND NUL   (Enter is about
                        to run COMMAND: the daemon judges a suggestion again; NUL reply: same,
-                       changed or error)
+                       changed or error; fish gets a fourth field: after any answer but same,
+                       the keys typed while it waited, which must not run the line unseen)
     CLIENT closed PID   (the shell is exiting: forget its conversation)
     CLIENT start        (a shell is starting: start the daemon unless one listens)
     CLIENT check        (exit 0: the client can run)
@@ -354,7 +355,11 @@ def _main(argv: list) -> int:
             raw = b"same\0\0\0"
         except OSError:  # a daemon that does not answer in time: the shell says so (a second Enter runs it)
             raw = protocol.nul_reply(protocol.error(f"no answer from the daemon in {ENTER_WAIT:g} s", "daemon"))
-        sys.stdout.buffer.write(_whole_nul_reply(raw))
+        raw = _whole_nul_reply(raw)
+        if argv[2] == "fish":  # a fourth field: keys typed while it waited, off the terminal unless it runs
+            keys = "" if raw.startswith(b"same\0") else _keys_meanwhile()
+            raw += keys.replace("\0", "").encode("utf-8", "replace") + b"\0"
+        sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return 0
     if argv[:1] == ["closed"] and len(argv) == 2:

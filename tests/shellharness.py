@@ -667,3 +667,44 @@ def cd_through_the_shells_cdpath(pane: Pane, ollama, work: str, then: tuple = ("
         pane.wait_prompt(timeout=5)
         pane.run("pwd", wait=re.compile(r"^/\S*/elsewhere/d$", re.M))
 
+
+def enter_while_checking_runs_nothing(shell_env: ShellEnv, start, set_socket: str) -> None:
+    """Keys pressed while Enter waits for its check (a stand-in daemon slow to answer) were
+    pressed unseen: after "changed" a second Enter pressed meanwhile does not run the line (the new
+    lines are shown; the next Enter runs it); after an error, text typed meanwhile goes on the
+    line and its Enter runs nothing."""
+    standin = CheckStandIn(shell_env.root, "echo suggested-ran")
+    ran = re.compile(r"^suggested-ran", re.M)
+    try:
+        pane = start(set_socket % standin.path)
+        standin.check_reply = b"changed\0\0the files changed since the suggestion\nit now does something else\0"
+        standin.check_delay = 1.0
+        translate(pane, "say something")
+        pane.wait_line("echo suggested-ran", timeout=10)
+        pane.send("Enter")
+        wait_until(lambda: standin.checks() == 1, timeout=5)
+        pane.send("Enter")
+        pane.wait_for("shellper: it now does something else", timeout=5)
+        time.sleep(0.5)  # an Enter taken in would have run it by now
+        pane.wait_line("echo suggested-ran")
+        assert not ran.search(pane.since_mark())
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"^suggested-ran$", re.M))
+        pane.wait_prompt()
+
+        standin.check_reply = b"error\0daemon\0the daemon could not look\0"
+        translate(pane, "say something")
+        pane.wait_line("echo suggested-ran", timeout=10)
+        pane.send("Enter")
+        wait_until(lambda: standin.checks() == 2, timeout=5)
+        pane.type(" typed")
+        pane.send("Enter")
+        pane.wait_for("shellper: the daemon could not look", timeout=5)
+        pane.wait_line("echo suggested-ran typed")
+        time.sleep(0.5)
+        assert not ran.search(pane.since_mark())
+        pane.send("Enter")
+        pane.wait_for(re.compile(r"^suggested-ran typed$", re.M))
+        assert standin.checks() == 2, standin.ops
+    finally:
+        standin.close()

@@ -22,6 +22,7 @@ from shellharness import (
     ShellEnv,
     asked_only_for_the_suggestion,
     cd_through_the_shells_cdpath,
+    enter_while_checking_runs_nothing,
     fail_then_cancel,
     have,
     judged_again_at_enter,
@@ -296,6 +297,13 @@ def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_e
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
     asked_only_for_the_suggestion(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
                                   "set -g __shellper_socket %s")
+
+
+# An Enter pressed while the first one waits for the check never runs the line unseen (the
+# client takes the keys off the terminal, as while translating).
+def test_enter_pressed_while_checking_runs_nothing(shell_env, tmux, work):
+    enter_while_checking_runs_nothing(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
+                                      "set -g __shellper_socket %s")
 
 
 # The look predicts where `cd d` goes with fish's own CDPATH (a list, sent joined with ':'), not the

@@ -21,6 +21,7 @@ from shellharness import (
     asked_only_for_the_suggestion,
     cd_through_the_shells_cdpath,
     cjk_folders,
+    enter_while_checking_runs_nothing,
     expect_parent,
     fail_then_cancel,
     gbk_locale,
@@ -392,6 +393,12 @@ def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_e
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
     asked_only_for_the_suggestion(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
                                   "__shellper_socket=%s")
+
+
+# An Enter pressed while the first one waits for the check never runs the line unseen.
+def test_enter_pressed_while_checking_runs_nothing(shell_env, tmux, work):
+    enter_while_checking_runs_nothing(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
+                                      "__shellper_socket=%s")
 
 
 # The look predicts where `cd d` goes with the shell's own CDPATH (not the daemon's), over the
