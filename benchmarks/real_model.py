@@ -13,8 +13,9 @@ private dirs talks to it through a recording proxy. Printed:
 - warm ask: `shellper ask` wall time, a fresh conversation each, median of --asks
   different requests;
 - the daemon's own share: its status op's overhead_ms p50 over the median ask;
-- generation share: of the server's time per warm ask (llama.cpp's timings:
-  predicted_ms over prompt_ms + predicted_ms), and tokens written per answer;
+- generation share: of the server's time per warm ask (llama.cpp's /metrics
+  counters before and after each ask: generation seconds over prompt reading plus
+  generation), with the prompt tokens read and the tokens written per ask;
 - `shellper eval` single-call accuracy on the packaged set (or its first
   --eval-rows rows), one request at a time, with its median latency.
 
@@ -108,17 +109,21 @@ def run_model(name: str, asks: int, eval_rows: int | None) -> dict:
             fh.write("one\ntwo\nthree\n")
         with open(os.path.join(work, "src", "main.py"), "w") as fh:
             fh.write("print('hi')\n")
-        times, gen_share, written, failed = [], [], [], 0
+        times, gen_share, server_s, written, read, failed = [], [], [], [], [], 0
         for i in range(asks):
-            seen = len(proxy.chats())
+            before = server.metrics()
             seconds, proc = _ask(env, REQUESTS[i % len(REQUESTS)], work)
+            after = server.metrics()
             times.append(seconds)
             failed += proc.returncode not in (0, 3)
-            for chat in proxy.chats()[seen:]:
-                t = chat["timings"] or {}
-                if t.get("predicted_ms") is not None and t.get("prompt_ms") is not None:
-                    gen_share.append(t["predicted_ms"] / (t["predicted_ms"] + t["prompt_ms"]))
-                    written.append(t.get("predicted_n"))
+            # The server's counters: a stream the daemon closed at the first call has no timings in its answer.
+            d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            busy = d["prompt_seconds_total"] + d["tokens_predicted_seconds_total"]
+            if busy > 0:
+                gen_share.append(d["tokens_predicted_seconds_total"] / busy)
+                server_s.append(busy)
+            written.append(d["tokens_predicted_total"])
+            read.append(d["prompt_tokens_total"])
         warm = statistics.median(times)
         out["warm ask, median, s"] = round(warm, 2)
         out["warm asks, s"] = [round(t, 2) for t in times]
@@ -129,8 +134,10 @@ def run_model(name: str, asks: int, eval_rows: int | None) -> dict:
             out["daemon's own time per ask, p50 ms"] = p50
             out["daemon's own share of a warm ask"] = f"{p50 / (warm * 1000):.1%}"
         if gen_share:
+            out["server's time per warm ask, median, s"] = round(statistics.median(server_s), 2)
             out["generation share of the server's time"] = f"{statistics.median(gen_share):.0%}"
-            out["tokens written per answer, median"] = statistics.median([w for w in written if w is not None] or [0])
+        out["prompt tokens read per warm ask, median"] = statistics.median(read)
+        out["tokens written per answer, median"] = statistics.median(written)
 
         if eval_rows != 0:
             dataset = DEFAULT_DATASET

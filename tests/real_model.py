@@ -253,6 +253,24 @@ class LlamaServer:
                 raise Unavailable(f"llama.cpp's server did not answer /v1/models within {timeout:.0f} s: {self.log_tail()}")
             time.sleep(0.2)
 
+    def metrics(self, settle: float = 10.0) -> dict:
+        """The server's counters (/metrics without the llamacpp: prefix: prompt_tokens_total is the
+        prompt tokens read, prompt_tokens_cached_total those found cached, tokens_predicted_total
+        those written, *_seconds_total their times), once no request is in progress (a
+        cancelled one is counted when the server has let it go). A stream closed early gets
+        no timings in its answer; these count it all the same."""
+        deadline = time.monotonic() + settle
+        while True:
+            with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            out = {}
+            for line in text.splitlines():
+                if line and not line.startswith("#") and len(line.split()) == 2:
+                    out[line.split()[0].split(":", 1)[-1]] = float(line.split()[1])
+            if not out.get("requests_processing") or time.monotonic() > deadline:
+                return out
+            time.sleep(0.1)
+
     def log_tail(self, lines: int = 8) -> str:
         try:
             with open(self.log_path, errors="replace") as fh:
