@@ -621,28 +621,34 @@ def _mkdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("creates", f"the folder {q(value)}")
 
 
+def _new_file(eyes: _Eyes, value: str, path: str, lst, done: str) -> tuple:
+    """(the file touch or >> creates for a name that is not there: through a dangling link,
+    the end of its chain; a Seen when it cannot be made, else None)."""
+    if value.endswith("/"):
+        return path, _fail(f"{q(value)} ends with / but is not a folder; nothing is {done}")
+    target = path
+    if lst is not None and stat.S_ISLNK(lst.st_mode):
+        if "loop" in _gone(eyes, value):
+            return path, _fail(f"{q(value)} is a loop of links; nothing is {done}")
+        target = os.path.realpath(path)
+    shown = _shown_parent(value) if target == path else _qp(eyes.show(_parent(target)))
+    why = _why_not_in(eyes, _parent(target), shown, "create")
+    return target, (_fail(f"{why}; nothing is {done}") if why else None)
+
+
 def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value = a["file_name"]
     path = eyes.at(value)
     lst = eyes.lstat(path)
     st = eyes.stat(path)
     if st is not None:
-        if stat.S_ISDIR(st.st_mode) or eyes.can(path, os.W_OK) or st.st_uid == os.geteuid() or os.geteuid() == 0:
-            if stat.S_ISDIR(st.st_mode) and not (eyes.can(path, os.W_OK) or st.st_uid == os.geteuid() or os.geteuid() == 0):
-                return _fail(f"no permission to change the time of {q(value)}")
+        # Setting a file's times to now takes its owner, write permission, or root.
+        if os.geteuid() in (0, st.st_uid) or eyes.can(path, os.W_OK):
             return Seen("changes", f"only the time of {q(value)} (its content stays)")
         return _fail(f"no permission to change the time of {q(value)}")
-    if value.endswith("/"):
-        return _fail(f"{q(value)} ends with / but is not a folder; nothing is made")
-    target = path
-    if lst is not None and stat.S_ISLNK(lst.st_mode):
-        if "loop" in _gone(eyes, value):
-            return _fail(f"{q(value)} is a loop of links; nothing is made")
-        target = os.path.realpath(path)  # the end of the chain of links, which touch creates
-    why = _why_not_in(eyes, _parent(target), _shown_parent(value) if target == path else eyes.show(_parent(target)),
-                      "create")
-    if why:
-        return _fail(f"{why}; nothing is made")
+    target, failed = _new_file(eyes, value, path, lst, "made")
+    if failed:
+        return failed
     if target != path:
         return Seen("creates", f"an empty file {_qp(eyes.show(target))}, where the dangling link {q(value)} points",
                     written=[os.path.normpath(target)])
@@ -662,17 +668,9 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if st is None:
         if lst is None and eyes.reason(path, follow=False) == "no permission to reach it":
             return _fail(f"no permission to reach {q(value)}; nothing is written")
-        if value.endswith("/"):
-            return _fail(f"{q(value)} ends with / but is not a folder; nothing is written")
-        target = path
-        if lst is not None and stat.S_ISLNK(lst.st_mode):
-            if "loop" in _gone(eyes, value):
-                return _fail(f"{q(value)} is a loop of links; nothing is written")
-            target = os.path.realpath(path)  # the end of the chain of links, which >> creates
-        shown = _shown_parent(value) if target == path else _qp(eyes.show(_parent(target)))
-        why = _why_not_in(eyes, _parent(target), shown, "create")
-        if why:
-            return _fail(f"{why}; nothing is written")
+        target, failed = _new_file(eyes, value, path, lst, "written")
+        if failed:
+            return failed
         where = q(value) if target == path else f"{_qp(eyes.show(target))} (where the dangling link {q(value)} points)"
         return Seen("creates", f"writes {_n(added, 'line')} to a new file {where}", written=[os.path.normpath(target)])
     real = os.path.realpath(path)

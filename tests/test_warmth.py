@@ -7,9 +7,16 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from daemon_helpers import fake_shell, in_process_daemon, wait_until
 
-from shellper_hook import client
+from shellper_hook import client, warmth
+
+
+@pytest.fixture(autouse=True)
+def quick_cold_reads(monkeypatch):
+    """A cold read is anything over 0.3 s here (1.5 s for real), so the tests wait less."""
+    monkeypatch.setattr(warmth, "COLD", 0.3)
 
 
 def translate(session, text, cwd):
@@ -17,7 +24,7 @@ def translate(session, text, cwd):
 
 
 def test_a_request_during_the_warm_up_waits_for_it_and_says_so(shellper_env, fake, monkeypatch, tmp_path):
-    fake.warmup_delay = 2.0  # the prefix read cold at start
+    fake.warmup_delay = 0.8  # the prefix read cold at start
     fake.answer("list", "ls", {"a": False})
     d, stop = in_process_daemon(monkeypatch, fake)
     try:
@@ -39,13 +46,13 @@ def test_a_restarted_server_is_warmed_again_while_no_one_waits(shellper_env, mon
         d, stop = in_process_daemon(monkeypatch, server)
         try:
             assert wait_until(lambda: len(server.warmups) >= 3, 10), "the watch never warmed again"
-            server.warmup_delay = 1.6  # restarted: the next warm-up reads the prefix cold
+            server.warmup_delay = 0.5  # restarted: the next warm-up reads the prefix cold
             assert wait_until(lambda: d.warmth.cold_seconds is not None, 10)
             server.warmup_delay = 0.0
             with fake_shell() as shell:
                 started = time.monotonic()
                 assert translate(shell, "where am i", str(tmp_path))["ok"]
-                assert time.monotonic() - started < 1.0  # read before the person asked
+                assert time.monotonic() - started < 0.4  # read before the person asked
         finally:
             stop()
 
@@ -58,14 +65,14 @@ def test_a_busy_daemon_is_not_warmed_beside_a_request(shellper_env, monkeypatch,
         d, stop = in_process_daemon(monkeypatch, server)
         try:
             assert wait_until(lambda: len(server.warmups) >= 1, 10)
-            server.delay = 1.5
+            server.delay = 0.9
             with fake_shell() as shell:
                 done = []
                 t = threading.Thread(target=lambda: done.append(translate(shell, "where", str(tmp_path))))
                 t.start()
-                time.sleep(0.3)
+                time.sleep(0.2)
                 during = len(server.warmups)
-                time.sleep(0.8)
+                time.sleep(0.5)
                 assert len(server.warmups) == during  # no warm-up while a terminal waits
                 t.join(10)
             assert done and done[0]["ok"]
@@ -74,18 +81,18 @@ def test_a_busy_daemon_is_not_warmed_beside_a_request(shellper_env, monkeypatch,
 
 
 def test_a_cold_first_request_gets_time_and_a_note(shellper_env, fake, monkeypatch, tmp_path):
-    monkeypatch.setenv("SHELLPER_TIMEOUT", "1")
+    monkeypatch.setenv("SHELLPER_TIMEOUT", "0.4")
     fake.mode = "500"  # the warm-up at start fails: the prefix was never read
     d, stop = in_process_daemon(monkeypatch, fake)
     try:
         assert wait_until(lambda: len(fake.warmups) == 1, 10)
         fake.mode = "ok"
-        fake.delay = 2.0  # past the 1 s timeout: the cold read of the first request
+        fake.delay = 0.7  # past the 0.4 s timeout: the cold read of the first request
         with fake_shell() as shell:
             reply = translate(shell, "where am i", str(tmp_path))
             assert reply["ok"], reply
             assert any("read its instructions for the first time" in w for w in reply["warnings"]), reply
             again = translate(shell, "where am i now", str(tmp_path))  # warm now: the usual deadline
-            assert not again["ok"] and again["kind"] == "backend" and "1 s" in again["error"], again
+            assert not again["ok"] and again["kind"] == "backend" and "0.4 s" in again["error"], again
     finally:
         stop()
