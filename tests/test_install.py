@@ -68,6 +68,14 @@ def build_tools(pytestconfig, tmp_path_factory):
     return target
 
 
+def _own_site() -> list:
+    """This interpreter's packages when it runs in a virtual environment (as .ci/run's does): a venv
+    made from it with --system-site-packages would see its base interpreter's packages instead."""
+    import site
+
+    return site.getsitepackages() if sys.prefix != sys.base_prefix else []
+
+
 @pytest.fixture
 def home(shellper_env, build_tools, monkeypatch, tmp_path):
     """A temporary HOME, fake `ollama` on PATH (no model yet), pip set for a fast offline install."""
@@ -79,7 +87,7 @@ def home(shellper_env, build_tools, monkeypatch, tmp_path):
     monkeypatch.setenv("SHELLPER_PYTHON", sys.executable)
     monkeypatch.setenv("SHELLPER_VENV_ARGS", "--system-site-packages --without-pip")
     monkeypatch.setenv("SHELLPER_PIP_ARGS", "--no-deps --no-build-isolation")
-    monkeypatch.setenv("PYTHONPATH", build_tools)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (build_tools, *_own_site()) if p))
     for var in ("ZDOTDIR", "FAKE_OLLAMA_DOWN", "OLLAMA_HOST", "PIP_REQUIRE_VIRTUALENV"):
         monkeypatch.delenv(var, raising=False)
     h = shellper_env["HOME"]
