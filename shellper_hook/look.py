@@ -379,6 +379,10 @@ def mounts() -> list:
 # ---------------------------------------------------------------- words
 
 
+def _count(found: int) -> str:
+    return "none" if found == 0 else f"{found:,}"
+
+
 def _n(count: int, one: str, many: str | None = None) -> str:
     return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
@@ -697,7 +701,8 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return Seen("changes", f"appends to {shown}{via} ({has} {'line' if lines == 1 and complete else 'lines'} now, "
                     f"the last without a newline): {first} goes onto the end of that last line{more}{others}",
                     written=[real])
-    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, which has {has} (nothing in it is replaced)"
+    now = "which is empty" if has == "0" else f"which has {has} {'line' if has == '1' else 'lines'}"
+    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, {now} (nothing in it is replaced)"
                 f"{others}", written=[real])
 
 
@@ -763,16 +768,19 @@ def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         return piped
     path = eyes.at(value)
     seen = eyes.content(path) if stat.S_ISREG(eyes.stat(path).st_mode) else None
+    last = "the last line" if want == 1 else f"the last {want:,} lines"
     if seen is None:
-        return Seen("reads", f"the last {want:,} lines of {q(value)}")
+        return Seen("reads", f"{last} of {q(value)}")
     lines, newline_end, complete = seen
     if not complete:
-        return Seen("reads", f"shows the last {want:,} of {q(value)}'s more than {lines:,} lines")
+        return Seen("reads", f"shows {last} of {q(value)}, a file of more than {lines:,} lines")
     if lines == 0:
         return Seen("reads", f"shows nothing: {q(value)} is empty")
+    if lines == 1:
+        return Seen("reads", f"shows the one line of {q(value)}")
     if lines <= want:
-        return Seen("reads", f"shows all of {q(value)}'s {_n(lines, 'line')}")
-    return Seen("reads", f"shows the last {want:,} of {q(value)}'s {lines:,} lines")
+        return Seen("reads", f"shows all {lines:,} lines of {q(value)}")
+    return Seen("reads", f"shows {last} of {q(value)}, which has {lines:,}")
 
 
 def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
@@ -787,7 +795,7 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     start = os.path.basename(value.rstrip("/")) or value
     found = 1 if name == "None" or name in start else 0
     if not stat.S_ISDIR(st.st_mode):
-        return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
+        return Seen("reads", f"{what} {q(value)} ({_count(found)} right now)")
     left, stack, blocked = eyes.left, [path], 0
     device = st.st_dev
     complete = True
@@ -817,7 +825,7 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if blocked:
         return Seen("fails part-way", f"{what} {q(value)} ({found:,} it can see), then reports "
                     f"{_n(blocked, 'folder')} it cannot read as errors", ok=False)
-    return Seen("reads", f"{what} {q(value)} ({found:,} right now)")
+    return Seen("reads", f"{what} {q(value)} ({_count(found)} right now)")
 
 
 def _pipe(eyes: _Eyes, value: str, tool: str) -> Seen | None:

@@ -392,8 +392,9 @@ def n_lines(data: bytes | None) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
-def _num(text: str) -> int:
-    return int(text.replace(",", ""))
+def _num(text: str | None) -> int:
+    """A count as a line writes it ("1,234"; "none", "empty" and no number are 0)."""
+    return int(text.replace(",", "")) if text and text not in ("none", "empty") else 0
 
 
 def _unq(token: str) -> str:
@@ -705,7 +706,7 @@ class Judge:
             new = self.after_text.get(target)
             content = args["content"]
             added_nl = content.count("\n") + 1
-            m = re.search(r"appends ([\d,]+) lines? to .*, which has ([\d,]+)", text)
+            m = re.search(r"appends ([\d,]+) lines? to .*, which (?:has ([\d,]+)|is (empty))", text)
             g = re.search(r"appends to .*?(?:, which has ([\d,]+) lines?|\(([\d,]+) lines? now)[^:;]*[;:] .*"
                           r"(?:added onto|goes onto)", text)
             more_m = re.search(r"then ([\d,]+) (?:more lines?|lines? more)", text)
@@ -746,16 +747,16 @@ class Judge:
             printed = n_lines(ran.stdout)
             path = self.real_rel(args["file_name"])
             has = n_lines(self.before_text.get(path))
-            m = re.search(r"shows the last ([\d,]+) of .*'s ([\d,]+) lines", text)
-            a = re.search(r"shows all of .*'s ([\d,]+) lines?", text)
+            m = re.search(r"shows the last (line|[\d,]+ lines) of .*, which has ([\d,]+)$", text)
+            a = re.search(r"shows (?:all ([\d,]+) lines|the (one) line) of ", text)
             if m:
-                want, said = _num(m.group(1)), _num(m.group(2))
+                want, said = (1 if m.group(1) == "line" else _num(m.group(1).split()[0])), _num(m.group(2))
                 if printed != want:
                     self.bad(f"says it shows the last {want} lines, but tail printed {printed}")
                 if said != has:
                     self.bad(f"says the file has {said} lines, but it has {has}")
             elif a:
-                said = _num(a.group(1))
+                said = 1 if a.group(2) else _num(a.group(1))
                 if printed != said:
                     self.bad(f"says it shows all {said} lines, but tail printed {printed}")
                 if said != has:
@@ -768,7 +769,7 @@ class Judge:
         # find
         if tool == "find" and kind == "reads":
             printed = n_lines(ran.stdout)
-            m = re.search(r"\(([\d,]+) (?:right now|it can see)", text)
+            m = re.search(r"\(([\d,]+|none) (?:right now|it can see)", text)
             mm = re.search(r"\(more than ([\d,]+) right now", text)
             if m and _num(m.group(1)) != printed:
                 self.bad(f"says {m.group(1)} names, but find printed {printed}")

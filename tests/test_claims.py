@@ -447,13 +447,13 @@ def test_claims_match_what_happened():
 # (so a run with 0 false lines means the claims held, not that nothing was compared).
 WRONG = {
     "rm a file": ("reads", "shows a.txt"),
-    "tail 1 of a file without a final newline": ("reads", "shows the last 1 of report.txt's 2 lines"),
-    "tail 10 of a 3-line file without a final newline": ("reads", "shows all of report.txt's 2 lines"),
+    "tail 1 of a file without a final newline": ("reads", "shows the last line of report.txt, which has 2"),
+    "tail 10 of a 3-line file without a final newline": ("reads", "shows all 2 lines of report.txt"),
     "find reports -name rep": ("reads", "finds names containing 'rep' under reports (1 right now)"),
-    "echo >> a file without a final newline": ("changes", "appends 1 line to notes.txt, which has 2 (nothing in it "
-                                               "is replaced)"),
-    "echo >> a file with a final newline": ("changes", "appends 2 lines to notes.txt, which has 2 (nothing in it "
-                                            "is replaced)"),
+    "echo >> a file without a final newline": ("changes", "appends 1 line to notes.txt, which has 2 lines (nothing "
+                                               "in it is replaced)"),
+    "echo >> a file with a final newline": ("changes", "appends 2 lines to notes.txt, which has 2 lines (nothing in "
+                                            "it is replaced)"),
     "mkdir docs when docs exists": ("creates", "the folder docs"),
     "cp a.txt d where d/a.txt links to ../other.txt": ("changes", "copies a.txt (11 bytes) into d/, replacing "
                                                        "d/a.txt (14 bytes)"),

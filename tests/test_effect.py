@@ -61,7 +61,7 @@ def test_cp_of_a_folder_to_a_new_name(project):
 
 def test_echo_appends_and_says_so(project):
     got = line(project, "echo", {"content": "x", "file_name": "notes.txt"})
-    assert got == "changes: appends 1 line to notes.txt, which has 12 (nothing in it is replaced)"
+    assert got == "changes: appends 1 line to notes.txt, which has 12 lines (nothing in it is replaced)"
     assert line(project, "echo", {"content": "a\nb", "file_name": "new.txt"}) == "creates: writes 2 lines to a new file new.txt"
 
 
@@ -70,7 +70,22 @@ def test_find_counts_what_it_would_find(project):
 
 
 def test_tail_counts_the_lines(project):
-    assert line(project, "tail", {"file_name": "app.log", "lines": 20}) == "reads: shows the last 20 of app.log's 1,234 lines"
+    assert line(project, "tail", {"file_name": "app.log", "lines": 20}) == "reads: shows the last 20 lines of app.log, which has 1,234"
+
+
+def test_ones_and_zeros_read_as_a_person_writes_them(project, tmp_path):
+    home, cwd = project
+    os.makedirs(os.path.join(cwd, "few"))
+    for name, text in (("one.txt", "only\n"), ("empty.txt", ""), ("four.txt", "a\nb\nc\nd\n")):
+        with open(os.path.join(cwd, name), "w") as fh:
+            fh.write(text)
+    assert line(project, "tail", {"file_name": "four.txt", "lines": 1}) == "reads: shows the last line of four.txt, which has 4"
+    assert line(project, "tail", {"file_name": "one.txt", "lines": 5}) == "reads: shows the one line of one.txt"
+    assert line(project, "tail", {"file_name": "four.txt", "lines": 9}) == "reads: shows all 4 lines of four.txt"
+    assert line(project, "echo", {"content": "x", "file_name": "empty.txt"}) == \
+        "changes: appends 1 line to empty.txt, which is empty (nothing in it is replaced)"
+    assert line(project, "echo", {"content": "x", "file_name": "one.txt"}).endswith("which has 1 line (nothing in it is replaced)")
+    assert line(project, "find", {"path": "few", "name": "zzz"}) == "reads: finds names containing 'zzz' under few (none right now)"
 
 
 def test_cd_shows_where_under_home(project):
