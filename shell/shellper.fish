@@ -12,8 +12,9 @@
 #                      command, ready to edit or run. On an empty line, the
 #                      last suggestion comes back.
 #   #? request  Enter  the same, instead of running the line.
-#   Ctrl-C             while "translating..." shows: cancel, the request
-#                      stays on the line.
+#   Ctrl-C (or Ctrl-G) while "translating..." shows: cancel, the request
+#                      stays on the line (Ctrl-G is taken in when the answer
+#                      comes, see below).
 #   keys typed while "translating..." shows: taken in when the answer
 #                      comes (fish runs a key's function to its end): text
 #                      and Backspace go on the request's line and the answer

@@ -15,7 +15,7 @@
 #                      `...`); your own alias for the command name itself
 #                      (rm='rm -i') still applies.
 #   #? request  Enter  the same, instead of running the line.
-#   Ctrl-C             while "translating..." shows: cancel, the request
+#   Ctrl-C (or Ctrl-G) while "translating..." shows: cancel, the request
 #                      stays on the line.
 #   typing while "translating..." shows: the keys edit the line as usual and
 #                      the request is dropped ("suggestion dropped"); Enter
@@ -417,7 +417,11 @@ shellper-translate() {
     return 0
   fi
   if [[ -n $__shellper_fd && $BUFFER == $__shellper_line ]]; then
-    return 0  # already translating this line
+    # Ctrl-G again while this line is translated: never mind (as Ctrl-C, and
+    # as bash and fish do); the request stays on the line.
+    __shellper_drop
+    __shellper_say "cancelled"
+    return 0
   fi
   __shellper_request_of "$BUFFER"
   if [[ -z $REPLY ]]; then

@@ -162,6 +162,26 @@ def test_ctrl_c_while_translating_cancels_and_puts_the_request_back(sh, start, o
     pane.wait_prompt(timeout=3)
 
 
+@pytest.mark.parametrize("sh", EVERY)
+def test_ctrl_g_again_while_translating_cancels_as_ctrl_c_does(sh, start, ollama):
+    # "Ctrl-G again" reads as "never mind" (fish takes the key in when the answer comes).
+    ollama.answer("second thoughts please", "ls", {})
+    ollama.delay = 1.2
+    pane = start()
+    gone, asked = ollama.disconnects, len(ollama.requests)
+    translate(pane, "#? second thoughts please", key="Enter")
+    pane.wait_for("translating...")
+    wait_until(lambda: len(ollama.requests) > asked)
+    pane.send("C-g")
+    pane.wait_for("shellper: cancelled", timeout=5)
+    pane.wait_line("#? second thoughts please", timeout=3)
+    if sh.name != "fish":
+        wait_until(lambda: ollama.disconnects > gone)  # the daemon dropped the model call
+    time.sleep(1.5)  # the answer would have come by now: it never lands
+    assert pane.line() == "#? second thoughts please"
+    assert "suggestion dropped" not in pane.since_mark()
+
+
 @pytest.mark.parametrize("sh", PIPED)
 def test_a_failing_model_server_leaves_the_request_and_says_why(sh, start, ollama):
     pane = start()
