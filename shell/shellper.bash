@@ -779,14 +779,19 @@ __shellper_check_wait() {
 }
 
 # Put "#? REQUEST", the request of the suggestion pending, into the history
-# before line $1 (about to run): Enter on it translates it again. Not when
-# the setting, or the shell's history settings for $1 or the request's own
-# line, keep it out.
+# before line $1 (about to run) when $1 is the suggestion (edited or not):
+# Enter on it translates it again. Not when the setting, or the shell's
+# history settings for $1 or the request's own line, keep it out.
 __shellper_add_request() {
   local asked=$__shellper_asked off=${SHELLPER_HISTORY-} REPLY
   __shellper_asked=''
   case ${off,,} in 0|no|false|off) return 0 ;; esac
   [[ -n $__shellper_pending && -o history && -n ${1//[[:space:]]/} ]] || return 0
+  # Only when the suggestion runs (as it was put on the line, or edited: the
+  # same command name first). Cleared and another line typed: it was discarded.
+  local word=${1#"${1%%[![:space:]]*}"} want=${__shellper_pending#"${__shellper_pending%%[![:space:]]*}"}
+  word=${word%%[[:space:]]*} want=${want%%[[:space:]]*}
+  [[ -n $word && $word == "$want" ]] || return 0
   __shellper_hist_drops "$1" && return 0
   __shellper_hist_drops "$asked" && return 0
   # Only a prefix that makes a comment: recalled where shellper is not

@@ -652,14 +652,20 @@ __shellper_preexec() {
 }
 
 # zshaddhistory: before the line run after a suggestion enters the history,
-# its request does, as "#? REQUEST" (Enter on it translates again). Status
-# 0: the line itself is added as usual.
+# its request does, as "#? REQUEST" (Enter on it translates again), when
+# that line is the suggestion (edited or not). Status 0: the line itself is
+# added as usual.
 __shellper_addhistory() {
   [[ -n $__shellper_asked ]] || return 0
   emulate -L zsh
   local asked=$__shellper_asked line=${1%$'\n'} REPLY
   __shellper_asked=
   [[ -n $__shellper_pending && ${(L)SHELLPER_HISTORY:-1} != (0|no|false|off) ]] || return 0
+  # Only when the suggestion runs (as it was put on the line, or edited: the
+  # same command name first). Cleared and another line typed: it was discarded.
+  setopt localoptions extendedglob
+  local word=${${line##[[:space:]]#}%%[[:space:]]*} want=${${__shellper_pending##[[:space:]]#}%%[[:space:]]*}
+  [[ -n $word && $word == "$want" ]] || return 0
   # Not when zsh keeps the request's line or the command out of its history.
   [[ -o histignorespace && ( $asked == ' '* || $line == ' '* ) ]] && return 0
   [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]] && return 0

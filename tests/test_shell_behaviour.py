@@ -763,3 +763,24 @@ def test_the_history_entry_uses_the_prefix_only_when_it_makes_a_comment(sh, star
         assert entries == ["#ai show where i am", "pwd"]
     else:
         assert entries[-1] == "pwd" and not any(e.startswith("??") for e in entries), entries
+
+
+@pytest.mark.parametrize("sh", NO_HISTORY)
+def test_a_discarded_suggestion_leaves_its_request_out_of_the_history(sh, start, ollama, work):
+    # Only requests whose suggestion ran belong in the history.
+    ollama.answer("make directory skipme", "mkdir", {"dir_name": "skipme"})
+    ollama.answer("show where i am", "pwd", {})
+    pane = start()
+    pane.run("echo first")
+    translate(pane, "#? make directory skipme", key="Enter")
+    pane.wait_line("mkdir skipme", timeout=20)
+    pane.send("C-u")  # discarded
+    pane.wait_line("")
+    pane.run("echo other")
+    assert sh.history(pane, work, 2) == ["echo first", "echo other"]
+    # One that runs, edited, does go in.
+    translate(pane, "#? show where i am", key="Enter")
+    pane.wait_line("pwd", timeout=20)
+    pane.type(" -P")
+    pane.run("")
+    assert sh.history(pane, work, 2) == ["#? show where i am", "pwd -P"]
