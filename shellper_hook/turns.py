@@ -129,32 +129,126 @@ def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow
 # Programs a request may name that no file tool stands in for: the model would
 # still answer with one of its 18 tools, which would be the wrong command.
 _ELSEWHERE = frozenset((
-    "git", "chmod", "chown", "chgrp", "tar", "zip", "unzip", "gzip", "gunzip", "ssh", "scp", "rsync", "sftp",
-    "curl", "wget", "kill", "pkill", "killall", "apt", "apt-get", "dnf", "yum", "pacman", "brew", "pip", "pip3",
-    "npm", "yarn", "docker", "podman", "kubectl", "sudo", "systemctl", "crontab",
+    "git", "chmod", "chown", "chgrp", "chattr", "tar", "zip", "unzip", "gzip", "gunzip", "bzip2", "xz", "7z", "rar",
+    "unrar", "ssh", "scp", "rsync", "sftp", "ftp", "telnet", "ping", "curl", "wget", "kill", "pkill", "killall", "ps",
+    "htop", "apt", "apt-get", "dpkg", "dnf", "yum", "pacman", "brew", "flatpak", "pip", "pip3", "pipx", "npm",
+    "npx", "yarn", "pnpm", "cargo", "docker", "podman", "kubectl", "sudo", "systemctl", "crontab", "sed", "awk",
+    "perl", "python", "python3", "node", "vim", "nano", "emacs", "gpg", "openssl", "ln", "mount", "umount",
+    "shutdown", "reboot", "tmux",
 ))
-_NAMED = re.compile(r"^\s*(?:please\s+)?([a-z][\w-]*)|\b(?:use|using|run|via)\s+([a-z][\w-]*)", re.I)
+
+# Jobs none of the 18 tools does, by the words that ask for them: (what it is, what to run instead, patterns).
+# A pattern's first group is the word that must not be a name (see _as_name); without a group, the whole match.
+_JOBS = (
+    ("changing or showing permissions", "chmod or ls -l", (
+        r"\b(permissions?)\b", r"\bmake\b[^,;]*?\b(executable|read-?only|writable|writeable)\b",
+        r"\b(ownership|owner)\b(?=\s+(?:of|to)\b)",
+    )),
+    ("making or unpacking archives", "tar or unzip", (
+        r"\b(compress|decompress|uncompress|unpack|unarchive|untar|tarball|zipped)\w*",
+        r"\bextract\b(?=[^,;]*?\.(?:zip|tar|tgz|gz|bz2|xz|7z|rar)\b)", r"\b(?:extract|make|create)\b[^,;]*?\b(archive)\b",
+        r"^\s*(?:please\s+)?(archive)\b",
+    )),
+    ("managing processes", "ps or kill", (
+        r"\b(process(?:es)?)\b(?!\s+(?:the|these|those|all|each|every)\b)", r"\b(?:running|active)\s+(programs?|apps?|jobs|services?)\b",
+        r"\b(programs?|apps?|services?)\s+(?:are|is)\s+running\b",
+        r"\b(?:stop|restart|start|terminate)\s+(?:the\s+|my\s+)?\w*\s*(server|service|daemon)\b", r"\b(port\s+\d+)",
+    )),
+    ("the network (downloads, uploads, other hosts)", "curl or ssh", (
+        r"\b(download|upload)(?:ing)?\b", r"\b(https?://\S+)", r"\bconnect\s+to\b[^,;]*?\b(server|host)\b",
+    )),
+    ("installing packages", "your package manager (apt, pip, npm, ...)", (
+        r"\b(install|uninstall|reinstall)(?:ing)?\b", r"\b(?:update|upgrade)\b[^,;]*?\b(packages?|system)\b",
+    )),
+    ("git", "git", (
+        r"\b(commit|push|rebase|checkout|stash)\b", r"\bclone\b[^,;]*?\b(repo|repository|github|gitlab)",
+        r"\b(branch(?:es)?)\b", r"\b(pull\s+request|pull\s+the\s+latest)\b",
+        r"\bmerge\b[^,;]*?\b(branch)\b",
+    )),
+    ("editing a file's text in place", "sed or an editor", (
+        r"\b(replace)\b[^,;]*?\bwith\b[^,;]*?\b(?:in|inside|within|throughout)\b", r"\b(?:replace|substitute)\s+(all|every|each)\b",
+        r"\b(substitute|find\s+and\s+replace|search\s+and\s+replace)\b", r"\bchange\s+(all|every|each)\b[^,;]*?\bto\b",
+        r"\b(?:delete|remove|drop|strip)\b[^,;]*?\b(lines?)\b[^,;]*?\b(?:from|in|of)\b", r"\binsert\b[^,;]*?\b(line)\b",
+    )),
+)
+_JOB_PATTERNS = tuple((what, run, tuple(re.compile(p, re.I) for p in patterns)) for what, run, patterns in _JOBS)
+
+_WORD = re.compile(r"[a-z0-9][\w+-]*", re.I)
+_FILEISH = frozenset((
+    "file", "files", "folder", "folders", "directory", "directories", "dir", "dirs", "subfolder", "subfolders",
+    "subdirectory", "config", "document", "documents", "log", "logs", "script", "scripts",
+))
+# Words after which a program's name is a name or a pattern: "a folder called tar", "search for curl".
+_NAMING = frozenset((
+    "named", "called", "titled", "name", "names", "containing", "contain", "contains", "mention", "mentions",
+    "mentioning", "word", "words", "pattern", "string", "text", "term", "keyword", "into", "in", "inside", "within",
+    "under", "from", "onto", *("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "rm",
+                               "rmdir", "sort", "tail", "touch", "wc"),
+))
+_SEEKING = frozenset(("search", "searching", "look", "looking", "grep", "hunt", "scan", "check", "mentions",
+                      "occurrences", "instances", "lines", "all", "every"))
+_EDITORS = frozenset(("vim", "nano", "emacs"))
+_DETERMINERS = frozenset(("the", "my", "this", "that", "our", "your", "a", "an"))
+# Words that end a noun phrase: "use git to list files" does not make git a folder.
+_BREAK = frozenset(("to", "in", "into", "for", "and", "or", "on", "with", "from", "of", "then", "at", "by", "the", "a",
+                    "an", "my", "all", "using", "via", "it", "them", "is", "are"))
 
 
-def out_of_reach(request: str) -> str | None:
-    """The program a request asks for that the file tools cannot serve, or None.
-    Only a request that starts with the program or says to use it counts, so
-    "show the git config file" still goes to the model."""
-    for m in _NAMED.finditer(request):
-        word = (m.group(1) or m.group(2) or "").lower()
-        if word in _ELSEWHERE:
-            return word
+def _as_name(text: str, start: int, end: int) -> bool:
+    """Whether the word at text[start:end] is used as a file's or folder's name, or as a
+    pattern to look for, not as a program or a job: "curl.txt", "the git folder",
+    "a folder called tar", "search for curl in notes.txt", "files with kill in their name"."""
+    before, after = text[:start], text[end:]
+    if re.search(r"[\w./~\\-]$", before) or re.match(r"[\w/\\-]|\.\w", after):
+        return True  # part of a name: curl.txt, ./install, node_modules, git/
+    if re.search(r"['\"]$", before) and re.match(r"['\"]", after):
+        return True  # quoted: a name or a pattern
+    for word in _WORD.findall(after)[:3]:
+        if word.lower() in _FILEISH:
+            return True  # the git folder, the git config file, the old download folder
+        if word.lower() in _BREAK:
+            break
+    if re.match(r"\s+in\s+(?:(?:its|their|the)\s+)?names?\b", after, re.I):
+        return True  # files with kill in their name
+    back = [w.lower() for w in _WORD.findall(before)][-3:]
+    while back and back[-1] in _DETERMINERS:
+        back.pop()
+    if not back:
+        return False
+    if back[-1] in _NAMING:
+        return not (back[-1] == "in" and text[start:end].lower() in _EDITORS)  # open notes.txt in vim
+    if back[-1] == "to" and re.search(r"\b(?:copy|move|rename|cp|mv|save|append)\b", before, re.I):
+        return True  # copy notes.txt to zip
+    return back[-1] in ("for", "of") and len(back) > 1 and back[-2] in _SEEKING  # search for curl, mentions of git
+
+
+def out_of_reach(request: str) -> tuple | None:
+    """(what was asked, what to run instead) when the request names a program the file
+    tools cannot stand in for, or asks for a job none of them does; None otherwise.
+    A word is judged by how it is used: "run git status" and "commit my changes" are
+    out of reach, "list the files in the git folder" and "copy curl.txt to backup" are not."""
+    for m in _WORD.finditer(request):
+        word = m.group().lower()
+        if word in _ELSEWHERE and not _as_name(request, m.start(), m.end()):
+            return word, word
+    for what, run, patterns in _JOB_PATTERNS:
+        for pattern in patterns:
+            for m in pattern.finditer(request):
+                g = 1 if m.re.groups and m.group(1) is not None else 0
+                if not _as_name(request, m.start(g), m.end(g)):
+                    return what, run
     return None
 
 
 async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash",
                   allow_recursive: bool = False, home: str | None = None, cdpath: str | None = None) -> Suggestion:
     """ask(history, request) is the model: it returns its chat message."""
-    program = out_of_reach(request)
-    if program:
+    reach = out_of_reach(request)
+    if reach:
+        what, run = reach
         raise OutOfReach(
-            f"{program} is outside what shellper's model does: it knows only 18 file commands"
-            f" (ls, cd, cat, cp, mv, rm, mkdir, find, grep, ...); run {program} yourself"
+            f"{what} is outside what shellper's model does: it knows only 18 file commands"
+            f" (ls, cd, cat, cp, mv, rm, mkdir, find, grep, ...); run {run} yourself"
         )
     message = await ask(history, request)
     # Off the event loop, in a thread of its own with a deadline: a file that never answers costs this request only.

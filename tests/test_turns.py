@@ -110,29 +110,101 @@ def test_accept_takes_the_suggestion_as_it_is():
     assert (s.outcome, s.call, s.command) == ("committed", TAIL, "tail -n 50 app.log")
 
 
-@pytest.mark.parametrize("request_text,program", [
-    ("git commit everything", "git"),
-    ("chmod +x run.sh", "chmod"),
-    ("please kill the server on port 80", "kill"),
-    ("compress the logs folder using tar", "tar"),
-    ("download the page using curl", "curl"),
-    ("sudo delete the cache", "sudo"),
-])
-def test_requests_for_other_programs_are_said_to_be_out_of_reach(request_text, program):
+# What a request asks for -> what the refusal names ("what ... is outside what shellper's model does")
+# and what it says to run instead; None: a file request, which reaches the model.
+OUT_OF_REACH = [
+    # ---- a program outside the 18 tools, named anywhere
+    ("use curl to download example.com", "curl", "curl"),
+    ("run git status", "git", "git"),
+    ("commit my changes with git", "git", "git"),
+    ("git commit everything", "git", "git"),
+    ("chmod +x run.sh", "chmod", "chmod"),
+    ("please kill the server on port 80", "kill", "kill"),
+    ("compress the logs folder using tar", "tar", "tar"),
+    ("download the page using curl", "curl", "curl"),
+    ("sudo delete the cache", "sudo", "sudo"),
+    ("pip install requests", "pip", "pip"),
+    ("use sed to fix the typo in notes.txt", "sed", "sed"),
+    ("open notes.txt in vim", "vim", "vim"),
+    # ---- a job none of them does, no program named
+    ("make script.sh executable", "permissions", "chmod"),
+    ("change the permissions of notes.txt so only I can read it", "permissions", "chmod"),
+    ("make notes.txt read-only", "permissions", "chmod"),
+    ("extract backup.tar.gz", "archives", "tar"),
+    ("compress the logs folder", "archives", "tar"),
+    ("archive the old logs", "archives", "tar"),
+    ("show the running processes", "processes", "kill"),
+    ("which programs are running", "processes", "ps"),
+    ("stop the web server", "processes", "kill"),
+    ("download example.com", "network", "curl"),
+    ("upload report.pdf to the server", "network", "curl"),
+    ("fetch https://example.com/a.txt", "network", "curl"),
+    ("install numpy", "packages", "package manager"),
+    ("update all my packages", "packages", "package manager"),
+    ("push my branch to origin", "git", "git"),
+    ("create a new branch called feature", "git", "git"),
+    ("commit everything", "git", "git"),
+    ("clone the repo from github", "git", "git"),
+    ("replace foo with bar in notes.txt", "editing a file's text in place", "sed"),
+    ("change every tab to a space in data.csv", "editing a file's text in place", "sed"),
+    ("delete the first line of notes.txt", "editing a file's text in place", "sed"),
+    # ---- file requests, the same words used as names or patterns: they reach the model
+    ("list the files in the git folder", None, None),
+    ("search for curl in notes.txt", None, None),
+    ("copy curl.txt to backup", None, None),
+    ("show the zip folder", None, None),
+    ("find files named install", None, None),
+    ("delete the old download folder", None, None),
+    ("show the git config file", None, None),
+    ("make a folder called tar", None, None),
+    ("find the files with kill in their name", None, None),
+    ("use grep to find TODO in notes.txt", None, None),
+    ("cd into the downloads folder", None, None),
+    ("count the lines in install.sh", None, None),
+    ("move backup.zip into archive", None, None),
+    ("copy report.tar.gz to the backup folder", None, None),
+    ("copy notes.txt to zip", None, None),
+    ("show the last 10 lines of ssh.log", None, None),
+    ("grep for kill in server.log", None, None),
+    ("look for the word install in README.md", None, None),
+    ("find lines mentioning ssh in config.txt", None, None),
+    ("search server.log for 'kill'", None, None),
+    ("how big is the node_modules folder", None, None),
+    ("touch commit.txt", None, None),
+    ("remove the empty folder named branch", None, None),
+    ("find the python file", None, None),
+    ("replace old.txt with new.txt", None, None),
+    ("process the files in src", None, None),
+    ("extract any line that features 'Anomaly' from experiment_log.txt", None, None),
+    ("list all files", None, None),
+    ("go into the src folder", None, None),
+]
+
+
+@pytest.mark.parametrize("request_text,what,run", OUT_OF_REACH)
+def test_requests_out_of_reach_are_said_so_and_file_requests_reach_the_model(request_text, what, run):
     seen = []
+    if what is None:
+        assert suggest(fake_model("ls", {}, seen), request=request_text).command == "ls"
+        assert [r for _, r in seen] == [request_text]  # the model was asked
+        return
     with pytest.raises(OutOfReach) as exc:
         suggest(fake_model("ls", {}, seen), request=request_text)
-    assert str(exc.value).startswith(f"{program} is outside what shellper's model does")
+    said = str(exc.value)
+    asked, _, rest = said.partition(" is outside what shellper's model does: ")
+    assert what in asked and rest, said  # names what was asked
+    instead = rest.rpartition("; run ")[2]
+    assert run in instead and instead.endswith(" yourself") and "\n" not in said, said  # and what to run
     assert seen == []  # the model was not asked
 
 
-@pytest.mark.parametrize("request_text", [
-    "show the git config file", "make a folder called tar", "find the files with kill in their name",
-    "list all files", "go into the src folder", "use grep to find TODO in notes.txt",
-])
-def test_requests_the_file_tools_can_serve_are_never_blocked(request_text):
-    s = suggest(fake_model("ls", {}), request=request_text)
-    assert s.command == "ls"
+def test_no_request_of_the_bundled_evaluation_is_out_of_reach():
+    from shellper_hook.evaluate import DEFAULT_DATASET
+
+    with open(DEFAULT_DATASET) as fh:
+        asked = [m["content"] for row in map(json.loads, fh) for m in row["messages"] if m["role"] == "user"]
+    assert len(asked) > 30
+    assert [(text, turns.out_of_reach(text)) for text in asked if turns.out_of_reach(text)] == []
 
 
 # ------------------------------------------------------------ Enter judges again
