@@ -220,7 +220,11 @@ __shellper_start() {
 __shellper_start_client() {
   local py=$__shellper_python
   if ! type -P -- "$py" >/dev/null 2>&1; then
-    __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+    if __shellper_gone; then
+      __shellper_say "shellper was uninstalled (its files are gone): \`exec bash\` unloads it from this terminal"
+    else
+      __shellper_say "cannot start $py: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+    fi
     return 1
   fi
   # The client reports the reply on a pipe.
@@ -565,6 +569,8 @@ __shellper_apply() {
   fi
   if [[ ${1-} == error ]]; then
     __shellper_say "${3:-${2:-failed}}"
+  elif (( $# == 0 )) && __shellper_gone; then
+    __shellper_say "shellper was uninstalled (its files are gone): \`exec bash\` unloads it from this terminal"
   elif (( $# == 0 )) && ! ( __shellper_client check ) </dev/null >/dev/null 2>&1; then
     __shellper_say "cannot start shellper's client with $__shellper_python: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
   elif (( $# == 0 )); then
@@ -573,6 +579,13 @@ __shellper_apply() {
     __shellper_say "unexpected answer from the daemon (see \`shellper status\`)"
   fi
   return 1
+}
+
+# Status 0 if the client this shell was given is gone (./install.sh
+# --uninstall removed the environment): its Python, or its package's folder.
+__shellper_gone() {
+  [[ $__shellper_python == */* && ! -e $__shellper_python ]] && return 0
+  [[ -n ${__shellper_pkg-} && ! -d $__shellper_pkg/shellper_hook ]]
 }
 
 # Ctrl-G.

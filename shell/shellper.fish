@@ -214,12 +214,23 @@ function __shellper_apply
         else
             __shellper_say failed
         end
+    else if not builtin set -q argv[1]; and __shellper_gone
+        __shellper_say "shellper was uninstalled (its files are gone): `__shellper_unload` (or `exec fish`) unloads it from this terminal"
     else if not builtin set -q argv[1]
         __shellper_say "no answer from the daemon (see `shellper status`)"
     else
         __shellper_say "unexpected answer from the daemon (see `shellper status`)"
     end
     return 0
+end
+
+# Status 0 if the client this shell was given is gone (./install.sh
+# --uninstall removed the environment): its Python, or its package's folder.
+function __shellper_gone
+    if string match -q '*/*' -- "$__shellper_python"; and not builtin test -e "$__shellper_python"
+        return 0
+    end
+    builtin test -n "$__shellper_pkg" -a ! -d "$__shellper_pkg/shellper_hook"
 end
 
 # Ctrl-C while translating: the request stays on the line (fish keeps it).

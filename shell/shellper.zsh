@@ -332,12 +332,22 @@ __shellper_apply() {
     fi
   elif [[ ${f[1]-} == error ]]; then
     __shellper_say "${f[3]:-${f[2]:-failed}}"
+  elif [[ -z $1 ]] && __shellper_gone; then
+    __shellper_say "shellper was uninstalled (its files are gone): \`exec zsh\` unloads it from this terminal"
   elif [[ -z $1 ]]; then
     __shellper_say "no answer from the daemon (see \`shellper status\`)"
   else
     __shellper_say "unexpected answer from the daemon (see \`shellper status\`)"
   fi
   return 0
+}
+
+# Status 0 if the client this shell was given is gone (./install.sh
+# --uninstall removed the environment): its Python, or its package's folder.
+__shellper_gone() {
+  emulate -L zsh
+  [[ $__shellper_python == */* && ! -e $__shellper_python ]] && return 0
+  [[ -n $__shellper_pkg && ! -d $__shellper_pkg/shellper_hook ]]
 }
 
 # Put command $1 on the line: no alias may change what it means; one

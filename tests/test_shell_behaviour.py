@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -784,3 +785,28 @@ def test_a_discarded_suggestion_leaves_its_request_out_of_the_history(sh, start,
     pane.type(" -P")
     pane.run("")
     assert sh.history(pane, work, 2) == ["#? show where i am", "pwd -P"]
+
+
+# -- after uninstalling ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sh", EVERY)
+def test_a_terminal_left_open_after_uninstalling_says_so(sh, start, work):
+    # An install of the test's own (never the real one): a Python and the package's folder.
+    inst = os.path.join(work, "inst")
+    os.makedirs(os.path.join(inst, "bin"))
+    os.symlink(sys.executable, os.path.join(inst, "bin", "python"))
+    import shellper_hook
+    shutil.copytree(os.path.dirname(shellper_hook.__file__), os.path.join(inst, "pkg", "shellper_hook"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    after = "\n".join((sh.set("__shellper_python", os.path.join(inst, "bin", "python")),
+                       sh.set("__shellper_pkg", os.path.join(inst, "pkg")),
+                       sh.set("__shellper_socket", os.path.join(inst, "gone.sock"))))  # its daemon stopped
+    pane = start(after=after)
+    shutil.rmtree(inst)  # ./install.sh --uninstall
+    translate(pane, "list the files")
+    unload = {"fish": "`__shellper_unload` (or `exec fish`)"}.get(sh.name, f"`exec {sh.name}`")
+    pane.wait_for(f"shellper: shellper was uninstalled (its files are gone): {unload} unloads it from this terminal",
+                  timeout=10)
+    pane.wait_line("list the files")
+    assert "no answer from the daemon" not in pane.since_mark()
