@@ -61,7 +61,8 @@ class _Trouble(Exception):
 
 
 class Daemon:
-    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None):
+    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None,
+                 config_seen=...):
         self.settings = settings
         self.store = store
         self.backend = backend
@@ -83,6 +84,11 @@ class Daemon:
         self._last_preload = float("-inf")
         # Where our settings came from, to compare with each requesting terminal's.
         self.origin = protocol.settings_origin(os.environ, paths.config_file())
+        # The config file as it was when the settings were read (_config_stamp), to notice a change.
+        self._config_seen = _config_stamp(paths.config_file()) if config_seen is ... else config_seen
+        self._asking: collections.Counter = collections.Counter()  # backend -> requests waiting for its answer
+        self._retired: set = set()  # backends replaced by a reload, closed when no request waits for them
+        self._idle_watching = False
         # bash's requests after its first (pipes.py); shellper.bash finds them by the same name.
         self.pipes = TerminalPipes(self.socket_path + ".pipes", self._answer_pipe)
         self._store = workers.Serial("shellper-store")
@@ -165,7 +171,8 @@ class Daemon:
         if period > 0:
             self._spawn(self.warmth.watch(period, lambda: self.active > 0, self._watch_eligible))
         self._spawn(self._cleanup_every(CLEANUP_PERIOD))
-        if self.settings.idle_exit > 0:
+        self._idle_watching = self.settings.idle_exit > 0
+        if self._idle_watching:
             self._spawn(self._idle_watch())
 
     async def serve_forever(self) -> None:
@@ -213,6 +220,10 @@ class Daemon:
                 log.info("removed %d sessions of shells that exited", removed)
         except Exception as exc:  # the model's warm-up goes on without it
             log.warning("cleanup failed: %s", exc)
+        await self._meet_server()
+
+    async def _meet_server(self) -> None:
+        """Check the server, preload the model and have the prompt prefix read (best effort)."""
         try:
             self.server_info = await self.backend.server_status()
             log.info("model server: %s", self.server_info.get("message"))
@@ -276,10 +287,73 @@ class Daemon:
         while True:
             await asyncio.sleep(period)
             idle = time.monotonic() - self.last_active
-            if self.active == 0 and idle >= self.settings.idle_exit:
+            if self.active == 0 and 0 < self.settings.idle_exit <= idle:
                 log.info("idle for %.0f s, exiting", idle)
                 self.stopping.set()
                 return
+
+    # ---- a changed config file ---------------------------------------------
+
+    def _reread_settings(self) -> None:
+        """Read the settings again when the config file changed since they were read (a stat
+        per request): use them, and say so in the next reply (or why the file cannot be used)."""
+        from .errors import SettingsError
+        from .settings import KEYS, load
+
+        path = paths.config_file()
+        seen = _config_stamp(path)
+        if seen == self._config_seen:
+            return
+        self._config_seen = seen  # (taken before reading: a change while we read is seen next time)
+        try:
+            new = load()
+        except SettingsError as exc:
+            log.warning("the config file changed but cannot be used (%s); keeping the settings the daemon had", exc)
+            self._due.append(f"the changed config file is not used, so this daemon keeps its earlier settings: {exc}")
+            return
+        old = self.settings
+        changed = [k.name for k in KEYS if getattr(new, k.name) != getattr(old, k.name)]
+        self.settings = new
+        self.origin = protocol.settings_origin(os.environ, path)
+        if not changed:
+            return
+        if any(k in changed for k in ("base_url", "model", "api_key", "timeout")):
+            self._use_backend(new)
+        else:
+            self.backend.settings = new  # (the prompt, max_turns, max_tokens, keep_alive are read at each request)
+            if "system_prompt" in changed:
+                self.warmth.warm = False  # a new prompt prefix: read cold again
+        self.warmth.settings = new
+        if hasattr(self.store, "collect_corrections") and {"collect_corrections", "corrections_days"} & set(changed):
+            self._in_background(_keep_corrections, self.store, new)
+        if new.idle_exit > 0 and not self._idle_watching and self.stopping is not None:
+            self._idle_watching = True
+            self._spawn(self._idle_watch())
+        log.info("settings reloaded from %s (%s changed)", path, ", ".join(changed))
+        self._due.append(f"settings reloaded from {path}")
+
+    def _use_backend(self, settings) -> None:
+        """A new backend for new server settings; the old one closes once no request uses it."""
+        from .backend import Backend
+
+        old = self.backend
+        self.backend = Backend(settings)
+        self.warmth.backend = self.backend
+        self.warmth.warm, self.warmth.cold_seconds = False, None
+        self.server_info = {}
+        self._retired.add(old)
+        self._release(old, 0)
+        if self.stopping is not None:
+            self._spawn(self._meet_server())
+
+    def _release(self, backend, uses: int = 1) -> None:
+        """uses requests fewer wait for backend; a replaced one closes when none does."""
+        self._asking[backend] -= uses
+        if self._asking[backend] <= 0:
+            del self._asking[backend]
+            if backend in self._retired:
+                self._retired.discard(backend)
+                self._spawn(_close_backend(backend))
 
     # ---- the store, on a thread of its own ----------------------------------
 
@@ -478,6 +552,7 @@ class Daemon:
         from . import turns
 
         started = time.perf_counter()
+        self._reread_settings()
         key = self._key(req["session"])
         lock = self._locks.setdefault(key, asyncio.Lock())
         keyed = time.perf_counter()
@@ -489,13 +564,16 @@ class Daemon:
             notes.extend(said)
             asked = time.perf_counter()
             answered = False
+            backend = self.backend
+            self._asking[backend] += 1
             try:
-                message = await self.backend.ask(history, request, timeout=deadline)
+                message = await backend.ask(history, request, timeout=deadline)
                 answered = True
                 return message
             except BackendTimeout as exc:
                 raise self.warmth.timed_out(exc, deadline) from None
             finally:
+                self._release(backend)
                 model_seconds = time.perf_counter() - asked
                 notes.extend(self.warmth.after(model_seconds, answered))
 
@@ -661,6 +739,7 @@ class Daemon:
         return protocol.ok(removed=removed)
 
     async def _status(self, req: dict) -> dict:
+        self._reread_settings()  # (`shellper doctor` asks this first: it shows the settings in use)
         info = await self.backend.server_status()
         self.server_info = info
         return protocol.ok(
@@ -700,6 +779,27 @@ _NOT_KEPT = {
 
 def _damaged_note(aside: str) -> str:
     return f"shellper's history database was damaged: it is kept as {aside}, and a new one was started"
+
+
+def _config_stamp(path: str):
+    """What tells a changed config file: its inode, size and times (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _keep_corrections(store, settings) -> None:
+    store.corrections_days = float(settings.corrections_days)
+    store.collect_corrections = bool(settings.collect_corrections) and store.corrections_days > 0
+
+
+async def _close_backend(backend) -> None:
+    try:
+        await backend.aclose()
+    except Exception:  # a replaced backend's closing must cost nothing
+        pass
 
 
 def _cdpath(req: dict) -> str | None:
@@ -757,6 +857,7 @@ def main(argv=None) -> int:
     )
     from .settings import load
 
+    seen = _config_stamp(paths.config_file())  # before reading it: a change while we read is seen at the next request
     try:
         settings = load()
     except ShellperError as exc:
@@ -771,7 +872,7 @@ def main(argv=None) -> int:
     except StoreError as exc:  # the file: suggestions still come, without history (the first reply says so)
         log.error("%s", exc)
         store = Unopened(paths.store_file(), str(exc))
-    daemon = Daemon(settings, store, Backend(settings))
+    daemon = Daemon(settings, store, Backend(settings), config_seen=seen)
     try:
         _run(daemon.serve_forever())
     except AlreadyRunning as exc:

@@ -25,7 +25,7 @@ from daemon_helpers import (
     stop_daemon,
     wait_until,
 )
-from fake_ollama import raw_fields
+from fake_ollama import FakeOllama, raw_fields
 
 from shellper_hook import client, paths, protocol
 
@@ -294,6 +294,44 @@ def test_stranger_uid_is_refused(shellper_env, fake, monkeypatch):
     finally:
         stop()
     assert not os.path.exists(paths.socket_path())
+
+
+def test_a_changed_config_file_is_used_at_the_next_request(env, fake, monkeypatch, tmp_path):
+    """Set base_url in config.toml as the README says, with a daemon already running: the next
+    request goes to the new server and says so; a file that no longer reads keeps the old settings."""
+    monkeypatch.delenv("SHELLPER_BASE_URL")  # from the config file, as a user sets it
+    config = paths.config_file()
+    os.makedirs(os.path.dirname(config))
+
+    def write(text):
+        with open(config + ".new", "w") as fh:  # an editor's save: a new file renamed over the old
+            fh.write(text)
+        os.replace(config + ".new", config)
+
+    write(f'base_url = "{fake.base_url}"\n')
+    fake.answer("list the files", "ls", {})
+    with FakeOllama() as second, fake_shell() as shell:
+        second.answer("list the files", "ls", {"a": True})
+        first = translate(shell, "list the files", cwd=str(tmp_path))
+        assert first["ok"] and first["command"] == "ls" and first["warnings"] == [], first
+        write(f'# moved to the other server\nbase_url = "{second.base_url}"\n')
+        moved = translate(shell, "list the files", cwd=str(tmp_path))
+        assert moved["ok"] and moved["command"] == "ls -a", moved  # the second server answered
+        assert moved["warnings"] == [f"settings reloaded from {config}"], moved  # and no "other settings"
+        assert len(second.requests) == 1 and len(fake.requests) == 1
+        assert client.request({"op": "status"})["base_url"] == second.base_url
+        again = translate(shell, "list the files", cwd=str(tmp_path))
+        assert again["command"] == "ls -a" and again["warnings"] == [], again  # said once
+        write('base_url = "http://\n')  # half-saved: not TOML
+        broken = translate(shell, "list the files", cwd=str(tmp_path))
+        assert broken["ok"] and broken["command"] == "ls -a", broken  # the settings it had
+        [why] = broken["warnings"]
+        assert "config file is not used" in why and "earlier settings" in why and f"{config}: not valid TOML" in why
+        assert "\n" not in why and len(second.requests) == 3 and len(fake.requests) == 1
+        assert translate(shell, "list the files", cwd=str(tmp_path))["warnings"] == []
+    with open(paths.log_file()) as fh:
+        logged = fh.read()
+    assert f"settings reloaded from {config} (base_url changed)" in logged and "cannot be used" in logged
 
 
 def test_config_cli_shows_sources(shellper_env, monkeypatch):
