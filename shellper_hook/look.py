@@ -17,6 +17,7 @@ could not see it says (`short`), and the policy gets stricter for it.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import stat
 import time
@@ -85,6 +86,8 @@ class _Eyes:
         self._mounts = None
 
     def at(self, value: str) -> str:
+        if value == "~" or value.startswith("~/"):  # rendered unquoted: the shell expands it
+            return self.home + value[1:]
         return os.path.join(self.cwd, value)
 
     def lstat(self, path: str):
@@ -404,7 +407,11 @@ def _ago(mtime: float) -> str:
 
 
 def q(value: str) -> str:
-    """A name as the command has it: quoted unless plain (a literal ~ is quoted: it is not home)."""
+    """A name as the command has it: quoted unless plain; a leading ~ or ~/ is home, as the
+    command has it, and stays outside the quotes (any other ~ is quoted: it is not home)."""
+    if value == "~" or value.startswith("~/"):
+        rest = value[2:]
+        return "~/" + q(rest) if rest else value
     return value if value and all(c.isalnum() or c in "._-/+@" for c in value) else repr(value)
 
 
@@ -790,10 +797,16 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     st = eyes.stat(path) if value.endswith("/") else eyes.lstat(path)
     if st is None:
         return _fail(_gone(eyes, value, follow=value.endswith("/")) or f"{q(value)} is not there")
-    what = "lists every name under" if name == "None" else f"finds names containing {name!r} under"
+    glob = name != "None" and ("*" in name or "?" in name)
+    what = "lists every name under" if name == "None" else (
+        f"finds names matching {name!r} under" if glob else f"finds names containing {name!r} under")
+
+    def matches(entry_name: str) -> bool:
+        return name == "None" or (fnmatch.fnmatchcase(entry_name, name) if glob else name in entry_name)
+
     # find prints its start point too when it matches (its name as given, trailing slashes aside).
     start = os.path.basename(value.rstrip("/")) or value
-    found = 1 if name == "None" or name in start else 0
+    found = 1 if matches(start) else 0
     if not stat.S_ISDIR(st.st_mode):
         return Seen("reads", f"{what} {q(value)} ({_count(found)} right now)")
     left, stack, blocked = eyes.left, [path], 0
@@ -811,7 +824,7 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                         complete = False
                         stack = []
                         break
-                    if name == "None" or name in entry.name:
+                    if matches(entry.name):
                         found += 1
                     try:
                         if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_dev == device:

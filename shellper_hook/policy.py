@@ -341,7 +341,10 @@ class _Where:
         self._readings: dict = {}  # value -> readings: each check asks again, the links are read once
 
     def join(self, value: str) -> str:
-        """What the command itself names: the literal value from the shell's directory."""
+        """What the command itself names: the value from the shell's directory, a leading ~
+        or ~/ being home (render.path_word leaves it to the shell to expand)."""
+        if value == "~" or value.startswith("~/"):
+            return self.home + value[1:]
         return os.path.join(self.cwd, value)
 
     def expansions(self, value: str) -> list:
@@ -365,7 +368,7 @@ class _Where:
         """(absolute path, whether through symbolic links) for every way value may
         land: by name, as the kernel resolves it, and ~/$HOME/$PWD expanded."""
         if value not in self._readings:
-            literal = _lexical(value, self.cwd)
+            literal = _lexical(self.join(value))
             out = [(literal, False), (_real(self.join(value)), True), (_real(literal), True)]
             for path in self.expansions(value):
                 out += [(path, False), (_real(path), True)]
@@ -738,6 +741,6 @@ def _warnings(call: ToolCall, keys: list, where: _Where) -> list:
         value = args[key]
         if _lookalike(value) != unicodedata.normalize("NFC", value):
             notes.append(f"note: {_show(value)} uses look-alike characters (it is not {_show(_lookalike(value))})")
-        if where.expansions(value):
-            notes.append(f"note: {_show(value)} is taken literally: ~, $HOME and $PWD are not expanded")
+        if where.expansions(value) and not (value == "~" or value.startswith("~/")):
+            notes.append(f"note: {_show(value)} is taken literally: $HOME, $PWD and ~user are not expanded")
     return notes

@@ -20,6 +20,11 @@ from .tools import ToolCall
 
 _REDIRECT = object()  # an unquoted `>>` in a tokenized line
 
+
+class _Home(str):
+    """A word that starts with an unquoted ~ or ~/: the shell makes it home's path, which is
+    what a path argument means by it (render.path_word), never echo's text or grep's pattern."""
+
 # Unquoted characters whose meaning (operator, expansion, glob, comment,
 # history, zsh `=cmd`...) the tokenizer does not model: such a line is not a tool call.
 _UNMODELLED = frozenset("|&;<>()$`*?[]{}~#!^")
@@ -124,25 +129,31 @@ def _tokenize(line: str, quoting: _Quoting = _POSIX) -> list | None:
     """Words (str) and _REDIRECT markers, or None for anything not modelled."""
     tokens: list = []
     word: list = []
-    in_word = False
+    in_word = home = False
     start = 0  # where the current word begins in line
     i, n = 0, len(line)
     while i < n:
         c = line[i]
         if c in " \t":
             if in_word:
-                tokens.append("".join(word))
-                word, in_word = [], False
+                tokens.append(_word(word, home))
+                word, in_word, home = [], False, False
             i += 1
             continue
         if not in_word:
             start = i
+        if c == "~" and not in_word and (i + 1 == n or line[i + 1] in "/ \t"):
+            # A word's leading ~ or ~/ is home, as render.path_word writes it: the value keeps the ~.
+            word.append("~")
+            in_word = home = True
+            i += 1
+            continue
         if c == ">" and line.startswith(">>", i):
             if in_word:
                 if line[start:i].isascii() and line[start:i].isdigit():
                     return None  # `2>>f` redirects a file descriptor
-                tokens.append("".join(word))
-                word, in_word = [], False
+                tokens.append(_word(word, home))
+                word, in_word, home = [], False, False
             tokens.append(_REDIRECT)  # (`>>&`, fish's `>>?`: the next character is refused)
             i += 2
             continue
@@ -165,8 +176,13 @@ def _tokenize(line: str, quoting: _Quoting = _POSIX) -> list | None:
         # Quotes make a word even when empty; a joined line (backslash-newline) makes none.
         in_word = in_word or c in "'\"" or len(word) > had
     if in_word:
-        tokens.append("".join(word))
+        tokens.append(_word(word, home))
     return tokens
+
+
+def _word(parts: list, home: bool) -> str:
+    text = "".join(parts)
+    return _Home(text) if home else text
 
 
 def _operands(words: list, count: int) -> list | None:
@@ -254,6 +270,8 @@ def _parse_find(words):
             name = _glob_literal(pattern[1:-1])
             if name is not None and name != "None":  # "None" means "no -name": not expressible
                 return {"path": path, "name": name}
+        if ("*" in pattern or "?" in pattern) and not set("[\\").intersection(pattern) and pattern != "None":
+            return {"path": path, "name": pattern}  # a glob, as render.find_pattern keeps it
     return None
 
 
@@ -281,7 +299,7 @@ _REGEX_SPECIAL = set(".[]*^$\\")  # what grep's basic regular expressions give m
 def _parse_grep(words):
     fixed, words = _strip_option(words, ("-F",))
     ops = _operands(words, 2)
-    if ops is None:
+    if ops is None or isinstance(ops[0], _Home):
         return None
     if not fixed and _REGEX_SPECIAL.intersection(ops[0]):
         return None  # a regular expression: not the literal search the tool does
@@ -305,7 +323,7 @@ def _parse_echo(words):
     words, target = split
     # An option-like first word, or a backslash (zsh's echo expands it), means
     # something else than the content: only printf says that unambiguously.
-    if (words and words[0].startswith("-")) or any("\\" in w for w in words):
+    if (words and words[0].startswith("-")) or any("\\" in w for w in words) or any(isinstance(w, _Home) for w in words):
         return None
     return {"content": " ".join(words), "file_name": target}
 
@@ -315,7 +333,7 @@ def _parse_printf(words):
     if split is None:
         return None
     words, target = split
-    if len(words) != 2 or words[0] != "%s\\n":
+    if len(words) != 2 or words[0] != "%s\\n" or isinstance(words[1], _Home):
         return None
     return {"content": words[1], "file_name": target}
 

@@ -63,10 +63,21 @@ def _show(value) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
+def path_word(value: str, shell: str = "bash") -> str:
+    """A path as one word: quoted, except that a leading ~ or ~/ stays unquoted, so the shell
+    expands it to home as the model meant (`cd ~`, `cat ~/'my notes.txt'`)."""
+    if value == "~":
+        return "~"
+    if value.startswith("~/"):
+        rest = value[2:]
+        return "~/" + (quote(rest, shell) if rest else "")
+    return quote(value, shell)
+
+
 def _join(options: list, operands: list, shell: str = "bash") -> str:
     # An operand that looks like an option ("-rf") must stay an operand.
     dashdash = ["--"] if any(op.startswith("-") for op in operands) else []
-    return " ".join([*options, *dashdash, *(quote(op, shell) for op in operands)])
+    return " ".join([*options, *dashdash, *(path_word(op, shell) for op in operands)])
 
 
 def _check_name(tool: str, key: str, value: str) -> None:
@@ -93,12 +104,19 @@ def _find(a: dict, shell: str) -> str:
         raise WrongType("find cannot search a path starting with '-'")
     if path in FIND_EXPR:
         raise WrongType(f"find reads the path {path!r} as part of its expression, not as a path")
-    words = ["find", quote(path, shell)]
+    words = ["find", path_word(path, shell)]
     if name != "None":
-        # The model learned NAME as a literal part of a name: escape what find's
-        # pattern would read as a wildcard.
-        words += ["-name", quote(f"*{glob_escape(name)}*", shell)]
+        words += ["-name", quote(find_pattern(name), shell)]
     return " ".join(words)
+
+
+def find_pattern(name: str) -> str:
+    """find's -name pattern for the model's name: a name holding * or ? is the glob the user
+    meant (`*.py`); any other is a literal part of a name, with what find would read as a
+    wildcard escaped."""
+    if ("*" in name or "?" in name) and not set("[\\").intersection(name):
+        return name
+    return f"*{glob_escape(name)}*"
 
 
 _GLOB_SPECIAL = "\\*?["
@@ -124,7 +142,13 @@ def _echo(a: dict, shell: str) -> str:
         raise WrongType(
             f"the model asked echo to write to {_show(target)}, which bash opens as a network connection"
         )
-    return f"{line} >> {quote(target, shell)}"
+    return f"{line} >> {path_word(target, shell)}"
+
+
+def _grep(a: dict, shell: str) -> str:
+    pattern, file = a["pattern"], a["file_name"]
+    dashdash = ["--"] if pattern.startswith("-") or file.startswith("-") else []
+    return " ".join(["grep", "-F", *dashdash, quote(pattern, shell), path_word(file, shell)])
 
 
 def _tail(a: dict, shell: str) -> str:
@@ -165,7 +189,7 @@ _RENDER = {
     "echo": lambda a, r, sh: _echo(a, sh),
     "find": lambda a, r, sh: _find(a, sh),
     # -F: the model learned the pattern as a literal string, not a regular expression.
-    "grep": lambda a, r, sh: _join(["grep", "-F"], [a["pattern"], a["file_name"]], sh),
+    "grep": lambda a, r, sh: _grep(a, sh),
     "ls": lambda a, r, sh: " ".join(_flag(a, "a", "ls", "-a")),
     "mkdir": lambda a, r, sh: _join(["mkdir"], [a["dir_name"]], sh),
     "mv": lambda a, r, sh: _join(["mv"], [a["source"], a["destination"]], sh),

@@ -452,8 +452,9 @@ class Judge:
         return path[len(self.top) + 1:]
 
     def real_rel(self, value: str) -> str | None:
-        """A call's path argument, links resolved as they were before the run -> relative to top."""
-        path = os.path.join(self.cwd, value)
+        """A call's path argument, links resolved as they were before the run -> relative to top
+        (a leading ~ or ~/ is home: the command leaves it to the shell)."""
+        path = self.home + value[1:] if value == "~" or value.startswith("~/") else os.path.join(self.cwd, value)
         parts = os.path.normpath(path)
         # Resolve through the before snapshot's links (the tree may be gone now).
         rel = self.rel(parts)

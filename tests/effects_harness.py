@@ -163,11 +163,14 @@ class Place:
     text: str
 
 
-def resolve(value: str, cwd: str, pid: int, follow_last: bool = True) -> Place:
+def resolve(value: str, cwd: str, pid: int, follow_last: bool = True, home: str | None = None) -> Place:
     """Where value lands for a process started by the shell (pid) in cwd, the way
     the kernel walks it: symbolic links followed (the last one only when
     follow_last or a slash follows), /proc/self|thread-self|pid/cwd|root and
-    /dev/fd, /dev/std* seen from that process."""
+    /dev/fd, /dev/std* seen from that process. A leading ~ or ~/ is home (the
+    renderer leaves it unquoted for the shell to expand)."""
+    if home is not None and (value == "~" or value.startswith("~/")):
+        value = home + value[1:]
     stack = [] if value.startswith("/") else [c for c in cwd.split("/") if c]
     todo = collections.deque(value.split("/"))
     trailing = value.endswith("/")

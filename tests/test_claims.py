@@ -421,6 +421,14 @@ CASES = [
       files={"t/s/f": "f\n", "t/mine": "m\n"}, modes={"t/s": 0o1777, "t/s/f": 0o666}, owners={"t/s": 0, "t/s/f": 0},
       recursive=True),
 
+    # ---- the model's ~ and globs, as the user meant them (issue 21)
+    C("cd ~", "cd", {"folder": "~"}),
+    C("cat ~/w/notes.txt (the tree's top is ~/w)", "cat", {"file_name": "~/w/notes.txt"}, files={"notes.txt": "notes\n"}),
+    C("echo >> ~/w/notes.txt", "echo", {"content": "more", "file_name": "~/w/notes.txt"}, files={"notes.txt": "notes\n"}),
+    C("find names matching *.py", "find", {"path": ".", "name": "*.py"},
+      files={"a.py": "", "b.txt": "", "src/c.py": "", "src/d.pyc": ""}),
+    C("find names matching a?c", "find", {"path": ".", "name": "a?c"}, files={"abc": "", "axc": "", "abbc": ""}),
+
 ]
 
 

@@ -60,15 +60,15 @@ def test_autostart_and_private_socket(env, fake, tmp_path):
 
 def test_warning_and_refusal_travel_to_the_client(env, fake, tmp_path):
     fake.answer("delete everything", "rm", {"file_name": "/"})
-    fake.answer("show notes", "cat", {"file_name": "~/notes.txt"})
+    fake.answer("show notes", "cat", {"file_name": "$HOME/notes.txt"})
     with fake_shell() as shell:
         refused = translate(shell, "delete everything", cwd=str(tmp_path))
         warned = translate(shell, "show notes", cwd=str(tmp_path))
     assert not refused["ok"] and refused["kind"] == "refused"
     assert "\n" not in refused["error"] and "/" in refused["error"]
-    assert warned["ok"] and warned["command"] == "cat '~/notes.txt'"
-    assert warned["effect"] == "fails: '~/notes.txt' is not there"
-    assert warned["warnings"] == ["note: '~/notes.txt' is taken literally: ~, $HOME and $PWD are not expanded"]
+    assert warned["ok"] and warned["command"] == "cat '$HOME/notes.txt'"
+    assert warned["effect"] == "fails: '$HOME/notes.txt' is not there"
+    assert warned["warnings"] == ["note: '$HOME/notes.txt' is taken literally: $HOME, $PWD and ~user are not expanded"]
 
 
 def test_start_race_gives_exactly_one_daemon(env):

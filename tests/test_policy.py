@@ -328,7 +328,8 @@ def test_the_effect_line_says_the_outcome_first(fs, name, args, expected):
 
 
 @pytest.mark.parametrize("name,args,expected", [
-    ("cat", {"file_name": "~/notes.txt"}, "note: '~/notes.txt' is taken literally: ~, $HOME and $PWD are not expanded"),
+    ("cat", {"file_name": "$HOME/notes.txt"},
+     "note: '$HOME/notes.txt' is taken literally: $HOME, $PWD and ~user are not expanded"),
     ("cat", {"file_name": "ｎｏｔｅｓ.txt"}, "note: 'ｎｏｔｅｓ.txt' uses look-alike characters (it is not 'notes.txt')"),
 ])
 def test_warnings(fs, name, args, expected):

@@ -319,7 +319,7 @@ class Harness:
         w = self.world
         for _key, value in self._paths(shell, call):
             for follow in (True, False):
-                place = fx.resolve(value, cwd, shell.pid, follow)
+                place = fx.resolve(value, cwd, shell.pid, follow, home=self.world.home)
                 if place.kind == "path" and fx.under(place.text, w.top) and place.text != w.top:
                     continue
                 if place.kind == "missing":
@@ -346,7 +346,7 @@ class Harness:
             if call.name == "echo" and value == "None":
                 continue
             for follow in (True, False):
-                place = fx.resolve(value, cwd, shell.pid, follow)
+                place = fx.resolve(value, cwd, shell.pid, follow, home=self.world.home)
                 if place.kind == "path":
                     named.append(place.text)
         return named
@@ -396,7 +396,7 @@ class Harness:
                 return None if out == want else f"printed {out!r}, the call says {want!r}"
             if a["file_name"].endswith(("/", "/.", "/..")) or a["file_name"] in (".", ".."):
                 return None  # names a folder: echo fails, and should
-            place = fx.resolve(a["file_name"], cwd, shell.pid)
+            place = fx.resolve(a["file_name"], cwd, shell.pid, home=self.world.home)
             if place.kind == "stdio" and place.text == "1":
                 return None if out == want else f"printed {out!r}, the call says {want!r}"
             if place.kind != "path" or not fx.under(place.text, w.top):
@@ -411,7 +411,7 @@ class Harness:
             if got is None or got[0] != "f" or got[1] != expected:
                 return f"{w.show(place.text)} holds {got[1] if got else None!r}, the call says {expected!r}"
         elif call.name == "cat":
-            place = fx.resolve(a["file_name"], cwd, shell.pid)
+            place = fx.resolve(a["file_name"], cwd, shell.pid, home=self.world.home)
             if place.kind == "path" and fx.under(place.text, w.top):
                 before = w.pristine.get(os.path.relpath(place.text, w.top))
                 if before and before[0] == "f" and out != before[1]:
@@ -420,7 +420,7 @@ class Harness:
             key = "dir_name" if call.name == "mkdir" else "file_name"
             if call.name == "touch" and a[key].endswith(("/", "/.", "/..")):
                 return None
-            place = fx.resolve(a[key], cwd, shell.pid, follow_last=call.name == "touch")
+            place = fx.resolve(a[key], cwd, shell.pid, follow_last=call.name == "touch", home=self.world.home)
             if place.kind != "path" or not fx.under(place.text, w.top) or place.text == w.top:
                 return None
             if w.pristine.get(os.path.relpath(place.text, w.top)) is None and parent_is_dir(place.text):

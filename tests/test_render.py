@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from shellper_hook import tools
 from shellper_hook.errors import AnswerError, UnknownArgument, UnknownTool, WrongType
+from shellper_hook.readback import read_back
 from shellper_hook.readback import read_back as from_bash
-from shellper_hook.render import glob_escape, quote, to_bash, to_shell
+from shellper_hook.render import find_pattern, quote, to_bash, to_shell
 from shellper_hook.tools import ToolCall
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "bfcl_fs_calls.jsonl")
@@ -67,14 +68,20 @@ HOSTILE = [
 ]
 
 
-def expected_argv(call: ToolCall, recursive: bool = False):
-    """(argv after the command word, redirect target) as the table in tools.md says."""
-    a = call.with_defaults().arguments
+def expected_argv(call: ToolCall, recursive: bool = False, home: str | None = None):
+    """(argv after the command word, redirect target) as the table in tools.md says; a path
+    that starts with ~ or ~/ is home's (render.path_word leaves that ~ to the shell)."""
+    a = dict(call.with_defaults().arguments)
     name = call.name
+    if home is not None:
+        for key in ("file_name", "file_name1", "file_name2", "folder", "dir_name", "source", "destination", "path"):
+            value = a.get(key)
+            if isinstance(value, str) and (value == "~" or value.startswith("~/")):
+                a[key] = home + value[1:]
     if name == "echo":
         return [a["content"]], (None if a["file_name"] == "None" else a["file_name"])
     if name == "find":
-        pattern = [] if a["name"] == "None" else ["-name", "*" + glob_escape(a["name"]) + "*"]
+        pattern = [] if a["name"] == "None" else ["-name", find_pattern(a["name"])]
         return [a["path"], *pattern], None
     options, operands = {
         "cat": ([], ["file_name"]),
@@ -137,7 +144,7 @@ def run_argv(line: str, name: str, tmp_path, shell: str = "bash"):
 
 def assert_argv(call, tmp_path, shell="bash", recursive=False):
     line = to_shell(call, "fish" if shell == "fish" else "bash", allow_recursive=recursive)
-    want, target = expected_argv(call, recursive)
+    want, target = expected_argv(call, recursive, home=str(tmp_path / "home"))
     word = call.name
     if call.name == "echo" and line.startswith("printf '%s\\n' "):
         word, want = "printf", ["%s\\n", *want]  # the literal form of option-like content
@@ -369,6 +376,8 @@ def test_hostile_values_reach_the_command_as_single_inert_words(shell, tmp_path)
             with pytest.raises(WrongType, match="find cannot search a path starting with '-'"):
                 to_bash(call)
             continue
+        if call.name == "echo" and call.arguments.get("file_name") == "~":
+            continue  # >> onto home, a folder: it fails, as the effect line says
         assert_argv(call, tmp_path, shell)
         if call.name == "rm":
             assert_argv(call, tmp_path, shell, recursive=True)
@@ -397,8 +406,8 @@ def _sh(line, cwd, home):
     return subprocess.run(["bash", "--norc", "--noprofile", "-c", line], cwd=cwd, env=env, capture_output=True, timeout=10)
 
 
-# file-name-safe hostile values: no "/", not "." or "..", not a stdin "-"
-FILE_NAMES = [v for v in HOSTILE if "/" not in v] + ["-", "+1"]
+# file-name-safe hostile values: no "/", not "." or "..", not a stdin "-", not ~ (home, as meant)
+FILE_NAMES = [v for v in HOSTILE if "/" not in v and v != "~"] + ["-", "+1"]
 
 
 @pytest.mark.parametrize("value", FILE_NAMES)
@@ -597,8 +606,6 @@ def test_from_bash_recognises_the_tool_shapes(line, name, args):
         "cat a?",
         "cat [ab]",
         "cat {a,b}",
-        "cat ~",
-        "cat ~/f",
         "cat a=~/f",
         "cat !!",
         'cat "a!"',
@@ -638,8 +645,6 @@ def test_from_bash_recognises_the_tool_shapes(line, name, args):
         "wc -l -w f",
         "wc -lw f",
         "find . -name test",
-        "find . -name '*'",
-        "find . -name '*None*'",  # "None" means no -name
         "find . -type f",
         "find . -name '*x*' -delete",
         "find . -exec rm {} ;",
@@ -716,6 +721,15 @@ def tool_calls(draw):
     return ToolCall(name, args)
 
 
+def _reads_back(call: ToolCall, line: str, shell: str = "bash") -> bool:
+    """line reads back as call; a find glob may read back as another name with the same
+    command (`*foo*` is both the glob and "names containing foo")."""
+    back = from_bash(line, shell)
+    if back == call.with_defaults():
+        return True
+    return call.name == "find" and back is not None and to_shell(back, shell) == line
+
+
 @settings(max_examples=1500, deadline=None)
 @given(tool_calls())
 def test_from_bash_inverts_to_bash(call):
@@ -723,7 +737,7 @@ def test_from_bash_inverts_to_bash(call):
         line = to_bash(call)
     except WrongType:
         assume(False)
-    assert from_bash(line) == call.with_defaults()
+    assert _reads_back(call, line), line
     if call.name == "rm":
         assert from_bash(to_bash(call, allow_recursive=True)) == call.with_defaults()
 
@@ -761,8 +775,9 @@ def test_what_from_bash_accepts_is_what_the_shell_runs(shell, rest, tmp_path):
     """The tokenizer agrees with the real shell on every line it accepts."""
     for name, line in (("cat", "cat " + rest), ("echo", "echo " + rest), ("grep", "grep " + rest + " f.txt")):
         call = from_bash(line)
-        if call is None or call.arguments.get("file_name") in (".", ".."):
-            continue  # (echo >> . fails: a directory)
+        if call is None or call.arguments.get("file_name") in (".", "..") or (
+                name == "echo" and call.arguments["file_name"].startswith("~")):
+            continue  # (a redirect into home lands outside the work folder this test watches)  # (echo >> . fails: a directory)
         got = run_argv(line, name, tmp_path, shell)
         if name == "echo":
             target = call.arguments["file_name"]
@@ -771,7 +786,7 @@ def test_what_from_bash_accepts_is_what_the_shell_runs(shell, rest, tmp_path):
             else:  # the words went into the named file
                 assert got[1] == target and " ".join(got[2].split("\0")[:-1]) == call.arguments["content"]
         else:
-            want, _ = expected_argv(call)
+            want, _ = expected_argv(call, home=str(tmp_path / "home"))
             assert _operands_of(name, got[0]) == _operands_of(name, want), line
 
 
@@ -878,6 +893,8 @@ def test_hostile_values_reach_the_fish_command_as_single_inert_words(tmp_path):
     for call in calls:
         if call.name == "find" and call.arguments.get("path", "").startswith("-"):
             continue  # refused for every shell (tested above)
+        if call.name == "echo" and call.arguments.get("file_name") == "~":
+            continue  # >> onto home, a folder: it fails, as the effect line says
         assert_argv(call, tmp_path, "fish")
         if call.name == "rm":
             assert_argv(call, tmp_path, "fish", recursive=True)
@@ -910,7 +927,7 @@ def test_every_benchmark_and_hostile_call_round_trips_in_fish():
             line = to_shell(call, "fish")
         except WrongType:
             continue
-        assert from_bash(line, "fish") == call.with_defaults(), line
+        assert _reads_back(call, line, "fish"), line
         if call.name == "rm":
             assert from_bash(to_shell(call, "fish", allow_recursive=True), "fish") == call.with_defaults()
 
@@ -922,7 +939,7 @@ def test_fish_read_back_inverts_the_fish_form(call):
         line = to_shell(call, "fish")
     except WrongType:
         assume(False)
-    assert from_bash(line, "fish") == call.with_defaults()
+    assert _reads_back(call, line, "fish"), line
 
 
 @pytest.mark.parametrize(
@@ -946,7 +963,7 @@ def test_fish_read_back_recognises_hand_edits(line, name, args):
 @pytest.mark.parametrize(
     "line",
     [
-        "cat $HOME", "cat (ls)", "cat $(ls)", 'cat "$x"', "cat *.txt", "cat a?", "cat {a,b}", "cat ~/x",
+        "cat $HOME", "cat (ls)", "cat $(ls)", 'cat "$x"', "cat *.txt", "cat a?", "cat {a,b}",
         "cat %self", "cat a\\nb", "cat a\\x41", "cat a | sort", "cat a; rm b", "cat a && rm b",
         "cat a &", "cat a >f", "cat a 2>>f", "echo a >>? f", "echo a ^f", "cat 'open", 'cat "open',
         "cat a #c", "cat a\nrm b", "cat a\\", "cat \"a\\\nb\"", "command cat a", "cat ! a",
@@ -979,8 +996,9 @@ _FISH_TYPED = st.lists(
 def test_what_fish_read_back_accepts_is_what_fish_runs(rest, tmp_path):
     for name, line in (("cat", "cat " + rest), ("echo", "echo " + rest), ("grep", "grep " + rest + " f.txt")):
         call = from_bash(line, "fish")
-        if call is None or call.arguments.get("file_name") in (".", ".."):
-            continue
+        if call is None or call.arguments.get("file_name") in (".", "..") or (
+                name == "echo" and call.arguments["file_name"].startswith("~")):
+            continue  # (a redirect into home lands outside the work folder this test watches)
         got = run_argv(line, name, tmp_path, "fish")
         if name == "echo":
             target = call.arguments["file_name"]
@@ -989,14 +1007,15 @@ def test_what_fish_read_back_accepts_is_what_fish_runs(rest, tmp_path):
             else:
                 assert got[1] == target and " ".join(got[2].split("\0")[:-1]) == call.arguments["content"]
         else:
-            want, _ = expected_argv(call)
+            want, _ = expected_argv(call, home=str(tmp_path / "home"))
             assert _operands_of(name, got[0]) == _operands_of(name, want), line
 
 
 @pytest.mark.parametrize("shell", [s for s in ("bash", "zsh", "fish") if shutil.which(s)])
 def test_grep_and_find_match_literally_as_the_model_learned(shell, tmp_path):
     """The benchmark's reference matches grep's pattern and find's name as literal
-    substrings: `a.c` must not match `abc`, `[x]` not `x`, `r*` not `rrr`."""
+    substrings: `a.c` must not match `abc`, `[x]` not `x`; a find name holding * or ?
+    (the benchmark's never do) is the glob the user meant (issue 21): `*.txt`."""
     (tmp_path / "notes.txt").write_text("abc\na.c\nx\n[x]\nrrr\nr*\n")
     for name in ("abc", "a.c", "x", "[x]", "rrr", "r*", "q?z", "qaz"):
         (tmp_path / f"f-{name}").touch()
@@ -1010,6 +1029,23 @@ def test_grep_and_find_match_literally_as_the_model_learned(shell, tmp_path):
     assert run(ToolCall("grep", {"pattern": "a.c", "file_name": "notes.txt"})) == ["a.c"]
     assert run(ToolCall("grep", {"pattern": "[x]", "file_name": "notes.txt"})) == ["[x]"]
     assert run(ToolCall("grep", {"pattern": "r*", "file_name": "notes.txt"})) == ["r*"]
-    assert run(ToolCall("find", {"path": ".", "name": "r*"})) == ["./f-r*"]
+    assert run(ToolCall("find", {"path": ".", "name": "*.txt"})) == ["./notes.txt"]
+    assert run(ToolCall("find", {"path": ".", "name": "f-q?z"})) == ["./f-q?z", "./f-qaz"]
     assert run(ToolCall("find", {"path": ".", "name": "[x]"})) == ["./f-[x]"]
-    assert run(ToolCall("find", {"path": ".", "name": "q?z"})) == ["./f-q?z"]
+    assert run(ToolCall("find", {"path": ".", "name": "rr"})) == ["./f-rrr"]
+
+
+@pytest.mark.parametrize("shell", ["bash", "fish"])
+def test_home_and_globs_the_model_meant_round_trip(shell):
+    """`~` is home and `*.py` a glob, as the user meant (issue 21): rendered so, read back so."""
+    for call, line in [
+        (ToolCall("cd", {"folder": "~"}), "cd ~"),
+        (ToolCall("cat", {"file_name": "~/notes.txt"}), "cat ~/notes.txt"),
+        (ToolCall("cat", {"file_name": "~/my notes.txt"}), "cat ~/'my notes.txt'"),
+        (ToolCall("find", {"path": ".", "name": "*.py"}), "find . -name '*.py'"),
+        (ToolCall("find", {"path": "~", "name": "a?c"}), "find ~ -name 'a?c'"),
+    ]:
+        assert to_shell(call, shell) == line
+        assert read_back(line, shell) == call.with_defaults(), line
+    assert to_shell(ToolCall("cat", {"file_name": "~root"}), shell) == "cat '~root'"  # not home: literal
+    assert to_shell(ToolCall("grep", {"pattern": "~/x", "file_name": "~/y"}), shell) == "grep -F '~/x' ~/y"
