@@ -158,7 +158,9 @@ _JOBS = (
         r"\b(download|upload)(?:ing)?\b", r"\b(https?://\S+)", r"\bconnect\s+to\b[^,;]*?\b(server|host)\b",
     )),
     ("installing packages", "your package manager (apt, pip, npm, ...)", (
-        r"\b(install|uninstall|reinstall)(?:ing)?\b", r"\b(?:update|upgrade)\b[^,;]*?\b(packages?|system)\b",
+        # As a verb ("install numpy", "how do I install it"), not a noun ("right after the install").
+        r"(?:^\s*(?:please\s+)?|\b(?:to|and|then|you|i|we|me)\s+)((?:un|re)?install)(?:ing)?\b",
+        r"\b(?:update|upgrade)\b[^,;]*?\b(packages?|system)\b",
     )),
     ("git", "git", (
         r"\b(commit|push|rebase|checkout|stash)\b", r"\bclone\b[^,;]*?\b(repo|repository|github|gitlab)",

@@ -154,6 +154,8 @@ OUT_OF_REACH = [
     ("copy curl.txt to backup", None, None),
     ("show the zip folder", None, None),
     ("find files named install", None, None),
+    ("go into reports right after fisher install", None, None),
+    ("how do I install numpy", "packages", "package manager"),
     ("delete the old download folder", None, None),
     ("show the git config file", None, None),
     ("make a folder called tar", None, None),
