@@ -1,9 +1,9 @@
 """The effect line: what a validated call will do to the real files, in plain words.
 
-The words are look.py's prediction, outcome first: "fails: docs already exists
-(a folder); nothing is made" when the command will fail, else the kind of
-effect ("reads:", "moves the shell:", "creates:", "changes:", "deletes:",
-"asks first:") and what happens to which files. It never raises.
+The words are look.py's prediction, outcome first (look.KINDS): "fails: docs
+already exists (a folder); nothing is made", "fails part-way:", "asks first:",
+"may fail:", "waits:", or what it does ("reads:", "moves the shell:",
+"creates:", "changes:", "deletes:") to which files. It never raises.
 """
 
 from __future__ import annotations
