@@ -83,7 +83,6 @@ class _Eyes:
         self.max_entries = max_entries
         self.until = time.monotonic() + deadline
         self.short = ""
-        self._mounts = None
 
     def at(self, value: str) -> str:
         if value == "~" or value.startswith("~/"):  # rendered unquoted: the shell expands it
@@ -139,15 +138,9 @@ class _Eyes:
             return True
         return False
 
-    def mounts(self) -> list:
-        """(mount point, fs type), longest first."""
-        if self._mounts is None:
-            self._mounts = mounts()
-        return self._mounts
-
     def fs_type(self, path: str) -> str:
         real = os.path.realpath(path)
-        for point, kind in self.mounts():
+        for point, kind in mounts():
             if real == point or real.startswith(point.rstrip("/") + "/"):
                 return kind
         return ""
@@ -179,7 +172,6 @@ class _Eyes:
             listable = self.can(folder, os.R_OK) and self.can(folder, os.X_OK)
             writable = self.can(folder, os.W_OK) and self.can(folder, os.X_OK)
             record = folders[folder] = [parent, 0, listable, writable, [], 0]
-            files_before = 0
             # A sticky folder of someone else's: only the owner of an entry may remove it.
             fst = self.lstat(folder)
             sticky = fst is not None and fst.st_mode & stat.S_ISVTX and uid not in (0, fst.st_uid)
@@ -192,8 +184,7 @@ class _Eyes:
                 tree.complete = False
                 continue
             if not writable:
-                tree.fixed.append(folder)  # its entries cannot be removed (if it has any: see below)
-                tree.protected_dirs.append(folder)
+                tree.protected_dirs.append(folder)  # rm asks; its entries cannot be removed
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
@@ -240,7 +231,7 @@ class _Eyes:
                 tree.blocked.append(folder)
                 tree.complete = False
             finally:
-                tree.files += record[1] - files_before
+                tree.files += record[1]
                 tree.size, size = tree.size + size, 0
         self.left = left
         # What rm -r removes: a file where its folder can be listed and written; a
@@ -256,7 +247,7 @@ class _Eyes:
             gone[folder] = (listable and (writable or empty) and not stuck and folder not in stuck_names
                             and all(gone.get(c, False) for c in children))
         tree.emptied = gone.get(top, False)
-        tree.fixed = [f for f in tree.fixed if folders[f][1] or folders[f][4]]
+        tree.fixed = [f for f in tree.protected_dirs if folders[f][1] or folders[f][4]]
         return tree
 
     def _landing(self, tree: Tree, into: str, name: str, is_dir: bool, into_ok: bool) -> str | None:
@@ -362,8 +353,19 @@ def _groups() -> list:
     return _GROUPS
 
 
+_MOUNTS: list = [float("-inf"), []]  # when read, and what
+
+
 def mounts() -> list:
-    """(mount point, fs type) of this machine's mounts, longest point first ([] where unknown)."""
+    """(mount point, fs type) of this machine's mounts, longest point first ([] where unknown);
+    read again at most once a second (the look and the policy ask at every suggestion)."""
+    now = time.monotonic()
+    if now - _MOUNTS[0] > 1.0:
+        _MOUNTS[:] = [now, _read_mounts()]
+    return _MOUNTS[1]
+
+
+def _read_mounts() -> list:
     found = []
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
@@ -510,7 +512,7 @@ def _shown_parent(value: str) -> str:
 # ---------------------------------------------------------------- per tool
 
 
-def _what(eyes: _Eyes, path: str, value: str, st) -> str:
+def _what(value: str, st) -> str:
     if stat.S_ISLNK(st.st_mode):
         return f"the link {q(value)} (not what it points to)"
     if not stat.S_ISREG(st.st_mode):
@@ -524,9 +526,9 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     st = eyes.lstat(path.rstrip("/") or "/")
     if _dot(value):
         return _fail(f"rm refuses to remove a name ending in . or .. ({q(value)}); nothing is deleted")
-    why = _gone(eyes, value, follow=value.endswith("/")) if st is not None else _gone(eyes, value, follow=False)
+    why = _gone(eyes, value, follow=st is not None and value.endswith("/"))
     if st is None or why:
-        return _fail(f"{why or _gone(eyes, value, follow=False)}; nothing is deleted")
+        return _fail(f"{why}; nothing is deleted")
     is_link = stat.S_ISLNK(st.st_mode)
     target_st = eyes.stat(path) if is_link else st
     via_slash = is_link and value.endswith("/") and target_st is not None and stat.S_ISDIR(target_st.st_mode)
@@ -582,7 +584,7 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
     if why or _sticky_blocks(eyes, _parent(path), st):
         return _fail(f"{why or 'no permission to delete it (a sticky folder of someone else)'}; {q(value)} stays")
-    what = _what(eyes, path, value, st)
+    what = _what(value, st)
     if not is_link and not eyes.can(path, os.W_OK):
         return Seen("asks first", f"rm asks before deleting the write-protected {what}; answer y to delete it")
     return Seen("deletes", what)
@@ -751,8 +753,8 @@ def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("moves the shell", f"goes to {eyes.show(path)}{via}")
 
 
-def _readable(eyes: _Eyes, value: str, tool: str) -> str:
-    """Why tool cannot read the file value ("" if it can)."""
+def _readable(eyes: _Eyes, value: str) -> str:
+    """Why a tool cannot read the file value ("" if it can)."""
     path = eyes.at(value)
     st = eyes.stat(path)
     why = _gone(eyes, value)
@@ -767,7 +769,7 @@ def _readable(eyes: _Eyes, value: str, tool: str) -> str:
 
 def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     value, want = a["file_name"], a["lines"]
-    why = _readable(eyes, value, "tail")
+    why = _readable(eyes, value)
     if why:
         return _fail(why)
     piped = _pipe(eyes, value, "tail")
@@ -855,7 +857,7 @@ def _pipe(eyes: _Eyes, value: str, tool: str) -> Seen | None:
 def _reader(words, tool):
     def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         key = "file_name"
-        why = _readable(eyes, a[key], "")
+        why = _readable(eyes, a[key])
         return _fail(why) if why else (_pipe(eyes, a[key], tool) or Seen("reads", words(a)))
 
     return describe
@@ -867,7 +869,7 @@ def _diff(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         path = eyes.at(value)
         st = eyes.stat(path)
         if st is None:
-            return _fail(_readable(eyes, value, "diff"))
+            return _fail(_readable(eyes, value))
         if not eyes.can(path, os.R_OK):
             return _fail(f"no permission to read {q(value)}")
         piped = _pipe(eyes, value, "diff")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import time
 import unicodedata
 
 from .errors import Refused
@@ -235,16 +234,10 @@ def _per_process(path: str) -> str | None:
     return None
 
 
-_MOUNTS: list = [0.0, []]  # when read, [(point, "proc" | "devtmpfs")]
-
-
 def _pseudo_mounts() -> list:
-    """procfs and devtmpfs mounts other than /proc and /dev (read again after a second)."""
-    now = time.monotonic()
-    if now - _MOUNTS[0] > 1.0:
-        _MOUNTS[:] = [now, [(point.rstrip("/"), kind) for point, kind in mounts()
-                            if kind in ("proc", "devtmpfs") and point not in ("/proc", "/dev") and point != "/"]]
-    return _MOUNTS[1]
+    """procfs and devtmpfs mounts other than /proc and /dev (look.mounts reads them)."""
+    return [(point.rstrip("/"), kind) for point, kind in mounts()
+            if kind in ("proc", "devtmpfs") and point not in ("/proc", "/dev", "/")]
 
 
 def _real(path: str) -> str:
