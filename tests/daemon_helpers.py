@@ -86,6 +86,18 @@ def fake_shell():
         proc.wait()
 
 
+@contextlib.contextmanager
+def fake_shells(n):
+    """n live processes standing in for n terminals' shells (their PIDs are the sessions)."""
+    procs = [subprocess.Popen(["sleep", "600"]) for _ in range(n)]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def shellper(*args, env=None, cwd=None, timeout=60, input=None):
     """Run the real `shellper` console script."""
     return subprocess.run(

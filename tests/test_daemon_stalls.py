@@ -4,7 +4,6 @@ request it hits at most, never another terminal's answer or the daemon's exit.""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import subprocess
@@ -14,24 +13,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from daemon_helpers import in_process_daemon, shellper, wait_until
+from daemon_helpers import fake_shells, in_process_daemon, shellper, wait_until
 
 from shellper_hook import client, paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUCK = "could not finish looking at the files"
-
-
-@contextlib.contextmanager
-def shells(n):
-    """n live processes standing in for n terminals' shells (their PIDs are the sessions)."""
-    procs = [subprocess.Popen(["sleep", "120"]) for _ in range(n)]
-    try:
-        yield [p.pid for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
 
 
 def translate(session, cwd, text="where am I", timeout=10.0):
@@ -68,7 +55,7 @@ def test_stuck_looks_never_take_another_terminals_answer(shellper_env, fake, mon
     n = min(32, (os.cpu_count() or 1) + 4) + 1
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(n + 1) as pids, ThreadPoolExecutor(n) as pool:
+        with fake_shells(n + 1) as pids, ThreadPoolExecutor(n) as pool:
             waiting = [pool.submit(translate, pid, stuck, "where am I", 30) for pid in pids[:n]]
             got = 0
             while got < n and entered.acquire(timeout=5):
@@ -101,7 +88,7 @@ def test_stop_ends_a_daemon_with_a_stuck_look(env, tmp_path):
                             env=dict(os.environ, PYTHONPATH=ROOT))
     try:
         assert wait_until(lambda: os.path.exists(paths.socket_path()), 10)
-        with shells(1) as (pid,):
+        with fake_shells(1) as (pid,):
             reply = translate(pid, tmp_path, timeout=10)
         assert reply["ok"] is False and STUCK in reply["error"], reply
         r = shellper("stop")
@@ -120,7 +107,7 @@ def _notes(replies, word):
 def test_a_database_locked_by_another_program_never_holds_up_a_translate(shellper_env, fake, monkeypatch, tmp_path):
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(1) as (pid,):
+        with fake_shells(1) as (pid,):
             assert translate(pid, tmp_path)["ok"]
             other = sqlite3.connect(paths.store_file(), isolation_level=None)
             other.execute("BEGIN IMMEDIATE")  # another program's write transaction, held throughout
@@ -159,7 +146,7 @@ def test_a_garbage_database_is_kept_aside_and_said_once(shellper_env, fake, monk
         fh.write(garbage)
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(1) as (pid,):
+        with fake_shells(1) as (pid,):
             replies = [translate(pid, tmp_path) for _ in range(2)]
         assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies
         aside = _assert_kept_aside(garbage)
@@ -172,7 +159,7 @@ def test_a_garbage_database_is_kept_aside_and_said_once(shellper_env, fake, monk
 def test_a_database_damaged_while_in_use_is_kept_aside_and_a_new_one_started(shellper_env, fake, monkeypatch, tmp_path):
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(1) as (pid,):
+        with fake_shells(1) as (pid,):
             assert translate(pid, tmp_path)["ok"]
             store = paths.store_file()
             other = sqlite3.connect(store, isolation_level=None)  # another program writes: the daemon reads anew
@@ -202,7 +189,7 @@ def test_on_a_full_disk_the_suggestion_still_comes_and_it_is_said_once(shellper_
     monkeypatch.setattr(SessionStore, "set_pending", full)
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(1) as (pid,):
+        with fake_shells(1) as (pid,):
             replies = [translate(pid, tmp_path) for _ in range(3)]
         assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies
         notes = _notes(replies, "disk is full")
@@ -227,7 +214,7 @@ def test_a_database_that_does_not_answer_never_holds_up_a_translate(shellper_env
     monkeypatch.setattr(SessionStore, "history", history)
     _, stop = in_process_daemon(monkeypatch, fake)
     try:
-        with shells(2) as pids:
+        with fake_shells(2) as pids:
             replies = [translate(pid, tmp_path, timeout=5) for pid in pids]
             assert not release.is_set()
         assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies
@@ -240,7 +227,7 @@ def test_a_database_that_does_not_answer_never_holds_up_a_translate(shellper_env
 def test_a_database_that_cannot_be_opened_still_leaves_suggestions(env, tmp_path):
     """The daemon starts without history (here a folder stands at the database's path), and says so once."""
     os.makedirs(paths.store_file(), mode=0o700)
-    with shells(1) as (pid,):
+    with fake_shells(1) as (pid,):
         replies = [client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "where am I"},
                                   timeout=20) for _ in range(2)]
     assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies

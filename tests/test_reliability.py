@@ -7,7 +7,6 @@ itself, in private XDG dirs, with FakeOllama as the model server.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -22,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from daemon_helpers import alive, daemon_pid, stop_daemon, wait_until
+from daemon_helpers import alive, daemon_pid, fake_shells, stop_daemon, wait_until
 from fake_ollama import SHAPES, FakeOllama
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,18 +31,6 @@ from shellper_hook.store import SessionStore, session_key
 
 # Error kinds a user may legitimately see; "internal" means a bug escaped.
 USER_KINDS = {"bad_request", "session", "answer", "refused", "backend", "denied", "error", "store"}
-
-
-@contextlib.contextmanager
-def sleepers(n):
-    """n live processes standing in for terminals' shells (their PIDs are sessions)."""
-    procs = [subprocess.Popen(["sleep", "600"]) for _ in range(n)]
-    try:
-        yield [p.pid for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
 
 
 def translate(session, text, cwd, **extra):
@@ -83,7 +70,7 @@ def test_fifty_busy_terminals_get_their_own_replies_and_histories(env, fake, tmp
     text = lambda t, r: f"show file {token(t, r)} please"  # noqa: E731
     cwd = str(tmp_path)
 
-    with sleepers(TERMINALS) as shells:
+    with fake_shells(TERMINALS) as shells:
 
         def terminal(t):
             replies = []
@@ -183,7 +170,7 @@ def test_kill_9_mid_traffic_loses_no_committed_exchange(env, fake, tmp_path):
                 committed[t].append((text, time.monotonic()))
             i += 1
 
-    with sleepers(n_terms) as shells:
+    with fake_shells(n_terms) as shells:
         first = client.request({"op": "ping"})["pid"]
         threads = [threading.Thread(target=terminal, args=(t, s)) for t, s in enumerate(shells)]
         for th in threads:
@@ -259,7 +246,7 @@ def test_server_faults_give_every_terminal_one_clear_line(env, fake, tmp_path, m
     fake.answer("notes", "cat", {"file_name": "notes.txt"})
     action, words = FAULTS[fault]
     cwd = str(tmp_path)
-    with sleepers(3) as shells:
+    with fake_shells(3) as shells:
         assert translate(shells[0], "show notes", cwd, commit=True)["ok"]  # healthy first
         port = int(fake.base_url.rsplit(":", 1)[1].split("/")[0])
         if action == "stop":
@@ -303,7 +290,7 @@ def test_daemon_gone_for_good_gives_the_shell_an_error_not_a_command(env, tmp_pa
     shutil.rmtree(state)
     with open(state, "w") as fh:
         fh.write("not a directory")
-    with sleepers(1) as (shell,):
+    with fake_shells(1) as (shell,):
         nul = _nul_client(shell, str(tmp_path), "list files")
     assert nul.returncode == 1
     fields = nul.stdout.split(b"\0")
@@ -441,7 +428,7 @@ def test_hostile_model_answers_never_reach_the_prompt_unsafe(env, fake, tmp_path
     bash = Bash(tempfile.mkdtemp(prefix="spb-", dir=str(tmp_path)))
     seen = {}
     refused_kinds = set()
-    with sleepers(1) as (shell,):
+    with fake_shells(1) as (shell,):
         for shape in SHAPES:
             fake.shape = shape
             for tool, args, must_refuse in _cases():
@@ -487,7 +474,7 @@ def hostile():
         mp.setenv("SHELLPER_BASE_URL", fake.base_url)
         mp.setenv("SHELLPER_TIMEOUT", "5")
         fake.default("cat", {"file_name": "notes.txt"})
-        with sleepers(1) as (shell,):
+        with fake_shells(1) as (shell,):
             pid = client.request({"op": "ping"})["pid"]
             yield {"pid": pid, "shell": shell, "dead": _dead_pid()}
             stop_daemon()
