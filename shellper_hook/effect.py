@@ -8,16 +8,11 @@ already exists (a folder); nothing is made", "fails part-way:", "asks first:",
 
 from __future__ import annotations
 
-from .look import DEADLINE, KINDS, Seen, look
+from .look import DEADLINE, KINDS, look
 
-__all__ = ["KINDS", "describe", "line"]
-
-
-def line(seen: Seen) -> str:
-    """The effect line of a look."""
-    return seen.line
+__all__ = ["KINDS", "describe"]
 
 
 def describe(call, cwd: str, home: str | None = None, allow_recursive: bool = False, budget: float = DEADLINE) -> str:
-    """One line: the outcome, then what happens to which files."""
-    return line(look(call, cwd, home, allow_recursive, deadline=budget))
+    """One line: the outcome, then what happens to which files (look.Seen.line)."""
+    return look(call, cwd, home, allow_recursive, deadline=budget).line

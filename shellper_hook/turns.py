@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 from . import policy, workers
-from .effect import line
 from .errors import OutOfReach, Refused, WrongType
 from .look import look
 from .parser import parse_message
@@ -28,7 +27,7 @@ class Verdict:
     call: ToolCall
     command: str  # the line to put on the prompt
     warnings: list  # one-line notes shown beside it
-    effect: str = ""  # the look's prediction in words (effect.py)
+    effect: str = ""  # the look's prediction in words (look.Seen.line)
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | Non
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
     seen = look(call, cwd, home, allow_recursive, shell=shell, cdpath=cdpath)
-    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), line(seen))
+    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), seen.line)
 
 
 def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
