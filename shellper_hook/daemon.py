@@ -321,9 +321,7 @@ class Daemon:
             self._use_backend(new)
         else:
             self.backend.settings = new  # (the prompt, max_turns, max_tokens, keep_alive are read at each request)
-            if "system_prompt" in changed:
-                self.warmth.warm = False  # a new prompt prefix: read cold again
-        self.warmth.settings = new
+            self.warmth.use(self.backend, new, cold="system_prompt" in changed)  # a new prefix is read cold
         if hasattr(self.store, "collect_corrections") and {"collect_corrections", "corrections_days"} & set(changed):
             self._in_background(_keep_corrections, self.store, new)
         if new.idle_exit > 0 and not self._idle_watching and self.stopping is not None:
@@ -338,8 +336,7 @@ class Daemon:
 
         old = self.backend
         self.backend = Backend(settings)
-        self.warmth.backend = self.backend
-        self.warmth.warm, self.warmth.cold_seconds = False, None
+        self.warmth.use(self.backend, settings, cold=True)
         self.server_info = {}
         self._retired.add(old)
         self._release(old, 0)

@@ -41,6 +41,12 @@ class Warmth:
         self.cold_seconds: float | None = None  # how long the last cold read took
         self._task: asyncio.Task | None = None
 
+    def use(self, backend, settings, cold: bool) -> None:
+        """New settings, perhaps a new server; cold: what it keeps read is not the prefix now."""
+        self.backend, self.settings = backend, settings
+        if cold:
+            self.warm, self.cold_seconds = False, None
+
     async def read(self, why: str) -> bool:
         """Have the server read the prefix now (one warm-up at a time, shared by all who ask)."""
         if self._task is None or self._task.done():
