@@ -91,8 +91,9 @@ def main():
         for _ in range(5):
             stop_daemon()
             t = time.perf_counter()
-            subprocess.run([exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+            )
             cold.append(time.perf_counter() - t)
         rows.append(("cold start: first `shellper ask` (starts the daemon)", f"{median_ms(cold):.0f} ms", "< 1000 ms + model"))
 
@@ -100,8 +101,7 @@ def main():
         bare = time_cmd([sys.executable, "-c", "pass"], runs)
         ask = time_cmd([exe, "ask", "show hidden files"], runs, env=env, cwd=work)
         ratio = statistics.median(ask) / statistics.median(bare)
-        rows.append((f"bare `python -c pass` ({sys.executable}, the interpreter `shellper` runs on)",
-                     f"{median_ms(bare):.1f} ms", ""))
+        rows.append((f"bare `python -c pass` ({sys.executable}, the interpreter `shellper` runs on)", f"{median_ms(bare):.1f} ms", ""))
         rows.append(("warm `shellper ask` (instant server)", f"{median_ms(ask):.1f} ms = {ratio:.2f}x bare", "<= 2.5x bare"))
 
         # Socket round trip seen by a client, and the daemon's own share of it.
@@ -115,7 +115,9 @@ def main():
                 assert reply["ok"], reply
             status = client.request({"op": "status"})
             own = status["overhead_ms"]
-            rows.append(("translate: daemon's own time (backend excluded), p50", f"{own['p50']:.2f} ms (p99 {own['p99']:.2f})", "median < 2 ms"))
+            rows.append(
+                ("translate: daemon's own time (backend excluded), p50", f"{own['p50']:.2f} ms (p99 {own['p99']:.2f})", "median < 2 ms")
+            )
             rows.append(("translate: client round trip incl. the stand-in server", f"{median_ms(trips):.2f} ms", ""))
 
             # Memory with 100 sessions.
@@ -159,7 +161,9 @@ def widget_rows(session, work, env, runs):
     if zsh and "__shellper_connect" in init_zsh:
         # The widget's own steps, outside zle: encode the request, zsocket, send,
         # read the NUL reply to EOF, split it. zle's wake-up on the fd is not counted.
-        script = init_zsh + f"""
+        script = (
+            init_zsh
+            + f"""
 zmodload zsh/datetime
 integer i
 float t0 t1
@@ -182,6 +186,7 @@ for i in {{1..{runs}}}; do
 done
 print -l -- $times
 """
+        )
         out = subprocess.run([zsh, "-f", "-c", script], capture_output=True, text=True, env=env, cwd=work)
         values = [float(x) for x in out.stdout.split()]
         if values and out.returncode == 0:
@@ -194,7 +199,9 @@ print -l -- $times
     if bash and "__shellper_send_pipe" in init_bash:
         # bash's steps on its pipes, outside readline: write the request, read the reply's
         # fields. The pipes come from a first request through the client, as in a terminal.
-        script = init_bash + f"""
+        script = (
+            init_bash
+            + f"""
 ( __shellper_client translate $$ bash pipes < <(printf '%s\\0%s\\0' "$PWD" 'show hidden files') >/dev/null )
 times=()
 for (( i = 0; i < {runs}; i++ )); do
@@ -208,6 +215,7 @@ for (( i = 0; i < {runs}; i++ )); do
 done
 printf '%s\\n' "${{times[@]}}"
 """
+        )
         out = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=env, cwd=work)
         values = [int(x) / 1000 for x in out.stdout.split()]
         if values and out.returncode == 0:
@@ -223,11 +231,23 @@ printf '%s\\n' "${{times[@]}}"
     t = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(client_argv, input=f"{work}\0show hidden files\0".encode(), env=env, cwd=work,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            client_argv,
+            input=f"{work}\0show hidden files\0".encode(),
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         t.append(time.perf_counter() - started)
-    rows.append(("bash's first / fish's widget path (client process, incl. stand-in server)",
-                 f"{median_ms(t):.1f} ms vs {median_ms(bare):.1f} ms for `python -I -S -c pass`", "< 60 ms minus model"))
+    rows.append(
+        (
+            "bash's first / fish's widget path (client process, incl. stand-in server)",
+            f"{median_ms(t):.1f} ms vs {median_ms(bare):.1f} ms for `python -I -S -c pass`",
+            "< 60 ms minus model",
+        )
+    )
     return rows
 
 
@@ -237,7 +257,9 @@ def zsh_enter_row(zsh, init_zsh, work, env, runs):
     against an ordinary line, alternated, median of max(runs, 100) each."""
     with open(os.path.join(work, "a.txt"), "w") as fh:
         fh.write("alpha\n")
-    script = init_zsh + f"""
+    script = (
+        init_zsh
+        + f"""
 zmodload zsh/datetime
 integer i
 float t0 t1
@@ -268,13 +290,17 @@ done
 print -r -- $on_suggestion
 print -r -- $on_typed
 """
+    )
     out = subprocess.run([zsh, "-f", "-c", script], capture_output=True, text=True, env=env, cwd=work)
     lines = out.stdout.splitlines()
     if out.returncode != 0 or len(lines) != 2:
         return ("zsh Enter on a suggestion", "FAILED: " + out.stderr.strip()[:60], "")
     sug, typed = (statistics.median(float(x) for x in line.split()) for line in lines)
-    return ("zsh Enter on a suggestion (check over zsocket) vs on a typed line",
-            f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)", "at most +10 ms")
+    return (
+        "zsh Enter on a suggestion (check over zsocket) vs on a typed line",
+        f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)",
+        "at most +10 ms",
+    )
 
 
 def bash_enter_row(bash, init_bash, work, env, runs):
@@ -284,7 +310,9 @@ def bash_enter_row(bash, init_bash, work, env, runs):
     The pipes come from a first request through the client, as in a terminal."""
     with open(os.path.join(work, "a.txt"), "w") as fh:
         fh.write("alpha\n")
-    script = init_bash + f"""
+    script = (
+        init_bash
+        + f"""
 f=()
 while IFS= read -r -d '' part; do f+=("$part"); done < <(__shellper_client translate $$ bash pipes 2>/dev/null \\
   < <(printf '%s\\0%s\\0' "$PWD" 'copy a to b'))
@@ -308,13 +336,17 @@ done
 echo "${{on_suggestion[*]}}"
 echo "${{on_typed[*]}}"
 """
+    )
     out = subprocess.run([bash, "--norc", "-c", script], capture_output=True, text=True, env=env, cwd=work)
     lines = out.stdout.splitlines()
     if out.returncode != 0 or len(lines) != 2:
         return ("bash Enter on a suggestion", "FAILED: " + out.stderr.strip()[:60], "")
     sug, typed = (statistics.median(int(x) / 1000 for x in line.split()) for line in lines)
-    return ("bash Enter on a suggestion (check over its pipes) vs on a typed line",
-            f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)", "at most +10 ms")
+    return (
+        "bash Enter on a suggestion (check over its pipes) vs on a typed line",
+        f"{sug:.2f} vs {typed:.3f} ms (+{sug - typed:.2f} ms)",
+        "at most +10 ms",
+    )
 
 
 def shell_start_rows(env, work, runs):
@@ -331,8 +363,9 @@ def shell_start_rows(env, work, runs):
                 continue
             static = os.path.join(base, f"init.{shell}")
             with open(static, "w") as fh:
-                fh.write(subprocess.run([shellper_bin(), "init", shell, "--static"], env=env, capture_output=True,
-                                        text=True, check=True).stdout)
+                fh.write(
+                    subprocess.run([shellper_bin(), "init", shell, "--static"], env=env, capture_output=True, text=True, check=True).stdout
+                )
             argvs = []
             for kind, line in (("bare", ""), ("file", f". '{static}'\n"), ("eval", f'eval "$(shellper init {shell})"\n')):
                 rc = os.path.join(base, f"{shell}-{kind}")
@@ -351,10 +384,20 @@ def shell_start_rows(env, work, runs):
                 for got, (argv, argv_env) in zip(samples, argvs):
                     got += time_cmd(argv, 1, env=argv_env, cwd=work)
             b, f, e = (median_ms(x) for x in samples)
-            rows.append((f"interactive {shell} start: the installed init file vs without",
-                         f"{f:.1f} vs {b:.1f} ms (+{f - b:.1f} ms, {f / b:.1f}x)", "at most +5 ms"))
-            rows.append((f"interactive {shell} start: `eval \"$(shellper init {shell})\"` vs without",
-                         f"{e:.1f} vs {b:.1f} ms (+{e - b:.1f} ms, {e / b:.1f}x)", "(the fallback)"))
+            rows.append(
+                (
+                    f"interactive {shell} start: the installed init file vs without",
+                    f"{f:.1f} vs {b:.1f} ms (+{f - b:.1f} ms, {f / b:.1f}x)",
+                    "at most +5 ms",
+                )
+            )
+            rows.append(
+                (
+                    f'interactive {shell} start: `eval "$(shellper init {shell})"` vs without',
+                    f"{e:.1f} vs {b:.1f} ms (+{e - b:.1f} ms, {e / b:.1f}x)",
+                    "(the fallback)",
+                )
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return rows
@@ -381,9 +424,13 @@ def terminal_rows(fake, runs):
                 pane.type("exit")
                 pane.send("Enter")
             for shell in [s for s in ("bash", "fish") if s in warm]:
-                rows.append((f"{shell}: Ctrl-G to the command on screen vs zsh's (tmux)",
-                             f"{warm[shell]:.0f} vs {warm['zsh']:.0f} ms ({warm[shell] / warm['zsh']:.2f}x)",
-                             "at most 1.5x zsh"))
+                rows.append(
+                    (
+                        f"{shell}: Ctrl-G to the command on screen vs zsh's (tmux)",
+                        f"{warm[shell]:.0f} vs {warm['zsh']:.0f} ms ({warm[shell] / warm['zsh']:.2f}x)",
+                        "at most 1.5x zsh",
+                    )
+                )
             # bash's first request in a terminal goes through the client (it asks for the pipes).
             firsts = []
             for _ in range(max(3, runs // 3)):
@@ -393,8 +440,13 @@ def terminal_rows(fake, runs):
                 pane.type("exit")
                 pane.send("Enter")
             ms = statistics.median(firsts)
-            rows.append(("bash: a terminal's first Ctrl-G (its client) vs zsh's (tmux)",
-                         f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.2f}x)", ""))
+            rows.append(
+                (
+                    "bash: a terminal's first Ctrl-G (its client) vs zsh's (tmux)",
+                    f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.2f}x)",
+                    "",
+                )
+            )
             # The first Ctrl-G of a new zsh when no daemon runs.
             firsts = {"no autostart": [], "at once": [], "1 s after the prompt": []}
             for _ in range(3):
@@ -411,9 +463,13 @@ def terminal_rows(fake, runs):
             env.env["SHELLPER_AUTOSTART"] = "1"
             for case, got in firsts.items():
                 ms = statistics.median(got)
-                rows.append((f"zsh: first Ctrl-G, no daemon running ({case}) vs warm",
-                             f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.1f}x)",
-                             "at most 4x warm" if case != "no autostart" else ""))
+                rows.append(
+                    (
+                        f"zsh: first Ctrl-G, no daemon running ({case}) vs warm",
+                        f"{ms:.0f} vs {warm['zsh']:.0f} ms ({ms / warm['zsh']:.1f}x)",
+                        "at most 4x warm" if case != "no autostart" else "",
+                    )
+                )
     finally:
         env.close()
     return rows

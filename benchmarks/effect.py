@@ -58,15 +58,18 @@ def main() -> None:
         make_tree(small, 2, 10)
         make_tree(big, 1000, 300)
         print(f"look + policy + effect line (turns.vet), median of {RUNS} runs: 300,000-file tree vs a 20-file folder")
-        for name, args in (("rm", {"file_name": "{}"}), ("cp", {"source": "{}", "destination": "copy"}),
-                           ("find", {"path": "{}", "name": ".py"}), ("cp", {"source": "{}/d0/.", "destination": "."})):
+        for name, args in (
+            ("rm", {"file_name": "{}"}),
+            ("cp", {"source": "{}", "destination": "copy"}),
+            ("find", {"path": "{}", "name": ".py"}),
+            ("cp", {"source": "{}/d0/.", "destination": "."}),
+        ):
             results = []
             for tree in (small, big):
                 filled = {k: v.replace("{}", os.path.basename(tree)) for k, v in args.items()}
                 results.append(timed(ToolCall(name, filled), tmp))
             (s_ms, _), (b_ms, b_line) = results
-            print(f"  {name:<5} small {s_ms:6.2f} ms   big {b_ms:6.2f} ms   ratio {b_ms / s_ms:5.1f}x"
-                  f"   (big: {b_line})")
+            print(f"  {name:<5} small {s_ms:6.2f} ms   big {b_ms:6.2f} ms   ratio {b_ms / s_ms:5.1f}x   (big: {b_line})")
         end_to_end(tmp, small, big)
 
 
@@ -89,8 +92,9 @@ def end_to_end(tmp: str, small: str, big: str) -> None:
                 times, reply = [], {}
                 for _ in range(RUNS):
                     started = time.perf_counter()
-                    reply = client.request({"op": "translate", "session": shell, "cwd": folder, "text": "find the python files",
-                                            "reply": "json"})
+                    reply = client.request(
+                        {"op": "translate", "session": shell, "cwd": folder, "text": "find the python files", "reply": "json"}
+                    )
                     times.append(time.perf_counter() - started)
                 medians.append(statistics.median(times) * 1000)
                 print(f"  {os.path.basename(tree):<6} {medians[-1]:6.2f} ms   {reply.get('effect')}")

@@ -156,15 +156,30 @@ def load(fake, n_terms, per_term, work):
     n = len(results)
     rows = [
         (f"load: {n_terms} terminals x {per_term} requests, server delay 0-{fake.max_delay * 1000:.0f} ms", "", ""),
-        ("  throughput (translate + executed each)", f"{n / wall:.0f} requests/s ({2 * n / wall:.0f} socket ops/s)", f"{n} in {wall:.1f} s"),
-        ("  translate end-to-end p50 / p99", f"{ms(pct(e2e, .5))} / {ms(pct(e2e, .99))}", ""),
-        ("  executed end-to-end p50 / p99", f"{ms(pct([r[2] for r in results], .5))} / {ms(pct([r[2] for r in results], .99))}", ""),
-        ("  added by the daemon, own time (status) p50 / p99", f"{own['p50']:.2f} ms / {own['p99']:.2f} ms", f"over {own['count']} translates"),
-        ("  added: end-to-end minus server delay p50 / p99", f"{ms(pct(added, .5))} / {ms(pct(added, .99))}", "openai client, HTTP, queueing"),
+        (
+            "  throughput (translate + executed each)",
+            f"{n / wall:.0f} requests/s ({2 * n / wall:.0f} socket ops/s)",
+            f"{n} in {wall:.1f} s",
+        ),
+        ("  translate end-to-end p50 / p99", f"{ms(pct(e2e, 0.5))} / {ms(pct(e2e, 0.99))}", ""),
+        ("  executed end-to-end p50 / p99", f"{ms(pct([r[2] for r in results], 0.5))} / {ms(pct([r[2] for r in results], 0.99))}", ""),
+        (
+            "  added by the daemon, own time (status) p50 / p99",
+            f"{own['p50']:.2f} ms / {own['p99']:.2f} ms",
+            f"over {own['count']} translates",
+        ),
+        (
+            "  added: end-to-end minus server delay p50 / p99",
+            f"{ms(pct(added, 0.5))} / {ms(pct(added, 0.99))}",
+            "openai client, HTTP, queueing",
+        ),
         ("  daemon CPU per request (translate + executed)", f"{ms(d_cpu / n)}", f"daemon busy {100 * d_cpu / wall:.0f}% of one CPU"),
         ("  CPU of this process (clients + stand-in server)", f"{100 * me_cpu / wall:.0f}% of one CPU", ""),
-        ("  wrong replies / not committed / histories crossed",
-         f"{sum(not r[3] for r in results)} / {sum(r[4] != 'committed' for r in results)} / {crossed}", "must be 0 / 0 / 0"),
+        (
+            "  wrong replies / not committed / histories crossed",
+            f"{sum(not r[3] for r in results)} / {sum(r[4] != 'committed' for r in results)} / {crossed}",
+            "must be 0 / 0 / 0",
+        ),
         ("  model calls / distinct requests asked", f"{len(asked)} / {len(set(asked))} for {n} requests", "each exactly once"),
     ]
     return rows
@@ -302,12 +317,22 @@ def main():
         rows += load(fake, args.terminals, args.requests, work)
         fake.delay = 0.0
         times = recovery(args.kills, work)
-        rows.append(("kill -9 -> first good reply of the auto-restarted daemon",
-                     f"median {ms(sorted(times)[len(times) // 2])}, max {ms(max(times))}", f"{len(times)} kills"))
+        rows.append(
+            (
+                "kill -9 -> first good reply of the auto-restarted daemon",
+                f"median {ms(sorted(times)[len(times) // 2])}, max {ms(max(times))}",
+                f"{len(times)} kills",
+            )
+        )
         fake.delay = lambda: random.uniform(0, 0.03)
         lost, total, kills, broken = crash_loss(8, args.kills, work)
-        rows.append(("committed exchanges lost to kill -9 mid-traffic",
-                     f"{lost} of {total}", f"must be 0 ({kills} kills, {broken} calls broken and retried)"))
+        rows.append(
+            (
+                "committed exchanges lost to kill -9 mid-traffic",
+                f"{lost} of {total}",
+                f"must be 0 ({kills} kills, {broken} calls broken and retried)",
+            )
+        )
     finally:
         stop_daemon()
         fake.stop()

@@ -52,9 +52,15 @@ from shellharness import BIN, ShellEnv, start_daemon  # noqa: E402
 
 from shellper_hook.evaluate import DEFAULT_DATASET  # noqa: E402
 
-REQUESTS = ["list the files", "go into the src folder", "show the first lines of notes.txt",
-            "make a folder called build", "find the python files", "count the lines in notes.txt",
-            "copy notes.txt to backup.txt"]
+REQUESTS = [
+    "list the files",
+    "go into the src folder",
+    "show the first lines of notes.txt",
+    "make a folder called build",
+    "find the python files",
+    "count the lines in notes.txt",
+    "copy notes.txt to backup.txt",
+]
 TIMEOUT = 180
 
 
@@ -74,8 +80,14 @@ def _ask(env: ShellEnv, text: str, cwd: str) -> tuple:
     shell = _session()
     try:
         began = time.monotonic()
-        proc = subprocess.run([os.path.join(BIN, "shellper"), "ask", "--session", str(shell.pid), text],
-                              capture_output=True, text=True, cwd=cwd, env=dict(os.environ, **env.env), timeout=TIMEOUT + 30)
+        proc = subprocess.run(
+            [os.path.join(BIN, "shellper"), "ask", "--session", str(shell.pid), text],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=dict(os.environ, **env.env),
+            timeout=TIMEOUT + 30,
+        )
         return time.monotonic() - began, proc
     finally:
         shell.kill()
@@ -148,8 +160,13 @@ def run_model(name: str, asks: int, eval_rows: int | None) -> dict:
                 with open(dataset, "w") as fh:
                     fh.writelines(rows)
             began = time.monotonic()
-            proc = subprocess.run([os.path.join(BIN, "shellper"), "eval", "--json", "--concurrency", "1", dataset],
-                                  capture_output=True, text=True, env=dict(os.environ, **env.env), timeout=3600)
+            proc = subprocess.run(
+                [os.path.join(BIN, "shellper"), "eval", "--json", "--concurrency", "1", dataset],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, **env.env),
+                timeout=3600,
+            )
             if proc.returncode != 0:
                 out["eval"] = f"failed: {proc.stderr.strip()[-300:]}"
             else:
@@ -167,13 +184,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--1.5b", dest="big", action="store_true", help="measure the 1.5B model too (1.1 GB download)")
     ap.add_argument("--asks", type=int, default=5, help="warm asks to take the median of (default 5)")
-    ap.add_argument("--eval-rows", type=int, default=None,
-                    help="score only the first N rows of the packaged eval set (0: no eval; default: all)")
+    ap.add_argument(
+        "--eval-rows", type=int, default=None, help="score only the first N rows of the packaged eval set (0: no eval; default: all)"
+    )
     args = ap.parse_args()
     names = ["0.5b"] + (["1.5b"] if args.big else [])
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"load average {os.getloadavg()[0]:.2f}; llama.cpp via xllamacpp {rm.ENGINE_VERSION}, "
-          f"{rm.THREADS} threads, 1 slot, n_ctx {rm.CTX}")
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"load average {os.getloadavg()[0]:.2f}; llama.cpp via xllamacpp {rm.ENGINE_VERSION}, "
+        f"{rm.THREADS} threads, 1 slot, n_ctx {rm.CTX}"
+    )
     results = []
     for name in names:
         try:

@@ -41,20 +41,24 @@ def build_messages(settings, history, request: str) -> list:
     saw any in training.
     """
     messages = [{"role": "system", "content": settings.system_prompt}]
-    recent = list(history)[-settings.max_turns:] if settings.max_turns > 0 else []
+    recent = list(history)[-settings.max_turns :] if settings.max_turns > 0 else []
     for i, (text, call) in enumerate(recent):
         messages.append({"role": "user", "content": text})
-        messages.append({
-            "role": "assistant",
-            "tool_calls": [{
-                "id": f"call_{i}",
-                "type": "function",
-                "function": {
-                    "name": call.name,
-                    "arguments": json.dumps(call.arguments, ensure_ascii=False),
-                },
-            }],
-        })
+        messages.append(
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": f"call_{i}",
+                        "type": "function",
+                        "function": {
+                            "name": call.name,
+                            "arguments": json.dumps(call.arguments, ensure_ascii=False),
+                        },
+                    }
+                ],
+            }
+        )
     messages.append({"role": "user", "content": request})
     return messages
 
@@ -152,6 +156,7 @@ def _same_model(wanted: str, name) -> bool:
     """Ollama stores "distil_model" as "distil_model:latest"."""
     if not isinstance(name, str):
         return False
+
     def full(n: str) -> str:
         return n if ":" in n.rsplit("/", 1)[-1] else n + ":latest"
 
@@ -186,8 +191,9 @@ class _Answer:
                 if isinstance(thought, str):
                     self.reasoning.append(thought)
             for call in getattr(delta, "tool_calls", None) or ():
-                slot = self.calls.setdefault(getattr(call, "index", None) or 0,
-                                             {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                slot = self.calls.setdefault(
+                    getattr(call, "index", None) or 0, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                )
                 slot["id"] = getattr(call, "id", None) or slot["id"]
                 function = getattr(call, "function", None)
                 if function is not None:
@@ -238,20 +244,13 @@ class Backend:
     def _unreachable(self) -> ServerUnreachable:
         url = self.settings.base_url
         if self._looks_ollama():
-            return ServerUnreachable(
-                f"cannot reach Ollama at {url}: start it (`ollama serve`, or open the Ollama app), then try again"
-            )
-        return ServerUnreachable(
-            f"cannot reach the model server at {url}: start it, or set SHELLPER_BASE_URL to its address"
-        )
+            return ServerUnreachable(f"cannot reach Ollama at {url}: start it (`ollama serve`, or open the Ollama app), then try again")
+        return ServerUnreachable(f"cannot reach the model server at {url}: start it, or set SHELLPER_BASE_URL to its address")
 
     def _model_missing(self) -> ModelMissing:
         model, url = self.settings.model, self.settings.base_url
         if self._looks_ollama():
-            return ModelMissing(
-                f"model '{model}' not found on {url}: run `shellper setup-model` "
-                f"(or `ollama create {model} -f Modelfile`)"
-            )
+            return ModelMissing(f"model '{model}' not found on {url}: run `shellper setup-model` (or `ollama create {model} -f Modelfile`)")
         return ModelMissing(
             f"model '{model}' not found on {url}: check SHELLPER_MODEL against the server's "
             f"model list, and that SHELLPER_BASE_URL ends with the API path (often /v1)"
@@ -369,15 +368,17 @@ class Backend:
     async def server_status(self) -> dict:
         """What `shellper status` and the daemon's start-up check report. Never raises."""
         s = self.settings
-        out = {"reachable": False, "ollama": False, "model_present": None,
-               "model_loaded": None, "tools": None, "message": ""}
+        out = {"reachable": False, "ollama": False, "model_present": None, "model_loaded": None, "tools": None, "message": ""}
         try:
             version = await self._probe_ollama()
         except OSError as err:
             # A bare TimeoutError is a read timeout (urllib wraps connect timeouts in URLError).
             if isinstance(err, TimeoutError):
-                out.update(reachable=True, message=f"{self._server()} at {s.base_url} accepted the "
-                           f"connection but did not answer within {PROBE_TIMEOUT:g} s: is it stuck?")
+                out.update(
+                    reachable=True,
+                    message=f"{self._server()} at {s.base_url} accepted the "
+                    f"connection but did not answer within {PROBE_TIMEOUT:g} s: is it stuck?",
+                )
             else:
                 out["message"] = str(self._unreachable())
             return out
@@ -417,8 +418,10 @@ class Backend:
             out["message"] = str(self._unreachable())
             return out
         except openai.APIStatusError as err:
-            out.update(reachable=True, message=f"the server at {s.base_url} answers but lists no "
-                       f"models ({_server_message(err)}): check SHELLPER_BASE_URL")
+            out.update(
+                reachable=True,
+                message=f"the server at {s.base_url} answers but lists no models ({_server_message(err)}): check SHELLPER_BASE_URL",
+            )
             return out
         except Exception:  # an HTML page or other non-JSON the client cannot even wrap
             page = None
@@ -433,8 +436,7 @@ class Backend:
             out["message"] = f"the model server at {s.base_url} serves '{s.model}'"
         else:
             listed = ", ".join(str(i) for i in ids[:5]) or "none"
-            out["message"] = (f"model '{s.model}' is not listed by {s.base_url} (it lists: {listed}): "
-                              f"check SHELLPER_MODEL")
+            out["message"] = f"model '{s.model}' is not listed by {s.base_url} (it lists: {listed}): check SHELLPER_MODEL"
         return out
 
     async def preload(self) -> bool:
@@ -451,7 +453,8 @@ class Backend:
             if re.fullmatch(r"[-+]?\d+(\.\d+)?", keep):
                 keep = float(keep) if "." in keep else int(keep)
             status, data = await self._native(
-                "/api/generate", {"model": self.settings.model, "keep_alive": keep},
+                "/api/generate",
+                {"model": self.settings.model, "keep_alive": keep},
                 timeout=self.settings.timeout,
             )
         except OSError:

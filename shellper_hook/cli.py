@@ -102,8 +102,7 @@ def cmd_ask(args) -> int:
     for line in ([effect] if effect else []) + reply.get("warnings", []):
         sys.stderr.write(f"shellper: {safe(line)}\n")
     if args.json:
-        print(safe_json({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", []),
-                         "effect": effect}))
+        print(safe_json({"command": reply["command"], "call": reply["call"], "warnings": reply.get("warnings", []), "effect": effect}))
     else:
         # Newlines and tabs can be part of a command (quoted echo content); nothing else is.
         print(safe(reply["command"], keep="\n\t"))
@@ -277,17 +276,21 @@ def _static_loader(shell: str, path: str) -> str:
     if shell == "fish":
         from .render import quote
 
-        return (f"if test -r {quote(path, 'fish')}\n    source {quote(path, 'fish')}\n"
-                f"else if test -x {quote(me, 'fish')}\n"
-                f"    command sh -c 'cd / && exec \"$0\" init fish' {quote(me, 'fish')} | source\nend\n")
+        return (
+            f"if test -r {quote(path, 'fish')}\n    source {quote(path, 'fish')}\n"
+            f"else if test -x {quote(me, 'fish')}\n"
+            f"    command sh -c 'cd / && exec \"$0\" init fish' {quote(me, 'fish')} | source\nend\n"
+        )
     if shell == "zsh":
         # Parsed with aliases off, as the eval form below does.
         load = f"() {{\n    'builtin' 'emulate' -L zsh -o no_aliases\n    'builtin' 'source' \"$1\"\n  }} {sh_quoted(path)}"
     else:
         load = f". {sh_quoted(path)}"
     # From /: with an empty entry in PYTHONPATH, Python would import the folder's files.
-    return (f"if [ -r {sh_quoted(path)} ]; then\n  {load}\n"
-            f"elif [ -x {sh_quoted(me)} ]; then\n  eval \"$(cd / && {sh_quoted(me)} init {shell})\"\nfi\n")
+    return (
+        f"if [ -r {sh_quoted(path)} ]; then\n  {load}\n"
+        f'elif [ -x {sh_quoted(me)} ]; then\n  eval "$(cd / && {sh_quoted(me)} init {shell})"\nfi\n'
+    )
 
 
 def cmd_init(args) -> int:
@@ -310,8 +313,10 @@ def cmd_init(args) -> int:
             f"set -g __shellper_socket {quote(paths.socket_path(), 'fish')}\n"
         )
     else:
-        out = (f"__shellper_python={sh_quoted(sys.executable)}\n__shellper_pkg={sh_quoted(pkg)}\n"
-               f"__shellper_socket={sh_quoted(paths.socket_path())}\n")
+        out = (
+            f"__shellper_python={sh_quoted(sys.executable)}\n__shellper_pkg={sh_quoted(pkg)}\n"
+            f"__shellper_socket={sh_quoted(paths.socket_path())}\n"
+        )
     if args.static:
         out += _static_loader(args.shell, path)
     elif args.shell == "zsh":
@@ -391,9 +396,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="shellper", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = _Parser(prog="shellper", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"shellper {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -423,8 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
         "one line on what it will do to the files here (deletes, changes, creates, reads, moves the shell), then "
         "any note or warning of the policy. Nothing is run, no model is asked. Exit 1 for any other command.",
     )
-    sp.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND",
-                    help="the command, quoted as one argument or as words (options such as -r included)")
+    sp.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help="the command, quoted as one argument or as words (options such as -r included)",
+    )
 
     sp = add("history", cmd_history, "show this terminal's conversation (what the model sees)")
     sp.add_argument("--session", type=_pid, metavar="PID", help=_session_help())
@@ -457,9 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("shell", choices=("zsh", "bash", "fish"))
     sp.add_argument(
-        "--static", action="store_true",
+        "--static",
+        action="store_true",
         help="print lines that source the installed script file instead of its text: saved to a file that the rc "
-             "file sources, a new shell pays a file read, not a Python start (install.sh does this)",
+        "file sources, a new shell pays a file read, not a Python start (install.sh does this)",
     )
     sp = add(
         "export",
@@ -483,12 +491,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("dataset", nargs="?", metavar="DATASET.jsonl", help="test set (default: the packaged BFCL file-system set)")
     sp.add_argument("--base-url", metavar="URL", help="model server (default: the configured base_url)")
-    sp.add_argument("--model", metavar="NAME", action="append",
-                    help="model name (default: the configured model); repeat it to compare models")
+    sp.add_argument(
+        "--model", metavar="NAME", action="append", help="model name (default: the configured model); repeat it to compare models"
+    )
     sp.add_argument("--json", action="store_true", help="print the results as JSON")
-    sp.add_argument("--concurrency", type=int, metavar="N",
-                    help="requests in flight at once (default 4; when comparing models 1, so a latency is one "
-                         "request's own, not time queued behind others)")
+    sp.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="requests in flight at once (default 4; when comparing models 1, so a latency is one "
+        "request's own, not time queued behind others)",
+    )
 
     sp = add(
         "setup-model",
@@ -500,13 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
         "`shellper eval --model distil_model --model distil_model:q4_K_M` can compare them.",
     )
     sp.add_argument(
-        "--quantize", type=_quantization, metavar="{q8_0,q4_K_M,fp16}",
+        "--quantize",
+        type=_quantization,
+        metavar="{q8_0,q4_K_M,fp16}",
         help="q8_0 (default): half fp16's size and faster on a CPU, answers close to fp16's; q4_K_M: smaller "
-             "and faster still, but a 0.6B model loses the most accuracy at 4 bits (check with `shellper eval`); "
-             "fp16: the downloaded weights as they are",
+        "and faster still, but a 0.6B model loses the most accuracy at 4 bits (check with `shellper eval`); "
+        "fp16: the downloaded weights as they are",
     )
-    sp.add_argument("--repo", default="distil-labs/distil-qwen3-0.6b-SHELLper",
-                    help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile")
+    sp.add_argument(
+        "--repo",
+        default="distil-labs/distil-qwen3-0.6b-SHELLper",
+        help="Hugging Face repository, or a folder holding model_fp16.gguf and Modelfile",
+    )
     sp.add_argument("--dir", metavar="DIR", help="where to keep the downloaded files (default: the data dir)")
     sp.add_argument("--yes", action="store_true", help="do not ask before installing the download helper")
     return p

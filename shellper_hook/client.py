@@ -63,9 +63,7 @@ def _connect(path: str) -> _socket.socket:
         # Someone else listens at our path: it must never get our requests or
         # put a command on our prompt.
         sock.close()
-        raise DaemonUnavailable(
-            f"{path} is served by another user (uid {uid}), not your shellper daemon; remove it or set XDG_RUNTIME_DIR"
-        )
+        raise DaemonUnavailable(f"{path} is served by another user (uid {uid}), not your shellper daemon; remove it or set XDG_RUNTIME_DIR")
     return sock
 
 
@@ -104,9 +102,7 @@ def connect(autostart: bool = True) -> _socket.socket:
         return _connect(path)
     except OSError as exc:
         if not autostart or not _dead(exc):
-            raise DaemonUnavailable(
-                f"cannot reach the shellper daemon at {path} ({exc.strerror}); run `shellper doctor`"
-            ) from None
+            raise DaemonUnavailable(f"cannot reach the shellper daemon at {path} ({exc.strerror}); run `shellper doctor`") from None
     import fcntl
 
     paths.ensure_private_dir(paths.state_dir())
@@ -125,9 +121,7 @@ def connect(autostart: bool = True) -> _socket.socket:
                 if proc.poll() is not None:
                     break
                 time.sleep(0.01)
-    raise DaemonUnavailable(
-        f"the shellper daemon did not start; see {paths.log_file()} or run `shellper daemon` to see why"
-    )
+    raise DaemonUnavailable(f"the shellper daemon did not start; see {paths.log_file()} or run `shellper daemon` to see why")
 
 
 def _recv_all(sock: _socket.socket) -> bytes:
@@ -345,8 +339,7 @@ def _main(argv: list) -> int:
     if argv[:1] == ["enter"] and len(argv) in (3, 4) and argv[2] in protocol.SHELLS and argv[3:] in ([], ["cdpath"]):
         try:
             cwd, cdpath, command = _fields_with_cdpath(len(argv) == 4)
-            req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul",
-                   "shell": argv[2]}
+            req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul", "shell": argv[2]}
             if cdpath is not None:
                 req["cdpath"] = cdpath
             # No daemon, no suggestion to judge again: the line runs as typed.

@@ -61,8 +61,7 @@ class _Trouble(Exception):
 
 
 class Daemon:
-    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None,
-                 config_seen=...):
+    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None, config_seen=...):
         self.settings = settings
         self.store = store
         self.backend = backend
@@ -156,9 +155,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         sock = self._bind()
         self.pipes.start()
-        self.server = await asyncio.start_unix_server(
-            self._handle, sock=sock, limit=protocol.MAX_REQUEST + 2
-        )
+        self.server = await asyncio.start_unix_server(self._handle, sock=sock, limit=protocol.MAX_REQUEST + 2)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             try:
@@ -460,9 +457,12 @@ class Daemon:
         if stranger:
             # Refused after reading the line, so the reply is not lost to a reset.
             log.warning("refused a connection from uid %d", uid)
-            return protocol.encode(protocol.error(
-                "permission denied: this daemon serves another user; use your own: set XDG_RUNTIME_DIR to a directory of yours",
-                "denied"))
+            return protocol.encode(
+                protocol.error(
+                    "permission denied: this daemon serves another user; use your own: set XDG_RUNTIME_DIR to a directory of yours",
+                    "denied",
+                )
+            )
         if not line:
             return None
         return await self._answer(line, lambda req: self._translate_unless_gone(req, reader))
@@ -492,13 +492,12 @@ class Daemon:
         except ShellperError as exc:
             reply = protocol.error(str(exc), exc.kind)
         except ProcessLookupError as exc:
-            reply = protocol.error(with_action(str(exc), "ask from a running shell, or give the PID of one (`echo $$`)"),
-                                   "session")
+            reply = protocol.error(with_action(str(exc), "ask from a running shell, or give the PID of one (`echo $$`)"), "session")
         except Exception as exc:  # a bug must cost one request, never the daemon
             log.exception("unexpected error while serving %s", req["op"])
             reply = protocol.error(
-                f"internal error in the shellper daemon ({type(exc).__name__}); try again; "
-                f"if it happens again, see {paths.log_file()}", "internal"
+                f"internal error in the shellper daemon ({type(exc).__name__}); try again; if it happens again, see {paths.log_file()}",
+                "internal",
             )
         if req["op"] == "translate" and not reply.get("ok"):
             other = self._other_settings(req.get("settings"))
@@ -580,7 +579,12 @@ class Daemon:
             history = await self._kept(notes, [], self._turns_of, key)
             try:
                 s = await turns.suggest(
-                    ask, history, req["text"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive,
+                    ask,
+                    history,
+                    req["text"],
+                    req["cwd"],
+                    req.get("shell", "bash"),
+                    self.settings.allow_recursive,
                     cdpath=_cdpath(req),
                 )
             except BaseException:
@@ -657,8 +661,9 @@ class Daemon:
         shown = self.shown.get(key)
         if shown is None or req["command"].strip() != shown.command.strip():
             return protocol.ok(changed=False, lines=[])
-        again = await workers.look(turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"),
-                                   self.settings.allow_recursive, None, _cdpath(req))
+        again = await workers.look(
+            turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive, None, _cdpath(req)
+        )
         if again.refused:  # (kept: every Enter on it is refused while the files stay so)
             return protocol.error(again.refused, "refused")
         if again.changed:  # shown now as it is: a second Enter runs it
@@ -676,8 +681,9 @@ class Daemon:
         line, shell = req["command"], req.get("shell", "bash")
         self.shown.pop(key, None)  # the suggestion has run (or was passed over)
         async with self._locks.setdefault(key, asyncio.Lock()):
-            recorded = await self._kept(None, "none", self.store.settle, key,
-                                        lambda pending: turns.settle(pending, line, shell), req.get("status"))
+            recorded = await self._kept(
+                None, "none", self.store.settle, key, lambda pending: turns.settle(pending, line, shell), req.get("status")
+            )
         return protocol.ok(recorded=recorded)
 
     async def _commit(self, req: dict) -> dict:
@@ -744,8 +750,7 @@ class Daemon:
             version=__version__,
             uptime=round(time.time() - self.started, 1),
             socket=self.socket_path,
-            sessions=await self._kept(None, "unknown (the history database cannot be read now)",
-                                      lambda: len(self.store.sessions())),
+            sessions=await self._kept(None, "unknown (the history database cannot be read now)", lambda: len(self.store.sessions())),
             base_url=self.settings.base_url,
             model=self.settings.model,
             server=info,
@@ -849,9 +854,7 @@ def _parse_since(value):
 
 def main(argv=None) -> int:
     """Run the daemon in the foreground (what `shellper daemon` and auto-start call)."""
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     from .settings import load
 
     seen = _config_stamp(paths.config_file())  # before reading it: a change while we read is seen at the next request

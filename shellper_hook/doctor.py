@@ -100,8 +100,7 @@ def _package_of(program: str) -> tuple:
     import shlex
 
     try:
-        done = subprocess.run([program, "init", "bash"], capture_output=True, text=True, timeout=10,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run([program, "init", "bash"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"it does not run ({exc})"
     m = re.search(r"^__shellper_python=(.+)$", done.stdout, re.M)
@@ -117,7 +116,11 @@ def _package_of(program: str) -> tuple:
     try:
         where = subprocess.run(
             [python, "-c", "import os, shellper_hook; print(os.path.dirname(os.path.realpath(shellper_hook.__file__)))"],
-            capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
         )
     except (OSError, subprocess.TimeoutExpired):
         return None, f"its Python {python} does not run"
@@ -150,8 +153,10 @@ def check_command(r: Report) -> None:
         ours = next((p for p in _all_on_path("shellper")[1:] if _package_of(p)[0] == OUR_PACKAGE), None)
         if ours:
             problem += f"; it shadows {ours}"
-            fix = (f"remove or rename {found}, or put {os.path.dirname(ours)} before "
-                   f"{os.path.dirname(found)} in PATH; then run `hash -r` (bash) or `rehash` (zsh)")
+            fix = (
+                f"remove or rename {found}, or put {os.path.dirname(ours)} before "
+                f"{os.path.dirname(found)} in PATH; then run `hash -r` (bash) or `rehash` (zsh)"
+            )
         else:
             here = os.path.dirname(sys.executable)
             folder = here if os.path.exists(os.path.join(here, "shellper")) else os.path.expanduser("~/.local/bin")
@@ -159,7 +164,8 @@ def check_command(r: Report) -> None:
         r.warn("`shellper` command", problem, fix)
     else:
         r.warn(
-            "`shellper` command", "not on PATH (the shell integration still works; typing `shellper` does not)",
+            "`shellper` command",
+            "not on PATH (the shell integration still works; typing `shellper` does not)",
             'add ~/.local/bin to PATH: export PATH="$HOME/.local/bin:$PATH"',
         )
 
@@ -205,8 +211,7 @@ def daemon_start_problem():
         load()
     except SettingsError as exc:
         return str(exc), "correct that setting, then retry; `shellper config` shows every setting"
-    for directory, var in ((paths.state_dir(), "XDG_STATE_HOME"),
-                           (os.path.dirname(paths.socket_path()), "XDG_RUNTIME_DIR")):
+    for directory, var in ((paths.state_dir(), "XDG_STATE_HOME"), (os.path.dirname(paths.socket_path()), "XDG_RUNTIME_DIR")):
         try:
             paths.ensure_private_dir(directory)
         except OSError as exc:
@@ -222,7 +227,8 @@ def check_daemon(r: Report, settings) -> bool:
             r.fail("daemon", f"cannot start: {known[0]}", known[1])
         else:
             r.fail(
-                "daemon", reply.get("error", "no answer"),
+                "daemon",
+                reply.get("error", "no answer"),
                 f"see {paths.log_file()}, or run `shellper daemon` to watch it start",
             )
         return False
@@ -265,8 +271,10 @@ def check_server(r: Report, settings) -> None:
         status = {"reachable": False, "message": f"checking failed: {exc}"}
     if not status.get("reachable"):
         if ollama_root(url):
-            fix = (f"start Ollama (`ollama serve`, or open the Ollama app); not installed? {OLLAMA_DOWNLOAD}; "
-                   f"another address? set base_url in {paths.config_file()}")
+            fix = (
+                f"start Ollama (`ollama serve`, or open the Ollama app); not installed? {OLLAMA_DOWNLOAD}; "
+                f"another address? set base_url in {paths.config_file()}"
+            )
         else:
             fix = f"start the model server, or set base_url in {paths.config_file()}"
         r.server_failed = True
@@ -281,8 +289,11 @@ def check_server(r: Report, settings) -> None:
         r.fail(f"model '{model}'", "not on the server", fix)
         return
     if present is None:
-        r.warn(f"model '{model}'", status.get("message") or "could not tell whether the server has it",
-               "run `shellper status` again in a moment")
+        r.warn(
+            f"model '{model}'",
+            status.get("message") or "could not tell whether the server has it",
+            "run `shellper status` again in a moment",
+        )
         return
     r.ok(f"model '{model}' is on the server")
     if not ollama:
@@ -290,18 +301,27 @@ def check_server(r: Report, settings) -> None:
     tools = status.get("tools")
     if tools is False:
         r.server_failed = True
-        r.fail(f"model '{model}' tool calling", "its chat template has no tool support",
-               "recreate it from the shipped Modelfile: `shellper setup-model`")
+        r.fail(
+            f"model '{model}' tool calling",
+            "its chat template has no tool support",
+            "recreate it from the shipped Modelfile: `shellper setup-model`",
+        )
     elif tools is None:
-        r.warn(f"model '{model}' tool calling", "this Ollama does not report capabilities (older than 0.6.4)",
-               f"update Ollama ({OLLAMA_DOWNLOAD})")
+        r.warn(
+            f"model '{model}' tool calling",
+            "this Ollama does not report capabilities (older than 0.6.4)",
+            f"update Ollama ({OLLAMA_DOWNLOAD})",
+        )
     else:
         r.ok(f"model '{model}' supports tool calls")
     if status.get("model_loaded"):
         r.ok(f"model '{model}' is loaded")
     else:
-        r.warn(f"model '{model}'", "not loaded yet: the first request waits while Ollama loads it",
-               f"nothing to do: the daemon preloads it when it starts (keep_alive {settings.keep_alive})")
+        r.warn(
+            f"model '{model}'",
+            "not loaded yet: the first request waits while Ollama loads it",
+            f"nothing to do: the daemon preloads it when it starts (keep_alive {settings.keep_alive})",
+        )
 
 
 def fish_dir() -> str:
@@ -342,8 +362,11 @@ def _loads_shellper(path: str, shell: str) -> bool:
 def check_rc(r: Report) -> None:
     login = os.path.basename(os.environ.get("SHELL", "") or "")
     if login not in SHELLS:
-        r.warn("shell", f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh, bash and fish",
-               "run zsh, bash or fish (chsh -s $(command -v zsh)), then add the init line with ./install.sh")
+        r.warn(
+            "shell",
+            f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh, bash and fish",
+            "run zsh, bash or fish (chsh -s $(command -v zsh)), then add the init line with ./install.sh",
+        )
         return
     found = next((p for p in _rc_files(login) if _loads_shellper(p, login)), None)
     shell = shutil.which(login)
@@ -354,13 +377,18 @@ def check_rc(r: Report) -> None:
         r.ok(f"a new {login} loads shellper (not from an init line in {rc_file(login)}: a plugin manager?)")
     elif login == "fish":
         config = os.path.join(fish_dir(), "config.fish")
-        r.warn(fish_dir(), "no file in conf.d/ nor config.fish loads shellper, so Ctrl-G does nothing in new fish "
-               "terminals", f"add this line to {config}: shellper init fish | source   (./install.sh writes "
-               f"{rc_file('fish')} instead)")
+        r.warn(
+            fish_dir(),
+            "no file in conf.d/ nor config.fish loads shellper, so Ctrl-G does nothing in new fish terminals",
+            f"add this line to {config}: shellper init fish | source   (./install.sh writes {rc_file('fish')} instead)",
+        )
     else:
         path = rc_file(login)
-        r.warn(f"{path}", f"does not load shellper, so Ctrl-G does nothing in new {login} terminals",
-               f'add this line to {path}: eval "$(shellper init {login})"   (./install.sh does it)')
+        r.warn(
+            f"{path}",
+            f"does not load shellper, so Ctrl-G does nothing in new {login} terminals",
+            f'add this line to {path}: eval "$(shellper init {login})"   (./install.sh does it)',
+        )
 
 
 # What the shellper key is bound to in the user's interactive shell: its rc
@@ -374,8 +402,8 @@ _KEY_QUERY = {
     "bash": (
         "k=${1-${SHELLPER_KEY-'\\C-g'}}; printf '@@key %s\\n' \"$k\"; "
         "printf '@@loaded %s\\n' \"$(type -t __shellper_translate)\"; "
-        "for b in \"$(bind -X)\" \"$(bind -s)\" \"$(bind -p)\"; do while IFS= read -r l; do "
-        "[[ $l == \"\\\"$k\\\": \"* ]] && { printf '@@bound %s\\n' \"${l#*: }\"; exit 0; }; "
+        'for b in "$(bind -X)" "$(bind -s)" "$(bind -p)"; do while IFS= read -r l; do '
+        '[[ $l == "\\"$k\\": "* ]] && { printf \'@@bound %s\\n\' "${l#*: }"; exit 0; }; '
         "done <<< \"$b\"; done; echo '@@bound'"
     ),
     # fish binds keys for the prompt only at its first prompt (fish's own bindings,
@@ -383,9 +411,9 @@ _KEY_QUERY = {
     # Asked with a key ($argv[1], escaped), only the user's bindings count (fish's
     # presets are its own); without, the one in force: the user's, else the preset.
     "fish": (
-        "set -l k \\cg; set -q SHELLPER_KEY; and set k \"$SHELLPER_KEY\"; "
+        'set -l k \\cg; set -q SHELLPER_KEY; and set k "$SHELLPER_KEY"; '
         "set -q argv[1]; and set k (string unescape -- $argv[1]); "
-        "test -n \"$k\"; and echo \"@@key \"(string escape -- $k); or echo '@@key'; "
+        'test -n "$k"; and echo "@@key "(string escape -- $k); or echo \'@@key\'; '
         "functions -q __shellper_translate; and echo '@@loaded 1'; or echo '@@loaded 0'; "
         "set -q fish_key_bindings[1]; or set -g fish_key_bindings fish_default_key_bindings; "
         "set -g fish_bind_mode default; "
@@ -444,15 +472,20 @@ def check_keys(r: Report) -> None:
     else:
         rebind = f"choose a free key: SHELLPER_KEY='\\C-x\\C-g' before the init line in {rc_file(login)}"
     if "shellper" not in bound:
-        later = ("remove the other binding of " + key + " (config.fish and fish_user_key_bindings run after "
-                 "shellper loads)") if login == "fish" else f"load shellper after what binds {key}"
-        r.warn(f"{login} key {key}", f"is bound to {bound or 'nothing'} after shellper loaded, so it does not translate",
-               f"{rebind}, or {later}")
+        later = (
+            ("remove the other binding of " + key + " (config.fish and fish_user_key_bindings run after shellper loads)")
+            if login == "fish"
+            else f"load shellper after what binds {key}"
+        )
+        r.warn(
+            f"{login} key {key}",
+            f"is bound to {bound or 'nothing'} after shellper loaded, so it does not translate",
+            f"{rebind}, or {later}",
+        )
         return
     before = _key_binding(shell, key, no_key=True).get("bound", "")
     if before not in _KEY_DEFAULTS:
-        r.warn(f"{login} key {key}", f"shellper replaced your binding of {key} ({before})",
-               f"to keep yours, {rebind}")
+        r.warn(f"{login} key {key}", f"shellper replaced your binding of {key} ({before})", f"to keep yours, {rebind}")
         return
     r.ok(f"{login} key {key} is shellper's (nothing else was bound to it)")
 
@@ -470,10 +503,15 @@ def check_pythonpath(r: Report) -> None:
         return
     kept = os.pathsep.join(e for e in entries if os.path.isabs(e))
     shown = ", ".join(repr(e) for e in loose)
-    r.warn("PYTHONPATH", f"has {'an entry' if len(loose) == 1 else 'entries'} ({shown}) relative to the current "
-           "folder, so Python programs (`shellper init` as a shell starts, too) import files from the folder they run in",
-           f"export PYTHONPATH={sh_quoted(kept)} in your rc file (`export PYTHONPATH=$PYTHONPATH:/x` leaves an empty "
-           "entry when PYTHONPATH was unset)" if kept else "unset PYTHONPATH in your rc file")
+    r.warn(
+        "PYTHONPATH",
+        f"has {'an entry' if len(loose) == 1 else 'entries'} ({shown}) relative to the current "
+        "folder, so Python programs (`shellper init` as a shell starts, too) import files from the folder they run in",
+        f"export PYTHONPATH={sh_quoted(kept)} in your rc file (`export PYTHONPATH=$PYTHONPATH:/x` leaves an empty "
+        "entry when PYTHONPATH was unset)"
+        if kept
+        else "unset PYTHONPATH in your rc file",
+    )
 
 
 def check_zsh_socket(r: Report) -> None:
@@ -481,16 +519,18 @@ def check_zsh_socket(r: Report) -> None:
     if not zsh:
         return
     try:
-        done = subprocess.run([zsh, "-fc", "zmodload zsh/net/socket"], capture_output=True, timeout=10,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run([zsh, "-fc", "zmodload zsh/net/socket"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
         has = done.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         has = False
     if has:
         r.ok("zsh has the zsh/net/socket module (Ctrl-G talks to the daemon directly)")
     else:
-        r.warn("zsh", "has no zsh/net/socket module, so each Ctrl-G starts a helper process (slower)",
-               "install a zsh build that includes its modules (your system's zsh package)")
+        r.warn(
+            "zsh",
+            "has no zsh/net/socket module, so each Ctrl-G starts a helper process (slower)",
+            "install a zsh build that includes its modules (your system's zsh package)",
+        )
 
 
 def check_round_trip(r: Report, settings) -> None:
@@ -504,7 +544,8 @@ def check_round_trip(r: Report, settings) -> None:
     start = time.monotonic()
     reply = _request(
         {"op": "translate", "session": session, "cwd": cwd, "text": ROUND_TRIP_REQUEST, "commit": False},
-        autostart=True, timeout=timeout,
+        autostart=True,
+        timeout=timeout,
     )
     took = time.monotonic() - start
     # Leave no conversation behind for this short-lived "terminal".
@@ -514,8 +555,10 @@ def check_round_trip(r: Report, settings) -> None:
         return
     kind = reply.get("kind")
     if r.restart_daemon:  # the daemon did not use the settings checked above
-        fix = (f"restart the daemon: run `shellper stop` ({r.restart_daemon}; the next request starts it "
-               "with the current settings), then run `shellper doctor` again")
+        fix = (
+            f"restart the daemon: run `shellper stop` ({r.restart_daemon}; the next request starts it "
+            "with the current settings), then run `shellper doctor` again"
+        )
     elif kind == "backend" and r.server_failed:
         fix = "fix the model server checks above first"
     elif kind == "backend":

@@ -8,14 +8,47 @@ import re
 
 # Imperatives a clause can start with when it says what to do.
 _ACTIONS = (
-    "add", "ask", "cd", "check", "choose", "chmod", "correct", "create", "delete", "edit", "fix", "free", "give",
-    "install", "move", "open", "point", "pull", "raise", "recreate", "reinstall", "remove", "rename", "rephrase",
-    "report", "restart", "retry", "retype", "run", "say", "see", "set", "start", "try", "type", "unset", "update",
-    "use", "wait",
+    "add",
+    "ask",
+    "cd",
+    "check",
+    "choose",
+    "chmod",
+    "correct",
+    "create",
+    "delete",
+    "edit",
+    "fix",
+    "free",
+    "give",
+    "install",
+    "move",
+    "open",
+    "point",
+    "pull",
+    "raise",
+    "recreate",
+    "reinstall",
+    "remove",
+    "rename",
+    "rephrase",
+    "report",
+    "restart",
+    "retry",
+    "retype",
+    "run",
+    "say",
+    "see",
+    "set",
+    "start",
+    "try",
+    "type",
+    "unset",
+    "update",
+    "use",
+    "wait",
 )
-_ENDS_WITH_ACTION = re.compile(
-    r"(?:^|[;:] |, then |, or )(?:then |or |and )?(?:if [^,;:]*, )?(?:" + "|".join(_ACTIONS) + r")\b[^;:]*$"
-)
+_ENDS_WITH_ACTION = re.compile(r"(?:^|[;:] |, then |, or )(?:then |or |and )?(?:if [^,;:]*, )?(?:" + "|".join(_ACTIONS) + r")\b[^;:]*$")
 
 
 def names_action(message: str) -> bool:

@@ -169,8 +169,7 @@ def parse_row(obj, line: int) -> Case:
         role, where = msg.get("role"), f"message {i}"
         want = "user" if pending is None else "assistant"
         if role != want:
-            raise _Bad(f"{where}: expected a {want} turn, found role {role!r} "
-                       f"(turns must alternate user, assistant, ..., user)")
+            raise _Bad(f"{where}: expected a {want} turn, found role {role!r} (turns must alternate user, assistant, ..., user)")
         if role == "user":
             pending = _user_text(msg, where)
         else:
@@ -334,11 +333,13 @@ async def _compare_run(settings, models: list, cases: list, concurrency: int, pr
         for backend in backends:  # every model checked first: no run wasted on a typo in the last
             status = await backend.server_status()
             if not status.get("reachable"):
-                raise Unavailable(_nothing_scored(status.get("message") or "the server is not reachable",
-                                                  "for another server, pass --base-url URL"))
+                raise Unavailable(
+                    _nothing_scored(status.get("message") or "the server is not reachable", "for another server, pass --base-url URL")
+                )
             if status.get("model_present") is False:
-                raise Unavailable(_nothing_scored(status.get("message") or f"no model '{backend.settings.model}'",
-                                                  "for another model, pass --model NAME"))
+                raise Unavailable(
+                    _nothing_scored(status.get("message") or f"no model '{backend.settings.model}'", "for another model, pass --model NAME")
+                )
         runs = []
         for backend in backends:
             # Untimed: loads the model and has the server cache the prompt prefix every
@@ -396,7 +397,7 @@ class Report:
         ns = [IMPLIED_TURNS]
         if self.max_turns > 1 and self.max_turns != IMPLIED_TURNS:
             ns.append(self.max_turns)
-        return [(n, self.accuracy ** n) for n in sorted(ns)]
+        return [(n, self.accuracy**n) for n in sorted(ns)]
 
     def conversations(self) -> dict:
         groups: dict = {}
@@ -439,10 +440,7 @@ class Report:
             "max_turns": self.max_turns,
             "implied": [{"turns": n, "accuracy": a} for n, a in self.implied()],
             "conversations": {"total": conv_n, "correct": conv_ok, "accuracy": _ratio(conv_ok, conv_n)},
-            "per_tool": {
-                name: {"total": n, "correct": ok, "accuracy": _ratio(ok, n)}
-                for name, (ok, n) in self.per_tool().items()
-            },
+            "per_tool": {name: {"total": n, "correct": ok, "accuracy": _ratio(ok, n)} for name, (ok, n) in self.per_tool().items()},
             "failures": [_outcome_json(o) for o in self.failures()],
         }
 
@@ -470,6 +468,7 @@ def show_call(call: ToolCall) -> str:
 def _table(header: list, rows: list) -> list:
     """A Markdown table with padded columns (readable raw, pasteable into docs)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
     def line(cells) -> str:
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
 
@@ -479,8 +478,7 @@ def _table(header: list, rows: list) -> list:
 def render_text(report: Report, dataset: str, settings) -> str:
     conv_ok, conv_n = report.conversation_counts()
     out = [
-        f"dataset: {dataset} ({report.total} requests in {conv_n} conversations, "
-        f"up to {report.max_turns} turns)",
+        f"dataset: {dataset} ({report.total} requests in {conv_n} conversations, up to {report.max_turns} turns)",
         f"model:   {settings.model} at {settings.base_url}",
         "",
     ]
@@ -492,12 +490,14 @@ def render_text(report: Report, dataset: str, settings) -> str:
     header.append("Whole conversations (measured)")
     row.append(f"{pct(_ratio(conv_ok, conv_n))} ({conv_ok}/{conv_n})")
     out += _table(header, [row])
-    out += ["", *_table(["Tool", "Correct", "Accuracy"],
-                        [[name, f"{ok}/{n}", pct(_ratio(ok, n))] for name, (ok, n) in report.per_tool().items()])]
+    out += [
+        "",
+        *_table(["Tool", "Correct", "Accuracy"], [[name, f"{ok}/{n}", pct(_ratio(ok, n))] for name, (ok, n) in report.per_tool().items()]),
+    ]
     failures = report.failures()
     out += ["", f"Failures ({len(failures)}):" if failures else "Failures: none"]
     for o in failures:
-        out.append(f"- {_excerpt(o.case.id, 200)}: \"{_excerpt(o.case.request)}\"")
+        out.append(f'- {_excerpt(o.case.id, 200)}: "{_excerpt(o.case.request)}"')
         out.append(f"    expected: {show_call(o.case.expected)}")
         out.append(f"    got:      {show_call(o.got)}" if o.got is not None else f"    error:    {o.error}")
     return "\n".join(out)
@@ -531,14 +531,13 @@ def render_comparison(reports: list, dataset: str, settings, concurrency: int) -
     first_model, first = reports[0]
     first_conv = _ratio(*first.conversation_counts())
     first_median, first_p90 = first.latency()
-    how = ("one request at a time" if concurrency == 1 else
-           f"{concurrency} requests in flight at once, so it includes waiting for the server")
+    how = (
+        "one request at a time" if concurrency == 1 else f"{concurrency} requests in flight at once, so it includes waiting for the server"
+    )
     out = [
-        f"dataset: {dataset} ({first.total} requests in {first.conversation_counts()[1]} conversations, "
-        f"up to {first.max_turns} turns)",
+        f"dataset: {dataset} ({first.total} requests in {first.conversation_counts()[1]} conversations, up to {first.max_turns} turns)",
         f"server:  {settings.base_url}",
-        f"latency: request to answer, {how}, after one untimed warm-up request per model; "
-        f"p90: 9 in 10 requests took at most this",
+        f"latency: request to answer, {how}, after one untimed warm-up request per model; p90: 9 in 10 requests took at most this",
         f"Each row after the first also shows its difference from {_excerpt(first_model, 200)}.",
         "",
     ]
@@ -551,8 +550,9 @@ def render_comparison(reports: list, dataset: str, settings, concurrency: int) -
         if i:
             accuracy += f" {_points(r.accuracy - first.accuracy)}"
             whole += f" {_points(_ratio(ok, n) - first_conv)}"
-        rows.append([_excerpt(model, 200), accuracy, whole,
-                     _show_ms(median, first_median if i else None), _show_ms(p90, first_p90 if i else None)])
+        rows.append(
+            [_excerpt(model, 200), accuracy, whole, _show_ms(median, first_median if i else None), _show_ms(p90, first_p90 if i else None)]
+        )
     out += _table(["Model", "Tool call accuracy", "Whole conversations", "Median latency", "p90 latency"], rows)
     out += ["", "Failures (`shellper eval --model NAME` lists one model's in full):"]
     for model, r in reports:
@@ -571,14 +571,17 @@ def comparison_json(reports: list, dataset: str, settings, concurrency: int) -> 
         entry = r.to_json(dataset, dataclasses.replace(settings, model=model))
         del entry["dataset"], entry["base_url"]  # said once, above the models
         median, p90 = (_ms(v) for v in r.latency())
-        entry["latency_ms"] = {"median": median, "p90": p90,
-                               "requests": sum(o.seconds is not None for o in r.outcomes)}
-        entry["vs_first"] = None if i == 0 else {
-            "accuracy": r.accuracy - first.accuracy,
-            "conversation_accuracy": entry["conversations"]["accuracy"] - first_conv,
-            "median_ms": _minus(median, first_median),
-            "p90_ms": _minus(p90, first_p90),
-        }
+        entry["latency_ms"] = {"median": median, "p90": p90, "requests": sum(o.seconds is not None for o in r.outcomes)}
+        entry["vs_first"] = (
+            None
+            if i == 0
+            else {
+                "accuracy": r.accuracy - first.accuracy,
+                "conversation_accuracy": entry["conversations"]["accuracy"] - first_conv,
+                "median_ms": _minus(median, first_median),
+                "p90_ms": _minus(p90, first_p90),
+            }
+        )
         models.append(entry)
     return {"dataset": dataset, "base_url": settings.base_url, "concurrency": concurrency, "models": models}
 
@@ -612,8 +615,7 @@ def _overrides(settings, args):
     if base_url is not None:
         base_url = base_url.strip().rstrip("/")
         if not re.match(r"https?://[^/\s?#]+(/\S*)?\Z", base_url):
-            raise SettingsError(f"--base-url must be an http:// or https:// URL such as "
-                                f"http://localhost:11434/v1, not {args.base_url!r}")
+            raise SettingsError(f"--base-url must be an http:// or https:// URL such as http://localhost:11434/v1, not {args.base_url!r}")
         changes["base_url"] = base_url
     models = _models(args)
     if len(models) == 1:

@@ -28,7 +28,7 @@ def training_conversation(correction) -> dict | None:
     if correction.ran_call is None:
         return None
     messages = []
-    for ex in correction.history[-(MAX_EXCHANGES - 1):]:
+    for ex in correction.history[-(MAX_EXCHANGES - 1) :]:
         messages.append({"role": "user", "content": ex.request})
         messages.append(_assistant(ex.call))
     messages.append({"role": "user", "content": correction.request})

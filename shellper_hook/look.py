@@ -29,8 +29,26 @@ MAX_ENTRIES = 50_000  # entries one look walks (about 0.15 s); past it, "more th
 DEADLINE = 1.5
 READ_LIMIT = 64 << 20  # bytes of a file read to count its lines
 # File systems whose files are not files: never opened, and judged by their type wherever mounted.
-PSEUDO_FS = frozenset(("proc", "sysfs", "devtmpfs", "devpts", "debugfs", "tracefs", "securityfs", "cgroup",
-                       "cgroup2", "configfs", "efivarfs", "bpf", "fusectl", "pstore", "mqueue", "hugetlbfs"))
+PSEUDO_FS = frozenset(
+    (
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "efivarfs",
+        "bpf",
+        "fusectl",
+        "pstore",
+        "mqueue",
+        "hugetlbfs",
+    )
+)
 
 
 @dataclass
@@ -75,8 +93,7 @@ class Seen:
 class _Eyes:
     """File-system access for one look: bounded, non-blocking, as this user."""
 
-    def __init__(self, cwd: str, home: str, max_entries: int, deadline: float, shell: str = "bash",
-                 cdpath: str | None = None) -> None:
+    def __init__(self, cwd: str, home: str, max_entries: int, deadline: float, shell: str = "bash", cdpath: str | None = None) -> None:
         self.cwd, self.home = cwd, (home.rstrip("/") or "/")
         self.shell, self.cdpath = shell, cdpath
         self.left = max_entries
@@ -129,7 +146,7 @@ class _Eyes:
         """A path as the user knows it (~/project/src)."""
         path = os.path.normpath(path)
         if self.home != "/" and (path == self.home or path.startswith(self.home + "/")):
-            return "~" + path[len(self.home):]
+            return "~" + path[len(self.home) :]
         return path
 
     def out_of_time(self) -> bool:
@@ -239,13 +256,13 @@ class _Eyes:
         gone: dict = {}
         for folder in reversed(list(folders)):
             parent, files, listable, writable, children, stuck = folders[folder]
-            stuck_files = sum(1 for name in stuck_names if os.path.dirname(name) == folder
-                              and name not in folders) if stuck else 0
+            stuck_files = sum(1 for name in stuck_names if os.path.dirname(name) == folder and name not in folders) if stuck else 0
             if listable and writable:
                 tree.removable += files - stuck_files
             empty = listable and not files and not children
-            gone[folder] = (listable and (writable or empty) and not stuck and folder not in stuck_names
-                            and all(gone.get(c, False) for c in children))
+            gone[folder] = (
+                listable and (writable or empty) and not stuck and folder not in stuck_names and all(gone.get(c, False) for c in children)
+            )
         tree.emptied = gone.get(top, False)
         tree.fixed = [f for f in tree.protected_dirs if folders[f][1] or folders[f][4]]
         return tree
@@ -538,9 +555,15 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         tree = eyes.walk(path if not via_slash else os.path.realpath(path))
         if via_slash:
             # GNU rm empties the folder the link points to, then cannot remove the link as a folder.
-            return Seen("fails part-way", f"deletes {_tree_words(tree, eyes.short)} (the folder the link "
-                        f"{q(value.rstrip('/'))} points to), then fails: {q(value)} is a link, not a folder; "
-                        "the link and that folder stay", ok=False, short=eyes.short, trees=[(path, tree)])
+            return Seen(
+                "fails part-way",
+                f"deletes {_tree_words(tree, eyes.short)} (the folder the link "
+                f"{q(value.rstrip('/'))} points to), then fails: {q(value)} is a link, not a folder; "
+                "the link and that folder stay",
+                ok=False,
+                short=eyes.short,
+                trees=[(path, tree)],
+            )
         why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
         if why or _sticky_blocks(eyes, _parent(path), st):
             why = why or "no permission to delete it (a sticky folder of someone else)"
@@ -548,13 +571,22 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
         trees = [(path, tree)]
         if why:
             if not tree.removable:
-                return Seen("fails", f"{why}; {_folder(value)} and what is in it stay", ok=False, short=eyes.short,
-                            trees=trees)
+                return Seen("fails", f"{why}; {_folder(value)} and what is in it stay", ok=False, short=eyes.short, trees=trees)
             if tree.emptied:
-                return Seen("fails part-way", f"deletes {total} in {_folder(value)}, then stops: {why}; "
-                            f"the empty folder {_folder(value)} stays", ok=False, short=eyes.short, trees=trees)
-            return Seen("fails part-way", f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: "
-                        f"{why}; the rest stays", ok=False, short=eyes.short, trees=trees)
+                return Seen(
+                    "fails part-way",
+                    f"deletes {total} in {_folder(value)}, then stops: {why}; the empty folder {_folder(value)} stays",
+                    ok=False,
+                    short=eyes.short,
+                    trees=trees,
+                )
+            return Seen(
+                "fails part-way",
+                f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: {why}; the rest stays",
+                ok=False,
+                short=eyes.short,
+                trees=trees,
+            )
         if tree.protected or tree.protected_dirs:
             # At a terminal rm asks before each write-protected file and folder.
             what = [_n(tree.protected, "write-protected file")] if tree.protected else []
@@ -563,22 +595,36 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
                 what.append(f"{_n(len(tree.protected_dirs), 'write-protected folder')} ({named})")
             inside = "; answering y for a folder still leaves what is in it (no permission)" if tree.fixed else ""
             each = "each of " if tree.protected + len(tree.protected_dirs) > 1 else ""
-            return Seen("asks first", f"rm asks before {each}{' and '.join(what)}; what you answer n to stays, "
-                        f"with the folders it is in, and the rest of {_folder(value)} and {total} in it is deleted"
-                        f"{inside}", short=eyes.short, trees=trees)
+            return Seen(
+                "asks first",
+                f"rm asks before {each}{' and '.join(what)}; what you answer n to stays, "
+                f"with the folders it is in, and the rest of {_folder(value)} and {total} in it is deleted"
+                f"{inside}",
+                short=eyes.short,
+                trees=trees,
+            )
         if tree.emptied is False and not tree.blocked:
             total = f"the {_n(tree.files, 'file')}" if tree.complete else f"at least {_n(tree.files, 'file')}"
             left = tree.files - tree.removable
-            return Seen("fails part-way" if tree.removable else "fails",
-                        f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: {_n(left, 'file')} "
-                        "in a sticky folder belong to someone else; they stay, with the folders they are in",
-                        ok=False, short=eyes.short, trees=trees)
+            return Seen(
+                "fails part-way" if tree.removable else "fails",
+                f"deletes {tree.removable:,} of {total} in {_folder(value)}, then stops: {_n(left, 'file')} "
+                "in a sticky folder belong to someone else; they stay, with the folders they are in",
+                ok=False,
+                short=eyes.short,
+                trees=trees,
+            )
         if tree.blocked and tree.emptied is not None:
             # A folder it cannot read: rm removes it if it is empty, which no one can see.
             unseen = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
-            return Seen("may fail", f"deletes {_folder(value)} and {_tree_words(tree, eyes.short)} only if the "
-                        f"folders it cannot read ({unseen}) are empty; otherwise it stops there and they stay",
-                        ok=False, short=eyes.short, trees=trees)
+            return Seen(
+                "may fail",
+                f"deletes {_folder(value)} and {_tree_words(tree, eyes.short)} only if the "
+                f"folders it cannot read ({unseen}) are empty; otherwise it stops there and they stay",
+                ok=False,
+                short=eyes.short,
+                trees=trees,
+            )
         text = f"{_folder(value)} and {_tree_words(tree, eyes.short)}"
         return Seen("deletes", text, short=eyes.short, trees=trees)
     why = _why_not_in(eyes, _parent(path), _shown_parent(value), "delete")
@@ -606,8 +652,11 @@ def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if why or _sticky_blocks(eyes, _parent(path), st):
         return _fail(f"{why or 'no permission to delete it'}; {_folder(value)} stays")
     if not eyes.can(path, os.R_OK):
-        return Seen("may fail", f"deletes the folder {_folder(value)} only if it is empty, which shellper cannot"
-                    " see (no permission to read it)", ok=False)
+        return Seen(
+            "may fail",
+            f"deletes the folder {_folder(value)} only if it is empty, which shellper cannot see (no permission to read it)",
+            ok=False,
+        )
     try:
         with os.scandir(path) as entries:
             inside = next(iter(entries), None)
@@ -663,8 +712,11 @@ def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if failed:
         return failed
     if target != path:
-        return Seen("creates", f"an empty file {_qp(eyes.show(target))}, where the dangling link {q(value)} points",
-                    written=[os.path.normpath(target)])
+        return Seen(
+            "creates",
+            f"an empty file {_qp(eyes.show(target))}, where the dangling link {q(value)} points",
+            written=[os.path.normpath(target)],
+        )
     return Seen("creates", f"an empty file {q(value)}", written=[os.path.normpath(path)])
 
 
@@ -690,8 +742,7 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     via = "" if lst is None or not stat.S_ISLNK(lst.st_mode) else f" (the link {q(value)} points there)"
     shown = q(value) if not via else _qp(eyes.show(real))
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
-        return Seen("waits", f"{shown}{via} is a named pipe: the shell waits until something reads it "
-                    "(Ctrl-C stops it)", written=[real])
+        return Seen("waits", f"{shown}{via} is a named pipe: the shell waits until something reads it (Ctrl-C stops it)", written=[real])
     if real == "/dev/full":
         return _fail(f"{shown}{via} is a device that is always full; nothing is written")
     if not stat.S_ISREG(st.st_mode):
@@ -707,12 +758,14 @@ def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if not newline_end and lines:
         more = f", then {_n(added - 1, 'more line')}" if added > 1 else ""
         first = "the first line added" if added > 1 else "the line added"
-        return Seen("changes", f"appends to {shown}{via} ({has} {'line' if lines == 1 and complete else 'lines'} now, "
-                    f"the last without a newline): {first} goes onto the end of that last line{more}{others}",
-                    written=[real])
+        return Seen(
+            "changes",
+            f"appends to {shown}{via} ({has} {'line' if lines == 1 and complete else 'lines'} now, "
+            f"the last without a newline): {first} goes onto the end of that last line{more}{others}",
+            written=[real],
+        )
     now = "which is empty" if has == "0" else f"which has {has} {'line' if has == '1' else 'lines'}"
-    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, {now} (nothing in it is replaced)"
-                f"{others}", written=[real])
+    return Seen("changes", f"appends {_n(added, 'line')} to {shown}{via}, {now} (nothing in it is replaced){others}", written=[real])
 
 
 def _cdpath_hit(eyes: _Eyes, value: str) -> str | None:
@@ -800,8 +853,11 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if st is None:
         return _fail(_gone(eyes, value, follow=value.endswith("/")) or f"{q(value)} is not there")
     glob = name != "None" and ("*" in name or "?" in name)
-    what = "lists every name under" if name == "None" else (
-        f"finds names matching {name!r} under" if glob else f"finds names containing {name!r} under")
+    what = (
+        "lists every name under"
+        if name == "None"
+        else (f"finds names matching {name!r} under" if glob else f"finds names containing {name!r} under")
+    )
 
     def matches(entry_name: str) -> bool:
         return name == "None" or (fnmatch.fnmatchcase(entry_name, name) if glob else name in entry_name)
@@ -838,8 +894,11 @@ def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     if not complete:
         return Seen("reads", f"{what} {q(value)} (more than {found:,} right now; {eyes.short})", short=eyes.short)
     if blocked:
-        return Seen("fails part-way", f"{what} {q(value)} ({found:,} it can see), then reports "
-                    f"{_n(blocked, 'folder')} it cannot read as errors", ok=False)
+        return Seen(
+            "fails part-way",
+            f"{what} {q(value)} ({found:,} it can see), then reports {_n(blocked, 'folder')} it cannot read as errors",
+            ok=False,
+        )
     return Seen("reads", f"{what} {q(value)} ({_count(found)} right now)")
 
 
@@ -849,8 +908,7 @@ def _pipe(eyes: _Eyes, value: str, tool: str) -> Seen | None:
     if st is None or stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
         return None
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
-        return Seen("waits", f"{q(value)} is a named pipe: {tool} waits until something writes to it and "
-                    "closes it (Ctrl-C stops it)")
+        return Seen("waits", f"{q(value)} is a named pipe: {tool} waits until something writes to it and closes it (Ctrl-C stops it)")
     return Seen("reads", f"the device {q(value)}; it may never end (Ctrl-C stops it)")
 
 
@@ -919,8 +977,7 @@ def _move_copy(copy: bool):
                 return _fail(f"{q(src)} cannot be moved (it names a folder by . or ..)")
         else:
             if dst.endswith("/") and not src_dir:
-                return _fail(f"there is no folder {_folder(dst)} to put {q(src)} into; nothing is "
-                             f"{'copied' if copy else 'moved'}")
+                return _fail(f"there is no folder {_folder(dst)} to put {q(src)} into; nothing is {'copied' if copy else 'moved'}")
             tpath, tshown, into, merge = dpath, dst, f"to {q(dst)}", False
         tl = eyes.lstat(tpath.rstrip("/") or "/")
         # Same file: the tools refuse (mv too when the source is a link to the target).
@@ -931,8 +988,12 @@ def _move_copy(copy: bool):
             for one, two in pairs:
                 if one is not None and two is not None and (one.st_dev, one.st_ino) == (two.st_dev, two.st_ino):
                     return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
-        if src_dir and tl is not None and not stat.S_ISDIR(tl.st_mode) and not (copy and eyes.stat(tpath) is not None
-                                                                                and stat.S_ISDIR(eyes.stat(tpath).st_mode)):
+        if (
+            src_dir
+            and tl is not None
+            and not stat.S_ISDIR(tl.st_mode)
+            and not (copy and eyes.stat(tpath) is not None and stat.S_ISDIR(eyes.stat(tpath).st_mode))
+        ):
             return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
         if src_dir:
             real_s = os.path.realpath(spath)
@@ -940,8 +1001,9 @@ def _move_copy(copy: bool):
             if real_t == real_s and merge:
                 return _fail(f"{q(src)} and {q(tshown)} are the same folder; nothing is {done}")
             if real_t.startswith(real_s.rstrip("/") + "/") or (real_t == real_s and not merge):
-                seen = _fail(f"{_folder(src)} cannot be {done} into itself ({q(tshown)})"
-                             + ("; cp leaves a partial copy there" if copy else ""))
+                seen = _fail(
+                    f"{_folder(src)} cannot be {done} into itself ({q(tshown)})" + ("; cp leaves a partial copy there" if copy else "")
+                )
                 seen.written = [os.path.normpath(tpath)] if copy else []
                 return seen
         # The folder the new name goes in.
@@ -1005,23 +1067,30 @@ def _move_copy(copy: bool):
                 if not eyes.can(tpath, os.W_OK):
                     return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
                 if stat.S_ISFIFO(t_follow.st_mode):
-                    return Seen("waits", f"{q(tshown)} is a named pipe: cp waits until something reads it "
-                                "(Ctrl-C stops it)", written=[real])
+                    return Seen(
+                        "waits", f"{q(tshown)} is a named pipe: cp waits until something reads it (Ctrl-C stops it)", written=[real]
+                    )
                 if not stat.S_ISREG(t_follow.st_mode):
-                    return Seen("changes", f"copies {what} into the device {_qp(eyes.show(real))}"
-                                + (" (what is written there is not kept)" if real == "/dev/null" else ""),
-                                written=[real])
-                via = "" if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode) else \
-                    f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
+                    return Seen(
+                        "changes",
+                        f"copies {what} into the device {_qp(eyes.show(real))}"
+                        + (" (what is written there is not kept)" if real == "/dev/null" else ""),
+                        written=[real],
+                    )
+                via = (
+                    ""
+                    if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode)
+                    else f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
+                )
                 newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
-                others = f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" \
-                    if t_follow.st_nlink > 1 else ""
+                others = (
+                    f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" if t_follow.st_nlink > 1 else ""
+                )
                 replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}{others}"
                 written.append(real)
             else:
                 if _sticky_blocks(eyes, _parent(tpath), tl):
-                    return _fail(f"no permission to replace {q(tshown)}: it is someone else's, in a sticky folder;"
-                                 " nothing is moved")
+                    return _fail(f"no permission to replace {q(tshown)}: it is someone else's, in a sticky folder; nothing is moved")
                 newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
                 if stat.S_ISLNK(tl.st_mode):
                     replaced = f", replacing the link {q(tshown)} (not what it points to)"
@@ -1029,8 +1098,11 @@ def _move_copy(copy: bool):
                     replaced = f", replacing {q(tshown)} ({size_words(tl.st_size)}{newer})"
                 written.append(os.path.normpath(tpath))
                 if not stat.S_ISLNK(tl.st_mode) and not eyes.can(tpath, os.W_OK):
-                    return Seen("asks first", f"mv asks before replacing the write-protected {q(tshown)}; then "
-                                f"{verb} {what} {into}{replaced}", written=written)
+                    return Seen(
+                        "asks first",
+                        f"mv asks before replacing the write-protected {q(tshown)}; then {verb} {what} {into}{replaced}",
+                        written=written,
+                    )
         else:
             written.append(os.path.normpath(tpath))
         if tree is not None:
@@ -1039,16 +1111,26 @@ def _move_copy(copy: bool):
             where_, why = tree.clashes[0]
             more = f" (and {_n(len(tree.clashes) - 1, 'other place')})" if len(tree.clashes) > 1 else ""
             if not tree.made:
-                return Seen("fails", f"{_qp(eyes.show(where_))} {why}{more}; nothing is copied", ok=False,
-                            short=eyes.short, trees=trees)
-            return Seen("fails part-way", f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: "
-                        "the rest is copied and cp reports an error", ok=False, short=eyes.short,
-                        written=written, trees=trees)
+                return Seen("fails", f"{_qp(eyes.show(where_))} {why}{more}; nothing is copied", ok=False, short=eyes.short, trees=trees)
+            return Seen(
+                "fails part-way",
+                f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: the rest is copied and cp reports an error",
+                ok=False,
+                short=eyes.short,
+                written=written,
+                trees=trees,
+            )
         if tree is not None and (tree.unreadable or tree.blocked):
             bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
-            return Seen("fails part-way", f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
-                        f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
-                        ok=False, short=eyes.short, written=written, trees=trees)
+            return Seen(
+                "fails part-way",
+                f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
+                f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
+                ok=False,
+                short=eyes.short,
+                written=written,
+                trees=trees,
+            )
         if merge:
             if os.path.normpath(tpath) not in written:
                 written.insert(0, os.path.normpath(tpath))
@@ -1063,10 +1145,14 @@ def _move_copy(copy: bool):
         if replaced:
             return Seen("changes", f"{verb} {what} {into}{replaced}", short=eyes.short, written=written, trees=trees)
         if src_dir and (dst_st is None):
-            return Seen("creates" if copy else "changes", f"{verb} {what} to a new folder {q(dst.rstrip('/'))}",
-                        short=eyes.short, written=written, trees=trees)
-        return Seen("creates" if copy else "changes", f"{verb} {what} {into}", short=eyes.short, written=written,
-                    trees=trees)
+            return Seen(
+                "creates" if copy else "changes",
+                f"{verb} {what} to a new folder {q(dst.rstrip('/'))}",
+                short=eyes.short,
+                written=written,
+                trees=trees,
+            )
+        return Seen("creates" if copy else "changes", f"{verb} {what} {into}", short=eyes.short, written=written, trees=trees)
 
     return predict
 
@@ -1097,10 +1183,13 @@ def _du(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     tree = eyes.walk(eyes.cwd)
     if tree.blocked:
         named = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
-        return Seen("fails part-way", f"{words}, then reports {_n(len(tree.blocked), 'folder')} it cannot read "
-                    f"({named}) as errors", ok=False, short=eyes.short)
-    return Seen("reads", words + (f" ({eyes.short}: some of it was not looked at)" if eyes.short else ""),
-                short=eyes.short)
+        return Seen(
+            "fails part-way",
+            f"{words}, then reports {_n(len(tree.blocked), 'folder')} it cannot read ({named}) as errors",
+            ok=False,
+            short=eyes.short,
+        )
+    return Seen("reads", words + (f" ({eyes.short}: some of it was not looked at)" if eyes.short else ""), short=eyes.short)
 
 
 _PREDICT = {
@@ -1118,21 +1207,34 @@ _PREDICT = {
     "grep": _reader(lambda a: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}", "grep"),
     "cat": _reader(lambda a: f"shows {q(a['file_name'])}", "cat"),
     "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)", "sort"),
-    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}",
-                  "wc"),
+    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}", "wc"),
     "ls": _here(lambda a: "lists this folder" + (", hidden names too" if a["a"] else "")),
     "du": _du,
     "pwd": _here(lambda a: "prints the current folder"),
 }
-_KIND = {"rm": "deletes", "rmdir": "deletes", "mv": "changes", "cp": "creates", "echo": "changes",
-         "mkdir": "creates", "touch": "creates", "cd": "moves the shell"}
-KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail",
-         "waits")
+_KIND = {
+    "rm": "deletes",
+    "rmdir": "deletes",
+    "mv": "changes",
+    "cp": "creates",
+    "echo": "changes",
+    "mkdir": "creates",
+    "touch": "creates",
+    "cd": "moves the shell",
+}
+KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail", "waits")
 
 
-def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
-         max_entries: int = MAX_ENTRIES, deadline: float = DEADLINE, shell: str = "bash",
-         cdpath: str | None = None) -> Seen:
+def look(
+    call,
+    cwd: str,
+    home: str | None = None,
+    allow_recursive: bool = False,
+    max_entries: int = MAX_ENTRIES,
+    deadline: float = DEADLINE,
+    shell: str = "bash",
+    cdpath: str | None = None,
+) -> Seen:
     """The predicted outcome of call run by this user in `shell` from cwd (with the shell's
     CDPATH; None: this process's); never raises."""
     if cdpath is None:
@@ -1142,8 +1244,11 @@ def look(call, cwd: str, home: str | None = None, allow_recursive: bool = False,
         seen = _PREDICT[call.name](eyes, call.arguments, allow_recursive)
     except Exception as exc:  # looking must never fail a suggestion
         kind = _KIND.get(call.name, "reads")
-        return Seen(kind, f"runs {call.name} (shellper could not look at the files: {type(exc).__name__})",
-                    short="shellper could not look at the files")
+        return Seen(
+            kind,
+            f"runs {call.name} (shellper could not look at the files: {type(exc).__name__})",
+            short="shellper could not look at the files",
+        )
     if eyes.short and not seen.short:
         seen.short = eyes.short
     for _, tree in seen.trees:

@@ -128,8 +128,7 @@ def find_ollama() -> str:
     if not found:
         raise SetupFailed(
             "Ollama is not installed (there is no `ollama` on PATH)",
-            f"install it from {OLLAMA_DOWNLOAD} (Linux: `{OLLAMA_SCRIPT}`), start it, "
-            f"then run `shellper setup-model` again",
+            f"install it from {OLLAMA_DOWNLOAD} (Linux: `{OLLAMA_SCRIPT}`), start it, then run `shellper setup-model` again",
         )
     return found
 
@@ -268,6 +267,7 @@ def model_name(configured: str, quant: str) -> str:
 
 def _same_name(a: str, b: str) -> bool:
     """Ollama's reading: no tag means ":latest", and names ignore case."""
+
     def full(n: str) -> str:
         return (n if ":" in n else n + ":latest").lower()
 
@@ -288,15 +288,18 @@ def _create_fix(said: str, model: str, quant: str, dest: str) -> str:
     if _not_running(text):
         return "start Ollama (`ollama serve`, or open the Ollama app) and run `shellper setup-model` again"
     if quant != "fp16" and "unknown flag" in text:
-        return (f"this Ollama is too old to quantize: update it ({OLLAMA_DOWNLOAD}), or create the model "
-                f"unquantized with `shellper setup-model --quantize fp16`")
+        return (
+            f"this Ollama is too old to quantize: update it ({OLLAMA_DOWNLOAD}), or create the model "
+            f"unquantized with `shellper setup-model --quantize fp16`"
+        )
     if "unsupported quantization type" in text:
         others = " or ".join(f"--quantize {q}" for q in QUANTIZATIONS if q != quant)
-        return (f"this Ollama cannot make {quant}: update it ({OLLAMA_DOWNLOAD}), or run "
-                f"`shellper setup-model` with {others}")
+        return f"this Ollama cannot make {quant}: update it ({OLLAMA_DOWNLOAD}), or run `shellper setup-model` with {others}"
     if "quantization is only supported" in text:
-        return (f"the GGUF that {dest}/Modelfile names is already quantized, and Ollama quantizes only F16, "
-                f"BF16 and F32 weights: run `shellper setup-model --quantize fp16` to create it as it is")
+        return (
+            f"the GGUF that {dest}/Modelfile names is already quantized, and Ollama quantizes only F16, "
+            f"BF16 and F32 weights: run `shellper setup-model --quantize fp16` to create it as it is"
+        )
     by_hand = " ".join(create_argv(model, quant))
     return f"read Ollama's message above; to retry by hand: cd {_shq(dest)} && ollama {by_hand}"
 
@@ -308,7 +311,11 @@ def create(ollama: str, model: str, dest: str, env: dict, quant: str = DEFAULT_Q
     try:
         proc = subprocess.Popen(
             [ollama, *create_argv(model, quant)],
-            cwd=dest, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=dest,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     except OSError as exc:
         raise SetupFailed(f"running {ollama} failed: {exc.strerror or exc}", "check your Ollama installation") from None
@@ -322,8 +329,9 @@ def create(ollama: str, model: str, dest: str, env: dict, quant: str = DEFAULT_Q
     if code != 0:
         lines = tail.decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
         said = _one_line(" ".join(lines[-3:]))
-        raise SetupFailed(f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}",
-                          _create_fix(said, model, quant, dest))
+        raise SetupFailed(
+            f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}", _create_fix(said, model, quant, dest)
+        )
 
 
 def capabilities(text: str):
@@ -334,7 +342,7 @@ def capabilities(text: str):
             continue
         indent = len(line) - len(line.lstrip())
         found = []
-        for item in lines[i + 1:]:
+        for item in lines[i + 1 :]:
             if not item.strip():
                 break
             if len(item) - len(item.lstrip()) <= indent:
@@ -354,9 +362,7 @@ def check_tools(ollama: str, model: str, env: dict):
     """Fails unless the model lists the tools capability; returns its quantization (or None)."""
     _say(f"checking '{model}' (ollama show)")
     try:
-        done = subprocess.run(
-            [ollama, "show", model], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
-        )
+        done = subprocess.run([ollama, "show", model], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SetupFailed(f"`ollama show {model}` failed: {exc}", "run `shellper doctor` to see what is wrong") from None
     if done.returncode != 0:
@@ -366,13 +372,14 @@ def check_tools(ollama: str, model: str, env: dict):
         )
     caps = capabilities(done.stdout)
     if caps is None:
-        print("shellper: this Ollama does not list model capabilities (it is older than 0.6.4); "
-              "the request below checks tool calls instead", file=sys.stderr)
+        print(
+            "shellper: this Ollama does not list model capabilities (it is older than 0.6.4); the request below checks tool calls instead",
+            file=sys.stderr,
+        )
     elif "tools" not in caps:
         raise SetupFailed(
             f"'{model}' was created without tool support (its capabilities: {', '.join(caps) or 'none'})",
-            "the Modelfile's TEMPLATE must be the shipped one: delete the downloaded Modelfile and run "
-            "`shellper setup-model` again",
+            "the Modelfile's TEMPLATE must be the shipped one: delete the downloaded Modelfile and run `shellper setup-model` again",
         )
     return shown_quantization(done.stdout)
 
@@ -413,8 +420,7 @@ class Created(NamedTuple):
     command: str  # what the check request became
 
 
-def run(repo: str, directory: str | None, yes: bool, download_fn=None,
-        quant: str = DEFAULT_QUANTIZATION) -> Created:
+def run(repo: str, directory: str | None, yes: bool, download_fn=None, quant: str = DEFAULT_QUANTIZATION) -> Created:
     """Every step in order; returns what was created and how it answered the check."""
     import dataclasses
 
@@ -473,8 +479,7 @@ def main(args) -> int:
 
     try:
         quant = quantization(getattr(args, "quantize", None) or DEFAULT_QUANTIZATION)
-        done = run(getattr(args, "repo", None), getattr(args, "dir", None), bool(getattr(args, "yes", False)),
-                   quant=quant)
+        done = run(getattr(args, "repo", None), getattr(args, "dir", None), bool(getattr(args, "yes", False)), quant=quant)
     except ValueError as exc:  # a caller that bypassed the parser's check
         sys.stderr.write(f"shellper setup-model: --quantize: {exc}\n")
         return 2
@@ -486,8 +491,10 @@ def main(args) -> int:
     if _same_name(done.model, done.configured):
         print("Open a new terminal, type a request and press Ctrl-G.")
     else:
-        print(f"shellper still uses '{done.configured}'. Compare the two on the test set:\n"
-              f"  shellper eval --model {done.configured} --model {done.model}\n"
-              f"To switch, set model = \"{done.model}\" in {paths.config_file()} "
-              f"(or export SHELLPER_MODEL={done.model}), then run `shellper stop`.")
+        print(
+            f"shellper still uses '{done.configured}'. Compare the two on the test set:\n"
+            f"  shellper eval --model {done.configured} --model {done.model}\n"
+            f'To switch, set model = "{done.model}" in {paths.config_file()} '
+            f"(or export SHELLPER_MODEL={done.model}), then run `shellper stop`."
+        )
     return 0

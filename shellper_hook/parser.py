@@ -40,9 +40,7 @@ _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
 # Names stop at '<' and are short, so each '<function=' costs a bounded try:
 # an unbounded name made many unclosed tags quadratic (seconds per 100 KB).
 _XML_FUNC = re.compile(rf"<function=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</function>|\Z)", re.S)
-_XML_PARAM = re.compile(
-    rf"<parameter=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S
-)
+_XML_PARAM = re.compile(rf"<parameter=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
 _LOOKS_JSON = re.compile(r"\{\s*['\"]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]+")
 
@@ -93,9 +91,7 @@ def _from_message(message) -> ToolCall:
     if entry is None:
         if not text.strip():
             if _has_reasoning(message):
-                raise NoToolCall(
-                    "the model gave an empty answer (it wrote only reasoning)"
-                )
+                raise NoToolCall("the model gave an empty answer (it wrote only reasoning)")
             raise NoToolCall("the model gave an empty answer")
         return _from_text(text)
     try:
@@ -135,10 +131,7 @@ def _content_text(content) -> str:
 
 
 def _has_reasoning(message: Mapping) -> bool:
-    return any(
-        isinstance(message.get(k), str) and message.get(k).strip()
-        for k in ("reasoning", "reasoning_content", "thinking")
-    )
+    return any(isinstance(message.get(k), str) and message.get(k).strip() for k in ("reasoning", "reasoning_content", "thinking"))
 
 
 # ---------------------------------------------------------------- objects
@@ -206,9 +199,7 @@ def _decode_argument_string(raw: str, shown) -> object:
         if isinstance(value, str) and value.strip().startswith("{"):
             value = json.loads(value)  # encoded twice by some clients
     except (ValueError, TypeError):
-        raise MalformedAnswer(
-            f"the model's arguments for {_one_line(str(shown), 40)} are not valid JSON: {_one_line(raw)}"
-        ) from None
+        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are not valid JSON: {_one_line(raw)}") from None
     if not isinstance(value, dict):
         raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are not a JSON object")
     return value
@@ -277,7 +268,7 @@ def _no_call(visible: str, decoded: bool) -> ShellperError:
     """The error for text holding no usable call: malformed if one was meant."""
     tag = visible.find("<tool_call>")
     if tag >= 0:
-        body = visible[tag + len("<tool_call>"):]
+        body = visible[tag + len("<tool_call>") :]
         end = body.find("</tool_call>")
         body = (body if end < 0 else body[:end]).strip()
         if not body:
@@ -298,11 +289,11 @@ def _strip_think(text: str):
     lead = text.lstrip()
     if lead.startswith("<think>"):
         end = lead.find("</think>")
-        return (None if end < 0 else lead[end + len("</think>"):]), False
+        return (None if end < 0 else lead[end + len("</think>") :]), False
     # Templates that open <think> in the prompt leave only the closing tag.
     end = text.find("</think>")
     if end >= 0 and "<think>" not in text[:end]:
-        rest = text[end + len("</think>"):]
+        rest = text[end + len("</think>") :]
         if rest.strip():
             return rest, True
     return text, False

@@ -191,7 +191,7 @@ class TerminalPipes:
         if sum(map(len, pair.unsent)) > MAX_UNSENT:  # the shell stopped reading long ago
             log.warning("terminal %d has not read its replies; dropped them", pair.pid)
             # Whole ones only: half a reply would glue the next one's ID to its end.
-            del pair.unsent[1 if pair.started else 0:]
+            del pair.unsent[1 if pair.started else 0 :]
         pair.unsent.append(rid + b"\0" + reply)
         self._flush(pair)
 

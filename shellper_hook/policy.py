@@ -66,24 +66,68 @@ _READS_FILE = ("cat", "diff", "grep", "sort", "tail", "wc")
 # Top-level directories of Linux and macOS (and /private, where macOS keeps
 # /etc, /tmp and /var), plus second-level ones whose loss is as bad.
 _SYSTEM_DIRS = (
-    "/Applications", "/Library", "/System", "/Users", "/Volumes", "/bin", "/boot", "/cores",
-    "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/lost+found", "/media",
-    "/mnt", "/nix", "/opt", "/private", "/proc", "/root", "/run", "/sbin", "/snap", "/srv",
-    "/sys", "/tmp", "/usr", "/var",
-    "/private/etc", "/private/tmp", "/private/var", "/System/Library", "/System/Volumes",
-    "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
-    "/usr/local/bin", "/usr/sbin", "/usr/share", "/usr/src", "/var/cache", "/var/lib",
-    "/var/log", "/var/mail", "/var/spool", "/var/tmp",
+    "/Applications",
+    "/Library",
+    "/System",
+    "/Users",
+    "/Volumes",
+    "/bin",
+    "/boot",
+    "/cores",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/lost+found",
+    "/media",
+    "/mnt",
+    "/nix",
+    "/opt",
+    "/private",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/var",
+    "/private/etc",
+    "/private/tmp",
+    "/private/var",
+    "/System/Library",
+    "/System/Volumes",
+    "/usr/bin",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/mail",
+    "/var/spool",
+    "/var/tmp",
 )
 # Where writing is everyone's business or a user's own (no warning for a write there).
-_SHARED_DIRS = ("/tmp", "/private/tmp", "/var/tmp", "/home", "/Users", "/Volumes", "/media", "/mnt", "/dev/shm",
-                "/run/shm", "/run/user")
+_SHARED_DIRS = ("/tmp", "/private/tmp", "/var/tmp", "/home", "/Users", "/Volumes", "/media", "/mnt", "/dev/shm", "/run/shm", "/run/user")
 _GLOB = set("*?[")
 # Characters that reorder how text is displayed, so a line reads differently than it runs.
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Look-alikes NFKC leaves alone.
-_CONFUSABLE = str.maketrans({"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2571": "/",
-                             "\u223c": "~", "\u2217": "*", "\u204e": "*", "\u2731": "*"})
+_CONFUSABLE = str.maketrans(
+    {"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2571": "/", "\u223c": "~", "\u2217": "*", "\u204e": "*", "\u2731": "*"}
+)
 _LINE_BREAKS = str.maketrans("", "", "\n\t")  # all echo content may hold
 _HOME_PREFIXES = ("$HOME", "${HOME}")
 _PWD_PREFIXES = ("$PWD", "${PWD}")
@@ -103,17 +147,14 @@ def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
     try:
         where = _Where(cwd, os.path.expanduser("~") if home is None else home)
     except _PerProcess as exc:
-        raise Refused(
-            f"refused: the shell's working directory goes through {exc.where}, so paths cannot be checked"
-        ) from None
+        raise Refused(f"refused: the shell's working directory goes through {exc.where}, so paths cannot be checked") from None
     for key in keys:
         _refuse_per_process(args[key], where)
     try:
         notes = _path_notes(call, keys, where, allow_recursive, seen)
     except _PerProcess as exc:  # met on the way, e.g. a copied entry landing on such a link
         raise Refused(
-            f"refused: {call.name} would write through {exc.where}, which means another place in your"
-            " shell than shellper can check"
+            f"refused: {call.name} would write through {exc.where}, which means another place in your shell than shellper can check"
         ) from None
     return list(dict.fromkeys(notes))
 
@@ -135,8 +176,9 @@ def _unseen(call: ToolCall, seen, allow_recursive: bool) -> list:
     """A loud line when the look could not see all that a copy, move or removal touches."""
     if seen is None or not seen.short or call.name not in _WHOLE:
         return []
-    return [f"warning: {seen.short}, so shellper could not check all that this {_WHOLE[call.name]};"
-            " look at it yourself before you press Enter"]
+    return [
+        f"warning: {seen.short}, so shellper could not check all that this {_WHOLE[call.name]}; look at it yourself before you press Enter"
+    ]
 
 
 # ---------------------------------------------------------------- characters
@@ -167,13 +209,9 @@ def refuse_hidden_characters(call: ToolCall) -> None:
         ):
             # ESC, C1 CSI and the like would drive the terminal that shows the line;
             # echo may still write several lines (the benchmark's calls do).
-            raise Refused(
-                f"refused: the {key.replace('_', ' ')} contains a control character that would act on the terminal"
-            )
+            raise Refused(f"refused: the {key.replace('_', ' ')} contains a control character that would act on the terminal")
         elif _BIDI.intersection(value):
-            raise Refused(
-                f"refused: the {key.replace('_', ' ')} contains a character that reverses text direction"
-            )
+            raise Refused(f"refused: the {key.replace('_', ' ')} contains a character that reverses text direction")
 
 
 def _lookalike(value: str) -> str:
@@ -227,17 +265,16 @@ def _per_process(path: str) -> str | None:
         return m.group(0).rstrip("/")
     for point, kind in _pseudo_mounts():
         if path.startswith(point + "/"):
-            as_if = ("/proc" if kind == "proc" else "/dev") + path[len(point):]
+            as_if = ("/proc" if kind == "proc" else "/dev") + path[len(point) :]
             m = _PER_PROCESS.match(as_if)
             if m:
-                return point + m.group(0)[len("/proc" if kind == "proc" else "/dev"):].rstrip("/")
+                return point + m.group(0)[len("/proc" if kind == "proc" else "/dev") :].rstrip("/")
     return None
 
 
 def _pseudo_mounts() -> list:
     """procfs and devtmpfs mounts other than /proc and /dev (look.mounts reads them)."""
-    return [(point.rstrip("/"), kind) for point, kind in mounts()
-            if kind in ("proc", "devtmpfs") and point not in ("/proc", "/dev", "/")]
+    return [(point.rstrip("/"), kind) for point, kind in mounts() if kind in ("proc", "devtmpfs") and point not in ("/proc", "/dev", "/")]
 
 
 def _real(path: str) -> str:
@@ -347,7 +384,7 @@ class _Where:
         for prefixes, base in ((("~",) + _HOME_PREFIXES, self.home), (_PWD_PREFIXES, self.cwd)):
             for p in prefixes:
                 if value == p or value.startswith(p + "/"):
-                    out.append(_lexical("." + value[len(p):], base))
+                    out.append(_lexical("." + value[len(p) :], base))
         if value.startswith("~") and not value.startswith("~/") and value != "~":
             try:
                 expanded = os.path.expanduser(value)  # ~user
@@ -411,9 +448,7 @@ def _take_notes(tool: str, verb: str, value: str, where: _Where) -> list:
         if found is None:
             what = _written(path, where)
             if what is not None and what[0] == "dotfile":
-                notes.append(
-                    f"warning: {tool} {_show(value)} {verb}s {what[1]}{via}, a hidden settings file in your home"
-                )
+                notes.append(f"warning: {tool} {_show(value)} {verb}s {what[1]}{via}, a hidden settings file in your home")
             elif what is not None and what[0] == "system":
                 notes.append(f"warning: {tool} {_show(value)} {verb}s something inside the system directory {what[1]}{via}")
             continue
@@ -434,8 +469,7 @@ def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
         alike = "" if text == value else f" looks like {tool} {_show(text)}, which"
         if tool in ("rm", "rmdir") and _GLOB.intersection(text):
             raise Refused(
-                f"refused: {shown}{alike} contains a wildcard (* ? [) that the command"
-                " would take literally; name the file exactly"
+                f"refused: {shown}{alike} contains a wildcard (* ? [) that the command would take literally; name the file exactly"
             )
         for path, link in where.readings(text):
             what = where.why_protected(path)
@@ -464,17 +498,14 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
             via = " (through a symbolic link)" if link else ""
             kind, shown = what
             if kind == "keys":
-                raise Refused(
-                    f"refused: {call.name} would write into {shown}{via}, which holds your keys;"
-                    " edit it yourself"
-                )
+                raise Refused(f"refused: {call.name} would write into {shown}{via}, which holds your keys; edit it yourself")
             if call.name in _CREATES:
                 continue  # an empty file or folder: only key folders matter
             note = {
                 "dotfile": f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running",
                 "hooks": f"warning: writes into {shown}{via}, a repository's hooks: git runs what is there",
                 "path": f"warning: puts {_show(os.path.basename(path))} into {shown}{via}, a folder on your PATH:"
-                        " typing that name may run it",
+                " typing that name may run it",
             }.get(kind, f"warning: writes into the system directory {shown}{via}")
             if note not in notes:
                 notes.append(note)
@@ -501,8 +532,9 @@ def _landings(call: ToolCall, where: _Where) -> list:
     out = [target]
     source_path = where.join(source)
     # cp -r copies a link as a link, but goes through it when named with a trailing slash.
-    if not os.path.isdir(source_path) or (inner not in (".", "..") and not source.endswith("/")
-                                          and os.path.islink(source_path.rstrip("/"))):
+    if not os.path.isdir(source_path) or (
+        inner not in (".", "..") and not source.endswith("/") and os.path.islink(source_path.rstrip("/"))
+    ):
         return out
     for landing, _ in where.readings(target):
         for rel in _sensitive_below(landing, where):
@@ -534,7 +566,7 @@ def _sensitive_below(landing: str, where: _Where) -> list:
         if landing == home:
             out.append("")
         elif home.startswith(landing.rstrip("/") + "/"):
-            out.append(home[len(landing.rstrip("/")) + 1:])
+            out.append(home[len(landing.rstrip("/")) + 1 :])
     if landing.endswith("/.git"):
         out.append("hooks")
     elif landing.endswith("/.git/hooks"):
@@ -570,23 +602,23 @@ def _landed_notes(call: ToolCall, where: _Where, seen) -> list:
             continue
         kind, shown = what
         if kind == "keys":
-            raise Refused(f"refused: {call.name} would write to {shown} through {_show(path)}, which holds your keys;"
-                          " edit it yourself")
-        notes.append({"dotfile": f"warning: writes to {shown} ({_show(path)}), a hidden settings file in your home",
-                      "hooks": f"warning: writes into {shown}, a repository's hooks: git runs what is there",
-                      "path": f"warning: puts {_show(os.path.basename(path))} into {shown}, a folder on your PATH"}
-                     .get(kind, f"warning: writes {_show(path)} in the system directory {shown}"))
+            raise Refused(f"refused: {call.name} would write to {shown} through {_show(path)}, which holds your keys; edit it yourself")
+        notes.append(
+            {
+                "dotfile": f"warning: writes to {shown} ({_show(path)}), a hidden settings file in your home",
+                "hooks": f"warning: writes into {shown}, a repository's hooks: git runs what is there",
+                "path": f"warning: puts {_show(os.path.basename(path))} into {shown}, a folder on your PATH",
+            }.get(kind, f"warning: writes {_show(path)} in the system directory {shown}")
+        )
     hooks = path_dirs = 0
     for path in seen.landed:
         if "/.git/hooks/" in path and not hooks:
             hooks = 1
-            notes.append(f"warning: writes into {path[: path.find('/.git/hooks/') + 11]}, a repository's hooks:"
-                         " git runs what is there")
+            notes.append(f"warning: writes into {path[: path.find('/.git/hooks/') + 11]}, a repository's hooks: git runs what is there")
         folder = os.path.dirname(path)
         if folder in where.path_dirs and not path_dirs and not _system(folder):
             path_dirs = 1
-            notes.append(f"warning: puts {_show(os.path.basename(path))} into {folder}, a folder on your PATH:"
-                         " typing that name may run it")
+            notes.append(f"warning: puts {_show(os.path.basename(path))} into {folder}, a folder on your PATH: typing that name may run it")
     return notes
 
 
@@ -607,14 +639,19 @@ def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
             continue
         shown, kind = other
         if kind == "unseen":
-            notes.append(f"warning: {_show(path)} has another name (a hard link) that shellper could not find among"
-                         " your home's settings; writing one changes the other")
+            notes.append(
+                f"warning: {_show(path)} has another name (a hard link) that shellper could not find among"
+                " your home's settings; writing one changes the other"
+            )
             continue
         if kind == "keys":
-            raise Refused(f"refused: {call.name} would write to {_show(path)}, which is a hard link to {shown};"
-                          " that file holds what your keys trust; edit it yourself")
-        notes.append(f"warning: {_show(path)} is a hard link to {shown}, a hidden settings file in your home:"
-                     " writing one changes the other")
+            raise Refused(
+                f"refused: {call.name} would write to {_show(path)}, which is a hard link to {shown};"
+                " that file holds what your keys trust; edit it yourself"
+            )
+        notes.append(
+            f"warning: {_show(path)} is a hard link to {shown}, a hidden settings file in your home: writing one changes the other"
+        )
     return notes
 
 
@@ -680,7 +717,7 @@ def _home_entry(path: str, where: _Where):
     folded = path.casefold()
     for target, name in where.linked.items():
         if _under(folded, target):
-            return name, folded[len(target) + 1:]
+            return name, folded[len(target) + 1 :]
     for home in dict.fromkeys((where.home, where.real_home)):
         if home != "/" and _under(folded, home):
             first, _, rest = folded[len(home.casefold()) + 1 :].partition("/")

@@ -61,9 +61,18 @@ SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its she
 # these variables (settings.KEYS; a test keeps the lists equal) and which
 # config file. A client sends its terminal's with each translate request.
 SETTINGS_ENV = (
-    "SHELLPER_BASE_URL", "SHELLPER_MODEL", "SHELLPER_API_KEY", "SHELLPER_TIMEOUT", "SHELLPER_MAX_TURNS",
-    "SHELLPER_ALLOW_RECURSIVE", "SHELLPER_SYSTEM_PROMPT", "SHELLPER_IDLE_EXIT", "SHELLPER_COLLECT_CORRECTIONS",
-    "SHELLPER_CORRECTIONS_DAYS", "SHELLPER_KEEP_ALIVE", "SHELLPER_MAX_TOKENS",
+    "SHELLPER_BASE_URL",
+    "SHELLPER_MODEL",
+    "SHELLPER_API_KEY",
+    "SHELLPER_TIMEOUT",
+    "SHELLPER_MAX_TURNS",
+    "SHELLPER_ALLOW_RECURSIVE",
+    "SHELLPER_SYSTEM_PROMPT",
+    "SHELLPER_IDLE_EXIT",
+    "SHELLPER_COLLECT_CORRECTIONS",
+    "SHELLPER_CORRECTIONS_DAYS",
+    "SHELLPER_KEEP_ALIVE",
+    "SHELLPER_MAX_TOKENS",
 )
 
 

@@ -40,7 +40,7 @@ def quote(s: str, shell: str = "bash") -> str:
     if not s:
         return "''"
     # A single quote cannot appear inside '...': close, add "'", reopen.
-    return "\"'\"".join(f"'{part}'" if part else "" for part in s.split("'"))
+    return '"\'"'.join(f"'{part}'" if part else "" for part in s.split("'"))
 
 
 # Unquoted, these mean themselves in fish too (no `%`: fish 2 expanded `%self`).
@@ -92,9 +92,7 @@ def _cd(a: dict, shell: str) -> str:
     folder = a["folder"]
     # `cd -` is the previous directory; zsh reads +N/-N as directory-stack entries.
     if folder == "-" or re.fullmatch(r"[+-][0-9]+", folder):
-        raise WrongType(
-            f"the model gave cd the folder {folder!r}, which the shell reads as an earlier directory"
-        )
+        raise WrongType(f"the model gave cd the folder {folder!r}, which the shell reads as an earlier directory")
     return _join(["cd"], [folder], shell)
 
 
@@ -139,9 +137,7 @@ def _echo(a: dict, shell: str) -> str:
     if target == "None":
         return line
     if target.startswith(_NET_REDIRECT):
-        raise WrongType(
-            f"the model asked echo to write to {_show(target)}, which bash opens as a network connection"
-        )
+        raise WrongType(f"the model asked echo to write to {_show(target)}, which bash opens as a network connection")
     return f"{line} >> {path_word(target, shell)}"
 
 
@@ -154,29 +150,21 @@ def _grep(a: dict, shell: str) -> str:
 def _tail(a: dict, shell: str) -> str:
     lines = a["lines"]
     if not isinstance(lines, int) or isinstance(lines, bool) or not 0 < lines < _MAX_LINES:
-        raise WrongType(
-            f"the model gave tail argument 'lines' the value {_show(lines)},"
-            " but it must be a positive integer"
-        )
+        raise WrongType(f"the model gave tail argument 'lines' the value {_show(lines)}, but it must be a positive integer")
     return _join(["tail", "-n", str(lines)], [a["file_name"]], shell)
 
 
 def _wc(a: dict, shell: str) -> str:
     mode = a["mode"]
     if mode not in _WC_MODES:
-        raise WrongType(
-            f"the model gave wc the mode {_show(mode)},"
-            " but it must be 'l' (lines), 'w' (words) or 'c' (characters)"
-        )
+        raise WrongType(f"the model gave wc the mode {_show(mode)}, but it must be 'l' (lines), 'w' (words) or 'c' (characters)")
     return _join(["wc", "-" + mode], [a["file_name"]], shell)
 
 
 def _flag(a: dict, key: str, tool: str, option: str) -> list:
     value = a[key]
     if not isinstance(value, bool):
-        raise WrongType(
-            f"the model gave {tool} argument {key!r} the value {_show(value)}, but it must be a boolean"
-        )
+        raise WrongType(f"the model gave {tool} argument {key!r} the value {_show(value)}, but it must be a boolean")
     return [tool, option] if value else [tool]
 
 
@@ -218,9 +206,7 @@ def to_shell(call: ToolCall, shell: str = "bash", allow_recursive: bool = False)
     for key, value in args.items():
         if isinstance(value, str):
             if "\x00" in value:
-                raise WrongType(
-                    f"the model gave {call.name} argument {key!r} a NUL byte, which a shell cannot pass on"
-                )
+                raise WrongType(f"the model gave {call.name} argument {key!r} a NUL byte, which a shell cannot pass on")
             _check_name(call.name, key, value)
     return _RENDER[call.name](args, allow_recursive, shell)
 

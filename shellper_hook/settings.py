@@ -54,39 +54,45 @@ class Key(NamedTuple):
 
 
 KEYS = (
-    Key("base_url", str, "SHELLPER_BASE_URL", "http://localhost:11434/v1",
-        "OpenAI-compatible API of the model server (Ollama's is http://HOST:11434/v1)"),
-    Key("model", str, "SHELLPER_MODEL", "distil_model",
-        "model name on the server"),
-    Key("api_key", str, "SHELLPER_API_KEY", "ollama",
-        "API key sent to the server (Ollama ignores it)"),
-    Key("timeout", float, "SHELLPER_TIMEOUT", 60.0,
-        "seconds to wait for the model's answer (> 0)"),
-    Key("max_turns", int, "SHELLPER_MAX_TURNS", 5,
-        "earlier exchanges of this terminal sent with each request (0 to 50)"),
-    Key("allow_recursive", bool, "SHELLPER_ALLOW_RECURSIVE", False,
-        "translate rm of a folder to rm -r"),
-    Key("system_prompt", str, "SHELLPER_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT,
-        "system message sent before the conversation"),
-    Key("idle_exit", float, "SHELLPER_IDLE_EXIT", 1800.0,
-        "seconds the daemon stays idle before exiting (0 = never)"),
-    Key("collect_corrections", bool, "SHELLPER_COLLECT_CORRECTIONS", True,
-        "keep suggestions you edited before running them, for retraining"),
-    Key("corrections_days", int, "SHELLPER_CORRECTIONS_DAYS", 90,
-        "days a correction is kept before it is deleted (0 = keep none, collect none)"),
-    Key("keep_alive", str, "SHELLPER_KEEP_ALIVE", "30m",
-        "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)"),
-    Key("max_tokens", int, "SHELLPER_MAX_TOKENS", 256,
-        "longest answer the model may write (16 to 4096 tokens; one call takes 15 to 40)"),
+    Key(
+        "base_url",
+        str,
+        "SHELLPER_BASE_URL",
+        "http://localhost:11434/v1",
+        "OpenAI-compatible API of the model server (Ollama's is http://HOST:11434/v1)",
+    ),
+    Key("model", str, "SHELLPER_MODEL", "distil_model", "model name on the server"),
+    Key("api_key", str, "SHELLPER_API_KEY", "ollama", "API key sent to the server (Ollama ignores it)"),
+    Key("timeout", float, "SHELLPER_TIMEOUT", 60.0, "seconds to wait for the model's answer (> 0)"),
+    Key("max_turns", int, "SHELLPER_MAX_TURNS", 5, "earlier exchanges of this terminal sent with each request (0 to 50)"),
+    Key("allow_recursive", bool, "SHELLPER_ALLOW_RECURSIVE", False, "translate rm of a folder to rm -r"),
+    Key("system_prompt", str, "SHELLPER_SYSTEM_PROMPT", DEFAULT_SYSTEM_PROMPT, "system message sent before the conversation"),
+    Key("idle_exit", float, "SHELLPER_IDLE_EXIT", 1800.0, "seconds the daemon stays idle before exiting (0 = never)"),
+    Key(
+        "collect_corrections", bool, "SHELLPER_COLLECT_CORRECTIONS", True, "keep suggestions you edited before running them, for retraining"
+    ),
+    Key(
+        "corrections_days",
+        int,
+        "SHELLPER_CORRECTIONS_DAYS",
+        90,
+        "days a correction is kept before it is deleted (0 = keep none, collect none)",
+    ),
+    Key(
+        "keep_alive",
+        str,
+        "SHELLPER_KEEP_ALIVE",
+        "30m",
+        "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)",
+    ),
+    Key("max_tokens", int, "SHELLPER_MAX_TOKENS", 256, "longest answer the model may write (16 to 4096 tokens; one call takes 15 to 40)"),
 )
 _BY_NAME = {k.name: k for k in KEYS}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 # Ollama's keep_alive: Go duration ("30m", "1h30m", "-1s", "0") or a number of seconds.
-_DURATION = re.compile(
-    r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+\Z|[-+]?\d+(?:\.\d+)?\Z"
-)
+_DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+\Z|[-+]?\d+(?:\.\d+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,7 @@ class Settings:
     keep_alive: str = "30m"
     max_tokens: int = 256
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"
-    sources: dict = field(
-        default_factory=lambda: {k.name: "default" for k in KEYS}, compare=False, hash=False
-    )
+    sources: dict = field(default_factory=lambda: {k.name: "default" for k in KEYS}, compare=False, hash=False)
 
 
 def _shown(value) -> str:
@@ -116,6 +120,7 @@ def _shown(value) -> str:
 
 def _check(key: Key, value, where: str):
     """Type-check and range-check one value; return it normalised."""
+
     def bad(why: str):
         return SettingsError(f"{where}: {key.name} {why}, not {_shown(value)}")
 
@@ -168,8 +173,7 @@ def _from_env(key: Key, text: str):
             return True
         if word in _FALSE:
             return False
-        raise SettingsError(f"{where}: {key.name} must be one of 1/0/true/false/yes/no/on/off, "
-                            f"not {_shown(text)}")
+        raise SettingsError(f"{where}: {key.name} must be one of 1/0/true/false/yes/no/on/off, not {_shown(text)}")
     if key.type in (int, float):
         try:
             number = key.type(text.strip())
@@ -223,9 +227,18 @@ def load(environ: Mapping | None = None, path: str | None = None) -> Settings:
 
 
 # SHELLPER_* variables read elsewhere (shell init, installer, paths), not settings.
-OTHER_ENV = ("SHELLPER_CONFIG", "SHELLPER_SOCKET", "SHELLPER_KEY", "SHELLPER_PREFIX", "SHELLPER_AUTOSTART", "SHELLPER_HISTORY",
-             "SHELLPER_PYTHON",
-             "SHELLPER_PIP_ARGS", "SHELLPER_VENV_ARGS", "SHELLPER_SETUP_MODEL_ARGS")
+OTHER_ENV = (
+    "SHELLPER_CONFIG",
+    "SHELLPER_SOCKET",
+    "SHELLPER_KEY",
+    "SHELLPER_PREFIX",
+    "SHELLPER_AUTOSTART",
+    "SHELLPER_HISTORY",
+    "SHELLPER_PYTHON",
+    "SHELLPER_PIP_ARGS",
+    "SHELLPER_VENV_ARGS",
+    "SHELLPER_SETUP_MODEL_ARGS",
+)
 
 
 def unknown_env(environ: Mapping | None = None) -> list:

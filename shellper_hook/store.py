@@ -287,12 +287,15 @@ class SessionStore:
     """Per-terminal conversations. Any thread may call, one at a time (a lock
     makes sure); several processes may open the same file at once."""
 
-    def __init__(self, path: str | None = None, collect_corrections: bool = True,
-                 corrections_days: float = CORRECTIONS_DAYS, busy_timeout: float = BUSY_TIMEOUT):
+    def __init__(
+        self,
+        path: str | None = None,
+        collect_corrections: bool = True,
+        corrections_days: float = CORRECTIONS_DAYS,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ):
         self.path = os.path.abspath(os.path.expanduser(path)) if path else paths.store_file()
-        if isinstance(corrections_days, bool) or not isinstance(corrections_days, (int, float)) or not (
-            corrections_days >= 0
-        ):
+        if isinstance(corrections_days, bool) or not isinstance(corrections_days, (int, float)) or not (corrections_days >= 0):
             raise ValueError("corrections_days must be a number of days >= 0")
         self.corrections_days = float(corrections_days)
         # Keeping none means collecting none.
@@ -471,10 +474,7 @@ class SessionStore:
         return None if call is None else Exchange(request, call, command, bool(edited), status, t)
 
     def _history(self, db, pid: int, start_cs: int, limit: int | None) -> list:
-        sql = (
-            "SELECT request, tool, arguments, command, edited, status, time FROM exchanges"
-            " WHERE pid=? AND start_cs=? ORDER BY id DESC"
-        )
+        sql = "SELECT request, tool, arguments, command, edited, status, time FROM exchanges WHERE pid=? AND start_cs=? ORDER BY id DESC"
         params: tuple = (pid, start_cs)
         if limit is not None:
             sql += " LIMIT ?"
@@ -529,8 +529,9 @@ class SessionStore:
         )
         return ex
 
-    def add_exchange(self, key: SessionKey, request: str, call: ToolCall, command: str,
-                     edited: bool = False, status: int | None = None) -> Exchange:
+    def add_exchange(
+        self, key: SessionKey, request: str, call: ToolCall, command: str, edited: bool = False, status: int | None = None
+    ) -> Exchange:
         """Append an exchange directly (no pending suggestion involved)."""
         pid, start_cs = _cs(key)
         with self._lock, self._write(self._conn()) as db:
@@ -563,8 +564,7 @@ class SessionStore:
         db.execute(
             "INSERT INTO corrections (request, history, tool, arguments, command, ran, ran_tool, ran_arguments,"
             " status, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.request, history, tool, arguments, p.command, _text(ran, "command line"), ran_tool, ran_arguments,
-             status, time.time()),
+            (p.request, history, tool, arguments, p.command, _text(ran, "command line"), ran_tool, ran_arguments, status, time.time()),
         )
 
     # -- corrections and sessions ------------------------------------------------
@@ -602,16 +602,17 @@ class SessionStore:
     def sessions(self) -> list:
         """Every session with history or a pending suggestion, most recently used first."""
         with self._lock:
-            rows = self._conn().execute(
-                "SELECT pid, start_cs, SUM(n), MAX(p), MAX(t) FROM ("
-                " SELECT pid, start_cs, 1 AS n, 0 AS p, time AS t FROM exchanges"
-                " UNION ALL SELECT pid, start_cs, 0, 1, time FROM pending)"
-                " GROUP BY pid, start_cs ORDER BY MAX(t) DESC"
-            ).fetchall()
-        return [
-            {"pid": pid, "start": cs / 100, "exchanges": n, "pending": bool(p), "last_used": t}
-            for pid, cs, n, p, t in rows
-        ]
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT pid, start_cs, SUM(n), MAX(p), MAX(t) FROM ("
+                    " SELECT pid, start_cs, 1 AS n, 0 AS p, time AS t FROM exchanges"
+                    " UNION ALL SELECT pid, start_cs, 0, 1, time FROM pending)"
+                    " GROUP BY pid, start_cs ORDER BY MAX(t) DESC"
+                )
+                .fetchall()
+            )
+        return [{"pid": pid, "start": cs / 100, "exchanges": n, "pending": bool(p), "last_used": t} for pid, cs, n, p, t in rows]
 
     def _delete_session(self, db, pid: int, start_cs: int) -> int:
         n = db.execute("DELETE FROM exchanges WHERE pid=? AND start_cs=?", (pid, start_cs)).rowcount
@@ -632,9 +633,7 @@ class SessionStore:
         """Delete corrections older than corrections_days (all of them when it
         is 0) and any that are not a tool call (kept by older versions)."""
         with self._lock, self._write(self._conn()) as db:
-            return db.execute(
-                "DELETE FROM corrections WHERE time < ? OR ran_tool IS NULL", (self._corrections_cutoff(),)
-            ).rowcount
+            return db.execute("DELETE FROM corrections WHERE time < ? OR ran_tool IS NULL", (self._corrections_cutoff(),)).rowcount
 
     def cleanup(self) -> int:
         """Remove sessions whose shell is gone (or whose PID now names another

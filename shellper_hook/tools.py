@@ -138,8 +138,7 @@ def _coerce(tool: str, key: str, value, want: str):
     if len(shown) > 60:
         shown = shown[:57] + "..."
     raise WrongType(
-        f"the model gave {tool} argument {key!r} the value {shown}, but it must be "
-        f"{'an' if want[0] in 'aeiou' else 'a'} {want}"
+        f"the model gave {tool} argument {key!r} the value {shown}, but it must be {'an' if want[0] in 'aeiou' else 'a'} {want}"
     )
 
 

@@ -55,8 +55,9 @@ class Settlement:
     correction: bool = False  # whether the edit is worth learning from
 
 
-def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash",
-        cdpath: str | None = None) -> Verdict:
+def vet(
+    call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash", cdpath: str | None = None
+) -> Verdict:
     """The command for call in `shell`, with the policy's notes and the effect line,
     both from one look at the files; Refused with a one-line reason."""
     policy.refuse_hidden_characters(call)
@@ -68,8 +69,9 @@ def vet(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | Non
     return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), seen.line)
 
 
-def suggestion(message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
-               home: str | None = None, cdpath: str | None = None) -> Suggestion:
+def suggestion(
+    message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False, home: str | None = None, cdpath: str | None = None
+) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
     verdict = vet(parse_message(message), cwd, allow_recursive, home, shell, cdpath)
     return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
@@ -97,8 +99,10 @@ class Recheck:
 
 _AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing changes nothing
 # Counts and sizes (not digits in names: a link moved from data1/ to data2/ is a change).
-_AMOUNT = re.compile(r"(?<![\w/.-])[0-9][0-9,.]*(?= (?:bytes|KB|MB|GB|TB|files?|lines?|more lines?|other names?"
-                     r"|write-protected|folders?|right now|it can see)\b| of | in it|\)| lines now)")
+_AMOUNT = re.compile(
+    r"(?<![\w/.-])[0-9][0-9,.]*(?= (?:bytes|KB|MB|GB|TB|files?|lines?|more lines?|other names?"
+    r"|write-protected|folders?|right now|it can see)\b| of | in it|\)| lines now)"
+)
 
 
 def _essence(effect: str) -> str:
@@ -110,8 +114,15 @@ def _essence(effect: str) -> str:
     return re.sub(r"# (\w+?)s\b", r"# \1", _AMOUNT.sub("#", _AGE.sub("", effect)).replace("has #)", "has #"))
 
 
-def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow_recursive: bool = False,
-            home: str | None = None, cdpath: str | None = None) -> Recheck:
+def recheck(
+    shown: Shown | None,
+    line: str,
+    cwd: str,
+    shell: str = "bash",
+    allow_recursive: bool = False,
+    home: str | None = None,
+    cdpath: str | None = None,
+) -> Recheck:
     """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
     if shown is None or line.strip() != shown.command.strip():
         return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
@@ -127,72 +138,259 @@ def recheck(shown: Shown | None, line: str, cwd: str, shell: str = "bash", allow
 
 # Programs a request may name that no file tool stands in for: the model would
 # still answer with one of its 18 tools, which would be the wrong command.
-_ELSEWHERE = frozenset((
-    "git", "chmod", "chown", "chgrp", "chattr", "tar", "zip", "unzip", "gzip", "gunzip", "bzip2", "xz", "7z", "rar",
-    "unrar", "ssh", "scp", "rsync", "sftp", "ftp", "telnet", "ping", "curl", "wget", "kill", "pkill", "killall", "ps",
-    "htop", "apt", "apt-get", "dpkg", "dnf", "yum", "pacman", "brew", "flatpak", "pip", "pip3", "pipx", "npm",
-    "npx", "yarn", "pnpm", "cargo", "docker", "podman", "kubectl", "sudo", "systemctl", "crontab", "sed", "awk",
-    "perl", "python", "python3", "node", "vim", "nano", "emacs", "gpg", "openssl", "ln", "mount", "umount",
-    "shutdown", "reboot", "tmux",
-))
+_ELSEWHERE = frozenset(
+    (
+        "git",
+        "chmod",
+        "chown",
+        "chgrp",
+        "chattr",
+        "tar",
+        "zip",
+        "unzip",
+        "gzip",
+        "gunzip",
+        "bzip2",
+        "xz",
+        "7z",
+        "rar",
+        "unrar",
+        "ssh",
+        "scp",
+        "rsync",
+        "sftp",
+        "ftp",
+        "telnet",
+        "ping",
+        "curl",
+        "wget",
+        "kill",
+        "pkill",
+        "killall",
+        "ps",
+        "htop",
+        "apt",
+        "apt-get",
+        "dpkg",
+        "dnf",
+        "yum",
+        "pacman",
+        "brew",
+        "flatpak",
+        "pip",
+        "pip3",
+        "pipx",
+        "npm",
+        "npx",
+        "yarn",
+        "pnpm",
+        "cargo",
+        "docker",
+        "podman",
+        "kubectl",
+        "sudo",
+        "systemctl",
+        "crontab",
+        "sed",
+        "awk",
+        "perl",
+        "python",
+        "python3",
+        "node",
+        "vim",
+        "nano",
+        "emacs",
+        "gpg",
+        "openssl",
+        "ln",
+        "mount",
+        "umount",
+        "shutdown",
+        "reboot",
+        "tmux",
+    )
+)
 
 # Jobs none of the 18 tools does, by the words that ask for them: (what it is, what to run instead, patterns).
 # A pattern's first group is the word that must not be a name (see _as_name); without a group, the whole match.
 _JOBS = (
-    ("changing or showing permissions", "chmod or ls -l", (
-        r"\b(permissions?)\b", r"\bmake\b[^,;]*?\b(executable|read-?only|writable|writeable)\b",
-        r"\b(ownership|owner)\b(?=\s+(?:of|to)\b)",
-    )),
-    ("making or unpacking archives", "tar or unzip", (
-        r"\b(compress|decompress|uncompress|unpack|unarchive|untar|tarball|zipped)\w*",
-        r"\bextract\b(?=[^,;]*?\.(?:zip|tar|tgz|gz|bz2|xz|7z|rar)\b)", r"\b(?:extract|make|create)\b[^,;]*?\b(archive)\b",
-        r"^\s*(?:please\s+)?(archive)\b",
-    )),
-    ("managing processes", "ps or kill", (
-        r"\b(process(?:es)?)\b(?!\s+(?:the|these|those|all|each|every)\b)", r"\b(?:running|active)\s+(programs?|apps?|jobs|services?)\b",
-        r"\b(programs?|apps?|services?)\s+(?:are|is)\s+running\b",
-        r"\b(?:stop|restart|start|terminate)\s+(?:the\s+|my\s+)?\w*\s*(server|service|daemon)\b", r"\b(port\s+\d+)",
-    )),
-    ("the network (downloads, uploads, other hosts)", "curl or ssh", (
-        r"\b(download|upload)(?:ing)?\b", r"\b(https?://\S+)", r"\bconnect\s+to\b[^,;]*?\b(server|host)\b",
-    )),
-    ("installing packages", "your package manager (apt, pip, npm, ...)", (
-        # As a verb ("install numpy", "how do I install it"), not a noun ("right after the install").
-        r"(?:^\s*(?:please\s+)?|\b(?:to|and|then|you|i|we|me)\s+)((?:un|re)?install)(?:ing)?\b",
-        r"\b(?:update|upgrade)\b[^,;]*?\b(packages?|system)\b",
-    )),
-    ("git", "git", (
-        r"\b(commit|push|rebase|checkout|stash)\b", r"\bclone\b[^,;]*?\b(repo|repository|github|gitlab)",
-        r"\b(branch(?:es)?)\b", r"\b(pull\s+request|pull\s+the\s+latest)\b",
-        r"\bmerge\b[^,;]*?\b(branch)\b",
-    )),
-    ("editing a file's text in place", "sed or an editor", (
-        r"\b(replace)\b[^,;]*?\bwith\b[^,;]*?\b(?:in|inside|within|throughout)\b", r"\b(?:replace|substitute)\s+(all|every|each)\b",
-        r"\b(substitute|find\s+and\s+replace|search\s+and\s+replace)\b", r"\bchange\s+(all|every|each)\b[^,;]*?\bto\b",
-        r"\b(?:delete|remove|drop|strip)\b[^,;]*?\b(lines?)\b[^,;]*?\b(?:from|in|of)\b", r"\binsert\b[^,;]*?\b(line)\b",
-    )),
+    (
+        "changing or showing permissions",
+        "chmod or ls -l",
+        (
+            r"\b(permissions?)\b",
+            r"\bmake\b[^,;]*?\b(executable|read-?only|writable|writeable)\b",
+            r"\b(ownership|owner)\b(?=\s+(?:of|to)\b)",
+        ),
+    ),
+    (
+        "making or unpacking archives",
+        "tar or unzip",
+        (
+            r"\b(compress|decompress|uncompress|unpack|unarchive|untar|tarball|zipped)\w*",
+            r"\bextract\b(?=[^,;]*?\.(?:zip|tar|tgz|gz|bz2|xz|7z|rar)\b)",
+            r"\b(?:extract|make|create)\b[^,;]*?\b(archive)\b",
+            r"^\s*(?:please\s+)?(archive)\b",
+        ),
+    ),
+    (
+        "managing processes",
+        "ps or kill",
+        (
+            r"\b(process(?:es)?)\b(?!\s+(?:the|these|those|all|each|every)\b)",
+            r"\b(?:running|active)\s+(programs?|apps?|jobs|services?)\b",
+            r"\b(programs?|apps?|services?)\s+(?:are|is)\s+running\b",
+            r"\b(?:stop|restart|start|terminate)\s+(?:the\s+|my\s+)?\w*\s*(server|service|daemon)\b",
+            r"\b(port\s+\d+)",
+        ),
+    ),
+    (
+        "the network (downloads, uploads, other hosts)",
+        "curl or ssh",
+        (
+            r"\b(download|upload)(?:ing)?\b",
+            r"\b(https?://\S+)",
+            r"\bconnect\s+to\b[^,;]*?\b(server|host)\b",
+        ),
+    ),
+    (
+        "installing packages",
+        "your package manager (apt, pip, npm, ...)",
+        (
+            # As a verb ("install numpy", "how do I install it"), not a noun ("right after the install").
+            r"(?:^\s*(?:please\s+)?|\b(?:to|and|then|you|i|we|me)\s+)((?:un|re)?install)(?:ing)?\b",
+            r"\b(?:update|upgrade)\b[^,;]*?\b(packages?|system)\b",
+        ),
+    ),
+    (
+        "git",
+        "git",
+        (
+            r"\b(commit|push|rebase|checkout|stash)\b",
+            r"\bclone\b[^,;]*?\b(repo|repository|github|gitlab)",
+            r"\b(branch(?:es)?)\b",
+            r"\b(pull\s+request|pull\s+the\s+latest)\b",
+            r"\bmerge\b[^,;]*?\b(branch)\b",
+        ),
+    ),
+    (
+        "editing a file's text in place",
+        "sed or an editor",
+        (
+            r"\b(replace)\b[^,;]*?\bwith\b[^,;]*?\b(?:in|inside|within|throughout)\b",
+            r"\b(?:replace|substitute)\s+(all|every|each)\b",
+            r"\b(substitute|find\s+and\s+replace|search\s+and\s+replace)\b",
+            r"\bchange\s+(all|every|each)\b[^,;]*?\bto\b",
+            r"\b(?:delete|remove|drop|strip)\b[^,;]*?\b(lines?)\b[^,;]*?\b(?:from|in|of)\b",
+            r"\binsert\b[^,;]*?\b(line)\b",
+        ),
+    ),
 )
 _JOB_PATTERNS = tuple((what, run, tuple(re.compile(p, re.I) for p in patterns)) for what, run, patterns in _JOBS)
 
 _WORD = re.compile(r"[a-z0-9][\w+-]*", re.I)
-_FILEISH = frozenset((
-    "file", "files", "folder", "folders", "directory", "directories", "dir", "dirs", "subfolder", "subfolders",
-    "subdirectory", "config", "document", "documents", "log", "logs", "script", "scripts",
-))
+_FILEISH = frozenset(
+    (
+        "file",
+        "files",
+        "folder",
+        "folders",
+        "directory",
+        "directories",
+        "dir",
+        "dirs",
+        "subfolder",
+        "subfolders",
+        "subdirectory",
+        "config",
+        "document",
+        "documents",
+        "log",
+        "logs",
+        "script",
+        "scripts",
+    )
+)
 # Words after which a program's name is a name or a pattern: "a folder called tar", "search for curl".
-_NAMING = frozenset((
-    "named", "called", "titled", "name", "names", "containing", "contain", "contains", "mention", "mentions",
-    "mentioning", "word", "words", "pattern", "string", "text", "term", "keyword", "into", "in", "inside", "within",
-    "under", "from", "onto", *("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "rm",
-                               "rmdir", "sort", "tail", "touch", "wc"),
-))
-_SEEKING = frozenset(("search", "searching", "look", "looking", "grep", "hunt", "scan", "check", "mentions",
-                      "occurrences", "instances", "lines", "all", "every"))
+_NAMING = frozenset(
+    (
+        "named",
+        "called",
+        "titled",
+        "name",
+        "names",
+        "containing",
+        "contain",
+        "contains",
+        "mention",
+        "mentions",
+        "mentioning",
+        "word",
+        "words",
+        "pattern",
+        "string",
+        "text",
+        "term",
+        "keyword",
+        "into",
+        "in",
+        "inside",
+        "within",
+        "under",
+        "from",
+        "onto",
+        *("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "rm", "rmdir", "sort", "tail", "touch", "wc"),
+    )
+)
+_SEEKING = frozenset(
+    (
+        "search",
+        "searching",
+        "look",
+        "looking",
+        "grep",
+        "hunt",
+        "scan",
+        "check",
+        "mentions",
+        "occurrences",
+        "instances",
+        "lines",
+        "all",
+        "every",
+    )
+)
 _EDITORS = frozenset(("vim", "nano", "emacs"))
 _DETERMINERS = frozenset(("the", "my", "this", "that", "our", "your", "a", "an"))
 # Words that end a noun phrase: "use git to list files" does not make git a folder.
-_BREAK = frozenset(("to", "in", "into", "for", "and", "or", "on", "with", "from", "of", "then", "at", "by", "the", "a",
-                    "an", "my", "all", "using", "via", "it", "them", "is", "are"))
+_BREAK = frozenset(
+    (
+        "to",
+        "in",
+        "into",
+        "for",
+        "and",
+        "or",
+        "on",
+        "with",
+        "from",
+        "of",
+        "then",
+        "at",
+        "by",
+        "the",
+        "a",
+        "an",
+        "my",
+        "all",
+        "using",
+        "via",
+        "it",
+        "them",
+        "is",
+        "are",
+    )
+)
 
 
 def _as_name(text: str, start: int, end: int) -> bool:
@@ -241,8 +439,16 @@ def out_of_reach(request: str) -> tuple | None:
     return None
 
 
-async def suggest(ask, history: list, request: str, cwd: str, shell: str = "bash",
-                  allow_recursive: bool = False, home: str | None = None, cdpath: str | None = None) -> Suggestion:
+async def suggest(
+    ask,
+    history: list,
+    request: str,
+    cwd: str,
+    shell: str = "bash",
+    allow_recursive: bool = False,
+    home: str | None = None,
+    cdpath: str | None = None,
+) -> Suggestion:
     """ask(history, request) is the model: it returns its chat message."""
     reach = out_of_reach(request)
     if reach:

@@ -86,8 +86,7 @@ class Warmth:
             await asyncio.shield(self._task)
             waited = time.perf_counter() - started
             if waited >= COLD:
-                notes.append(f"the model was reading its instructions first ({waited:.0f} s); the next requests"
-                             " are faster")
+                notes.append(f"the model was reading its instructions first ({waited:.0f} s); the next requests are faster")
         return (None if self.warm else max(self.settings.timeout, COLD_DEADLINE)), notes
 
     def after(self, seconds: float, ok: bool) -> list:

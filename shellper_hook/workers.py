@@ -95,8 +95,9 @@ class Workers:
         except asyncio.TimeoutError:
             with self._lock:
                 self.abandoned += 1
-            log.warning("%s took more than %g s; its thread is abandoned (%d so far)",
-                        getattr(fn, "__name__", "a job"), deadline, self.abandoned)
+            log.warning(
+                "%s took more than %g s; its thread is abandoned (%d so far)", getattr(fn, "__name__", "a job"), deadline, self.abandoned
+            )
             raise Late(deadline) from None
 
 

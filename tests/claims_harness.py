@@ -37,8 +37,9 @@ NOBODY = 65534
 SHELLS = ("bash", "zsh", "fish")
 ANSWERS = b"n\n" * 32  # "no" to every question rm or mv asks at the terminal
 TIMEOUT = 20.0  # seconds one command may take (a 12,000-file rm -r takes well under 1 s)
-TOOLS = frozenset(("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "pwd", "rm",
-                   "rmdir", "sort", "tail", "touch", "wc"))
+TOOLS = frozenset(
+    ("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "pwd", "rm", "rmdir", "sort", "tail", "touch", "wc")
+)
 READERS = frozenset(("cat", "diff", "du", "find", "grep", "ls", "pwd", "sort", "tail", "wc"))
 # A failure's reason as a line says it -> what the tools print for it (any of; lower case).
 REASONS = (
@@ -91,8 +92,12 @@ class Case:
             return False
         target = self.args["file_name"].rstrip("/")
         prefix = os.path.normpath(os.path.join(self.cwd, target))
-        return (prefix in self.dirs or any(p.startswith(prefix + "/") for p in self.files)
-                or bool(self.many and self.many[0] == prefix) or self.args["file_name"].endswith("/"))
+        return (
+            prefix in self.dirs
+            or any(p.startswith(prefix + "/") for p in self.files)
+            or bool(self.many and self.many[0] == prefix)
+            or self.args["file_name"].endswith("/")
+        )
 
 
 def build(top: str, case: Case, owner: int | None) -> None:
@@ -257,9 +262,17 @@ def worker_main() -> None:
             call = ToolCall(req["tool"], req["args"])
             v = vet(call, req["cwd"], req["allow_recursive"], req["home"], req["shell"])
             seen = look(call, req["cwd"], req["home"], req["allow_recursive"], shell=req["shell"])
-            answer = {"command": v.command, "warnings": list(v.warnings), "effect": v.effect, "kind": seen.kind,
-                      "text": seen.text, "ok": seen.ok, "short": seen.short, "written": list(seen.written),
-                      "kinds": list(KINDS)}
+            answer = {
+                "command": v.command,
+                "warnings": list(v.warnings),
+                "effect": v.effect,
+                "kind": seen.kind,
+                "text": seen.text,
+                "ok": seen.ok,
+                "short": seen.short,
+                "written": list(seen.written),
+                "kinds": list(KINDS),
+            }
         except Refused as exc:
             answer = {"refused": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported, not hidden
@@ -282,8 +295,13 @@ def as_user(argv: list) -> list:
 def python_for_user() -> str:
     """An interpreter the user can run (this one may sit in root's home)."""
     for exe in (sys.executable, shutil.which("python3") or "", "/usr/bin/python3", "/usr/local/bin/python3"):
-        if exe and subprocess.run(as_user([exe, "-c", "import sqlite3, json"]), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, cwd="/").returncode == 0:
+        if (
+            exe
+            and subprocess.run(
+                as_user([exe, "-c", "import sqlite3, json"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/"
+            ).returncode
+            == 0
+        ):
             return exe
     raise RuntimeError("no Python the unprivileged user can run")
 
@@ -292,8 +310,9 @@ class Worker:
     def __init__(self, env: dict, base: str) -> None:
         # The package and this file, copied where the user can read them (the checkout may not be).
         pkg = os.path.join(base, "pkg")
-        shutil.copytree(os.path.join(ROOT, "shellper_hook"), os.path.join(pkg, "shellper_hook"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            os.path.join(ROOT, "shellper_hook"), os.path.join(pkg, "shellper_hook"), ignore=shutil.ignore_patterns("__pycache__")
+        )
         shutil.copy(os.path.abspath(__file__), os.path.join(pkg, "claims_harness.py"))
         for where, dirs, files in os.walk(pkg):
             for name in dirs + files:
@@ -301,9 +320,13 @@ class Worker:
         os.chmod(pkg, 0o755)
         self.proc = subprocess.Popen(
             as_user([python_for_user(), os.path.join(pkg, "claims_harness.py"), "worker"]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             env={**env, "PYTHONDONTWRITEBYTECODE": "1", "SP_ROOT": pkg},
-            cwd="/", text=True, encoding="utf-8", errors="surrogateescape",
+            cwd="/",
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
         )
 
     def vet(self, **req) -> dict:
@@ -350,8 +373,15 @@ def run(shell: str, command: str, cwd: str, env: dict, trailer: str) -> Ran:
     master, slave = os.openpty()
     os.write(master, ANSWERS)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(as_user([*_ARGV[shell], command + _TRAILER[shell]]), stdin=slave, stdout=out,
-                                stderr=err, cwd=cwd, env={**env, "SP_TRAILER": trailer}, start_new_session=True)
+        proc = subprocess.Popen(
+            as_user([*_ARGV[shell], command + _TRAILER[shell]]),
+            stdin=slave,
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            env={**env, "SP_TRAILER": trailer},
+            start_new_session=True,
+        )
         deadline = time.monotonic() + TIMEOUT
         status = None
         while time.monotonic() < deadline:
@@ -402,6 +432,7 @@ def _unq(token: str) -> str:
     if token[:1] in "'\"":
         try:
             import ast
+
             return ast.literal_eval(token)
         except (ValueError, SyntaxError):
             return token.strip("'\"")
@@ -425,8 +456,9 @@ class Judged:
 class Judge:
     """The claims of one line against one run."""
 
-    def __init__(self, case: Case, v: dict, ran: Ran, top: str, home: str, before: dict, after: dict,
-                 before_text: dict, after_text: dict) -> None:
+    def __init__(
+        self, case: Case, v: dict, ran: Ran, top: str, home: str, before: dict, after: dict, before_text: dict, after_text: dict
+    ) -> None:
         self.case, self.v, self.ran, self.top, self.home = case, v, ran, top, home
         self.before, self.after = before, after
         self.before_text, self.after_text = before_text, after_text
@@ -449,7 +481,7 @@ class Judge:
             return ""
         if not path.startswith(self.top + "/"):
             return None
-        return path[len(self.top) + 1:]
+        return path[len(self.top) + 1 :]
 
     def real_rel(self, value: str) -> str | None:
         """A call's path argument, links resolved as they were before the run -> relative to top
@@ -471,7 +503,7 @@ class Judge:
                 joined = os.path.normpath(os.path.join(self.top, base, target))
                 if not joined.startswith(self.top + "/"):
                     return None
-                out = joined[len(self.top) + 1:].split("/")
+                out = joined[len(self.top) + 1 :].split("/")
                 entry = self.before.get("/".join(out))
                 hops += 1
         return "/".join(out)
@@ -572,8 +604,7 @@ class Judge:
             hard = re.search(r"has ([\d,]+) other names? \(hard links?\), which change too", text)
             if hard and unnamed:
                 named_new = {self.after[p][2] for p in ch.modified if p not in unnamed and self.after[p][0] == "f"}
-                twins = [p for p in unnamed if p in ch.modified and self.after[p][0] == "f"
-                         and self.after[p][2] in named_new]
+                twins = [p for p in unnamed if p in ch.modified and self.after[p][0] == "f" and self.after[p][2] in named_new]
                 if len(twins) <= _num(hard.group(1)):
                     unnamed = [p for p in unnamed if p not in twins]
             if unnamed:
@@ -587,8 +618,7 @@ class Judge:
                 claimed = self.home + claimed[1:] if claimed.startswith("~") else claimed
                 if os.path.realpath(claimed) != os.path.realpath(ran.pwd or "/nonexistent"):
                     self.bad(f"says it goes to {m.group(1)}, but the shell is in {ran.pwd!r}")
-        if tool == "cd" and kind.startswith("fails") and ran.pwd and \
-                os.path.realpath(ran.pwd) != os.path.realpath(self.cwd):
+        if tool == "cd" and kind.startswith("fails") and ran.pwd and os.path.realpath(ran.pwd) != os.path.realpath(self.cwd):
             self.bad(f"says cd fails, but the shell moved to {ran.pwd!r}")
         self.check_numbers(kind, text)
         self.check_written()
@@ -628,7 +658,7 @@ class Judge:
         for link in self.links_to(anc) if anc and above else []:
             forms.add(os.path.relpath(os.path.join(self.top, link), self.cwd))
         if self.home and (absolute + "/").startswith(self.home + "/"):
-            forms.add("~" + absolute[len(self.home):])
+            forms.add("~" + absolute[len(self.home) :])
         for form in forms:
             for shown in (form, repr(form), repr(form + "/")):
                 if re.search(r"(?<![\w.~/-])" + re.escape(shown) + r"(?![\w.-])", text):
@@ -684,7 +714,7 @@ class Judge:
             name = _unq(m.group(1))
             if name in ("it", "in") or name.endswith(":"):
                 continue
-            if text[max(0, m.start() - 9):m.start()] == "the link ":
+            if text[max(0, m.start() - 9) : m.start()] == "the link ":
                 continue  # the link's own length
             rel = self.real_rel(name) if not name.startswith("~") else self.rel(name)
             entry = self.before.get(rel) if rel is not None else None
@@ -708,8 +738,11 @@ class Judge:
             content = args["content"]
             added_nl = content.count("\n") + 1
             m = re.search(r"appends ([\d,]+) lines? to .*, which (?:has ([\d,]+)|is (empty))", text)
-            g = re.search(r"appends to .*?(?:, which has ([\d,]+) lines?|\(([\d,]+) lines? now)[^:;]*[;:] .*"
-                          r"(?:added onto|goes onto)", text)
+            g = re.search(
+                r"appends to .*?(?:, which has ([\d,]+) lines?|\(([\d,]+) lines? now)[^:;]*[;:] .*"
+                r"(?:added onto|goes onto)",
+                text,
+            )
             more_m = re.search(r"then ([\d,]+) (?:more lines?|lines? more)", text)
             if old is None or new is None:
                 if m or g:
@@ -718,10 +751,12 @@ class Judge:
                 said, has = _num(m.group(1)), _num(m.group(2))
                 if n_lines(old) != has:
                     self.bad(f"says the file has {has} lines, but it had {n_lines(old)}")
-                tail = new[len(old):]
+                tail = new[len(old) :]
                 if not new.startswith(old) or (old and not old.endswith(b"\n")):
-                    self.bad("says lines are appended (nothing replaced), but the old content did not stay whole "
-                             "(its last line had no newline, or it was rewritten)")
+                    self.bad(
+                        "says lines are appended (nothing replaced), but the old content did not stay whole "
+                        "(its last line had no newline, or it was rewritten)"
+                    )
                 elif tail.count(b"\n") != said or not tail.endswith(b"\n"):
                     got = tail.count(b"\n")
                     self.bad(f"says it appends {said} lines, but {got} newline-ended lines were added")
@@ -794,8 +829,7 @@ class Judge:
                     was, now = self.before.get(rel), self.after.get(rel)
                     if was is None:
                         self.bad(f"says it replaces {m.group(2)}, but that was not there")
-                    elif was == now and not (now and now[0] == "d" and any(
-                            p.startswith(rel + "/") for p in self.change.added)):
+                    elif was == now and not (now and now[0] == "d" and any(p.startswith(rel + "/") for p in self.change.added)):
                         self.bad(f"says it replaces {m.group(2)}, but it did not change")
 
     def check_reason(self, text: str) -> None:
@@ -848,9 +882,12 @@ class Judge:
 def happened(ran: Ran, change: Change) -> str:
     out = ran.stdout.decode("utf-8", "replace")
     err = ran.stderr.decode("utf-8", "replace").strip().replace("\n", " | ")
-    return (f"exit {ran.status}; {change.summary()}; stdout {n_lines(ran.stdout)} lines"
-            + (f" {out[:120]!r}" if out else "") + (f"; stderr {err[:200]!r}" if err else "")
-            + (f"; pwd {ran.pwd}" if ran.pwd else ""))
+    return (
+        f"exit {ran.status}; {change.summary()}; stdout {n_lines(ran.stdout)} lines"
+        + (f" {out[:120]!r}" if out else "")
+        + (f"; stderr {err[:200]!r}" if err else "")
+        + (f"; pwd {ran.pwd}" if ran.pwd else "")
+    )
 
 
 # ---------------------------------------------------------------- one shell's runner
@@ -887,10 +924,19 @@ def run_cases(shell: str, cases: list, doctor=None) -> Result:
         os.makedirs(d)
         if owner is not None:
             os.chown(d, owner, owner)
-    env = {"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "TERM": "dumb", "XDG_CONFIG_HOME": os.path.join(xdg, "config"), "XDG_DATA_HOME": os.path.join(xdg, "data"),
-           "XDG_CACHE_HOME": os.path.join(xdg, "cache"), "XDG_STATE_HOME": os.path.join(xdg, "state"),
-           "XDG_RUNTIME_DIR": xdg, "TMPDIR": xdg}
+    env = {
+        "HOME": home,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "XDG_CONFIG_HOME": os.path.join(xdg, "config"),
+        "XDG_DATA_HOME": os.path.join(xdg, "data"),
+        "XDG_CACHE_HOME": os.path.join(xdg, "cache"),
+        "XDG_STATE_HOME": os.path.join(xdg, "state"),
+        "XDG_RUNTIME_DIR": xdg,
+        "TMPDIR": xdg,
+    }
     trailer = os.path.join(xdg, "trailer")
     worker = Worker(env, base)
     top = os.path.join(home, "w")
@@ -900,9 +946,15 @@ def run_cases(shell: str, cases: list, doctor=None) -> Result:
             wipe(top)
             build(top, case, owner)
             cwd = os.path.join(top, case.cwd) if case.cwd else top
-            v = worker.vet(tool=case.tool, args=case.args, cwd=cwd, home=home,
-                           allow_recursive=case.allow_recursive(), shell=shell,
-                           env={k: val.replace("{top}", top) for k, val in case.env.items()})
+            v = worker.vet(
+                tool=case.tool,
+                args=case.args,
+                cwd=cwd,
+                home=home,
+                allow_recursive=case.allow_recursive(),
+                shell=shell,
+                env={k: val.replace("{top}", top) for k, val in case.env.items()},
+            )
             if "refused" in v:
                 result.skipped.append((case.name, v["refused"]))
                 continue
@@ -915,18 +967,27 @@ def run_cases(shell: str, cases: list, doctor=None) -> Result:
             # Only echo's and tail's claims count lines.
             texts = case.tool in ("echo", "tail")
             before_text = contents(top, [p for p, e in before.items() if e[0] == "f"]) if texts else {}
-            ran = run(shell, v["command"], cwd, {**env, **{k: val.replace("{top}", top) for k, val in case.env.items()}},
-                      trailer)
+            ran = run(shell, v["command"], cwd, {**env, **{k: val.replace("{top}", top) for k, val in case.env.items()}}, trailer)
             after = snapshot(top)
             after_text = contents(top, [p for p, e in after.items() if e[0] == "f"]) if texts else {}
             judge = Judge(case, v, ran, top, home, before, after, before_text, after_text)
             problems = judge.check()
             result.checked += 1
-            result.seen.append((case.name, v["command"], v["effect"], v["warnings"], happened(ran, judge.change),
-                                time.monotonic() - started, bool(problems)))
+            result.seen.append(
+                (
+                    case.name,
+                    v["command"],
+                    v["effect"],
+                    v["warnings"],
+                    happened(ran, judge.change),
+                    time.monotonic() - started,
+                    bool(problems),
+                )
+            )
             if problems:
-                result.false.append(Judged(shell, case.name, v["command"], v["effect"], v["warnings"], problems,
-                                           happened(ran, judge.change)))
+                result.false.append(
+                    Judged(shell, case.name, v["command"], v["effect"], v["warnings"], problems, happened(ran, judge.change))
+                )
     finally:
         worker.close()
         wipe(base)
@@ -949,7 +1010,7 @@ def run_all(cases: list, shells=SHELLS) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     step = max(1, len(cases) // max(1, len(shells)))
-    orders = [cases[i * step:] + cases[:i * step] for i in range(len(shells))]
+    orders = [cases[i * step :] + cases[: i * step] for i in range(len(shells))]
     with ProcessPoolExecutor(len(shells), mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [pool.submit(_run_one, shell, order) for shell, order in zip(shells, orders)]
         return [f.result() for f in futures]
@@ -978,8 +1039,11 @@ def report(results: list, path: str) -> str:
     every = []
     for r in results:
         for name, command, line, notes, what, took, false in r.seen:
-            every.append(f"[{r.shell}] {'FALSE ' if false else ''}{name} ({took * 1000:.0f} ms)\n  {command}\n  {line}\n"
-                         + "".join(f"  note: {n}\n" for n in notes) + f"  -> {what}\n")
+            every.append(
+                f"[{r.shell}] {'FALSE ' if false else ''}{name} ({took * 1000:.0f} ms)\n  {command}\n  {line}\n"
+                + "".join(f"  note: {n}\n" for n in notes)
+                + f"  -> {what}\n"
+            )
     for where, body in ((path, text), (os.path.splitext(path)[0] + "_all.txt", "\n".join(every))):
         try:
             with open(where, "w", encoding="utf-8") as fh:
@@ -1081,8 +1145,9 @@ def bfcl_case(index: int, row: dict) -> Case | None:
         files[f"{start}/deeper/b_{pat}.md"] = _lines(2, "found b")
         files[f"{start}/deeper/other.txt"] = _lines(2, "other")
     dirs = [d for d in dirs if d and d != "."]
-    return Case(f"bfcl {index} {row['source']}: {name} {json.dumps(args, ensure_ascii=False)[:80]}", name, args,
-                files=files, dirs=dirs, cwd=cwd)
+    return Case(
+        f"bfcl {index} {row['source']}: {name} {json.dumps(args, ensure_ascii=False)[:80]}", name, args, files=files, dirs=dirs, cwd=cwd
+    )
 
 
 def bfcl_cases(path: str) -> list:

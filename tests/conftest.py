@@ -16,13 +16,42 @@ import pytest
 from daemon_helpers import stop_daemon
 from fake_ollama import FakeOllama
 
-_CORE = {"test_tools", "test_parser", "test_policy", "test_turns", "test_store", "test_settings", "test_backend",
-         "test_effect", "test_protocol", "test_client_keys"}
-_SHELL = {"test_shell_zsh", "test_shell_bash", "test_shell_fish", "test_shell_invariants", "test_policy_effects",
-          "test_policy_findings", "test_render", "test_secrets", "test_install", "test_cli_output",
-          "test_shell_autostart", "test_shell_exit", "test_init_static", "test_shell_behaviour",
-          "test_shell_conventions", "test_completion", "test_client_isolation", "test_shell_settings", "test_plugin_managers",
-          "test_client_launch", "test_bash_pipes", "test_claims"}
+_CORE = {
+    "test_tools",
+    "test_parser",
+    "test_policy",
+    "test_turns",
+    "test_store",
+    "test_settings",
+    "test_backend",
+    "test_effect",
+    "test_protocol",
+    "test_client_keys",
+}
+_SHELL = {
+    "test_shell_zsh",
+    "test_shell_bash",
+    "test_shell_fish",
+    "test_shell_invariants",
+    "test_policy_effects",
+    "test_policy_findings",
+    "test_render",
+    "test_secrets",
+    "test_install",
+    "test_cli_output",
+    "test_shell_autostart",
+    "test_shell_exit",
+    "test_init_static",
+    "test_shell_behaviour",
+    "test_shell_conventions",
+    "test_completion",
+    "test_client_isolation",
+    "test_shell_settings",
+    "test_plugin_managers",
+    "test_client_launch",
+    "test_bash_pipes",
+    "test_claims",
+}
 # The module-scoped fixtures of the real-shell tests (ollama, tmux, shell_env, work).
 pytest_plugins = ["shell_fixtures"]
 
@@ -33,14 +62,15 @@ _MODEL = {"test_real_model"}
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1]
-        mark = ("model" if module in _MODEL else "core" if module in _CORE else "shell" if module in _SHELL
-                else "daemon")
+        mark = "model" if module in _MODEL else "core" if module in _CORE else "shell" if module in _SHELL else "daemon"
         item.add_marker(getattr(pytest.mark, mark))
     # A plain run leaves the real model out (minutes, and a 500 MB download the first time).
     if "model" in (config.getoption("markexpr") or ""):
         return
     named = {os.path.basename(str(a).split("::")[0]) for a in config.args}
-    left = [i for i in items if i.module.__name__.rsplit(".", 1)[-1] in _MODEL and f"{i.module.__name__.rsplit('.', 1)[-1]}.py" not in named]
+    left = [
+        i for i in items if i.module.__name__.rsplit(".", 1)[-1] in _MODEL and f"{i.module.__name__.rsplit('.', 1)[-1]}.py" not in named
+    ]
     if left:
         config.hook.pytest_deselected(items=left)
         left_ids = set(map(id, left))

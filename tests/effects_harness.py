@@ -60,8 +60,14 @@ PROJ_FILES = {
     "src/main.py": "print('hi')\n",
     "links/a.txt": "alpha\n",
     # Names that are zsh global aliases or options.
-    "G": "file G\n", "L": "file L\n", "H": "file H\n", "NUL": "file NUL\n", "T": "file T\n",
-    "...": "file dots\n", "-n": "file -n\n", "-rf": "file -rf\n",
+    "G": "file G\n",
+    "L": "file L\n",
+    "H": "file H\n",
+    "NUL": "file NUL\n",
+    "T": "file T\n",
+    "...": "file dots\n",
+    "-n": "file -n\n",
+    "-rf": "file -rf\n",
 }
 DIRS = ("me/Downloads/proj/empty",)
 # name in the project -> target ({H} home, {S} the top)
@@ -132,11 +138,7 @@ def snapshot(top: str) -> dict:
 
 def diff(before: dict, after: dict) -> dict:
     """relative path -> (before entry or None, after entry or None), for what differs."""
-    return {
-        p: (before.get(p), after.get(p))
-        for p in set(before) | set(after)
-        if before.get(p) != after.get(p)
-    }
+    return {p: (before.get(p), after.get(p)) for p in set(before) | set(after) if before.get(p) != after.get(p)}
 
 
 def describe(change) -> str:
@@ -298,7 +300,10 @@ def namespace_prefix(top: str, logs: str) -> list:
         prefix = ["unshare", *flags, "--propagation", "private", "sh", "-c", _MOUNT, "sh", top, logs]
         probe = subprocess.run(
             [*prefix, "sh", "-c", 'touch "$1/.probe" && ! touch /.shellper-probe 2>/dev/null', "sh", logs],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=20,
         )
         if probe.returncode == 0:
             return prefix
@@ -319,18 +324,29 @@ class Shell:
 
     def start(self) -> None:
         env = {
-            "HOME": self.home, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-            "TERM": "dumb", "TMPDIR": self.logs, "FX_OUT": self.out, "FX_ERR": self.err,
-            "FX_OMZ": OMZ, "FX_SHELLPER": SHELLPER_ZSH, "PAGER": "cat",
+            "HOME": self.home,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            "TMPDIR": self.logs,
+            "FX_OUT": self.out,
+            "FX_ERR": self.err,
+            "FX_OMZ": OMZ,
+            "FX_SHELLPER": SHELLPER_ZSH,
+            "PAGER": "cat",
         }
         if self.kind == "zsh":
             argv = ["zsh", "-f", "-c", _ZSH]
         else:
             argv = ["bash", "--norc", "--noprofile", "-c", _BASH]
         self.proc = subprocess.Popen(
-            [*self.prefix, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [*self.prefix, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=open(os.path.join(self.logs, f"{self.kind}.shell-err"), "ab"),
-            env=env, cwd="/", start_new_session=True,
+            env=env,
+            cwd="/",
+            start_new_session=True,
         )
         self.buf = b""
         line = self._line(30)
@@ -413,11 +429,16 @@ class World:
         for d in (top, logs):
             os.mkdir(d)
         home = os.path.join(top, HOME_REL)
-        world = cls(top, logs, home, {
-            "~/Downloads/proj": os.path.join(home, "Downloads", "proj"),
-            "~/Downloads": os.path.join(home, "Downloads"),
-            "~": home,
-        })
+        world = cls(
+            top,
+            logs,
+            home,
+            {
+                "~/Downloads/proj": os.path.join(home, "Downloads", "proj"),
+                "~/Downloads": os.path.join(home, "Downloads"),
+                "~": home,
+            },
+        )
         world.restore()
         world.pristine = snapshot(top)
         prefix = namespace_prefix(top, logs)
@@ -475,7 +496,7 @@ class World:
     def show(self, path: str) -> str:
         """A path of the tree as a reader knows it: ~/..., or <tree>/..."""
         if under(path, self.home):
-            return "~" + path[len(self.home):]
+            return "~" + path[len(self.home) :]
         if under(path, self.top):
-            return "<tree>" + path[len(self.top):]
+            return "<tree>" + path[len(self.top) :]
         return path

@@ -31,9 +31,7 @@ SHAPES = ("tool_calls", "content_json", "qwen_text", "think")
 VERSION = "0.13.0"
 _EFFORTS = {"none", "minimal", "low", "medium", "high", "max", "xhigh", "ultra"}
 # Go's time.ParseDuration: one or more number+unit pairs, or a bare "0".
-_GO_DURATION = re.compile(
-    r"[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)\Z"
-)
+_GO_DURATION = re.compile(r"[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)\Z")
 
 
 def _tag(name: str) -> str:
@@ -128,9 +126,7 @@ class FakeOllama:
         port = self._server.server_address[1]
         self.root_url = f"http://127.0.0.1:{port}"
         self.base_url = self.root_url + "/v1"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -164,9 +160,7 @@ class FakeOllama:
         """(status, payload) for a /v1/chat/completions body, as Ollama would answer."""
         model = body.get("model")
         if not self.known(model):
-            return 404, _oai_error(
-                f'model "{model}" not found, try pulling it first', "not_found_error"
-            )
+            return 404, _oai_error(f'model "{model}" not found, try pulling it first', "not_found_error")
         problem = _check_messages(body.get("messages"))
         if problem:
             return 400, _oai_error(problem, "invalid_request_error")
@@ -177,14 +171,11 @@ class FakeOllama:
             return 400, _oai_error(f'"{model}" does not support tools', "invalid_request_error")
         if self.mode == "500":
             return 500, _oai_error(
-                "error parsing tool call: raw='{\"name\": \"ls\", \"arguments\": {\"a\": tru', "
-                "err=unexpected end of JSON input",
+                'error parsing tool call: raw=\'{"name": "ls", "arguments": {"a": tru\', err=unexpected end of JSON input',
                 "api_error",
             )
         if self.mode == "503":
-            return 503, _oai_error(
-                "server busy, please try again.  maximum pending requests exceeded", "api_error"
-            )
+            return 503, _oai_error("server busy, please try again.  maximum pending requests exceeded", "api_error")
         name, args = self.choose(_last_user_text(body.get("messages")), model)
         message = {"role": "assistant", "content": ""}
         finish = "stop"
@@ -369,13 +360,13 @@ def _handler_for(fake: FakeOllama):
         def do_GET(self):
             path = self.path.split("?")[0].rstrip("/")
             if path == "/v1/models":
-                return self._send(200, {
-                    "object": "list",
-                    "data": [
-                        {"id": m, "object": "model", "created": int(time.time()), "owned_by": "library"}
-                        for m in fake.models
-                    ],
-                })
+                return self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", "created": int(time.time()), "owned_by": "library"} for m in fake.models],
+                    },
+                )
             if not fake.ollama:
                 return self._not_found()
             if path == "":
@@ -418,15 +409,18 @@ def _handler_for(fake: FakeOllama):
             if path == "/api/show":
                 if not fake.known(model):
                     return self._send(404, {"error": f"model '{model}' not found"})
-                return self._send(200, {
-                    "modelfile": f"FROM {model}\n",
-                    "parameters": "temperature 0",
-                    "template": "{{ .Prompt }}",
-                    "details": fake.model_entry(_tag(model))["details"],
-                    "model_info": {"general.architecture": "qwen3"},
-                    "capabilities": list(fake.capabilities),
-                    "modified_at": _now_iso(),
-                })
+                return self._send(
+                    200,
+                    {
+                        "modelfile": f"FROM {model}\n",
+                        "parameters": "temperature 0",
+                        "template": "{{ .Prompt }}",
+                        "details": fake.model_entry(_tag(model))["details"],
+                        "model_info": {"general.architecture": "qwen3"},
+                        "capabilities": list(fake.capabilities),
+                        "modified_at": _now_iso(),
+                    },
+                )
             with fake._lock:
                 fake.preloads.append(body)
             if not fake.known(model):
@@ -474,8 +468,13 @@ def _handler_for(fake: FakeOllama):
             a whole tool call in one delta, content a few characters at a time, then [DONE]."""
             message = payload["choices"][0]["message"]
             limit = body.get("max_tokens")
-            head = {"id": payload["id"], "object": "chat.completion.chunk", "created": payload["created"],
-                    "model": payload["model"], "system_fingerprint": "fp_ollama"}
+            head = {
+                "id": payload["id"],
+                "object": "chat.completion.chunk",
+                "created": payload["created"],
+                "model": payload["model"],
+                "system_fingerprint": "fp_ollama",
+            }
 
             def chunk(delta: dict, finish=None) -> bytes:
                 event = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -488,7 +487,7 @@ def _handler_for(fake: FakeOllama):
                 text = message.get("content") or ""
                 if fake.mode == "runaway":
                     text = "\n".join([text] * 1000)
-                pieces += [{"role": "assistant", "content": text[i:i + 4]} for i in range(0, len(text), 4)]
+                pieces += [{"role": "assistant", "content": text[i : i + 4]} for i in range(0, len(text), 4)]
             sent, finish, left = 0, "tool_calls" if message.get("tool_calls") else "stop", False
             try:
                 self.send_response(200)

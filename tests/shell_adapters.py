@@ -52,8 +52,7 @@ class Shell:
     def __repr__(self) -> str:
         return self.name
 
-    def start(self, shell_env: ShellEnv, tmux: Tmux, cwd: str, before: str = "", after: str = "",
-              env: dict | None = None) -> Pane:
+    def start(self, shell_env: ShellEnv, tmux: Tmux, cwd: str, before: str = "", after: str = "", env: dict | None = None) -> Pane:
         """An interactive shell in `cwd` whose rc file loads shellper between `before` and `after`.
 
         It sources the init file, as install.sh's rc block does (no Python
@@ -132,8 +131,10 @@ class Zsh(Shell):
         pane.send("Enter")
 
     def hostile_still_there(self, pane: Pane) -> None:
-        pane.run(r"\builtin \print -r -- n=${#aliases} ${aliases[read]} / ${galiases[REPLY]}",
-                 wait=re.compile(r"n=(\d+) echo HOSTILE-read / HOSTILE-g-REPLY"))
+        pane.run(
+            r"\builtin \print -r -- n=${#aliases} ${aliases[read]} / ${galiases[REPLY]}",
+            wait=re.compile(r"n=(\d+) echo HOSTILE-read / HOSTILE-g-REPLY"),
+        )
         assert int(re.search(r"n=(\d+) echo", pane.since_mark()).group(1)) >= len(HOSTILE_ZSH)
 
     def listing(self, count: int, out: str) -> str:
@@ -164,7 +165,7 @@ class Bash(Shell):
     ignore_space = ("HISTCONTROL=ignorespace", "HISTCONTROL=ignoreboth")
 
     def bad_bytes(self) -> str:
-        return "bind '\"\\C-t\": \"bad \\377 bytes\"'"
+        return 'bind \'"\\C-t": "bad \\377 bytes"\''
 
     def hostile_still_there(self, pane: Pane) -> None:
         pane.run(r"\builtin alias read stty; \builtin shopt expand_aliases", wait="expand_aliases")
@@ -192,13 +193,18 @@ class BashPipes(Bash):
     def __repr__(self) -> str:
         return "bash-pipes"
 
-    def start(self, shell_env: ShellEnv, tmux: Tmux, cwd: str, before: str = "", after: str = "",
-              env: dict | None = None) -> Pane:
+    def start(self, shell_env: ShellEnv, tmux: Tmux, cwd: str, before: str = "", after: str = "", env: dict | None = None) -> Pane:
         pane = super().start(shell_env, tmux, cwd, before, after, env)
         # The first request, as the terminal's client sends it; then its trace goes (reset).
         run_env = dict(os.environ, **shell_env.env, **(env or {}))
-        subprocess.run([sys.executable, "-m", "shellper_hook.client", "translate", str(pane.pid), "bash", "pipes"],
-                       input=f"{cwd}\0first request\0".encode(), env=run_env, cwd="/", capture_output=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-m", "shellper_hook.client", "translate", str(pane.pid), "bash", "pipes"],
+            input=f"{cwd}\0first request\0".encode(),
+            env=run_env,
+            cwd="/",
+            capture_output=True,
+            timeout=30,
+        )
         shell_env.shellper("reset", "--session", str(pane.pid))
         assert os.path.exists(f"{shell_env.pipes_dir()}/{pane.pid}.in"), f"no pipes for bash {pane.pid}"
         return pane

@@ -49,8 +49,9 @@ class Tmux:
         self.width, self.height = width, height
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "tmux-256color"}
         # A session that idles forever keeps the server up between panes.
-        self._run("-f", "/dev/null", "new-session", "-d", "-s", "base",
-                  "-x", str(width), "-y", str(height), "--", "sleep", "100000", env=env)
+        self._run(
+            "-f", "/dev/null", "new-session", "-d", "-s", "base", "-x", str(width), "-y", str(height), "--", "sleep", "100000", env=env
+        )
         self.socket_path = self._run("display-message", "-p", "#{socket_path}").strip()
         self._run("set-option", "-g", "history-limit", "5000")
         self._run("set-option", "-g", "remain-on-exit", "off")
@@ -58,7 +59,10 @@ class Tmux:
     def _run(self, *args, env=None, check=True) -> str:
         proc = subprocess.run(
             ["tmux", "-L", self.name, *args],
-            capture_output=True, text=True, env=env, timeout=10,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
         )
         if check and proc.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
@@ -136,7 +140,7 @@ class Pane:
         self._mark = hist + y
 
     def since_mark(self) -> str:
-        return "\n".join(self.lines()[self._mark:])
+        return "\n".join(self.lines()[self._mark :])
 
     def line(self) -> str:
         """The command line being edited: the cursor's line after the prompt."""
@@ -146,7 +150,7 @@ class Pane:
         at = text.rfind(PROMPT.rstrip())
         if at < 0:
             return text
-        rest = text[at + len(PROMPT.rstrip()):]
+        rest = text[at + len(PROMPT.rstrip()) :]
         return rest[1:] if rest.startswith(" ") else rest
 
     def colored_line(self) -> str:
@@ -174,7 +178,7 @@ class Pane:
         deadline = time.monotonic() + timeout
         while True:
             current = self.line()
-            if (expected(current) if callable(expected) else current == expected):
+            if expected(current) if callable(expected) else current == expected:
                 return current
             if time.monotonic() > deadline:
                 raise Timeout(f"line is {current!r}, not {expected!r}; pane:\n{self.screen()}")
@@ -242,8 +246,15 @@ class ShellEnv:
                 fh.write(out.stdout)
         return path
 
-    def zsh(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-            load: str = 'eval "$(shellper init zsh)"', env: dict | None = None) -> Pane:
+    def zsh(
+        self,
+        tmux: Tmux,
+        before: str = "",
+        after: str = "",
+        cwd: str | None = None,
+        load: str = 'eval "$(shellper init zsh)"',
+        env: dict | None = None,
+    ) -> Pane:
         """An interactive zsh whose .zshrc loads shellper (`load`) between `before` and `after`.
 
         env: more environment for this shell (the daemon's dirs stay the same).
@@ -252,15 +263,29 @@ class ShellEnv:
         zdot = self._new_home(".zshrc", rc)
         return self._start(tmux, ["zsh", "-i"], dict(self.env, **(env or {}), ZDOTDIR=zdot), cwd)
 
-    def bash(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-             load: str = 'eval "$(shellper init bash)"', env: dict | None = None) -> Pane:
+    def bash(
+        self,
+        tmux: Tmux,
+        before: str = "",
+        after: str = "",
+        cwd: str | None = None,
+        load: str = 'eval "$(shellper init bash)"',
+        env: dict | None = None,
+    ) -> Pane:
         """An interactive bash whose rc file loads shellper (`load`) between `before` and `after`."""
         rc = f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n{before}\n{load}\n{after}\n"
         dot = self._new_home(".bashrc", rc)
         return self._start(tmux, ["bash", "--rcfile", os.path.join(dot, ".bashrc"), "-i"], dict(self.env, **(env or {})), cwd)
 
-    def fish(self, tmux: Tmux, before: str = "", after: str = "", cwd: str | None = None,
-             load: str = "shellper init fish | source", env: dict | None = None) -> Pane:
+    def fish(
+        self,
+        tmux: Tmux,
+        before: str = "",
+        after: str = "",
+        cwd: str | None = None,
+        load: str = "shellper init fish | source",
+        env: dict | None = None,
+    ) -> Pane:
         """An interactive fish that loads shellper (`load`) between `before` and `after`."""
         rc = (
             "set -g fish_greeting ''\n"
@@ -291,9 +316,7 @@ class ShellEnv:
     def shellper(self, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
         """Run the shellper CLI against this environment's daemon."""
         env = dict(os.environ, **self.env)
-        return subprocess.run(
-            [os.path.join(BIN, "shellper"), *args], capture_output=True, text=True, env=env, timeout=timeout
-        )
+        return subprocess.run([os.path.join(BIN, "shellper"), *args], capture_output=True, text=True, env=env, timeout=timeout)
 
     def history(self, pid: int, settled: bool = False, timeout: float = 5) -> dict:
         """The daemon's record of shell `pid` (`shellper history --json`).
@@ -421,16 +444,17 @@ CJK_DECOY_NAME = "a中\\u002Fb中\\u002Fc"
 def gbk_locale(folder: str) -> dict | None:
     """Environment for a shell in the zh_CN.GBK locale: the system's, else one
     made with localedef in `folder` (LOCPATH); None if neither can be had."""
+
     def works(extra: dict) -> bool:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "zh_CN.GBK", **extra}
         out = subprocess.run(["locale", "charmap"], capture_output=True, text=True, env=env)
         return out.returncode == 0 and out.stdout.strip() == "GBK" and not out.stderr
+
     if have("locale") and works({}):
         return {"LANG": "zh_CN.GBK"}
     if not (have("locale") and have("localedef")):
         return None
-    made = subprocess.run(["localedef", "-i", "zh_CN", "-f", "GBK", os.path.join(folder, "zh_CN.GBK")],
-                          capture_output=True, text=True)
+    made = subprocess.run(["localedef", "-i", "zh_CN", "-f", "GBK", os.path.join(folder, "zh_CN.GBK")], capture_output=True, text=True)
     if made.returncode not in (0, 1) or not works({"LOCPATH": folder}):  # 1: made, with warnings
         return None
     return {"LANG": "zh_CN.GBK", "LOCPATH": folder}
@@ -456,8 +480,15 @@ def expect_parent(pane: Pane, parent: str, decoy_parent: str) -> None:
 
 def start_daemon(senv: ShellEnv) -> None:
     """Start senv's daemon from its own (UTF-8) environment, if none runs."""
-    subprocess.run([sys.executable, "-m", "shellper_hook.client", "start"], env={**os.environ, **senv.env},
-                   cwd="/", check=True, timeout=30, stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "start"],
+        env={**os.environ, **senv.env},
+        cwd="/",
+        check=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
 
 
 def wait_until(predicate, timeout: float = 5) -> None:
@@ -472,13 +503,45 @@ def wait_until(predicate, timeout: float = 5) -> None:
 # Aliases a user may have loaded before shellper, one for every builtin and
 # command the scripts call: each prints HOSTILE instead of doing its job.
 HOSTILE_ZSH = [
-    "add-zle-hook-widget", "add-zsh-hook", "autoload", "bindkey", "builtin", "command", "emulate", "exec",
-    "kill", "local", "print", "printf", "read", "return", "setopt", "sysread", "typeset", "zle", "zmodload",
-    "zsocket", "_zsh_highlight",
+    "add-zle-hook-widget",
+    "add-zsh-hook",
+    "autoload",
+    "bindkey",
+    "builtin",
+    "command",
+    "emulate",
+    "exec",
+    "kill",
+    "local",
+    "print",
+    "printf",
+    "read",
+    "return",
+    "setopt",
+    "sysread",
+    "typeset",
+    "zle",
+    "zmodload",
+    "zsocket",
+    "_zsh_highlight",
 ]
 HOSTILE_BASH = [
-    "bind", "builtin", "command", "declare", "exec", "kill", "local", "printf", "read", "return", "shopt",
-    "stty", "type", "unset", "fc", "python3",
+    "bind",
+    "builtin",
+    "command",
+    "declare",
+    "exec",
+    "kill",
+    "local",
+    "printf",
+    "read",
+    "return",
+    "shopt",
+    "stty",
+    "type",
+    "unset",
+    "fc",
+    "python3",
 ]
 # zsh's global aliases apply to any word: some that the script uses as words.
 HOSTILE_ZSH_GLOBAL = ["REPLY", "fd", "ok", "error", "line", "text", "st", "emacs", "viins", "vicmd"]
@@ -660,8 +723,7 @@ def cd_through_the_shells_cdpath(pane: Pane, ollama, work: str, then: tuple = ("
         pane.run(f"cd {os.path.join(work, 'here')}; {line}" if line else f"cd {os.path.join(work, 'here')}")
         translate(pane, "cdpath go into d")
         pane.wait_line("cd d", timeout=20)
-        pane.wait_for(re.compile(r"shellper: moves the shell: goes to \S*/elsewhere/d \(found through CDPATH"),
-                      timeout=5)
+        pane.wait_for(re.compile(r"shellper: moves the shell: goes to \S*/elsewhere/d \(found through CDPATH"), timeout=5)
         pane.mark()
         pane.send("Enter")
         pane.wait_prompt(timeout=5)

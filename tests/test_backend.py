@@ -33,12 +33,14 @@ def settings_for(server, **kw):
 
 def run_backend(settings, fn):
     """Run `await fn(backend)` on a fresh Backend, closing it afterwards."""
+
     async def main():
         backend = Backend(settings)
         try:
             return await fn(backend)
         finally:
             await backend.aclose()
+
     return asyncio.run(main())
 
 
@@ -87,15 +89,27 @@ def test_build_messages_exact_structure():
     assert got == [
         {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
         {"role": "user", "content": "go into the docs folder"},
-        {"role": "assistant", "tool_calls": [{
-            "id": "call_0", "type": "function",
-            "function": {"name": "cd", "arguments": '{"folder": "docs"}'},
-        }]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_0",
+                    "type": "function",
+                    "function": {"name": "cd", "arguments": '{"folder": "docs"}'},
+                }
+            ],
+        },
         {"role": "user", "content": "write it's done into notes.txt"},
-        {"role": "assistant", "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": "echo", "arguments": '{"content": "it\'s done", "file_name": "notes.txt"}'},
-        }]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "echo", "arguments": '{"content": "it\'s done", "file_name": "notes.txt"}'},
+                }
+            ],
+        },
         {"role": "user", "content": "now list everything"},
     ]
 
@@ -192,9 +206,13 @@ def test_rules_match_the_last_user_message_and_later_rules_win(fake):
 
 def test_success_body_is_ollamas_shape(fake):
     fake.answer("list", "ls", {"a": True})
-    status, body = post(fake.base_url + "/chat/completions", {
-        "model": "distil_model", "messages": [{"role": "user", "content": "list"}],
-    })
+    status, body = post(
+        fake.base_url + "/chat/completions",
+        {
+            "model": "distil_model",
+            "messages": [{"role": "user", "content": "list"}],
+        },
+    )
     assert status == 200
     assert body["object"] == "chat.completion" and body["system_fingerprint"] == "fp_ollama"
     assert body["id"].startswith("chatcmpl-")
@@ -214,16 +232,17 @@ def test_success_body_is_ollamas_shape(fake):
 def test_unknown_model_says_how_to_create_it(fake):
     err = failure(settings_for(fake, model="nope"))
     assert type(err) is ModelMissing
-    assert str(err) == (f"model 'nope' not found on {fake.base_url}: run `shellper setup-model` "
-                        f"(or `ollama create nope -f Modelfile`)")
+    assert str(err) == (f"model 'nope' not found on {fake.base_url}: run `shellper setup-model` (or `ollama create nope -f Modelfile`)")
 
 
 def test_unknown_model_on_a_server_known_not_to_be_ollama():
     with FakeOllama(ollama=False) as server:
+
         async def go(backend):
             status = await backend.server_status()
             assert status["ollama"] is False and status["reachable"] is True
             return await backend.call([], "x")
+
         with pytest.raises(ModelMissing) as info:
             run_backend(settings_for(server, model="nope"), go)
     msg = str(info.value)
@@ -329,18 +348,21 @@ class OddServer:
         self.server.server_close()
 
 
-@pytest.mark.parametrize("status,ctype,body,kind", [
-    (200, "application/json", "{not json", ServerError),
-    (200, "application/json", '{"unexpected": 1}', ServerError),
-    (200, "application/json", '{"choices": []}', ServerError),
-    (200, "application/json", '{"choices": [{"index": 0, "message": null}]}', ServerError),
-    (200, "application/json", "[1, 2, 3]", ServerError),
-    (200, "text/plain", "", ServerError),
-    (200, "application/json", '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "I cannot"}}]}', AnswerError),
-    (502, "text/html", "<html><h1>Bad Gateway</h1>\n<p>nginx</p></html>", ServerError),
-    (401, "application/json", '{"error": {"message": "invalid api key"}}', BackendError),
-    (400, "application/json", '{"error": {"message": "invalid reasoning value"}}', BackendError),
-])
+@pytest.mark.parametrize(
+    "status,ctype,body,kind",
+    [
+        (200, "application/json", "{not json", ServerError),
+        (200, "application/json", '{"unexpected": 1}', ServerError),
+        (200, "application/json", '{"choices": []}', ServerError),
+        (200, "application/json", '{"choices": [{"index": 0, "message": null}]}', ServerError),
+        (200, "application/json", "[1, 2, 3]", ServerError),
+        (200, "text/plain", "", ServerError),
+        (200, "application/json", '{"choices": [{"index": 0, "message": {"role": "assistant", "content": "I cannot"}}]}', AnswerError),
+        (502, "text/html", "<html><h1>Bad Gateway</h1>\n<p>nginx</p></html>", ServerError),
+        (401, "application/json", '{"error": {"message": "invalid api key"}}', BackendError),
+        (400, "application/json", '{"error": {"message": "invalid reasoning value"}}', BackendError),
+    ],
+)
 def test_odd_answers_become_one_line_typed_errors(status, ctype, body, kind):
     server = OddServer(status, ctype, body)
     try:
@@ -491,16 +513,19 @@ def test_preload_fails_softly(fake):
         assert other.preloads == []
 
 
-@pytest.mark.parametrize("url,root", [
-    ("http://localhost:11434/v1", "http://localhost:11434"),
-    ("http://localhost:11434/v1/", "http://localhost:11434"),
-    ("https://gpu.lan/ollama/v1", "https://gpu.lan/ollama"),
-    ("http://[::1]:11434/v1", "http://[::1]:11434"),
-    ("http://localhost:11434", None),
-    ("http://localhost:8000/v1beta", None),
-    ("https://api.example.com/openai", None),
-    ("localhost:11434/v1", None),
-])
+@pytest.mark.parametrize(
+    "url,root",
+    [
+        ("http://localhost:11434/v1", "http://localhost:11434"),
+        ("http://localhost:11434/v1/", "http://localhost:11434"),
+        ("https://gpu.lan/ollama/v1", "https://gpu.lan/ollama"),
+        ("http://[::1]:11434/v1", "http://[::1]:11434"),
+        ("http://localhost:11434", None),
+        ("http://localhost:8000/v1beta", None),
+        ("https://api.example.com/openai", None),
+        ("localhost:11434/v1", None),
+    ],
+)
 def test_ollama_root(url, root):
     assert ollama_root(url) == root
 

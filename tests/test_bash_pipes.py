@@ -79,8 +79,7 @@ def test_pipes_in_a_folder_another_user_owns_are_never_used(tmux, ollama):
         shared = os.path.join(se.root, "shared")
         os.mkdir(shared)
         sock = os.path.join(shared, "d.sock")
-        pane = se.bash(tmux, cwd=se.workdir("foreign"),
-                       env={"SHELLPER_SOCKET": sock, "SHELLPER_API_KEY": "sk-review-secret"})
+        pane = se.bash(tmux, cwd=se.workdir("foreign"), env={"SHELLPER_SOCKET": sock, "SHELLPER_API_KEY": "sk-review-secret"})
         d = sock + ".pipes"
         os.mkdir(d)
         for end in ("in", "out"):
@@ -123,9 +122,15 @@ def test_a_killed_daemon_that_still_answers_kill_0_does_not_hang_ctrl_g(tmux, ol
     client, which starts a new daemon: answered, not "translating..." forever."""
     with _own_env(ollama) as se:
         env = dict(os.environ, **se.env)
-        daemon = subprocess.Popen([sys.executable, "-m", "shellper_hook.daemon"], env=env, cwd="/",
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "shellper_hook.daemon"],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             wait_until(lambda: se.shellper("status").returncode == 0, timeout=15)
             pane = _on_pipes(se, tmux, ollama, se.workdir("zombie"))
@@ -244,13 +249,11 @@ OLD_BASH = os.environ.get("SHELLPER_TEST_OLD_BASH", "")  # a bash 4.0 or 4.1 bin
 def _version(path: str) -> tuple:
     import subprocess
 
-    out = subprocess.run([path, "-c", 'echo "${BASH_VERSINFO[0]} ${BASH_VERSINFO[1]}"'],
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run([path, "-c", 'echo "${BASH_VERSINFO[0]} ${BASH_VERSINFO[1]}"'], capture_output=True, text=True).stdout.split()
     return tuple(int(x) for x in out)
 
 
-@pytest.mark.skipif(not (OLD_BASH and os.access(OLD_BASH, os.X_OK)),
-                    reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0/4.1 binary")
+@pytest.mark.skipif(not (OLD_BASH and os.access(OLD_BASH, os.X_OK)), reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0/4.1 binary")
 def test_bash_4_1_still_loads_shellper_and_keeps_the_users_aliases(shell_env, tmux, ollama, work):
     """The file parses in bash 4.0/4.1 (no `[[ -v NAME ]]`, no `printf '%(%s)T'`:
     4.2's): loaded, Ctrl-G bound, the user's aliases on; no error at start."""
@@ -323,8 +326,10 @@ def test_a_cancelled_requests_late_answer_never_lands_on_the_line(shell_env, tmu
     assert "LATE" not in pane.screen()
 
 
-@pytest.mark.skipif(not (OLD_BASH and os.access(OLD_BASH, os.X_OK) and _version(OLD_BASH) < (4, 4)),
-                    reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0-4.3 binary")
+@pytest.mark.skipif(
+    not (OLD_BASH and os.access(OLD_BASH, os.X_OK) and _version(OLD_BASH) < (4, 4)),
+    reason="set SHELLPER_TEST_OLD_BASH to a bash 4.0-4.3 binary",
+)
 def test_old_bash_ctrl_g_prints_no_local_error_and_keeps_set_x(shell_env, tmux, ollama, work):
     """`local -` is bash 4.4's: a bash before it (no pipes) never runs it, so no
     "local: `-': not a valid identifier" at each Ctrl-G, and the user's `set -x` stays."""
@@ -352,8 +357,10 @@ def _logging_python(folder: str) -> tuple:
     """A python that notes the client's operation at each start, and the log's path."""
     log, logpy = os.path.join(folder, "starts.log"), os.path.join(folder, "logpy")
     with open(logpy, "w") as fh:
-        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|executed|enter|closed|start) echo "$a" >> {log}; break;; esac; done\n'
-                 f'exec {sys.executable} "$@"\n')
+        fh.write(
+            f'#!/bin/sh\nfor a; do case $a in translate|executed|enter|closed|start) echo "$a" >> {log}; break;; esac; done\n'
+            f'exec {sys.executable} "$@"\n'
+        )
     os.chmod(logpy, 0o755)
     return log, logpy
 
@@ -404,8 +411,9 @@ def test_enter_judges_the_suggestion_again_on_the_pipes(shell_env, tmux, ollama)
     ollama.answer("enter copy the package up", "cp", {"source": "pkg/.", "destination": ".."})
     ollama.answer("enter remove the notes", "rm", {"file_name": "notes.txt"})
     ollama.answer("enter make a folder", "mkdir", {"dir_name": "made"})
-    pane = _on_pipes(shell_env, tmux, ollama, dl, before="set -u; set -o vi\n" + hostile_aliases("bash"),
-                     after=f"__shellper_python={logpy}")
+    pane = _on_pipes(
+        shell_env, tmux, ollama, dl, before="set -u; set -o vi\n" + hostile_aliases("bash"), after=f"__shellper_python={logpy}"
+    )
 
     # (a) pkg gains .ssh/authorized_keys between Ctrl-G and Enter: refused, nothing runs, the line stays.
     translate(pane, "enter copy the package up")

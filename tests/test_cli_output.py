@@ -93,8 +93,13 @@ def daemon(shellper_env):
 
 def test_ask_escapes_the_command_and_warnings(daemon):
     command = "printf '%s\\n' 'one' 'two\tthree' " + HOSTILE
-    daemon(translate={"command": command, "call": {"name": "echo", "arguments": {"content": HOSTILE}},
-                      "warnings": ["about " + HOSTILE, "second"]})
+    daemon(
+        translate={
+            "command": command,
+            "call": {"name": "echo", "arguments": {"content": HOSTILE}},
+            "warnings": ["about " + HOSTILE, "second"],
+        }
+    )
     code, out, err = run("ask", "list", "files")
     assert code == 0
     assert "\\x1b[2J" in out and "\\x9b31m" in out and "\\u202e" in out and "\\udcff" in out
@@ -121,8 +126,7 @@ def test_ask_escapes_a_daemon_error(daemon, kind):
 
 
 def test_history_escapes_old_rows(daemon):
-    row = {"request": "req " + HOSTILE, "command": "echo " + HOSTILE, "call": {"name": "echo", "arguments": {}},
-           "edited": True}
+    row = {"request": "req " + HOSTILE, "command": "echo " + HOSTILE, "call": {"name": "echo", "arguments": {}}, "edited": True}
     daemon(history={"exchanges": [row, dict(row, edited=False)], "pending": dict(row)})
     code, out, _ = run("history")
     assert code == 0
@@ -134,8 +138,19 @@ def test_history_escapes_old_rows(daemon):
 
 def test_status_escapes_the_servers_words(daemon):
     server = {"reachable": True, "model_present": None, "model_loaded": None, "message": "server says " + HOSTILE}
-    daemon(status={"pid": 1, "version": HOSTILE, "uptime": 1.0, "socket": HOSTILE, "sessions": 0,
-                   "base_url": HOSTILE, "model": HOSTILE, "server": server, "overhead_ms": {"count": 0}})
+    daemon(
+        status={
+            "pid": 1,
+            "version": HOSTILE,
+            "uptime": 1.0,
+            "socket": HOSTILE,
+            "sessions": 0,
+            "base_url": HOSTILE,
+            "model": HOSTILE,
+            "server": server,
+            "overhead_ms": {"count": 0},
+        }
+    )
     code, out, _ = run("status")
     assert code == 0 and "server says a\\x1b[2Jb" in out
     code, out, _ = run("status", "--json")
@@ -163,8 +178,10 @@ def test_doctor_escapes_daemon_and_server_replies(daemon, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("SHELLPER_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
-        daemon(status={"pid": 1, "version": HOSTILE, "socket": HOSTILE, "base_url": "x", "model": "y"},
-               translate={"command": "pwd " + HOSTILE, "call": {"name": "pwd", "arguments": {}}, "warnings": []})
+        daemon(
+            status={"pid": 1, "version": HOSTILE, "socket": HOSTILE, "base_url": "x", "model": "y"},
+            translate={"command": "pwd " + HOSTILE, "call": {"name": "pwd", "arguments": {}}, "warnings": []},
+        )
         _, out, _ = run("doctor")
     finally:
         server.shutdown()
@@ -188,13 +205,22 @@ def test_bash_messages_print_no_raw_controls(locale, tmp_path):
     msg = tmp_path / "msg"
     msg.write_bytes(MESSAGE)
     done = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c",
-         f'source {SHELL_DIR}/shellper.bash; IFS= read -r -d "" m <"$1"; __shellper_say "$m"', "bash", str(msg)],
-        capture_output=True, env={"PATH": os.environ["PATH"], "LC_ALL": locale, "HOME": str(tmp_path)}, timeout=20,
+        [
+            "bash",
+            "--norc",
+            "--noprofile",
+            "-c",
+            f'source {SHELL_DIR}/shellper.bash; IFS= read -r -d "" m <"$1"; __shellper_say "$m"',
+            "bash",
+            str(msg),
+        ],
+        capture_output=True,
+        env={"PATH": os.environ["PATH"], "LC_ALL": locale, "HOME": str(tmp_path)},
+        timeout=20,
     )
     prefix = b"\r\x1b[Kshellper: "
     assert done.stderr.startswith(prefix), done.stderr
-    said = done.stderr[len(prefix):]
+    said = done.stderr[len(prefix) :]
     assert said.startswith(b"a?[2Jb") and said.endswith(b"m\n"), said
     assert not [b for b in _BAD_BYTES if b in said], said
 
@@ -217,8 +243,7 @@ def test_zsh_messages_print_no_raw_controls(locale, reply, tmp_path):
         "zle -N __t; bindkey '^T' __t\n"
     )
     raw = tmp_path / "raw"
-    env = {"PATH": os.environ["PATH"], "TERM": "tmux-256color", "LC_ALL": locale, "HOME": str(tmp_path),
-           "ZDOTDIR": str(tmp_path)}
+    env = {"PATH": os.environ["PATH"], "TERM": "tmux-256color", "LC_ALL": locale, "HOME": str(tmp_path), "ZDOTDIR": str(tmp_path)}
     with Tmux() as tmux:
         pane = tmux.spawn(["zsh", "-i"], env)
         pane.wait_for("SP$")

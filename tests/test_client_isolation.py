@@ -21,8 +21,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # What the client and Python's start-up import, and what Python would look
 # up first on the path (extension modules such as _socket and _json too).
-HOSTILE_MODULES = ("json", "_json", "socket", "_socket", "struct", "_struct", "subprocess", "tempfile", "runpy",
-                   "enum", "re", "fcntl", "select", "selectors", "signal", "errno", "time", "shellper_hook")
+HOSTILE_MODULES = (
+    "json",
+    "_json",
+    "socket",
+    "_socket",
+    "struct",
+    "_struct",
+    "subprocess",
+    "tempfile",
+    "runpy",
+    "enum",
+    "re",
+    "fcntl",
+    "select",
+    "selectors",
+    "signal",
+    "errno",
+    "time",
+    "shellper_hook",
+)
 
 
 @pytest.fixture

@@ -37,8 +37,13 @@ def senv(ollama):
 
 
 def socket_of(env: ShellEnv) -> str:
-    return subprocess.run([sys.executable, "-c", "from shellper_hook import paths; print(paths.socket_path())"],
-                          env=dict(os.environ, **env.env), capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", "from shellper_hook import paths; print(paths.socket_path())"],
+        env=dict(os.environ, **env.env),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def answer_on_key(path: str, tty: str, reply: bytes, sent: threading.Event) -> socket.socket:
@@ -107,17 +112,18 @@ def test_bash_wait_keeps_a_reply_that_comes_as_its_read_times_out():
     script = os.path.join(ROOT, "shell", "shellper.bash")
     loop = (
         '. "$1"; lost=0\n'
-        'for i in {1..120}; do\n'
-        '  exec {__shellper_fd}< <(sleep 0.0$(( 460 + i * 5 % 90 )); printf \'ok\\0cmd\\0\\0\')\n'
-        '  __shellper_pid= __shellper_line=req READLINE_LINE=req\n'
-        '  __shellper_wait 2>/dev/null\n'
-        '  [[ $READLINE_LINE == cmd ]] || lost=$(( lost + 1 ))\n'
-        'done\n'
+        "for i in {1..120}; do\n"
+        "  exec {__shellper_fd}< <(sleep 0.0$(( 460 + i * 5 % 90 )); printf 'ok\\0cmd\\0\\0')\n"
+        "  __shellper_pid= __shellper_line=req READLINE_LINE=req\n"
+        "  __shellper_wait 2>/dev/null\n"
+        "  [[ $READLINE_LINE == cmd ]] || lost=$(( lost + 1 ))\n"
+        "done\n"
         'echo "$lost"\n'
     )
     # No terminal: the loop's key reads find no /dev/tty.
-    out = subprocess.run(["bash", "-c", loop, "bash", script], capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+    out = subprocess.run(
+        ["bash", "-c", loop, "bash", script], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     assert out.stdout.strip() == "0", f"{out.stdout.strip()} of 120 replies lost: {out.stderr[-300:]}"
 
 
@@ -170,8 +176,9 @@ def test_a_home_folder_named_in_latin1_still_translates(senv, tmux, shell):
     os.makedirs(home)
     odd = {"HOME": os.fsdecode(home), "XDG_CONFIG_HOME": ""}
     # The daemon started from the same environment, so the settings agree.
-    subprocess.run([sys.executable, "-m", "shellper_hook.client", "start"], env={**os.environ, **senv.env, **odd},
-                   cwd="/", check=True, timeout=30)
+    subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "start"], env={**os.environ, **senv.env, **odd}, cwd="/", check=True, timeout=30
+    )
     pane = getattr(senv, shell)(tmux, env=odd)
     translate(pane, "make the folder")
     pane.wait_line(lambda line: line in ("mkdir made", "make the folder"), timeout=20)
@@ -188,15 +195,26 @@ def test_a_home_folder_named_in_latin1_still_translates(senv, tmux, shell):
 def test_init_prints_a_package_folder_whose_name_is_not_utf8(tmp_path):
     top = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9")
     for part in ("shellper_hook", "shell"):
-        shutil.copytree(os.path.join(ROOT, part), os.path.join(os.fsdecode(top), part),
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(os.path.join(ROOT, part), os.path.join(os.fsdecode(top), part), ignore=shutil.ignore_patterns("__pycache__"))
     env = dict(os.environ, LC_ALL="C.UTF-8", PYTHONIOENCODING="utf-8")
-    init = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                           "from shellper_hook.cli import main; sys.argv[0] = 'shellper'; main()", top, "init", "bash"],
-                          env=env, capture_output=True, cwd="/", timeout=30)
+    init = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv.pop(1)); from shellper_hook.cli import main; sys.argv[0] = 'shellper'; main()",
+            top,
+            "init",
+            "bash",
+        ],
+        env=env,
+        capture_output=True,
+        cwd="/",
+        timeout=30,
+    )
     assert init.returncode == 0, init.stderr.decode(errors="replace")[-300:]
-    got = subprocess.run(["bash", "-c", 'eval "$1"; printf %s "$__shellper_pkg"', "bash", init.stdout],
-                         capture_output=True, timeout=30).stdout
+    got = subprocess.run(
+        ["bash", "-c", 'eval "$1"; printf %s "$__shellper_pkg"', "bash", init.stdout], capture_output=True, timeout=30
+    ).stdout
     assert got == top
 
 
@@ -204,8 +222,25 @@ def hostile_folder(path: str, canary: str) -> None:
     """Python files that note in `canary` that they ran, as a cloned repository could hold."""
     os.makedirs(path, exist_ok=True)
     body = f"open({canary!r}, 'a').write(__name__ + '\\n')\n"
-    for module in ("json", "re", "enum", "argparse", "gettext", "locale", "shlex", "typing", "functools",
-                   "collections", "types", "operator", "keyword", "warnings", "copy", "textwrap", "contextlib"):
+    for module in (
+        "json",
+        "re",
+        "enum",
+        "argparse",
+        "gettext",
+        "locale",
+        "shlex",
+        "typing",
+        "functools",
+        "collections",
+        "types",
+        "operator",
+        "keyword",
+        "warnings",
+        "copy",
+        "textwrap",
+        "contextlib",
+    ):
         with open(os.path.join(path, f"{module}.py"), "w") as fh:
             fh.write(body)
 
@@ -237,8 +272,7 @@ def test_shell_start_runs_no_python_file_of_the_folder_with_an_empty_pythonpath_
     # fish's own first start runs a Python script (fish_update_completions) in the folder: not ours.
     os.makedirs(os.path.join(senv.env["XDG_DATA_HOME"], "fish", "generated_completions"), exist_ok=True)
     for load in fallback_loaders(shell, senv.root):
-        pane = getattr(senv, shell)(tmux, cwd=work, env={"PYTHONPATH": os.path.join(senv.root, "lib") + os.pathsep},
-                                    load=load)
+        pane = getattr(senv, shell)(tmux, cwd=work, env={"PYTHONPATH": os.path.join(senv.root, "lib") + os.pathsep}, load=load)
         pane.run("echo loaded-$((1+1))" if shell != "fish" else "echo loaded-(math 1+1)", wait="loaded-2")
         ran = open(canary).read().split() if os.path.exists(canary) else []
         assert not ran, f"ran from the folder the terminal opened in: {ran} ({load!r})"
@@ -248,9 +282,11 @@ def test_shell_start_runs_no_python_file_of_the_folder_with_an_empty_pythonpath_
 def pane_functions(pane, shell: str) -> str:
     """The names of shellper's widget functions defined in the pane's shell (it loaded)."""
     pane.mark()
-    probe = {"zsh": "print -r -- ${(k)functions[(I)__shellper_translate]}",
-             "bash": "declare -F __shellper_translate",
-             "fish": "functions -q __shellper_translate; and echo __shellper_translate"}[shell]
+    probe = {
+        "zsh": "print -r -- ${(k)functions[(I)__shellper_translate]}",
+        "bash": "declare -F __shellper_translate",
+        "fish": "functions -q __shellper_translate; and echo __shellper_translate",
+    }[shell]
     pane.run(probe)
     time.sleep(0.3)
     return pane.since_mark()

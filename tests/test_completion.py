@@ -29,10 +29,7 @@ def commands() -> dict:
     """Subcommand -> its option strings (-h aside), from the real parser."""
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {
-        name: sorted(o for a in sp._actions for o in a.option_strings if o not in ("-h", "--help"))
-        for name, sp in sub.choices.items()
-    }
+    return {name: sorted(o for a in sp._actions for o in a.option_strings if o not in ("-h", "--help")) for name, sp in sub.choices.items()}
 
 
 def start(shell_env, tmux, shell, work, compinit="before"):
@@ -103,8 +100,9 @@ def test_bash_offers_every_subcommand_and_option_of_the_parser():
     table = commands()
     for name in table:
         script += f"c shellper {name} -\n"
-    out = subprocess.run(["bash", "-i", "-c", script], capture_output=True, text=True, timeout=20,
-                         env=dict(os.environ, HOME="/nonexistent")).stdout.splitlines()[-(len(table) + 1):]
+    out = subprocess.run(
+        ["bash", "-i", "-c", script], capture_output=True, text=True, timeout=20, env=dict(os.environ, HOME="/nonexistent")
+    ).stdout.splitlines()[-(len(table) + 1) :]
     assert sorted(out[0].split()) == sorted([*table, "--help", "--version"])
     for line, (name, options) in zip(out[1:], table.items()):
         assert sorted(set(line.split()) - {"--help"}) == options, name

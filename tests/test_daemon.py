@@ -31,9 +31,7 @@ from shellper_hook import client, paths, protocol
 
 
 def translate(session, text, cwd=None, **extra):
-    return client.request(
-        {"op": "translate", "session": session, "cwd": cwd or os.getcwd(), "text": text, **extra}
-    )
+    return client.request({"op": "translate", "session": session, "cwd": cwd or os.getcwd(), "text": text, **extra})
 
 
 def history(session):
@@ -267,7 +265,10 @@ def test_ask_defaults_to_the_calling_shell(env, fake, tmp_path):
     out = __import__("subprocess").run(
         # `; true` keeps bash from exec-ing the last command in its own place.
         ["bash", "-c", "shellper ask show hidden files >/dev/null; shellper history --json; true"],
-        capture_output=True, text=True, cwd=str(tmp_path), timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        timeout=60,
     )
     h = json.loads(out.stdout)
     assert [e["request"] for e in h["exchanges"]] == ["show hidden files"]
@@ -390,7 +391,9 @@ def _listener(path, answer: bytes, uid=None):
 def _nul_translate(session, cwd, text, env=None):
     return subprocess.run(
         [sys.executable, "-m", "shellper_hook.client", "translate", str(session), cwd, text],
-        capture_output=True, timeout=30, env=env,
+        capture_output=True,
+        timeout=30,
+        env=env,
     )
 
 
@@ -534,8 +537,7 @@ def test_a_reply_cut_short_never_reaches_the_line(shellper_env, tmp_path, monkey
     for answer, expect in [
         (b"ok\0rm -r -- -x y", b"closed the connection"),  # the daemon died mid-reply
         (b"ok\0ls -a", b"closed the connection"),
-        (b'{"v":1,"ok":false,"error":"empty request: type what you want first","kind":"bad_request"}\n',
-         b"empty request"),
+        (b'{"v":1,"ok":false,"error":"empty request: type what you want first","kind":"bad_request"}\n', b"empty request"),
     ]:
         proc = _listener(path, answer)
         try:
@@ -553,8 +555,7 @@ def test_a_reply_cut_short_never_reaches_the_line(shellper_env, tmp_path, monkey
 def test_a_refused_nul_request_gets_a_nul_reply(env):
     client.request({"op": "ping"})
     with fake_shell() as shell:
-        raw = raw_exchange(protocol.encode(
-            {"v": 1, "op": "translate", "session": shell, "cwd": "/", "text": "  ", "reply": "nul"}))
+        raw = raw_exchange(protocol.encode({"v": 1, "op": "translate", "session": shell, "cwd": "/", "text": "  ", "reply": "nul"}))
     fields = raw.split(b"\0")
     assert fields[:2] == [b"error", b"bad_request"] and b"empty request" in fields[2] and raw.endswith(b"\0"), raw
 
@@ -644,8 +645,9 @@ def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tm
         "client": "from shellper_hook import client; client._main(['translate', str(__import__('os').getppid()), '.', 'show hidden'])",
     }
     for name, run in runs.items():
-        r = subprocess.run([sys.executable, "-c", HOT_PATH_PROBE.format(run=run)],
-                           capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-c", HOT_PATH_PROBE.format(run=run)], capture_output=True, text=True, cwd=str(tmp_path), timeout=60
+        )
         assert "ls -a" in r.stdout, (name, r.stdout, r.stderr)
         assert "THIRD-PARTY:\n" in r.stderr, (name, r.stderr)
 
@@ -702,8 +704,12 @@ def test_a_reloaded_model_gets_its_prompt_cache_warmed_again(shellper_env, fake,
 
 def _enter(session, cwd, line, shell="bash") -> list:
     """What the shell's Enter gets from `CLIENT enter`: its NUL fields."""
-    r = subprocess.run([sys.executable, "-m", "shellper_hook.client", "enter", str(session), shell],
-                       input=f"{cwd}\0{line}\0".encode(), capture_output=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client", "enter", str(session), shell],
+        input=f"{cwd}\0{line}\0".encode(),
+        capture_output=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.decode().split("\0")[:-1]
 

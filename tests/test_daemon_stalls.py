@@ -22,8 +22,7 @@ STUCK = "could not finish looking at the files"
 
 
 def translate(session, cwd, text="where am I", timeout=10.0):
-    return client.request({"op": "translate", "session": session, "cwd": str(cwd), "text": text},
-                          autostart=False, timeout=timeout)
+    return client.request({"op": "translate", "session": session, "cwd": str(cwd), "text": text}, autostart=False, timeout=timeout)
 
 
 def _block_looks_in(monkeypatch, folder):
@@ -84,8 +83,9 @@ DAEMON_WITH_A_STUCK_LOOK = """
 
 def test_stop_ends_a_daemon_with_a_stuck_look(env, tmp_path):
     code = textwrap.dedent(DAEMON_WITH_A_STUCK_LOOK)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT)
+    )
     try:
         assert wait_until(lambda: os.path.exists(paths.socket_path()), 10)
         with fake_shells(1) as (pid,):
@@ -130,8 +130,11 @@ def test_a_database_locked_by_another_program_never_holds_up_a_translate(shellpe
 
 def _assert_kept_aside(garbage):
     store = paths.store_file()
-    aside = [f for f in os.listdir(os.path.dirname(store)) if f.startswith(os.path.basename(store) + ".corrupt-")
-             and not f.endswith(("-wal", "-shm"))]
+    aside = [
+        f
+        for f in os.listdir(os.path.dirname(store))
+        if f.startswith(os.path.basename(store) + ".corrupt-") and not f.endswith(("-wal", "-shm"))
+    ]
     assert len(aside) == 1, aside
     with open(os.path.join(os.path.dirname(store), aside[0]), "rb") as fh:
         assert fh.read().startswith(garbage)  # kept for inspection
@@ -228,8 +231,9 @@ def test_a_database_that_cannot_be_opened_still_leaves_suggestions(env, tmp_path
     """The daemon starts without history (here a folder stands at the database's path), and says so once."""
     os.makedirs(paths.store_file(), mode=0o700)
     with fake_shells(1) as (pid,):
-        replies = [client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "where am I"},
-                                  timeout=20) for _ in range(2)]
+        replies = [
+            client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "where am I"}, timeout=20) for _ in range(2)
+        ]
     assert all(r["ok"] and r["command"] == "pwd" for r in replies), replies
     notes = _notes(replies, "could not be opened")
     assert len(notes) == 1 and "not a regular file" in notes[0] and notes[0] in replies[0]["warnings"], replies

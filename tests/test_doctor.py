@@ -51,7 +51,7 @@ def checks(out: str) -> list:
     for line in body:
         if line.startswith("      fix: "):
             assert found and found[-1][0] in ("WARN", "FAIL") and found[-1][2] is None, line
-            found[-1] = (found[-1][0], found[-1][1], line[len("      fix: "):])
+            found[-1] = (found[-1][0], found[-1][1], line[len("      fix: ") :])
             continue
         assert LINE.match(line), f"not a check line: {line!r}"
         status, text = line.split(None, 1)
@@ -241,8 +241,7 @@ def test_ask_with_a_bad_session_is_a_usage_error(env, pid):
 def test_ask_from_a_deleted_directory_says_cd_elsewhere(env, tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
-    r = subprocess.run(["bash", "-c", f"cd {gone} && rmdir {gone} && shellper ask list files"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(["bash", "-c", f"cd {gone} && rmdir {gone} && shellper ask list files"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "no longer exists" in one_error_line(r) and "cd" in r.stderr
 
@@ -292,8 +291,7 @@ def test_output_that_cannot_be_written_is_one_line(env):
 
 def test_export_to_a_missing_folder_says_choose_another_file(env, tmp_path):
     with FakeOllama() as fake:
-        r = shellper("export", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"),
-                     env={**os.environ, "SHELLPER_BASE_URL": fake.base_url})
+        r = shellper("export", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"), env={**os.environ, "SHELLPER_BASE_URL": fake.base_url})
     assert r.returncode == 1 and "choose another file with -o" in one_error_line(r)
 
 
@@ -473,8 +471,10 @@ def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(env, monkeypat
     assert out.startswith("WARN  fish key \\cg: shellper replaced your binding") and "echo mine" in out, out
     assert "fix: to keep yours" in out and "set -U SHELLPER_KEY" in out
     # Bound later (config.fish, or fish_user_key_bindings at the first prompt): no translation.
-    for later in ({"config.fish": mine},
-                  {"functions/fish_user_key_bindings.fish": "function fish_user_key_bindings\n    " + mine + "end\n"}):
+    for later in (
+        {"config.fish": mine},
+        {"functions/fish_user_key_bindings.fish": "function fish_user_key_bindings\n    " + mine + "end\n"},
+    ):
         out = fish_key_check({**load, **later})
         assert "does not translate" in out and "echo mine" in out and "set -U SHELLPER_KEY" in out, (later, out)
     # vi mode: what counts is the insert mode the prompt starts in.
@@ -509,5 +509,5 @@ def test_a_zsh_that_loads_shellper_through_a_plugin_manager_is_not_told_to_add_t
     assert rc_check() == [("OK", f"a new zsh loads shellper (not from an init line in {zshrc}: a plugin manager?)", None)]
     # Without it, the warning and its fix are back.
     write_rc(".zshrc", "_my_manager_load() { : }\n_my_manager_load\n")
-    (status, text, fix), = rc_check()
+    ((status, text, fix),) = rc_check()
     assert status == "WARN" and 'eval "$(shellper init zsh)"' in fix

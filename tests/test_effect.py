@@ -33,8 +33,13 @@ def line(project, name, args, recursive=False):
 
 
 def test_every_line_starts_with_its_kind(project):
-    for name, args in [("rm", {"file_name": "a.txt"}), ("cd", {"folder": "src"}), ("mkdir", {"dir_name": "b"}),
-                       ("echo", {"content": "x", "file_name": "notes.txt"}), ("ls", {})]:
+    for name, args in [
+        ("rm", {"file_name": "a.txt"}),
+        ("cd", {"folder": "src"}),
+        ("mkdir", {"dir_name": "b"}),
+        ("echo", {"content": "x", "file_name": "notes.txt"}),
+        ("ls", {}),
+    ]:
         assert line(project, name, args).split(":")[0] in KINDS
 
 
@@ -82,8 +87,10 @@ def test_ones_and_zeros_read_as_a_person_writes_them(project, tmp_path):
     assert line(project, "tail", {"file_name": "four.txt", "lines": 1}) == "reads: shows the last line of four.txt, which has 4"
     assert line(project, "tail", {"file_name": "one.txt", "lines": 5}) == "reads: shows the one line of one.txt"
     assert line(project, "tail", {"file_name": "four.txt", "lines": 9}) == "reads: shows all 4 lines of four.txt"
-    assert line(project, "echo", {"content": "x", "file_name": "empty.txt"}) == \
-        "changes: appends 1 line to empty.txt, which is empty (nothing in it is replaced)"
+    assert (
+        line(project, "echo", {"content": "x", "file_name": "empty.txt"})
+        == "changes: appends 1 line to empty.txt, which is empty (nothing in it is replaced)"
+    )
     assert line(project, "echo", {"content": "x", "file_name": "one.txt"}).endswith("which has 1 line (nothing in it is replaced)")
     assert line(project, "find", {"path": "few", "name": "zzz"}) == "reads: finds names containing 'zzz' under few (none right now)"
 

@@ -21,8 +21,29 @@ from shellper_hook import client, errors, parser, settings, turns
 from shellper_hook.tools import ToolCall
 
 # The last clause (after the last "; " or ": ") starts with what to do.
-VERBS = ("run", "try", "rephrase", "retype", "start", "set", "correct", "give", "type", "open", "cd", "check",
-         "see", "restart", "ask", "use", "say", "remove", "raise", "recreate", "install")
+VERBS = (
+    "run",
+    "try",
+    "rephrase",
+    "retype",
+    "start",
+    "set",
+    "correct",
+    "give",
+    "type",
+    "open",
+    "cd",
+    "check",
+    "see",
+    "restart",
+    "ask",
+    "use",
+    "say",
+    "remove",
+    "raise",
+    "recreate",
+    "install",
+)
 ACTION = re.compile(r"(?:[;:] |, then |, or )(?:then |or |and )?(?:if [^,;:]*, )?(?:" + "|".join(VERBS) + r")\b[^;:]*$")
 
 
@@ -44,6 +65,7 @@ def test_the_model_s_unusable_answers_through_the_daemon(env, fake, tmp_path):
     fake.answer("wipe everything", "rm", {"file_name": "/"})
     kinds = set()
     with fake_shell() as shell:
+
         def ask(text):
             reply = client.request({"op": "translate", "session": shell, "cwd": str(tmp_path), "text": text})
             assert reply["ok"] is False, reply
@@ -79,7 +101,7 @@ def test_requests_the_daemon_cannot_read(env):
         b'{"op": "translate", "session": 1, "cwd": "/", "text": "\\ud800"}\n',
         b'{"op": "executed", "session": 1, "command": "ls", "status": "ok"}\n',
         b'{"op": "export", "since": "last week"}\n',
-        b'\xff\xfe\n',
+        b"\xff\xfe\n",
         b'{"op": "ping", "pad": "' + b"x" * (70 * 1024) + b'"}\n',
     ]
     for payload in payloads:
@@ -101,7 +123,7 @@ MESSAGES = [
     {"content": "<think>only thinking"},
     {"content": '{"name": "ls", "arguments": {'},
     {"content": "<tool_call>\n</tool_call>"},
-    {"content": "<tool_call>{\"name\": \"ls\", </tool_call>"},
+    {"content": '<tool_call>{"name": "ls", </tool_call>'},
     {"content": 42},
     {"content": "x" * 100_000},
     {"content": "[" * 5000},
@@ -181,11 +203,14 @@ def test_every_backend_error(fake):
     assert_actionable(_backend_error(fake.base_url, SHELLPER_MODEL="nosuch"), "model missing")
 
 
-@pytest.mark.parametrize("environ", [
-    {"SHELLPER_MAX_TURNS": "999"},
-    {"SHELLPER_TIMEOUT": "soon"},
-    {"SHELLPER_ALLOW_RECURSIVE": "maybe"},
-])
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SHELLPER_MAX_TURNS": "999"},
+        {"SHELLPER_TIMEOUT": "soon"},
+        {"SHELLPER_ALLOW_RECURSIVE": "maybe"},
+    ],
+)
 def test_every_settings_error(environ):
     with pytest.raises(errors.SettingsError) as exc:
         settings.load(environ=environ, path="/nonexistent")

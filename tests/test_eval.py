@@ -69,7 +69,11 @@ def _answer_all(fake, rows=ROWS):
 def run_cli(env, *argv, timeout=60):
     return subprocess.run(
         [sys.executable, "-m", "shellper_hook.cli", "eval", *argv],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
     )
 
 
@@ -153,8 +157,7 @@ def _mixed_rules(fake):
     rows = [r for r in ROWS if _conversation(r["id"]) in chosen or r["id"] == partial + "/turn0"]
     _answer_all(fake, rows)
     fake.default("pwd", {})
-    right = {r["id"] for r in ROWS
-             if _canon(*fake.choose(_last_user(r))) == _canon(r["expected"]["name"], r["expected"]["arguments"])}
+    right = {r["id"] for r in ROWS if _canon(*fake.choose(_last_user(r))) == _canon(r["expected"]["name"], r["expected"]["arguments"])}
     return right, partial
 
 
@@ -190,12 +193,9 @@ def test_mixed_results_exact_percentages_text_and_json(env, fake):
     data = json.loads(proc.stdout)
     assert (data["requests"], data["correct"]) == (n, k)
     assert data["accuracy"] == pytest.approx(k / n)
-    assert {i["turns"]: i["accuracy"] for i in data["implied"]} == pytest.approx(
-        {5: (k / n) ** 5, max_turns: (k / n) ** max_turns})
-    assert data["conversations"] == {"total": len(convs), "correct": conv_ok,
-                                     "accuracy": pytest.approx(conv_ok / len(convs))}
-    assert {t: (v["correct"], v["total"]) for t, v in data["per_tool"].items()} == {
-        t: tuple(v) for t, v in per_tool.items()}
+    assert {i["turns"]: i["accuracy"] for i in data["implied"]} == pytest.approx({5: (k / n) ** 5, max_turns: (k / n) ** max_turns})
+    assert data["conversations"] == {"total": len(convs), "correct": conv_ok, "accuracy": pytest.approx(conv_ok / len(convs))}
+    assert {t: (v["correct"], v["total"]) for t, v in data["per_tool"].items()} == {t: tuple(v) for t, v in per_tool.items()}
     assert {f["id"] for f in data["failures"]} == {r["id"] for r in ROWS} - right
     for f in data["failures"]:
         assert f["got"] == {"name": "pwd", "arguments": {}} and f["error"] is None
@@ -203,14 +203,22 @@ def test_mixed_results_exact_percentages_text_and_json(env, fake):
 
 def test_defaults_are_filled_in_before_comparing(env, fake, tmp_path, capsys):
     rows = [
-        {"id": "a", "messages": [{"role": "user", "content": "tail of app.log"}],
-         "expected": {"name": "tail", "arguments": {"file_name": "app.log"}}},
-        {"id": "b", "messages": [{"role": "user", "content": "count lines of x.txt"}],
-         "expected": {"name": "wc", "arguments": {"file_name": "x.txt", "mode": "l"}}},
-        {"id": "c", "messages": [{"role": "user", "content": "last 11 of b.log"}],
-         "expected": {"name": "tail", "arguments": {"file_name": "b.log"}}},
-        {"id": "d", "messages": [{"role": "user", "content": "find here"}],
-         "expected": {"name": "find", "arguments": {}}},
+        {
+            "id": "a",
+            "messages": [{"role": "user", "content": "tail of app.log"}],
+            "expected": {"name": "tail", "arguments": {"file_name": "app.log"}},
+        },
+        {
+            "id": "b",
+            "messages": [{"role": "user", "content": "count lines of x.txt"}],
+            "expected": {"name": "wc", "arguments": {"file_name": "x.txt", "mode": "l"}},
+        },
+        {
+            "id": "c",
+            "messages": [{"role": "user", "content": "last 11 of b.log"}],
+            "expected": {"name": "tail", "arguments": {"file_name": "b.log"}},
+        },
+        {"id": "d", "messages": [{"role": "user", "content": "find here"}], "expected": {"name": "find", "arguments": {}}},
     ]
     fake.answer("app.log", "tail", {"file_name": "app.log", "lines": 10})
     fake.answer("x.txt", "wc", {"file_name": "x.txt"})
@@ -248,8 +256,7 @@ def _sent_dialogue(body) -> tuple:
         if msg["role"] == "assistant":
             (call,) = msg["tool_calls"]
             assert isinstance(call["function"]["arguments"], str)
-            out.append(("assistant", call["function"]["name"],
-                        json.dumps(json.loads(call["function"]["arguments"]), sort_keys=True)))
+            out.append(("assistant", call["function"]["name"], json.dumps(json.loads(call["function"]["arguments"]), sort_keys=True)))
         else:
             out.append((msg["role"], msg["content"]))
     return tuple(out)
@@ -289,8 +296,11 @@ def _long_row(exchanges: int, system: str | None = None, string_args: bool = Fal
         args = {"file_name": f"f{i}.txt"}
         messages += [
             {"role": "user", "content": f"make file number {i}"},
-            {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
-                "name": "touch", "arguments": json.dumps(args) if string_args else args}}]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"type": "function", "function": {"name": "touch", "arguments": json.dumps(args) if string_args else args}}],
+            },
         ]
     messages.append({"role": "user", "content": "now show me where I am"})
     return {"id": "long", "messages": messages, "expected": {"name": "pwd", "arguments": {}}}
@@ -314,9 +324,15 @@ def test_trainer_format_input(env, fake, tmp_path, capsys):
     # (arguments as objects), sometimes after a system message.
     trainer = []
     for row in ROWS:
-        messages = list(row["messages"]) + [{"role": "assistant", "content": "", "tool_calls": [
-            {"type": "function", "function": {"name": row["expected"]["name"],
-                                              "arguments": row["expected"]["arguments"]}}]}]
+        messages = list(row["messages"]) + [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": row["expected"]["name"], "arguments": row["expected"]["arguments"]}}
+                ],
+            }
+        ]
         if len(trainer) % 2:
             messages.insert(0, {"role": "system", "content": "trainer prompt"})
         trainer.append({"messages": messages})
@@ -326,14 +342,15 @@ def test_trainer_format_input(env, fake, tmp_path, capsys):
     code, out, _ = run_inproc(capsys, path, "--base-url", fake.base_url, "--json")
     assert code == 0
     data = json.loads(out)
-    right = sum(_canon(*fake.choose(_last_user(r))) == _canon(r["expected"]["name"], r["expected"]["arguments"])
-                for r in ROWS)
+    right = sum(_canon(*fake.choose(_last_user(r))) == _canon(r["expected"]["name"], r["expected"]["arguments"]) for r in ROWS)
     assert (data["requests"], data["correct"]) == (35, right)
     # No ids: each row is its own conversation, named by its line.
     assert data["conversations"]["total"] == 35
     assert {f["id"] for f in data["failures"]} == {
-        f"line {i}" for i, r in enumerate(ROWS, 1)
-        if _canon(*fake.choose(_last_user(r))) != _canon(r["expected"]["name"], r["expected"]["arguments"])}
+        f"line {i}"
+        for i, r in enumerate(ROWS, 1)
+        if _canon(*fake.choose(_last_user(r))) != _canon(r["expected"]["name"], r["expected"]["arguments"])
+    }
     sent = collections.Counter(_sent_dialogue(b) for b in fake.requests)
     assert sent == collections.Counter(_file_dialogue(r) for r in ROWS)
 
@@ -345,11 +362,12 @@ def test_concurrency_limits_requests_in_flight(env, tmp_path, capsys):
         starts.append(time.monotonic())
         return 0.3
 
-    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"request {i}"}],
-             "expected": {"name": "pwd", "arguments": {}}} for i in range(9)]
+    rows = [
+        {"id": f"r{i}", "messages": [{"role": "user", "content": f"request {i}"}], "expected": {"name": "pwd", "arguments": {}}}
+        for i in range(9)
+    ]
     with FakeOllama(delay=delay) as server:
-        code, out, _ = run_inproc(capsys, _write(tmp_path, rows), "--base-url", server.base_url,
-                                  "--concurrency", "4", "--json")
+        code, out, _ = run_inproc(capsys, _write(tmp_path, rows), "--base-url", server.base_url, "--concurrency", "4", "--json")
     assert code == 0 and json.loads(out)["correct"] == 9
     starts.sort()
     # Each request lasts >= 0.3 s, so starts within 0.25 s of each other overlap.
@@ -397,8 +415,11 @@ USER = {"role": "user", "content": "do it"}
 
 
 def _asst(name="ls", arguments=None, n=1):
-    return {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": name, "arguments": arguments if arguments is not None else {}}}] * n}
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments if arguments is not None else {}}}] * n,
+    }
 
 
 BAD_LINES = {
@@ -413,10 +434,8 @@ BAD_LINES = {
     "missing required argument": json.dumps({"messages": [USER], "expected": {"name": "cat", "arguments": {}}}),
     "wrong argument type": json.dumps({"messages": [USER], "expected": {"name": "ls", "arguments": {"a": "yes please"}}}),
     "two calls in one turn": json.dumps({"messages": [USER, _asst(n=2), USER], "expected": GOOD["expected"]}),
-    "arguments string not json": json.dumps({"messages": [USER, _asst(arguments="{a: tru"), USER],
-                                             "expected": GOOD["expected"]}),
-    "tool result message": json.dumps({"messages": [USER, _asst(), {"role": "tool", "content": "x"}, USER],
-                                       "expected": GOOD["expected"]}),
+    "arguments string not json": json.dumps({"messages": [USER, _asst(arguments="{a: tru"), USER], "expected": GOOD["expected"]}),
+    "tool result message": json.dumps({"messages": [USER, _asst(), {"role": "tool", "content": "x"}, USER], "expected": GOOD["expected"]}),
     "two user turns in a row": json.dumps({"messages": [USER, USER], "expected": GOOD["expected"]}),
     "empty request": json.dumps({"messages": [{"role": "user", "content": "  "}], "expected": GOOD["expected"]}),
     "id is a list": json.dumps({**GOOD, "id": ["x"]}),
@@ -429,8 +448,10 @@ def test_bad_line_exits_2_naming_file_and_line_before_any_request(env, fake, tmp
     path = tmp_path / "bad.jsonl"
     first = dict(GOOD)
     second = {**GOOD, "id": "h"}
-    path.write_text(json.dumps(first) + "\n\n" + json.dumps(second) + "\n" + BAD_LINES[why] + "\n"
-                    + json.dumps({**GOOD, "id": "later"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(first) + "\n\n" + json.dumps(second) + "\n" + BAD_LINES[why] + "\n" + json.dumps({**GOOD, "id": "later"}) + "\n",
+        encoding="utf-8",
+    )
     code, out, err = run_inproc(capsys, str(path), "--base-url", fake.base_url)
     assert code == 2 and out == ""
     assert err.startswith(f"shellper eval: {path}, line 4: ")
@@ -453,11 +474,14 @@ def test_unreadable_or_empty_files_exit_2(env, fake, tmp_path, capsys):
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--concurrency", "0"], "--concurrency"),
-    (["--base-url", "localhost:11434"], "--base-url"),
-    (["--model", "two words"], "--model"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--concurrency", "0"], "--concurrency"),
+        (["--base-url", "localhost:11434"], "--base-url"),
+        (["--model", "two words"], "--model"),
+    ],
+)
 def test_bad_options_exit_2(env, fake, capsys, argv, needle):
     code, out, err = run_inproc(capsys, *(["--base-url", fake.base_url] + argv))
     assert code == 2 and needle in err and out == ""
@@ -472,9 +496,16 @@ def test_bad_config_exits_2(env, fake, capsys, monkeypatch):
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["role", "content", "tool_calls", "function", "name", "arguments",
-                         "messages", "expected", "id", "type", "a", "file_name"]), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["role", "content", "tool_calls", "function", "name", "arguments", "messages", "expected", "id", "type", "a", "file_name"]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=25,
 )
 
@@ -494,8 +525,11 @@ def test_any_json_line_either_loads_or_names_its_line(tmp_path, row):
 
 
 def test_hostile_text_is_not_echoed_as_terminal_escapes(env, fake, tmp_path, capsys):
-    row = {"id": "x\x1b]0;pwned\x07", "messages": [{"role": "user", "content": "list \x1b[2J files"}],
-           "expected": {"name": "ls", "arguments": {"a": True}}}
+    row = {
+        "id": "x\x1b]0;pwned\x07",
+        "messages": [{"role": "user", "content": "list \x1b[2J files"}],
+        "expected": {"name": "ls", "arguments": {"a": True}},
+    }
     fake.default("ls", {"a": False})
     code, out, _ = run_inproc(capsys, _write(tmp_path, [row]), "--base-url", fake.base_url)
     assert code == 0 and "Failures (1):" in out
@@ -508,8 +542,14 @@ def test_hostile_text_is_not_echoed_as_terminal_escapes(env, fake, tmp_path, cap
 def test_progress_bar_on_a_terminal_only(env, fake):
     _answer_all(fake)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "shellper_hook.cli", "eval", "--base-url", fake.base_url],
-                            stdout=subprocess.PIPE, stderr=slave, env=env, cwd=ROOT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shellper_hook.cli", "eval", "--base-url", fake.base_url],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        text=True,
+    )
     os.close(slave)
     seen = b""
     while True:
@@ -536,8 +576,14 @@ def test_progress_bar_on_a_terminal_only(env, fake):
 # of HTTP on top of each delay, so each figure is checked within a band above it.
 
 SMALL = "distil_model:q4_K_M"
-COMPARE_ROWS = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"make folder number {i}"}],
-                 "expected": {"name": "mkdir", "arguments": {"dir_name": f"d{i}"}}} for i in range(10)]
+COMPARE_ROWS = [
+    {
+        "id": f"r{i}",
+        "messages": [{"role": "user", "content": f"make folder number {i}"}],
+        "expected": {"name": "mkdir", "arguments": {"dir_name": f"d{i}"}},
+    }
+    for i in range(10)
+]
 
 
 @pytest.fixture
@@ -567,8 +613,9 @@ def test_comparing_two_models_prints_accuracy_latency_and_the_difference(two_mod
     # Each model: one untimed warm-up, then its rows one at a time.
     order = [(json.loads(raw)["model"], json.loads(raw).get("max_tokens")) for raw in server.raw_bodies]
     assert order == [("distil_model", 1)] + [("distil_model", 256)] * 10 + [(SMALL, 1)] + [(SMALL, 256)] * 10
-    rows = {cells[0]: cells for cells in
-            ([c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| "))}
+    rows = {
+        cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| "))
+    }
     assert rows["Model"][1:] == ["Tool call accuracy", "Whole conversations", "Median latency", "p90 latency"]
     first, second = rows["distil_model"], rows[SMALL]
     assert first[1] == "100.00% (10/10)" and first[2] == "100.00% (10/10)"
@@ -589,8 +636,7 @@ def test_comparing_two_models_prints_accuracy_latency_and_the_difference(two_mod
 
 def test_comparison_json_has_the_same_figures(two_models, capsys):
     server, path, _ = two_models
-    code, out, err = run_inproc(capsys, path, "--base-url", server.base_url, "--model", "distil_model",
-                                "--model", SMALL, "--json")
+    code, out, err = run_inproc(capsys, path, "--base-url", server.base_url, "--model", "distil_model", "--model", SMALL, "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["base_url"] == server.base_url and data["concurrency"] == 1
@@ -611,8 +657,7 @@ def test_comparison_json_has_the_same_figures(two_models, capsys):
 
 def test_a_missing_model_stops_the_comparison_before_any_request(env, fake, tmp_path, capsys):
     path = _write(tmp_path, COMPARE_ROWS)
-    code, out, err = run_inproc(capsys, path, "--base-url", fake.base_url, "--model", "distil_model",
-                                "--model", "distil_model:q4_K_M")
+    code, out, err = run_inproc(capsys, path, "--base-url", fake.base_url, "--model", "distil_model", "--model", "distil_model:q4_K_M")
     assert code == 1 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "'distil_model:q4_K_M' not found" in lines[0] and "--model NAME" in lines[0]
@@ -628,8 +673,9 @@ def test_the_same_model_twice_is_a_usage_error(env, fake, capsys, names):
 
 def test_an_explicit_concurrency_is_kept_and_said(env, tmp_path, capsys):
     with FakeOllama(models=("a", "b")) as server:
-        code, out, _ = run_inproc(capsys, _write(tmp_path, COMPARE_ROWS), "--base-url", server.base_url,
-                                  "--model", "a", "--model", "b", "--concurrency", "3")
+        code, out, _ = run_inproc(
+            capsys, _write(tmp_path, COMPARE_ROWS), "--base-url", server.base_url, "--model", "a", "--model", "b", "--concurrency", "3"
+        )
     assert code == 0
     assert "3 requests in flight at once, so it includes waiting for the server" in out
 

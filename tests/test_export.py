@@ -155,7 +155,7 @@ def test_quotes_and_unicode_survive_the_round_trip(env, tmp_path):
     assert "caf\u00e9 \u2615" in r.stdout  # written as text, not \\u escapes
     (row,) = [json.loads(line) for line in r.stdout.splitlines()]
     assert dialogue(row) == [
-        ("write done to notes", ("echo", {"content": "it's caf\u00e9 \u2615 \"ok\"", "file_name": "my notes.txt"})),
+        ("write done to notes", ("echo", {"content": 'it\'s caf\u00e9 \u2615 "ok"', "file_name": "my notes.txt"})),
     ]
 
 
@@ -222,8 +222,16 @@ def test_exported_rows_stay_within_the_models_five_exchanges():
 
     ls = ToolCall("ls", {"a": True})
     history = [Exchange(f"req {i}", ls, "ls -a", False, 0, float(i)) for i in range(12)]
-    corr = Correction("show a", history, ToolCall("cat", {"file_name": "a"}), "cat a", "tail -n 3 a",
-                      ToolCall("tail", {"file_name": "a", "lines": 3}), 0, 99.0)
+    corr = Correction(
+        "show a",
+        history,
+        ToolCall("cat", {"file_name": "a"}),
+        "cat a",
+        "tail -n 3 a",
+        ToolCall("tail", {"file_name": "a", "lines": 3}),
+        0,
+        99.0,
+    )
     msgs = training_conversation(corr)["messages"]
     users = [m["content"] for m in msgs if m["role"] == "user"]
     assert users == ["req 8", "req 9", "req 10", "req 11", "show a"]

@@ -48,7 +48,9 @@ def test_the_bash_client_passes_the_settings_on(env, fake, tmp_path):
         assert ask(shell, "list", "the", "files", cwd=str(tmp_path)).returncode == 0
         done = subprocess.run(
             [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash"],
-            input=f"{tmp_path}\0list the files\0".encode(), capture_output=True, timeout=30,
+            input=f"{tmp_path}\0list the files\0".encode(),
+            capture_output=True,
+            timeout=30,
             env=dict(os.environ, SHELLPER_BASE_URL=fake.base_url + "/"),
         )
     fields = done.stdout.split(b"\0")
@@ -63,16 +65,14 @@ def test_the_settings_variables_are_the_settings_keys():
 def test_closed_forgets_a_live_terminal_and_a_gone_one(env, fake, tmp_path):
     with fake_shell() as live, fake_shell() as other:
         for pid in (live, other):
-            assert client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "list",
-                                   "commit": True})["ok"]
+            assert client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "list", "commit": True})["ok"]
         assert client.request({"op": "status"})["sessions"] == 2
         reply = client.request({"op": "closed", "session": live})
         assert reply["ok"] and reply["removed"] >= 1
         assert client.request({"op": "history", "session": live})["exchanges"] == []
         assert client.request({"op": "history", "session": other})["exchanges"]
         # A shell that has already exited (bash's hook runs the client in the background).
-        assert client.request({"op": "translate", "session": other, "cwd": str(tmp_path), "text": "list",
-                               "commit": True})["ok"]
+        assert client.request({"op": "translate", "session": other, "cwd": str(tmp_path), "text": "list", "commit": True})["ok"]
         gone = other
     assert client.request({"op": "status"})["sessions"] == 1
     done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(gone)], timeout=10)

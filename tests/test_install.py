@@ -61,7 +61,8 @@ def build_tools(pytestconfig, tmp_path_factory):
         shutil.rmtree(target, ignore_errors=True)
         done = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--target", target, "setuptools>=70.1"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             pytest.skip(f"cannot get setuptools to build shellper: {done.stderr.strip()[-300:]}")
@@ -97,8 +98,12 @@ def home(shellper_env, build_tools, monkeypatch, tmp_path):
 
 def install(*args, timeout=180, env=None):
     return subprocess.run(
-        [BASH, INSTALL, *args], capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL, env=env,
+        [BASH, INSTALL, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
 
 
@@ -134,8 +139,9 @@ def tree(root: str) -> set:
 
 def interactive(shell: str, command: str, home: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHELLPER_") and k != "PYTHONPATH"}
-    done = subprocess.run([shell, "-i", "-c", command], capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL, env=env, cwd=home)
+    done = subprocess.run(
+        [shell, "-i", "-c", command], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, env=env, cwd=home
+    )
     return done.stdout
 
 
@@ -165,8 +171,7 @@ def test_install_binds_ctrl_g_sets_up_the_model_and_a_second_run_changes_nothing
         assert "OK    model 'distil_model' is on the server" in out
         assert "OK    translate round trip" in out
         assert f"OK    {home.path}/.zshrc loads shellper" in out
-        assert sum(1 for body in fake.requests for m in body["messages"]
-                   if m.get("content") == "print the current directory") == 2
+        assert sum(1 for body in fake.requests for m in body["messages"] if m.get("content") == "print the current directory") == 2
 
         # New shells from this HOME have Ctrl-G bound to shellper.
         if shutil.which("zsh"):
@@ -303,10 +308,13 @@ esac
 """
 
 
-@pytest.mark.parametrize("tool, install_call, uninstall_call", [
-    ("pipx", "install --force --python {py} {src}", "uninstall shellper"),
-    ("uv", "tool install --force --python {py} {src}", "tool uninstall shellper"),
-])
+@pytest.mark.parametrize(
+    "tool, install_call, uninstall_call",
+    [
+        ("pipx", "install --force --python {py} {src}", "uninstall shellper"),
+        ("uv", "tool install --force --python {py} {src}", "tool uninstall shellper"),
+    ],
+)
 def test_pipx_and_uv_do_the_install_and_the_uninstall(home, monkeypatch, tool, install_call, uninstall_call):
     path = os.path.join(home.bin, tool)
     with open(path, "w") as fh:
@@ -523,14 +531,19 @@ def test_install_sh_uses_no_bash4_only_syntax():
         assert not hit, f"install.sh uses {what} ({hit.group(0)!r}), which bash 3.2 lacks"
 
 
-_ZSH_BLOCK = ('# >>> shellper >>>\nif [ -x "$HOME/.local/bin/shellper" ]; then eval "$("$HOME/.local/bin/shellper" '
-              'init zsh)"; fi\n# <<< shellper <<<\n')
+_ZSH_BLOCK = (
+    '# >>> shellper >>>\nif [ -x "$HOME/.local/bin/shellper" ]; then eval "$("$HOME/.local/bin/shellper" '
+    'init zsh)"; fi\n# <<< shellper <<<\n'
+)
 
 
-@pytest.mark.parametrize("line", [
-    "source /usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh",
-    '  . "$HOME/.zsh/zsh-syntax-highlighting/zsh-syntax-highlighting.plugin.zsh"',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "source /usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh",
+        '  . "$HOME/.zsh/zsh-syntax-highlighting/zsh-syntax-highlighting.plugin.zsh"',
+    ],
+)
 def test_the_zsh_block_goes_before_zsh_syntax_highlighting_and_uninstall_gives_the_file_back(tmp_path, line):
     """zsh-syntax-highlighting must be sourced last: the block goes right before that line."""
     path = str(tmp_path / ".zshrc")
@@ -565,8 +578,9 @@ def test_fish_gets_a_conf_d_file_that_binds_ctrl_g_and_uninstall_removes_it(home
     out = interactive("fish", "bind \\cg; type -q __shellper_enter; and echo has-enter", home.path)
     assert "__shellper_translate" in out and "has-enter" in out
     # A non-interactive fish (a script) loads nothing.
-    script = subprocess.run(["fish", "-c", "functions -q __shellper_translate; and echo loaded"],
-                            capture_output=True, text=True, timeout=30, cwd=home.path)
+    script = subprocess.run(
+        ["fish", "-c", "functions -q __shellper_translate; and echo loaded"], capture_output=True, text=True, timeout=30, cwd=home.path
+    )
     assert "loaded" not in script.stdout
     first = digest(conf)
     again = ok(install("--bash", "--no-model", "--no-doctor"))

@@ -34,5 +34,5 @@ def test_without_doctor_it_does_not_claim_ready(home):  # noqa: F811
 
 def test_help_says_uninstall_removes_the_model_files(home):  # noqa: F811
     out = ok(install("--help")).stdout
-    uninstall = out[out.index("--uninstall"):out.index("--purge")]
+    uninstall = out[out.index("--uninstall") : out.index("--purge")]
     assert "model files" in uninstall and "shellper/model" in uninstall

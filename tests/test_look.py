@@ -64,8 +64,10 @@ def test_a_look_that_stops_short_says_so_and_warns_loudly(home):
     import shellper_hook.policy as policy
 
     notes = policy.judge(call, str(home), True, str(home), seen)
-    assert notes == ["warning: too many files to check: more than 100, so shellper could not check all that this"
-                     " deletes; look at it yourself before you press Enter"]
+    assert notes == [
+        "warning: too many files to check: more than 100, so shellper could not check all that this"
+        " deletes; look at it yourself before you press Enter"
+    ]
     whole = look.look(call, str(home), str(home), True)
     assert whole.line == "deletes: big/ and the 150 files in it (0 bytes)" and not whole.short
 
@@ -101,20 +103,26 @@ def test_a_procfs_mounted_elsewhere_is_judged_as_proc(tmp_path):
     """echo KEY >> <mount>/self/cwd/...: self/ means the shell there, not the daemon."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = str(tmp_path / "pm" / "self" / "cwd" / ".." / "x")
-    script = "\n".join([
-        f"import sys; sys.path.insert(0, {root!r})",
-        "from shellper_hook import errors",
-        "from shellper_hook.tools import ToolCall",
-        "from shellper_hook.turns import vet",
-        "try:",
-        f"    vet(ToolCall('echo', {{'content': 'KEY', 'file_name': {target!r}}}), {str(tmp_path)!r}, home={str(tmp_path)!r})",
-        "    print('passed')",
-        "except errors.Refused as exc:",
-        "    print(exc)",
-    ])
+    script = "\n".join(
+        [
+            f"import sys; sys.path.insert(0, {root!r})",
+            "from shellper_hook import errors",
+            "from shellper_hook.tools import ToolCall",
+            "from shellper_hook.turns import vet",
+            "try:",
+            f"    vet(ToolCall('echo', {{'content': 'KEY', 'file_name': {target!r}}}), {str(tmp_path)!r}, home={str(tmp_path)!r})",
+            "    print('passed')",
+            "except errors.Refused as exc:",
+            "    print(exc)",
+        ]
+    )
     (tmp_path / "pm").mkdir()
-    r = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t proc proc {tmp_path}/pm && exec python3 -c \"$0\"", script],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f'mount -t proc proc {tmp_path}/pm && exec python3 -c "$0"', script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if "mount" in r.stderr:
         pytest.skip(f"no procfs mount here: {r.stderr.strip()}")
     assert r.stdout.startswith("refused:") and f"{tmp_path}/pm/self" in r.stdout, (r.stdout, r.stderr)

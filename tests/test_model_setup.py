@@ -136,8 +136,14 @@ def setup_env(shellper_env, monkeypatch, tmp_path):
     write_fake_ollama(bindir, statedir)
     monkeypatch.setenv("PATH", path_without_ollama(bindir))
     monkeypatch.setenv("FAKE_OLLAMA_DIR", statedir)
-    for var in ("FAKE_OLLAMA_DOWN", "FAKE_OLLAMA_CREATE_ERROR", "FAKE_OLLAMA_CAPS", "FAKE_OLLAMA_QUANTS",
-                "FAKE_OLLAMA_SOURCE", "OLLAMA_HOST"):
+    for var in (
+        "FAKE_OLLAMA_DOWN",
+        "FAKE_OLLAMA_CREATE_ERROR",
+        "FAKE_OLLAMA_CAPS",
+        "FAKE_OLLAMA_QUANTS",
+        "FAKE_OLLAMA_SOURCE",
+        "OLLAMA_HOST",
+    ):
         monkeypatch.delenv(var, raising=False)
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -428,13 +434,16 @@ def test_another_quantization_gets_its_own_name_and_says_how_to_use_it(setup_env
     assert f'model = "{name}" in {paths.config_file()}' in out and f"SHELLPER_MODEL={name}" in out
 
 
-@pytest.mark.parametrize("configured, quant, created", [
-    ("shellper-small:v2", "q4_K_M", "shellper-small:v2-q4_K_M"),
-    ("distil_model:q4_K_M", "q8_0", "distil_model"),  # the name never says another level
-    ("distil_model:q4_K_M", "q4_K_M", "distil_model:q4_K_M"),
-    ("distil_model:latest", "fp16", "distil_model:fp16"),
-    ("me/distil:v2-fp16", "q8_0", "me/distil:v2"),
-])
+@pytest.mark.parametrize(
+    "configured, quant, created",
+    [
+        ("shellper-small:v2", "q4_K_M", "shellper-small:v2-q4_K_M"),
+        ("distil_model:q4_K_M", "q8_0", "distil_model"),  # the name never says another level
+        ("distil_model:q4_K_M", "q4_K_M", "distil_model:q4_K_M"),
+        ("distil_model:latest", "fp16", "distil_model:fp16"),
+        ("me/distil:v2-fp16", "q8_0", "me/distil:v2"),
+    ],
+)
 def test_the_created_name_follows_the_configured_one(setup_env, hub, capfd, monkeypatch, configured, quant, created):
     monkeypatch.setenv("SHELLPER_MODEL", configured)
     setup_env.fake.models.append(created)

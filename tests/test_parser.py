@@ -45,10 +45,7 @@ def test_tool_calls_with_string_arguments_ollama(name, args, want, content):
     msg = {
         "role": "assistant",
         "content": content,
-        "tool_calls": [
-            {"id": "call_ab12cd34", "index": 0, "type": "function",
-             "function": {"name": name, "arguments": _args_json(args)}}
-        ],
+        "tool_calls": [{"id": "call_ab12cd34", "index": 0, "type": "function", "function": {"name": name, "arguments": _args_json(args)}}],
     }
     assert parse_message(msg) == want
 
@@ -60,17 +57,25 @@ def test_tool_calls_with_object_arguments_and_no_id(name, args, want):
 
 
 def test_first_of_several_tool_calls_is_taken():
-    msg = {"content": "", "tool_calls": [
-        {"function": {"name": "pwd", "arguments": "{}"}},
-        {"function": {"name": "rm", "arguments": '{"file_name": "x"}'}},
-    ]}
+    msg = {
+        "content": "",
+        "tool_calls": [
+            {"function": {"name": "pwd", "arguments": "{}"}},
+            {"function": {"name": "rm", "arguments": '{"file_name": "x"}'}},
+        ],
+    }
     assert parse_message(msg) == ToolCall("pwd", {})
 
 
 def test_unknown_reasoning_fields_are_ignored():
-    msg = {"role": "assistant", "content": "", "reasoning": "I think {\"name\": \"rm\"}",
-           "reasoning_content": "x", "refusal": None,
-           "tool_calls": [{"function": {"name": "ls", "arguments": '{"a": false}'}}]}
+    msg = {
+        "role": "assistant",
+        "content": "",
+        "reasoning": 'I think {"name": "rm"}',
+        "reasoning_content": "x",
+        "refusal": None,
+        "tool_calls": [{"function": {"name": "ls", "arguments": '{"a": false}'}}],
+    }
     assert parse_message(msg) == ToolCall("ls", {"a": False})
 
 
@@ -113,17 +118,17 @@ def _content_shapes(name, args):
         "tool_calls-openai": json.dumps({"tool_calls": [{"type": "function", "function": {"name": name, "arguments": a}}]}),
         "tool_calls-flat": json.dumps({"tool_calls": [{"name": name, "arguments": args}]}),
         "function": json.dumps({"type": "function", "function": {"name": name, "arguments": args}}),
-        "qwen-tag": f'<tool_call>\n{json.dumps({"name": name, "arguments": args})}\n</tool_call>',
-        "qwen-tag-unterminated": f'<tool_call>\n{json.dumps({"name": name, "arguments": args})}\n',
-        "qwen-tag-after-text": f'Sure.\n<tool_call>\n{json.dumps({"name": name, "arguments": args}, indent=2)}\n</tool_call>',
+        "qwen-tag": f"<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n</tool_call>",
+        "qwen-tag-unterminated": f"<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n",
+        "qwen-tag-after-text": f"Sure.\n<tool_call>\n{json.dumps({'name': name, 'arguments': args}, indent=2)}\n</tool_call>",
         "think+qwen-tag": f'<think>\nThe user wants {{"name": "rm"}}.\n</think>\n\n<tool_call>\n{json.dumps({"name": name, "arguments": args})}\n</tool_call>',
-        "empty-think+json": f'<think>\n\n</think>\n\n{json.dumps({"name": name, "arguments": args})}',
+        "empty-think+json": f"<think>\n\n</think>\n\n{json.dumps({'name': name, 'arguments': args})}",
         "closing-think-only": f'reasoning text {{"x": 1}}\n</think>\n{json.dumps({"name": name, "arguments": args})}',
-        "fence-json": f'```json\n{json.dumps({"name": name, "arguments": args}, indent=2)}\n```',
-        "fence-plain": f'Here you go:\n```\n{json.dumps({"name": name, "parameters": args})}\n```\nDone.',
-        "think+fence": f'<think>ok</think>```json\n{json.dumps({"name": name, "arguments": args})}```',
+        "fence-json": f"```json\n{json.dumps({'name': name, 'arguments': args}, indent=2)}\n```",
+        "fence-plain": f"Here you go:\n```\n{json.dumps({'name': name, 'parameters': args})}\n```\nDone.",
+        "think+fence": f"<think>ok</think>```json\n{json.dumps({'name': name, 'arguments': args})}```",
         "prose-around": f'I will call {json.dumps({"name": name, "arguments": args})} now, ok? {{"name": "rm"}}',
-        "prose-with-stray-brace": f'Use {{ this }} and {json.dumps({"name": name, "arguments": args})}',
+        "prose-with-stray-brace": f"Use {{ this }} and {json.dumps({'name': name, 'arguments': args})}",
         "list-of-calls": json.dumps([{"name": name, "arguments": args}]),
         "python-dict": repr({"name": name, "arguments": args}),
     }
@@ -201,7 +206,7 @@ def test_prose_answer_quotes_first_80_chars_on_one_line():
     assert len(msg) <= len("the model answered without a tool call: ") + 80 + len("; rephrase the request, or try again")
 
 
-@pytest.mark.parametrize("text", ["<think>\nI should list the files", "<think>{\"name\": \"ls\"}"])
+@pytest.mark.parametrize("text", ["<think>\nI should list the files", '<think>{"name": "ls"}'])
 def test_unterminated_think_is_no_call(text):
     with pytest.raises(errors.NoToolCall, match="reasoning"):
         parse_text(text)
@@ -219,33 +224,39 @@ def test_text_without_a_call_is_no_call(text):
         parse_text(text)
 
 
-@pytest.mark.parametrize("text", [
-    '{"name": "ls", "arguments": {"a": tru',
-    "<tool_call>\n{name: ls}\n</tool_call>",
-    '```json\n{"name": "ls",, }\n```',
-    '{"name": "ls", "arguments": "not json"}',
-    '{"name": "ls", "arguments": "[1, 2]"}',
-    '{"name": "ls", "arguments": [true]}',
-    '{"tool_calls": "ls"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "ls", "arguments": {"a": tru',
+        "<tool_call>\n{name: ls}\n</tool_call>",
+        '```json\n{"name": "ls",, }\n```',
+        '{"name": "ls", "arguments": "not json"}',
+        '{"name": "ls", "arguments": "[1, 2]"}',
+        '{"name": "ls", "arguments": [true]}',
+        '{"tool_calls": "ls"}',
+    ],
+)
 def test_malformed_json(text):
     with pytest.raises(errors.MalformedAnswer):
         parse_text(text)
 
 
-@pytest.mark.parametrize("text,err", [
-    ('{"name": "format_disk", "arguments": {}}', errors.UnknownTool),
-    ('{"name": "", "arguments": {}}', errors.UnknownTool),
-    ('{"name": 7, "arguments": {}}', errors.UnknownTool),
-    ('{"arguments": {"a": true}, "name": null}', errors.UnknownTool),
-    ('{"name": "cd", "arguments": {}}', errors.MissingArgument),
-    ('{"name": "rm", "arguments": {"file_name": null}}', errors.MissingArgument),
-    ('{"name": "tail", "arguments": {"file_name": "x", "lines": "ten"}}', errors.WrongType),
-    ('{"name": "tail", "arguments": {"file_name": "x", "lines": "\\u00b2"}}', errors.WrongType),
-    ('{"name": "tail", "arguments": {"file_name": "x", "lines": "' + "9" * 5000 + '"}}', errors.WrongType),
-    ('{"name": "cd", "arguments": {"folder": ["a"]}}', errors.WrongType),
-    ('{"name": "ls", "arguments": {"all": true}}', errors.UnknownArgument),
-])
+@pytest.mark.parametrize(
+    "text,err",
+    [
+        ('{"name": "format_disk", "arguments": {}}', errors.UnknownTool),
+        ('{"name": "", "arguments": {}}', errors.UnknownTool),
+        ('{"name": 7, "arguments": {}}', errors.UnknownTool),
+        ('{"arguments": {"a": true}, "name": null}', errors.UnknownTool),
+        ('{"name": "cd", "arguments": {}}', errors.MissingArgument),
+        ('{"name": "rm", "arguments": {"file_name": null}}', errors.MissingArgument),
+        ('{"name": "tail", "arguments": {"file_name": "x", "lines": "ten"}}', errors.WrongType),
+        ('{"name": "tail", "arguments": {"file_name": "x", "lines": "\\u00b2"}}', errors.WrongType),
+        ('{"name": "tail", "arguments": {"file_name": "x", "lines": "' + "9" * 5000 + '"}}', errors.WrongType),
+        ('{"name": "cd", "arguments": {"folder": ["a"]}}', errors.WrongType),
+        ('{"name": "ls", "arguments": {"all": true}}', errors.UnknownArgument),
+    ],
+)
 def test_schema_failures_are_typed(text, err):
     with pytest.raises(err):
         parse_text(text)
@@ -257,13 +268,22 @@ def test_python_values_json_cannot_show_are_wrong_type():
         parse_message(msg)
 
 
-@pytest.mark.parametrize("msg", [
-    None, "text", 42, ["content"],
-    {"content": 42}, {"content": {"name": "ls"}},
-    {"tool_calls": [None]}, {"tool_calls": ["ls"]}, {"tool_calls": [{"function": 3}]},
-    {"tool_calls": [{"function": {"name": ["ls"], "arguments": {}}}]},
-    {"tool_calls": [{"function": {"name": "ls", "arguments": 5}}]},
-])
+@pytest.mark.parametrize(
+    "msg",
+    [
+        None,
+        "text",
+        42,
+        ["content"],
+        {"content": 42},
+        {"content": {"name": "ls"}},
+        {"tool_calls": [None]},
+        {"tool_calls": ["ls"]},
+        {"tool_calls": [{"function": 3}]},
+        {"tool_calls": [{"function": {"name": ["ls"], "arguments": {}}}]},
+        {"tool_calls": [{"function": {"name": "ls", "arguments": 5}}]},
+    ],
+)
 def test_odd_message_shapes_raise_typed_errors(msg):
     with pytest.raises(errors.AnswerError):
         parse_message(msg)
@@ -276,9 +296,16 @@ def test_self_referencing_message_is_a_typed_error():
         parse_message(msg)
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 50_000, "{" * 300_000 + '"name": "ls"}',
-                                  '<tool_call>{"name": "ls", "arguments": ' + "[" * 5000 + "]" * 5000 + "}"],
-                         ids=["lists", "objects", "braces", "deep-arguments"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        '{"a":' * 50_000,
+        "{" * 300_000 + '"name": "ls"}',
+        '<tool_call>{"name": "ls", "arguments": ' + "[" * 5000 + "]" * 5000 + "}",
+    ],
+    ids=["lists", "objects", "braces", "deep-arguments"],
+)
 def test_deep_nesting_and_huge_input_are_typed_errors(text):
     with pytest.raises(errors.AnswerError):
         parse_text(text)
@@ -333,8 +360,9 @@ def test_hostile_answers_parse_in_bounded_time(size):
     """
     shapes = _hostile(size)
     try:
-        done = subprocess.run([sys.executable, "-c", _TIMED_PARSE], input=json.dumps(shapes), text=True,
-                              capture_output=True, timeout=2.0 * len(shapes) + 10)
+        done = subprocess.run(
+            [sys.executable, "-c", _TIMED_PARSE], input=json.dumps(shapes), text=True, capture_output=True, timeout=2.0 * len(shapes) + 10
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"parsing {size}-character hostile answers did not finish")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -364,20 +392,62 @@ _json = st.recursive(
     lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)),
     max_leaves=25,
 )
-_keys = st.sampled_from(["name", "arguments", "parameters", "function", "tool_calls", "type", "id",
-                         "content", "file_name", "folder", "lines", "a", "function_call"])
+_keys = st.sampled_from(
+    [
+        "name",
+        "arguments",
+        "parameters",
+        "function",
+        "tool_calls",
+        "type",
+        "id",
+        "content",
+        "file_name",
+        "folder",
+        "lines",
+        "a",
+        "function_call",
+    ]
+)
 _names = st.one_of(st.sampled_from(tools.names()), st.text(max_size=8))
 _mixed_dict = st.recursive(
     st.dictionaries(_keys, st.one_of(_json_leaf, _names), max_size=4),
-    lambda kids: st.dictionaries(_keys, st.one_of(kids, st.lists(kids, max_size=3), _json_leaf, _names,
-                                                  kids.map(json.dumps)), max_size=5),
+    lambda kids: st.dictionaries(_keys, st.one_of(kids, st.lists(kids, max_size=3), _json_leaf, _names, kids.map(json.dumps)), max_size=5),
     max_leaves=20,
 )
-_pieces = st.sampled_from(["<think>", "</think>", "<tool_call>", "</tool_call>", "```", "```json\n", "{", "}",
-                           '"name"', ": ", '"ls"', '"arguments"', "{}", "[", "]", ",", "'", '"', "\\", "\n",
-                           "<function=ls>", "<parameter=a>", "true", "None", "\x00", "\u202e"])
-_texty = st.one_of(st.text(max_size=60), st.lists(st.one_of(_pieces, st.text(max_size=5)), max_size=25).map("".join),
-                   _mixed_dict.map(json.dumps))
+_pieces = st.sampled_from(
+    [
+        "<think>",
+        "</think>",
+        "<tool_call>",
+        "</tool_call>",
+        "```",
+        "```json\n",
+        "{",
+        "}",
+        '"name"',
+        ": ",
+        '"ls"',
+        '"arguments"',
+        "{}",
+        "[",
+        "]",
+        ",",
+        "'",
+        '"',
+        "\\",
+        "\n",
+        "<function=ls>",
+        "<parameter=a>",
+        "true",
+        "None",
+        "\x00",
+        "\u202e",
+    ]
+)
+_texty = st.one_of(
+    st.text(max_size=60), st.lists(st.one_of(_pieces, st.text(max_size=5)), max_size=25).map("".join), _mixed_dict.map(json.dumps)
+)
 
 
 def _only_typed(fn, value):
@@ -407,10 +477,14 @@ def test_fuzz_text_only_typed_errors(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(tools.names()), st.dictionaries(st.sampled_from(["file_name", "folder", "a", "lines", "source",
-                                                                         "destination", "content", "mode"]),
-                                                        st.one_of(st.text(max_size=30), st.booleans(), st.integers()),
-                                                        max_size=3))
+@given(
+    st.sampled_from(tools.names()),
+    st.dictionaries(
+        st.sampled_from(["file_name", "folder", "a", "lines", "source", "destination", "content", "mode"]),
+        st.one_of(st.text(max_size=30), st.booleans(), st.integers()),
+        max_size=3,
+    ),
+)
 def test_fuzz_valid_calls_agree_across_shapes(name, args):
     """Whatever validate says about a call, every shape the call arrives in says the same."""
     try:
@@ -425,10 +499,13 @@ def test_fuzz_valid_calls_agree_across_shapes(name, args):
         assert got == want, text
 
 
-@pytest.mark.parametrize("args,error", [
-    ({"folder": "</think>"}, errors.UnknownArgument),
-    ({"file_name": "a</think>b", "lines": "many"}, errors.WrongType),
-])
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        ({"folder": "</think>"}, errors.UnknownArgument),
+        ({"file_name": "a</think>b", "lines": "many"}, errors.WrongType),
+    ],
+)
 def test_a_closing_think_tag_inside_a_bad_call_gives_the_calls_own_error(args, error):
     # Not "no tool call": the tag is data inside the call, so the call's fault is what the user needs.
     with pytest.raises(error):
@@ -436,5 +513,6 @@ def test_a_closing_think_tag_inside_a_bad_call_gives_the_calls_own_error(args, e
 
 
 def test_a_closing_think_tag_inside_a_good_call_still_parses():
-    assert parse_text(json.dumps({"name": "echo", "arguments": {"content": "</think> done"}})) == \
-        ToolCall("echo", {"content": "</think> done"})
+    assert parse_text(json.dumps({"name": "echo", "arguments": {"content": "</think> done"}})) == ToolCall(
+        "echo", {"content": "</think> done"}
+    )

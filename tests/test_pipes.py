@@ -32,7 +32,10 @@ def first_request(shell: int, cwd: str, text: str = "show hidden files", *flags:
     """What bash's first Ctrl-G runs: the client, asking for the pipes."""
     proc = subprocess.run(
         [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash", *flags],
-        input=f"{cwd}\0{text}\0".encode(), capture_output=True, cwd="/", timeout=30,
+        input=f"{cwd}\0{text}\0".encode(),
+        capture_output=True,
+        cwd="/",
+        timeout=30,
     )
     return proc.stdout
 
@@ -128,7 +131,7 @@ def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell
         p.send(request_line(shell, str(tmp_path), "show", rid="x.4").replace(b'"show"', b'"sh\xffow"'))
         rid, kind, what, message = p.fields(4)
         assert (rid, kind) == ("x.4", "error") and "UTF-8" in message
-        p.send(b"{\"op\": \"translate\"}\n")
+        p.send(b'{"op": "translate"}\n')
         p.send(b"x" * (2 * 65536 + 500))
         p.send(b"\n")
         assert p.quiet()

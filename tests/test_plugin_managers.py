@@ -40,8 +40,10 @@ OWNER = "owner"  # the README's OWNER/shellper
 ZINIT = os.environ.get("SHELLPER_TEST_ZINIT", "")
 ANTIDOTE = os.environ.get("SHELLPER_TEST_ANTIDOTE", "")
 ZPLUG = os.environ.get("SHELLPER_TEST_ZPLUG", "/usr/share/zplug")
-MISSING = ("shellper: the plugin is loaded, but the shellper command is not installed: "
-           "run ./install.sh --no-rc in a clone of shellper, then open a new terminal")
+MISSING = (
+    "shellper: the plugin is loaded, but the shellper command is not installed: "
+    "run ./install.sh --no-rc in a clone of shellper, then open a new terminal"
+)
 QUIET_FISH = "set -g fish_autosuggestion_enabled 0"
 
 # Two marker plugins load around shellper: `before` notes the variables that exist once the
@@ -51,8 +53,16 @@ BEFORE = "(( ${+__t_before} )) || { 'builtin' 'typeset' -ga __t_before; __t_befo
 AFTER = "'builtin' 'typeset' -ga __t_new; __t_new=(${${(k)parameters}:|__t_before})\n"
 # What loading may add besides __shellper_*: zsh's hook arrays (add-zsh-hook creates them) and the
 # parameters of the modules the script loads (zsh/system), and the markers' own.
-ALLOWED_NEW = {"precmd_functions", "preexec_functions", "zshexit_functions", "zshaddhistory_functions",
-               "errnos", "sysparams", "__t_before", "__t_new"}
+ALLOWED_NEW = {
+    "precmd_functions",
+    "preexec_functions",
+    "zshexit_functions",
+    "zshaddhistory_functions",
+    "errnos",
+    "sysparams",
+    "__t_before",
+    "__t_new",
+}
 
 
 # -- the managers ------------------------------------------------------------------------------
@@ -94,8 +104,7 @@ def oh_my_zsh(root: str) -> str:
     for name in ("before", "after"):
         marker(os.path.join(plugins, name), name)
     # ZSH_DISABLE_COMPFIX: compinit without lib/compfix.zsh, which is not vendored.
-    return (f"export ZSH='{zsh}'\nZSH_DISABLE_COMPFIX=true\nplugins=(before shellper after)\n"
-            "source $ZSH/oh-my-zsh.sh\n")
+    return f"export ZSH='{zsh}'\nZSH_DISABLE_COMPFIX=true\nplugins=(before shellper after)\nsource $ZSH/oh-my-zsh.sh\n"
 
 
 # zinit light, as zdharma-continuum/zinit (zinit.zsh at fc234da) loads a plugin: .zinit-load calls
@@ -150,15 +159,18 @@ def zinit(root: str, real: bool = False, turbo: bool = False) -> str:
     for name in ("before", "after"):
         marker(os.path.join(plugins, f"{OWNER}---{name}"), name)
     if real:  # the README's line
-        head = (f"typeset -gA ZINIT; ZINIT[BIN_DIR]='{ZINIT}'; ZINIT[HOME_DIR]='{os.path.dirname(plugins)}'\n"
-                f"source '{ZINIT}/zinit.zsh'\n")
+        head = f"typeset -gA ZINIT; ZINIT[BIN_DIR]='{ZINIT}'; ZINIT[HOME_DIR]='{os.path.dirname(plugins)}'\nsource '{ZINIT}/zinit.zsh'\n"
         # Turbo mode (`wait`): loaded once the first prompt is up, from zinit's own scheduler.
         ice = "wait lucid " if turbo else ""
-        return (head + f"zinit light {OWNER}/before\n"
-                f"zinit ice {ice}pick'shell/shellper.plugin.zsh'; zinit light {OWNER}/shellper\n"
-                f"zinit light {OWNER}/after\n")
-    return (ZINIT_REPLICA % {"plugins": plugins} + f"zinit-replica {OWNER}/before\n"
-            f"zinit-replica {OWNER}/shellper shell/shellper.plugin.zsh\nzinit-replica {OWNER}/after\n")
+        return (
+            head + f"zinit light {OWNER}/before\n"
+            f"zinit ice {ice}pick'shell/shellper.plugin.zsh'; zinit light {OWNER}/shellper\n"
+            f"zinit light {OWNER}/after\n"
+        )
+    return (
+        ZINIT_REPLICA % {"plugins": plugins} + f"zinit-replica {OWNER}/before\n"
+        f"zinit-replica {OWNER}/shellper shell/shellper.plugin.zsh\nzinit-replica {OWNER}/after\n"
+    )
 
 
 # antidote load, as mattmc3/antidote (functions/antidote-load at db19ea3) does it: it sources the
@@ -192,10 +204,8 @@ def antidote(root: str, real: bool = False, before_load: str = "") -> str:
     for name in ("before", "after"):
         marker(os.path.join(base, name), name)
     if real:  # the README's line, in ~/.zsh_plugins.txt
-        txt = _write(os.path.join(root, "zdot", ".zsh_plugins.txt"),
-                     f"{OWNER}/before\n{OWNER}/shellper path:shell\n{OWNER}/after\n")
-        return (f"export ANTIDOTE_HOME='{home}'\nsource '{ANTIDOTE}/antidote.zsh'\n{before_load}\n"
-                f"antidote load '{txt}'\n")
+        txt = _write(os.path.join(root, "zdot", ".zsh_plugins.txt"), f"{OWNER}/before\n{OWNER}/shellper path:shell\n{OWNER}/after\n")
+        return f"export ANTIDOTE_HOME='{home}'\nsource '{ANTIDOTE}/antidote.zsh'\n{before_load}\nantidote load '{txt}'\n"
     lines = []
     for name, folder in (("before", "before"), ("shellper", "shellper/shell"), ("after", "after")):
         path = os.path.join(base, folder)
@@ -260,15 +270,23 @@ def zplug(root: str, real: bool = False) -> str:
         # zplug keeps its plugins in an associative array (no order): `before` loads alone first
         # (after that load's compinit: defer:2), `after` with defer:1, after shellper and before
         # the second load's compinit.
-        return (f"export ZPLUG_HOME='{home}'\nsource '{ZPLUG}/init.zsh'\n"
-                f"zplug '{OWNER}/before', defer:2\nzplug load\n"
-                f"zplug '{OWNER}/shellper', use:shell/shellper.plugin.zsh\n"
-                f"zplug '{OWNER}/after', defer:1\nzplug load\n")
-    cache = _write(os.path.join(home, "cache", "plugin.zsh"), "".join(
-        f'zplug-replica-as-plugin --repo "{OWNER}/{name}" "{path}"\n' for name, path in (
-            ("before", f"{repos}/before/before.plugin.zsh"),
-            ("shellper", f"{repos}/shellper/shell/shellper.plugin.zsh"),
-            ("after", f"{repos}/after/after.plugin.zsh"))))
+        return (
+            f"export ZPLUG_HOME='{home}'\nsource '{ZPLUG}/init.zsh'\n"
+            f"zplug '{OWNER}/before', defer:2\nzplug load\n"
+            f"zplug '{OWNER}/shellper', use:shell/shellper.plugin.zsh\n"
+            f"zplug '{OWNER}/after', defer:1\nzplug load\n"
+        )
+    cache = _write(
+        os.path.join(home, "cache", "plugin.zsh"),
+        "".join(
+            f'zplug-replica-as-plugin --repo "{OWNER}/{name}" "{path}"\n'
+            for name, path in (
+                ("before", f"{repos}/before/before.plugin.zsh"),
+                ("shellper", f"{repos}/shellper/shell/shellper.plugin.zsh"),
+                ("after", f"{repos}/after/after.plugin.zsh"),
+            )
+        ),
+    )
     return f"export ZPLUG_HOME='{home}'\n" + ZPLUG_REPLICA + f"zplug-replica-load '{cache}'\n"
 
 
@@ -287,7 +305,10 @@ MANAGERS = {
     "zplug-real": lambda root: zplug(root, real=True),
 }
 ZSH_MANAGERS = [
-    "oh-my-zsh", "zinit-replica", "antidote-replica", "zplug-replica",
+    "oh-my-zsh",
+    "zinit-replica",
+    "antidote-replica",
+    "zplug-replica",
     _real("zinit-real", ZINIT, "zinit.zsh", "SHELLPER_TEST_ZINIT names no zinit checkout"),
     _real("zinit-turbo-real", ZINIT, "zinit.zsh", "SHELLPER_TEST_ZINIT names no zinit checkout"),
     _real("antidote-real", ANTIDOTE, "antidote.zsh", "SHELLPER_TEST_ANTIDOTE names no antidote checkout"),
@@ -328,10 +349,16 @@ def no_shellper_path() -> str:
 def write_init_file(shell_env, data_home: str, shell: str) -> str:
     """What install.sh's write_init_files does: `shellper init SHELL --static` into shellper's data dir."""
     run_env = {**os.environ, **shell_env.env, "XDG_DATA_HOME": data_home}
-    data = subprocess.run([sys.executable, "-c", "from shellper_hook import paths; print(paths.data_dir())"],
-                          env=run_env, capture_output=True, text=True, check=True).stdout.strip()
-    out = subprocess.run([os.path.join(BIN, "shellper"), "init", shell, "--static"], env=run_env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    data = subprocess.run(
+        [sys.executable, "-c", "from shellper_hook import paths; print(paths.data_dir())"],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = subprocess.run(
+        [os.path.join(BIN, "shellper"), "init", shell, "--static"], env=run_env, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     return _write(os.path.join(data, f"init.{shell}"), out)
 
 
@@ -379,8 +406,11 @@ def cd_round_trip(shell_env, ollama, pane, work, request):
 
 def asked(ollama, request: str) -> int:
     """How many chat requests for `request` reached the model server."""
-    return sum(1 for body in list(ollama.requests)
-               if [m for m in body.get("messages", []) if m["role"] == "user"][-1:] == [{"role": "user", "content": request}])
+    return sum(
+        1
+        for body in list(ollama.requests)
+        if [m for m in body.get("messages", []) if m["role"] == "user"][-1:] == [{"role": "user", "content": request}]
+    )
 
 
 # -- zsh -------------------------------------------------------------------------------------------
@@ -401,8 +431,7 @@ def test_a_zsh_manager_loads_shellper_and_ctrl_g_gives_a_command_that_runs(shell
 
 @pytest.mark.skipif(not have("zsh"), reason="needs zsh")
 @pytest.mark.parametrize("manager", ZSH_MANAGERS)
-def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_binds_nothing(
-        shell_env, tmux, ollama, root, work, manager):
+def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_binds_nothing(shell_env, tmux, ollama, root, work, manager):
     pane = zsh_pane(shell_env, tmux, root, work, manager, before=f"PATH='{no_shellper_path()}'")
     if "turbo" in manager:  # loaded after the first prompt's hooks ran: said at the next prompt
         time.sleep(0.5)
@@ -422,8 +451,7 @@ def test_without_the_shellper_command_the_zsh_plugin_says_how_to_install_it_and_
 def test_the_zsh_plugin_uses_the_init_file_install_sh_wrote_without_shellper_on_path(shell_env, tmux, ollama, root, work):
     data_home = os.path.join(root, "data")
     write_init_file(shell_env, data_home, "zsh")
-    pane = zsh_pane(shell_env, tmux, root, work, "oh-my-zsh",
-                    before=f"PATH='{no_shellper_path()}'\nexport XDG_DATA_HOME='{data_home}'")
+    pane = zsh_pane(shell_env, tmux, root, work, "oh-my-zsh", before=f"PATH='{no_shellper_path()}'\nexport XDG_DATA_HOME='{data_home}'")
     time.sleep(0.3)
     assert screen_lines(pane) == [], pane.screen()
     cd_round_trip(shell_env, ollama, pane, work, "go into reports from the init file")
@@ -434,9 +462,11 @@ def test_loaded_by_a_manager_and_by_the_rc_line_zsh_binds_once(shell_env, tmux, 
     pane = zsh_pane(shell_env, tmux, root, work, "oh-my-zsh", after='eval "$(shellper init zsh)"')
     assert screen_lines(pane) == [], pane.screen()
     assert probe(pane, "${(@M)__t_new:#__shellper_socket}") == "__shellper_socket"  # oh-my-zsh loaded it first
-    hooks = ("${(@M)precmd_functions:#__shellper*} ${(@M)preexec_functions:#__shellper*} "
-             "${(@M)zshaddhistory_functions:#__shellper*} ${(@M)zshexit_functions:#__shellper*} "
-             "$widgets[accept-line] $+widgets[_shellper-orig-accept-line]")
+    hooks = (
+        "${(@M)precmd_functions:#__shellper*} ${(@M)preexec_functions:#__shellper*} "
+        "${(@M)zshaddhistory_functions:#__shellper*} ${(@M)zshexit_functions:#__shellper*} "
+        "$widgets[accept-line] $+widgets[_shellper-orig-accept-line]"
+    )
     assert probe(pane, hooks) == "__shellper_precmd __shellper_preexec __shellper_addhistory __shellper_exit user:shellper-accept-line 0"
     request = "go into reports, loaded twice"
     cd_round_trip(shell_env, ollama, pane, work, request)  # reported once: one exchange
@@ -466,18 +496,21 @@ def fisher_install(shell_env, config_home: str, folder: str, extra_env: dict | N
     """`fisher install FOLDER` with the vendored fisher, as a user runs it (here not interactive)."""
     run_env = dict(shell_env.env, XDG_CONFIG_HOME=config_home, **(extra_env or {}))
     fisher = os.path.join(VENDOR, "fisher", "fisher.fish")
-    out = subprocess.run(["fish", "-c", f"source '{fisher}'; fisher install '{folder}'"], env=run_env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["fish", "-c", f"source '{fisher}'; fisher install '{folder}'"], env=run_env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "Installed 1 plugin/s" in out.stdout, out.stdout + out.stderr
     return out.stdout
 
 
 def fish_pane(shell_env, tmux, work, config_home: str, rc: str = "", extra_env: dict | None = None):
     """An interactive fish whose config dir is `config_home` (fisher's conf.d there loads at start)."""
-    text = ("set -g fish_greeting ''\n"
-            f"function fish_prompt; builtin printf '%s' '{PROMPT}'; end\n"
-            "function fish_right_prompt; end\nfunction fish_title; end\n"
-            f"{QUIET_FISH}\n{rc}\n")
+    text = (
+        "set -g fish_greeting ''\n"
+        f"function fish_prompt; builtin printf '%s' '{PROMPT}'; end\n"
+        "function fish_right_prompt; end\nfunction fish_title; end\n"
+        f"{QUIET_FISH}\n{rc}\n"
+    )
     path = _write(os.path.join(os.path.dirname(work), f"rc-{time.monotonic_ns()}.fish"), text)
     pane_env = dict(shell_env.env, XDG_CONFIG_HOME=config_home, SHELLPER_TEST_FISH_RC=path, **(extra_env or {}))
     pane = tmux.spawn(["fish", "-i", "-C", "source $SHELLPER_TEST_FISH_RC"], pane_env, cwd=work)
@@ -502,10 +535,10 @@ def test_fisher_installs_the_fish_folder_and_ctrl_g_works_at_once_and_in_new_she
     # fisher sourced the file inside its own function: the same globals as `shellper init fish | source`
     # makes (the settings and state), and none of the loader's own.
     control = fish_pane(shell_env, tmux, work, os.path.join(root, "plain"))
-    control.run(f"set --global --names > {names}.c-before; shellper init fish | source; "
-                f"set --global --names > {names}.c-after")
-    new, expected = (_words(f"{names}.{after}") - _words(f"{names}.{before}")
-                      for before, after in (("before", "after"), ("c-before", "c-after")))
+    control.run(f"set --global --names > {names}.c-before; shellper init fish | source; set --global --names > {names}.c-after")
+    new, expected = (
+        _words(f"{names}.{after}") - _words(f"{names}.{before}") for before, after in (("before", "after"), ("c-before", "c-after"))
+    )
     assert new and new == expected, (new, expected)
     # A new fish reads conf.d at start (outside any function): the same globals again.
     pane = fish_pane(shell_env, tmux, work, config)
@@ -544,8 +577,7 @@ def test_fisher_remove_takes_shellper_out_of_the_running_fish(shell_env, tmux, o
 
 
 @needs_fish
-def test_without_the_shellper_command_the_fisher_plugin_says_how_to_install_it_and_binds_nothing(
-        shell_env, tmux, ollama, root, work):
+def test_without_the_shellper_command_the_fisher_plugin_says_how_to_install_it_and_binds_nothing(shell_env, tmux, ollama, root, work):
     src = checkout(os.path.join(root, "src", "shellper"))
     config = os.path.join(root, "config")
     fisher_install(shell_env, config, f"{src}/shell/fish")

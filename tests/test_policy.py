@@ -13,8 +13,26 @@ from shellper_hook.tools import ToolCall
 from shellper_hook.turns import Verdict
 from shellper_hook.turns import vet as check
 
-SYSTEM = ["/etc", "/usr", "/bin", "/boot", "/dev", "/home", "/lib", "/opt", "/proc", "/root", "/sbin",
-          "/sys", "/var", "/tmp", "/Users", "/System", "/Library", "/Applications"]
+SYSTEM = [
+    "/etc",
+    "/usr",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/home",
+    "/lib",
+    "/opt",
+    "/proc",
+    "/root",
+    "/sbin",
+    "/sys",
+    "/var",
+    "/tmp",
+    "/Users",
+    "/System",
+    "/Library",
+    "/Applications",
+]
 
 
 class FS:
@@ -63,8 +81,25 @@ def _refused(fs, name, args, allow_recursive=False, cwd=None) -> str:
 
 # ------------------------------------------------------------ refusals
 
-ROOT_SPELLINGS = ["/", "/*", "/.", "/..", "//", "///", "/./", "/../..", "/etc/..", "../../../../../../../../../../..",
-                  "/./../.", "rootlink", "rootlink/", "rootlink/.", "／", " / ", "∕"]
+ROOT_SPELLINGS = [
+    "/",
+    "/*",
+    "/.",
+    "/..",
+    "//",
+    "///",
+    "/./",
+    "/../..",
+    "/etc/..",
+    "../../../../../../../../../../..",
+    "/./../.",
+    "rootlink",
+    "rootlink/",
+    "rootlink/.",
+    "／",
+    " / ",
+    "∕",
+]
 GLOBS = ["*", ".*", "./*", "./.*", "*.txt", "a?.txt", "[ab].txt", "build/*", "＊", "~/*"]
 HOME_SPELLINGS = ["~", "~/", "$HOME", "${HOME}", "$HOME/", "${HOME}/.", "～", "homelink", "../..", "../../"]
 CWD_SPELLINGS = [".", "./", "./.", "build/..", "$PWD", "．"]
@@ -123,8 +158,25 @@ def test_parent_refusal_names_the_parent(fs):
     assert os.path.join(fs.home, "work") in _refused(fs, "rmdir", {"dir_name": ".."})
 
 
-@pytest.mark.parametrize("target", SYSTEM + ["/etc/", "//usr", "/usr/../etc", "/usr/bin", "/usr/local", "/var/log", "etclink",
-                                             "rootlink/etc", "/private/etc", "/ETC", "/USR/BIN", "／etc", "~root"])
+@pytest.mark.parametrize(
+    "target",
+    SYSTEM
+    + [
+        "/etc/",
+        "//usr",
+        "/usr/../etc",
+        "/usr/bin",
+        "/usr/local",
+        "/var/log",
+        "etclink",
+        "rootlink/etc",
+        "/private/etc",
+        "/ETC",
+        "/USR/BIN",
+        "／etc",
+        "~root",
+    ],
+)
 def test_removing_a_system_directory_is_refused(fs, target):
     msg = _refused(fs, "rm", {"file_name": target})
     assert "system directory" in msg or "top of the file system" in msg
@@ -152,10 +204,18 @@ def test_lookalike_refusal_shows_both_forms(fs):
 
 BAD_CHARS = ["\n", "\r", "\x00", "\x1b[2K", "\u202e", "\u2066", "\u200b", "\u2028", "\t", "\x7f", "\x85"]
 PATH_CALLS = [
-    ("rm", "file_name", {}), ("rmdir", "dir_name", {}), ("cat", "file_name", {}), ("cd", "folder", {}),
-    ("touch", "file_name", {}), ("mkdir", "dir_name", {}), ("mv", "destination", {"source": "a.txt"}),
-    ("cp", "source", {"destination": "b"}), ("echo", "file_name", {"content": "hi"}), ("find", "path", {}),
-    ("diff", "file_name2", {"file_name1": "a.txt"}), ("grep", "file_name", {"pattern": "x"}),
+    ("rm", "file_name", {}),
+    ("rmdir", "dir_name", {}),
+    ("cat", "file_name", {}),
+    ("cd", "folder", {}),
+    ("touch", "file_name", {}),
+    ("mkdir", "dir_name", {}),
+    ("mv", "destination", {"source": "a.txt"}),
+    ("cp", "source", {"destination": "b"}),
+    ("echo", "file_name", {"content": "hi"}),
+    ("find", "path", {}),
+    ("diff", "file_name2", {"file_name1": "a.txt"}),
+    ("grep", "file_name", {"pattern": "x"}),
 ]
 
 
@@ -179,13 +239,16 @@ def test_lone_surrogate_is_refused(fs):
     assert "invalid character" in _refused(fs, "echo", {"content": "a\udfffb"})
 
 
-@pytest.mark.parametrize("name,args,fragment", [
-    ("cd", {"folder": "-"}, "earlier directory"),
-    ("tail", {"file_name": "a.txt", "lines": 0}, "positive integer"),
-    ("wc", {"file_name": "a.txt", "mode": "x"}, "'l'"),
-    ("rm", {"file_name": ""}, "empty"),
-    ("cat", {"file_name": "-"}, "standard input"),
-])
+@pytest.mark.parametrize(
+    "name,args,fragment",
+    [
+        ("cd", {"folder": "-"}, "earlier directory"),
+        ("tail", {"file_name": "a.txt", "lines": 0}, "positive integer"),
+        ("wc", {"file_name": "a.txt", "mode": "x"}, "'l'"),
+        ("rm", {"file_name": ""}, "empty"),
+        ("cat", {"file_name": "-"}, "standard input"),
+    ],
+)
 def test_values_bash_cannot_carry_become_refusals(fs, name, args, fragment):
     assert fragment in _refused(fs, name, args)
 
@@ -247,25 +310,31 @@ def test_writing_a_dotfile_in_home_warns_loudly(fs, tool, args, cwd, shown):
     assert v.warnings[0] == loud[0]  # shown first, before the ordinary notes
 
 
-@pytest.mark.parametrize("tool,args", [
-    ("echo", {"content": "evil", "file_name": "/etc/profile"}),
-    ("cp", {"source": "a.txt", "destination": "/usr/local/bin/ls"}),
-    ("mv", {"source": "a.txt", "destination": "etclink/cron.d/job"}),
-])
+@pytest.mark.parametrize(
+    "tool,args",
+    [
+        ("echo", {"content": "evil", "file_name": "/etc/profile"}),
+        ("cp", {"source": "a.txt", "destination": "/usr/local/bin/ls"}),
+        ("mv", {"source": "a.txt", "destination": "etclink/cron.d/job"}),
+    ],
+)
 def test_writing_into_a_system_directory_warns(fs, tool, args):
     v = fs.check(tool, args)
     assert any(w.startswith("warning: writes into the system directory /") for w in v.warnings), v.warnings
 
 
-@pytest.mark.parametrize("tool,args,cwd", [
-    ("echo", {"content": "x", "file_name": "notes.txt"}, None),
-    ("echo", {"content": "x", "file_name": "ssh-notes.txt"}, ""),
-    ("echo", {"content": "x", "file_name": "/tmp/shellper-test-out"}, None),
-    ("echo", {"content": "x", "file_name": "/dev/null"}, None),
-    ("mv", {"source": "a.txt", "destination": "{home}"}, None),
-    ("cp", {"source": "a.txt", "destination": "build/.hidden"}, None),  # dotfile outside home's top level
-    ("echo", {"content": "x", "file_name": "None"}, ""),
-])
+@pytest.mark.parametrize(
+    "tool,args,cwd",
+    [
+        ("echo", {"content": "x", "file_name": "notes.txt"}, None),
+        ("echo", {"content": "x", "file_name": "ssh-notes.txt"}, ""),
+        ("echo", {"content": "x", "file_name": "/tmp/shellper-test-out"}, None),
+        ("echo", {"content": "x", "file_name": "/dev/null"}, None),
+        ("mv", {"source": "a.txt", "destination": "{home}"}, None),
+        ("cp", {"source": "a.txt", "destination": "build/.hidden"}, None),  # dotfile outside home's top level
+        ("echo", {"content": "x", "file_name": "None"}, ""),
+    ],
+)
 def test_ordinary_writes_get_no_loud_warning(fs, tool, args, cwd):
     args = {k: v.replace("{home}", fs.home) for k, v in args.items()}
     v = fs.check(tool, args, cwd=None if cwd is None else os.path.join(fs.home, cwd))
@@ -275,8 +344,23 @@ def test_ordinary_writes_get_no_loud_warning(fs, tool, args, cwd):
 # ------------------------------------------------------------ allowed, and the command
 
 
-@pytest.mark.parametrize("target", ["a.txt", "build/a.txt", "./a.txt", "../sibling.txt", "new dir/f",
-                                    "-rf", "$(rm -rf /)", "`reboot`", "a;rm -rf ~", "~x", "...", ".hidden"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "a.txt",
+        "build/a.txt",
+        "./a.txt",
+        "../sibling.txt",
+        "new dir/f",
+        "-rf",
+        "$(rm -rf /)",
+        "`reboot`",
+        "a;rm -rf ~",
+        "~x",
+        "...",
+        ".hidden",
+    ],
+)
 def test_ordinary_and_hostile_looking_names_are_allowed_and_stay_one_word(fs, target):
     v = fs.check("rm", {"file_name": target})
     assert isinstance(v, Verdict)
@@ -305,43 +389,64 @@ def test_recursion_only_when_allowed(fs):
 
 
 # What a command will do, failure included, is the effect line's first words: no note repeats it.
-@pytest.mark.parametrize("name,args,expected", [
-    ("mv", {"source": "a.txt", "destination": "notes.txt"}, "changes: moves a.txt to notes.txt, replacing notes.txt (2 bytes"),
-    ("cp", {"source": "a.txt", "destination": "notes.txt"}, "changes: copies a.txt (2 bytes, changed just now) to"
-     " notes.txt, replacing notes.txt (2 bytes"),
-    ("cp", {"source": "a.txt", "destination": "build"}, "changes: copies a.txt (2 bytes, changed just now) into build/,"
-     " replacing build/a.txt (2 bytes"),
-    ("mv", {"source": "a.txt", "destination": "build/"}, "changes: moves a.txt into build/, replacing build/a.txt (2 bytes"),
-    ("cd", {"folder": "a.txt"}, "fails: a.txt is not a folder; the shell stays in "),
-    ("rm", {"file_name": "build"}, "fails: build/ is a folder and rm without -r refuses it; nothing is deleted"),
-    ("mkdir", {"dir_name": "build"}, "fails: build already exists (a folder); nothing is made"),
-    ("mkdir", {"dir_name": "no/such"}, "fails: there is no folder no/; nothing is made"),
-    ("touch", {"file_name": "a.txt"}, "changes: only the time of a.txt (its content stays)"),
-    ("rmdir", {"dir_name": "build"}, "fails: build/ is not empty"),
-    ("rmdir", {"dir_name": "a.txt"}, "fails: a.txt is not a folder"),
-    ("cat", {"file_name": "build"}, "fails: build is a folder"),
-])
+@pytest.mark.parametrize(
+    "name,args,expected",
+    [
+        ("mv", {"source": "a.txt", "destination": "notes.txt"}, "changes: moves a.txt to notes.txt, replacing notes.txt (2 bytes"),
+        (
+            "cp",
+            {"source": "a.txt", "destination": "notes.txt"},
+            "changes: copies a.txt (2 bytes, changed just now) to notes.txt, replacing notes.txt (2 bytes",
+        ),
+        (
+            "cp",
+            {"source": "a.txt", "destination": "build"},
+            "changes: copies a.txt (2 bytes, changed just now) into build/, replacing build/a.txt (2 bytes",
+        ),
+        ("mv", {"source": "a.txt", "destination": "build/"}, "changes: moves a.txt into build/, replacing build/a.txt (2 bytes"),
+        ("cd", {"folder": "a.txt"}, "fails: a.txt is not a folder; the shell stays in "),
+        ("rm", {"file_name": "build"}, "fails: build/ is a folder and rm without -r refuses it; nothing is deleted"),
+        ("mkdir", {"dir_name": "build"}, "fails: build already exists (a folder); nothing is made"),
+        ("mkdir", {"dir_name": "no/such"}, "fails: there is no folder no/; nothing is made"),
+        ("touch", {"file_name": "a.txt"}, "changes: only the time of a.txt (its content stays)"),
+        ("rmdir", {"dir_name": "build"}, "fails: build/ is not empty"),
+        ("rmdir", {"dir_name": "a.txt"}, "fails: a.txt is not a folder"),
+        ("cat", {"file_name": "build"}, "fails: build is a folder"),
+    ],
+)
 def test_the_effect_line_says_the_outcome_first(fs, name, args, expected):
     v = fs.check(name, args)
     assert v.effect.startswith(expected), v.effect
     assert v.warnings == []
 
 
-@pytest.mark.parametrize("name,args,expected", [
-    ("cat", {"file_name": "$HOME/notes.txt"},
-     "note: '$HOME/notes.txt' is taken literally: $HOME, $PWD and ~user are not expanded"),
-    ("cat", {"file_name": "ｎｏｔｅｓ.txt"}, "note: 'ｎｏｔｅｓ.txt' uses look-alike characters (it is not 'notes.txt')"),
-])
+@pytest.mark.parametrize(
+    "name,args,expected",
+    [
+        ("cat", {"file_name": "$HOME/notes.txt"}, "note: '$HOME/notes.txt' is taken literally: $HOME, $PWD and ~user are not expanded"),
+        ("cat", {"file_name": "ｎｏｔｅｓ.txt"}, "note: 'ｎｏｔｅｓ.txt' uses look-alike characters (it is not 'notes.txt')"),
+    ],
+)
 def test_warnings(fs, name, args, expected):
     v = fs.check(name, args)
     assert expected in v.warnings
     assert all("\n" not in w and w.startswith("note: ") for w in v.warnings)
 
 
-READERS = [("cd", "folder", {}), ("cat", "file_name", {}), ("tail", "file_name", {}), ("sort", "file_name", {}),
-           ("wc", "file_name", {}), ("grep", "file_name", {"pattern": "x"}), ("diff", "file_name1", {"file_name2": "a.txt"}),
-           ("diff", "file_name2", {"file_name1": "a.txt"}), ("rm", "file_name", {}), ("rmdir", "dir_name", {}),
-           ("mv", "source", {"destination": "x"}), ("cp", "source", {"destination": "x"})]
+READERS = [
+    ("cd", "folder", {}),
+    ("cat", "file_name", {}),
+    ("tail", "file_name", {}),
+    ("sort", "file_name", {}),
+    ("wc", "file_name", {}),
+    ("grep", "file_name", {"pattern": "x"}),
+    ("diff", "file_name1", {"file_name2": "a.txt"}),
+    ("diff", "file_name2", {"file_name1": "a.txt"}),
+    ("rm", "file_name", {}),
+    ("rmdir", "dir_name", {}),
+    ("mv", "source", {"destination": "x"}),
+    ("cp", "source", {"destination": "x"}),
+]
 
 
 @pytest.mark.parametrize("tool,key,extra", READERS, ids=[f"{t}-{k}" for t, k, _ in READERS])
@@ -352,10 +457,17 @@ def test_a_missing_source_fails_in_the_shells_directory(fs, tool, key, extra):
 
 
 def test_existing_files_need_no_notes(fs):
-    for name, args in [("cat", {"file_name": "a.txt"}), ("mv", {"source": "a.txt", "destination": "new.txt"}),
-                       ("mkdir", {"dir_name": "new"}), ("cd", {"folder": "build"}), ("rmdir", {"dir_name": "emptydir"}),
-                       ("rm", {"file_name": "dangling"}), ("diff", {"file_name1": "a.txt", "file_name2": "notes.txt"}),
-                       ("ls", {}), ("echo", {"content": "x", "file_name": "notes.txt"})]:
+    for name, args in [
+        ("cat", {"file_name": "a.txt"}),
+        ("mv", {"source": "a.txt", "destination": "new.txt"}),
+        ("mkdir", {"dir_name": "new"}),
+        ("cd", {"folder": "build"}),
+        ("rmdir", {"dir_name": "emptydir"}),
+        ("rm", {"file_name": "dangling"}),
+        ("diff", {"file_name1": "a.txt", "file_name2": "notes.txt"}),
+        ("ls", {}),
+        ("echo", {"content": "x", "file_name": "notes.txt"}),
+    ]:
         assert fs.check(name, args).warnings == [], (name, args)
 
 
@@ -381,8 +493,35 @@ def test_home_defaults_to_the_users_home(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------ hostile answers, generated
 
-PIECES = ["/", ".", "..", "*", "~", "$HOME", "${HOME}", " ", "／", "．", "rootlink", "homelink", "etclink",
-          "build", "a.txt", "etc", "usr", "x", "$(rm -rf ~)", "`reboot`", ";", "\n", "\x00", "\u202e", "?", "[a]", "\\"]
+PIECES = [
+    "/",
+    ".",
+    "..",
+    "*",
+    "~",
+    "$HOME",
+    "${HOME}",
+    " ",
+    "／",
+    "．",
+    "rootlink",
+    "homelink",
+    "etclink",
+    "build",
+    "a.txt",
+    "etc",
+    "usr",
+    "x",
+    "$(rm -rf ~)",
+    "`reboot`",
+    ";",
+    "\n",
+    "\x00",
+    "\u202e",
+    "?",
+    "[a]",
+    "\\",
+]
 
 
 def _norm(path):
@@ -409,7 +548,7 @@ def _where_it_lands(fs, value):
         bases = [(v, fs.cwd)]
         for p in ("~", "$HOME", "${HOME}"):
             if v == p or v.startswith(p + "/"):
-                bases.append(("." + v[len(p):], fs.home))
+                bases.append(("." + v[len(p) :], fs.home))
         for rel, base in bases:
             joined = os.path.join(base, rel)
             out.update({_norm(joined), os.path.realpath(joined), os.path.realpath(_norm(joined))})
@@ -417,8 +556,12 @@ def _where_it_lands(fs, value):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=6), seps=st.lists(st.sampled_from(["", "/"]), max_size=6),
-       tool=st.sampled_from(["rm", "rmdir", "mv"]), recursive=st.booleans())
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=6),
+    seps=st.lists(st.sampled_from(["", "/"]), max_size=6),
+    tool=st.sampled_from(["rm", "rmdir", "mv"]),
+    recursive=st.booleans(),
+)
 def test_generated_targets_never_yield_an_unsafe_command(fs, pieces, seps, tool, recursive):
     target = "".join(p + (seps[i] if i < len(seps) else "") for i, p in enumerate(pieces))
     key = {"rm": "file_name", "rmdir": "dir_name", "mv": "source"}[tool]
@@ -445,8 +588,11 @@ _texts = st.one_of(st.text(max_size=30), st.sampled_from(PIECES), st.lists(st.sa
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(tools.names()), values=st.lists(st.one_of(_texts, st.booleans(), st.integers()), min_size=3, max_size=3),
-       recursive=st.booleans())
+@given(
+    name=st.sampled_from(tools.names()),
+    values=st.lists(st.one_of(_texts, st.booleans(), st.integers()), min_size=3, max_size=3),
+    recursive=st.booleans(),
+)
 def test_any_call_gives_a_verdict_or_a_typed_error(fs, name, values, recursive):
     props = list(tools.properties(name))
     args = dict(zip(props, values))

@@ -67,9 +67,7 @@ from shellper_hook.errors import ShellperError
 from shellper_hook.tools import ToolCall
 from shellper_hook.turns import vet as check  # policy and renderer together
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("zsh") and shutil.which("bash")), reason="needs zsh and bash"
-)
+pytestmark = pytest.mark.skipif(not (shutil.which("zsh") and shutil.which("bash")), reason="needs zsh and bash")
 
 DEEP = os.environ.get("SHELLPER_EFFECTS_DEEP", "") not in ("", "0")
 EXAMPLES = 300
@@ -78,11 +76,21 @@ DEEP_EXAMPLES = 5000
 # Path arguments, and which of them a command takes away or writes (only run
 # when they land in the tree itself) or only reads.
 PATH_KEYS = {
-    "cat": ("file_name",), "cd": ("folder",), "cp": ("source", "destination"),
-    "diff": ("file_name1", "file_name2"), "echo": ("file_name",), "find": ("path",),
-    "grep": ("file_name",), "mkdir": ("dir_name",), "mv": ("source", "destination"),
-    "rm": ("file_name",), "rmdir": ("dir_name",), "sort": ("file_name",), "tail": ("file_name",),
-    "touch": ("file_name",), "wc": ("file_name",),
+    "cat": ("file_name",),
+    "cd": ("folder",),
+    "cp": ("source", "destination"),
+    "diff": ("file_name1", "file_name2"),
+    "echo": ("file_name",),
+    "find": ("path",),
+    "grep": ("file_name",),
+    "mkdir": ("dir_name",),
+    "mv": ("source", "destination"),
+    "rm": ("file_name",),
+    "rmdir": ("dir_name",),
+    "sort": ("file_name",),
+    "tail": ("file_name",),
+    "touch": ("file_name",),
+    "wc": ("file_name",),
 }
 READ_ONLY = {"cat", "cd", "diff", "grep", "sort", "tail", "wc"}
 STDIO_OK = {"echo", "touch", "find"} | READ_ONLY  # may name /dev/null or /dev/fd/0-2
@@ -92,57 +100,253 @@ STDIO_OK = {"echo", "touch", "find"} | READ_ONLY  # may name /dev/null or /dev/f
 # {HOME}, {CWD}, {TREE} and {PID} (the shell's own pid) are filled in per run.
 PATHS = [
     # /proc and /dev/fd: the shell's view, not the daemon's
-    "/proc/self/cwd", "/proc/self/cwd/", "/proc/self/cwd/.", "/proc/self/cwd/..", "/proc/self/cwd/../",
-    "/proc/self/cwd/../.ssh", "/proc/self/cwd/../.ssh/authorized_keys", "/proc/self/cwd/../.ssh/id_ed25519",
-    "/proc/self/cwd/../../.ssh/authorized_keys", "/proc/self/cwd/../.bashrc", "/proc/self/cwd/.ssh",
-    "/proc/self/cwd/.bashrc", "/proc/self/cwd/notes.txt", "/proc/thread-self/cwd/",
-    "/proc/thread-self/cwd/../.ssh", "/proc/{PID}/cwd", "/proc/{PID}/cwd/", "/proc/{PID}/cwd/../.ssh",
-    "/proc/self/root{HOME}", "/proc/self/root{HOME}/", "/proc/self/root{HOME}/.ssh",
-    "/proc/self/root{HOME}/.ssh/authorized_keys", "/proc/self/root{HOME}/.bashrc",
-    "/proc/self/root{TREE}/outside.txt", "/proc/self/root{CWD}/..",
-    "/dev/fd/0", "/dev/fd/1", "/dev/fd/2", "/dev/stdin", "/dev/stdout", "/proc/self/fd/1", "/dev/null",
+    "/proc/self/cwd",
+    "/proc/self/cwd/",
+    "/proc/self/cwd/.",
+    "/proc/self/cwd/..",
+    "/proc/self/cwd/../",
+    "/proc/self/cwd/../.ssh",
+    "/proc/self/cwd/../.ssh/authorized_keys",
+    "/proc/self/cwd/../.ssh/id_ed25519",
+    "/proc/self/cwd/../../.ssh/authorized_keys",
+    "/proc/self/cwd/../.bashrc",
+    "/proc/self/cwd/.ssh",
+    "/proc/self/cwd/.bashrc",
+    "/proc/self/cwd/notes.txt",
+    "/proc/thread-self/cwd/",
+    "/proc/thread-self/cwd/../.ssh",
+    "/proc/{PID}/cwd",
+    "/proc/{PID}/cwd/",
+    "/proc/{PID}/cwd/../.ssh",
+    "/proc/self/root{HOME}",
+    "/proc/self/root{HOME}/",
+    "/proc/self/root{HOME}/.ssh",
+    "/proc/self/root{HOME}/.ssh/authorized_keys",
+    "/proc/self/root{HOME}/.bashrc",
+    "/proc/self/root{TREE}/outside.txt",
+    "/proc/self/root{CWD}/..",
+    "/dev/fd/0",
+    "/dev/fd/1",
+    "/dev/fd/2",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/proc/self/fd/1",
+    "/dev/null",
     # links in and out of the tree
-    "cwdlink", "cwdlink/", "cwdlink/..", "cwdlink/../.ssh", "sshlink", "sshlink/", "sshlink/.",
-    "sshlink/authorized_keys", "homelink", "homelink/", "homelink/.ssh", "homelink/.bashrc",
-    "homelink/notes.txt", "uplink", "uplink/", "uplink/..", "uplink/../.ssh", "rclink", "outlink",
+    "cwdlink",
+    "cwdlink/",
+    "cwdlink/..",
+    "cwdlink/../.ssh",
+    "sshlink",
+    "sshlink/",
+    "sshlink/.",
+    "sshlink/authorized_keys",
+    "homelink",
+    "homelink/",
+    "homelink/.ssh",
+    "homelink/.bashrc",
+    "homelink/notes.txt",
+    "uplink",
+    "uplink/",
+    "uplink/..",
+    "uplink/../.ssh",
+    "rclink",
+    "outlink",
     "dangling",
     # . and .. forms, trailing slashes
-    ".", "./", "..", "../", "../.", "../..", "../../", "../.ssh", "../.ssh/", "../.ssh/authorized_keys",
-    "../../.ssh/authorized_keys", "../.bashrc", "../../.bashrc", "../.gnupg", "../.gnupg/pubring.kbx",
-    ".ssh", ".ssh/authorized_keys", ".bashrc", "pkg", "pkg/", "pkg/.", "pkg/./", "./pkg/.", "pkg//.",
-    "pkg/.ssh", "pkg/.ssh/", "pkg/.ssh/..", "pkg/.ssh/../", "pkg/.bashrc", "../dl.txt", "../../notes.txt",
+    ".",
+    "./",
+    "..",
+    "../",
+    "../.",
+    "../..",
+    "../../",
+    "../.ssh",
+    "../.ssh/",
+    "../.ssh/authorized_keys",
+    "../../.ssh/authorized_keys",
+    "../.bashrc",
+    "../../.bashrc",
+    "../.gnupg",
+    "../.gnupg/pubring.kbx",
+    ".ssh",
+    ".ssh/authorized_keys",
+    ".bashrc",
+    "pkg",
+    "pkg/",
+    "pkg/.",
+    "pkg/./",
+    "./pkg/.",
+    "pkg//.",
+    "pkg/.ssh",
+    "pkg/.ssh/",
+    "pkg/.ssh/..",
+    "pkg/.ssh/../",
+    "pkg/.bashrc",
+    "../dl.txt",
+    "../../notes.txt",
     # what the user may read as home
-    "~", "~/", "~/.ssh", "~/.bashrc", "$HOME", "$HOME/.ssh", "${HOME}/.bashrc", "$PWD", "~root",
-    "{HOME}", "{HOME}/", "{HOME}/.ssh", "{HOME}/.ssh/authorized_keys", "{HOME}/.bashrc",
-    "{HOME}/notes.txt", "{TREE}/outside.txt", "{CWD}", "{CWD}/..",
+    "~",
+    "~/",
+    "~/.ssh",
+    "~/.bashrc",
+    "$HOME",
+    "$HOME/.ssh",
+    "${HOME}/.bashrc",
+    "$PWD",
+    "~root",
+    "{HOME}",
+    "{HOME}/",
+    "{HOME}/.ssh",
+    "{HOME}/.ssh/authorized_keys",
+    "{HOME}/.bashrc",
+    "{HOME}/notes.txt",
+    "{TREE}/outside.txt",
+    "{CWD}",
+    "{CWD}/..",
     # globs, option-like values, alias words, look-alikes, spaces
-    "*", ".*", "pkg/*", "~/.ssh/*", "[a-z]*", "-rf", "-n", "-e", "--", "-", "-r", "--help",
-    "...", "....", "G", "L", "H", "NUL", "T", "NE", "CA",
-    "\uff0e\uff0e", "\u2024\u2024", "pkg\u2215.ssh", "..\u2215.ssh", "\uff50\uff4b\uff47", "a.txt ",
-    " a.txt", "my file.txt",
+    "*",
+    ".*",
+    "pkg/*",
+    "~/.ssh/*",
+    "[a-z]*",
+    "-rf",
+    "-n",
+    "-e",
+    "--",
+    "-",
+    "-r",
+    "--help",
+    "...",
+    "....",
+    "G",
+    "L",
+    "H",
+    "NUL",
+    "T",
+    "NE",
+    "CA",
+    "\uff0e\uff0e",
+    "\u2024\u2024",
+    "pkg\u2215.ssh",
+    "..\u2215.ssh",
+    "\uff50\uff4b\uff47",
+    "a.txt ",
+    " a.txt",
+    "my file.txt",
     # ordinary
-    "a.txt", "notes.txt", "src", "src/", "empty", "empty/", "new", "new/", "new.txt", "src/new",
+    "a.txt",
+    "notes.txt",
+    "src",
+    "src/",
+    "empty",
+    "empty/",
+    "new",
+    "new/",
+    "new.txt",
+    "src/new",
 ]
 # Sources and destinations for cp and mv (crossed).
 SOURCES = [
-    ".", "links/.", "pkg/.", "pkg/./", "./pkg/.", "pkg/.ssh/..", "pkg", "pkg/.ssh", "pkg/.bashrc", "a.txt", "cwdlink/",
-    "/proc/self/cwd/", "sshlink", "sshlink/", "homelink/.ssh", "../.ssh", "../.gnupg",
-    "../.ssh/id_ed25519", "...", "-rf",
+    ".",
+    "links/.",
+    "pkg/.",
+    "pkg/./",
+    "./pkg/.",
+    "pkg/.ssh/..",
+    "pkg",
+    "pkg/.ssh",
+    "pkg/.bashrc",
+    "a.txt",
+    "cwdlink/",
+    "/proc/self/cwd/",
+    "sshlink",
+    "sshlink/",
+    "homelink/.ssh",
+    "../.ssh",
+    "../.gnupg",
+    "../.ssh/id_ed25519",
+    "...",
+    "-rf",
 ]
 DESTINATIONS = [
-    "..", "../", "../.", "...", "....", "/proc/self/cwd/..", "/proc/{PID}/cwd/..", "/proc/self/root{HOME}",
-    "homelink", "homelink/", "sshlink", "uplink", "~", "{HOME}", "{HOME}/.bashrc", "new", "src", "G", "NUL", ".",
+    "..",
+    "../",
+    "../.",
+    "...",
+    "....",
+    "/proc/self/cwd/..",
+    "/proc/{PID}/cwd/..",
+    "/proc/self/root{HOME}",
+    "homelink",
+    "homelink/",
+    "sshlink",
+    "uplink",
+    "~",
+    "{HOME}",
+    "{HOME}/.bashrc",
+    "new",
+    "src",
+    "G",
+    "NUL",
+    ".",
 ]
 ECHO_CONTENT = [
-    "-n", "-e", "-E", "-neE", "-en", "-", "--", "-n hello", "a\\nb", "\\c", "tail\\", "back\\\\slash",
-    "\\x41", "\\0101", "line1\nline2", "tab\there", "G", "...", "NUL", "~", "$HOME", "*", "'q'", "%s",
-    "it's", "\\", " -n", "ssh-ed25519 AAAA evil", "\x1b[2J", "\u009b", "plain",
+    "-n",
+    "-e",
+    "-E",
+    "-neE",
+    "-en",
+    "-",
+    "--",
+    "-n hello",
+    "a\\nb",
+    "\\c",
+    "tail\\",
+    "back\\\\slash",
+    "\\x41",
+    "\\0101",
+    "line1\nline2",
+    "tab\there",
+    "G",
+    "...",
+    "NUL",
+    "~",
+    "$HOME",
+    "*",
+    "'q'",
+    "%s",
+    "it's",
+    "\\",
+    " -n",
+    "ssh-ed25519 AAAA evil",
+    "\x1b[2J",
+    "\u009b",
+    "plain",
 ]
 ECHO_FILES = [
-    "None", "out.txt", "a.txt", "-n", "G", "...", "../.ssh/authorized_keys", "/proc/self/cwd/../.ssh/authorized_keys",
-    "/proc/self/cwd/../.bashrc", "/proc/self/root{HOME}/.ssh/authorized_keys", "~/.bashrc", "homelink/.bashrc",
-    "rclink", "sshlink/authorized_keys", "../.bashrc", "../../.zshrc", "/dev/fd/1", "/dev/stdout",
-    "{HOME}/.profile", "../.profile", "cwdlink/../.bashrc", "uplink/dl.txt",
+    "None",
+    "out.txt",
+    "a.txt",
+    "-n",
+    "G",
+    "...",
+    "../.ssh/authorized_keys",
+    "/proc/self/cwd/../.ssh/authorized_keys",
+    "/proc/self/cwd/../.bashrc",
+    "/proc/self/root{HOME}/.ssh/authorized_keys",
+    "~/.bashrc",
+    "homelink/.bashrc",
+    "rclink",
+    "sshlink/authorized_keys",
+    "../.bashrc",
+    "../../.zshrc",
+    "/dev/fd/1",
+    "/dev/stdout",
+    "{HOME}/.profile",
+    "../.profile",
+    "cwdlink/../.bashrc",
+    "uplink/dl.txt",
 ]
 
 
@@ -178,25 +382,82 @@ def corpus() -> list:
             calls.append(("echo", {"content": c, "file_name": f}, BELOW_HOME))
     for pattern in ("G", "-e", "-rf", "...", "NUL", "-", "alpha"):
         calls.append(("grep", {"pattern": pattern, "file_name": "a.txt"}, ("~/Downloads/proj",)))
-    calls += [(name, args, ("~/Downloads/proj",)) for name, args in (
-        ("ls", {"a": True}), ("ls", {}), ("du", {"human_readable": True}), ("pwd", {}),
-        ("find", {"path": ".", "name": "..."}), ("find", {"path": "pkg", "name": "-n"}),
-        ("tail", {"file_name": "a.txt", "lines": 1}), ("wc", {"file_name": "G", "mode": "c"}))]
+    calls += [
+        (name, args, ("~/Downloads/proj",))
+        for name, args in (
+            ("ls", {"a": True}),
+            ("ls", {}),
+            ("du", {"human_readable": True}),
+            ("pwd", {}),
+            ("find", {"path": ".", "name": "..."}),
+            ("find", {"path": "pkg", "name": "-n"}),
+            ("tail", {"file_name": "a.txt", "lines": 1}),
+            ("wc", {"file_name": "G", "mode": "c"}),
+        )
+    ]
     return calls
 
 
 # ---------------------------------------------------------------- generated calls
 
 COMPONENTS = [
-    ".", "..", "...", "pkg", ".ssh", ".gnupg", ".bashrc", ".zshrc", ".profile", "authorized_keys",
-    "id_ed25519", "a.txt", "notes.txt", "src", "empty", "sshlink", "homelink", "cwdlink", "uplink",
-    "outlink", "rclink", "dangling", "Downloads", "proj", "G", "NUL", "*", "-rf", "-n", "~", "$HOME",
-    "new", "x y", "\uff0e\uff0e", "\u2215", "dl.txt",
+    ".",
+    "..",
+    "...",
+    "pkg",
+    ".ssh",
+    ".gnupg",
+    ".bashrc",
+    ".zshrc",
+    ".profile",
+    "authorized_keys",
+    "id_ed25519",
+    "a.txt",
+    "notes.txt",
+    "src",
+    "empty",
+    "sshlink",
+    "homelink",
+    "cwdlink",
+    "uplink",
+    "outlink",
+    "rclink",
+    "dangling",
+    "Downloads",
+    "proj",
+    "G",
+    "NUL",
+    "*",
+    "-rf",
+    "-n",
+    "~",
+    "$HOME",
+    "new",
+    "x y",
+    "\uff0e\uff0e",
+    "\u2215",
+    "dl.txt",
 ]
 PREFIXES = [
-    "", "", "", "./", "../", "../../", "/proc/self/cwd/", "/proc/thread-self/cwd/", "/proc/{PID}/cwd/",
-    "/proc/self/root{HOME}/", "{HOME}/", "{CWD}/", "~/", "$HOME/", "cwdlink/", "homelink/", "uplink/",
-    "sshlink/", "/dev/fd/",
+    "",
+    "",
+    "",
+    "./",
+    "../",
+    "../../",
+    "/proc/self/cwd/",
+    "/proc/thread-self/cwd/",
+    "/proc/{PID}/cwd/",
+    "/proc/self/root{HOME}/",
+    "{HOME}/",
+    "{CWD}/",
+    "~/",
+    "$HOME/",
+    "cwdlink/",
+    "homelink/",
+    "uplink/",
+    "sshlink/",
+    "/dev/fd/",
 ]
 SUFFIXES = ["", "", "", "/", "/.", "/./", "/..", "//", "/*"]
 WEIGHTED_TOOLS = list(tools.names()) + ["rm", "rmdir", "mv", "cp", "echo", "touch", "mkdir"] * 3
@@ -206,7 +467,9 @@ TRICKY = "-neE\\ \n\t'\"$`*~!%G.\x1b\u009b\u00e9\uff0e/"
 def path_values():
     built = st.builds(
         lambda p, cs, s: p + "/".join(cs) + s,
-        st.sampled_from(PREFIXES), st.lists(st.sampled_from(COMPONENTS), max_size=3), st.sampled_from(SUFFIXES),
+        st.sampled_from(PREFIXES),
+        st.lists(st.sampled_from(COMPONENTS), max_size=3),
+        st.sampled_from(SUFFIXES),
     )
     return st.one_of(built, st.sampled_from(PATHS), st.text(alphabet=TRICKY, min_size=1, max_size=6))
 
@@ -249,22 +512,27 @@ class Harness:
     def __init__(self, world: fx.World):
         self.world = world
         self.cache: dict = {}
-        self.figures = {"policy checks": 0, "refused": 0, "not run (would leave the tree)": 0,
-                        "runs": 0, "canary offences": 0, "meaning offences": 0}
+        self.figures = {
+            "policy checks": 0,
+            "refused": 0,
+            "not run (would leave the tree)": 0,
+            "runs": 0,
+            "canary offences": 0,
+            "meaning offences": 0,
+        }
         self.offences: list = []  # (category, text)
 
     def fill(self, value, shell: fx.Shell, cwd: str):
         if not isinstance(value, str):
             return value
         w = self.world
-        return (value.replace("{PID}", str(shell.pid)).replace("{HOME}", w.home)
-                .replace("{CWD}", cwd).replace("{TREE}", w.top))
+        return value.replace("{PID}", str(shell.pid)).replace("{HOME}", w.home).replace("{CWD}", cwd).replace("{TREE}", w.top)
 
     def judge(self, name: str, arguments: dict, label: str) -> None:
         cwd = self.world.cwds[label]
         for shell in self.world.shells.values():
             args = {k: self.fill(v, shell, cwd) for k, v in arguments.items()}
-            for recursive in ((False, True) if name == "rm" else (False,)):
+            for recursive in (False, True) if name == "rm" else (False,):
                 self._one(shell, ToolCall(name, args), label, cwd, recursive)
 
     def _one(self, shell, call, label, cwd, recursive) -> None:
@@ -330,8 +598,11 @@ class Harness:
                     continue
                 if place.kind == "path" and place.text == "/dev/null":
                     continue
-                if call.name in READ_ONLY and place.kind == "path" and w.namespace and not any(
-                    fx.under(place.text, d) for d in ("/proc", "/sys", "/dev", "/run", os.path.dirname(w.top))
+                if (
+                    call.name in READ_ONLY
+                    and place.kind == "path"
+                    and w.namespace
+                    and not any(fx.under(place.text, d) for d in ("/proc", "/sys", "/dev", "/run", os.path.dirname(w.top)))
                 ):
                     continue  # a read of a system file; / is read-only in the namespace
                 return False
@@ -359,7 +630,7 @@ class Harness:
         for rel in sorted(changes):
             path = os.path.join(w.top, rel)
             what = f"{w.show(path)} {fx.describe(changes[rel])}"
-            first = path[len(w.home) + 1:].split("/")[0] if fx.under(path, w.home) and path != w.home else ""
+            first = path[len(w.home) + 1 :].split("/")[0] if fx.under(path, w.home) and path != w.home else ""
             if first in fx.KEY_DIRS:
                 if not any(first in n for n in loud):
                     problems.append(f"{what} (key material, no 'warning:' naming {first})")
@@ -445,8 +716,10 @@ class Harness:
     def report(self, title: str, categories: tuple) -> str:
         found = [text for cat, text in self.offences if cat in categories]
         figures = ", ".join(f"{k}: {v}" for k, v in self.figures.items())
-        head = f"{title}: {len(found)} offending runs ({figures}; zsh unalias: {self.world.shells['zsh'].unalias}, " \
-               f"read-only namespace: {self.world.namespace})"
+        head = (
+            f"{title}: {len(found)} offending runs ({figures}; zsh unalias: {self.world.shells['zsh'].unalias}, "
+            f"read-only namespace: {self.world.namespace})"
+        )
         return "\n".join([head, *found[:60], *(["..."] if len(found) > 60 else [])])
 
 
@@ -508,8 +781,11 @@ def generated_run(world):
     h = Harness(world)
 
     @settings(
-        max_examples=DEEP_EXAMPLES if DEEP else EXAMPLES, deadline=None, derandomize=not DEEP,
-        database=None, phases=[Phase.generate],
+        max_examples=DEEP_EXAMPLES if DEEP else EXAMPLES,
+        deadline=None,
+        derandomize=not DEEP,
+        database=None,
+        phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     @given(call=calls(), label=st.sampled_from(sorted(world.cwds)))
@@ -523,8 +799,7 @@ def generated_run(world):
 
 def test_corpus_changes_no_canary_without_a_warning(corpus_run):
     assert corpus_run.figures["runs"] > 500
-    assert not [o for o in corpus_run.offences if o[0] in ("canary", "crash")], \
-        corpus_run.report("corpus", ("canary", "crash"))
+    assert not [o for o in corpus_run.offences if o[0] in ("canary", "crash")], corpus_run.report("corpus", ("canary", "crash"))
 
 
 def test_corpus_commands_mean_the_call(corpus_run):
@@ -533,13 +808,11 @@ def test_corpus_commands_mean_the_call(corpus_run):
 
 def test_generated_calls_change_no_canary_without_a_warning(generated_run):
     assert generated_run.figures["runs"] > 100
-    assert not [o for o in generated_run.offences if o[0] in ("canary", "crash")], \
-        generated_run.report("generated", ("canary", "crash"))
+    assert not [o for o in generated_run.offences if o[0] in ("canary", "crash")], generated_run.report("generated", ("canary", "crash"))
 
 
 def test_generated_commands_mean_the_call(generated_run):
-    assert not [o for o in generated_run.offences if o[0] == "meaning"], \
-        generated_run.report("generated", ("meaning",))
+    assert not [o for o in generated_run.offences if o[0] == "meaning"], generated_run.report("generated", ("meaning",))
 
 
 def test_the_harness_sees_what_a_command_does(world):

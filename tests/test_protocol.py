@@ -40,8 +40,16 @@ def test_encode_writes_what_json_dumps_writes(value):
 def test_a_request_reads_back_as_sent(cwd, text, pid):
     if not text.strip():
         text = "x" + text
-    req = {"v": 1, "op": "translate", "session": pid, "cwd": cwd, "text": text + _HOSTILE, "reply": "nul",
-           "shell": "bash", "settings": {"SHELLPER_MODEL": text, "config": cwd}}
+    req = {
+        "v": 1,
+        "op": "translate",
+        "session": pid,
+        "cwd": cwd,
+        "text": text + _HOSTILE,
+        "reply": "nul",
+        "shell": "bash",
+        "settings": {"SHELLPER_MODEL": text, "config": cwd},
+    }
     line = protocol.encode(req)
     assert line.count(b"\n") == 1  # one request, one line, whatever the text holds
     assert protocol.decode_request(line[:-1]) == req
@@ -58,7 +66,9 @@ def test_what_cannot_be_json_is_refused():
 
 def test_the_clients_request_path_imports_nothing_heavy():
     """The client starts per request in bash and fish: its imports are its start-up time."""
-    code = ("import sys; sys.path.append(sys.argv[1]); import shellper_hook.client; "
-            "print(' '.join(m for m in ('json', 'socket', 're', 'enum', 'subprocess', 'tempfile') if m in sys.modules))")
+    code = (
+        "import sys; sys.path.append(sys.argv[1]); import shellper_hook.client; "
+        "print(' '.join(m for m in ('json', 'socket', 're', 'enum', 'subprocess', 'tempfile') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, ROOT], capture_output=True, text=True, check=True)
     assert out.stdout.split() == []

@@ -105,8 +105,12 @@ def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):
 def server_exports():
     """The `export SHELLPER_...` lines of "Using another server"."""
     section = README.split("## Using another server")[1].split("\n## ")[0]
-    return [line for block in re.findall(r"```sh\n(.*?)```", section, re.S)
-            for line in block.splitlines() if line.startswith("export SHELLPER_")]
+    return [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", section, re.S)
+        for line in block.splitlines()
+        if line.startswith("export SHELLPER_")
+    ]
 
 
 def test_server_examples_set_what_they_say(shellper_env):

@@ -116,8 +116,14 @@ def real(proxy, request):
 def ask(env: ShellEnv, text: str, cwd: str, session: int, timeout: float = TIMEOUT + 20):
     """`shellper ask --json` in `cwd` for shell `session`: (seconds, CompletedProcess, its JSON or None)."""
     began = time.monotonic()
-    proc = subprocess.run([os.path.join(BIN, "shellper"), "ask", "--session", str(session), "--json", text],
-                          capture_output=True, text=True, cwd=cwd, env=dict(os.environ, **env.env), timeout=timeout)
+    proc = subprocess.run(
+        [os.path.join(BIN, "shellper"), "ask", "--session", str(session), "--json", text],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, **env.env),
+        timeout=timeout,
+    )
     seconds = time.monotonic() - began
     try:
         reply = json.loads(proc.stdout) if proc.returncode == 0 else None
@@ -163,8 +169,11 @@ def test_the_first_ask_after_the_warm_up_reads_only_its_own_words(real, llama, f
     assert_command_or_clear_error(proc, reply)
     TIMINGS["first ask after the warm-up, s"] = round(seconds, 2)
     read = after["prompt_tokens_total"] - before["prompt_tokens_total"]
-    _say(capsys, f"cold prefix (the daemon's warm-up) {cold:.1f} s; first ask after it {seconds:.2f} s, "
-                 f"the server read {read:.0f} prompt tokens for it")
+    _say(
+        capsys,
+        f"cold prefix (the daemon's warm-up) {cold:.1f} s; first ask after it {seconds:.2f} s, "
+        f"the server read {read:.0f} prompt tokens for it",
+    )
     assert seconds < cold / 2, f"the first ask took {seconds:.1f} s, the cold prefix {cold:.1f} s: the warm-up did not warm it"
     assert read < 200, f"the first ask after the warm-up read {read:.0f} prompt tokens: the prefix was not cached"
 
@@ -220,9 +229,11 @@ def test_the_second_turn_reaches_the_model_as_its_template_expects(real, llama, 
     assert earlier["name"] == call["call"]["name"]
     assert json.loads(earlier["arguments"]) == call["call"]["arguments"]
     # llama.cpp renders it with the model's own chat template: the call as Qwen writes one.
-    req = urllib.request.Request(llama.url + "/apply-template",
-                                 json.dumps({"messages": body["messages"], "tools": body.get("tools")}).encode(),
-                                 {"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        llama.url + "/apply-template",
+        json.dumps({"messages": body["messages"], "tools": body.get("tools")}).encode(),
+        {"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         prompt = json.loads(resp.read())["prompt"]
     rendered = json.dumps({"name": call["call"]["name"], "arguments": call["call"]["arguments"]}, ensure_ascii=False)
@@ -286,9 +297,12 @@ def test_after_a_server_restart_the_prefix_is_warmed_again(real, llama, proxy, f
             seconds, proc = float("inf"), None
     TIMINGS["warm ask, median of 3, s"] = round(warm_ask, 2)
     TIMINGS["ask after a server restart, s"] = round(seconds, 2)
-    _say(capsys, f"warm ask {warm_ask:.2f} s (median of {[round(w, 2) for w in warm]}); server restarted, "
-                 f"{waited:.0f} s later an ask took {seconds:.2f} s (limit {limit:.1f} s); "
-                 f"warm-ups in the daemon's log: {_warmed(real)}")
+    _say(
+        capsys,
+        f"warm ask {warm_ask:.2f} s (median of {[round(w, 2) for w in warm]}); server restarted, "
+        f"{waited:.0f} s later an ask took {seconds:.2f} s (limit {limit:.1f} s); "
+        f"warm-ups in the daemon's log: {_warmed(real)}",
+    )
     assert seconds <= limit, f"after a server restart an ask took {seconds:.1f} s, over 3x a warm ask ({warm_ask:.2f} s)"
     assert proc.returncode == 0, proc.stderr
 

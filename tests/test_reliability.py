@@ -302,22 +302,101 @@ def test_daemon_gone_for_good_gives_the_shell_an_error_not_a_command(env, tmp_pa
 
 # rm targets that name /, home, the current directory or its parents, or a wildcard.
 MUST_REFUSE_RM = [
-    "/", "//", "///", "/./", "/.", "/..", "/../..", "/./../.", "../../../../../../..",
-    "../../../../../../../../../../../../../../..", "..", "../..", ".", "./", "./.",
-    "~", "~/", "~/.", "$HOME", "${HOME}", "$HOME/", "$HOME/..", "$PWD", "${PWD}/..",
-    "*", ".*", "/*", "./*", "./.*", "~/*", "?", "[a-z]*",
-    "\uff0f", "\uff0f\uff0f", "/\u200b", "\u200b/", " /", "/ ", "\u2215", "\u2044",
-    "\uff0e\uff0e", "\uff5e", "\u223c", "/etc", "/usr", "//usr/", "/home", "/tmp",
-    "~root", "/\t", "/\x00", "\x00/",
+    "/",
+    "//",
+    "///",
+    "/./",
+    "/.",
+    "/..",
+    "/../..",
+    "/./../.",
+    "../../../../../../..",
+    "../../../../../../../../../../../../../../..",
+    "..",
+    "../..",
+    ".",
+    "./",
+    "./.",
+    "~",
+    "~/",
+    "~/.",
+    "$HOME",
+    "${HOME}",
+    "$HOME/",
+    "$HOME/..",
+    "$PWD",
+    "${PWD}/..",
+    "*",
+    ".*",
+    "/*",
+    "./*",
+    "./.*",
+    "~/*",
+    "?",
+    "[a-z]*",
+    "\uff0f",
+    "\uff0f\uff0f",
+    "/\u200b",
+    "\u200b/",
+    " /",
+    "/ ",
+    "\u2215",
+    "\u2044",
+    "\uff0e\uff0e",
+    "\uff5e",
+    "\u223c",
+    "/etc",
+    "/usr",
+    "//usr/",
+    "/home",
+    "/tmp",
+    "~root",
+    "/\t",
+    "/\x00",
+    "\x00/",
 ]
 
 # Values that must come out refused or as one inert word each.
 INJECTIONS = [
-    "$(reboot)", "`reboot`", "x;reboot", "x && reboot", "x|reboot", "x\nreboot", "x\rreboot",
-    "x\x00y", "$IFS", "${IFS}reboot", "!!", "!-1", "{a,b}", "a b", "'", '"', "\\", "it's",
-    "-rf", "--no-preserve-root", "-", "--", "=reboot", "#comment", "a>b", "<x", "x&",
-    "\u202erm", "\u2028", "\u00a0x", "\x1b[2Jx", "r\u0435boot", "\uff52\uff4d", "..x", "x/../..",
-    "%s%n", "$'\\x41'", "\\$(reboot)", "'$(reboot)'",
+    "$(reboot)",
+    "`reboot`",
+    "x;reboot",
+    "x && reboot",
+    "x|reboot",
+    "x\nreboot",
+    "x\rreboot",
+    "x\x00y",
+    "$IFS",
+    "${IFS}reboot",
+    "!!",
+    "!-1",
+    "{a,b}",
+    "a b",
+    "'",
+    '"',
+    "\\",
+    "it's",
+    "-rf",
+    "--no-preserve-root",
+    "-",
+    "--",
+    "=reboot",
+    "#comment",
+    "a>b",
+    "<x",
+    "x&",
+    "\u202erm",
+    "\u2028",
+    "\u00a0x",
+    "\x1b[2Jx",
+    "r\u0435boot",
+    "\uff52\uff4d",
+    "..x",
+    "x/../..",
+    "%s%n",
+    "$'\\x41'",
+    "\\$(reboot)",
+    "'$(reboot)'",
 ]
 
 
@@ -363,8 +442,11 @@ def _expected(tool, args):
         literal = ["printf", "%s\\n"] if content.startswith("-") or "\\" in content else ["echo"]
         return literal + [content], None if target == "None" else target
     operands = {
-        "rm": ["file_name"], "cat": ["file_name"], "cd": ["folder"],
-        "mv": ["source", "destination"], "grep": ["pattern", "file_name"],
+        "rm": ["file_name"],
+        "cat": ["file_name"],
+        "cd": ["folder"],
+        "mv": ["source", "destination"],
+        "grep": ["pattern", "file_name"],
     }[tool]
     ops = [args[k] for k in operands]
     # An operand that looks like an option has to stay an operand.
@@ -386,7 +468,7 @@ class Bash:
         for name in ("reboot", "rm", "cat", "mv", "grep", "echo", "printf", "cd", "x", "b", "a"):
             path = os.path.join(self.bin, name)
             with open(path, "w") as fh:
-                fh.write(f"#!/bin/sh\necho {name} \"$@\" >> {self.canary}\n")
+                fh.write(f'#!/bin/sh\necho {name} "$@" >> {self.canary}\n')
             os.chmod(path, 0o755)
         self.n = 0
 
@@ -397,7 +479,7 @@ class Bash:
         os.makedirs(work)
         for bait in ("a", "b", ".hidden", "reboot"):  # a glob that expanded would pick these up
             open(os.path.join(work, bait), "w").close()
-        script = "printf '%s\\0' " + command[len(tool):]
+        script = "printf '%s\\0' " + command[len(tool) :]
         if os.path.exists(self.canary):
             os.remove(self.canary)
         syntax = subprocess.run([BASH, "-n", "-c", script], capture_output=True)
@@ -562,7 +644,9 @@ scalars = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "nul", "1", "ping", "\x00", "\ud800", "2026-01-01", "0001-01-01", "9999-12-31T23:59:59+23:59"]),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)), max_leaves=10)
+values = st.recursive(
+    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)), max_leaves=10
+)
 
 
 @st.composite
@@ -634,8 +718,14 @@ def test_fuzz_every_field_with_every_wrong_type(hostile):
         raw = exchange(line + b"\n")
         reply = check_reply(raw, nul_ok=req.get("reply") == "nul")
         if isinstance(reply, dict) and reply["ok"] is False and reply["kind"] == "bad_request":
-            assert "must be" in reply["error"] or "operation" in reply["error"] or "JSON" in reply["error"] \
-                or "version" in reply["error"] or "empty" in reply["error"] or "UTF-8" in reply["error"], reply
+            assert (
+                "must be" in reply["error"]
+                or "operation" in reply["error"]
+                or "JSON" in reply["error"]
+                or "version" in reply["error"]
+                or "empty" in reply["error"]
+                or "UTF-8" in reply["error"]
+            ), reply
 
     run()
     assert_unharmed(hostile)

@@ -21,9 +21,7 @@ from shellharness import ShellEnv, have, last_user_text, translate, wait_until
 
 from shellper_hook import client
 
-needs_shells = pytest.mark.skipif(
-    not (have("bash") and have("zsh") and have("tmux")), reason="needs bash, zsh and tmux"
-)
+needs_shells = pytest.mark.skipif(not (have("bash") and have("zsh") and have("tmux")), reason="needs bash, zsh and tmux")
 
 
 # The real-shell tests use the shell fixture plugin (tests/shell_fixtures.py):
@@ -50,7 +48,7 @@ def _exposed(needles: dict) -> set:
                     continue
                 if text.encode() in data:
                     try:
-                        cmd = open(f"/proc/{entry}/cmdline","rb").read()[:200]
+                        cmd = open(f"/proc/{entry}/cmdline", "rb").read()[:200]
                     except OSError:
                         cmd = b"?"
                     found.add((int(entry), what, name, cmd))
@@ -111,11 +109,14 @@ def test_the_request_and_cwd_never_show_in_any_process(shell_env, tmux, ollama, 
     asked = len(ollama.requests)
     translate(pane, f"list files {request}")
     wait_until(lambda: len(ollama.requests) > asked, timeout=15)
-    seen = _watch({
-        "request": (request, ("cmdline", "environ")),
-        # Every shell exports PWD to what it starts; argv is what all users can read.
-        "cwd": (cwd_secret, ("cmdline",)),
-    }, 1.5)
+    seen = _watch(
+        {
+            "request": (request, ("cmdline", "environ")),
+            # Every shell exports PWD to what it starts; argv is what all users can read.
+            "cwd": (cwd_secret, ("cmdline",)),
+        },
+        1.5,
+    )
     pane.wait_line("ls", timeout=20)
     assert request in last_user_text(ollama)  # it did reach the model
     assert seen == set()
@@ -173,9 +174,7 @@ def test_the_line_run_after_a_suggestion_never_shows_in_any_process(shell_env, t
 
 
 def _client(args: list, stdin: bytes, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", *args], input=stdin, capture_output=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "shellper_hook.client", *args], input=stdin, capture_output=True, timeout=timeout)
 
 
 def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env, fake, tmp_path):

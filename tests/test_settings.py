@@ -99,10 +99,22 @@ def test_describe_shows_the_harmless_default_key():
     assert table["api_key"] == "ollama"
 
 
-@pytest.mark.parametrize("word,value", [
-    ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("On", True), (" on ", True),
-    ("0", False), ("false", False), ("False", False), ("no", False), ("OFF", False),
-])
+@pytest.mark.parametrize(
+    "word,value",
+    [
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("On", True),
+        (" on ", True),
+        ("0", False),
+        ("false", False),
+        ("False", False),
+        ("no", False),
+        ("OFF", False),
+    ],
+)
 def test_boolean_words_from_env(tmp_path, word, value):
     got = load(environ={"SHELLPER_ALLOW_RECURSIVE": word}, path=str(tmp_path / "x.toml"))
     assert got.allow_recursive is value
@@ -124,64 +136,70 @@ def test_values_are_normalised(tmp_path):
     assert got.timeout == 3.0 and isinstance(got.timeout, float)
 
 
-@pytest.mark.parametrize("env,text,words", [
-    ("SHELLPER_TIMEOUT", "abc", ["number"]),
-    ("SHELLPER_TIMEOUT", "-1", ["> 0"]),
-    ("SHELLPER_TIMEOUT", "0", ["> 0"]),
-    ("SHELLPER_TIMEOUT", "nan", ["finite"]),
-    ("SHELLPER_TIMEOUT", "inf", ["finite"]),
-    ("SHELLPER_MAX_TURNS", "2.5", ["whole number"]),
-    ("SHELLPER_MAX_TURNS", "51", ["0 and 50"]),
-    ("SHELLPER_MAX_TURNS", "-1", ["0 and 50"]),
-    ("SHELLPER_IDLE_EXIT", "-5", [">= 0"]),
-    ("SHELLPER_ALLOW_RECURSIVE", "maybe", ["true/false"]),
-    ("SHELLPER_COLLECT_CORRECTIONS", "2", ["true/false"]),
-    ("SHELLPER_CORRECTIONS_DAYS", "-1", ["0 to 36500"]),
-    ("SHELLPER_CORRECTIONS_DAYS", "1.5", ["whole number"]),
-    ("SHELLPER_CORRECTIONS_DAYS", "forever", ["whole number"]),
-    ("SHELLPER_BASE_URL", "localhost:11434/v1", ["http://"]),
-    ("SHELLPER_BASE_URL", "ftp://host/v1", ["http://"]),
-    ("SHELLPER_BASE_URL", "http://", ["http://"]),
-    ("SHELLPER_BASE_URL", "http://host name/v1", ["http://"]),
-    ("SHELLPER_MODEL", "two words", ["spaces"]),
-    ("SHELLPER_KEEP_ALIVE", "forever", ["duration"]),
-    ("SHELLPER_KEEP_ALIVE", "30 minutes", ["duration"]),
-])
+@pytest.mark.parametrize(
+    "env,text,words",
+    [
+        ("SHELLPER_TIMEOUT", "abc", ["number"]),
+        ("SHELLPER_TIMEOUT", "-1", ["> 0"]),
+        ("SHELLPER_TIMEOUT", "0", ["> 0"]),
+        ("SHELLPER_TIMEOUT", "nan", ["finite"]),
+        ("SHELLPER_TIMEOUT", "inf", ["finite"]),
+        ("SHELLPER_MAX_TURNS", "2.5", ["whole number"]),
+        ("SHELLPER_MAX_TURNS", "51", ["0 and 50"]),
+        ("SHELLPER_MAX_TURNS", "-1", ["0 and 50"]),
+        ("SHELLPER_IDLE_EXIT", "-5", [">= 0"]),
+        ("SHELLPER_ALLOW_RECURSIVE", "maybe", ["true/false"]),
+        ("SHELLPER_COLLECT_CORRECTIONS", "2", ["true/false"]),
+        ("SHELLPER_CORRECTIONS_DAYS", "-1", ["0 to 36500"]),
+        ("SHELLPER_CORRECTIONS_DAYS", "1.5", ["whole number"]),
+        ("SHELLPER_CORRECTIONS_DAYS", "forever", ["whole number"]),
+        ("SHELLPER_BASE_URL", "localhost:11434/v1", ["http://"]),
+        ("SHELLPER_BASE_URL", "ftp://host/v1", ["http://"]),
+        ("SHELLPER_BASE_URL", "http://", ["http://"]),
+        ("SHELLPER_BASE_URL", "http://host name/v1", ["http://"]),
+        ("SHELLPER_MODEL", "two words", ["spaces"]),
+        ("SHELLPER_KEEP_ALIVE", "forever", ["duration"]),
+        ("SHELLPER_KEEP_ALIVE", "30 minutes", ["duration"]),
+    ],
+)
 def test_bad_env_values_name_the_variable_and_the_key(tmp_path, env, text, words):
     with pytest.raises(SettingsError) as info:
         load(environ={env: text}, path=str(tmp_path / "none.toml"))
     msg = str(info.value)
-    key = env[len("SHELLPER_"):].lower()
+    key = env[len("SHELLPER_") :].lower()
     assert msg.startswith(f"env {env}: {key} ")
     assert "\n" not in msg
     for word in words:
         assert word in msg
 
 
-@pytest.mark.parametrize("line,key,words", [
-    ('timeout = -1', "timeout", ["> 0", "-1"]),
-    ('timeout = "fast"', "timeout", ["number"]),
-    ('timeout = true', "timeout", ["number"]),
-    ('timeout = nan', "timeout", ["finite"]),
-    ('max_turns = 99', "max_turns", ["0 and 50"]),
-    ('max_turns = 1.5', "max_turns", ["whole number"]),
-    ('max_turns = "5"', "max_turns", ["whole number"]),
-    ('allow_recursive = "yes"', "allow_recursive", ["true or false"]),
-    ('allow_recursive = 1', "allow_recursive", ["true or false"]),
-    ('base_url = "localhost:11434"', "base_url", ["http://"]),
-    ('base_url = 11434', "base_url", ["string"]),
-    ('model = ""', "model", ["empty"]),
-    ('model = ["a"]', "model", ["string"]),
-    ('system_prompt = "   "', "system_prompt", ["empty"]),
-    ('idle_exit = -0.5', "idle_exit", [">= 0"]),
-    ('keep_alive = "soon"', "keep_alive", ["duration"]),
-    ("max_tokens = 8", "max_tokens", ["between 16 and 4096"]),
-    ('keep_alive = true', "keep_alive", ["string"]),
-    ('collect_corrections = 1979-05-27', "collect_corrections", ["true or false"]),
-    ('corrections_days = 100000', "corrections_days", ["0 to 36500"]),
-    ('corrections_days = "90"', "corrections_days", ["whole number"]),
-    ('api_key = 42', "api_key", ["string"]),
-])
+@pytest.mark.parametrize(
+    "line,key,words",
+    [
+        ("timeout = -1", "timeout", ["> 0", "-1"]),
+        ('timeout = "fast"', "timeout", ["number"]),
+        ("timeout = true", "timeout", ["number"]),
+        ("timeout = nan", "timeout", ["finite"]),
+        ("max_turns = 99", "max_turns", ["0 and 50"]),
+        ("max_turns = 1.5", "max_turns", ["whole number"]),
+        ('max_turns = "5"', "max_turns", ["whole number"]),
+        ('allow_recursive = "yes"', "allow_recursive", ["true or false"]),
+        ("allow_recursive = 1", "allow_recursive", ["true or false"]),
+        ('base_url = "localhost:11434"', "base_url", ["http://"]),
+        ("base_url = 11434", "base_url", ["string"]),
+        ('model = ""', "model", ["empty"]),
+        ('model = ["a"]', "model", ["string"]),
+        ('system_prompt = "   "', "system_prompt", ["empty"]),
+        ("idle_exit = -0.5", "idle_exit", [">= 0"]),
+        ('keep_alive = "soon"', "keep_alive", ["duration"]),
+        ("max_tokens = 8", "max_tokens", ["between 16 and 4096"]),
+        ("keep_alive = true", "keep_alive", ["string"]),
+        ("collect_corrections = 1979-05-27", "collect_corrections", ["true or false"]),
+        ("corrections_days = 100000", "corrections_days", ["0 to 36500"]),
+        ('corrections_days = "90"', "corrections_days", ["whole number"]),
+        ("api_key = 42", "api_key", ["string"]),
+    ],
+)
 def test_bad_file_values_name_the_file_and_the_key(tmp_path, line, key, words):
     path = write(tmp_path, line + "\n")
     with pytest.raises(SettingsError) as info:
@@ -216,13 +234,16 @@ def test_unknown_table_is_an_unknown_key(tmp_path):
         load(environ={}, path=path)
 
 
-@pytest.mark.parametrize("text", [
-    'model = "unterminated\n',
-    "model distil\n",
-    'model = "a"\nmodel = "b"\n',
-    "= 3\n",
-    "\x00\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'model = "unterminated\n',
+        "model distil\n",
+        'model = "a"\nmodel = "b"\n',
+        "= 3\n",
+        "\x00\n",
+    ],
+)
 def test_toml_syntax_errors_name_the_file(tmp_path, text):
     path = write(tmp_path, text)
     with pytest.raises(SettingsError) as info:
@@ -280,7 +301,9 @@ def test_any_env_text_loads_or_fails_with_a_settings_error(key, text):
 
 
 toml_values = st.one_of(
-    st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20),
     st.lists(st.integers(), max_size=2),
 )

@@ -91,7 +91,7 @@ def test_aliases_after_a_quoted_word_never_rewrite_the_suggestion(shell_env, tmu
 
 BASH_STATE = (
     "__spt_state() {\n"
-    "  { shopt -p; set +o; echo \"HISTCONTROL=${HISTCONTROL-(unset)}\"; echo @keys\n"
+    '  { shopt -p; set +o; echo "HISTCONTROL=${HISTCONTROL-(unset)}"; echo @keys\n'
     "    local m; for m in emacs-standard vi-insert vi-command; do bind -m $m -p; bind -m $m -s; bind -m $m -X; done\n"
     "  } >| %s/state.$1 2>&1\n"
     "}\n"
@@ -120,8 +120,10 @@ def _logging_python(work: str) -> tuple:
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
         # The client's operation: the first of its words (the options before it vary).
-        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
-                 f'exec {sys.executable} "$@"\n')
+        fh.write(
+            f'#!/bin/sh\nfor a; do case $a in translate|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
+            f'exec {sys.executable} "$@"\n'
+        )
     os.chmod(logpy, 0o755)
     return log, logpy
 
@@ -140,7 +142,8 @@ def test_options_and_keys_unchanged_under_set_u_and_only_our_lines_start_the_cli
     log, logpy = _logging_python(work)
     ollama.answer("set u flow request", "pwd", {})
     pane = shell_env.bash(
-        tmux, cwd=work,
+        tmux,
+        cwd=work,
         before="set -u; HISTCONTROL=ignoreboth; PROMPT_COMMAND='__user_st=$?'\n" + BASH_STATE % work + "__spt_state rc-before",
         after=f"__spt_state rc-after; __shellper_python={logpy}",
     )
@@ -234,18 +237,18 @@ def test_a_client_that_cannot_start_says_what_is_missing_and_keeps_the_terminal(
     else:  # a Python without the package (-S: no site-packages), and the package's folder emptied
         python = os.path.join(shell_env.root, "bare-python")
         with open(python, "w") as fh:
-            fh.write(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+            fh.write(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
         os.chmod(python, 0o755)
         os.makedirs(os.path.join(shell_env.root, "uninstalled"))
     log = os.path.join(work, f"stty-{case}")
     pkg = os.path.join(shell_env.root, "uninstalled")
-    pane = shell_env.bash(tmux, cwd=work, after=f"__shellper_python='{python}' __shellper_pkg='{pkg}'\n"
-                    f"bind -x '\"\\C-t\": stty -g >> {log}'")
+    pane = shell_env.bash(
+        tmux, cwd=work, after=f"__shellper_python='{python}' __shellper_pkg='{pkg}'\nbind -x '\"\\C-t\": stty -g >> {log}'"
+    )
     pane.send("C-t")  # the terminal modes inside a key binding, before
     translate(pane, "list the files")
     # What ./install.sh --uninstall leaves: the Python it was given, or the package's folder, gone.
-    pane.wait_for("shellper: shellper was uninstalled (its files are gone): `exec bash` unloads it from this terminal",
-                  timeout=10)
+    pane.wait_for("shellper: shellper was uninstalled (its files are gone): `exec bash` unloads it from this terminal", timeout=10)
     pane.wait_line("list the files")
     pane.send("C-t")  # and after
     wait_until(lambda: os.path.exists(log) and len(open(log).read().split()) == 2)
@@ -284,5 +287,4 @@ def test_cd_through_the_shells_cdpath_through_the_client(shell_env, tmux, ollama
 # Through the client (the stand-in's socket has no pipes): only the suggestion as inserted is asked
 # about; an error says how to run it anyway; Ctrl-C while Enter waits keeps the line and runs nothing.
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
-    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.bash(tmux, cwd=work, after=after),
-                                  "export SHELLPER_SOCKET=%s")
+    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.bash(tmux, cwd=work, after=after), "export SHELLPER_SOCKET=%s")

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 PIPED = each(pipes=True)
 
 
-
 @pytest.fixture
 def start(sh, shell_env, tmux, work):
     """start(before="", after="", env=None): a new `sh` in this test's folder, shellper loaded."""
@@ -87,9 +86,7 @@ def test_hash_request_and_enter_inserts_without_running_then_enter_runs(sh, star
     pane.run("")
     assert os.path.isdir(os.path.join(work, "made"))
     # The run is reported: the exchange is now history, as suggested.
-    assert exchanges(shell_env, pane, "request", "command", "edited", "status") == [
-        ("make a folder called made", "mkdir made", False, 0)
-    ]
+    assert exchanges(shell_env, pane, "request", "command", "edited", "status") == [("make a folder called made", "mkdir made", False, 0)]
 
 
 @pytest.mark.parametrize("sh", EVERY)
@@ -243,8 +240,12 @@ def test_the_effect_line_says_what_the_command_will_do(sh, start, ollama, work):
 
 # What a daemon that went wrong could send: none of it may change the line.
 BROKEN_REPLIES = {
-    "junk": b"this is not a reply", "hangup": b"", "empty-command": b"ok\0\0\0", "truncated": b"error\0",
-    "terminal-escape": b"error\0x\0sets the \x1b]2;pwned\x07 title\0", "command-cut-short": b"ok\0rm -r -- -x y",
+    "junk": b"this is not a reply",
+    "hangup": b"",
+    "empty-command": b"ok\0\0\0",
+    "truncated": b"error\0",
+    "terminal-escape": b"error\0x\0sets the \x1b]2;pwned\x07 title\0",
+    "command-cut-short": b"ok\0rm -r -- -x y",
 }
 
 
@@ -365,9 +366,7 @@ def test_an_edited_suggestion_is_learned_and_a_skipped_one_forgotten(sh, start, 
     pane.run("echo something-else", wait="something-else")
 
     hist = shell_env.history(pane.pid, settled=True)
-    assert [(e["request"], e["command"], e["edited"]) for e in hist["exchanges"]] == [
-        ("list the files", "ls -a", True)
-    ]
+    assert [(e["request"], e["command"], e["edited"]) for e in hist["exchanges"]] == [("list the files", "ls -a", True)]
     assert hist["exchanges"][0]["call"] == {"name": "ls", "arguments": {"a": True}}
     assert hist["pending"] is None
 
@@ -438,7 +437,7 @@ def test_two_terminals_keep_separate_conversations(sh, start, ollama):
 @pytest.mark.parametrize("sh", PIPED)
 def test_request_text_reaches_the_model_verbatim_and_nothing_in_it_runs(sh, start, ollama, work):
     # Every shell's expansions: $(...), (...), `...`, %self, history's !!.
-    text = "it's \"quoted\" \\back $(touch pwned) (touch pwned2) `touch pwned3` ; é ✓ %s %% %self {a,b} * !!"
+    text = 'it\'s "quoted" \\back $(touch pwned) (touch pwned2) `touch pwned3` ; é ✓ %s %% %self {a,b} * !!'
     pane = start()
     translate(pane, text)
     pane.wait_line("pwd", timeout=20)
@@ -449,8 +448,28 @@ def test_request_text_reaches_the_model_verbatim_and_nothing_in_it_runs(sh, star
 
 # Contents that mean something to one shell or another, unquoted.
 ARGV_VALUES = [
-    "it's", "a\\b", "\\'", "%self", "$fish_pid", "$HOME", "(touch PWNED)", "$(touch PWNED)", "`touch PWNED`", "{a,b}",
-    "*", "~", "a?b", "-n", "x; touch PWNED", "a  b", "\\x41\\n", "é 中", "#c", "x&", "^y", "!!",
+    "it's",
+    "a\\b",
+    "\\'",
+    "%self",
+    "$fish_pid",
+    "$HOME",
+    "(touch PWNED)",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "{a,b}",
+    "*",
+    "~",
+    "a?b",
+    "-n",
+    "x; touch PWNED",
+    "a  b",
+    "\\x41\\n",
+    "é 中",
+    "#c",
+    "x&",
+    "^y",
+    "!!",
 ]
 
 
@@ -721,7 +740,8 @@ def test_ordinary_lines_and_a_setting_of_0_put_nothing_in_the_history(sh, start,
 # Each shell's ways of keeping lines that start with a space out of the history.
 IGNORE_SPACE = [
     pytest.param(p.values[0], setting, marks=p.marks, id=f"{p.id}-{setting.replace('=', ' ').split()[-1] if setting else 'none'}")
-    for p in NO_HISTORY for setting in (p.values[0].ignore_space or ("",))
+    for p in NO_HISTORY
+    for setting in (p.values[0].ignore_space or ("",))
 ]
 
 
@@ -797,16 +817,21 @@ def test_a_terminal_left_open_after_uninstalling_says_so(sh, start, work):
     os.makedirs(os.path.join(inst, "bin"))
     os.symlink(sys.executable, os.path.join(inst, "bin", "python"))
     import shellper_hook
-    shutil.copytree(os.path.dirname(shellper_hook.__file__), os.path.join(inst, "pkg", "shellper_hook"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    after = "\n".join((sh.set("__shellper_python", os.path.join(inst, "bin", "python")),
-                       sh.set("__shellper_pkg", os.path.join(inst, "pkg")),
-                       sh.set("__shellper_socket", os.path.join(inst, "gone.sock"))))  # its daemon stopped
+
+    shutil.copytree(
+        os.path.dirname(shellper_hook.__file__), os.path.join(inst, "pkg", "shellper_hook"), ignore=shutil.ignore_patterns("__pycache__")
+    )
+    after = "\n".join(
+        (
+            sh.set("__shellper_python", os.path.join(inst, "bin", "python")),
+            sh.set("__shellper_pkg", os.path.join(inst, "pkg")),
+            sh.set("__shellper_socket", os.path.join(inst, "gone.sock")),
+        )
+    )  # its daemon stopped
     pane = start(after=after)
     shutil.rmtree(inst)  # ./install.sh --uninstall
     translate(pane, "list the files")
     unload = {"fish": "`__shellper_unload` (or `exec fish`)"}.get(sh.name, f"`exec {sh.name}`")
-    pane.wait_for(f"shellper: shellper was uninstalled (its files are gone): {unload} unloads it from this terminal",
-                  timeout=10)
+    pane.wait_for(f"shellper: shellper was uninstalled (its files are gone): {unload} unloads it from this terminal", timeout=10)
     pane.wait_line("list the files")
     assert "no answer from the daemon" not in pane.since_mark()

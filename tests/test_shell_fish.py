@@ -96,6 +96,7 @@ function __spt_state
 end
 """
 
+
 # (Not `source` or `functions`: fish's own start-up breaks without them.)
 def _state(folder: str, name: str) -> dict:
     with open(os.path.join(folder, "state." + name), encoding="utf-8") as fh:
@@ -122,12 +123,16 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     log = os.path.join(work, "starts.log")
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
-        fh.write(f'#!/bin/sh\nfor a; do case $a in translate|enter|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
-                 f'exec {sys.executable} "$@"\n')  # the client's operation: the first of its words
+        fh.write(
+            f'#!/bin/sh\nfor a; do case $a in translate|enter|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
+            f'exec {sys.executable} "$@"\n'
+        )  # the client's operation: the first of its words
     os.chmod(logpy, 0o755)
     ollama.answer("state flow request", "pwd", {})
     pane = fish(
-        shell_env, tmux, work,
+        shell_env,
+        tmux,
+        work,
         before=FISH_STATE % work + "\n__spt_state rc-before",
         after=f"__spt_state rc-after; set -g __shellper_python {logpy}",
     )
@@ -188,8 +193,10 @@ def test_an_abbreviation_never_rewrites_the_inserted_command(shell_env, tmux, ol
 
 # The fish manual's regex abbreviation, expanding anywhere: Enter expands the word at the
 # cursor, and `cp -r pkg/. ...` (a folder named ...) ran as `cp -r pkg/. ../../` (issue 19, item 20).
-MULTICD = ("function multicd; echo cd (string repeat -n (math (string length -- $argv[1]) - 1) ../); end\n"
-           "abbr --add dotdot --regex '^\\.\\.+$' --function multicd --position anywhere")
+MULTICD = (
+    "function multicd; echo cd (string repeat -n (math (string length -- $argv[1]) - 1) ../); end\n"
+    "abbr --add dotdot --regex '^\\.\\.+$' --function multicd --position anywhere"
+)
 
 
 def test_a_regex_abbreviation_never_rewrites_the_inserted_command(shell_env, tmux, ollama, work):
@@ -219,8 +226,7 @@ def test_a_regex_abbreviation_never_rewrites_the_inserted_command(shell_env, tmu
     pane.wait_prompt()
     assert sorted(os.listdir(work)) == ["a"] and sorted(os.listdir(os.path.join(work, "a"))) == ["b"]
     hist = shell_env.history(pane.pid, settled=True)
-    assert [(e["command"], e["edited"]) for e in hist["exchanges"]] == [
-        ("cp -r pkg/. ...", False), ("mv notes.txt ...", False)]
+    assert [(e["command"], e["edited"]) for e in hist["exchanges"]] == [("cp -r pkg/. ...", False), ("mv notes.txt ...", False)]
     pane.run("echo ...", wait="cd ../../")  # the user's own line: the abbreviation is theirs
 
 
@@ -290,20 +296,23 @@ def test_fish_history_keeps_the_command_run_and_no_request_line(shell_env, tmux,
 
 # fish asks through the client, as its translate request goes.
 def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_env, tmux, ollama, work):
-    judged_again_at_enter(shell_env, ollama, lambda cwd: fish(shell_env, tmux, cwd),
-                          to_vi="set -g fish_key_bindings fish_vi_key_bindings", escape_wait=FISH.escape_wait)
+    judged_again_at_enter(
+        shell_env,
+        ollama,
+        lambda cwd: fish(shell_env, tmux, cwd),
+        to_vi="set -g fish_key_bindings fish_vi_key_bindings",
+        escape_wait=FISH.escape_wait,
+    )
 
 
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
-    asked_only_for_the_suggestion(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
-                                  "set -g __shellper_socket %s")
+    asked_only_for_the_suggestion(shell_env, lambda after: fish(shell_env, tmux, work, after=after), "set -g __shellper_socket %s")
 
 
 # An Enter pressed while the first one waits for the check never runs the line unseen (the
 # client takes the keys off the terminal, as while translating).
 def test_enter_pressed_while_checking_runs_nothing(shell_env, tmux, work):
-    enter_while_checking_runs_nothing(shell_env, lambda after: fish(shell_env, tmux, work, after=after),
-                                      "set -g __shellper_socket %s")
+    enter_while_checking_runs_nothing(shell_env, lambda after: fish(shell_env, tmux, work, after=after), "set -g __shellper_socket %s")
 
 
 # The look predicts where `cd d` goes with fish's own CDPATH (a list, sent joined with ':'), not the

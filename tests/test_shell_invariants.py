@@ -259,15 +259,15 @@ def test_every_widget_path_leaves_the_shell_as_it_was(shell_env, tmux, ollama, s
     # Loading shellper adds its key, its hooks and its own variables, nothing else.
     # (zshexit_functions and bash's EXIT trap: the exit hook that tells the daemon the terminal closed;
     # zshaddhistory_functions: the hook that puts a run suggestion's request in the history.)
-    hooks = {"zsh": {"precmd_functions", "preexec_functions", "zshexit_functions", "zshaddhistory_functions"},
-             "bash": {"PROMPT_COMMAND"}}[shell]
+    hooks = {"zsh": {"precmd_functions", "preexec_functions", "zshexit_functions", "zshaddhistory_functions"}, "bash": {"PROMPT_COMMAND"}}[
+        shell
+    ]
     a, b = state(work, "rc-before", shell), state(work, "rc-after", shell)
     exit_trap = ["trap -- '__shellper_exit' EXIT"] if shell == "bash" else []
     assert a["options"] == b["options"] and exit_trap + a["traps"] == b["traps"]
     assert a["aliases"] == b["aliases"] and a["stty"] == b["stty"]
     strip = lambda lines: [line for line in lines if not (VAR.match(line) and VAR.match(line).group(1) in hooks)]  # noqa: E731
-    assert strip(a["vars"]) == strip(b["vars"]), "\n".join(
-        difflib.unified_diff(strip(a["vars"]), strip(b["vars"]), lineterm="", n=1))
+    assert strip(a["vars"]) == strip(b["vars"]), "\n".join(difflib.unified_diff(strip(a["vars"]), strip(b["vars"]), lineterm="", n=1))
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])

@@ -44,22 +44,25 @@ def client_settings(environ: dict, monkeypatch) -> dict:
 ODD = 'quote " back \\ tab \t newline \n bell \x07 é ☃'
 
 
-@pytest.mark.parametrize("extra", [
-    {},
-    {"XDG_CONFIG_HOME": "/x/conf"},
-    {"XDG_CONFIG_HOME": "  /x/padded  "},
-    {"XDG_CONFIG_HOME": "   "},
-    {"XDG_CONFIG_HOME": "/x/conf/"},
-    {"XDG_CONFIG_HOME": "/x/conf//"},
-    {"HOME": "/home/someone/"},
-    {"HOME": "/home/someone//", "XDG_CONFIG_HOME": " "},
-    {"HOME": "/"},
-    {"SHELLPER_CONFIG": "/etc/my shellper.toml"},
-    {"SHELLPER_CONFIG": " ", "XDG_CONFIG_HOME": "/x/conf"},
-    {"SHELLPER_MODEL": ODD, "SHELLPER_BASE_URL": "http://127.0.0.1:9/v1", "SHELLPER_API_KEY": "sk-1"},
-    {"SHELLPER_MODEL": "", "SHELLPER_TIMEOUT": "  ", "SHELLPER_KEEP_ALIVE": " 5m "},
-    {key: f"value of {key}" for key in protocol.SETTINGS_ENV},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"XDG_CONFIG_HOME": "/x/conf"},
+        {"XDG_CONFIG_HOME": "  /x/padded  "},
+        {"XDG_CONFIG_HOME": "   "},
+        {"XDG_CONFIG_HOME": "/x/conf/"},
+        {"XDG_CONFIG_HOME": "/x/conf//"},
+        {"HOME": "/home/someone/"},
+        {"HOME": "/home/someone//", "XDG_CONFIG_HOME": " "},
+        {"HOME": "/"},
+        {"SHELLPER_CONFIG": "/etc/my shellper.toml"},
+        {"SHELLPER_CONFIG": " ", "XDG_CONFIG_HOME": "/x/conf"},
+        {"SHELLPER_MODEL": ODD, "SHELLPER_BASE_URL": "http://127.0.0.1:9/v1", "SHELLPER_API_KEY": "sk-1"},
+        {"SHELLPER_MODEL": "", "SHELLPER_TIMEOUT": "  ", "SHELLPER_KEEP_ALIVE": " 5m "},
+        {key: f"value of {key}" for key in protocol.SETTINGS_ENV},
+    ],
+)
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
 def test_the_shell_sends_what_the_client_sends(shell, extra, monkeypatch, tmp_path):
     environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", **extra}
@@ -80,8 +83,7 @@ def test_bash_writes_its_request_as_json_the_daemon_reads_back(text, tmp_path):
     cwd.mkdir()
     environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     script = 'source "$1"; __shellper_request_json "$2"; printf %s "$REPLY"'
-    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT, text], env=environ, cwd=cwd,
-                         capture_output=True, check=True)
+    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT, text], env=environ, cwd=cwd, capture_output=True, check=True)
     req = protocol.decode_request(out.stdout + b"\n")
     assert (req["op"], req["text"], req["cwd"], req["reply"], req["shell"]) == ("translate", text, str(cwd), "nul", "bash")
     assert req["session"] > 0 and req["settings"]["config"] == f"{tmp_path}/.config/shellper/config.toml"
@@ -91,8 +93,7 @@ def test_bash_sends_bytes_that_are_not_utf8_as_they_are(tmp_path):
     """The daemon refuses them by name, as it does zsh's."""
     environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     script = 'source "$1"; __shellper_request_json $\'bad \\xff byte\'; printf %s "$REPLY"'
-    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT], env=environ, cwd=tmp_path,
-                         capture_output=True, check=True)
+    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT], env=environ, cwd=tmp_path, capture_output=True, check=True)
     assert b'"text":"bad \xff byte"' in out.stdout
     with pytest.raises(protocol.ProtocolError, match="'text' is not valid UTF-8"):
         protocol.decode_request(out.stdout + b"\n")

@@ -96,8 +96,7 @@ def test_with_autosuggestions_syntax_highlighting_and_fzf(shell_env, tmux, ollam
     pane.run("bindkey '^R'; bindkey '^G'", wait="shellper-translate")
     assert "fzf-history-widget" in pane.since_mark()
     # zsh-autosuggestions kept its own settings.
-    pane.run("print clears-accept-line=$ZSH_AUTOSUGGEST_CLEAR_WIDGETS[(Ie)accept-line]",
-             wait=re.compile(r"clears-accept-line=[1-9]"))
+    pane.run("print clears-accept-line=$ZSH_AUTOSUGGEST_CLEAR_WIDGETS[(Ie)accept-line]", wait=re.compile(r"clears-accept-line=[1-9]"))
     pane.run("listy-not-a-command 2>/dev/null")
     # The grey suggestion from history must not stick to the command.
     pane.type("listy")
@@ -128,12 +127,14 @@ def test_the_zsh_json_encoder_round_trips_any_text(texts):
     # One zsh run encodes them all (NUL separates them on stdin).
     payload = "\0".join(texts).encode("utf-8")
     script = (
-        f"source {SCRIPT} 2>/dev/null; local -a items; items=(\"${{(@0)$(cat)}}\"); items[-1]=(); "
-        "for t in \"${items[@]}\"; do __shellper_json \"$t\"; print -r -- $REPLY; done"
+        f'source {SCRIPT} 2>/dev/null; local -a items; items=("${{(@0)$(cat)}}"); items[-1]=(); '
+        'for t in "${items[@]}"; do __shellper_json "$t"; print -r -- $REPLY; done'
     )
     proc = subprocess.run(
         ["zsh", "-f", "-c", f"() {{ {script} }}"],
-        input=payload + b"\0", capture_output=True, env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"]},
+        input=payload + b"\0",
+        capture_output=True,
+        env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"]},
     )
     lines = proc.stdout.decode("utf-8").split("\n")[:-1]
     assert [json.loads(line) for line in lines] == texts
@@ -161,7 +162,7 @@ ZSH_STATE = (
     "__spt_state() {\n"
     "  { setopt; print -r -- @keys\n"
     "    local m k; for m in emacs viins vicmd; do bindkey -LM $m; done\n"
-    "    print -r -- @widgets; for k in ${(ko)widgets}; do print -r -- \"$k=$widgets[$k]\"; done\n"
+    '    print -r -- @widgets; for k in ${(ko)widgets}; do print -r -- "$k=$widgets[$k]"; done\n'
     "  } >| %s/state.$1\n"
     "}\n"
 )
@@ -193,7 +194,8 @@ def test_options_keys_and_widgets_unchanged_under_nounset_through_every_flow(she
     shell_env.history(os.getpid())  # starts the daemon
     ollama.answer("nounset flow request", "pwd", {})
     pane = shell_env.zsh(
-        tmux, cwd=work,
+        tmux,
+        cwd=work,
         before="setopt nounset\n" + ZSH_STATE % work + LINE_INIT + "__spt_state rc-before",
         after=f"__spt_state rc-after; __shellper_python={logpy}",
     )
@@ -286,11 +288,16 @@ def test_unalias_keeps_the_argv_with_oh_my_zsh_aliases_in_a_non_interactive_zsh(
     stubs = "".join(f"function {n} {{ printf '%s\\0' {n} \"$@\" >> argv.out; printf '\\36' >> argv.out }}\n" for n in names)
     script = (
         f"source {SCRIPT} || exit 9\n{OHMYZSH}{stubs}"
-        "for line in \"${(@0)$(<lines)}\"; do __shellper_unalias \"$line\" && eval \"$REPLY\"; done\n"
+        'for line in "${(@0)$(<lines)}"; do __shellper_unalias "$line" && eval "$REPLY"; done\n'
     )
     (tmp_path / "lines").write_bytes("\0".join(line for line, _ in UNALIAS_CASES).encode())
-    proc = subprocess.run(["zsh", "-f", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                          env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        ["zsh", "-f", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     got = [run.split("\0")[:-1] for run in (tmp_path / "argv.out").read_text().split("\36")[:-1]]
     assert got == [argv for _, argv in UNALIAS_CASES]
@@ -309,8 +316,13 @@ def test_unalias_has_the_effect_shown_with_real_commands(tmp_path):
         f"source {SCRIPT} || exit 9\n{OHMYZSH}unalias cp grep\n"
         "for line in 'cp -r .ssh ...' 'grep G notes.txt' 'echo NUL'; do __shellper_unalias \"$line\" && eval \"$REPLY\"; done\n"
     )
-    proc = subprocess.run(["zsh", "-f", "-c", script], cwd=deep, capture_output=True, text=True,
-                          env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        ["zsh", "-f", "-c", script],
+        cwd=deep,
+        capture_output=True,
+        text=True,
+        env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+    )
     assert proc.stdout == "Good one\nGreat\nNUL\n", proc.stderr
     assert (deep / "..." / "key").read_text() == "new"  # a folder named "...", here
     assert (tmp_path / ".ssh" / "key").read_text() == "old"  # not ../../.ssh
@@ -391,14 +403,12 @@ def test_enter_judges_the_suggestion_again_and_runs_nothing_that_changed(shell_e
 
 
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
-    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
-                                  "__shellper_socket=%s")
+    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after), "__shellper_socket=%s")
 
 
 # An Enter pressed while the first one waits for the check never runs the line unseen.
 def test_enter_pressed_while_checking_runs_nothing(shell_env, tmux, work):
-    enter_while_checking_runs_nothing(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after),
-                                      "__shellper_socket=%s")
+    enter_while_checking_runs_nothing(shell_env, lambda after: shell_env.zsh(tmux, cwd=work, after=after), "__shellper_socket=%s")
 
 
 # The look predicts where `cd d` goes with the shell's own CDPATH (not the daemon's), over the

@@ -178,12 +178,15 @@ def test_executed_edited_line_commits_the_recovered_call(store):
     assert c.history[0].call == CAT
 
 
-@pytest.mark.parametrize("line,secret", [
-    ("git status --short | wc -l", "--short"),
-    ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIsecretKEY", "wJalrXUtnFEMIsecretKEY"),
-    ("mysql -u root -p'hunter2secret' shop", "hunter2secret"),
-    ("ls -a; curl -H 'Authorization: Bearer tok3nsecret' x", "tok3nsecret"),
-])
+@pytest.mark.parametrize(
+    "line,secret",
+    [
+        ("git status --short | wc -l", "--short"),
+        ("export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIsecretKEY", "wJalrXUtnFEMIsecretKEY"),
+        ("mysql -u root -p'hunter2secret' shop", "hunter2secret"),
+        ("ls -a; curl -H 'Authorization: Bearer tok3nsecret' x", "tok3nsecret"),
+    ],
+)
 def test_executed_line_that_is_no_tool_call_is_never_stored(store, db_path, line, secret):
     """A line after a suggestion that is not one of the tool shapes may hold a
     secret: it is neither history nor a correction, anywhere in the file."""

@@ -22,8 +22,11 @@ def fake_model(name, arguments, seen=None):
     async def ask(history, request):
         if seen is not None:
             seen.append((list(history), request))
-        return {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c0", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c0", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}],
+        }
 
     return ask
 
@@ -73,21 +76,24 @@ def pending(call=TAIL, command="tail -n 50 app.log"):
     return Pending("show the last 50 lines of app.log", call, command, 0.0)
 
 
-@pytest.mark.parametrize("ran,outcome,kept", [
-    ("tail -n 50 app.log", "committed", "tail -n 50 app.log"),
-    ("  tail -n 50 app.log ", "committed", "tail -n 50 app.log"),
-    ("tail -n 50 'app.log'", "committed", "tail -n 50 'app.log'"),  # zsh's alias quoting, same call
-    ("tail -n 50 app.log | grep ERROR", "extended", "tail -n 50 app.log"),
-    ("tail -n 50 'app.log' | grep ERROR", "extended", "tail -n 50 app.log"),
-    ("tail -n 50 app.log && echo done", "extended", "tail -n 50 app.log"),
-    ("tail -n 50 app.log|less", "extended", "tail -n 50 app.log"),
-    ("tail -n 20 app.log", "edited", "tail -n 20 app.log"),
-    ("cat app.log", "edited", "cat app.log"),
-    ("ls", "dropped", None),  # another command: the suggestion was skipped
-    ("export AWS_SECRET_ACCESS_KEY=abc", "dropped", None),  # not a tool call: never kept
-    ("tail -n 5 other.log | grep x", "dropped", None),
-    ("", "dropped", None),
-])
+@pytest.mark.parametrize(
+    "ran,outcome,kept",
+    [
+        ("tail -n 50 app.log", "committed", "tail -n 50 app.log"),
+        ("  tail -n 50 app.log ", "committed", "tail -n 50 app.log"),
+        ("tail -n 50 'app.log'", "committed", "tail -n 50 'app.log'"),  # zsh's alias quoting, same call
+        ("tail -n 50 app.log | grep ERROR", "extended", "tail -n 50 app.log"),
+        ("tail -n 50 'app.log' | grep ERROR", "extended", "tail -n 50 app.log"),
+        ("tail -n 50 app.log && echo done", "extended", "tail -n 50 app.log"),
+        ("tail -n 50 app.log|less", "extended", "tail -n 50 app.log"),
+        ("tail -n 20 app.log", "edited", "tail -n 20 app.log"),
+        ("cat app.log", "edited", "cat app.log"),
+        ("ls", "dropped", None),  # another command: the suggestion was skipped
+        ("export AWS_SECRET_ACCESS_KEY=abc", "dropped", None),  # not a tool call: never kept
+        ("tail -n 5 other.log | grep x", "dropped", None),
+        ("", "dropped", None),
+    ],
+)
 def test_settle_decides_what_the_history_keeps(ran, outcome, kept):
     s = turns.settle(pending(), ran)
     assert s.outcome == outcome
