@@ -76,7 +76,7 @@
 
 # Sourced twice: keep the settings and state, refresh the functions.
 set -q __shellper_python[1]; or set -g __shellper_python python3
-set -q __shellper_pkg; or set -g __shellper_pkg ''  # the folder holding shellper_hook, if known
+set -q __shellper_pkg; or set -g __shellper_pkg '' # the folder holding shellper_hook, if known
 set -q __shellper_socket; or set -g __shellper_socket ''
 # The last command suggested, and the one waiting to be run (the next line
 # run is reported, and nothing else).
@@ -84,7 +84,7 @@ set -q __shellper_last; or set -g __shellper_last ''
 set -q __shellper_pending; or set -g __shellper_pending ''
 set -q __shellper_ran; or set -g __shellper_ran ''
 set -q __shellper_ran_set; or set -g __shellper_ran_set 0
-set -g __shellper_busy 0  # 1 while a request is with the client
+set -g __shellper_busy 0 # 1 while a request is with the client
 # The suggestion as it stands on the line (what Enter has the daemon judge
 # again), and 1 once Enter needs not ask again.
 set -q __shellper_inserted; or set -g __shellper_inserted ''
@@ -145,17 +145,17 @@ function __shellper_start
     __shellper_say --note "translating... (Ctrl-C cancels) \"$shown\""
     set -g __shellper_inserted ''
     set -g __shellper_busy 1
-    set -g __shellper_used 1  # this terminal now has a conversation to forget at exit
+    set -g __shellper_used 1 # this terminal now has a conversation to forget at exit
     # Ctrl-C stops the client (fish gets the SIGINT too: __shellper_sigint says so).
     # The shell's CDPATH (a list) goes too, for where cd goes.
     set -l cdpath (string join : -- $CDPATH)
     set -l fields (builtin printf '%s\0%s\0%s\0' $PWD "$cdpath" $argv[1] | __shellper_client translate $fish_pid fish cdpath 2>/dev/null | string split0)
     set -l st $pipestatus[2]
-    builtin printf '\r\033[K' >&2  # the note goes
+    builtin printf '\r\033[K' >&2 # the note goes
     if builtin test "$__shellper_busy" != 1 -o "$st" = 130
         set -g __shellper_busy 0
         builtin commandline -f repaint
-        return 0  # cancelled: the line was never changed
+        return 0 # cancelled: the line was never changed
     end
     set -g __shellper_busy 0
     # The keys typed meanwhile (the client took them off the terminal, so an
@@ -309,7 +309,7 @@ function __shellper_enter_check
     if builtin test "$__shellper_busy" != 1 -o "$st" = 130
         set -g __shellper_busy 0
         builtin commandline -f repaint
-        return 0  # cancelled: nothing ran
+        return 0 # cancelled: nothing ran
     end
     set -g __shellper_busy 0
     if builtin test "$fields[1]" = same
@@ -319,13 +319,13 @@ function __shellper_enter_check
     # the terminal): an Enter among them must not run it; typed text goes on the line.
     string match -q 't*' -- "$fields[4]"; and __shellper_type_in $fields[4]
     if builtin test "$fields[1]" = changed
-        set -g __shellper_checked 1  # shown now: the next Enter runs it
+        set -g __shellper_checked 1 # shown now: the next Enter runs it
         for note in (string split \n -- $fields[3])
             __shellper_say $note
         end
     else if builtin test "$fields[1]" = error -a "$fields[2]" = refused
         for note in (string split \n -- $fields[3])
-            __shellper_say $note  # nothing runs; the next Enter asks again
+            __shellper_say $note # nothing runs; the next Enter asks again
         end
     else
         set -g __shellper_checked 1
@@ -379,7 +379,7 @@ end
 function __shellper_bind
     set -l key \cg
     set -q SHELLPER_KEY; and set key "$SHELLPER_KEY"
-    set -g __shellper_key $key  # what __shellper_unload unbinds
+    set -g __shellper_key $key # what __shellper_unload unbinds
     for mode in default insert
         if builtin test -n "$key"
             builtin bind -M $mode $key __shellper_translate
@@ -420,26 +420,26 @@ end
 # shells for `init`, files where a file is expected. Static lists, kept in
 # step with `shellper --help` by tests/test_completion.py.
 function __shellper_complete
-    builtin complete -c shellper -e  # sourced again: no duplicates
+    builtin complete -c shellper -e # sourced again: no duplicates
     builtin complete -c shellper -f
-    set -l top '__fish_use_subcommand'
+    set -l top __fish_use_subcommand
     set -l ask '__fish_seen_subcommand_from ask'
     builtin complete -c shellper -n $top -l version -d 'show the version'
     builtin complete -c shellper -s h -l help -d 'show help'
     for pair in \
-            'ask:translate a request into a command and print it' \
-            'explain:say what a command will do to your files' \
-            "history:show this terminal's conversation" \
-            "reset:forget this terminal's conversation" \
-            'status:show the daemon, its sessions and the model server' \
-            'stop:stop the daemon' \
-            'daemon:run the daemon in the foreground' \
-            'doctor:check everything shellper needs' \
-            'config:show the effective settings and their sources' \
-            'init:print the shell integration' \
-            'export:write your corrected suggestions as training data' \
-            "eval:measure the model's tool-call accuracy on a test set" \
-            'setup-model:download the SHELLper model and create it in Ollama'
+        'ask:translate a request into a command and print it' \
+        'explain:say what a command will do to your files' \
+        "history:show this terminal's conversation" \
+        "reset:forget this terminal's conversation" \
+        'status:show the daemon, its sessions and the model server' \
+        'stop:stop the daemon' \
+        'daemon:run the daemon in the foreground' \
+        'doctor:check everything shellper needs' \
+        'config:show the effective settings and their sources' \
+        'init:print the shell integration' \
+        'export:write your corrected suggestions as training data' \
+        "eval:measure the model's tool-call accuracy on a test set" \
+        'setup-model:download the SHELLper model and create it in Ollama'
         set -l kv (string split -m 1 : -- $pair)
         builtin complete -c shellper -n $top -a $kv[1] -d $kv[2]
     end
@@ -478,12 +478,12 @@ function __shellper_client
         set -e argv[1]
     end
     set -l run $__shellper_python -m shellper_hook.client
-    builtin test -n "$__shellper_pkg" -a -d "$__shellper_pkg/shellper_hook"  # (gone: a venv rebuilt)
+    builtin test -n "$__shellper_pkg" -a -d "$__shellper_pkg/shellper_hook" # (gone: a venv rebuilt)
     and set run $__shellper_python -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' $__shellper_pkg
     if builtin test $detach = 1
         command sh -c 'trap "" HUP; cd / && "$@" </dev/null >/dev/null 2>&1 &' sh $run $argv
     else if builtin test "$run[2]" = -I
-        command $run $argv  # isolated: the folder it runs in does not matter
+        command $run $argv # isolated: the folder it runs in does not matter
     else
         command sh -c 'cd / && exec "$@"' sh $run $argv
     end
@@ -491,8 +491,8 @@ end
 
 # This terminal is gone: the daemon forgets its conversation now.
 function __shellper_exit --on-event fish_exit
-    status is-interactive; or return 0  # a script that loaded us had no conversation
-    set -q __shellper_used; or return 0  # nor has a terminal that never asked
+    status is-interactive; or return 0 # a script that loaded us had no conversation
+    set -q __shellper_used; or return 0 # nor has a terminal that never asked
     __shellper_client --detach closed $fish_pid
 end
 

@@ -15,13 +15,13 @@ if status is-interactive
     if builtin test -n "$XDG_DATA_HOME"
         set __shellper_init $XDG_DATA_HOME/shellper/init.fish
     else if builtin test -r "$HOME/Library/Application Support/shellper/init.fish"
-        set __shellper_init "$HOME/Library/Application Support/shellper/init.fish"  # macOS
+        set __shellper_init "$HOME/Library/Application Support/shellper/init.fish" # macOS
     end
     if builtin test -r $__shellper_init
         builtin source $__shellper_init
-    # From / (sh changes folder for it alone): with an empty entry in
-    # PYTHONPATH, Python would import the current folder's files.
     else if command -q shellper
+        # From / (sh changes folder for it alone): with an empty entry in
+        # PYTHONPATH, Python would import the current folder's files.
         command sh -c 'cd / && exec "$0" init fish' (command -s shellper) | builtin source
     else if builtin test -x $HOME/.local/bin/shellper
         command sh -c 'cd / && exec "$0" init fish' $HOME/.local/bin/shellper | builtin source
