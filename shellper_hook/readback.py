@@ -25,6 +25,7 @@ class _Home(str):
     """A word that starts with an unquoted ~ or ~/: the shell makes it home's path, which is
     what a path argument means by it (render.path_word), never echo's text or grep's pattern."""
 
+
 # Unquoted characters whose meaning (operator, expansion, glob, comment,
 # history, zsh `=cmd`...) the tokenizer does not model: such a line is not a tool call.
 _UNMODELLED = frozenset("|&;<>()$`*?[]{}~#!^")
@@ -379,6 +380,10 @@ def read_back(line: str, shell: str = "bash") -> ToolCall | None:
         return None
     args = parse(words)
     if args is None:
+        return None
+    # A quoted `~` or `~/...` names a file called ~, but a path argument's ~ means home.
+    literal_home = {w for w in words if type(w) is str and (w == "~" or w.startswith("~/"))}
+    if any(k not in ("content", "pattern") and v in literal_home for k, v in args.items()):
         return None
     try:  # only a valid call that the renderer itself would produce counts
         call = ToolCall(name, args)
