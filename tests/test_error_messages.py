@@ -55,7 +55,7 @@ def assert_actionable(message: str, what: str = "") -> None:
     assert len(message[: action.start()]) >= 8, f"{what}: says nothing of what happened: {message!r}"
 
 
-def test_the_model_s_unusable_answers_through_the_daemon(env, fake, tmp_path):
+def test_the_model_s_unusable_answers_through_the_daemon(daemon_env, fake, tmp_path):
     """Unknown tool, unknown or missing argument, a value render cannot use, a
     refusal, an empty answer, a program outside the 18 tools."""
     fake.answer("format the disk", "format_disk", {"device": "sda"})
@@ -88,7 +88,7 @@ def test_the_model_s_unusable_answers_through_the_daemon(env, fake, tmp_path):
     assert kinds >= {"answer", "refused", "backend"}
 
 
-def test_requests_the_daemon_cannot_read(env):
+def test_requests_the_daemon_cannot_read(daemon_env):
     assert client.request({"op": "ping"})["ok"]
     payloads = [
         b"not json\n",

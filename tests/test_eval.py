@@ -52,8 +52,8 @@ def _pct(part, whole) -> str:
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A clean environment: no user config, no SHELLPER_* overrides."""
+def clean_environ(tmp_path, monkeypatch):
+    """os.environ made clean (no user config, no SHELLPER_* overrides), as a dict for a subprocess."""
     for key in list(os.environ):
         if key.startswith("SHELLPER_"):
             monkeypatch.delenv(key)
@@ -66,12 +66,12 @@ def _answer_all(fake, rows=ROWS):
         fake.answer(_last_user(row), row["expected"]["name"], row["expected"]["arguments"])
 
 
-def run_cli(env, *argv, timeout=60):
+def run_cli(environ, *argv, timeout=60):
     return subprocess.run(
         [sys.executable, "-m", "shellper_hook.cli", "eval", *argv],
         capture_output=True,
         text=True,
-        env=env,
+        env=environ,
         cwd=ROOT,
         timeout=timeout,
     )
@@ -124,9 +124,9 @@ def test_data_readme_names_source_and_licence():
 # ---------------------------------------------------------------- scoring
 
 
-def test_all_right_through_the_real_cli(env, fake):
+def test_all_right_through_the_real_cli(clean_environ, fake):
     _answer_all(fake)
-    proc = run_cli(env, "--base-url", fake.base_url)
+    proc = run_cli(clean_environ, "--base-url", fake.base_url)
     assert proc.returncode == 0, proc.stderr
     conversations = len({_conversation(r["id"]) for r in ROWS})
     assert "100.00% (35/35)" in proc.stdout
@@ -136,7 +136,7 @@ def test_all_right_through_the_real_cli(env, fake):
     assert len(fake.requests) == 35
 
 
-def test_all_wrong_lists_every_failure_with_expected_and_got(env, fake, capsys):
+def test_all_wrong_lists_every_failure_with_expected_and_got(clean_environ, fake, capsys):
     fake.default("rmdir", {"dir_name": "nowhere"})
     code, out, err = run_inproc(capsys, "--base-url", fake.base_url)
     assert code == 0
@@ -161,7 +161,7 @@ def _mixed_rules(fake):
     return right, partial
 
 
-def test_mixed_results_exact_percentages_text_and_json(env, fake):
+def test_mixed_results_exact_percentages_text_and_json(clean_environ, fake):
     right, partial = _mixed_rules(fake)
     k, n = len(right), len(ROWS)
     assert 0 < k < n and partial + "/turn0" in right
@@ -171,7 +171,7 @@ def test_mixed_results_exact_percentages_text_and_json(env, fake):
     conv_ok = sum(all(v) for v in convs.values())
     max_turns = max((len(r["messages"]) + 1) // 2 for r in ROWS)
 
-    proc = run_cli(env, "--base-url", fake.base_url)
+    proc = run_cli(clean_environ, "--base-url", fake.base_url)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert f"{_pct(k, n)} ({k}/{n})" in out
@@ -188,7 +188,7 @@ def test_mixed_results_exact_percentages_text_and_json(env, fake):
     for name, (ok, total) in per_tool.items():
         assert re.search(rf"\| {name} +\| {ok}/{total} +\| {re.escape(_pct(ok, total))} +\|", out)
 
-    proc = run_cli(env, "--base-url", fake.base_url, "--json")
+    proc = run_cli(clean_environ, "--base-url", fake.base_url, "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert (data["requests"], data["correct"]) == (n, k)
@@ -201,7 +201,7 @@ def test_mixed_results_exact_percentages_text_and_json(env, fake):
         assert f["got"] == {"name": "pwd", "arguments": {}} and f["error"] is None
 
 
-def test_defaults_are_filled_in_before_comparing(env, fake, tmp_path, capsys):
+def test_defaults_are_filled_in_before_comparing(clean_environ, fake, tmp_path, capsys):
     rows = [
         {
             "id": "a",
@@ -232,7 +232,7 @@ def test_defaults_are_filled_in_before_comparing(env, fake, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("mode", ["garbage", "500", "empty"])
-def test_server_answers_that_are_not_calls_count_as_wrong_with_the_reason(env, fake, capsys, mode):
+def test_server_answers_that_are_not_calls_count_as_wrong_with_the_reason(clean_environ, fake, capsys, mode):
     _answer_all(fake)
     fake.mode = mode
     code, out, err = run_inproc(capsys, "--base-url", fake.base_url, "--json")
@@ -277,7 +277,7 @@ def _file_dialogue(row) -> tuple:
     return tuple(out)
 
 
-def test_history_sent_is_the_datasets_with_arguments_as_json_strings(env, fake, capsys):
+def test_history_sent_is_the_datasets_with_arguments_as_json_strings(clean_environ, fake, capsys):
     _answer_all(fake)
     code, _, _ = run_inproc(capsys, "--base-url", fake.base_url, "--concurrency", "6")
     assert code == 0
@@ -306,7 +306,7 @@ def _long_row(exchanges: int, system: str | None = None, string_args: bool = Fal
     return {"id": "long", "messages": messages, "expected": {"name": "pwd", "arguments": {}}}
 
 
-def test_whole_history_is_sent_even_beyond_max_turns_and_file_system_prompt_dropped(env, fake, tmp_path, capsys, monkeypatch):
+def test_whole_history_is_sent_even_beyond_max_turns_and_file_system_prompt_dropped(clean_environ, fake, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SHELLPER_MAX_TURNS", "2")
     monkeypatch.setenv("SHELLPER_SYSTEM_PROMPT", "my own prompt")
     row = _long_row(8, system="PROMPT FROM THE FILE", string_args=True)
@@ -319,7 +319,7 @@ def test_whole_history_is_sent_even_beyond_max_turns_and_file_system_prompt_drop
     assert json.loads(out)["max_turns"] == 9
 
 
-def test_trainer_format_input(env, fake, tmp_path, capsys):
+def test_trainer_format_input(clean_environ, fake, tmp_path, capsys):
     # The trainer's lines: no "expected", the answer is the last assistant call
     # (arguments as objects), sometimes after a system message.
     trainer = []
@@ -355,7 +355,7 @@ def test_trainer_format_input(env, fake, tmp_path, capsys):
     assert sent == collections.Counter(_file_dialogue(r) for r in ROWS)
 
 
-def test_concurrency_limits_requests_in_flight(env, tmp_path, capsys):
+def test_concurrency_limits_requests_in_flight(clean_environ, tmp_path, capsys):
     starts = []
 
     def delay():
@@ -386,9 +386,9 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-def test_server_down_exits_1_with_one_message(env):
+def test_server_down_exits_1_with_one_message(clean_environ):
     url = _closed_port_url()
-    proc = run_cli(env, "--base-url", url)
+    proc = run_cli(clean_environ, "--base-url", url)
     assert proc.returncode == 1
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -399,7 +399,7 @@ def test_server_down_exits_1_with_one_message(env):
     assert "?," not in lines[0] and "?;" not in lines[0]
 
 
-def test_missing_model_exits_1_after_one_request(env, fake, capsys):
+def test_missing_model_exits_1_after_one_request(clean_environ, fake, capsys):
     code, out, err = run_inproc(capsys, "--base-url", fake.base_url, "--model", "no_such_model")
     assert code == 1 and out == ""
     lines = err.strip().splitlines()
@@ -444,7 +444,7 @@ BAD_LINES = {
 
 
 @pytest.mark.parametrize("why", sorted(BAD_LINES))
-def test_bad_line_exits_2_naming_file_and_line_before_any_request(env, fake, tmp_path, capsys, why):
+def test_bad_line_exits_2_naming_file_and_line_before_any_request(clean_environ, fake, tmp_path, capsys, why):
     path = tmp_path / "bad.jsonl"
     first = dict(GOOD)
     second = {**GOOD, "id": "h"}
@@ -459,7 +459,7 @@ def test_bad_line_exits_2_naming_file_and_line_before_any_request(env, fake, tmp
     assert fake.requests == []
 
 
-def test_unreadable_or_empty_files_exit_2(env, fake, tmp_path, capsys):
+def test_unreadable_or_empty_files_exit_2(clean_environ, fake, tmp_path, capsys):
     for path, needle in [
         (tmp_path / "missing.jsonl", "cannot read"),
         (tmp_path / "empty.jsonl", "no rows"),
@@ -482,13 +482,13 @@ def test_unreadable_or_empty_files_exit_2(env, fake, tmp_path, capsys):
         (["--model", "two words"], "--model"),
     ],
 )
-def test_bad_options_exit_2(env, fake, capsys, argv, needle):
+def test_bad_options_exit_2(clean_environ, fake, capsys, argv, needle):
     code, out, err = run_inproc(capsys, *(["--base-url", fake.base_url] + argv))
     assert code == 2 and needle in err and out == ""
     assert fake.requests == []
 
 
-def test_bad_config_exits_2(env, fake, capsys, monkeypatch):
+def test_bad_config_exits_2(clean_environ, fake, capsys, monkeypatch):
     monkeypatch.setenv("SHELLPER_TIMEOUT", "soon")
     code, _, err = run_inproc(capsys, "--base-url", fake.base_url)
     assert code == 2 and "SHELLPER_TIMEOUT" in err
@@ -524,7 +524,7 @@ def test_any_json_line_either_loads_or_names_its_line(tmp_path, row):
         assert case.request.strip() and case.expected.name in tools.names()
 
 
-def test_hostile_text_is_not_echoed_as_terminal_escapes(env, fake, tmp_path, capsys):
+def test_hostile_text_is_not_echoed_as_terminal_escapes(clean_environ, fake, tmp_path, capsys):
     row = {
         "id": "x\x1b]0;pwned\x07",
         "messages": [{"role": "user", "content": "list \x1b[2J files"}],
@@ -539,14 +539,14 @@ def test_hostile_text_is_not_echoed_as_terminal_escapes(env, fake, tmp_path, cap
 # ---------------------------------------------------------------- progress
 
 
-def test_progress_bar_on_a_terminal_only(env, fake):
+def test_progress_bar_on_a_terminal_only(clean_environ, fake):
     _answer_all(fake)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shellper_hook.cli", "eval", "--base-url", fake.base_url],
         stdout=subprocess.PIPE,
         stderr=slave,
-        env=env,
+        env=clean_environ,
         cwd=ROOT,
         text=True,
     )
@@ -587,7 +587,7 @@ COMPARE_ROWS = [
 
 
 @pytest.fixture
-def two_models(env, tmp_path):
+def two_models(clean_environ, tmp_path):
     delays = [0.03] * 7 + [0.3] * 2 + [1.5]
     with FakeOllama(models=("distil_model", SMALL)) as server:
         for i, row in enumerate(COMPARE_ROWS):
@@ -655,7 +655,7 @@ def test_comparison_json_has_the_same_figures(two_models, capsys):
     }
 
 
-def test_a_missing_model_stops_the_comparison_before_any_request(env, fake, tmp_path, capsys):
+def test_a_missing_model_stops_the_comparison_before_any_request(clean_environ, fake, tmp_path, capsys):
     path = _write(tmp_path, COMPARE_ROWS)
     code, out, err = run_inproc(capsys, path, "--base-url", fake.base_url, "--model", "distil_model", "--model", "distil_model:q4_K_M")
     assert code == 1 and out == ""
@@ -665,13 +665,13 @@ def test_a_missing_model_stops_the_comparison_before_any_request(env, fake, tmp_
 
 
 @pytest.mark.parametrize("names", [["distil_model", "distil_model"], ["distil_model", "distil_model:latest"]])
-def test_the_same_model_twice_is_a_usage_error(env, fake, capsys, names):
+def test_the_same_model_twice_is_a_usage_error(clean_environ, fake, capsys, names):
     code, out, err = run_inproc(capsys, "--base-url", fake.base_url, *[a for n in names for a in ("--model", n)])
     assert code == 2 and "given twice" in err and out == ""
     assert fake.requests == []
 
 
-def test_an_explicit_concurrency_is_kept_and_said(env, tmp_path, capsys):
+def test_an_explicit_concurrency_is_kept_and_said(clean_environ, tmp_path, capsys):
     with FakeOllama(models=("a", "b")) as server:
         code, out, _ = run_inproc(
             capsys, _write(tmp_path, COMPARE_ROWS), "--base-url", server.base_url, "--model", "a", "--model", "b", "--concurrency", "3"

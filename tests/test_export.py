@@ -68,7 +68,7 @@ def dialogue(row) -> list:
     return pairs
 
 
-def test_an_edited_suggestion_becomes_a_training_row(env, tmp_path):
+def test_an_edited_suggestion_becomes_a_training_row(daemon_env, tmp_path):
     cwd = str(tmp_path)
     with fake_shell() as shell, fake_shell() as other:
         assert run(shell, "list all files", "ls -a", cwd) == ("ls -a", "committed")
@@ -93,7 +93,7 @@ def test_an_edited_suggestion_becomes_a_training_row(env, tmp_path):
     ]
 
 
-def test_since_and_output_file(env, tmp_path):
+def test_since_and_output_file(daemon_env, tmp_path):
     cwd = str(tmp_path)
     with fake_shell() as shell:
         run(shell, "last lines of app.log", "tail -n 5 app.log", cwd)
@@ -115,7 +115,7 @@ def test_since_and_output_file(env, tmp_path):
         assert len(bad.stderr.strip().splitlines()) == 1 and "--since" in bad.stderr and "last tuesday" in bad.stderr
 
 
-def test_unwritable_output_file_is_one_line(env, tmp_path):
+def test_unwritable_output_file_is_one_line(daemon_env, tmp_path):
     with fake_shell() as shell:
         run(shell, "last lines of app.log", "tail -n 5 app.log", str(tmp_path))
         r = shellper("export", "-o", str(tmp_path / "no" / "such" / "dir" / "out.jsonl"))
@@ -127,7 +127,7 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_the_output_file_is_private_new_or_existing(env, tmp_path):
+def test_the_output_file_is_private_new_or_existing(daemon_env, tmp_path):
     """It holds what was typed: other users never read it, whatever the umask or the file's mode was."""
     old = os.umask(0o022)
     try:
@@ -147,7 +147,7 @@ def test_the_output_file_is_private_new_or_existing(env, tmp_path):
         os.umask(old)
 
 
-def test_quotes_and_unicode_survive_the_round_trip(env, tmp_path):
+def test_quotes_and_unicode_survive_the_round_trip(daemon_env, tmp_path):
     with fake_shell() as shell:
         ran = "echo 'it'\"'\"'s caf\u00e9 \u2615 \"ok\"' >> 'my notes.txt'"
         assert run(shell, "write done to notes", ran, str(tmp_path))[1] == "edited"
@@ -159,7 +159,7 @@ def test_quotes_and_unicode_survive_the_round_trip(env, tmp_path):
     ]
 
 
-def test_runs_that_teach_nothing_make_no_rows(env, tmp_path):
+def test_runs_that_teach_nothing_make_no_rows(daemon_env, tmp_path):
     cwd = str(tmp_path)
     with fake_shell() as shell:
         assert run(shell, "list all files", "ls -a", cwd)[1] == "committed"  # as suggested
@@ -176,7 +176,7 @@ def test_runs_that_teach_nothing_make_no_rows(env, tmp_path):
     assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat  'notes.txt'", "ls -a", "cat notes.txt"]
 
 
-def test_collection_can_be_switched_off(env, tmp_path, monkeypatch):
+def test_collection_can_be_switched_off(daemon_env, tmp_path, monkeypatch):
     monkeypatch.setenv("SHELLPER_COLLECT_CORRECTIONS", "0")
     with fake_shell() as shell:
         # The edit still becomes history (the model should see what ran) ...
@@ -191,7 +191,7 @@ def test_collection_can_be_switched_off(env, tmp_path, monkeypatch):
     assert export() == []
 
 
-def test_reset_all_deletes_history_and_corrections(env, tmp_path):
+def test_reset_all_deletes_history_and_corrections(daemon_env, tmp_path):
     cwd = str(tmp_path)
     with fake_shell() as a, fake_shell() as b:
         run(a, "last lines of app.log", "tail -n 5 app.log", cwd)

@@ -18,7 +18,7 @@ def ask(session: int, *words: str, env=None, cwd=None):
     return shellper("ask", "--session", str(session), *words, env=env, cwd=cwd)
 
 
-def test_a_terminal_whose_settings_differ_from_the_daemons_is_told_so(env, fake, tmp_path):
+def test_a_terminal_whose_settings_differ_from_the_daemons_is_told_so(daemon_env, fake, tmp_path):
     with fake_shell() as shell:
         first = ask(shell, "list", "the", "files", cwd=str(tmp_path))
         assert first.returncode == 0, first.stderr
@@ -42,7 +42,7 @@ def test_a_terminal_whose_settings_differ_from_the_daemons_is_told_so(env, fake,
         assert "other settings" in r.stderr and "model 'foo'" in r.stderr
 
 
-def test_the_bash_client_passes_the_settings_on(env, fake, tmp_path):
+def test_the_bash_client_passes_the_settings_on(daemon_env, fake, tmp_path):
     """The widget's path (client translate) carries them too."""
     with fake_shell() as shell:
         assert ask(shell, "list", "the", "files", cwd=str(tmp_path)).returncode == 0
@@ -62,7 +62,7 @@ def test_the_settings_variables_are_the_settings_keys():
     assert set(protocol.SETTINGS_ENV) == {key.env for key in settings.KEYS}
 
 
-def test_closed_forgets_a_live_terminal_and_a_gone_one(env, fake, tmp_path):
+def test_closed_forgets_a_live_terminal_and_a_gone_one(daemon_env, fake, tmp_path):
     with fake_shell() as live, fake_shell() as other:
         for pid in (live, other):
             assert client.request({"op": "translate", "session": pid, "cwd": str(tmp_path), "text": "list", "commit": True})["ok"]
@@ -77,7 +77,7 @@ def test_closed_forgets_a_live_terminal_and_a_gone_one(env, fake, tmp_path):
     assert client.request({"op": "status"})["sessions"] == 1
     done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(gone)], timeout=10)
     assert done.returncode == 0
-    wait_until(lambda: client.request({"op": "status"})["sessions"] == 0, 5)
+    wait_until(lambda: client.request({"op": "status"})["sessions"] == 0, 5, what="the daemon to forget the terminal that had exited")
 
 
 def test_closed_without_a_daemon_starts_none(shellper_env):

@@ -30,7 +30,8 @@ import tempfile
 import time
 
 import pytest
-from shellharness import BIN, PROMPT, Tmux, have, hostile_aliases, translate, wait_until
+from daemon_helpers import wait_until
+from shellharness import BIN, PROMPT, Tmux, have, hostile_aliases, translate
 
 pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 

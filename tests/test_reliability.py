@@ -60,7 +60,7 @@ def one_line(message) -> bool:
 TERMINALS, PER_TERMINAL = 50, 20
 
 
-def test_fifty_busy_terminals_get_their_own_replies_and_histories(env, fake, tmp_path):
+def test_fifty_busy_terminals_get_their_own_replies_and_histories(daemon_env, fake, tmp_path):
     fake.delay = lambda: random.uniform(0, 0.05)
     token = lambda t, r: f"t{t}_r{r}.txt"  # noqa: E731
     # Spaces around the token: " t1_r1.txt " never matches inside " t11_r1.txt ".
@@ -123,11 +123,11 @@ def _live_daemon(exclude=(), timeout=15):
             return True
         return False
 
-    assert wait_until(check, timeout), "no daemon came back"
+    wait_until(check, timeout, what="a daemon to come back")
     return found[-1]
 
 
-def test_kill_9_mid_traffic_loses_no_committed_exchange(env, fake, tmp_path):
+def test_kill_9_mid_traffic_loses_no_committed_exchange(daemon_env, fake, tmp_path):
     fake.delay = lambda: random.uniform(0, 0.03)
     fake.default("cat", {"file_name": "x"})
     cwd = str(tmp_path)
@@ -182,13 +182,13 @@ def test_kill_9_mid_traffic_loses_no_committed_exchange(env, fake, tmp_path):
                 time.sleep(random.uniform(0.15, 0.45))
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
-                assert wait_until(lambda: not alive(killed[-1]), 5)
+                wait_until(lambda: not alive(killed[-1]), 5)
                 last_kill = time.monotonic()
                 # Nobody restarts it but the clients' own next requests.
                 pid = _live_daemon(exclude=killed)
             # Every terminal gets going again by itself after the last kill.
             recovered = lambda: all(any(w > last_kill for _, w in committed[t]) for t in range(n_terms))  # noqa: E731
-            assert wait_until(recovered, 20), "a terminal did not recover after the last kill"
+            wait_until(recovered, 20, what="every terminal to recover after the last kill")
         finally:
             stop.set()
             for th in threads:
@@ -241,7 +241,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_server_faults_give_every_terminal_one_clear_line(env, fake, tmp_path, monkeypatch, fault):
+def test_server_faults_give_every_terminal_one_clear_line(daemon_env, fake, tmp_path, monkeypatch, fault):
     monkeypatch.setenv("SHELLPER_TIMEOUT", "1")
     fake.answer("notes", "cat", {"file_name": "notes.txt"})
     action, words = FAULTS[fault]
@@ -284,7 +284,7 @@ def test_server_faults_give_every_terminal_one_clear_line(env, fake, tmp_path, m
         assert "Traceback" not in fh.read()
 
 
-def test_daemon_gone_for_good_gives_the_shell_an_error_not_a_command(env, tmp_path, monkeypatch):
+def test_daemon_gone_for_good_gives_the_shell_an_error_not_a_command(daemon_env, tmp_path, monkeypatch):
     # A daemon that cannot start (its state dir is a file): the NUL client still answers in form.
     state = os.environ["XDG_STATE_HOME"]
     shutil.rmtree(state)
@@ -503,7 +503,7 @@ class Bash:
         return [tool] + words, (made[0] if made else None)
 
 
-def test_hostile_model_answers_never_reach_the_prompt_unsafe(env, fake, tmp_path):
+def test_hostile_model_answers_never_reach_the_prompt_unsafe(daemon_env, fake, tmp_path):
     cwd = tmp_path / "home" / "me" / "project"
     cwd.mkdir(parents=True)
     (cwd / "notes.txt").write_text("hello\n")

@@ -16,8 +16,8 @@ import time
 import uuid
 
 import pytest
-from daemon_helpers import fake_shell
-from shellharness import ShellEnv, have, last_user_text, translate, wait_until
+from daemon_helpers import fake_shell, wait_until
+from shellharness import ShellEnv, have, last_user_text, translate
 
 from shellper_hook import client
 
@@ -177,7 +177,7 @@ def _client(args: list, stdin: bytes, timeout: float = 20) -> subprocess.Complet
     return subprocess.run([sys.executable, "-m", "shellper_hook.client", *args], input=stdin, capture_output=True, timeout=timeout)
 
 
-def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env, fake, tmp_path):
+def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(daemon_env, fake, tmp_path):
     fake.answer("show hidden", "ls", {"a": True})
     fake.answer("print notes", "cat", {"file_name": "notes.txt"})
     cwd = str(tmp_path / "with\nnewline and 'quote'")
@@ -200,7 +200,7 @@ def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(env,
 
 
 @pytest.mark.parametrize("stdin", [b"", b"/tmp\0show hidden", b"/tmp-no-field-end"])
-def test_a_message_cut_short_asks_nothing(env, fake, stdin):
+def test_a_message_cut_short_asks_nothing(daemon_env, fake, stdin):
     with fake_shell() as shell:
         asked = len(fake.requests)
         r = _client(["translate", str(shell)], stdin)
@@ -211,7 +211,7 @@ def test_a_message_cut_short_asks_nothing(env, fake, stdin):
         assert client.request({"op": "history", "session": shell})["pending"] is not None  # not settled
 
 
-def test_request_text_that_is_not_utf8_is_refused_by_the_client(env, fake):
+def test_request_text_that_is_not_utf8_is_refused_by_the_client(daemon_env, fake):
     with fake_shell() as shell:
         asked = len(fake.requests)
         r = _client(["translate", str(shell)], b"/tmp\0bad \xff bytes\0")

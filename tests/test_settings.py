@@ -137,7 +137,7 @@ def test_values_are_normalised(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "env,text,words",
+    "variable,text,words",
     [
         ("SHELLPER_TIMEOUT", "abc", ["number"]),
         ("SHELLPER_TIMEOUT", "-1", ["> 0"]),
@@ -162,12 +162,12 @@ def test_values_are_normalised(tmp_path):
         ("SHELLPER_KEEP_ALIVE", "30 minutes", ["duration"]),
     ],
 )
-def test_bad_env_values_name_the_variable_and_the_key(tmp_path, env, text, words):
+def test_bad_env_values_name_the_variable_and_the_key(tmp_path, variable, text, words):
     with pytest.raises(SettingsError) as info:
-        load(environ={env: text}, path=str(tmp_path / "none.toml"))
+        load(environ={variable: text}, path=str(tmp_path / "none.toml"))
     msg = str(info.value)
-    key = env[len("SHELLPER_") :].lower()
-    assert msg.startswith(f"env {env}: {key} ")
+    key = variable[len("SHELLPER_") :].lower()
+    assert msg.startswith(f"env {variable}: {key} ")
     assert "\n" not in msg
     for word in words:
         assert word in msg

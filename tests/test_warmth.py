@@ -28,7 +28,7 @@ def test_a_request_during_the_warm_up_waits_for_it_and_says_so(shellper_env, fak
     fake.answer("list", "ls", {"a": False})
     d, stop = in_process_daemon(monkeypatch, fake)
     try:
-        assert wait_until(lambda: len(fake.warmups) == 1, 10)
+        wait_until(lambda: len(fake.warmups) == 1, 10)
         with fake_shell() as shell:
             reply = translate(shell, "list the files", str(tmp_path))
         assert reply["ok"], reply
@@ -45,9 +45,9 @@ def test_a_restarted_server_is_warmed_again_while_no_one_waits(shellper_env, mon
     with FakeOllama(ollama=False) as server:  # llama.cpp's server: no preload, only its prompt cache
         d, stop = in_process_daemon(monkeypatch, server)
         try:
-            assert wait_until(lambda: len(server.warmups) >= 3, 10), "the watch never warmed again"
+            wait_until(lambda: len(server.warmups) >= 3, 10, what="the watch to warm the model again")
             server.warmup_delay = 0.5  # restarted: the next warm-up reads the prefix cold
-            assert wait_until(lambda: d.warmth.cold_seconds is not None, 10)
+            wait_until(lambda: d.warmth.cold_seconds is not None, 10)
             server.warmup_delay = 0.0
             with fake_shell() as shell:
                 started = time.monotonic()
@@ -64,7 +64,7 @@ def test_a_busy_daemon_is_not_warmed_beside_a_request(shellper_env, monkeypatch,
     with FakeOllama(ollama=False) as server:
         d, stop = in_process_daemon(monkeypatch, server)
         try:
-            assert wait_until(lambda: len(server.warmups) >= 1, 10)
+            wait_until(lambda: len(server.warmups) >= 1, 10)
             server.delay = 0.9
             with fake_shell() as shell:
                 done = []
@@ -85,7 +85,7 @@ def test_a_cold_first_request_gets_time_and_a_note(shellper_env, fake, monkeypat
     fake.mode = "500"  # the warm-up at start fails: the prefix was never read
     d, stop = in_process_daemon(monkeypatch, fake)
     try:
-        assert wait_until(lambda: len(fake.warmups) == 1, 10)
+        wait_until(lambda: len(fake.warmups) == 1, 10)
         fake.mode = "ok"
         fake.delay = 0.7  # past the 0.4 s timeout: the cold read of the first request
         with fake_shell() as shell:
