@@ -381,9 +381,9 @@ def read_back(line: str, shell: str = "bash") -> ToolCall | None:
     args = parse(words)
     if args is None:
         return None
-    # A quoted `~` or `~/...` names a file called ~, but a path argument's ~ means home.
-    literal_home = {w for w in words if type(w) is str and (w == "~" or w.startswith("~/"))}
-    if any(k not in ("content", "pattern") and v in literal_home for k, v in args.items()):
+    # A quoted `~` or `~/...` names a file called ~, but a path argument's ~ means home
+    # (the parsers keep each word's type: a _Home value came unquoted).
+    if any(k not in ("content", "pattern", "name") and type(v) is str and (v == "~" or v.startswith("~/")) for k, v in args.items()):
         return None
     try:  # only a valid call that the renderer itself would produce counts
         call = ToolCall(name, args)

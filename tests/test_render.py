@@ -1092,3 +1092,11 @@ def test_a_quoted_tilde_path_is_not_read_back_as_home(shell, line):
     """A quoted ~ names a file called ~, which the shell does not expand; a call's ~ means home,
     so such a line is not one the renderer makes (hypothesis found `cat \\~` read back as home)."""
     assert read_back(line, shell) is None
+
+
+@pytest.mark.parametrize("shell", ["bash", "fish"])
+def test_a_quoted_tilde_pattern_leaves_the_home_path_home(shell):
+    """grep's quoted '~' is text; its unquoted ~ file is home (hypothesis found `grep -F '~' ~` refused)."""
+    call = ToolCall("grep", {"pattern": "~", "file_name": "~"})
+    assert to_shell(call, shell) == "grep -F '~' ~"
+    assert read_back("grep -F '~' ~", shell) == call
