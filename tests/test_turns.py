@@ -116,6 +116,61 @@ def test_accept_takes_the_suggestion_as_it_is():
     assert (s.outcome, s.call, s.command) == ("committed", TAIL, "tail -n 50 app.log")
 
 
+# ---- settle in each shell: what a run line makes of the suggestion `cat x`
+
+CAT_X = ToolCall("cat", {"file_name": "x"})
+
+# (the line run, the outcome, the call the history keeps (None: nothing), the command it keeps)
+SETTLE_IN_EVERY_SHELL = [
+    ("cat x", "committed", CAT_X, "cat x"),
+    ("cat 'x'", "committed", CAT_X, "cat 'x'"),  # zsh's and fish's quoting of the inserted line: the same call, no edit
+    ('cat "x"', "committed", CAT_X, 'cat "x"'),
+    ("cat x | wc -l", "extended", CAT_X, "cat x"),
+    ("cat x && echo done", "extended", CAT_X, "cat x"),
+    ("cat x; echo done", "extended", CAT_X, "cat x"),
+    ("cat x | grep -v TOKEN=abc", "extended", CAT_X, "cat x"),  # what follows is never kept
+    ("cat y", "edited", ToolCall("cat", {"file_name": "y"}), "cat y"),
+    ("cat x\\ y", "edited", ToolCall("cat", {"file_name": "x y"}), "cat x\\ y"),
+    ("tail -n 5 x", "edited", ToolCall("tail", {"file_name": "x", "lines": 5}), "tail -n 5 x"),  # another tool, the same file
+    ("ls", "dropped", None, ""),  # another command: the suggestion was skipped
+    ("cat x > y", "dropped", None, ""),  # a redirection is no tool call's shape
+    ("cat x &", "dropped", None, ""),
+    ("echo $(cat x)", "dropped", None, ""),
+    ("cat $HOME/x", "dropped", None, ""),  # a variable: which file it was, only the shell knew
+    ("export TOKEN=abc", "dropped", None, ""),  # not a tool call: never kept
+    ("   ", "dropped", None, ""),
+]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize("ran,outcome,call,command", SETTLE_IN_EVERY_SHELL)
+def test_settle_outcomes_are_the_same_in_every_shell(shell, ran, outcome, call, command):
+    s = turns.settle(pending(CAT_X, "cat x"), ran, shell)
+    assert (s.outcome, s.call, s.command, s.correction) == (outcome, call, command, outcome == "edited")
+
+
+NAME = "it's \\ here"
+
+# A line whose meaning depends on the shell's quoting: (shell, the line run, the outcome, the call kept).
+SETTLE_BY_SHELL = [
+    ("bash", "cat 'it'\"'\"'s \\ here'", "edited", ToolCall("cat", {"file_name": NAME})),
+    ("zsh", "cat 'it'\"'\"'s \\ here'", "edited", ToolCall("cat", {"file_name": NAME})),
+    ("fish", "cat 'it\\'s \\\\ here'", "edited", ToolCall("cat", {"file_name": NAME})),
+    ("bash", "cat 'it\\'s \\\\ here'", "dropped", None),  # fish's quoting is no bash line
+    ("bash", "cat 'a\\\\b'", "edited", ToolCall("cat", {"file_name": "a\\\\b"})),  # in bash's '...' a backslash is itself
+    ("zsh", "cat 'a\\\\b'", "edited", ToolCall("cat", {"file_name": "a\\\\b"})),
+    ("fish", "cat 'a\\\\b'", "edited", ToolCall("cat", {"file_name": "a\\b"})),  # in fish's '...', two backslashes are one
+    ("fish", "cat x; and echo done", "extended", CAT_X),
+]
+
+
+@pytest.mark.parametrize("shell,ran,outcome,call", SETTLE_BY_SHELL)
+def test_settle_reads_the_line_the_way_its_shell_does(shell, ran, outcome, call):
+    s = turns.settle(pending(CAT_X, "cat x"), ran, shell)
+    assert (s.outcome, s.call) == (outcome, call)
+    assert s.command == ("cat x" if outcome == "extended" else ran.strip() if call else "")
+
+
 # What a request asks for -> what the refusal names ("what ... is outside what shellper's model does")
 # and what it says to run instead; None: a file request, which reaches the model.
 OUT_OF_REACH = [
