@@ -1,9 +1,13 @@
 """Speed and memory figures for shellper, against an instant stand-in model server.
 
-    python3 benchmarks/bench.py [--runs N]
+    python3 benchmarks/bench.py [--runs N] [--no-write]
 
-Prints, with the targets beside them:
-  - a full `shellper ask` with the daemon warm, against a bare `python -c pass`;
+Prints, with the targets beside them, and writes between the markers in docs/benchmarks.md:
+  - the baselines, side by side: `python -c pass` on the interpreter this run uses (a
+    development install's: its site-packages run .pth files at start), on a fresh venv with
+    nothing installed (what a plain install starts from), and the system python3 with and
+    without -I -S;
+  - a full `shellper ask` with the daemon warm, against the plain install's bare start;
   - the daemon's own time per translate (socket in, backend excluded, socket out),
     and the whole socket round trip seen by a client;
   - a cold start (no daemon yet);
@@ -17,6 +21,9 @@ Prints, with the targets beside them:
   - through tmux: Ctrl-G to the command on screen in bash and fish vs zsh (and bash's
     first in a new terminal, through its client), and the first Ctrl-G of a new zsh
     with no daemon running (with and without the background start) vs a warm one.
+The rows come in three groups: the baselines; what a person feels (the widget paths: Ctrl-G to
+the command on screen, Enter on a suggestion, a new shell's start); and what a person does not
+feel (the command line `shellper ask`, the daemon's own time, its memory).
 Everything runs in private temporary XDG dirs; nothing of the user's is touched.
 """
 
@@ -33,6 +40,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+BEGIN = "<!-- bench: written by benchmarks/bench.py; do not edit by hand -->"
+END = "<!-- /bench -->"
+GROUPS = {
+    "baseline": "Baselines: an interpreter starting with nothing to do",
+    "felt": "What a person feels: the widget paths (add the model's time)",
+    "unfelt": "What a person does not feel: the command line and the daemon's insides",
+}
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 
@@ -65,8 +80,10 @@ def shellper_bin():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--no-write", action="store_true", help=f"print only; leave {os.path.relpath(DOC, ROOT)} as it is")
     args = ap.parse_args()
     runs = args.runs
+    load_before = os.getloadavg()[0]
 
     root = tempfile.mkdtemp(prefix="spb-")
     for name in ("run", "state", "config", "data", "work"):
@@ -95,14 +112,10 @@ def main():
                 [exe, "ask", "show hidden files"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
             )
             cold.append(time.perf_counter() - t)
-        rows.append(("cold start: first `shellper ask` (starts the daemon)", f"{median_ms(cold):.0f} ms", "< 1000 ms + model"))
+        rows.append(("unfelt", "cold start: first `shellper ask` (starts the daemon)", f"{median_ms(cold):.0f} ms", "< 1000 ms + model"))
 
-        # Warm: whole `shellper ask` process vs a bare interpreter.
-        bare = time_cmd([sys.executable, "-c", "pass"], runs)
-        ask = time_cmd([exe, "ask", "show hidden files"], runs, env=env, cwd=work)
-        ratio = statistics.median(ask) / statistics.median(bare)
-        rows.append((f"bare `python -c pass` ({sys.executable}, the interpreter `shellper` runs on)", f"{median_ms(bare):.1f} ms", ""))
-        rows.append(("warm `shellper ask` (instant server)", f"{median_ms(ask):.1f} ms = {ratio:.2f}x bare", "<= 2.5x bare"))
+        # Warm: whole `shellper ask` process vs the bare interpreters, side by side.
+        rows.extend(ask_rows(exe, env, work, runs, root))
 
         # Socket round trip seen by a client, and the daemon's own share of it.
         fake_shell = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
@@ -116,9 +129,14 @@ def main():
             status = client.request({"op": "status"})
             own = status["overhead_ms"]
             rows.append(
-                ("translate: daemon's own time (backend excluded), p50", f"{own['p50']:.2f} ms (p99 {own['p99']:.2f})", "median < 2 ms")
+                (
+                    "unfelt",
+                    "translate: daemon's own time (backend excluded), p50",
+                    f"{own['p50']:.2f} ms (p99 {own['p99']:.2f})",
+                    "median < 2 ms",
+                )
             )
-            rows.append(("translate: client round trip incl. the stand-in server", f"{median_ms(trips):.2f} ms", ""))
+            rows.append(("unfelt", "translate: client round trip incl. the stand-in server", f"{median_ms(trips):.2f} ms", ""))
 
             # Memory with 100 sessions.
             shells = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]) for _ in range(100)]
@@ -128,29 +146,131 @@ def main():
                 import psutil
 
                 rss = psutil.Process(status["pid"]).memory_info().rss / 2**20
-                rows.append(("daemon resident memory, 100 sessions", f"{rss:.0f} MB", "< 100 MB"))
+                rows.append(("unfelt", "daemon resident memory, 100 sessions", f"{rss:.0f} MB", "< 100 MB"))
             finally:
                 for proc in shells:
                     proc.kill()
                     proc.wait()
 
-            rows.extend(widget_rows(fake_shell.pid, work, env, runs))
-            rows.extend(shell_start_rows(env, work, runs))
+            rows.extend(("felt", *row) for row in widget_rows(fake_shell.pid, work, env, runs))
+            rows.extend(("felt", *row) for row in shell_start_rows(env, work, runs))
         finally:
             fake_shell.kill()
             fake_shell.wait()
     finally:
         stop_daemon()
     try:
-        rows.extend(terminal_rows(fake, max(10, runs // 2)))
+        rows.extend(("felt", *row) for row in terminal_rows(fake, max(10, runs // 2)))
     finally:
         fake.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    width = max(len(r[0]) for r in rows)
-    print(f"shellper benchmark ({runs} runs; {sys.version.split()[0]}; {os.uname().sysname} {os.uname().machine})")
-    for name, value, target in rows:
-        print(f"  {name:<{width}}  {value:<28} {('target ' + target) if target else ''}")
+    report = render(rows, runs, load_before, os.getloadavg()[0])
+    print(report, end="")
+    if not args.no_write:
+        write_doc(report)
+
+
+def render(rows, runs, load_before, load_after):
+    """The report: a header saying the machine and its load, then the rows in their groups."""
+    width = max(len(r[1]) for r in rows)
+    lines = [
+        f"shellper benchmark ({runs} runs; Python {sys.version.split()[0]}; {os.uname().sysname} {os.uname().machine}; "
+        f"{os.cpu_count()} CPUs; load average {load_before:.2f} at the start, {load_after:.2f} at the end)"
+    ]
+    for group, title in GROUPS.items():
+        lines.append(title)
+        for _, name, value, target in (r for r in rows if r[0] == group):
+            lines.append(f"  {name:<{width}}  {value:<34} {('target ' + target) if target else ''}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(report):
+    """Put the report between the markers of docs/benchmarks.md (the README carries no figures)."""
+    try:
+        with open(DOC, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as e:
+        print(f"bench: not written: {e}", file=sys.stderr)
+        return
+    if BEGIN not in text or END not in text:
+        print(f"bench: not written: {os.path.relpath(DOC, ROOT)} lacks the lines {BEGIN} and {END}", file=sys.stderr)
+        return
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    with open(DOC, "w", encoding="utf-8") as fh:
+        fh.write(f"{head}{BEGIN}\n```text\n{report}```\n{END}{tail}")
+    print(f"bench: written to {os.path.relpath(DOC, ROOT)}", file=sys.stderr)
+
+
+def system_python():
+    """The distribution's own python3 (what a plain install on this machine would use)."""
+    for candidate in ("/usr/bin/python3", shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def ask_rows(exe, env, work, runs, root):
+    """A warm `shellper ask` against bare interpreters started side by side, run by run.
+
+    The interpreter this benchmark runs on is often a development one (an editable install,
+    pyenv): its site-packages run .pth files at every start, which a plain install's venv does
+    not. So the baselines are taken on it, on a fresh venv with nothing installed (made here
+    from the same Python), and on the system python3 with and without -I -S (the way the shells
+    start the client); `shellper ask` is timed as this environment runs it, and as a plain venv
+    runs the same code (its interpreter, the checkout first on sys.path, as an installed
+    package would be)."""
+    venv = os.path.join(root, "plain-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    plain = os.path.join(venv, "bin", "python")
+    system = system_python()
+    entry = "import sys; sys.path.insert(0, sys.argv.pop(1)); from shellper_hook.cli import main; sys.exit(main())"
+    argvs = {
+        "own": [sys.executable, "-c", "pass"],
+        "plain": [plain, "-c", "pass"],
+        "ask": [exe, "ask", "show hidden files"],
+        "ask_plain": [plain, "-c", entry, ROOT, "ask", "show hidden files"],
+    }
+    if system:
+        argvs["system"] = [system, "-c", "pass"]
+        argvs["system_is"] = [system, "-I", "-S", "-c", "pass"]
+    samples = {key: [] for key in argvs}
+    for _ in range(runs):  # alternated, so a busy moment falls on every row alike
+        for key, argv in argvs.items():
+            samples[key] += time_cmd(argv, 1, env=env, cwd=work)
+    ms = {key: median_ms(got) for key, got in samples.items()}
+    rows = [
+        ("baseline", f"`python -c pass`, this run's interpreter ({sys.executable})", f"{ms['own']:.1f} ms", ""),
+        ("baseline", "`python -c pass`, a fresh venv with nothing installed (a plain install's start)", f"{ms['plain']:.1f} ms", ""),
+    ]
+    if system:
+        rows.append(("baseline", f"`python3 -c pass`, the system's ({system})", f"{ms['system']:.1f} ms", ""))
+        rows.append(
+            (
+                "baseline",
+                "`python3 -I -S -c pass`, the system's (no site-packages: the shells start the client so)",
+                f"{ms['system_is']:.1f} ms",
+                "",
+            )
+        )
+    rows.append(
+        (
+            "unfelt",
+            "warm `shellper ask`, a plain venv's interpreter (instant server)",
+            f"{ms['ask_plain']:.1f} ms = {ms['ask_plain'] / ms['plain']:.2f}x its bare start",
+            "<= 2.5x bare",
+        )
+    )
+    rows.append(
+        (
+            "unfelt",
+            "warm `shellper ask`, this run's entry point (instant server)",
+            f"{ms['ask']:.1f} ms = {ms['ask'] / ms['plain']:.2f}x the plain start, {ms['ask'] / ms['own']:.2f}x its own",
+            "",
+        )
+    )
+    return rows
 
 
 def widget_rows(session, work, env, runs):
