@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shellper_hook import paths, turns
+from shellper_hook.readback import read_back
 from shellper_hook.store import (
     Exchange,
     SessionKey,
@@ -63,8 +64,14 @@ def store(db_path):
     s.close()
 
 
-def from_bash():
-    return pytest.importorskip("shellper_hook.readback").read_back
+def rows(store, key) -> list:
+    """A terminal's history as the rows stored: (request, call, command, edited, status)."""
+    return [(e.request, e.call, e.command, e.edited, e.status) for e in store.history(key)]
+
+
+def correction_rows(store) -> list:
+    """The corrections stored: (request, suggested command, line run, call run, status)."""
+    return [(c.request, c.suggested_command, c.ran, c.ran_call, c.status) for c in store.corrections()]
 
 
 # -- round trips --------------------------------------------------------------
@@ -160,20 +167,19 @@ def test_executed_same_command_commits_with_status(store):
 
 
 def test_executed_edited_line_commits_the_recovered_call(store):
-    recover = from_bash()
     line = "ls -a"
-    assert recover(line) is not None and recover(line).name == "ls"
+    assert read_back(line) is not None and read_back(line).name == "ls"
     store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
     store.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
     assert executed(store, K1, f" {line} ", 0) == "edited"
     history = store.history(K1)
     assert [e.request for e in history] == ["print notes", "list files"]
     ex = history[-1]
-    assert ex.call == recover(line) and ex.edited is True and ex.command == line and ex.status == 0
+    assert ex.call == read_back(line) and ex.edited is True and ex.command == line and ex.status == 0
     assert store.pending(K1) is None
     [c] = store.corrections()
     assert (c.request, c.suggested, c.suggested_command) == ("list files", ToolCall("ls", {}), "ls")
-    assert (c.ran, c.ran_call, c.status) == (line, recover(line), 0)
+    assert (c.ran, c.ran_call, c.status) == (line, read_back(line), 0)
     assert [e.request for e in c.history] == ["print notes"]  # the history before it, not itself
     assert c.history[0].call == CAT
 
@@ -190,8 +196,7 @@ def test_executed_edited_line_commits_the_recovered_call(store):
 def test_executed_line_that_is_no_tool_call_is_never_stored(store, db_path, line, secret):
     """A line after a suggestion that is not one of the tool shapes may hold a
     secret: it is neither history nor a correction, anywhere in the file."""
-    recover = from_bash()
-    assert recover(line) is None
+    assert read_back(line) is None
     store.add_exchange(K1, "print notes", CAT, "cat notes.txt")
     store.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
     assert executed(store, K1, line, 2) == "dropped"
@@ -205,14 +210,35 @@ def test_executed_line_that_is_no_tool_call_is_never_stored(store, db_path, line
 
 
 def test_a_line_equal_to_the_suggestion_up_to_quoting_is_not_an_edit(store):
-    recover = from_bash()
     line = "cat 'notes.txt'"
-    if recover(line) != CAT:
-        pytest.skip("read_back does not unquote this line")
     store.set_pending(K1, "print notes", CAT, "cat notes.txt")
     assert executed(store, K1, line, 0) == "committed"
-    assert store.history(K1)[0].edited is False
+    assert rows(store, K1) == [("print notes", CAT, line, False, 0)]
     assert store.corrections() == []
+
+
+LS = ToolCall("ls", {})
+
+# What the store keeps when a suggested `ls` settles: (line run, outcome, history rows, correction rows).
+SETTLED_ROWS = [
+    ("ls", "committed", [("list files", LS, "ls", False, 1)], []),
+    ("ls | wc -l", "extended", [("list files", LS, "ls", False, 1)], []),
+    ("ls -a", "edited", [("list files", LS_A, "ls -a", True, 1)], [("list files", "ls", "ls -a", LS_A, 1)]),
+    ("cat notes.txt", "dropped", [], []),  # another command: the suggestion was skipped
+    ("export TOKEN=abc", "dropped", [], []),  # no tool call: nothing of it is kept
+    ("", "dropped", [], []),
+]
+
+
+@pytest.mark.parametrize("ran,outcome,history,corrections", SETTLED_ROWS)
+def test_each_way_a_suggestion_settles_stores_its_rows(store, ran, outcome, history, corrections):
+    store.set_pending(K1, "list files", LS, "ls")
+    assert executed(store, K1, ran, 1) == outcome
+    assert rows(store, K1) == history
+    assert correction_rows(store) == corrections
+    assert store.pending(K1) is None
+    assert executed(store, K1, ran, 0) == "none"  # settled once: a second run of the line adds no row
+    assert rows(store, K1) == history and correction_rows(store) == corrections
 
 
 def test_an_empty_line_drops_without_a_correction(store):
@@ -223,18 +249,16 @@ def test_an_empty_line_drops_without_a_correction(store):
 
 
 def test_no_corrections_when_collection_is_off(db_path):
-    recover = from_bash()
     with SessionStore(db_path, collect_corrections=False) as s:
         s.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
         assert executed(s, K1, "ls -a", 0) == "edited"
         s.set_pending(K1, "list files", ToolCall("ls", {}), "ls")
         assert executed(s, K1, "git log", 0) == "dropped"
         assert s.corrections() == []
-        assert s.history(K1)[0].call == recover("ls -a")  # history is still kept
+        assert s.history(K1)[0].call == read_back("ls -a")  # history is still kept
 
 
 def test_corrections_since_filter(store):
-    from_bash()
     store.set_pending(K1, "one", ToolCall("ls", {}), "ls")
     executed(store, K1, "ls -a", 0)
     time.sleep(0.02)
@@ -266,7 +290,6 @@ def test_sessions_lists_counts_pending_and_recency(store):
 
 
 def test_reset_one_session_and_reset_all(store):
-    from_bash()
     store.add_exchange(K1, "a", CAT, "cat notes.txt")
     store.add_exchange(K1, "b", CAT, "cat notes.txt")
     store.set_pending(K1, "c", LS_A, "ls -a")
@@ -462,7 +485,6 @@ def test_loose_permissions_are_tightened(tmp_path, monkeypatch):
 
 
 def test_persistence_across_reopen(db_path):
-    from_bash()
     with SessionStore(db_path) as s:
         s.add_exchange(K1, "a", CAT, "cat notes.txt")
         s.set_pending(K1, "b", ToolCall("ls", {}), "ls")
@@ -665,7 +687,6 @@ def _edit(s: SessionStore, key: SessionKey, request: str) -> None:
 
 
 def test_corrections_older_than_the_setting_are_swept_by_cleanup(db_path):
-    from_bash()
     with SessionStore(db_path, corrections_days=30) as s:
         _edit(s, K1, "old one")
         _age_corrections(db_path, 31)
@@ -679,7 +700,6 @@ def test_corrections_older_than_the_setting_are_swept_by_cleanup(db_path):
 
 
 def test_the_default_keeps_corrections_90_days(db_path):
-    from_bash()
     with SessionStore(db_path) as s:
         _edit(s, K1, "a")
         _age_corrections(db_path, 89)
@@ -691,7 +711,6 @@ def test_the_default_keeps_corrections_90_days(db_path):
 
 
 def test_a_restarted_daemon_with_a_shorter_setting_sweeps_at_once(db_path):
-    from_bash()
     with SessionStore(db_path, corrections_days=90) as s:
         _edit(s, K1, "a")
     _age_corrections(db_path, 10)
@@ -702,7 +721,6 @@ def test_a_restarted_daemon_with_a_shorter_setting_sweeps_at_once(db_path):
 
 
 def test_corrections_days_zero_keeps_none_and_collects_none(db_path):
-    from_bash()
     with SessionStore(db_path) as s:
         _edit(s, K1, "kept before")
     with SessionStore(db_path, corrections_days=0) as s:
@@ -745,7 +763,9 @@ def test_a_later_schema_migrates_an_existing_store_without_losing_history(db_pat
     with SessionStore(db_path) as s:
         assert s.recovered_from is None
         assert [e.request for e in s.history(K1)] == ["print notes"]
-    db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(later)
-    assert "shell" in [r[1] for r in db.execute("PRAGMA table_info(exchanges)")]
-    db.close()
+        s.add_exchange(K1, "list files", LS_A, "ls -a")
+    with SessionStore(db_path) as s:  # opened again: migrated once, nothing set aside
+        assert s.recovered_from is None
+        assert rows(s, K1) == [("print notes", CAT, "cat notes.txt", False, None), ("list files", LS_A, "ls -a", False, None)]
+    with sqlite3.connect(db_path) as db:  # the later version's column is in the rows
+        assert db.execute("SELECT request, shell FROM exchanges ORDER BY id").fetchall() == [("print notes", None), ("list files", None)]
