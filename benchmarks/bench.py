@@ -536,7 +536,10 @@ def terminal_rows(fake, runs):
 
     fake.answer("hidden", "ls", {"a": True})
     rows = []
-    env = ShellEnv(fake.base_url, {"SHELLPER_AUTOSTART": "1"})
+    # PYTHONPATH goes along, so a run from another copy of the code (PYTHONPATH=that copy)
+    # measures that copy in the terminals too.
+    extra = {"SHELLPER_AUTOSTART": "1", **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}
+    env = ShellEnv(fake.base_url, extra)
     try:
         with Tmux() as tmux:
             warm = {}
