@@ -12,16 +12,12 @@ from __future__ import annotations
 import re
 
 from .errors import WrongType
-from .tools import ToolCall
+from .tools import Tool, ToolCall
 
 # Words made only of these characters mean the same unquoted in bash and zsh
 # (no globs, tilde, `=cmd`, history `!`, comments, braces, expansions).
 _SAFE = re.compile(r"[A-Za-z0-9_./,:@%+-]+")
 
-# Tools that read a lone "-" operand as standard input (touch: standard output).
-_DASH_IS_STDIO = {"cat", "diff", "grep", "sort", "tail", "touch", "wc"}
-# Arguments that name a file or directory: an empty name is never meaningful.
-_NAME_ARGS = {"file_name", "file_name1", "file_name2", "folder", "dir_name", "source", "destination", "path"}
 # bash opens these redirection targets as network sockets, not files.
 _NET_REDIRECT = ("/dev/tcp/", "/dev/udp/")
 # Words GNU find reads as the start of its expression rather than a path.
@@ -80,12 +76,11 @@ def _join(options: list, operands: list, shell: str = "bash") -> str:
     return " ".join([*options, *dashdash, *(path_word(op, shell) for op in operands)])
 
 
-def _check_name(tool: str, key: str, value: str) -> None:
-    if key in _NAME_ARGS and value == "":
-        raise WrongType(f"the model gave {tool} an empty {key!r}")
-    if value == "-" and key != "pattern" and tool in _DASH_IS_STDIO:
-        stream = "standard output" if tool == "touch" else "standard input"
-        raise WrongType(f"the model gave {tool} {key!r} the value '-', which {tool} reads as {stream}")
+def _check_name(tool: Tool, key: str, value: str) -> None:
+    if key in tool.paths and value == "":  # an empty name is never meaningful
+        raise WrongType(f"the model gave {tool.name} an empty {key!r}")
+    if value == "-" and key not in tool.text and tool.dash:
+        raise WrongType(f"the model gave {tool.name} {key!r} the value '-', which {tool.name} reads as {tool.dash}")
 
 
 def _cd(a: dict, shell: str) -> str:
@@ -142,6 +137,7 @@ def _echo(a: dict, shell: str) -> str:
 
 
 def _grep(a: dict, shell: str) -> str:
+    # -F: the model learned the pattern as a literal string, not a regular expression.
     pattern, file = a["pattern"], a["file_name"]
     dashdash = ["--"] if pattern.startswith("-") or file.startswith("-") else []
     return " ".join(["grep", "-F", *dashdash, quote(pattern, shell), path_word(file, shell)])
@@ -168,27 +164,12 @@ def _flag(a: dict, key: str, tool: str, option: str) -> list:
     return [tool, option] if value else [tool]
 
 
-_RENDER = {
-    "cat": lambda a, r, sh: _join(["cat"], [a["file_name"]], sh),
-    "cd": lambda a, r, sh: _cd(a, sh),
-    "cp": lambda a, r, sh: _join(["cp", "-r"], [a["source"], a["destination"]], sh),
-    "diff": lambda a, r, sh: _join(["diff"], [a["file_name1"], a["file_name2"]], sh),
-    "du": lambda a, r, sh: " ".join(_flag(a, "human_readable", "du", "-h")),
-    "echo": lambda a, r, sh: _echo(a, sh),
-    "find": lambda a, r, sh: _find(a, sh),
-    # -F: the model learned the pattern as a literal string, not a regular expression.
-    "grep": lambda a, r, sh: _grep(a, sh),
-    "ls": lambda a, r, sh: " ".join(_flag(a, "a", "ls", "-a")),
-    "mkdir": lambda a, r, sh: _join(["mkdir"], [a["dir_name"]], sh),
-    "mv": lambda a, r, sh: _join(["mv"], [a["source"], a["destination"]], sh),
-    "pwd": lambda a, r, sh: "pwd",
-    "rm": lambda a, r, sh: _join(["rm", "-r"] if r else ["rm"], [a["file_name"]], sh),
-    "rmdir": lambda a, r, sh: _join(["rmdir"], [a["dir_name"]], sh),
-    "sort": lambda a, r, sh: _join(["sort"], [a["file_name"]], sh),
-    "tail": lambda a, r, sh: _tail(a, sh),
-    "touch": lambda a, r, sh: _join(["touch"], [a["file_name"]], sh),
-    "wc": lambda a, r, sh: _wc(a, sh),
-}
+def _operands(tool: Tool, a: dict, recursive: bool, shell: str) -> str:
+    """The line of a tool without a form of its own: its name, options, then its paths."""
+    if tool.flag:
+        return " ".join(_flag(a, tool.flag[0], tool.name, tool.flag[1]))
+    options = [*tool.options, *([tool.recursive] if recursive and tool.recursive else [])]
+    return _join([tool.name, *options], [a[k] for k in tool.paths], shell)
 
 
 SHELLS = ("bash", "zsh", "fish")
@@ -202,13 +183,15 @@ def to_shell(call: ToolCall, shell: str = "bash", allow_recursive: bool = False)
     """
     if shell not in SHELLS:
         raise ValueError(f"unknown shell {shell!r}")
-    args = call.arguments
+    args, tool = call.arguments, call.tool
     for key, value in args.items():
         if isinstance(value, str):
             if "\x00" in value:
                 raise WrongType(f"the model gave {call.name} argument {key!r} a NUL byte, which a shell cannot pass on")
-            _check_name(call.name, key, value)
-    return _RENDER[call.name](args, allow_recursive, shell)
+            _check_name(tool, key, value)
+    if tool.render:
+        return globals()[tool.render](args, shell)
+    return _operands(tool, args, allow_recursive, shell)
 
 
 def to_bash(call: ToolCall, allow_recursive: bool = False) -> str:

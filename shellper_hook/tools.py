@@ -1,13 +1,16 @@
 """The tool table: the 18 file-system tools the model was trained on.
 
-This is the only module that knows tool names and their schemas. The data
-comes from the published BFCL schema shipped in data/tools.json.
+This is the only module that knows tool names: their schemas (the published
+BFCL schema shipped in data/tools.json) and one record per tool (RECORDS:
+what each argument is to it, and how render, readback and look handle it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import MissingArgument, UnknownArgument, UnknownTool, WrongType
@@ -58,6 +61,147 @@ class ToolCall:
     def with_defaults(self) -> ToolCall:
         """The call itself: defaults are filled in when it is made."""
         return self
+
+    @property
+    def tool(self) -> Tool:
+        return record(self.name)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool as shellper handles it: the role of each argument (policy and effect loop over
+    roles, not names), its command line's shape, and where a tool needs code of its own, the
+    name of that function in render.py, readback.py or look.py."""
+
+    name: str
+    reads: tuple = ()  # paths that must be there before it runs
+    writes: str = ""  # the path it writes to or creates
+    removes: str = ""  # the path it takes away from where it is...
+    removal: str = ""  # ...in a message's words: "remove" or "move"
+    moves_to: str = ""  # the folder the shell goes to
+    source: str = ""  # the path whose file or folder ends up at `writes` (a copy or a move)
+    text: tuple = ()  # string arguments that are not paths: patterns, content
+    lines: str = ""  # the text that may hold several lines (what echo writes)
+    creates: bool = False  # writes only an empty name (nothing a key folder or dotfile could run)
+    dash: str = ""  # what it reads a lone "-" operand as
+    options: tuple = ()  # options its line always has
+    recursive: str = ""  # the option written when recursive removal is allowed
+    accepts: tuple = ()  # options a line may have that read back as the same call
+    flag: tuple = ()  # (boolean argument, its option)
+    render: str = ""  # render.py's function for its line ("": the name, options and paths in order)
+    parse: str = ""  # readback.py's function for its line ("": that same shape)
+    look: str = ""  # look.py's prediction of what it does to the files
+    kind: str = "reads"  # what it does, in the effect line's words (look.KINDS)
+    whole: str = ""  # the verb for all it touches, when the look could not see all of it
+    phrase: Callable | None = None  # the effect line's words for what it shows: phrase(arguments, quote)
+
+    @property
+    def paths(self) -> tuple:
+        """The arguments that name a file or folder, in command-line order."""
+        return tuple(k for k in dict.fromkeys((*self.reads, self.writes, self.removes, self.moves_to)) if k)
+
+
+_STDIN = "standard input"
+_LOOK_READS = "_reader"  # look.py's prediction for a tool that shows a file it reads
+
+RECORDS = {
+    t.name: t
+    for t in (
+        Tool("cat", reads=("file_name",), dash=_STDIN, look=_LOOK_READS, phrase=lambda a, q: f"shows {q(a['file_name'])}"),
+        Tool("cd", reads=("folder",), moves_to="folder", render="_cd", look="_cd", kind="moves the shell"),
+        Tool(
+            "cp",
+            reads=("source",),
+            writes="destination",
+            source="source",
+            options=("-r",),
+            accepts=("-r", "-R"),
+            look="_move_copy",
+            kind="creates",
+            whole="copies",
+        ),
+        Tool("diff", reads=("file_name1", "file_name2"), dash=_STDIN, look="_diff"),
+        Tool(
+            "du",
+            flag=("human_readable", "-h"),
+            look="_du",
+            phrase=lambda a, q: "shows the disk space of this folder" + (" in KB/MB/GB" if a["human_readable"] else ""),
+        ),
+        Tool(
+            "echo",
+            writes="file_name",
+            text=("content",),
+            lines="content",
+            render="_echo",
+            parse="_parse_echo",
+            look="_echo",
+            kind="changes",
+        ),
+        Tool("find", reads=("path",), text=("name",), render="_find", parse="_parse_find", look="_find"),
+        Tool(
+            "grep",
+            reads=("file_name",),
+            text=("pattern",),
+            dash=_STDIN,
+            render="_grep",
+            parse="_parse_grep",
+            look=_LOOK_READS,
+            phrase=lambda a, q: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}",
+        ),
+        Tool("ls", flag=("a", "-a"), look="_here", phrase=lambda a, q: "lists this folder" + (", hidden names too" if a["a"] else "")),
+        Tool("mkdir", writes="dir_name", creates=True, look="_mkdir", kind="creates"),
+        Tool(
+            "mv",
+            reads=("source",),
+            writes="destination",
+            removes="source",
+            removal="move",
+            source="source",
+            look="_move_copy",
+            kind="changes",
+            whole="moves",
+        ),
+        Tool("pwd", look="_here", phrase=lambda a, q: "prints the current folder"),
+        Tool(
+            "rm",
+            reads=("file_name",),
+            removes="file_name",
+            removal="remove",
+            recursive="-r",
+            accepts=("-r", "-R"),
+            look="_rm",
+            kind="deletes",
+            whole="deletes",
+        ),
+        Tool("rmdir", reads=("dir_name",), removes="dir_name", removal="remove", look="_rmdir", kind="deletes", whole="deletes"),
+        Tool(
+            "sort",
+            reads=("file_name",),
+            dash=_STDIN,
+            look=_LOOK_READS,
+            phrase=lambda a, q: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)",
+        ),
+        Tool("tail", reads=("file_name",), dash=_STDIN, render="_tail", parse="_parse_tail", look="_tail"),
+        Tool("touch", writes="file_name", creates=True, dash="standard output", look="_touch", kind="creates"),
+        Tool(
+            "wc",
+            reads=("file_name",),
+            dash=_STDIN,
+            render="_wc",
+            parse="_parse_wc",
+            look=_LOOK_READS,
+            phrase=lambda a, q: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}",
+        ),
+    )
+}
+
+
+def record(name: str) -> Tool:
+    """The record of a tool (UnknownTool for a name that is none)."""
+    try:
+        return RECORDS[name]
+    except KeyError:
+        raise UnknownTool(f"the model asked for an unknown tool {name!r}") from None
 
 
 @lru_cache(maxsize=1)

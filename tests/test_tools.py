@@ -182,3 +182,24 @@ def test_a_call_is_only_made_by_validating_and_equal_calls_hash_alike():
     assert call.arguments == {"file_name": "a"}
     with pytest.raises(AttributeError):
         call.name = "rm"
+
+
+def test_every_tool_has_one_record_whose_roles_cover_its_arguments():
+    """A tool added to the schema without a record, or an argument with no role, fails here:
+    render, readback, policy and the look would not know what to do with it."""
+    from shellper_hook import look, readback, render
+
+    assert list(tools.RECORDS) == list(tools.names())
+    for name, tool in tools.RECORDS.items():
+        props = tools.properties(name)
+        strings = {k for k, p in props.items() if p.get("type") == "string"}
+        assert set(tool.paths) | set(tool.text) >= strings - {"mode"}, name  # wc's mode is an option
+        assert not set(tool.paths) & set(tool.text), name
+        assert set(tool.paths) | set(tool.text) | set(tool.flag[:1]) <= set(props), name
+        assert tool.removes in ("", *tool.paths) and bool(tool.removes) == bool(tool.removal), name
+        assert tool.source in ("", *tool.reads) and (not tool.source or tool.writes), name
+        assert tool.kind in look.KINDS, name
+        for module, ref in ((render, tool.render), (readback, tool.parse), (look, tool.look)):
+            assert not ref or callable(getattr(module, ref, None)), (name, ref)
+    with pytest.raises(UnknownTool):
+        tools.record("sudo")
