@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from .errors import AnswerError
 from .render import FIND_EXPR, to_shell
-from .tools import ToolCall
+from .tools import RECORDS, Tool, ToolCall
 
 _REDIRECT = object()  # an unquoted `>>` in a tokenized line
 
@@ -201,41 +202,16 @@ def _strip_option(words: list, accepted: tuple) -> tuple:
     return False, words
 
 
-def _one(key: str):
-    def parse(words):
-        ops = _operands(words, 1)
-        return None if ops is None else {key: ops[0]}
-
-    return parse
-
-
-def _two(key1: str, key2: str):
-    def parse(words):
-        ops = _operands(words, 2)
-        return None if ops is None else {key1: ops[0], key2: ops[1]}
-
-    return parse
-
-
-def _parse_flag(key: str, option: str):
-    def parse(words):
-        if words == []:
-            return {key: False}
-        if words == [option]:
-            return {key: True}
-        return None
-
-    return parse
-
-
-def _parse_cp(words):
-    _, words = _strip_option(words, ("-r", "-R"))
-    return _two("source", "destination")(words)
-
-
-def _parse_rm(words):
-    _, words = _strip_option(words, ("-r", "-R"))
-    return _one("file_name")(words)
+def _parse(tool: Tool, words: list) -> dict | None:
+    """The arguments of a line of a tool without a form of its own (render._operands's shape)."""
+    if tool.flag:
+        key, option = tool.flag
+        return {key: False} if words == [] else {key: True} if words == [option] else None
+    if not tool.paths:
+        return {} if words == [] else None
+    _, words = _strip_option(words, tool.accepts)
+    ops = _operands(words, len(tool.paths))
+    return None if ops is None else dict(zip(tool.paths, ops))
 
 
 def _parse_wc(words):
@@ -339,28 +315,6 @@ def _parse_printf(words):
     return {"content": words[1], "file_name": target}
 
 
-_PARSE = {
-    "cat": _one("file_name"),
-    "cd": _one("folder"),
-    "cp": _parse_cp,
-    "diff": _two("file_name1", "file_name2"),
-    "du": _parse_flag("human_readable", "-h"),
-    "echo": _parse_echo,
-    "find": _parse_find,
-    "grep": _parse_grep,
-    "ls": _parse_flag("a", "-a"),
-    "mkdir": _one("dir_name"),
-    "mv": _two("source", "destination"),
-    "pwd": lambda words: {} if words == [] else None,
-    "rm": _parse_rm,
-    "rmdir": _one("dir_name"),
-    "sort": _one("file_name"),
-    "tail": _parse_tail,
-    "touch": _one("file_name"),
-    "wc": _parse_wc,
-}
-
-
 def read_back(line: str, shell: str = "bash") -> ToolCall | None:
     """The tool call (validated, defaults filled in) that line runs in `shell`, or None."""
     if not isinstance(line, str):
@@ -370,20 +324,22 @@ def read_back(line: str, shell: str = "bash") -> ToolCall | None:
     if not tokens or not isinstance(tokens[0], str):
         return None
     name, words = tokens[0], tokens[1:]
-    if name == "printf":
+    if name == "printf":  # the form render._echo writes for content echo would misread
         name, parse = "echo", _parse_printf
-    elif name in _PARSE:
-        parse = _PARSE[name]
+    elif name in RECORDS:
+        tool = RECORDS[name]
+        parse = globals()[tool.parse] if tool.parse else partial(_parse, tool)
     else:
         return None
-    if name != "echo" and _REDIRECT in words:
+    if _REDIRECT in words and parse not in (_parse_echo, _parse_printf):
         return None
     args = parse(words)
     if args is None:
         return None
     # A quoted `~` or `~/...` names a file called ~, but a path argument's ~ means home
     # (the parsers keep each word's type: a _Home value came unquoted).
-    if any(k not in ("content", "pattern", "name") and type(v) is str and (v == "~" or v.startswith("~/")) for k, v in args.items()):
+    paths = RECORDS[name].paths
+    if any(k in paths and type(v) is str and (v == "~" or v.startswith("~/")) for k, v in args.items()):
         return None
     try:  # only a valid call that the renderer itself would produce counts
         call = ToolCall(name, args)
