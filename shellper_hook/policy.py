@@ -18,50 +18,11 @@ import unicodedata
 
 from .errors import Refused
 from .look import mounts
-from .tools import ToolCall
+from .tools import ToolCall, defaults
 
-# Arguments that name a file or directory, per tool.
-_PATH_ARGS = {
-    "cat": ("file_name",),
-    "cd": ("folder",),
-    "cp": ("source", "destination"),
-    "diff": ("file_name1", "file_name2"),
-    "echo": ("file_name",),
-    "find": ("path",),
-    "grep": ("file_name",),
-    "mkdir": ("dir_name",),
-    "mv": ("source", "destination"),
-    "rm": ("file_name",),
-    "rmdir": ("dir_name",),
-    "sort": ("file_name",),
-    "tail": ("file_name",),
-    "touch": ("file_name",),
-    "wc": ("file_name",),
-}
-# Arguments the command reads, so they should exist.
-_READS = {
-    "cat": ("file_name",),
-    "cd": ("folder",),
-    "cp": ("source",),
-    "diff": ("file_name1", "file_name2"),
-    "find": ("path",),
-    "grep": ("file_name",),
-    "mv": ("source",),
-    "rm": ("file_name",),
-    "rmdir": ("dir_name",),
-    "sort": ("file_name",),
-    "tail": ("file_name",),
-    "wc": ("file_name",),
-}
-# The argument a tool removes or moves away, and the verb for messages.
-_TAKES = {"rm": ("file_name", "remove"), "rmdir": ("dir_name", "remove"), "mv": ("source", "move")}
-# The argument a tool writes to (echo only with a file named).
-_WRITES = {"echo": "file_name", "cp": "destination", "mv": "destination", "touch": "file_name", "mkdir": "dir_name"}
-_CREATES = ("touch", "mkdir")  # write nothing but an empty name
 # Folders in home holding keys and what they trust: an appended line in
 # ~/.ssh/authorized_keys lets a stranger in, so no suggestion writes there.
 _KEY_DIRS = (".ssh", ".gnupg")
-_READS_FILE = ("cat", "diff", "grep", "sort", "tail", "wc")
 
 # Top-level directories of Linux and macOS (and /private, where macOS keeps
 # /etc, /tmp and /var), plus second-level ones whose loss is as bad.
@@ -161,38 +122,35 @@ def judge(call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | N
 
 def _path_notes(call: ToolCall, keys: list, where: _Where, allow_recursive: bool, seen) -> list:
     notes: list = []
-    if call.name in _TAKES:
-        key, verb = _TAKES[call.name]
-        _refuse_protected(call.name, verb, call.arguments[key], where)
-        notes += _take_notes(call.name, verb, call.arguments[key], where)
+    tool = call.tool
+    if tool.removes:
+        _refuse_protected(call.name, tool.removal, call.arguments[tool.removes], where)
+        notes += _take_notes(call.name, tool.removal, call.arguments[tool.removes], where)
     notes += _write_notes(call, keys, where) + _landed_notes(call, where, seen) + _hard_link_notes(call, where, seen)
     return notes + _warnings(call, keys, where) + _unseen(call, seen, allow_recursive)
 
 
-_WHOLE = {"cp": "copies", "mv": "moves", "rm": "deletes", "rmdir": "deletes"}
-
-
 def _unseen(call: ToolCall, seen, allow_recursive: bool) -> list:
     """A loud line when the look could not see all that a copy, move or removal touches."""
-    if seen is None or not seen.short or call.name not in _WHOLE:
+    whole = call.tool.whole
+    if seen is None or not seen.short or not whole:
         return []
-    return [
-        f"warning: {seen.short}, so shellper could not check all that this {_WHOLE[call.name]}; look at it yourself before you press Enter"
-    ]
+    return [f"warning: {seen.short}, so shellper could not check all that this {whole}; look at it yourself before you press Enter"]
 
 
 # ---------------------------------------------------------------- characters
 
 
 def _path_keys(call: ToolCall) -> list:
-    args = call.arguments
-    return [k for k in _PATH_ARGS.get(call.name, ()) if not (call.name == "echo" and args[k] == "None")]
+    """The path arguments call names: one whose default is the string "None" names nothing then."""
+    args, unset = call.arguments, defaults(call.name)
+    return [k for k in call.tool.paths if not (args[k] == "None" and unset.get(k) == "None")]
 
 
 def refuse_hidden_characters(call: ToolCall) -> None:
     """Refused for characters no line on a terminal can show honestly (the
     first check: cheap, and the clearest reason)."""
-    tool, args, path_keys = call.name, call.arguments, _path_keys(call)
+    args, path_keys, lines = call.arguments, _path_keys(call), call.tool.lines
     for key, value in args.items():
         if not isinstance(value, str):
             continue
@@ -204,9 +162,7 @@ def refuse_hidden_characters(call: ToolCall) -> None:
                 raise Refused("refused: the file name contains a control character")
         elif "\x00" in value:
             raise Refused(f"refused: the {key.replace('_', ' ')} contains a NUL byte")
-        elif "Cc" in cats and (
-            tool != "echo" or key != "content" or any(unicodedata.category(ch) == "Cc" for ch in value.translate(_LINE_BREAKS))
-        ):
+        elif "Cc" in cats and (key != lines or any(unicodedata.category(ch) == "Cc" for ch in value.translate(_LINE_BREAKS))):
             # ESC, C1 CSI and the like would drive the terminal that shows the line;
             # echo may still write several lines (the benchmark's calls do).
             raise Refused(f"refused: the {key.replace('_', ' ')} contains a control character that would act on the terminal")
@@ -467,7 +423,7 @@ def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
     shown = f"{tool} {_show(value)}"
     for text in variants:
         alike = "" if text == value else f" looks like {tool} {_show(text)}, which"
-        if tool in ("rm", "rmdir") and _GLOB.intersection(text):
+        if verb == "remove" and _GLOB.intersection(text):
             raise Refused(
                 f"refused: {shown}{alike} contains a wildcard (* ? [) that the command would take literally; name the file exactly"
             )
@@ -484,7 +440,7 @@ def _refuse_protected(tool: str, verb: str, value: str, where: _Where) -> None:
 def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
     """Refuse a write into ~/.ssh or ~/.gnupg; warn loudly for one into a
     hidden file of home (.bashrc runs in every new shell) or a system directory."""
-    key = _WRITES.get(call.name)
+    key = call.tool.writes
     if key not in keys:
         return []
     notes: list = []
@@ -499,7 +455,7 @@ def _write_notes(call: ToolCall, keys: list, where: _Where) -> list:
             kind, shown = what
             if kind == "keys":
                 raise Refused(f"refused: {call.name} would write into {shown}{via}, which holds your keys; edit it yourself")
-            if call.name in _CREATES:
+            if call.tool.creates:
                 continue  # an empty file or folder: only key folders matter
             note = {
                 "dotfile": f"warning: writes to {shown}{via}, a hidden settings file in your home; check it before running",
@@ -518,11 +474,11 @@ def _landings(call: ToolCall, where: _Where) -> list:
     lands in home's top (dotfiles, key folders), on the way to home, or in a
     repository's hooks. Judged by where things land, so a folder of any size is
     judged whole: only the names that can land there are looked up."""
-    args = call.arguments
-    target = args[_WRITES[call.name]]
-    if call.name not in ("cp", "mv"):
+    args, tool = call.arguments, call.tool
+    target = args[tool.writes]
+    if not tool.source:
         return [target]
-    source = args["source"]
+    source = args[tool.source]
     inner = source.rstrip("/").rsplit("/", 1)[-1] if source.rstrip("/") else "/"
     if os.path.isdir(where.join(target)):
         # cp SRC DIR writes DIR/basename; with a basename of . or .. (pkg/., pkg/x/..)
@@ -593,7 +549,7 @@ def _landed_notes(call: ToolCall, where: _Where, seen) -> list:
     """What a merged copy writes below its target, judged where it lands: files written
     through links (keys refused, dotfiles and system files warned), a repository's hooks,
     folders on PATH."""
-    if seen is None or call.name not in ("cp", "mv"):
+    if seen is None or not call.tool.source:
         return []
     notes: list = []
     for path in seen.written[1:]:  # (the first is the target, judged by name above)
@@ -624,7 +580,7 @@ def _landed_notes(call: ToolCall, where: _Where, seen) -> list:
 
 def _hard_link_notes(call: ToolCall, where: _Where, seen) -> list:
     """A file written that is also, by a hard link, a key or a dotfile of home."""
-    if seen is None or not seen.written or call.name in _CREATES:
+    if seen is None or not seen.written or call.tool.creates:
         return []
     notes = []
     for path in seen.written:
