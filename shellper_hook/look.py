@@ -23,6 +23,8 @@ import stat
 import time
 from dataclasses import dataclass, field
 
+from .tools import Tool
+
 MAX_ENTRIES = 50_000  # entries one look walks (about 0.15 s); past it, "more than N"
 # Seconds one look may take (past it, what was seen so far, said so): far past what MAX_ENTRIES
 # costs, so counts stop at the same place whatever the load; below workers.LOOK_DEADLINE.
@@ -537,7 +539,7 @@ def _what(value: str, st) -> str:
     return f"{q(value)} ({size_words(st.st_size)}, {_ago(st.st_mtime)})"
 
 
-def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _rm(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value = a["file_name"]
     path = eyes.at(value)
     st = eyes.lstat(path.rstrip("/") or "/")
@@ -636,7 +638,7 @@ def _rm(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("deletes", what)
 
 
-def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _rmdir(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value = a["dir_name"]
     path = eyes.at(value)
     st = eyes.lstat(path.rstrip("/") or "/")
@@ -670,7 +672,7 @@ def _rmdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("deletes", f"the empty folder {_folder(value)}")
 
 
-def _mkdir(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _mkdir(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value = a["dir_name"]
     path = eyes.at(value)
     st = eyes.lstat(path.rstrip("/") or "/")
@@ -698,7 +700,7 @@ def _new_file(eyes: _Eyes, value: str, path: str, lst, done: str) -> tuple:
     return target, (_fail(f"{why}; nothing is {done}") if why else None)
 
 
-def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _touch(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value = a["file_name"]
     path = eyes.at(value)
     lst = eyes.lstat(path)
@@ -720,7 +722,7 @@ def _touch(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("creates", f"an empty file {q(value)}", written=[os.path.normpath(path)])
 
 
-def _echo(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _echo(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     content, value = a["content"], a["file_name"]
     added = content.count("\n") + 1
     if value == "None":
@@ -787,7 +789,7 @@ def _cdpath_hit(eyes: _Eyes, value: str) -> str | None:
     return None
 
 
-def _cd(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _cd(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value = a["folder"]
     path = _cdpath_hit(eyes, value) or eyes.at(value)
     st = eyes.stat(path)
@@ -820,7 +822,7 @@ def _readable(eyes: _Eyes, value: str) -> str:
     return ""
 
 
-def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _tail(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value, want = a["file_name"], a["lines"]
     why = _readable(eyes, value)
     if why:
@@ -845,7 +847,7 @@ def _tail(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("reads", f"shows {last} of {q(value)}, which has {lines:,}")
 
 
-def _find(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _find(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     value, name = a["path"], a["name"]
     path = eyes.at(value)
     # find does not follow a link it starts from, unless named with a slash.
@@ -912,16 +914,14 @@ def _pipe(eyes: _Eyes, value: str, tool: str) -> Seen | None:
     return Seen("reads", f"the device {q(value)}; it may never end (Ctrl-C stops it)")
 
 
-def _reader(words, tool):
-    def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
-        key = "file_name"
-        why = _readable(eyes, a[key])
-        return _fail(why) if why else (_pipe(eyes, a[key], tool) or Seen("reads", words(a)))
-
-    return describe
+def _reader(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
+    """A tool that shows (what it makes of) the one file it reads."""
+    value = a[tool.reads[0]]
+    why = _readable(eyes, value)
+    return _fail(why) if why else (_pipe(eyes, value, tool.name) or Seen("reads", tool.phrase(a, q)))
 
 
-def _diff(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
+def _diff(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
     one, two = a["file_name1"], a["file_name2"]
     for value in (one, two):
         path = eyes.at(value)
@@ -945,216 +945,208 @@ def _diff(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("reads", f"compares {q(one)} with {q(two)}")
 
 
-def _move_copy(copy: bool):
-    verb, tool = ("copies", "cp") if copy else ("moves", "mv")
-
-    def predict(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
-        src, dst = a["source"], a["destination"]
-        spath, dpath = eyes.at(src), eyes.at(dst)
-        sl = eyes.lstat(spath.rstrip("/") or "/")
-        done = "copied" if copy else "moved"
-        if sl is None:
-            return _fail(f"{_gone(eyes, src, follow=False)}; nothing is {done}")
-        why = _gone(eyes, src) if src.endswith("/") else ""
-        if why:
-            return _fail(f"{why}; nothing is {done}")
-        if not copy and stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
-            return _fail(f"{q(src)} names a link with a slash, and mv cannot move that; nothing is moved")
-        # cp -r copies a link as a link (GNU's -r is -P); with a trailing slash it goes through it.
-        if stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
-            sl = eyes.stat(spath) or sl
-        if copy and (stat.S_ISCHR(sl.st_mode) or stat.S_ISBLK(sl.st_mode)) and os.geteuid() != 0:
-            return _fail(f"{q(src)} is a device, and cp -r would make a new device, which only root may; nothing is copied")
-        src_dir = stat.S_ISDIR(sl.st_mode)
-        inner = os.path.basename(src.rstrip("/")) or src
-        dst_st = eyes.stat(dpath)
-        if dst_st is not None and stat.S_ISDIR(dst_st.st_mode):
-            merge = copy and inner in (".", "..")
-            tpath = dpath if merge else os.path.join(dpath, inner)
-            tshown = dst if merge else dst.rstrip("/") + "/" + inner
-            into = f"into {_folder(dst)}"
-            if not copy and inner in (".", ".."):
-                return _fail(f"{q(src)} cannot be moved (it names a folder by . or ..)")
-        else:
-            if dst.endswith("/") and not src_dir:
-                return _fail(f"there is no folder {_folder(dst)} to put {q(src)} into; nothing is {'copied' if copy else 'moved'}")
-            tpath, tshown, into, merge = dpath, dst, f"to {q(dst)}", False
-        tl = eyes.lstat(tpath.rstrip("/") or "/")
-        # Same file: the tools refuse (mv too when the source is a link to the target).
-        if tl is not None and not merge:
-            pairs = [(eyes.stat(tpath), eyes.stat(spath))] if copy else [(tl, sl)]
-            if not copy and stat.S_ISLNK(sl.st_mode) and not stat.S_ISLNK(tl.st_mode):
-                pairs.append((tl, eyes.stat(spath)))
-            for one, two in pairs:
-                if one is not None and two is not None and (one.st_dev, one.st_ino) == (two.st_dev, two.st_ino):
-                    return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
-        if (
-            src_dir
-            and tl is not None
-            and not stat.S_ISDIR(tl.st_mode)
-            and not (copy and eyes.stat(tpath) is not None and stat.S_ISDIR(eyes.stat(tpath).st_mode))
-        ):
+def _move_copy(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
+    copy, verb = not tool.removes, tool.whole  # cp leaves its source, mv takes it
+    src, dst = a["source"], a["destination"]
+    spath, dpath = eyes.at(src), eyes.at(dst)
+    sl = eyes.lstat(spath.rstrip("/") or "/")
+    done = "copied" if copy else "moved"
+    if sl is None:
+        return _fail(f"{_gone(eyes, src, follow=False)}; nothing is {done}")
+    why = _gone(eyes, src) if src.endswith("/") else ""
+    if why:
+        return _fail(f"{why}; nothing is {done}")
+    if not copy and stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
+        return _fail(f"{q(src)} names a link with a slash, and mv cannot move that; nothing is moved")
+    # cp -r copies a link as a link (GNU's -r is -P); with a trailing slash it goes through it.
+    if stat.S_ISLNK(sl.st_mode) and src.endswith("/"):
+        sl = eyes.stat(spath) or sl
+    if copy and (stat.S_ISCHR(sl.st_mode) or stat.S_ISBLK(sl.st_mode)) and os.geteuid() != 0:
+        return _fail(f"{q(src)} is a device, and cp -r would make a new device, which only root may; nothing is copied")
+    src_dir = stat.S_ISDIR(sl.st_mode)
+    inner = os.path.basename(src.rstrip("/")) or src
+    dst_st = eyes.stat(dpath)
+    if dst_st is not None and stat.S_ISDIR(dst_st.st_mode):
+        merge = copy and inner in (".", "..")
+        tpath = dpath if merge else os.path.join(dpath, inner)
+        tshown = dst if merge else dst.rstrip("/") + "/" + inner
+        into = f"into {_folder(dst)}"
+        if not copy and inner in (".", ".."):
+            return _fail(f"{q(src)} cannot be moved (it names a folder by . or ..)")
+    else:
+        if dst.endswith("/") and not src_dir:
+            return _fail(f"there is no folder {_folder(dst)} to put {q(src)} into; nothing is {'copied' if copy else 'moved'}")
+        tpath, tshown, into, merge = dpath, dst, f"to {q(dst)}", False
+    tl = eyes.lstat(tpath.rstrip("/") or "/")
+    # Same file: the tools refuse (mv too when the source is a link to the target).
+    if tl is not None and not merge:
+        pairs = [(eyes.stat(tpath), eyes.stat(spath))] if copy else [(tl, sl)]
+        if not copy and stat.S_ISLNK(sl.st_mode) and not stat.S_ISLNK(tl.st_mode):
+            pairs.append((tl, eyes.stat(spath)))
+        for one, two in pairs:
+            if one is not None and two is not None and (one.st_dev, one.st_ino) == (two.st_dev, two.st_ino):
+                return _fail(f"{q(src)} and {q(tshown)} are the same file; nothing is {done}")
+    if (
+        src_dir
+        and tl is not None
+        and not stat.S_ISDIR(tl.st_mode)
+        and not (copy and eyes.stat(tpath) is not None and stat.S_ISDIR(eyes.stat(tpath).st_mode))
+    ):
+        return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
+    if src_dir:
+        real_s = os.path.realpath(spath)
+        real_t = os.path.realpath(tpath)
+        if real_t == real_s and merge:
+            return _fail(f"{q(src)} and {q(tshown)} are the same folder; nothing is {done}")
+        if real_t.startswith(real_s.rstrip("/") + "/") or (real_t == real_s and not merge):
+            seen = _fail(
+                f"{_folder(src)} cannot be {done} into itself ({q(tshown)})" + ("; cp leaves a partial copy there" if copy else "")
+            )
+            seen.written = [os.path.normpath(tpath)] if copy else []
+            return seen
+    # The folder the new name goes in.
+    where = dpath if merge else _parent(tpath)
+    why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
+    if why and copy and tl is not None and not merge and not src_dir and eyes.stat(where) is not None:
+        why = ""  # cp over a file that is there writes into it: only the file's own permission counts
+    if why:
+        return _fail(f"{why}; nothing is {done}")
+    if not copy:
+        why = _why_not_in(eyes, _parent(spath.rstrip("/") or "/"), _shown_parent(src), "move things out")
+        if why or _sticky_blocks(eyes, _parent(spath), sl):
+            return _fail(f"{why or 'no permission to move it out of a sticky folder of someone else'}; nothing is moved")
+        if src_dir and os.path.realpath(_parent(spath)) != os.path.realpath(where) and not eyes.can(spath, os.W_OK):
+            return _fail(f"no permission to move the folder {_folder(src)} (it is not writable); nothing is moved")
+    elif not src_dir and stat.S_ISREG(sl.st_mode) and not eyes.can(spath, os.R_OK):
+        return _fail(f"no permission to read {q(src)}; nothing is copied")
+    tree = None
+    if src_dir and (copy or (dst_st is not None and eyes.stat(spath).st_dev != dst_st.st_dev)):
+        # A copy into a folder that is already there lands on what is in it.
+        dest = None
+        if copy and merge:
+            dest = dpath
+        elif copy and tl is not None and stat.S_ISDIR(tl.st_mode):
+            dest = tpath
+        tree = eyes.walk(os.path.realpath(spath) if src.endswith("/") else spath, copy=True, dest=dest)
+    what = _what_source(eyes, src, sl, tree, copy)
+    written: list = []
+    trees = [(spath, tree)] if tree is not None else []
+    # What is at the new name now.
+    replaced = ""
+    if tl is not None and not merge:
+        t_dir = stat.S_ISDIR(tl.st_mode)
+        t_follow = eyes.stat(tpath)
+        if copy and stat.S_ISLNK(tl.st_mode) and t_follow is None:
+            return _fail(f"{q(tshown)} is a dangling link, and cp does not write through it; nothing is copied")
+        if copy and t_follow is not None and stat.S_ISDIR(t_follow.st_mode):
+            t_dir = True
+        if t_dir and not src_dir:
+            return _fail(f"{q(tshown)} is a folder, and a file cannot replace it; nothing is {done}")
+        if src_dir and not t_dir:
             return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
-        if src_dir:
-            real_s = os.path.realpath(spath)
-            real_t = os.path.realpath(tpath)
-            if real_t == real_s and merge:
-                return _fail(f"{q(src)} and {q(tshown)} are the same folder; nothing is {done}")
-            if real_t.startswith(real_s.rstrip("/") + "/") or (real_t == real_s and not merge):
-                seen = _fail(
-                    f"{_folder(src)} cannot be {done} into itself ({q(tshown)})" + ("; cp leaves a partial copy there" if copy else "")
-                )
-                seen.written = [os.path.normpath(tpath)] if copy else []
-                return seen
-        # The folder the new name goes in.
-        where = dpath if merge else _parent(tpath)
-        why = _why_not_in(eyes, where, _folder(dst) if tpath != dpath or merge else _shown_parent(dst), "write")
-        if why and copy and tl is not None and not merge and not src_dir and eyes.stat(where) is not None:
-            why = ""  # cp over a file that is there writes into it: only the file's own permission counts
-        if why:
-            return _fail(f"{why}; nothing is {done}")
-        if not copy:
-            why = _why_not_in(eyes, _parent(spath.rstrip("/") or "/"), _shown_parent(src), "move things out")
-            if why or _sticky_blocks(eyes, _parent(spath), sl):
-                return _fail(f"{why or 'no permission to move it out of a sticky folder of someone else'}; nothing is moved")
-            if src_dir and os.path.realpath(_parent(spath)) != os.path.realpath(where) and not eyes.can(spath, os.W_OK):
-                return _fail(f"no permission to move the folder {_folder(src)} (it is not writable); nothing is moved")
-        elif not src_dir and stat.S_ISREG(sl.st_mode) and not eyes.can(spath, os.R_OK):
-            return _fail(f"no permission to read {q(src)}; nothing is copied")
-        tree = None
-        if src_dir and (copy or (dst_st is not None and eyes.stat(spath).st_dev != dst_st.st_dev)):
-            # A copy into a folder that is already there lands on what is in it.
-            dest = None
-            if copy and merge:
-                dest = dpath
-            elif copy and tl is not None and stat.S_ISDIR(tl.st_mode):
-                dest = tpath
-            tree = eyes.walk(os.path.realpath(spath) if src.endswith("/") else spath, copy=True, dest=dest)
-        what = _what_source(eyes, src, sl, tree, copy)
-        written: list = []
-        trees = [(spath, tree)] if tree is not None else []
-        # What is at the new name now.
-        replaced = ""
-        if tl is not None and not merge:
-            t_dir = stat.S_ISDIR(tl.st_mode)
-            t_follow = eyes.stat(tpath)
-            if copy and stat.S_ISLNK(tl.st_mode) and t_follow is None:
-                return _fail(f"{q(tshown)} is a dangling link, and cp does not write through it; nothing is copied")
-            if copy and t_follow is not None and stat.S_ISDIR(t_follow.st_mode):
-                t_dir = True
-            if t_dir and not src_dir:
-                return _fail(f"{q(tshown)} is a folder, and a file cannot replace it; nothing is {done}")
-            if src_dir and not t_dir:
-                return _fail(f"{q(tshown)} is a file, and a folder cannot replace it; nothing is {done}")
-            if t_dir and not copy:
-                try:
-                    with os.scandir(tpath) as entries:
-                        full = next(iter(entries), None) is not None
-                except OSError:
-                    full = True
-                if full:
-                    return _fail(f"{_folder(tshown)} is there and not empty; nothing is moved")
-                replaced = f", replacing the empty folder {_folder(tshown)}"
-                written.append(os.path.normpath(tpath))
-            elif t_dir:
-                why = _why_not_in(eyes, tpath, _folder(tshown), "write")
-                if why:
-                    return _fail(f"{why}; nothing is copied")
-                merge = True
-                written.append(os.path.normpath(tpath))
-            elif copy:
-                real = os.path.realpath(tpath)
-                if not eyes.can(tpath, os.W_OK):
-                    return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
-                if stat.S_ISFIFO(t_follow.st_mode):
-                    return Seen(
-                        "waits", f"{q(tshown)} is a named pipe: cp waits until something reads it (Ctrl-C stops it)", written=[real]
-                    )
-                if not stat.S_ISREG(t_follow.st_mode):
-                    return Seen(
-                        "changes",
-                        f"copies {what} into the device {_qp(eyes.show(real))}"
-                        + (" (what is written there is not kept)" if real == "/dev/null" else ""),
-                        written=[real],
-                    )
-                via = (
-                    ""
-                    if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode)
-                    else f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
-                )
-                newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
-                others = (
-                    f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" if t_follow.st_nlink > 1 else ""
-                )
-                replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}{others}"
-                written.append(real)
-            else:
-                if _sticky_blocks(eyes, _parent(tpath), tl):
-                    return _fail(f"no permission to replace {q(tshown)}: it is someone else's, in a sticky folder; nothing is moved")
-                newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
-                if stat.S_ISLNK(tl.st_mode):
-                    replaced = f", replacing the link {q(tshown)} (not what it points to)"
-                else:
-                    replaced = f", replacing {q(tshown)} ({size_words(tl.st_size)}{newer})"
-                written.append(os.path.normpath(tpath))
-                if not stat.S_ISLNK(tl.st_mode) and not eyes.can(tpath, os.W_OK):
-                    return Seen(
-                        "asks first",
-                        f"mv asks before replacing the write-protected {q(tshown)}; then {verb} {what} {into}{replaced}",
-                        written=written,
-                    )
-        else:
+        if t_dir and not copy:
+            try:
+                with os.scandir(tpath) as entries:
+                    full = next(iter(entries), None) is not None
+            except OSError:
+                full = True
+            if full:
+                return _fail(f"{_folder(tshown)} is there and not empty; nothing is moved")
+            replaced = f", replacing the empty folder {_folder(tshown)}"
             written.append(os.path.normpath(tpath))
-        if tree is not None:
-            written += tree.replaced
-        if tree is not None and tree.clashes:
-            where_, why = tree.clashes[0]
-            more = f" (and {_n(len(tree.clashes) - 1, 'other place')})" if len(tree.clashes) > 1 else ""
-            if not tree.made:
-                return Seen("fails", f"{_qp(eyes.show(where_))} {why}{more}; nothing is copied", ok=False, short=eyes.short, trees=trees)
-            return Seen(
-                "fails part-way",
-                f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: the rest is copied and cp reports an error",
-                ok=False,
-                short=eyes.short,
-                written=written,
-                trees=trees,
+        elif t_dir:
+            why = _why_not_in(eyes, tpath, _folder(tshown), "write")
+            if why:
+                return _fail(f"{why}; nothing is copied")
+            merge = True
+            written.append(os.path.normpath(tpath))
+        elif copy:
+            real = os.path.realpath(tpath)
+            if not eyes.can(tpath, os.W_OK):
+                return _fail(f"no permission to write to {q(tshown)}; nothing is copied")
+            if stat.S_ISFIFO(t_follow.st_mode):
+                return Seen("waits", f"{q(tshown)} is a named pipe: cp waits until something reads it (Ctrl-C stops it)", written=[real])
+            if not stat.S_ISREG(t_follow.st_mode):
+                return Seen(
+                    "changes",
+                    f"copies {what} into the device {_qp(eyes.show(real))}"
+                    + (" (what is written there is not kept)" if real == "/dev/null" else ""),
+                    written=[real],
+                )
+            via = (
+                ""
+                if real == os.path.normpath(tpath) or not stat.S_ISLNK(tl.st_mode)
+                else f" (through the link {q(tshown)}: the file written is {_qp(eyes.show(real))})"
             )
-        if tree is not None and (tree.unreadable or tree.blocked):
-            bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
-            return Seen(
-                "fails part-way",
-                f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
-                f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
-                ok=False,
-                short=eyes.short,
-                written=written,
-                trees=trees,
-            )
-        if merge:
-            if os.path.normpath(tpath) not in written:
-                written.insert(0, os.path.normpath(tpath))
-            line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
-            top = os.path.normpath(tpath).rstrip("/") + "/"
-            outside = [r for r in (tree.replaced if tree is not None else []) if not r.startswith(top)]
-            if outside:
-                named = ", ".join(_qp(eyes.show(r)) for r in outside[:2])
-                more = f" and {_n(len(outside) - 2, 'more file')}" if len(outside) > 2 else ""
-                line += f"; through links in it, it also writes {named}{more}"
-            return Seen("changes", line, short=eyes.short, written=written, trees=trees)
-        if replaced:
-            return Seen("changes", f"{verb} {what} {into}{replaced}", short=eyes.short, written=written, trees=trees)
-        if src_dir and (dst_st is None):
-            return Seen(
-                "creates" if copy else "changes",
-                f"{verb} {what} to a new folder {q(dst.rstrip('/'))}",
-                short=eyes.short,
-                written=written,
-                trees=trees,
-            )
-        return Seen("creates" if copy else "changes", f"{verb} {what} {into}", short=eyes.short, written=written, trees=trees)
-
-    return predict
+            newer = ", newer than " + q(src) if t_follow.st_mtime > sl.st_mtime else ""
+            others = f"; it has {_n(t_follow.st_nlink - 1, 'other name')} (hard links), which change too" if t_follow.st_nlink > 1 else ""
+            replaced = f", replacing {q(tshown)} ({size_words(t_follow.st_size)}{newer}){via}{others}"
+            written.append(real)
+        else:
+            if _sticky_blocks(eyes, _parent(tpath), tl):
+                return _fail(f"no permission to replace {q(tshown)}: it is someone else's, in a sticky folder; nothing is moved")
+            newer = ", newer than " + q(src) if tl.st_mtime > sl.st_mtime else ""
+            if stat.S_ISLNK(tl.st_mode):
+                replaced = f", replacing the link {q(tshown)} (not what it points to)"
+            else:
+                replaced = f", replacing {q(tshown)} ({size_words(tl.st_size)}{newer})"
+            written.append(os.path.normpath(tpath))
+            if not stat.S_ISLNK(tl.st_mode) and not eyes.can(tpath, os.W_OK):
+                return Seen(
+                    "asks first",
+                    f"mv asks before replacing the write-protected {q(tshown)}; then {verb} {what} {into}{replaced}",
+                    written=written,
+                )
+    else:
+        written.append(os.path.normpath(tpath))
+    if tree is not None:
+        written += tree.replaced
+    if tree is not None and tree.clashes:
+        where_, why = tree.clashes[0]
+        more = f" (and {_n(len(tree.clashes) - 1, 'other place')})" if len(tree.clashes) > 1 else ""
+        if not tree.made:
+            return Seen("fails", f"{_qp(eyes.show(where_))} {why}{more}; nothing is copied", ok=False, short=eyes.short, trees=trees)
+        return Seen(
+            "fails part-way",
+            f"{verb} {what} {into}, but {_qp(eyes.show(where_))} {why}{more}: the rest is copied and cp reports an error",
+            ok=False,
+            short=eyes.short,
+            written=written,
+            trees=trees,
+        )
+    if tree is not None and (tree.unreadable or tree.blocked):
+        bad = [eyes.show(p) for p in (tree.unreadable + tree.blocked)[:2]]
+        return Seen(
+            "fails part-way",
+            f"{verb} {what} {into}, but cannot read {', '.join(map(_qp, bad))}"
+            f"{' and more' if len(tree.unreadable) + len(tree.blocked) > 2 else ''}: a partial copy is left",
+            ok=False,
+            short=eyes.short,
+            written=written,
+            trees=trees,
+        )
+    if merge:
+        if os.path.normpath(tpath) not in written:
+            written.insert(0, os.path.normpath(tpath))
+        line = f"{verb} {what} {into}, merging with the folder {_folder(tshown)}"
+        top = os.path.normpath(tpath).rstrip("/") + "/"
+        outside = [r for r in (tree.replaced if tree is not None else []) if not r.startswith(top)]
+        if outside:
+            named = ", ".join(_qp(eyes.show(r)) for r in outside[:2])
+            more = f" and {_n(len(outside) - 2, 'more file')}" if len(outside) > 2 else ""
+            line += f"; through links in it, it also writes {named}{more}"
+        return Seen("changes", line, short=eyes.short, written=written, trees=trees)
+    if replaced:
+        return Seen("changes", f"{verb} {what} {into}{replaced}", short=eyes.short, written=written, trees=trees)
+    if src_dir and (dst_st is None):
+        return Seen(
+            "creates" if copy else "changes",
+            f"{verb} {what} to a new folder {q(dst.rstrip('/'))}",
+            short=eyes.short,
+            written=written,
+            trees=trees,
+        )
+    return Seen("creates" if copy else "changes", f"{verb} {what} {into}", short=eyes.short, written=written, trees=trees)
 
 
 def _what_source(eyes: _Eyes, src: str, sl, tree, copy: bool) -> str:
@@ -1169,17 +1161,16 @@ def _what_source(eyes: _Eyes, src: str, sl, tree, copy: bool) -> str:
     return f"{q(src)} ({size_words(sl.st_size)}, {_ago(sl.st_mtime)})"
 
 
-def _here(words):
-    def describe(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
-        if not (eyes.can(eyes.cwd, os.R_OK) or words(a).startswith("prints")):
-            return _fail(f"no permission to read this folder ({eyes.show(eyes.cwd)})")
-        return Seen("reads", words(a))
+def _here(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
+    """A tool that reads the current folder (pwd only prints its name)."""
+    words = tool.phrase(a, q)
+    if not (eyes.can(eyes.cwd, os.R_OK) or words.startswith("prints")):
+        return _fail(f"no permission to read this folder ({eyes.show(eyes.cwd)})")
+    return Seen("reads", words)
 
-    return describe
 
-
-def _du(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
-    words = "shows the disk space of this folder" + (" in KB/MB/GB" if a["human_readable"] else "")
+def _du(eyes: _Eyes, tool: Tool, a: dict, recursive: bool) -> Seen:
+    words = tool.phrase(a, q)
     tree = eyes.walk(eyes.cwd)
     if tree.blocked:
         named = ", ".join(_qp(eyes.show(p)) for p in tree.blocked[:2])
@@ -1192,36 +1183,6 @@ def _du(eyes: _Eyes, a: dict, recursive: bool) -> Seen:
     return Seen("reads", words + (f" ({eyes.short}: some of it was not looked at)" if eyes.short else ""), short=eyes.short)
 
 
-_PREDICT = {
-    "rm": _rm,
-    "rmdir": _rmdir,
-    "mv": _move_copy(False),
-    "cp": _move_copy(True),
-    "echo": _echo,
-    "touch": _touch,
-    "mkdir": _mkdir,
-    "cd": _cd,
-    "tail": _tail,
-    "find": _find,
-    "diff": _diff,
-    "grep": _reader(lambda a: f"shows the lines of {q(a['file_name'])} that contain {a['pattern']!r}", "grep"),
-    "cat": _reader(lambda a: f"shows {q(a['file_name'])}", "cat"),
-    "sort": _reader(lambda a: f"shows the lines of {q(a['file_name'])} sorted (the file stays as it is)", "sort"),
-    "wc": _reader(lambda a: f"counts the {dict(l='lines', w='words', c='bytes')[a['mode']]} of {q(a['file_name'])}", "wc"),
-    "ls": _here(lambda a: "lists this folder" + (", hidden names too" if a["a"] else "")),
-    "du": _du,
-    "pwd": _here(lambda a: "prints the current folder"),
-}
-_KIND = {
-    "rm": "deletes",
-    "rmdir": "deletes",
-    "mv": "changes",
-    "cp": "creates",
-    "echo": "changes",
-    "mkdir": "creates",
-    "touch": "creates",
-    "cd": "moves the shell",
-}
 KINDS = ("reads", "moves the shell", "creates", "changes", "deletes", "fails", "fails part-way", "asks first", "may fail", "waits")
 
 
@@ -1240,12 +1201,12 @@ def look(
     if cdpath is None:
         cdpath = os.environ.get("CDPATH", "")
     eyes = _Eyes(cwd, os.path.expanduser("~") if home is None else home, max_entries, deadline, shell, cdpath)
+    tool = call.tool
     try:
-        seen = _PREDICT[call.name](eyes, call.arguments, allow_recursive)
+        seen = globals()[tool.look](eyes, tool, call.arguments, allow_recursive)
     except Exception as exc:  # looking must never fail a suggestion
-        kind = _KIND.get(call.name, "reads")
         return Seen(
-            kind,
+            tool.kind,
             f"runs {call.name} (shellper could not look at the files: {type(exc).__name__})",
             short="shellper could not look at the files",
         )
