@@ -21,8 +21,9 @@ import urllib.request
 import openai
 
 from . import tools
-from .errors import BackendError, BackendTimeout, MalformedAnswer, ModelMissing, ServerError, ServerUnreachable
+from .errors import BackendError, BackendTimeout, MalformedAnswer, ModelMissing, ServerError, ServerUnreachable, one_line
 from .parser import parse_message
+from .settings import same_model
 
 CONNECT_TIMEOUT = 2.0  # a local server accepts at once; a long wait means it is down
 PROBE_TIMEOUT = 3.0  # native status calls answer from memory
@@ -93,9 +94,7 @@ def ollama_root(base_url: str):
     return f"{parts.scheme}://{parts.netloc}{path[:-3]}"
 
 
-def _one_line(text, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_SHOWN = 160  # characters of a server's or a program's text quoted in a message
 
 
 def _server_message(err) -> str:
@@ -106,12 +105,12 @@ def _server_message(err) -> str:
         if isinstance(inner, dict):
             inner = inner.get("message") or inner
         if isinstance(inner, str):
-            return _one_line(inner)
+            return one_line(inner, _SHOWN)
     if isinstance(body, str) and body.strip():
-        return _one_line(body)
+        return one_line(body, _SHOWN)
     response = getattr(err, "response", None)
     try:
-        return _one_line(response.text) if response is not None else ""
+        return one_line(response.text, _SHOWN) if response is not None else ""
     except Exception:  # a streamed or closed body
         return ""
 
@@ -150,17 +149,6 @@ def _http_json(url: str, body=None, timeout: float = PROBE_TIMEOUT):
         return status, json.loads(raw)
     except ValueError:
         return status, None
-
-
-def _same_model(wanted: str, name) -> bool:
-    """Ollama stores "distil_model" as "distil_model:latest"."""
-    if not isinstance(name, str):
-        return False
-
-    def full(n: str) -> str:
-        return n if ":" in n.rsplit("/", 1)[-1] else n + ":latest"
-
-    return full(wanted) == full(name)
 
 
 class _Answer:
@@ -270,7 +258,7 @@ class Backend:
             return self._unreachable()
         if isinstance(err, openai.NotFoundError):
             return self._model_missing()
-        said = _server_message(err) if isinstance(err, openai.APIStatusError) else _one_line(err)
+        said = _server_message(err) if isinstance(err, openai.APIStatusError) else one_line(err, _SHOWN)
         if isinstance(err, openai.BadRequestError):
             if "does not support tools" in said:
                 return self._no_tools()
@@ -316,7 +304,7 @@ class Backend:
         except openai.OpenAIError as err:
             raise self._map_error(err) from None
         except ValueError as err:  # an event that is not JSON
-            raise ServerError(f"{self._server()} sent a stream shellper cannot read: {_one_line(err)}") from None
+            raise ServerError(f"{self._server()} sent a stream shellper cannot read: {one_line(err, _SHOWN)}") from None
         if not answer.chunks:
             raise ServerError(f"{self._server()} at {self.settings.base_url} sent an empty stream; try again")
         return answer.message()
@@ -334,7 +322,7 @@ class Backend:
             got = raw[:200].decode("utf-8", "replace")
             raise ServerError(
                 f"{self._server()} at {self.settings.base_url} did not send a chat completion "
-                f"(got {_one_line(got, 60)!r}): is SHELLPER_BASE_URL an OpenAI-compatible API?"
+                f"(got {one_line(got, 60)!r}): is SHELLPER_BASE_URL an OpenAI-compatible API?"
             )
         if not isinstance(message, dict):
             raise MalformedAnswer("the model server's answer has no readable message")
@@ -388,7 +376,7 @@ class Backend:
         try:
             _, tags = await self._native("/api/tags")
             names = [m.get("name") for m in (tags or {}).get("models", []) if isinstance(m, dict)]
-            out["model_present"] = any(_same_model(s.model, n) for n in names)
+            out["model_present"] = any(same_model(s.model, n) for n in names)
             if not out["model_present"]:
                 out["message"] = str(self._model_missing())
                 return out
@@ -398,7 +386,7 @@ class Backend:
                 out["tools"] = "tools" in caps
             _, ps = await self._native("/api/ps")
             running = [m.get("name") for m in (ps or {}).get("models", []) if isinstance(m, dict)]
-            out["model_loaded"] = any(_same_model(s.model, n) for n in running)
+            out["model_loaded"] = any(same_model(s.model, n) for n in running)
         except OSError:
             out["message"] = f"Ollama {version} at {s.base_url} stopped answering during the check"
             return out
@@ -431,7 +419,7 @@ class Backend:
             out["message"] = f"the server at {s.base_url} is not an OpenAI-compatible API: check SHELLPER_BASE_URL"
             return out
         ids = [getattr(m, "id", None) for m in data]
-        out["model_present"] = any(_same_model(s.model, i) for i in ids)
+        out["model_present"] = any(same_model(s.model, i) for i in ids)
         if out["model_present"]:
             out["message"] = f"the model server at {s.base_url} serves '{s.model}'"
         else:

@@ -64,6 +64,17 @@ def with_action(message: str, action: str | None) -> str:
     return f"{message}; {action}"
 
 
+# Characters that would drive the terminal or break the line a message is shown on.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]+")
+
+
+def one_line(text, limit: int) -> str:
+    """str(text) as one line of at most limit characters (controls and runs of whitespace made
+    one space; cut with "..."), for quoting a server's, a program's or the model's text."""
+    flat = " ".join(_CONTROL.sub(" ", str(text)[: limit * 50]).split())  # a prefix: bounded work
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 class ShellperError(Exception):
     """Base class; str(err) is the one-line message shown at the prompt."""
 

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from . import tools
 from .errors import ModelMissing, ServerUnreachable, SettingsError, ShellperError
+from .settings import model_key
 from .tools import ToolCall
 
 EXIT_OK = 0
@@ -602,10 +603,9 @@ def _models(args) -> list:
     for model in models:
         if not model.strip() or re.search(r"\s", model):
             raise SettingsError(f"--model must be a model name without spaces, not {model!r}")
-        full = (model if ":" in model else model + ":latest").lower()  # Ollama's reading of a name
-        if full in seen:
+        if model_key(model) in seen:
             raise SettingsError(f"--model {model} is given twice; name each model to compare once")
-        seen.add(full)
+        seen.add(model_key(model))
     return models
 
 

@@ -27,6 +27,9 @@ import subprocess
 import sys
 from typing import NamedTuple
 
+from .errors import one_line
+from .settings import same_model
+
 DEFAULT_REPO = "distil-labs/distil-qwen3-0.6b-SHELLper"
 FILES = ("model_fp16.gguf", "Modelfile")
 HUB_REQUIREMENT = "huggingface_hub>=0.20"
@@ -63,9 +66,7 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _one_line(text, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_SHOWN = 300  # characters of a server's or a program's text quoted in a message
 
 
 def manual_download(repo: str, dest: str) -> str:
@@ -114,7 +115,7 @@ def download(repo: str, files, dest: str) -> None:
                 raise DownloadError(f"the repository {repo} was not found, or needs a login (`hf auth login`)") from None
             if "EntryNotFound" in kind:
                 raise DownloadError(f"the repository {repo} has no file {name}") from None
-            raise DownloadError(f"{name}: {kind}: {_one_line(exc, 200)}") from None
+            raise DownloadError(f"{name}: {kind}: {one_line(exc, 200)}") from None
 
 
 _HUB_DOWNLOAD = download
@@ -265,15 +266,6 @@ def model_name(configured: str, quant: str) -> str:
     return f"{repo}:{tag}" if tag else repo
 
 
-def _same_name(a: str, b: str) -> bool:
-    """Ollama's reading: no tag means ":latest", and names ignore case."""
-
-    def full(n: str) -> str:
-        return (n if ":" in n else n + ":latest").lower()
-
-    return full(a) == full(b)
-
-
 def create_argv(model: str, quant: str) -> list:
     return ["create", model, "-f", "Modelfile"] + ([] if quant == "fp16" else ["--quantize", quant])
 
@@ -328,7 +320,7 @@ def create(ollama: str, model: str, dest: str, env: dict, quant: str = DEFAULT_Q
     code = proc.wait()
     if code != 0:
         lines = tail.decode("utf-8", "replace").replace("\r", "\n").strip().splitlines()
-        said = _one_line(" ".join(lines[-3:]))
+        said = one_line(" ".join(lines[-3:]), _SHOWN)
         raise SetupFailed(
             f"`ollama create {model}` failed (exit status {code}): {said or 'no output'}", _create_fix(said, model, quant, dest)
         )
@@ -367,7 +359,7 @@ def check_tools(ollama: str, model: str, env: dict):
         raise SetupFailed(f"`ollama show {model}` failed: {exc}", "run `shellper doctor` to see what is wrong") from None
     if done.returncode != 0:
         raise SetupFailed(
-            f"`ollama show {model}` failed: {_one_line(done.stderr or done.stdout) or f'exit status {done.returncode}'}",
+            f"`ollama show {model}` failed: {one_line(done.stderr or done.stdout, _SHOWN) or f'exit status {done.returncode}'}",
             "run `shellper doctor` to see what is wrong",
         )
     caps = capabilities(done.stdout)
@@ -488,7 +480,7 @@ def main(args) -> int:
         return 1
     what = f"model '{done.model}'" + (f", {done.quantization}" if done.quantization else "")
     print(f"\nThe model works: {CHECK_REQUEST!r} became `{done.command}` ({what}).")
-    if _same_name(done.model, done.configured):
+    if same_model(done.model, done.configured):
         print("Open a new terminal, type a request and press Ctrl-G.")
     else:
         print(

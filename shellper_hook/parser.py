@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from . import tools
-from .errors import MalformedAnswer, NoToolCall, ShellperError, UnknownArgument, UnknownTool, WrongType
+from .errors import MalformedAnswer, NoToolCall, ShellperError, UnknownArgument, UnknownTool, WrongType, one_line
 from .tools import ToolCall
 
 # Bounds that keep hostile input cheap: a real answer is a few hundred bytes.
@@ -42,7 +42,6 @@ _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
 _XML_FUNC = re.compile(rf"<function=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</function>|\Z)", re.S)
 _XML_PARAM = re.compile(rf"<parameter=([^<>\s]{{1,{_MAX_NAME}}})\s*>(.*?)(?:</parameter>|(?=<parameter=)|\Z)", re.S)
 _LOOKS_JSON = re.compile(r"\{\s*['\"]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]+")
 
 
 def parse_message(message) -> ToolCall:
@@ -66,11 +65,6 @@ def _guarded(fn, value) -> ToolCall:
         raise MalformedAnswer("the model's answer is too large to read") from None
     except Exception as exc:  # last-resort net: the daemon must never crash on an answer
         raise MalformedAnswer(f"{_UNEXPECTED} ({type(exc).__name__})") from None
-
-
-def _one_line(text: str, limit: int = _SHOWN) -> str:
-    flat = " ".join(_CONTROL.sub(" ", text[: limit * 50]).split())  # a prefix: bounded work
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------- messages
@@ -184,7 +178,7 @@ def _arguments(obj: Mapping, name) -> dict:
     if raw is None:
         return {}  # {"name": "pwd"}: a call without arguments
     if not isinstance(raw, Mapping):
-        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are not a JSON object")
+        raise MalformedAnswer(f"the model's arguments for {one_line(shown, 40)} are not a JSON object")
     # A null value means "not given": let the default (or MissingArgument) apply.
     return {k: v for k, v in raw.items() if v is not None}
 
@@ -193,26 +187,26 @@ def _decode_argument_string(raw: str, shown) -> object:
     if not raw.strip():
         return None
     if len(raw) > _MAX_TEXT:
-        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are too long to be a tool call")
+        raise MalformedAnswer(f"the model's arguments for {one_line(shown, 40)} are too long to be a tool call")
     try:
         value = json.loads(raw)
         if isinstance(value, str) and value.strip().startswith("{"):
             value = json.loads(value)  # encoded twice by some clients
     except (ValueError, TypeError):
-        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are not valid JSON: {_one_line(raw)}") from None
+        raise MalformedAnswer(f"the model's arguments for {one_line(shown, 40)} are not valid JSON: {one_line(raw, _SHOWN)}") from None
     if not isinstance(value, dict):
-        raise MalformedAnswer(f"the model's arguments for {_one_line(str(shown), 40)} are not a JSON object")
+        raise MalformedAnswer(f"the model's arguments for {one_line(shown, 40)} are not a JSON object")
     return value
 
 
 def _validate(name, args) -> ToolCall:
     # Names the model made up go into the error whole: keep a huge one short.
     if isinstance(name, str) and len(name) > _MAX_NAME and name not in tools.names():
-        raise UnknownTool(f"the model asked for an unknown tool {_one_line(name, 40)!r}")
+        raise UnknownTool(f"the model asked for an unknown tool {one_line(name, 40)!r}")
     if name in tools.names() and isinstance(args, Mapping):
         for key in args:
             if isinstance(key, str) and len(key) > _MAX_NAME:
-                raise UnknownArgument(f"the model gave {name} an unknown argument {_one_line(str(key), 40)!r}")
+                raise UnknownArgument(f"the model gave {name} an unknown argument {one_line(key, 40)!r}")
     try:
         return tools.validate(name, args)
     except ShellperError:
@@ -220,7 +214,7 @@ def _validate(name, args) -> ToolCall:
     except (ValueError, TypeError, OverflowError):
         # tools.validate can trip on odd values ("²".isdigit(), huge digit
         # strings, values JSON cannot show); to the user it is a wrong type.
-        raise WrongType(f"the model gave {_one_line(str(name), 40)} an argument value of the wrong type") from None
+        raise WrongType(f"the model gave {one_line(name, 40)} an argument value of the wrong type") from None
 
 
 # ---------------------------------------------------------------- text
@@ -274,13 +268,13 @@ def _no_call(visible: str, decoded: bool) -> ShellperError:
         if not body:
             return NoToolCall("the model gave an empty tool call")
         if "{" in body and not decoded:
-            return MalformedAnswer(f"the model's tool call is JSON that does not decode: {_one_line(body)}")
-        return NoToolCall(f"the model answered without a tool call: {_one_line(body)}")
+            return MalformedAnswer(f"the model's tool call is JSON that does not decode: {one_line(body, _SHOWN)}")
+        return NoToolCall(f"the model answered without a tool call: {one_line(body, _SHOWN)}")
     fence = _FENCE.search(visible)
     meant = _LOOKS_JSON.search(visible) or (fence and fence.group(1).lstrip().startswith("{"))
     if meant and not decoded:
-        return MalformedAnswer(f"the model's answer is JSON that does not decode: {_one_line(visible)}")
-    return NoToolCall(f"the model answered without a tool call: {_one_line(visible)}")
+        return MalformedAnswer(f"the model's answer is JSON that does not decode: {one_line(visible, _SHOWN)}")
+    return NoToolCall(f"the model answered without a tool call: {one_line(visible, _SHOWN)}")
 
 
 def _strip_think(text: str):

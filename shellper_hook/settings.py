@@ -267,3 +267,29 @@ def describe(settings: Settings) -> list:
 # KEYS and the dataclass must list the same settings in the same order.
 assert [k.name for k in KEYS] == [f.name for f in fields(Settings)][:-1]
 assert all(getattr(Settings, k.name) == k.default for k in KEYS)
+
+
+# ---------------------------------------------------------------- model names
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def model_key(name: str) -> tuple:
+    """A model name as Ollama compares names (its types/model/name.go: ParseName fills a missing
+    host, namespace and tag with registry.ollama.ai, library and latest, and EqualFold ignores
+    ASCII case): "Distil_model", "distil_model:latest" and "library/distil_model" are one model."""
+    for scheme in ("http://", "https://"):
+        name = name.removeprefix(scheme)
+    rest, _, last = name.rpartition("/")
+    model, colon, tag = last.rpartition(":")
+    if not colon:
+        model, tag = last, ""
+    above = rest.split("/") if rest else []
+    namespace = above.pop() if above else "library"
+    host = "/".join(above) or "registry.ollama.ai"
+    return tuple(p.translate(_ASCII_LOWER) for p in (host, namespace, model, tag or "latest"))
+
+
+def same_model(a, b) -> bool:
+    """Whether two model names (or a name and a server's entry) mean one Ollama model."""
+    return isinstance(a, str) and isinstance(b, str) and model_key(a) == model_key(b)

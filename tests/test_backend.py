@@ -441,8 +441,9 @@ def test_status_of_ollama_with_the_model(fake):
     assert "\n" not in status["message"]
 
 
-def test_status_accepts_a_tagged_model_name(fake):
-    status = run_backend(settings_for(fake, model="distil_model:latest"), lambda b: b.server_status())
+@pytest.mark.parametrize("model", ["distil_model:latest", "Distil_Model", "library/distil_model"])
+def test_status_accepts_a_model_name_ollama_reads_as_the_same(fake, model):
+    status = run_backend(settings_for(fake, model=model), lambda b: b.server_status())
     assert status["model_present"] is True
 
 

@@ -664,7 +664,9 @@ def test_a_missing_model_stops_the_comparison_before_any_request(clean_environ, 
     assert fake.requests == [] and fake.warmups == []
 
 
-@pytest.mark.parametrize("names", [["distil_model", "distil_model"], ["distil_model", "distil_model:latest"]])
+@pytest.mark.parametrize(
+    "names", [["distil_model", "distil_model"], ["distil_model", "distil_model:latest"], ["distil_model", "Distil_Model"]]
+)
 def test_the_same_model_twice_is_a_usage_error(clean_environ, fake, capsys, names):
     code, out, err = run_inproc(capsys, "--base-url", fake.base_url, *[a for n in names for a in ("--model", n)])
     assert code == 2 and "given twice" in err and out == ""

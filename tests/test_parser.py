@@ -516,3 +516,11 @@ def test_a_closing_think_tag_inside_a_good_call_still_parses():
     assert parse_text(json.dumps({"name": "echo", "arguments": {"content": "</think> done"}})) == ToolCall(
         "echo", {"content": "</think> done"}
     )
+
+
+def test_quoted_text_is_one_short_line_that_cannot_drive_the_terminal():
+    """errors.one_line, which every message quoting a server's, a program's or the model's text uses."""
+    from shellper_hook.errors import one_line
+
+    assert one_line("no\x1b[2J such\r\n\tmodel\u2028", 160) == "no [2J such model"
+    assert one_line(ValueError("x" * 500), 40) == "x" * 37 + "..."

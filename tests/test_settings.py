@@ -394,3 +394,25 @@ def test_a_shared_folder_is_never_made_private_behind_the_users_back(tmp_path, m
     os.chmod(own, 0o755)
     paths.ensure_private_dir(str(own))
     assert stat.S_IMODE(os.stat(own).st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("distil_model", "distil_model:latest", True),  # no tag means latest
+        ("Distil_Model", "distil_model:latest", True),  # names ignore case
+        ("distil_model:LATEST", "distil_model", True),
+        ("library/distil_model", "distil_model", True),  # Ollama's default namespace and host
+        ("registry.ollama.ai/library/distil_model:latest", "distil_model", True),
+        ("distil_model:q8_0", "distil_model", False),
+        ("me/distil_model", "distil_model", False),
+        ("host:5000/me/distil", "host:5000/me/distil:latest", True),  # a port is not a tag
+        ("distil_model", None, False),  # a server's entry without a name
+    ],
+)
+def test_one_rule_says_whether_two_model_names_are_one_ollama_model(a, b, same):
+    """Ollama's rule (types/model/name.go, ParseName then EqualFold): doctor, setup-model and
+    `shellper eval` all use it, so none calls a model missing that another finds."""
+    from shellper_hook.settings import same_model
+
+    assert same_model(a, b) is same and same_model(b, a) is same
