@@ -17,7 +17,8 @@ import sys
 import time
 
 from . import __version__, paths
-from .show import safe, sh_quoted
+from .render import sh_quoted
+from .show import safe
 
 ROUND_TRIP_REQUEST = "print the current directory"
 STATUS_TIMEOUT = 30.0  # the daemon's status call probes the model server

@@ -28,6 +28,7 @@ import sys
 from typing import NamedTuple
 
 from .errors import one_line
+from .render import quote
 from .settings import same_model
 
 DEFAULT_REPO = "distil-labs/distil-qwen3-0.6b-SHELLper"
@@ -70,13 +71,7 @@ _SHOWN = 300  # characters of a server's or a program's text quoted in a message
 
 
 def manual_download(repo: str, dest: str) -> str:
-    return f"hf download {repo} {' '.join(FILES)} --local-dir {_shq(dest)}"
-
-
-def _shq(value: str) -> str:
-    from .render import quote
-
-    return quote(value)
+    return f"hf download {repo} {' '.join(FILES)} --local-dir {quote(dest)}"
 
 
 # ---- the network edge --------------------------------------------------------
@@ -156,9 +151,9 @@ def ensure_hub(repo: str, dest: str, yes: bool) -> None:
     except ImportError:
         pass
     by_hand = (
-        f"install it with `{_shq(sys.executable)} -m pip install '{HUB_REQUIREMENT}'` "
+        f"install it with `{quote(sys.executable)} -m pip install '{HUB_REQUIREMENT}'` "
         f"(or `pip install 'shellper[model]'`), or download the files yourself with "
-        f"`{manual_download(repo, dest)}` and run `shellper setup-model --repo {_shq(dest)}`"
+        f"`{manual_download(repo, dest)}` and run `shellper setup-model --repo {quote(dest)}`"
     )
     if importlib.util.find_spec("pip") is None:
         raise SetupFailed(f"the download needs huggingface_hub, and {sys.executable} has no pip to install it", by_hand)
@@ -293,7 +288,7 @@ def _create_fix(said: str, model: str, quant: str, dest: str) -> str:
             f"BF16 and F32 weights: run `shellper setup-model --quantize fp16` to create it as it is"
         )
     by_hand = " ".join(create_argv(model, quant))
-    return f"read Ollama's message above; to retry by hand: cd {_shq(dest)} && ollama {by_hand}"
+    return f"read Ollama's message above; to retry by hand: cd {quote(dest)} && ollama {by_hand}"
 
 
 def create(ollama: str, model: str, dest: str, env: dict, quant: str = DEFAULT_QUANTIZATION) -> None:

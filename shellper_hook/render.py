@@ -27,16 +27,23 @@ _MAX_LINES = 10**18  # more than any file has; keeps int <-> str cheap
 _PRINTF_LINE = "'%s\\n'"  # printf's format for one literal line
 
 
-def quote(s: str, shell: str = "bash") -> str:
-    """One shell word whose value is exactly s (POSIX single quotes; fish's for fish)."""
+def quote(s: str, shell: str = "bash", bare: bool = True) -> str:
+    """One shell word whose value is exactly s (POSIX single quotes; fish's for fish), the one
+    quoting of shellper. bare=False quotes a plain word too (sh_quoted)."""
     if shell == "fish":
         return _quote_fish(s)
-    if _SAFE.fullmatch(s):
+    if bare and _SAFE.fullmatch(s):
         return s
     if not s:
         return "''"
     # A single quote cannot appear inside '...': close, add "'", reopen.
     return '"\'"'.join(f"'{part}'" if part else "" for part in s.split("'"))
+
+
+def sh_quoted(s: str) -> str:
+    """s as one single-quoted POSIX word even when plain, for lines a user's shell evaluates
+    (`shellper init`): zsh's global aliases (alias -g) rewrite a bare word anywhere."""
+    return quote(s, bare=False)
 
 
 # Unquoted, these mean themselves in fish too (no `%`: fish 2 expanded `%self`).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import MissingArgument, UnknownArgument, UnknownTool, WrongType
@@ -67,13 +66,12 @@ class ToolCall:
         return record(self.name)
 
 
-@dataclass(frozen=True)
 class Tool:
     """One tool as shellper handles it: the role of each argument (policy and effect loop over
     roles, not names), its command line's shape, and where a tool needs code of its own, the
-    name of that function in render.py, readback.py or look.py."""
+    name of that function in render.py, readback.py or look.py. (A plain class: a dataclass's
+    import costs the daemon's start 6 ms.)"""
 
-    name: str
     reads: tuple = ()  # paths that must be there before it runs
     writes: str = ""  # the path it writes to or creates
     removes: str = ""  # the path it takes away from where it is...
@@ -94,6 +92,16 @@ class Tool:
     kind: str = "reads"  # what it does, in the effect line's words (look.KINDS)
     whole: str = ""  # the verb for all it touches, when the look could not see all of it
     phrase: Callable | None = None  # the effect line's words for what it shows: phrase(arguments, quote)
+
+    def __init__(self, name: str, **roles) -> None:
+        self.name = name
+        for key, value in roles.items():
+            if key not in Tool.__annotations__:
+                raise TypeError(f"a tool record has no {key!r}")
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
 
     @property
     def paths(self) -> tuple:

@@ -1100,3 +1100,16 @@ def test_a_quoted_tilde_pattern_leaves_the_home_path_home(shell):
     call = ToolCall("grep", {"pattern": "~", "file_name": "~"})
     assert to_shell(call, shell) == "grep -F '~' ~"
     assert read_back("grep -F '~' ~", shell) == call
+
+
+@pytest.mark.parametrize("value", ["plain", "", "it's", "'", "''x'", "a b", "$HOME", "\\n", "~", "-x", "é"])
+def test_sh_quoted_is_one_quoted_word_a_posix_shell_reads_back_exactly(value):
+    """The quoting `shellper init` and doctor's copyable lines use: the same as quote, but always quoted,
+    so a zsh global alias cannot rewrite even a plain word."""
+    import subprocess
+
+    from shellper_hook.render import sh_quoted
+
+    word = sh_quoted(value)
+    assert word.startswith("'") or word.startswith('"')
+    assert subprocess.run(["sh", "-c", f"printf %s {word}"], capture_output=True, text=True).stdout == value
