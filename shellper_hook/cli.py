@@ -13,7 +13,8 @@ import os
 import sys
 
 from . import __version__
-from .show import safe, safe_json, sh_quoted
+from .render import sh_quoted
+from .show import safe, safe_json
 
 EXIT_ERROR = 1
 EXIT_REFUSED = 3
