@@ -70,7 +70,8 @@ def _why_no_daemon() -> dict | None:
 
 
 def cmd_ask(args) -> int:
-    from .protocol import MAX_REQUEST, encode
+    from .client import wire
+    from .protocol import MAX_REQUEST
 
     text = " ".join(args.text).strip()
     if not text:
@@ -91,10 +92,10 @@ def cmd_ask(args) -> int:
         "commit": not args.no_commit,
     }
     try:
-        size = len(encode(req))
+        cwd.encode("utf-8")
     except UnicodeEncodeError:
         return _die("the current directory's name is not valid UTF-8; cd elsewhere and ask again")
-    if size > MAX_REQUEST - 64:
+    if len(wire(req)) > MAX_REQUEST:
         return _die(f"the request is too long ({len(text)} characters); say it in fewer words")
     reply = _request(req)
     if not reply.get("ok"):

@@ -8,29 +8,23 @@ The shells run it isolated, as `python -I -S` with the package's folder
 added to sys.path (see CLIENT below), which also skips the site scan.
 
 Used by the shells as
-    CLIENT translate PID [SHELL [pipes] [cdpath]]   stdin: CWD NUL [CDPATH NUL] TEXT NUL
-                       (SHELL: bash, zsh or fish, default bash; NUL-separated reply on stdout;
-                       pipes: the daemon makes this terminal's pipes for its next requests;
-                       cdpath: the shell's CDPATH comes second on stdin, ':'-separated, "" when
-                       unset, for where cd goes; without it the daemon uses its own. Second,
-                       not last: only the last field may hold a NUL. fish gets a fourth field
-                       in the reply: the keys typed meanwhile, see _keys_meanwhile)
-    CLIENT executed PID STATUS [SHELL]   stdin: COMMAND NUL
-    CLIENT enter PID SHELL [cdpath]   stdin: CWD NUL [CDPATH NUL] COMMAND NUL   (Enter is about
-                       to run COMMAND: the daemon judges a suggestion again; NUL reply: same,
-                       changed or error; fish gets a fourth field: after any answer but same,
-                       the keys typed while it waited, which must not run the line unseen)
-    CLIENT closed PID   (the shell is exiting: forget its conversation)
-    CLIENT start        (a shell is starting: start the daemon unless one listens)
-    CLIENT check        (exit 0: the client can run)
+    CLIENT   stdin: one request (protocol.py: OP NUL PID NUL SHELL NUL CWD NUL TEXT NUL
+             {NAME=VALUE NUL} NUL), written to the daemon as is; the reply on stdout.
+  translate: starts a daemon when none listens; the NUL reply (exit 0 if "ok").
+  check:     Enter is about to run a suggestion; never starts a daemon (none: "same"),
+             waits at most ENTER_WAIT s.
+  executed, closed: never start a daemon; nothing printed.
+  start:     a shell is starting: start the daemon unless one listens (nothing sent).
+  fish gets one more field after a translate or check reply: the keys typed while it
+  waited (see _keys_meanwhile); after "same", none: the line runs.
+  Nothing on stdin: exit 0 (a shell asking whether the client can run at all).
 where CLIENT is, with PKG the folder holding shellper_hook (`shellper init` prints it),
     python -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' PKG
 isolated from the user's folder and environment, and without the site-packages scan;
 or, PKG unknown, python -m shellper_hook.client run from "/". Never from the user's
 folder as is: a json.py there would run in place of the module.
 User text comes on stdin, never in argv: any local user can read another's
-/proc/PID/cmdline. The old forms with CWD TEXT / COMMAND as arguments still
-work, for shells that loaded an older shellper.
+/proc/PID/cmdline.
 """
 
 from __future__ import annotations
@@ -133,16 +127,19 @@ def _recv_all(sock: _socket.socket) -> bytes:
         chunks.append(data)
 
 
-def send(req: dict, autostart: bool = True, timeout: float | None = None) -> bytes:
-    """Send one request, return the raw reply bytes."""
-    req = {"v": protocol.VERSION, **req}
-    if req.get("op") == "translate" and "settings" not in req:
-        # So the daemon can say when it runs with settings other than this terminal's.
-        req["settings"] = protocol.settings_origin(os.environ, paths.config_file())
+def wire(req: dict) -> bytes:
+    """A request of the CLI's in the wire form: with this process's environment (what the
+    daemon compares its own settings with), asking for a JSON reply."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME")}
+    return protocol.encode_request({**req, "reply": "json", "env": {**env, **req.get("env", {})}})
+
+
+def send(data: bytes, autostart: bool = True, timeout: float | None = None) -> bytes:
+    """Send one request (wire form), return the raw reply bytes."""
     sock = connect(autostart)
     try:
         sock.settimeout(timeout)
-        sock.sendall(protocol.encode(req))
+        sock.sendall(data)
         return _recv_all(sock)
     finally:
         sock.close()
@@ -152,7 +149,7 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
     """Send one request and decode the JSON reply."""
     import json
 
-    raw = send(req, autostart, timeout)
+    raw = send(wire(req), autostart, timeout)
     try:
         reply = json.loads(raw.decode("utf-8"))
     except ValueError:
@@ -190,14 +187,6 @@ def _whole_nul_reply(raw: bytes) -> bytes:
     if isinstance(reply, dict) and reply.get("ok") is False and isinstance(reply.get("error"), str):
         return protocol.nul_reply(protocol.error(reply["error"], str(reply.get("kind", "error"))))
     return protocol.nul_reply(protocol.error("the daemon closed the connection without an answer; try again", "daemon"))
-
-
-def _utf8(value: str, what: str) -> None:
-    """argv arrives surrogate-escaped; say so plainly instead of a codec error."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid UTF-8 text; retype it") from None
 
 
 def _keys_meanwhile() -> str:
@@ -262,116 +251,53 @@ def _after_escape(keys: str, i: int) -> int:
     return i  # Alt and a key: both skipped
 
 
-class _Framing(ValueError):
-    """stdin is not what the shell sends: cut short or missing."""
-
-
-def _stdin_fields(count: int) -> list:
-    """`count` NUL-terminated fields from stdin, as UTF-8 text with bad bytes
-    surrogate-escaped (as in argv). Only the last field may itself hold a NUL (zsh strings can):
-    a cwd never does. No final NUL means the shell was cut off."""
-    data = sys.stdin.buffer.read()
-    if not data.endswith(b"\0"):
-        raise _Framing("the shell's message to the client was cut short; try again")
-    fields = data[:-1].split(b"\0", count - 1)
-    if len(fields) != count:
-        raise _Framing("the shell's message to the client is incomplete; try again")
-    return [f.decode("utf-8", "surrogateescape") for f in fields]
-
-
-def _fields_with_cdpath(with_cdpath: bool) -> tuple:
-    """(cwd, cdpath, last field) from stdin; cdpath None when the shell sends none. A CDPATH
-    that is not UTF-8 keeps its other entries (a bad one names no folder)."""
-    if not with_cdpath:
-        cwd, last = _stdin_fields(2)
-        return cwd, None, last
-    cwd, cdpath, last = _stdin_fields(3)
-    return cwd, cdpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), last
+def _reply(op: bytes, data: bytes) -> bytes:
+    """The daemon's reply to a shell's request (op translate or check), as NUL fields."""
+    if op == b"translate":
+        return _whole_nul_reply(send(data))
+    try:
+        # No daemon, no suggestion to judge again: the line runs as typed.
+        raw = send(data, autostart=False, timeout=ENTER_WAIT)
+    except DaemonUnavailable:
+        return b"same\0\0\0"
+    except TimeoutError:  # the shell says so (a second Enter runs it)
+        return protocol.nul_reply(protocol.error(f"no answer from the daemon in {ENTER_WAIT:g} s", "daemon"))
+    return _whole_nul_reply(raw)
 
 
 def _main(argv: list) -> int:
-    if argv[:1] == ["translate"] and (len(argv) in (2, 3, 4) or (len(argv) == 5 and argv[2] in protocol.SHELLS)):
+    if argv:
+        sys.stderr.write(__doc__)
+        return 2
+    data = sys.stdin.buffer.read()
+    if not data:
+        return 0
+    op, _, rest = data.partition(b"\0")
+    shell = rest.split(b"\0", 2)[1:2]
+    if op in (b"translate", b"check"):
         try:
-            shell, pipes, cdpath = "bash", False, None
-            if len(argv) >= 4 and argv[2] in protocol.SHELLS:  # (the old form's CWD is a path)
-                pid, shell, pipes = argv[1], argv[2], "pipes" in argv[3:]
-                cwd, cdpath, text = _fields_with_cdpath("cdpath" in argv[3:])
-            elif len(argv) in (2, 3):
-                pid = argv[1]
-                shell = argv[2] if len(argv) == 3 else shell
-                cwd, text = _stdin_fields(2)
-            else:
-                pid, cwd, text = argv[1:]
-            if shell not in protocol.SHELLS:
-                raise ValueError(f"unknown shell {shell!r}")
-            _utf8(text, "the request")
-            _utf8(cwd, "the current directory's name")
-            req = {"op": "translate", "session": int(pid), "cwd": cwd, "text": text, "reply": "nul", "shell": shell}
-            if pipes:
-                req["pipes"] = True
-            if cdpath is not None:
-                req["cdpath"] = cdpath
-            raw = send(req)
+            if protocol.request_end(data) != len(data):
+                raise ValueError("the shell's message to the client was cut short; try again")
+            raw = _reply(op, data)
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
-        raw = _whole_nul_reply(raw)
-        if shell == "fish":  # a fourth field: the keys typed meanwhile
-            raw += _keys_meanwhile().replace("\0", "").encode("utf-8", "replace") + b"\0"
-        sys.stdout.buffer.write(raw)
-        sys.stdout.flush()
-        return 0 if raw.startswith(b"ok\0") else 1
-    if argv[:1] == ["executed"] and len(argv) in (3, 4):
-        try:
-            pid, status = argv[1:3]
-            shell = "bash"
-            if len(argv) == 4 and argv[3] in protocol.SHELLS:  # the shell's name; the line on stdin
-                shell = argv[3]
-            if len(argv) == 3 or shell != "bash" or argv[3] == "bash":
-                raw_command = _stdin_fields(1)[0].encode("utf-8", "surrogateescape")
-            else:  # the old form: the line itself as an argument
-                raw_command = os.fsencode(argv[3])
-            command = raw_command.decode("utf-8", "replace")
-            req = {"op": "executed", "session": int(pid), "status": int(status), "command": command, "shell": shell}
-            send(req, autostart=False, timeout=2)  # nobody reads the reply: no JSON to decode
-        except (DaemonUnavailable, OSError, ValueError):
-            return 1
-        return 0
-    if argv[:1] == ["enter"] and len(argv) in (3, 4) and argv[2] in protocol.SHELLS and argv[3:] in ([], ["cdpath"]):
-        try:
-            cwd, cdpath, command = _fields_with_cdpath(len(argv) == 4)
-            req = {"op": "check", "session": int(argv[1]), "cwd": cwd, "command": command, "reply": "nul", "shell": argv[2]}
-            if cdpath is not None:
-                req["cdpath"] = cdpath
-            # No daemon, no suggestion to judge again: the line runs as typed.
-            raw = send(req, autostart=False, timeout=ENTER_WAIT)
-        except (DaemonUnavailable, ValueError):
-            raw = b"same\0\0\0"
-        except OSError:  # a daemon that does not answer in time: the shell says so (a second Enter runs it)
-            raw = protocol.nul_reply(protocol.error(f"no answer from the daemon in {ENTER_WAIT:g} s", "daemon"))
-        raw = _whole_nul_reply(raw)
-        if argv[2] == "fish":  # a fourth field: keys typed while it waited, off the terminal unless it runs
+        if shell == [b"fish"]:  # one more field: the keys typed meanwhile (none when the line runs)
             keys = "" if raw.startswith(b"same\0") else _keys_meanwhile()
             raw += keys.replace("\0", "").encode("utf-8", "replace") + b"\0"
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
-        return 0
-    if argv[:1] == ["closed"] and len(argv) == 2:
-        try:
-            # Never starts a daemon: with none running there is nothing to forget.
-            send({"op": "closed", "session": int(argv[1])}, autostart=False, timeout=2)
-        except (DaemonUnavailable, OSError, ValueError):
-            return 1
-        return 0
-    if argv == ["start"]:
-        try:
+        return 0 if raw.startswith((b"ok\0", b"same\0", b"changed\0")) else 1
+    try:
+        if op == b"start":
             connect().close()  # a shell starting: have a daemon listening by its first request
-        except (DaemonUnavailable, OSError):
-            return 1
-        return 0
-    if argv == ["check"]:
-        return 0  # the shells ask, when a reply is missing, whether the client itself can run
-    sys.stderr.write(__doc__)
-    return 2
+        elif op in (b"executed", b"closed"):
+            send(data, autostart=False, timeout=2)  # nobody reads the reply
+        else:
+            sys.stderr.write(__doc__)
+            return 2
+    except (DaemonUnavailable, OSError):
+        return 1
+    return 0
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -82,7 +81,7 @@ class Daemon:
         self.overhead_ms: collections.deque = collections.deque(maxlen=2000)
         self._last_preload = float("-inf")
         # Where our settings came from, to compare with each requesting terminal's.
-        self.origin = protocol.settings_origin(os.environ, paths.config_file())
+        self.origin = protocol.settings_origin(os.environ)
         # The config file as it was when the settings were read (_config_stamp), to notice a change.
         self._config_seen = _config_stamp(paths.config_file()) if config_seen is ... else config_seen
         self._asking: collections.Counter = collections.Counter()  # backend -> requests waiting for its answer
@@ -311,7 +310,7 @@ class Daemon:
         old = self.settings
         changed = [k.name for k in KEYS if getattr(new, k.name) != getattr(old, k.name)]
         self.settings = new
-        self.origin = protocol.settings_origin(os.environ, path)
+        self.origin = protocol.settings_origin(os.environ)
         if not changed:
             return
         if any(k in changed for k in ("base_url", "model", "api_key", "timeout")):
@@ -449,40 +448,40 @@ class Daemon:
         uid = protocol.peer_uid(sock) if sock is not None else None
         stranger = uid is not None and uid != self.uid
         try:
-            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            data = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
         except asyncio.TimeoutError:
-            return protocol.encode(protocol.error(f"no request within {READ_TIMEOUT:.0f} s; try again", "bad_request"))
-        except (ValueError, asyncio.LimitOverrunError):
-            return protocol.encode(protocol.error(protocol.TOO_LARGE, "bad_request"))
+            return protocol.nul_reply(protocol.error(f"no whole request within {READ_TIMEOUT:.0f} s; try again", "bad_request"))
+        except ValueError:
+            return protocol.nul_reply(protocol.error(protocol.TOO_LARGE, "bad_request"))
         if stranger:
-            # Refused after reading the line, so the reply is not lost to a reset.
+            # Refused after reading the request, so the reply is not lost to a reset.
             log.warning("refused a connection from uid %d", uid)
-            return protocol.encode(
-                protocol.error(
-                    "permission denied: this daemon serves another user; use your own: set XDG_RUNTIME_DIR to a directory of yours",
-                    "denied",
-                )
+            denied = protocol.error(
+                "permission denied: this daemon serves another user; use your own: set XDG_RUNTIME_DIR to a directory of yours",
+                "denied",
             )
-        if not line:
+            return protocol.encode(denied) if protocol.wants_json(data) else protocol.nul_reply(denied)
+        if not data:
             return None
-        return await self._answer(line, lambda req: self._translate_unless_gone(req, reader))
+        return await self._answer(data, lambda req: self._translate_unless_gone(req, reader))
 
-    async def _answer(self, line: bytes, translate, pipe: int | None = None) -> bytes | None:
-        """The reply to one request line; translate(req) runs a translation
-        (None: cancelled, no reply). pipe: the PID whose pipe the line came
-        on, which takes only that terminal's translate requests, answered in
-        NUL fields."""
+    async def _answer(self, data: bytes, translate, pipe: int | None = None) -> bytes | None:
+        """The reply to one request; translate(req) runs a translation (None:
+        cancelled, no reply). pipe: the PID whose pipe the request came on,
+        which takes only that terminal's translate and check requests. Replies
+        to translate and check are NUL fields unless the request asks for JSON;
+        the others are JSON."""
         try:
-            req = protocol.decode_request(line)
+            req = protocol.decode_request(data)
             if pipe is not None and (req["op"] not in ("translate", "check") or req["session"] != pipe):
                 raise protocol.ProtocolError(f"terminal {pipe}'s pipe takes only its own translate and check requests")
         except protocol.ProtocolError as exc:
-            reply = protocol.error(with_action(str(exc), protocol.MISMATCH), "bad_request")
-            return protocol.nul_reply(reply) if pipe is not None or _wants_nul(line) else protocol.encode(reply)
-        nul = pipe is not None or req.get("reply") == "nul"
+            reply = protocol.error(with_action(str(exc), protocol.MISMATCH) if exc.mismatch else str(exc), "bad_request")
+            return protocol.encode(reply) if protocol.wants_json(data) else protocol.nul_reply(reply)
+        nul = req["op"] in ("translate", "check") and req.get("reply") != "json"
         try:
             if req["op"] == "translate":
-                if req.get("pipes") is True and pipe is None and _alive(req["session"]):
+                if req["pipes"] and pipe is None and _alive(req["session"]):
                     self.pipes.add(req["session"])  # its next requests come that way
                 reply = await translate(req)
                 if reply is None:
@@ -810,13 +809,20 @@ def _cdpath(req: dict) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _wants_nul(line: bytes) -> bool:
-    """Whether a request the protocol refused still asked for a NUL reply."""
-    try:
-        req = json.loads(line)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(req, dict) and req.get("reply") == "nul"
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    """One whole request (protocol.request_end), or what came before the client
+    closed; ValueError past MAX_REQUEST."""
+    data = b""
+    while True:
+        end = protocol.request_end(data)
+        if end is not None:
+            return data[:end]
+        if len(data) > protocol.MAX_REQUEST:
+            raise ValueError("too large")
+        chunk = await reader.read(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 
 def _alive(pid: int) -> bool:

@@ -18,19 +18,22 @@ SOCKET_NAME = "daemon.sock"
 MAX_SOCKET_PATH = 103
 
 
-def _home() -> str:
+def _home(environ=None) -> str:
+    if environ is not None and environ.get("HOME"):
+        return environ["HOME"]
     return os.path.expanduser("~")
 
 
-def _xdg(var: str, default: str) -> str:
-    value = os.environ.get(var, "").strip()
+def _xdg(var: str, default: str, environ=None) -> str:
+    value = (os.environ if environ is None else environ).get(var, "").strip()
     return value if value else default
 
 
-def config_dir() -> str:
-    if sys.platform == "darwin" and not os.environ.get("XDG_CONFIG_HOME", "").strip():
-        return os.path.join(_home(), "Library", "Application Support", APP)
-    return os.path.join(_xdg("XDG_CONFIG_HOME", os.path.join(_home(), ".config")), APP)
+def config_dir(environ=None) -> str:
+    """The config folder, for this process's environment or the one given (a terminal's)."""
+    if sys.platform == "darwin" and not _xdg("XDG_CONFIG_HOME", "", environ):
+        return os.path.join(_home(environ), "Library", "Application Support", APP)
+    return os.path.join(_xdg("XDG_CONFIG_HOME", os.path.join(_home(environ), ".config"), environ), APP)
 
 
 def state_dir() -> str:
@@ -97,9 +100,9 @@ def socket_path() -> str:
     return override if override else os.path.join(runtime_dir(), SOCKET_NAME)
 
 
-def config_file() -> str:
-    override = os.environ.get("SHELLPER_CONFIG", "").strip()
-    return override if override else os.path.join(config_dir(), "config.toml")
+def config_file(environ=None) -> str:
+    override = _xdg("SHELLPER_CONFIG", "", environ)
+    return override if override else os.path.join(config_dir(environ), "config.toml")
 
 
 def store_file() -> str:

@@ -8,8 +8,8 @@ through them. The daemon holds both ends open read-write, so a shell's open
 never blocks and no end-of-file ever comes; the shell opens them only while
 it waits, so no command it runs inherits them.
 
-  PID.in   lines:  ID SP REQUEST-JSON   (a translate, for the PID's own terminal)
-           or:     cancel               (drop the request in flight)
+  PID.in   requests (protocol.py), each with an id=ID field: a translate or check
+           for the PID's own terminal; or one whose op is "cancel" (drop the one in flight)
   PID.out  ID NUL, then the reply's NUL fields (protocol.nul_reply)
   pid      the daemon's PID: a shell whose daemon died stops waiting
 
@@ -34,10 +34,8 @@ from . import paths, protocol
 
 log = logging.getLogger("shellper.pipes")
 
-MAX_LINE = protocol.MAX_REQUEST + 80  # a request and its ID
 MAX_TERMINALS = 500  # two file descriptors each
 MAX_UNSENT = 1 << 20  # replies a shell has not read, at most (it reads each as it comes)
-ID_CHARS = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
 
 
 class _Pair:
@@ -161,25 +159,25 @@ class TerminalPipes:
             self.drop(pair.pid)
             return
         pair.buf += data
-        while b"\n" in pair.buf:
-            line, pair.buf = pair.buf.split(b"\n", 1)
-            self._line(pair, line)
-        if len(pair.buf) > MAX_LINE:  # no newline coming: not our shell code's
-            log.warning("terminal %d sent a line over %d bytes; dropped", pair.pid, MAX_LINE)
+        while (end := protocol.request_end(pair.buf)) is not None:
+            request, pair.buf = pair.buf[:end], pair.buf[end:]
+            self._request(pair, request)
+        if len(pair.buf) > protocol.MAX_REQUEST:  # no end coming: not our shell code's
+            log.warning("terminal %d sent a request over %d bytes; dropped", pair.pid, protocol.MAX_REQUEST)
             pair.buf = b""
 
-    def _line(self, pair: _Pair, line: bytes) -> None:
+    def _request(self, pair: _Pair, request: bytes) -> None:
         # One request at a time per terminal: a new one (or "cancel") ends the one before.
         if pair.task is not None and not pair.task.done():
             pair.task.cancel()
             log.info("terminal %d cancelled its request", pair.pid)
-        if line == b"cancel":
+        if request.startswith(b"cancel\0"):
             return
-        rid, _, body = line.partition(b" ")
-        if not (0 < len(rid) <= 64 and set(rid) <= ID_CHARS):
+        rid = next((f[3:] for f in request.split(b"\0")[5:] if f.startswith(b"id=")), b"")
+        if not (0 < len(rid) <= 64 and set(rid.decode("latin-1")) <= protocol.ID_CHARS):
             log.warning("terminal %d sent a request without an ID; dropped", pair.pid)
             return
-        pair.task = asyncio.ensure_future(self._serve(pair, rid, body))
+        pair.task = asyncio.ensure_future(self._serve(pair, rid, request))
 
     async def _serve(self, pair: _Pair, rid: bytes, body: bytes) -> None:
         try:

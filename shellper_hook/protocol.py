@@ -1,55 +1,55 @@
-"""The daemon's wire protocol, version 1 (standard library only).
+"""The daemon's wire protocol (standard library only).
 
-One request per connection: the client writes one JSON object and a newline;
-the daemon answers with one line and closes. A request is at most
-MAX_REQUEST bytes.
+One request per connection, in one format on every carrier (zsh's socket,
+bash's pipes, the client's stdin): NUL-terminated fields,
 
-Request: {"v": 1, "op": OP, ...fields}. Operations and their fields:
+  OP NUL PID NUL SHELL NUL CWD NUL TEXT NUL {NAME=VALUE NUL} NUL
 
-  ping                                   -> {"pid", "version"}
-  translate  session, cwd, text, shell   -> {"command", "call", "warnings", "effect"}
-             (shell: "bash" (default), "zsh" or "fish": the command is rendered for it;
-             optional settings: the terminal's settings_origin(); a warning says when
-             the daemon started with other settings; optional pipes: true, a bash
-             asking for its own pipes for its next requests, see pipes.py; optional cdpath:
-             the shell's CDPATH, where cd may go instead of the current folder)
-  executed   session, command, status, shell -> {"recorded": committed|extended|edited|dropped|none}
-  commit     session                     -> {"recorded"}  (commit the pending suggestion now)
-  check      session, cwd, command, shell -> {"changed", "lines"} (Enter is about to run command:
-             when it is the suggestion, the files are judged again; changed: show lines and
-             run nothing until a second Enter; a refusal is an error of kind "refused")
-  history    session                     -> {"exchanges": [...], "pending": {...}|null}
-  reset      session | all: true         -> {"removed": n}
-  closed     session                     -> {"removed": n}  (the shell is exiting: forget
-             its conversation now; sent from its exit hook, possibly after it is gone)
-  status                                 -> {"pid", "uptime", "socket", "sessions", "server"}
-  export     since (optional, ISO date)  -> {"conversations": [...]}
-  stop                                   -> {} and the daemon exits
+the operation, the shell's PID, its name (bash, zsh or fish; empty: bash),
+its current folder, the text (a request, or the command line for check and
+executed), then named fields, and an empty field to end. Upper-case names
+are the terminal's environment as the shell sends it (its exported SHELLPER_*
+variables, HOME, XDG_CONFIG_HOME, its CDPATH): the daemon alone decides what
+they mean (which config file, which settings differ from its own, where cd
+goes). Lower-case names are the request's own: status (executed), pipes=1 (a
+bash asking for its pipes, see pipes.py), all=1 (reset), commit=1 (translate: no
+suggestion pending, `shellper ask`), since (export),
+reply=json (a JSON reply where the widgets get NUL fields), id (on bash's
+pipes, echoed before the reply). A request is at most MAX_REQUEST bytes.
+
+Operations:
+  ping                          -> {"pid", "version"}
+  translate  PID SHELL CWD TEXT -> ok NUL command NUL effect-and-note-lines NUL
+             (JSON with reply=json: {"command", "call", "warnings", "effect"})
+  check      PID SHELL CWD LINE -> same|changed NUL NUL lines NUL (Enter is about to run
+             LINE: when it is the suggestion, the files are judged again; changed: show
+             the lines and run nothing until a second Enter; a refusal is an error of
+             kind "refused")
+  executed   PID SHELL - LINE status=N -> {"recorded": committed|extended|edited|dropped|none}
+  commit     PID                -> {"recorded"}  (commit the pending suggestion now)
+  history    PID                -> {"exchanges": [...], "pending": {...}|null}
+  reset      PID | all=1        -> {"removed": n}
+  closed     PID                -> {"removed": n}  (the shell is exiting: forget its
+             conversation now; sent from its exit hook, possibly after it is gone)
+  status                        -> {"pid", "uptime", "socket", "sessions", "server"}
+  export     since=DATE         -> {"conversations": [...]}
+  stop                          -> {} and the daemon exits
+
+Errors: error NUL kind NUL message NUL, or {"ok": false, "error", "kind"}.
+Other replies are one JSON line: {"v": 1, "ok": true, ...}.
 
 A translate request is cancelled when its client closes the connection (that
 is how Ctrl-C reaches the model call), so a client must keep its socket open,
-not half-close it, until the reply has arrived.
-
-`session` is the shell's PID (an int); the daemon pairs it with the process
-start time, so a reused PID never inherits another shell's history.
-
-Reply (JSON): {"v": 1, "ok": true, ...} or
-              {"v": 1, "ok": false, "error": "one line", "kind": KIND}.
-
-Shells that cannot parse JSON add "reply": "nul" to a translate request and
-get NUL-separated fields instead:  ok NUL command NUL effect-and-warning-lines NUL
-or  error NUL kind NUL message NUL.
+not half-close it, until the reply has arrived. PID is the shell's; the
+daemon pairs it with the process start time, so a reused PID never inherits
+another shell's history.
 """
 
 from __future__ import annotations
 
 import _socket  # socket's C half: `import socket` costs the client (run per request in bash) its enum import
+import os
 import struct
-
-try:  # JSON's string quoting in C, so encode() needs no `import json` (re, enum) in the client
-    from _json import encode_basestring as _quote
-except ImportError:  # not CPython
-    from json.encoder import py_encode_basestring as _quote
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
@@ -76,13 +76,17 @@ SETTINGS_ENV = (
 )
 
 
-def settings_origin(environ, config_file: str) -> dict:
-    """{variable: value} for the settings variables set (an empty one counts as unset), and "config".
+def settings_origin(environ) -> dict:
+    """{variable: value} for the settings variables set in environ (a terminal's, or the
+    daemon's own; an empty one counts as unset), and "config": the config file that
+    environment names (paths.config_file's rule, so both ends agree by construction).
 
     Values are UTF-8 text (see as_utf8), so a setting or home folder named in
-    another encoding still goes over the wire, and reads the same on both ends."""
+    another encoding reads the same on both ends."""
+    from . import paths
+
     origin = {name: as_utf8(environ[name]) for name in SETTINGS_ENV if (environ.get(name) or "").strip()}
-    origin["config"] = as_utf8(config_file)
+    origin["config"] = os.path.normpath(as_utf8(paths.config_file(environ)))
     return origin
 
 
@@ -105,39 +109,20 @@ TOO_LARGE = f"request larger than {MAX_REQUEST} bytes; say it in fewer words"
 class ProtocolError(ValueError):
     """A request the daemon cannot accept; the message goes back to the client."""
 
-
-def _json(value) -> str:
-    """Compact JSON, as json.dumps(value, ensure_ascii=False, separators=(",", ":")) writes it."""
-    if isinstance(value, str):
-        return _quote(value)
-    if value is None or value is True or value is False:
-        return {None: "null", True: "true", False: "false"}[value]
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        if value in (float("inf"), float("-inf")):
-            return "Infinity" if value > 0 else "-Infinity"
-        return float.__repr__(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(_quote(_key(k)) + ":" + _json(v) for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_json(v) for v in value) + "]"
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    mismatch = True  # most likely from shell code of another version than the daemon's
 
 
-def _key(key) -> str:
-    if isinstance(key, str):
-        return key
-    if key is None or isinstance(key, (bool, int, float)):
-        return _json(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+class BadInput(ProtocolError):
+    """A request that is well formed but cannot be served as typed: the user can fix it."""
+
+    mismatch = False
 
 
 def encode(obj: dict) -> bytes:
-    """One request or reply line."""
-    return _json(obj).encode("utf-8") + b"\n"
+    """One JSON reply line."""
+    import json  # the daemon's side only
+
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogateescape") + b"\n"
 
 
 def ok(**fields) -> dict:
@@ -148,72 +133,117 @@ def error(message: str, kind: str = "error") -> dict:
     return {"v": VERSION, "ok": False, "error": message, "kind": kind}
 
 
-def _field(req: dict, name: str, typ: type, what: str):
-    value = req.get(name)
-    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise ProtocolError(f"field {name!r} must be {what}")
-    return value
+_FIXED = 5  # OP PID SHELL CWD TEXT
+_FLAGS = ("status", "pipes", "all", "commit", "since", "reply", "id")
+_SESSION_OPS = ("translate", "check", "executed", "commit", "history", "closed", "reset")
 
 
-def _utf8(value: str) -> bool:
-    """False for lone surrogates (valid JSON escapes that no UTF-8 encoder takes)."""
+def encode_request(req: dict) -> bytes:
+    """The wire form of a request given as a dict: op, session, shell, cwd, text (or
+    command), env ({NAME: VALUE}), and any of the lower-case fields. NULs in values go
+    (they cannot be sent; zsh strings may hold them)."""
+    text = req.get("text", req.get("command", ""))
+    session = req.get("session")
+    fields = [req["op"], "" if session is None else str(session), req.get("shell", ""), req.get("cwd", ""), text]
+    for name in _FLAGS:
+        value = req.get(name)
+        if value is not None and value is not False:
+            fields.append(f"{name}={1 if value is True else value}")
+    fields += [f"{name}={value}" for name, value in req.get("env", {}).items()]
+    raw = b"".join(f.replace("\0", "").encode("utf-8", "surrogateescape") + b"\0" for f in fields)
+    return raw + b"\0"
+
+
+def request_end(data: bytes) -> int | None:
+    """Where the first whole request in data ends (after its empty field), or None."""
+    i = 0
+    for _ in range(_FIXED):
+        j = data.find(b"\0", i)
+        if j < 0:
+            return None
+        i = j + 1
+    while True:
+        j = data.find(b"\0", i)
+        if j < 0:
+            return None
+        if j == i:
+            return j + 1
+        i = j + 1
+
+
+def wants_json(data: bytes) -> bool:
+    """Whether a request (even one that does not parse) asked for a JSON reply."""
+    return b"\0reply=json\0" in data
+
+
+def _text(raw: bytes, name: str) -> str:
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"the {name} is not valid UTF-8 text; retype it") from None
 
 
-def decode_request(line: bytes) -> dict:
-    """Parse and check one request line; raise ProtocolError on anything off."""
-    if len(line) > MAX_REQUEST:
-        raise ProtocolError(TOO_LARGE)
-    # Bytes that are not UTF-8 become lone surrogates: the text fields refuse
-    # them below, with their names; settings take them (zsh sends raw bytes).
-    text = line.decode("utf-8", "surrogateescape")
-    import json  # the daemon's side only
-
-    try:
-        req = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ProtocolError("request is not one JSON object") from None
-    if not isinstance(req, dict):
-        raise ProtocolError("request is not one JSON object")
-    if req.get("v", VERSION) != VERSION:
-        raise ProtocolError(f"protocol version {req.get('v')!r} not supported (this daemon speaks {VERSION})")
-    op = req.get("op")
+def decode_request(data: bytes) -> dict:
+    """One request, checked, as a dict (see encode_request; "command" is the text of
+    check and executed; "settings" and "cdpath" are what the environment fields mean).
+    Raises ProtocolError on anything off."""
+    if len(data) > MAX_REQUEST:
+        raise BadInput(TOO_LARGE)
+    end = request_end(data)
+    if end is None or end != len(data):
+        raise ProtocolError("request is not NUL-separated fields ending in an empty one")
+    raw = data[: end - 2].split(b"\0")
+    op = raw[0].decode("ascii", "replace")
     if op not in OPS:
         raise ProtocolError(f"unknown operation {op!r}")
-    if op in ("translate", "check", "executed", "commit", "history", "closed") or (op == "reset" and req.get("all") is not True):
-        pid = _field(req, "session", int, "a shell PID (integer)")
-        if pid <= 0 or pid > 2**31:
-            raise ProtocolError("field 'session' must be a positive PID")
-    for name in ("text", "cwd", "command"):
-        value = req.get(name)
-        if isinstance(value, str) and not _utf8(value):
-            raise ProtocolError(f"field {name!r} is not valid UTF-8 text; retype it")
-    if op == "translate":
-        text = _field(req, "text", str, "a string")
-        if not text.strip():
-            raise ProtocolError("empty request: type what you want first")
-        _field(req, "cwd", str, "a directory path")
-    if op == "translate" and "settings" in req:
-        origin = req["settings"]
-        if not (isinstance(origin, dict) and all(isinstance(v, str) for v in origin.values())):
-            raise ProtocolError("field 'settings' must map names to strings")
-    if op == "check":
-        _field(req, "command", str, "a string")
-        _field(req, "cwd", str, "a directory path")
-    if op in ("translate", "check", "executed") and req.get("shell", "bash") not in SHELLS:
-        raise ProtocolError(f"field 'shell' must be one of {', '.join(SHELLS)}")
-    if op == "executed":
-        _field(req, "command", str, "a string")
-        status = req.get("status", 0)
-        if not isinstance(status, int) or isinstance(status, bool):
-            raise ProtocolError("field 'status' must be an integer")
-    if op == "export" and req.get("since") is not None:
-        _field(req, "since", str, "an ISO date")
+    req: dict = {"op": op, "shell": raw[2].decode("ascii", "replace") or "bash", "env": {}}
+    if req["shell"] not in SHELLS:
+        raise ProtocolError(f"unknown shell {req['shell']!r}: one of {', '.join(SHELLS)}")
+    if raw[1]:
+        if not raw[1].isdigit() or not 0 < int(raw[1]) <= 2**31:
+            raise ProtocolError("the PID must be a positive number")
+        req["session"] = int(raw[1])
+    req["cwd"] = _text(raw[3], "current folder's name")
+    req["text"] = req["command"] = _text(raw[4], "request" if op == "translate" else "command")
+    for field in raw[_FIXED:]:
+        name, eq, value = field.partition(b"=")
+        key = name.decode("ascii", "replace")
+        if not eq or not key or not (key[0].isalpha() or key[0] == "_") or not key.replace("_", "a").isalnum():
+            raise ProtocolError("a named field is not NAME=VALUE")
+        if key in _FLAGS:
+            req[key] = _text(value, key)
+        elif key.isupper() or not key.islower():
+            req["env"][key] = value.decode("utf-8", "surrogateescape")
+        else:
+            raise ProtocolError(f"unknown field {key!r}")
+    _check(req)
+    if req["env"]:  # what the terminal's environment means; a request without one says nothing
+        req["settings"] = settings_origin(req["env"])
+        if "CDPATH" in req["env"]:
+            req["cdpath"] = as_utf8(req["env"]["CDPATH"])
     return req
+
+
+def _check(req: dict) -> None:
+    op = req["op"]
+    if op in _SESSION_OPS and "session" not in req and not (op == "reset" and req.get("all") == "1"):
+        raise ProtocolError(f"{op} needs the shell's PID")
+    if op == "translate" and not req["text"].strip():
+        raise BadInput("empty request: type what you want first")
+    if op in ("translate", "check") and not req["cwd"]:
+        raise ProtocolError(f"{op} needs the current folder")
+    for flag in ("pipes", "all", "commit"):
+        req[flag] = req.get(flag) == "1"
+    if op == "executed":
+        status = req.get("status", "0")
+        if not status.lstrip("-").isdigit():
+            raise ProtocolError("field 'status' must be an integer")
+        req["status"] = int(status)
+    if req.get("id") is not None and not (0 < len(req["id"]) <= 64 and set(req["id"]) <= ID_CHARS):
+        raise ProtocolError("field 'id' must be 1-64 letters, digits, '.', '-' or '_'")
+
+
+ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-")
 
 
 def peer_uid(sock: _socket.socket) -> int | None:
