@@ -295,6 +295,14 @@ def _static_loader(shell: str, path: str) -> str:
     )
 
 
+def _no_aliases(text: str, shell: str) -> str:
+    """zsh parses all of eval's text before running any: parse it again with aliases off,
+    so the user's aliases cannot change it (bash's and fish's text sees to it itself)."""
+    if shell != "zsh":
+        return text
+    return "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + sh_quoted(text) + "\n"
+
+
 def cmd_init(args) -> int:
     from . import paths
 
@@ -319,14 +327,19 @@ def cmd_init(args) -> int:
             f"__shellper_python={sh_quoted(sys.executable)}\n__shellper_pkg={sh_quoted(pkg)}\n"
             f"__shellper_socket={sh_quoted(paths.socket_path())}\n"
         )
+    from .completion import script
+
+    completion = script(args.shell)
+    if args.shell == "bash":  # parsed with aliases off, as the script itself is
+        completion = (
+            "\\builtin shopt -q expand_aliases && __shellper_a=1 || __shellper_a=0\n\\builtin shopt -u expand_aliases\n"
+            + completion
+            + "(( __shellper_a )) && \\builtin shopt -s expand_aliases\n\\builtin unset -v __shellper_a\n"
+        )
     if args.static:
-        out += _static_loader(args.shell, path)
-    elif args.shell == "zsh":
-        # zsh parses all of eval's text before running any: parse the script
-        # again with aliases off, so the user's aliases cannot change it.
-        out += "() {\n  'builtin' 'emulate' -L zsh -o no_aliases\n  'builtin' 'eval' \"$1\"\n} " + sh_quoted(body) + "\n"
+        out += _static_loader(args.shell, path) + _no_aliases(completion, args.shell)
     else:
-        out += body
+        out += _no_aliases(body + completion, args.shell)
     # Paths as the system holds them: a folder named in another encoding comes back byte for byte.
     sys.stdout.flush()
     sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))

@@ -135,3 +135,21 @@ def test_zsh_offers_every_option_of_the_parser(shell_env, tmux, work):
                 pane.wait_for(option)
         pane.send("C-u")
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("shell", ["zsh", "bash", "fish"])
+def test_the_completion_init_prints_is_made_from_the_parser_and_parses(shell, tmp_path):
+    """No word list is kept by hand in a shell script: `shellper init` prints one made from
+    the parser, so every subcommand and option of --help is in it, and the shell can read it."""
+    from shellper_hook.completion import script
+
+    text = script(shell)
+    for name, options in commands().items():
+        assert name in text
+        for option in options:
+            fish = f"-l {option[2:]}" if option.startswith("--") else f"-s {option[1:]}"
+            assert (fish if shell == "fish" else option) in text, (name, option)
+    path = tmp_path / f"completion.{shell}"
+    path.write_text(text)
+    if have(shell):
+        subprocess.run([shell, "-n", str(path)], check=True)
