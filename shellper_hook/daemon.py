@@ -1,7 +1,8 @@
 """The daemon: per-terminal conversations behind a private Unix socket.
 
-Lifecycle, framing, per-terminal locks and a table from operation to
-handler. One asyncio loop serves every terminal; each connection carries one
+Lifecycle, framing and per-terminal locks; the operations are in ops.py,
+the store on its thread in keeper.py, the sweeps in sweeps.py, the model kept
+warm in warmth.py. One asyncio loop serves every terminal; each connection carries one
 request (see protocol.py). A translate request is one turn (turns.py: the
 model, then parse, policy and render off the loop) between reading the
 terminal's history and writing its pending suggestion; it is cancelled at
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fcntl
 import logging
 import os
@@ -22,8 +24,10 @@ import sys
 import threading
 import time
 
-from . import __version__, paths, protocol, workers
-from .errors import BackendTimeout, ShellperError, with_action
+from . import __version__, paths, protocol, sweeps
+from .errors import ShellperError, with_action
+from .keeper import Keeper
+from .ops import Ops
 from .pipes import TerminalPipes
 from .warmth import Warmth, watch_period
 
@@ -34,29 +38,10 @@ WRITE_TIMEOUT = 10.0  # and take its reply within this (a stuck reader would kee
 CLEANUP_PERIOD = 600.0  # seconds between sweeps for sessions of exited shells
 RELOAD_SPIKE = 3.0  # an answer slower than this (s) suggests the model was reloaded
 EXIT_WAIT = 2.0  # seconds a stopping daemon waits for its threads (one may be stuck for good)
-# The store works on a thread of its own. A lock held by another program fails a
-# write after STORE_BUSY s; a translate waits STORE_WAIT s at most for the store,
-# then goes on without the history; what the user asked of the store waits STORE_OP_WAIT.
-STORE_BUSY = 0.05
-STORE_WAIT = 0.5
-STORE_OP_WAIT = 5.0
 
 
 class AlreadyRunning(Exception):
     pass
-
-
-class StoreUnavailable(ShellperError):
-    kind = "store"
-    action = "try again"
-
-
-class _Trouble(Exception):
-    """The store cannot do this now: kind is store.trouble()'s, or "slow"."""
-
-    def __init__(self, kind: str, detail: str = ""):
-        super().__init__(kind)
-        self.kind, self.detail = kind, detail
 
 
 class Daemon:
@@ -71,7 +56,7 @@ class Daemon:
         self.active = 0
         self.server: asyncio.AbstractServer | None = None
         self.stopping: asyncio.Event | None = None
-        self._locks: dict = {}
+        self.locks: dict = {}  # session key -> its asyncio.Lock: one terminal's requests never interleave
         self.warmth = Warmth(backend, settings)  # the server's prompt prefix, kept read
         self.shown: dict = {}  # session key -> turns.Shown: the suggestion on its prompt, for the check at Enter
         self._lockfile = None
@@ -89,13 +74,9 @@ class Daemon:
         self._idle_watching = False
         # bash's requests after its first (pipes.py); shellper.bash finds them by the same name.
         self.pipes = TerminalPipes(self.socket_path + ".pipes", self._answer_pipe)
-        self._store = workers.Serial("shellper-store")
-        self._said: set = set()  # store troubles told already (until a write succeeds again)
-        self._due: list = []  # notes for the next translate's reply (from any thread)
-        if getattr(store, "recovered_from", None):
-            self._due.append(_damaged_note(store.recovered_from))
-        if hasattr(store, "set_busy_timeout"):
-            store.set_busy_timeout(STORE_BUSY)
+        self.due: list = []  # notes for the next translate's reply (from any thread)
+        self.keeper = Keeper(store, self.due.append)
+        self.ops = Ops(self)
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -166,10 +147,10 @@ class Daemon:
         period = watch_period()
         if period > 0:
             self._spawn(self.warmth.watch(period, lambda: self.active > 0, self._watch_eligible))
-        self._spawn(self._cleanup_every(CLEANUP_PERIOD))
+        self._spawn(sweeps.cleanup_every(self, CLEANUP_PERIOD))
         self._idle_watching = self.settings.idle_exit > 0
         if self._idle_watching:
-            self._spawn(self._idle_watch())
+            self._spawn(sweeps.idle_watch(self))
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -193,11 +174,7 @@ class Daemon:
             await self.backend.aclose()
         except Exception:  # closing must not fail the shutdown
             pass
-        try:
-            await self._store.run(EXIT_WAIT, self.store.close)
-        except Exception as exc:  # a store stuck on a hung disk must not keep us running
-            log.warning("the history database did not close: %s", exc)
-        self._store.close()
+        await self.keeper.close(EXIT_WAIT)
         if self._lockfile is not None:
             self._lockfile.close()
         log.info("shellper daemon stopped")
@@ -211,7 +188,7 @@ class Daemon:
         """Clean up dead shells' sessions, check the server, preload the model and
         have it read the prompt prefix every request shares."""
         try:
-            removed = await self._store.run(None, self._guarded, self.store.cleanup)
+            removed = await self.keeper.run(None, self.store.cleanup)
             if removed:
                 log.info("removed %d sessions of shells that exited", removed)
         except Exception as exc:  # the model's warm-up goes on without it
@@ -247,7 +224,7 @@ class Daemon:
         if await self.backend.preload():
             await self._warm_cache()
 
-    def _maybe_preload(self, seconds: float) -> None:
+    def maybe_preload(self, seconds: float) -> None:
         """A slow answer from Ollama usually means the model was evicted and reloaded
         with the default 5-minute keep_alive (a /v1 request cannot set it): preload it
         again in the background, so it stays loaded for `keep_alive`."""
@@ -260,37 +237,9 @@ class Daemon:
         log.info("the model took %.1f s to answer; preloading it again (keep_alive %s)", seconds, self.settings.keep_alive)
         self._spawn(self._reload())
 
-    async def _cleanup_every(self, period: float) -> None:
-        """Forget the conversations of shells that have exited, now and then."""
-        while True:
-            await asyncio.sleep(period)
-            try:
-                removed = await self._store.run(None, self._guarded, self.store.cleanup)
-            except Exception as exc:  # best effort; the next round tries again
-                log.warning("cleanup failed: %s", exc)
-                continue
-            if removed:
-                log.info("removed %d sessions of shells that exited", removed)
-            self.pipes.sweep(_alive)
-            # A lock can go only with its shell: a live shell may have a request waiting on it.
-            for key in [k for k, lock in self._locks.items() if not lock.locked() and not _alive(k.pid)]:
-                del self._locks[key]
-            for key in [k for k in self.shown if not _alive(k.pid)]:
-                del self.shown[key]
-
-    async def _idle_watch(self) -> None:
-        period = min(max(self.settings.idle_exit / 4, 0.05), 30.0)
-        while True:
-            await asyncio.sleep(period)
-            idle = time.monotonic() - self.last_active
-            if self.active == 0 and 0 < self.settings.idle_exit <= idle:
-                log.info("idle for %.0f s, exiting", idle)
-                self.stopping.set()
-                return
-
     # ---- a changed config file ---------------------------------------------
 
-    def _reread_settings(self) -> None:
+    def reread_settings(self) -> None:
         """Read the settings again when the config file changed since they were read (a stat
         per request): use them, and say so in the next reply (or why the file cannot be used)."""
         from .errors import SettingsError
@@ -305,7 +254,7 @@ class Daemon:
             new = load()
         except SettingsError as exc:
             log.warning("the config file changed but cannot be used (%s); keeping the settings the daemon had", exc)
-            self._due.append(f"the changed config file is not used, so this daemon keeps its earlier settings: {exc}")
+            self.due.append(f"the changed config file is not used, so this daemon keeps its earlier settings: {exc}")
             return
         old = self.settings
         changed = [k.name for k in KEYS if getattr(new, k.name) != getattr(old, k.name)]
@@ -319,12 +268,12 @@ class Daemon:
             self.backend.settings = new  # (the prompt, max_turns, max_tokens, keep_alive are read at each request)
             self.warmth.use(self.backend, new, cold="system_prompt" in changed)  # a new prefix is read cold
         if hasattr(self.store, "collect_corrections") and {"collect_corrections", "corrections_days"} & set(changed):
-            self._in_background(_keep_corrections, self.store, new)
+            self.keeper.in_background(_keep_corrections, self.store, new)
         if new.idle_exit > 0 and not self._idle_watching and self.stopping is not None:
             self._idle_watching = True
-            self._spawn(self._idle_watch())
+            self._spawn(sweeps.idle_watch(self))
         log.info("settings reloaded from %s (%s changed)", path, ", ".join(changed))
-        self._due.append(f"settings reloaded from {path}")
+        self.due.append(f"settings reloaded from {path}")
 
     def _use_backend(self, settings) -> None:
         """A new backend for new server settings; the old one closes once no request uses it."""
@@ -339,83 +288,23 @@ class Daemon:
         if self.stopping is not None:
             self._spawn(self._meet_server())
 
+    @contextlib.contextmanager
+    def using_backend(self):
+        """The backend for one model call; one replaced meanwhile closes once no call uses it."""
+        backend = self.backend
+        self._asking[backend] += 1
+        try:
+            yield backend
+        finally:
+            self._release(backend)
+
     def _release(self, backend, uses: int = 1) -> None:
-        """uses requests fewer wait for backend; a replaced one closes when none does."""
         self._asking[backend] -= uses
         if self._asking[backend] <= 0:
             del self._asking[backend]
             if backend in self._retired:
                 self._retired.discard(backend)
                 self._spawn(_close_backend(backend))
-
-    # ---- the store, on a thread of its own ----------------------------------
-
-    def _guarded(self, fn, *args):
-        """fn(*args), on the store's thread; a store found damaged is moved aside
-        (kept), a new one started, and fn tried once more."""
-        from .store import trouble
-
-        try:
-            return fn(*args)
-        except Exception as exc:
-            if trouble(exc) != "damaged":
-                raise
-            log.warning("the history database is damaged (%s); starting a new one", exc)
-        aside = self.store.start_over()
-        log.warning("the damaged history database is kept as %s", aside)
-        self._due.append(_damaged_note(aside))
-        return fn(*args)
-
-    async def _on_store(self, wait: float | None, fn, *args):
-        """fn(*args) on the store's thread, waiting at most `wait` s; _Trouble when it cannot be done now."""
-        from .store import trouble
-
-        if wait is not None and self._store.stuck(wait):  # stuck on a hung disk: do not queue behind it
-            raise _Trouble("slow")
-        try:
-            return await self._store.run(wait, self._guarded, fn, *args)
-        except workers.Late:
-            raise _Trouble("slow") from None
-        except Exception as exc:
-            kind = trouble(exc)
-            if kind is None:
-                raise
-            raise _Trouble(kind, str(exc)) from None
-
-    async def _stored(self, fn, *args):
-        """fn(*args) for an operation the user asked for: a clear error when the store cannot do it now."""
-        try:
-            return await self._on_store(STORE_OP_WAIT, fn, *args)
-        except _Trouble as exc:
-            raise StoreUnavailable(f"{self._what(exc)}, so this could not be done") from None
-
-    async def _kept(self, notes: list | None, default, fn, *args):
-        """fn(*args) for a request that goes on without the store: default when it
-        cannot be done now, with a note in `notes` the first time."""
-        try:
-            return await self._on_store(STORE_WAIT, fn, *args)
-        except _Trouble as exc:
-            log.warning("history skipped: %s (%s)", self._what(exc), exc.detail or exc.kind)
-            if notes is not None and exc.kind not in self._said:
-                self._said.add(exc.kind)
-                notes.append(f"{self._what(exc)}: {_NOT_KEPT[exc.kind]}")
-            return default
-
-    def _what(self, exc: _Trouble) -> str:
-        where = self.store.path if hasattr(self.store, "path") else "the history database"
-        return {
-            "full": "the disk is full",
-            "locked": f"another program holds shellper's history database ({where}) locked",
-            "slow": f"shellper's history database ({where}) does not answer",
-            "unopened": f"shellper's history database could not be opened ({exc.detail})",
-        }.get(exc.kind, f"shellper's history database ({where}) cannot be used ({exc.detail})")
-
-    def _in_background(self, fn, *args) -> None:
-        """fn(*args) on the store's thread, in its turn; nobody waits for it."""
-        if self._store.stuck(STORE_WAIT):
-            return
-        done = self._store.submit(self._guarded, fn, *args)
-        done.add_done_callback(lambda f: f.exception() and log.warning("history: %s", f.exception()))
 
     # ---- one connection ----------------------------------------------------
 
@@ -481,13 +370,13 @@ class Daemon:
         nul = req["op"] in ("translate", "check") and req.get("reply") != "json"
         try:
             if req["op"] == "translate":
-                if req["pipes"] and pipe is None and _alive(req["session"]):
+                if req["pipes"] and pipe is None and sweeps.alive(req["session"]):
                     self.pipes.add(req["session"])  # its next requests come that way
                 reply = await translate(req)
                 if reply is None:
                     return None
             else:
-                reply = await self._dispatch(req)
+                reply = await self.ops.table[req["op"]](req)
         except ShellperError as exc:
             reply = protocol.error(str(exc), exc.kind)
         except ProcessLookupError as exc:
@@ -499,7 +388,7 @@ class Daemon:
                 "internal",
             )
         if req["op"] == "translate" and not reply.get("ok"):
-            other = self._other_settings(req.get("settings"))
+            other = self.other_settings(req.get("settings"))
             if other:  # the error may well come from those settings
                 reply["error"] = f"{reply['error']}; also, {other}"
         return protocol.nul_reply(reply) if nul else protocol.encode(reply)
@@ -509,14 +398,14 @@ class Daemon:
         self.active += 1
         self.last_active = time.monotonic()
         try:
-            return await self._answer(line, self._translate, pipe=pid)
+            return await self._answer(line, self.ops.translate, pipe=pid)
         finally:
             self.active -= 1
             self.last_active = time.monotonic()
 
     async def _translate_unless_gone(self, req, reader) -> dict | None:
         """Run a translation, cancelling it if the client hangs up first."""
-        work = asyncio.ensure_future(self._translate(req))
+        work = asyncio.ensure_future(self.ops.translate(req))
         gone = asyncio.ensure_future(reader.read(1))
         try:
             while True:
@@ -535,83 +424,7 @@ class Daemon:
         finally:
             gone.cancel()
 
-    def _key(self, pid: int):
-        from .store import session_key
-
-        try:
-            return session_key(pid)
-        except ProcessLookupError:
-            raise ProcessLookupError(f"no shell with PID {pid} is running") from None
-
-    async def _translate(self, req: dict) -> dict:
-        from . import turns
-
-        started = time.perf_counter()
-        self._reread_settings()
-        key = self._key(req["session"])
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        keyed = time.perf_counter()
-        model_seconds = 0.0
-
-        async def ask(history, request):
-            nonlocal model_seconds
-            deadline, said = await self.warmth.before()  # a warm-up under way is waited for, not raced
-            notes.extend(said)
-            asked = time.perf_counter()
-            answered = False
-            backend = self.backend
-            self._asking[backend] += 1
-            try:
-                message = await backend.ask(history, request, timeout=deadline)
-                answered = True
-                return message
-            except BackendTimeout as exc:
-                raise self.warmth.timed_out(exc, deadline) from None
-            finally:
-                self._release(backend)
-                model_seconds = time.perf_counter() - asked
-                notes.extend(self.warmth.after(model_seconds, answered))
-
-        notes: list = []  # what the user should know about the history, and a cold start
-        async with lock:  # one terminal's requests never interleave
-            waited = time.perf_counter()
-            history = await self._kept(notes, [], self._turns_of, key)
-            try:
-                s = await turns.suggest(
-                    ask,
-                    history,
-                    req["text"],
-                    req["cwd"],
-                    req.get("shell", "bash"),
-                    self.settings.allow_recursive,
-                    cdpath=_cdpath(req),
-                )
-            except BaseException:
-                # The earlier suggestion is off the prompt: a report of the next line must not settle it.
-                self.shown.pop(key, None)
-                self._in_background(self.store.drop_pending, key)
-                raise
-            self._maybe_preload(model_seconds)
-            # set_pending replaces the earlier suggestion.
-            keep = self.store.add_exchange if req.get("commit") else self.store.set_pending
-            if await self._kept(notes, False, lambda *a: keep(*a) or True, key, s.request, s.call, s.command):
-                self._said -= {"full", "locked", "slow", "io"}  # writes work again: say it anew next time
-            # What Enter judges again (check): the suggestion as it was shown.
-            self.shown[key] = turns.Shown(s.command, s.call, s.effect, tuple(s.warnings))
-        own = (time.perf_counter() - started) - (waited - keyed) - model_seconds
-        self.overhead_ms.append(own * 1000)
-        while self._due:
-            notes.append(self._due.pop(0))
-        warnings = list(s.warnings) + notes
-        other = self._other_settings(req.get("settings"))
-        if other:
-            warnings.append(other)
-        return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=warnings, effect=s.effect)
-
-    def _turns_of(self, key) -> list:
-        return [(ex.request, ex.call) for ex in self.store.history(key, self.settings.max_turns)]
-
-    def _other_settings(self, origin) -> str | None:
+    def other_settings(self, origin) -> str | None:
         """One line when the requesting terminal's settings are not the ones we started with."""
         if not isinstance(origin, dict):
             return None  # a client that does not say
@@ -625,161 +438,6 @@ class Daemon:
             f"it uses model '{self.settings.model}' at {self.settings.base_url}; "
             "run `shellper stop` and ask again to use this terminal's settings"
         )
-
-    # ---- the other operations: one handler each (translate is served above) ----
-
-    async def _dispatch(self, req: dict) -> dict:
-        handler = {
-            "ping": self._ping,
-            "check": self._check,
-            "executed": self._executed,
-            "commit": self._commit,
-            "history": self._history,
-            "reset": self._reset,
-            "closed": self._closed,
-            "status": self._status,
-            "export": self._export,
-            "stop": self._stop,
-        }.get(req["op"])
-        if handler is None:  # pragma: no cover - protocol.OPS is closed
-            raise ShellperError(f"operation {req['op']!r} not handled")
-        return await handler(req)
-
-    async def _ping(self, req: dict) -> dict:
-        return protocol.ok(pid=os.getpid(), version=__version__)
-
-    async def _check(self, req: dict) -> dict:
-        """Enter is about to run a line: when it is the suggestion, judge it again on the
-        files as they are now (in a worker with a deadline, like every look)."""
-        from . import turns, workers
-
-        try:
-            key = self._key(req["session"])
-        except ProcessLookupError:
-            return protocol.ok(changed=False, lines=[])
-        shown = self.shown.get(key)
-        if shown is None or req["command"].strip() != shown.command.strip():
-            return protocol.ok(changed=False, lines=[])
-        again = await workers.look(
-            turns.recheck, shown, req["command"], req["cwd"], req.get("shell", "bash"), self.settings.allow_recursive, None, _cdpath(req)
-        )
-        if again.refused:  # (kept: every Enter on it is refused while the files stay so)
-            return protocol.error(again.refused, "refused")
-        if again.changed:  # shown now as it is: a second Enter runs it
-            self.shown[key] = turns.Shown(shown.command, shown.call, again.lines[1], tuple(again.lines[2:]))
-        return protocol.ok(changed=again.changed, lines=list(again.lines))
-
-    async def _executed(self, req: dict) -> dict:
-        """The line the shell ran after a suggestion: settle it (turns decides, the store writes)."""
-        from . import turns
-
-        try:
-            key = self._key(req["session"])
-        except ProcessLookupError:
-            return protocol.ok(recorded="none")
-        line, shell = req["command"], req.get("shell", "bash")
-        self.shown.pop(key, None)  # the suggestion has run (or was passed over)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            recorded = await self._kept(
-                None, "none", self.store.settle, key, lambda pending: turns.settle(pending, line, shell), req.get("status")
-            )
-        return protocol.ok(recorded=recorded)
-
-    async def _commit(self, req: dict) -> dict:
-        from . import turns
-
-        key = self._key(req["session"])
-        recorded = await self._stored(self.store.settle, key, turns.accept)
-        return protocol.ok(recorded="committed" if recorded != "none" else "none")
-
-    async def _history(self, req: dict) -> dict:
-        key = self._key(req["session"])
-
-        def read():
-            pending = self.store.pending(key)
-            return protocol.ok(
-                exchanges=[ex.to_dict() for ex in self.store.history(key)],
-                pending=None if pending is None else pending.to_dict(),
-            )
-
-        return await self._stored(read)
-
-    async def _reset(self, req: dict) -> dict:
-        if req.get("all") is True:
-            # The locks stay: a translation in flight must still hold its
-            # terminal's (the periodic cleanup drops unused ones).
-            return protocol.ok(removed=await self._stored(self.store.reset_all))
-        return protocol.ok(removed=await self._stored(self.store.reset, self._key(req["session"])))
-
-    async def _closed(self, req: dict) -> dict:
-        """A shell's exit hook: forget its conversation now, not at the next sweep.
-
-        bash sends it from a background client, so the shell may be gone
-        already; then every session stored under that PID is of a dead shell."""
-        from .store import SessionKey
-
-        pid = req["session"]
-        try:
-            key = self._key(pid)
-        except ProcessLookupError:
-            key = None
-        self.pipes.drop(pid)
-        for gone in [k for k in self.shown if k.pid == pid]:
-            del self.shown[gone]
-
-        def forget_dead() -> int:
-            removed = 0
-            for s in self.store.sessions():  # sessions of dead shells that had this PID
-                if s["pid"] == pid and (key is None or round(s["start"] * 100) != round(key.start * 100)):
-                    removed += self.store.reset(SessionKey(pid, s["start"]))
-            return removed
-
-        removed = await self._kept(None, 0, forget_dead)
-        if key is not None:  # (its lock goes with the periodic sweep, once the shell is gone)
-            async with self._locks.setdefault(key, asyncio.Lock()):
-                removed += await self._kept(None, 0, self.store.reset, key)
-        return protocol.ok(removed=removed)
-
-    async def _status(self, req: dict) -> dict:
-        self._reread_settings()  # (`shellper doctor` asks this first: it shows the settings in use)
-        info = await self.backend.server_status()
-        self.server_info = info
-        return protocol.ok(
-            pid=os.getpid(),
-            version=__version__,
-            uptime=round(time.time() - self.started, 1),
-            socket=self.socket_path,
-            sessions=await self._kept(None, "unknown (the history database cannot be read now)", lambda: len(self.store.sessions())),
-            base_url=self.settings.base_url,
-            model=self.settings.model,
-            server=info,
-            overhead_ms=_percentiles(self.overhead_ms),
-        )
-
-    async def _export(self, req: dict) -> dict:
-        from .export import training_conversations
-
-        since = _parse_since(req.get("since"))
-        return protocol.ok(conversations=training_conversations(await self._stored(self.store.corrections, since)))
-
-    async def _stop(self, req: dict) -> dict:
-        asyncio.get_running_loop().call_soon(self.stopping.set)
-        return protocol.ok(pid=os.getpid())
-
-
-# What a translate says when the store could not keep its history.
-_NOT_KEPT = {
-    "full": "shellper keeps no history until there is room, so follow-up requests lack context; free some space",
-    "locked": "this suggestion is not kept in the terminal's history",
-    "slow": "history is not kept until it does",
-    "io": "history is not kept until it can be",
-    "damaged": "history is not kept until it can be",
-    "unopened": "no history is kept until the daemon restarts (`shellper stop`; the next request starts it)",
-}
-
-
-def _damaged_note(aside: str) -> str:
-    return f"shellper's history database was damaged: it is kept as {aside}, and a new one was started"
 
 
 def _config_stamp(path: str):
@@ -803,12 +461,6 @@ async def _close_backend(backend) -> None:
         pass
 
 
-def _cdpath(req: dict) -> str | None:
-    """The shell's CDPATH when it sent one (cd may go there instead); None: the daemon's own."""
-    value = req.get("cdpath")
-    return value if isinstance(value, str) else None
-
-
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
     """One whole request (protocol.request_end), or what came before the client
     closed; ValueError past MAX_REQUEST."""
@@ -823,39 +475,6 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
         if not chunk:
             return data
         data += chunk
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _percentiles(values) -> dict:
-    """p50/p99 of the daemon's own time per translate, for benchmarks."""
-    data = sorted(values)
-    if not data:
-        return {"count": 0}
-
-    def pick(q):
-        return round(data[min(len(data) - 1, int(q * len(data)))], 3)
-
-    return {"count": len(data), "p50": pick(0.5), "p99": pick(0.99)}
-
-
-def _parse_since(value):
-    if value is None:
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise ShellperError(f"--since {value!r} is not a date; give one like 2026-11-01") from None
 
 
 def main(argv=None) -> int:

@@ -203,10 +203,10 @@ def test_on_a_full_disk_the_suggestion_still_comes_and_it_is_said_once(shellper_
 
 def test_a_database_that_does_not_answer_never_holds_up_a_translate(shellper_env, fake, monkeypatch, tmp_path):
     """A history database on a hung disk: the suggestion comes without the history."""
-    from shellper_hook import daemon
+    from shellper_hook import keeper
     from shellper_hook.store import SessionStore
 
-    monkeypatch.setattr(daemon, "STORE_WAIT", 0.2)
+    monkeypatch.setattr(keeper, "STORE_WAIT", 0.2)
     release = threading.Event()
     real = SessionStore.history
 
