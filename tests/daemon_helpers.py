@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 
-from shellper_hook import client, paths
+from shellper_hook import client, paths, protocol
 
 
 def daemon_pid() -> int | None:
@@ -83,17 +84,78 @@ def stop_daemon() -> None:
 
 
 def raw_exchange(payload: bytes, timeout=10.0, close_write=False) -> bytes:
-    """Send raw bytes on the daemon socket and return everything it answers."""
+    """Send raw bytes on the daemon socket and return everything it answers.
+    close_write: say the request ends there (a request with no end of its own)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     sock.connect(paths.socket_path())
     try:
-        sock.sendall(payload)
-        if close_write:
-            sock.shutdown(socket.SHUT_WR)
-        return client._recv_all(sock)
+        try:
+            sock.sendall(payload)
+            if close_write:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon stopped reading (too large): its answer is still there to read
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:  # it closed with our extra bytes unread
+                break
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+        return b"".join(chunks)
     finally:
         sock.close()
+
+
+def fields(*parts) -> bytes:
+    """A request written field by field (str or bytes, each NUL-terminated), with the
+    empty field that ends it: fields("ping", "", "", "", "") is a ping."""
+    raw = b"".join((p if isinstance(p, bytes) else p.encode("utf-8", "surrogateescape")) + b"\0" for p in parts)
+    return raw + b"\0"
+
+
+def wire(req: dict) -> bytes:
+    """A request given as a dict, in the one wire format (protocol.encode_request)."""
+    return protocol.encode_request(req)
+
+
+def reply_of(raw: bytes) -> dict:
+    """A daemon's reply as a dict: a JSON line as is; NUL fields (translate, check, or an
+    error to a request that did not ask for JSON) as {"ok", "command", "lines"} or an
+    error dict {"ok": False, "kind", "error"}."""
+    if raw.startswith(b"{"):
+        assert raw.endswith(b"\n") and raw.count(b"\n") == 1, raw[:200]
+        return json.loads(raw)
+    got = raw.split(b"\0")
+    assert len(got) == 4 and got[3] == b"", raw[:200]
+    kind, second, third = (f.decode("utf-8") for f in got[:3])
+    if kind == "error":
+        return {"ok": False, "kind": second, "error": third}
+    if kind == "ok":
+        return {"ok": True, "command": second, "lines": third.split("\n") if third else []}
+    assert kind in ("same", "changed") and second == "", raw[:200]
+    return {"ok": True, "changed": kind == "changed", "lines": third.split("\n") if third else []}
+
+
+def exchange(req: dict, **kw) -> dict:
+    """One request (a dict, with reply=json) on a socket of our own; the JSON reply."""
+    return json.loads(raw_exchange(wire({**req, "reply": "json"}), **kw))
+
+
+def run_client(data: bytes, env=None, timeout=30, cwd="/") -> subprocess.CompletedProcess:
+    """The shells' client, as they run it: the request's bytes on stdin, no arguments."""
+    return subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client"], input=data, capture_output=True, timeout=timeout, env=env, cwd=cwd
+    )
+
+
+def client_translate(session, cwd, text, env=None, shell="bash", timeout=30, **named) -> subprocess.CompletedProcess:
+    """A shell's translate request through the client: the NUL reply on stdout."""
+    req = {"op": "translate", "session": session, "shell": shell, "cwd": cwd, "text": text, **named}
+    return run_client(wire(req), env=env, timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -17,13 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from daemon_helpers import (
     alive,
+    client_translate,
     daemon_pid,
     fake_shell,
+    fields,
     in_process_daemon,
     raw_exchange,
+    reply_of,
+    run_client,
     shellper,
     stop_daemon,
     wait_until,
+    wire,
 )
 from fake_ollama import FakeOllama, raw_fields
 
@@ -142,28 +147,91 @@ def test_stop_and_status_cli(env, fake):
 def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch):
     pid = client.request({"op": "ping"})["pid"]
     bad = [
-        b"this is not json\n",
-        b"[1, 2, 3]\n",
-        b'{"op": "translate"}\n',
-        b'{"op": "translate", "session": "12", "cwd": "/", "text": "x"}\n',
-        b'{"op": "translate", "session": true, "cwd": "/", "text": "x"}\n',
-        b'{"op": "nope"}\n',
-        b'{"v": 99, "op": "ping"}\n',
-        b"\xff\xfe\x00garbage\n",
-        b"[" * 100000 + b"\n",
-        b'{"op": "executed", "session": 1, "command": 5}\n',
-        b'{"op": "reset", "all": "no"}\n',  # only a real true wipes everything
+        b"this is not a request\n",  # no NUL at all, then the client hangs up
+        b'{"v": 1, "op": "ping"}\n',  # the old JSON line
+        b"translate\0",  # cut short
+        b"ping\0\0\0\0\0",  # no empty field to end it
+        fields("", "", "", "", ""),
+        fields("nope", "", "", "", ""),
+        fields("translate", "", "", "/", "x"),  # no PID
+        fields("translate", "12a", "", "/", "x"),
+        fields("translate", "-5", "", "/", "x"),
+        fields("translate", "0", "", "/", "x"),
+        fields("translate", str(2**31 + 1), "", "/", "x"),
+        fields("translate", "1", "csh", "/", "x"),
+        fields("translate", "1", "", "", "x"),  # no folder
+        fields("ping", "", "", "", "", "v=99"),  # an unknown lower-case field
+        fields("ping", "", "", "", "", "noequals"),  # a field without '='
+        fields("ping", "", "", "", "", "=x"),
+        fields("ping", "", "", "", "", "1X=y"),
+        fields("ping", "", "", "", "", "A B=y"),
+        b"\xff\xfe\0garbage\0\0\0\0\0",
+        fields("executed", "1", "", "-", "ls", "status=five"),
+        fields("reset", "", "", "", "", "all=no"),  # only all=1 wipes everything
+        fields("translate", "1", "", "/", "x", "id=" + "x" * 65),
     ]
     for payload in bad:
-        reply = json.loads(raw_exchange(payload))
-        assert reply["ok"] is False and reply["kind"] == "bad_request", payload[:40]
-    huge = b'{"op": "ping", "pad": "' + b"x" * (protocol.MAX_REQUEST * 2) + b'"}\n'
-    reply = json.loads(raw_exchange(huge))
-    assert reply["ok"] is False and "larger" in reply["error"]
+        reply = reply_of(raw_exchange(payload, close_write=True))
+        assert reply["ok"] is False and reply["kind"] == "bad_request", (payload[:40], reply)
+        # Asked for JSON, the same refusal comes as JSON.
+        if protocol.request_end(payload) == len(payload):
+            asked = json.loads(raw_exchange(payload[:-1] + b"reply=json\0\0", close_write=True))
+            assert asked["ok"] is False and asked["kind"] == "bad_request", (payload[:40], asked)
+    limit = protocol.MAX_REQUEST
+    for huge in (
+        fields("ping", "", "", "", "", "A=" + "x" * (limit * 2)),
+        b"x" * (limit * 2),  # a blob without a single NUL
+        fields("ping", "", "", "", "", *["A=1"] * 100_000),  # 100k fields
+    ):
+        reply = reply_of(raw_exchange(huge, close_write=True))
+        assert reply["ok"] is False and "larger" in reply["error"], (huge[:40], reply)
+    # Many fields that fit are read as they are: the environment names in them are the terminal's.
+    many = fields("ping", "", "", "", "", *[f"A{i}=1" for i in range(6000)], "reply=json")
+    assert len(many) < limit and json.loads(raw_exchange(many))["pid"] == pid
     # A client that connects and says nothing is timed out, not waited on forever.
     started = time.monotonic()
-    reply = json.loads(raw_exchange(b"", timeout=30))
-    assert reply["ok"] is False and time.monotonic() - started < 15
+    reply = reply_of(raw_exchange(b"", timeout=30))
+    assert reply["ok"] is False and "no whole request" in reply["error"] and time.monotonic() - started < 15
+    assert client.request({"op": "ping"})["pid"] == pid
+
+
+def test_bytes_after_a_request_are_never_read_as_another(env):
+    pid = client.request({"op": "ping"})["pid"]
+    stop = fields("stop", "", "", "", "", "reply=json")
+    reply = json.loads(raw_exchange(fields("ping", "", "", "", "", "reply=json") + stop))
+    assert reply["ok"] and reply["pid"] == pid
+    assert json.loads(raw_exchange(fields("ping", "", "", "", "", "reply=json") + b"\xff" * 1000 + b"\0" * 10))["pid"] == pid
+    time.sleep(0.3)
+    assert alive(pid) and client.request({"op": "ping"})["pid"] == pid
+
+
+def test_a_slowloris_is_timed_out_and_holds_nobody_up(env):
+    """A request sent a byte at a time, never finishing within READ_TIMEOUT: refused, and
+    honest requests meanwhile are served at once."""
+    pid = client.request({"op": "ping"})["pid"]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(paths.socket_path())
+    started = time.monotonic()
+    try:
+        payload = fields("ping", "", "", "", "", "A=" + "x" * 200)
+        for i, byte in enumerate(payload[:-1]):
+            try:
+                sock.send(bytes([byte]))
+            except OSError:  # it gave up on us
+                break
+            if i % 10 == 0:
+                t = time.monotonic()
+                assert client.request({"op": "ping"}, timeout=5)["pid"] == pid
+                assert time.monotonic() - t < 2, "one slow sender held up a ping"
+            if time.monotonic() - started > 8:
+                break
+            time.sleep(0.05)
+        reply = reply_of(client._recv_all(sock))
+    finally:
+        sock.close()
+    assert reply["ok"] is False and reply["kind"] == "bad_request" and "no whole request" in reply["error"], reply
+    assert time.monotonic() - started < 15
     assert client.request({"op": "ping"})["pid"] == pid
 
 
@@ -173,7 +241,7 @@ def test_client_hangup_cancels_the_model_call(env, fake, tmp_path):
         client.request({"op": "ping"})
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(paths.socket_path())
-        sock.sendall(protocol.encode({"v": 1, "op": "translate", "session": shell, "cwd": str(tmp_path), "text": "slow"}))
+        sock.sendall(wire({"op": "translate", "session": shell, "cwd": str(tmp_path), "text": "slow"}))
         assert wait_until(lambda: len(fake.requests) == 1, 5)
         sock.close()  # the user pressed Ctrl-C
         assert wait_until(lambda: fake.disconnects >= 1, 5), "the model call was not abandoned"
@@ -389,12 +457,7 @@ def _listener(path, answer: bytes, uid=None):
 
 
 def _nul_translate(session, cwd, text, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", "translate", str(session), cwd, text],
-        capture_output=True,
-        timeout=30,
-        env=env,
-    )
+    return client_translate(session, cwd, text, env=env)
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to listen as another user")
@@ -555,7 +618,7 @@ def test_a_reply_cut_short_never_reaches_the_line(shellper_env, tmp_path, monkey
 def test_a_refused_nul_request_gets_a_nul_reply(env):
     client.request({"op": "ping"})
     with fake_shell() as shell:
-        raw = raw_exchange(protocol.encode({"v": 1, "op": "translate", "session": shell, "cwd": "/", "text": "  ", "reply": "nul"}))
+        raw = raw_exchange(wire({"op": "translate", "session": shell, "cwd": "/", "text": "  "}))
     fields = raw.split(b"\0")
     assert fields[:2] == [b"error", b"bad_request"] and b"empty request" in fields[2] and raw.endswith(b"\0"), raw
 
@@ -575,7 +638,7 @@ def test_a_client_that_never_reads_its_reply_is_dropped(shellper_env, fake, monk
             stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             stuck.connect(paths.socket_path())
             try:
-                stuck.sendall(protocol.encode({"v": 1, "op": "history", "session": shell}))
+                stuck.sendall(wire({"op": "history", "session": shell}))
                 assert wait_until(lambda: d.active == 1, 5)
                 assert wait_until(lambda: d.active == 0, 5), "a stuck reader keeps the daemon busy forever"
             finally:
@@ -642,7 +705,11 @@ def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tm
     fake.answer("hidden", "ls", {"a": True})
     runs = {
         "ask": "from shellper_hook import cli; cli.main(['ask', 'show', 'hidden', 'files'])",
-        "client": "from shellper_hook import client; client._main(['translate', str(__import__('os').getppid()), '.', 'show hidden'])",
+        "client": (
+            "import io, os, sys; from shellper_hook import client, protocol\n"
+            "req = protocol.encode_request({'op': 'translate', 'session': os.getppid(), 'cwd': '.', 'text': 'show hidden'})\n"
+            "sys.stdin = io.TextIOWrapper(io.BytesIO(req)); client._main([])"
+        ),
     }
     for name, run in runs.items():
         r = subprocess.run(
@@ -703,15 +770,11 @@ def test_a_reloaded_model_gets_its_prompt_cache_warmed_again(shellper_env, fake,
 
 
 def _enter(session, cwd, line, shell="bash") -> list:
-    """What the shell's Enter gets from `CLIENT enter`: its NUL fields."""
-    r = subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", "enter", str(session), shell],
-        input=f"{cwd}\0{line}\0".encode(),
-        capture_output=True,
-        timeout=30,
-    )
-    assert r.returncode == 0, r.stderr
-    return r.stdout.decode().split("\0")[:-1]
+    """What the shell's Enter gets from the client's check request: its NUL fields."""
+    r = run_client(wire({"op": "check", "session": session, "shell": shell, "cwd": cwd, "command": line}))
+    got = r.stdout.decode().split("\0")[:-1]
+    assert r.returncode == (1 if got[0] == "error" else 0), (r.returncode, r.stdout, r.stderr)
+    return got
 
 
 def test_enter_judges_the_suggestion_again_on_the_files_as_they_are(env, fake):
