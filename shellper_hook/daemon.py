@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -48,7 +49,9 @@ class Daemon:
     def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None, config_seen=...):
         self.settings = settings
         self.store = store
-        self.backend = backend
+        self.backend = backend  # None: made once the socket listens (importing openai takes about a second)
+        self._backend_ready: asyncio.Event | None = None
+        self._backend_failed: str | None = None
         self.socket_path = socket_path or paths.socket_path()
         self.uid = os.getuid() if uid is None else uid
         self.started = time.time()
@@ -143,6 +146,7 @@ class Daemon:
             except (NotImplementedError, RuntimeError):
                 pass
         log.info("shellper daemon %s pid %d listening on %s", __version__, os.getpid(), self.socket_path)
+        self._backend_ready = asyncio.Event()
         self._spawn(self._warm_up())
         period = watch_period()
         if period > 0:
@@ -171,7 +175,8 @@ class Daemon:
         for task in list(self._bg):
             task.cancel()
         try:
-            await self.backend.aclose()
+            if self.backend is not None:
+                await self.backend.aclose()
         except Exception:  # closing must not fail the shutdown
             pass
         await self.keeper.close(EXIT_WAIT)
@@ -184,9 +189,34 @@ class Daemon:
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 
+    async def _make_backend(self) -> None:
+        """The backend, its module imported on a thread while the socket already serves:
+        a shell that started the daemon at its prompt has it ready by its first Ctrl-G,
+        and the requests that need no model are answered meanwhile."""
+        try:
+            if self.backend is None:
+                module = await asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "shellper_hook.backend")
+                self.backend = module.Backend(self.settings)
+                self.warmth.use(self.backend, self.settings, cold=False)
+        except Exception as exc:  # (openai missing or broken): every translate says so
+            log.exception("the model client could not be loaded")
+            self._backend_failed = f"the model client could not be loaded ({type(exc).__name__}: {exc}); reinstall shellper (./install.sh)"
+        self._backend_ready.set()
+
+    async def backend_ready(self):
+        """The backend, once made (ShellperError if it cannot be)."""
+        if self._backend_ready is not None:
+            await self._backend_ready.wait()
+        if self._backend_failed:
+            raise ShellperError(self._backend_failed)
+        return self.backend
+
     async def _warm_up(self) -> None:
-        """Clean up dead shells' sessions, check the server, preload the model and
-        have it read the prompt prefix every request shares."""
+        """Make the backend, clean up dead shells' sessions, check the server, preload the
+        model and have it read the prompt prefix every request shares."""
+        await self._make_backend()
+        if self._backend_failed:
+            return
         try:
             removed = await self.keeper.run(None, self.store.cleanup)
             if removed:
@@ -264,7 +294,7 @@ class Daemon:
             return
         if any(k in changed for k in ("base_url", "model", "api_key", "timeout")):
             self._use_backend(new)
-        else:
+        elif self.backend is not None:
             self.backend.settings = new  # (the prompt, max_turns, max_tokens, keep_alive are read at each request)
             self.warmth.use(self.backend, new, cold="system_prompt" in changed)  # a new prefix is read cold
         if hasattr(self.store, "collect_corrections") and {"collect_corrections", "corrections_days"} & set(changed):
@@ -277,9 +307,11 @@ class Daemon:
 
     def _use_backend(self, settings) -> None:
         """A new backend for new server settings; the old one closes once no request uses it."""
-        from .backend import Backend
+        from .backend import Backend  # (not at the top: openai takes a second; see _make_backend)
 
         old = self.backend
+        if old is None:  # not made yet: _make_backend makes it with these settings
+            return
         self.backend = Backend(settings)
         self.warmth.use(self.backend, settings, cold=True)
         self.server_info = {}
@@ -488,7 +520,6 @@ def main(argv=None) -> int:
     except ShellperError as exc:
         log.error("%s", exc)
         return 1
-    from .backend import Backend
     from .store import SessionStore, StoreError, Unopened
 
     paths.ensure_private_dir(paths.state_dir())  # without it no daemon can run: that error is the caller's to say
@@ -497,7 +528,7 @@ def main(argv=None) -> int:
     except StoreError as exc:  # the file: suggestions still come, without history (the first reply says so)
         log.error("%s", exc)
         store = Unopened(paths.store_file(), str(exc))
-    daemon = Daemon(settings, store, Backend(settings), config_seen=seen)
+    daemon = Daemon(settings, store, None, config_seen=seen)
     try:
         _run(daemon.serve_forever())
     except AlreadyRunning as exc:

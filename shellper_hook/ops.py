@@ -81,6 +81,7 @@ class Ops:
             nonlocal model_seconds
             deadline, said = await d.warmth.before()  # a warm-up under way is waited for, not raced
             notes.extend(said)
+            await d.backend_ready()
             asked = time.perf_counter()
             answered = False
             with d.using_backend() as backend:
@@ -216,7 +217,7 @@ class Ops:
     async def status(self, req: dict) -> dict:
         d = self.d
         d.reread_settings()  # (`shellper doctor` asks this first: it shows the settings in use)
-        info = await d.backend.server_status()
+        info = await (await d.backend_ready()).server_status()
         d.server_info = info
         return protocol.ok(
             pid=os.getpid(),
