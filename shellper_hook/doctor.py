@@ -37,8 +37,8 @@ class Report:
         # (None: it does not), and whether the model server checks failed.
         self.restart_daemon: str | None = None
         self.server_failed = False
-        # What an interactive login shell said of shellper and its key (asked once: it runs the rc file).
-        self.shell_answer: dict | None = None
+        # What each interactive shell said of shellper and its key (asked once: it runs the rc file).
+        self.shell_answers: dict = {}
 
     def _line(self, status: str, what: str, problem: str | None = None, fix: str | None = None) -> None:
         # The checks quote server replies, settings and file names: show no control character raw.
@@ -360,7 +360,18 @@ def _loads_shellper(path: str, shell: str) -> bool:
     return any(m.group(1) == shell for m in _INIT_LINE.finditer(text))
 
 
-def check_rc(r: Report) -> None:
+def shells_to_check() -> list:
+    """The login shell ($SHELL) when shellper works in it, and every other installed shell
+    whose rc file or conf.d loads shellper: a terminal may run any of them."""
+    login = os.path.basename(os.environ.get("SHELL", "") or "")
+    shells = [login] if login in SHELLS else []
+    for shell in SHELLS:
+        if shell != login and shutil.which(shell) and any(_loads_shellper(p, shell) for p in _rc_files(shell)):
+            shells.append(shell)
+    return shells
+
+
+def check_login_shell(r: Report) -> None:
     login = os.path.basename(os.environ.get("SHELL", "") or "")
     if login not in SHELLS:
         r.warn(
@@ -368,7 +379,9 @@ def check_rc(r: Report) -> None:
             f"your shell is {login or 'unknown ($SHELL is not set)'}; shellper works in zsh, bash and fish",
             "run zsh, bash or fish (chsh -s $(command -v zsh)), then add the init line with ./install.sh",
         )
-        return
+
+
+def check_rc(r: Report, login: str) -> None:
     found = next((p for p in _rc_files(login) if _loads_shellper(p, login)), None)
     shell = shutil.which(login)
     if found:
@@ -451,15 +464,14 @@ def _key_binding(shell: str, key: str | None, no_key: bool) -> dict:
 
 
 def _shell_answer(r: Report, shell: str) -> dict:
-    """_key_binding for the key in force, asked once per report."""
-    if r.shell_answer is None:
-        r.shell_answer = _key_binding(shell, None, no_key=False)
-    return r.shell_answer
+    """_key_binding for the key in force, asked once per report and shell."""
+    if shell not in r.shell_answers:
+        r.shell_answers[shell] = _key_binding(shell, None, no_key=False)
+    return r.shell_answers[shell]
 
 
-def check_keys(r: Report) -> None:
-    login = os.path.basename(os.environ.get("SHELL", "") or "")
-    shell = shutil.which(login) if login in SHELLS else None
+def check_keys(r: Report, login: str) -> None:
+    shell = shutil.which(login)
     if not shell:
         return
     after = _shell_answer(r, shell)
@@ -579,10 +591,14 @@ def run(out=None) -> int:
     daemon_ok = check_socket_dir(r) and check_daemon(r, settings)
     if settings is not None:
         check_server(r, settings)
-    check_rc(r)
-    check_keys(r)
+    check_login_shell(r)
+    shells = shells_to_check()
+    for shell in shells:
+        check_rc(r, shell)
+        check_keys(r, shell)
     check_pythonpath(r)
-    check_zsh_socket(r)
+    if "zsh" in shells:
+        check_zsh_socket(r)
     if daemon_ok:
         check_round_trip(r, settings)
     else:

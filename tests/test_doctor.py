@@ -177,9 +177,11 @@ def test_socket_dir_others_can_enter_fails(zsh_home, monkeypatch, capsys):
 
 def test_shell_checks_warn_without_failing(zsh_home, monkeypatch, capsys, tmp_path):
     """bash without the init line (a commented one does not count), a zsh without
-    zsh/net/socket, and `shellper` not on PATH: warnings with fixes, exit 0."""
+    zsh/net/socket, and `shellper` not on PATH: warnings with fixes, exit 0. zsh is
+    checked though $SHELL is bash: its .zshrc loads shellper (issue 21)."""
     monkeypatch.setenv("SHELL", "/usr/bin/bash")
     write_rc(".bashrc", '# eval "$(shellper init bash)"\neval "$(shellper init zsh)"\n')
+    write_rc(".zshrc", 'eval "$(shellper init zsh)"\n')
     fakebin = tmp_path / "bin"
     fakebin.mkdir()
     (fakebin / "zsh").write_text("#!/bin/sh\necho 'zmodload: failed to load module: zsh/net/socket' >&2\nexit 1\n")
@@ -194,6 +196,7 @@ def test_shell_checks_warn_without_failing(zsh_home, monkeypatch, capsys, tmp_pa
     assert "Ctrl-G does nothing" in text and 'eval "$(shellper init bash)"' in fix
     status, text, fix = find(found, "WARN", "zsh")
     assert "zsh/net/socket" in text
+    find(found, "OK", os.path.expanduser("~/.zshrc loads shellper"))
     status, text, fix = find(found, "WARN", "`shellper` command")
     assert "PATH" in fix
     assert "see the warnings above" in out
@@ -383,7 +386,7 @@ def key_check(shell: str, rc: str) -> str:
     name = KEY_RCS[shell][0]
     write_rc(name, rc + "\n")
     out = io.StringIO()
-    check_keys(Report(out))
+    check_keys(Report(out), os.path.basename(os.environ["SHELL"]))
     return out.getvalue()
 
 
@@ -433,7 +436,7 @@ def fish_config(files: dict) -> str:
 
 def rc_check() -> str:
     out = io.StringIO()
-    check_rc(Report(out))
+    check_rc(Report(out), os.path.basename(os.environ["SHELL"]))
     return out.getvalue()
 
 
@@ -457,7 +460,7 @@ def test_doctor_finds_the_fish_integration_in_conf_d_or_config_fish(zsh_home, mo
 def fish_key_check(files: dict) -> str:
     fish_config(files)
     out = io.StringIO()
-    check_keys(Report(out))
+    check_keys(Report(out), os.path.basename(os.environ["SHELL"]))
     return out.getvalue()
 
 
@@ -489,7 +492,7 @@ def test_doctor_says_when_the_fish_key_is_taken_and_how_to_rebind(zsh_home, monk
     fish_config({**load, "config.fish": mine})
     subprocess.run(["fish", "-c", "set -U SHELLPER_KEY \\eg"], check=True, timeout=30)
     out = io.StringIO()
-    check_keys(Report(out))
+    check_keys(Report(out), os.path.basename(os.environ["SHELL"]))
     assert out.getvalue().startswith("OK    fish key \\eg is shellper's"), out.getvalue()
 
 
@@ -502,7 +505,7 @@ def test_a_zsh_that_loads_shellper_through_a_plugin_manager_is_not_told_to_add_t
 
     def rc_check() -> list:
         out = io.StringIO()
-        check_rc(Report(out))
+        check_rc(Report(out), os.path.basename(os.environ["SHELL"]))
         return checks(out.getvalue())
 
     write_rc(".zshrc", f"_my_manager_load() {{ source '{plugin}' }}\n_my_manager_load\n")
