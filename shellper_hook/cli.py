@@ -133,7 +133,7 @@ def cmd_explain(args) -> int:
         cwd = os.getcwd()
     except OSError:
         return _die("the current directory no longer exists; cd to one that does and try again")
-    recursive = call.name == "rm" and line.split()[1:2] in (["-r"], ["-R"])
+    recursive = bool(call.tool.recursive) and line.split()[1:2] in (["-r"], ["-R"])
     try:  # one look at the files gives the line and the notes
         verdict = vet(call, cwd, allow_recursive=recursive)
         effect, notes = verdict.effect, verdict.warnings

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import policy, workers
+from . import policy, tools, workers
 from .errors import OutOfReach, Refused, WrongType
 from .look import look
 from .parser import parse_message
@@ -339,7 +339,7 @@ _NAMING = frozenset(
         "under",
         "from",
         "onto",
-        *("cat", "cd", "cp", "diff", "du", "echo", "find", "grep", "ls", "mkdir", "mv", "rm", "rmdir", "sort", "tail", "touch", "wc"),
+        *tools.names(),  # "grep curl in notes.txt": after a tool, a program's name is its argument
     )
 )
 _SEEKING = frozenset(
