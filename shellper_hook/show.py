@@ -37,8 +37,3 @@ def safe_json(value) -> str:
     """JSON text that keeps readable UTF-8 but holds no raw control character:
     those can only sit inside strings, where \\uXXXX is the same value."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
-
-
-def sh_quoted(value: str) -> str:
-    """value as one single-quoted POSIX shell word, for lines that a shell evaluates or a user copies."""
-    return "'" + value.replace("'", "'\"'\"'") + "'"
