@@ -10,14 +10,13 @@ them. Each message must be one line whose last clause is an action.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import socket
 
 import pytest
-from daemon_helpers import fake_shell, raw_exchange
+from daemon_helpers import fake_shell, fields, raw_exchange, reply_of
 
-from shellper_hook import client, errors, parser, settings, turns
+from shellper_hook import client, errors, parser, protocol, settings, turns
 from shellper_hook.tools import ToolCall
 
 # The last clause (after the last "; " or ": ") starts with what to do.
@@ -91,23 +90,33 @@ def test_the_model_s_unusable_answers_through_the_daemon(daemon_env, fake, tmp_p
 def test_requests_the_daemon_cannot_read(daemon_env):
     assert client.request({"op": "ping"})["ok"]
     payloads = [
-        b"not json\n",
-        b"[1, 2]\n",
-        b'{"v": 9, "op": "ping"}\n',
-        b'{"op": "format"}\n',
-        b'{"op": "translate", "session": "me", "cwd": "/", "text": "ls"}\n',
-        b'{"op": "translate", "session": 1, "cwd": "/", "text": "  "}\n',
-        b'{"op": "translate", "session": 1, "cwd": "/", "text": "ls", "shell": "csh"}\n',
-        b'{"op": "translate", "session": 1, "cwd": "/", "text": "\\ud800"}\n',
-        b'{"op": "executed", "session": 1, "command": "ls", "status": "ok"}\n',
-        b'{"op": "export", "since": "last week"}\n',
-        b"\xff\xfe\n",
-        b'{"op": "ping", "pad": "' + b"x" * (70 * 1024) + b'"}\n',
+        b"not a request\n",  # no NUL at all, then the client hangs up
+        b'{"v": 1, "op": "ping"}\n',  # the old JSON line
+        b"ping\0\0\0",  # cut short
+        fields("format", "", "", "", ""),
+        fields("translate", "me", "", "/", "ls"),
+        fields("translate", "1", "", "/", "  "),
+        fields("translate", "1", "csh", "/", "ls"),
+        fields("translate", "1", "", "", "ls"),
+        fields("translate", "1", "", "/", b"\xed\xa0\x80"),  # a lone surrogate
+        fields("translate", "1", "", b"/\xff", "ls"),
+        fields("translate", "1", "", "/", "ls", "noequals"),
+        fields("translate", "1", "", "/", "ls", "colour=red"),
+        fields("translate", "1", "", "/", "ls", "id=a b"),
+        fields("executed", "1", "", "-", "ls", "status=ok"),
+        fields("history", "", "", "", ""),
+        fields("export", "", "", "", "", "since=last week"),
+        b"\xff\xfe\0\0\0\0\0\0",
+        fields("ping", "", "", "", "", "A=" + "x" * (70 * 1024)),
+        b"x" * (70 * 1024),
     ]
     for payload in payloads:
-        reply = json.loads(raw_exchange(payload))
-        assert reply["ok"] is False, payload[:60]
-        assert_actionable(reply["error"], repr(payload[:60]))
+        for asked in (payload, payload[:-1] + b"reply=json\0\0"):
+            if asked is not payload and protocol.request_end(payload) != len(payload):
+                continue
+            reply = reply_of(raw_exchange(asked, close_write=True))
+            assert reply["ok"] is False, asked[:60]
+            assert_actionable(reply["error"], repr(asked[:60]))
     # A session whose shell is gone.
     with fake_shell() as shell:
         pass
