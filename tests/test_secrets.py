@@ -16,7 +16,7 @@ import time
 import uuid
 
 import pytest
-from daemon_helpers import fake_shell, wait_until
+from daemon_helpers import fake_shell, fields, wait_until, wire
 from shellharness import ShellEnv, have, last_user_text, translate
 
 from shellper_hook import client
@@ -173,49 +173,59 @@ def test_the_line_run_after_a_suggestion_never_shows_in_any_process(shell_env, t
     assert line_secret.encode() not in _stored_bytes(shell_env)
 
 
-def _client(args: list, stdin: bytes, timeout: float = 20) -> subprocess.CompletedProcess:
+def _client(stdin: bytes, args: tuple = (), timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shellper_hook.client", *args], input=stdin, capture_output=True, timeout=timeout)
 
 
-def test_the_client_reads_text_from_stdin_and_the_old_argv_form_still_works(daemon_env, fake, tmp_path):
+def test_the_client_reads_the_request_from_stdin_and_takes_no_arguments(daemon_env, fake, tmp_path):
     fake.answer("show hidden", "ls", {"a": True})
     fake.answer("print notes", "cat", {"file_name": "notes.txt"})
     cwd = str(tmp_path / "with\nnewline and 'quote'")
     os.mkdir(cwd)
     open(os.path.join(cwd, "notes.txt"), "w").close()
     with fake_shell() as shell:
-        r = _client(["translate", str(shell)], cwd.encode() + b"\0show hidden\nfiles\0")
+        r = _client(wire({"op": "translate", "session": shell, "cwd": cwd, "text": "show hidden\nfiles"}))
         assert (r.returncode, r.stdout) == (0, b"ok\0ls -a\0reads: lists this folder, hidden names too\0")
         assert fake.requests[-1]["messages"][-1]["content"] == "show hidden\nfiles"
-        r = _client(["executed", str(shell), "3"], b"ls -a\0")
-        assert r.returncode == 0
+        r = _client(wire({"op": "executed", "session": shell, "command": "ls -a", "status": 3}))
+        assert (r.returncode, r.stdout) == (0, b"")
         h = client.request({"op": "history", "session": shell})
         assert [(e["command"], e["status"]) for e in h["exchanges"]] == [("ls -a", 3)]
-        # Shells that loaded an older shellper still pass the text as arguments.
-        r = _client(["translate", str(shell), cwd, "print notes"], b"")
-        assert (r.returncode, r.stdout) == (0, b"ok\0cat notes.txt\0reads: shows notes.txt\0")
-        assert _client(["executed", str(shell), "0", "cat notes.txt"], b"").returncode == 0
+        # The old argv forms (text or cwd as arguments, where any user can read them) are gone.
+        asked = len(fake.requests)
+        for args in (("translate", str(shell), cwd, "print notes"), ("translate", str(shell)), ("executed", str(shell), "0", "ls")):
+            r = _client(wire({"op": "translate", "session": shell, "cwd": cwd, "text": "print notes"}), args)
+            assert r.returncode == 2 and r.stdout == b"" and b"stdin" in r.stderr, (args, r)
+        assert len(fake.requests) == asked
+        assert _client(b"").returncode == 0  # a shell asking whether the client runs at all
         h = client.request({"op": "history", "session": shell})
-        assert [e["command"] for e in h["exchanges"]] == ["ls -a", "cat notes.txt"]
+        assert [e["command"] for e in h["exchanges"]] == ["ls -a"]
 
 
-@pytest.mark.parametrize("stdin", [b"", b"/tmp\0show hidden", b"/tmp-no-field-end"])
-def test_a_message_cut_short_asks_nothing(daemon_env, fake, stdin):
+@pytest.mark.parametrize("cut", [b"translate", b"translate\0{pid}\0\0/tmp\0show hidden", b"translate\0{pid}\0\0/tmp\0show hidden\0"])
+def test_a_message_cut_short_asks_nothing(daemon_env, fake, cut):
     with fake_shell() as shell:
         asked = len(fake.requests)
-        r = _client(["translate", str(shell)], stdin)
-        assert r.returncode == 1 and r.stdout.startswith(b"error\0") and r.stdout.endswith(b"\0")
+        r = _client(cut.replace(b"{pid}", str(shell).encode()))
+        assert r.returncode == 1 and r.stdout.startswith(b"error\0") and r.stdout.endswith(b"\0"), r
+        assert len(fake.requests) == asked
+        # Bytes after a whole request: not what a shell sends either.
+        r = _client(wire({"op": "translate", "session": shell, "cwd": "/tmp", "text": "show hidden"}) + b"x\0\0")
+        assert r.returncode == 1 and r.stdout.startswith(b"error\0"), r
         assert len(fake.requests) == asked
         client.request({"op": "translate", "session": shell, "cwd": "/tmp", "text": "show hidden"})
-        assert _client(["executed", str(shell), "0"], b"ls -a").returncode == 1  # no final NUL
+        executed = wire({"op": "executed", "session": shell, "command": "ls -a", "status": 0})
+        assert _client(executed[:-1]).returncode == 1  # no empty field to end it
         assert client.request({"op": "history", "session": shell})["pending"] is not None  # not settled
 
 
-def test_request_text_that_is_not_utf8_is_refused_by_the_client(daemon_env, fake):
+def test_request_text_that_is_not_utf8_is_refused_before_the_model(daemon_env, fake):
     with fake_shell() as shell:
         asked = len(fake.requests)
-        r = _client(["translate", str(shell)], b"/tmp\0bad \xff bytes\0")
-        assert r.returncode == 1 and b"UTF-8" in r.stdout
+        r = _client(fields("translate", str(shell), "", "/tmp", b"bad \xff bytes"))
+        assert r.returncode == 1 and r.stdout.startswith(b"error\0bad_request\0") and b"UTF-8" in r.stdout, r
+        r = _client(fields("translate", str(shell), "", b"/tmp/\xff", b"show hidden"))
+        assert r.returncode == 1 and r.stdout.startswith(b"error\0bad_request\0") and b"UTF-8" in r.stdout, r
         assert len(fake.requests) == asked
 
 
