@@ -7,16 +7,15 @@ every shell does is tested once for all in test_shell_behaviour.py.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from shellharness import (
     asked_only_for_the_suggestion,
     cd_through_the_shells_cdpath,
@@ -32,9 +31,12 @@ from shellharness import (
     wait_until,
 )
 
+from shellper_hook.protocol import decode_request, request_end
+
 pytestmark = pytest.mark.skipif(not (have("zsh") and have("tmux")), reason="needs zsh and tmux")
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.zsh")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "shell", "shellper.zsh")
 AUTOSUGGEST = "/usr/share/zsh-autosuggestions/zsh-autosuggestions.zsh"
 HIGHLIGHT = "/usr/share/zsh-syntax-highlighting/zsh-syntax-highlighting.zsh"
 FZF = "/usr/share/doc/fzf/examples/key-bindings.zsh"
@@ -118,26 +120,149 @@ def test_with_autosuggestions_syntax_highlighting_and_fzf(shell_env, tmux, ollam
     assert [e["command"] for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == ["ls -a"]
 
 
-# -- the JSON encoder (zsh writes the request itself) ----------------------------
+# -- the request zsh sends (protocol.py's format: only Python reads what it means) -------
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")), min_size=1, max_size=8))
-def test_the_zsh_json_encoder_round_trips_any_text(texts):
-    # One zsh run encodes them all (NUL separates them on stdin).
-    payload = "\0".join(texts).encode("utf-8")
+def nul_listener(path: str, reply=lambda data: b"ok\0pwd\0\0"):
+    """A stand-in daemon at `path` that keeps the raw bytes of each whole request it gets
+    (NUL fields ending in an empty one) and answers with reply(data)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(8)
+    received: list = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while request_end(data) is None:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                received.append(data)
+                try:
+                    conn.sendall(reply(data))
+                except OSError:  # a report: zsh does not wait for the answer
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, received
+
+
+def fields(data: bytes) -> tuple:
+    """(op, pid, shell, cwd, text, {NAME: VALUE}) of one raw request, as bytes."""
+    assert data.endswith(b"\0\0") and request_end(data) == len(data), data
+    f = data[:-2].split(b"\0")
+    return (*f[:5], dict(x.split(b"=", 1) for x in f[5:]))
+
+
+# Sends each request (one a line of `requests`, words are __shellper_send's arguments, $'...'
+# allowed) from a non-interactive zsh in `cwd` after `setup`, over zsh's socket or through
+# the client; returns the zsh's pid and the raw requests the stand-in got.
+def sent(tmp_path, carrier, cwd, setup="", requests=("translate 'list it'",), env=None):
+    path = str(tmp_path / "run" / "standin.sock")
+    srv, received = nul_listener(path)
+    send = "".join(f"__t {line}\n" for line in requests)
     script = (
-        f'source {SCRIPT} 2>/dev/null; local -a items; items=("${{(@0)$(cat)}}"); items[-1]=(); '
-        'for t in "${items[@]}"; do __shellper_json "$t"; print -r -- $REPLY; done'
+        f"source {SCRIPT} || exit 9\n"
+        + (
+            f"__shellper_socket={path}\n"
+            if carrier == "socket"
+            else f"__shellper_socket= __shellper_python={sys.executable} __shellper_pkg={ROOT}\n"
+        )
+        + '__t() { local REPLY r; __shellper_send "$@"; local fd=$REPLY; sysread -i $fd -t 10 r; exec {fd}<&-; }\n'
+        + f"{setup}\nprint -r -- $$\n{send}"
     )
-    proc = subprocess.run(
-        ["zsh", "-f", "-c", f"() {{ {script} }}"],
-        input=payload + b"\0",
-        capture_output=True,
-        env={"LANG": "C.UTF-8", "PATH": os.environ["PATH"]},
+    base = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "HOME": str(tmp_path), "SHELLPER_SOCKET": path}
+    try:
+        proc = subprocess.run(["zsh", "-f", "-c", script], cwd=cwd, capture_output=True, env={**base, **(env or {})}, timeout=30)
+        assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+        wait_until(lambda: len(received) == len(requests))
+    finally:
+        srv.close()
+    return int(proc.stdout.split()[0]), received
+
+
+CARRIERS = ["socket", "client"]
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_a_request_names_its_op_pid_shell_cwd_text_and_the_terminals_environment(tmp_path, carrier):
+    work = tmp_path / "w d"
+    work.mkdir()
+    setup = (
+        "export SHELLPER_MODEL='m =1' SHELLPER_NOT_A_SETTING=x OTHER=o\n"
+        "SHELLPER_TIMEOUT=9 XDG_CONFIG_HOME=/unexported CDPATH=/a:/b\n"  # not exported; CDPATH goes anyway
+        "export SHELLPER_NUL=$'a\\0b'\n"  # a NUL held by zsh (the environment cannot)
     )
-    lines = proc.stdout.decode("utf-8").split("\n")[:-1]
-    assert [json.loads(line) for line in lines] == texts
+    requests = ("translate $'list \\0it\\n'", "check 'ls -a'", "executed 'ls -a' status=3", "closed")
+    pid, got = sent(tmp_path, carrier, work, setup, requests)
+    ops = [fields(r) for r in got]
+    env = {b"SHELLPER_MODEL": b"m =1", b"SHELLPER_NOT_A_SETTING": b"x", b"SHELLPER_NUL": b"ab", b"HOME": str(tmp_path).encode()}
+    env.update({b"CDPATH": b"/a:/b", b"SHELLPER_SOCKET": str(tmp_path / "run" / "standin.sock").encode()})
+    assert ops[0] == (b"translate", str(pid).encode(), b"zsh", str(work).encode(), b"list it\n", env)
+    assert ops[1] == (b"check", str(pid).encode(), b"zsh", str(work).encode(), b"ls -a", env)
+    assert ops[2] == (b"executed", str(pid).encode(), b"zsh", str(work).encode(), b"ls -a", {b"status": b"3", **env})
+    assert ops[3][:5] == (b"closed", str(pid).encode(), b"zsh", str(work).encode(), b"")
+    # Python reads them all.
+    assert [decode_request(r)["op"] for r in got] == ["translate", "check", "executed", "closed"]
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_without_cdpath_xdg_config_home_is_sent_only_exported(tmp_path, carrier):
+    _, got = sent(tmp_path, carrier, tmp_path, "unset CDPATH; export XDG_CONFIG_HOME=/conf")
+    sock = str(tmp_path / "run" / "standin.sock").encode()
+    assert fields(got[0])[5] == {b"HOME": str(tmp_path).encode(), b"XDG_CONFIG_HOME": b"/conf", b"SHELLPER_SOCKET": sock}
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_in_a_gbk_locale_a_folder_and_a_request_pass_byte_for_byte(tmp_path, carrier):
+    """In GBK a character's second byte can be a backslash (0x81 0x5C), and bytes that are no
+    text at all (0xFF) can be typed: zsh sends both unchanged; Python decides what they are."""
+    loc = gbk_locale(str(tmp_path))
+    if loc is None:
+        pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
+    real, _, _ = cjk_folders(str(tmp_path))
+    text = "\u4e2d\u6587".encode("gbk") + b"\x81\\u002F \xff end"
+    (tmp_path / "text").write_bytes(text)
+    env = {k: v for k, v in loc.items() if k != "LANG"}
+    setup = f"export SHELLPER_MODEL=$'\\xff\\x81\\\\'; text=$(<{tmp_path}/text)"
+    _, got = sent(tmp_path, carrier, real, setup, ('translate "$text"',), env={"LANG": loc["LANG"], **env})
+    op, _, _, cwd, sent_text, environ = fields(got[0])
+    assert (op, cwd, sent_text) == (b"translate", real.encode(), text)
+    assert environ[b"SHELLPER_MODEL"] == b"\xff\x81\\"
+
+
+# The whole flow in an interactive zsh: Ctrl-G, Enter on the suggestion, the report, the exit.
+def test_each_op_of_a_terminal_goes_to_the_socket_with_its_pid(shell_env, tmux, work):
+    path = os.path.join(shell_env.root, "flow-standin.sock")
+    srv, received = nul_listener(path, lambda d: b"same\0\0\0" if d.startswith(b"check\0") else b"ok\0echo flow-ran\0\0")
+    try:
+        pane = shell_env.zsh(tmux, cwd=work, after=f"__shellper_socket={path}")
+        pane.run("export SHELLPER_MODEL=later")  # read at each request, not when shellper loaded
+        translate(pane, "flow request")
+        pane.wait_line("echo flow-ran", timeout=10)
+        pane.run("", wait="flow-ran")
+        wait_until(lambda: len(received) == 3)
+        pane.send("C-d")
+        wait_until(lambda: len(received) == 4)
+    finally:
+        srv.close()
+    got = [fields(r) for r in received]
+    assert [(f[0], f[1], f[2], f[4]) for f in got] == [
+        (b"translate", str(pane.pid).encode(), b"zsh", b"flow request"),
+        (b"check", str(pane.pid).encode(), b"zsh", b"echo flow-ran"),
+        (b"executed", str(pane.pid).encode(), b"zsh", b"echo flow-ran"),
+        (b"closed", str(pane.pid).encode(), b"zsh", b""),
+    ]
+    assert got[0][3] == work.encode() and got[0][5][b"SHELLPER_MODEL"] == b"later"
+    assert got[2][5][b"status"] == b"0"
 
 
 def test_in_a_gbk_locale_the_daemon_judges_the_real_folder(shell_env, tmux, ollama, work, tmp_path):
