@@ -27,6 +27,8 @@ import threading
 import time
 import uuid
 
+from shellper_hook.protocol import decode_request, request_end
+
 PROMPT = "SP$ "
 WIDTH, HEIGHT = 150, 40
 # The console script of the interpreter running the tests.
@@ -404,9 +406,10 @@ def last_user_text(fake) -> str:
 
 def one_reply_server(path: str, reply):
     """A stand-in daemon on a Unix socket that answers every request with `reply` (bytes, or a
-    function of the request line giving them), one request at a time.
+    function of the request giving them), one request at a time. A request is read whole: NUL
+    fields ending in an empty one (protocol.py), or a line of JSON.
 
-    Returns (listening socket, list of the request lines received).
+    Returns (listening socket, list of the requests received).
     """
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(path):
@@ -423,7 +426,12 @@ def one_reply_server(path: str, reply):
             except OSError:
                 return
             with conn:
-                line = conn.makefile("rb").readline()
+                line = b""
+                while request_end(line) is None and not (b"\n" in line and b"\0" not in line):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    line += chunk
                 received.append(line)
                 try:
                     conn.sendall(reply(line) if callable(reply) else reply)
@@ -570,14 +578,13 @@ class CheckStandIn:
         self._srv, _ = one_reply_server(self.path, self._reply)
 
     def _reply(self, line: bytes) -> bytes:
-        try:
-            req = json.loads(line)
-        except ValueError:  # a client that hung up before writing
+        if request_end(line) is None:  # a client that hung up before writing
             return b""
-        self.ops.append(req["op"])
-        if req["op"] == "translate":
+        op = decode_request(line)["op"]
+        self.ops.append(op)
+        if op == "translate":
             return b"ok\0" + self.command.encode() + b"\0\0"
-        if req["op"] == "check":
+        if op == "check":
             time.sleep(self.check_delay)
             return self.check_reply
         return b'{"v":1,"ok":true}\n'

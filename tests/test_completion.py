@@ -109,9 +109,12 @@ def test_bash_offers_every_subcommand_and_option_of_the_parser():
 
 
 @pytest.mark.skipif(not have("fish"), reason="needs fish")
-def test_fish_offers_every_subcommand_and_option_of_the_parser():
+def test_fish_offers_every_subcommand_and_option_of_the_parser(tmp_path):
+    from shellper_hook.completion import script as completion
+
     table = commands()
-    script = f"source {ROOT}/shell/shellper.fish\ncomplete -C 'shellper '; echo @@\n"
+    (tmp_path / "completion.fish").write_text(completion("fish"))  # what `shellper init fish` prints
+    script = f"source {tmp_path}/completion.fish\ncomplete -C 'shellper '; echo @@\n"
     for name in table:
         script += f"complete -C 'shellper {name} -'; echo @@\n"
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, timeout=20).stdout

@@ -9,6 +9,7 @@ every shell does is tested once for all in test_shell_behaviour.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -124,9 +125,9 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
         fh.write(
-            f'#!/bin/sh\nfor a; do case $a in translate|enter|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
-            f'exec {sys.executable} "$@"\n'
-        )  # the client's operation: the first of its words
+            f"#!/bin/sh\nf=$(mktemp) && cat > \"$f\" && tr '\\0' '\\n' < \"$f\" | head -n 1 >> {log}\n"
+            f'exec 3< "$f"; rm -f "$f"; exec {sys.executable} "$@" <&3 3<&-\n'
+        )  # the client's operation: the first field of the request on its stdin
     os.chmod(logpy, 0o755)
     ollama.answer("state flow request", "pwd", {})
     pane = fish(
@@ -155,7 +156,7 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
 
     with open(log) as fh:
         # The last line reports the unrun "#?" suggestion as skipped (the daemon forgets it).
-        assert fh.read().split() == ["translate", "enter", "executed", "translate", "translate", "translate", "executed"]
+        assert fh.read().split() == ["translate", "check", "executed", "translate", "translate", "translate", "executed"]
     assert [(e["command"], e["status"]) for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == [("pwd", 0)]
     fresh, used = _state(work, "fresh"), _state(work, "used")
     assert (fresh["vars"], fresh["binds"]) == (used["vars"], used["binds"])
@@ -164,6 +165,82 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     assert before["binds"] == after["binds"]
     assert before["vars"] == after["vars"]
     _same_functions(before["functions"], after["functions"])
+
+
+# -- the request fish sends ------------------------------------------------------------
+
+# A stand-in for the client (run as __shellper_python): it keeps its argv, folder,
+# environment and the bytes on its stdin, and answers as the client does for fish.
+STANDIN_CLIENT = """#!{python}
+import json, os, sys
+data = sys.stdin.buffer.read()
+with open({log!r}, "a") as fh:
+    kept = {{"argv": sys.argv[1:], "cwd": os.getcwd(), "environ": dict(os.environ), "data": data.decode("utf-8", "surrogateescape")}}
+    fh.write(json.dumps(kept) + "\\n")
+op = data.split(b"\\0", 1)[0]
+sys.stdout.buffer.write({{b"translate": b"ok\\0echo fished-it; false\\0\\0\\0", b"check": b"same\\0\\0\\0\\0"}}.get(op, b""))
+"""
+
+
+# Every request is protocol.py's one format on the client's stdin (the client takes no
+# arguments): op, pid, "fish", cwd, text, the request's own fields, then the terminal's
+# environment: exported SHELLPER_* variables, HOME and XDG_CONFIG_HOME, and CDPATH (a list)
+# joined with ':'. Python alone reads what they mean.
+def test_every_request_goes_to_the_client_in_the_one_request_format(shell_env, tmux, work):
+    from shellper_hook.protocol import decode_request
+
+    log = os.path.join(work, "requests.log")
+    client = os.path.join(work, "client")
+    with open(client, "w") as fh:
+        fh.write(STANDIN_CLIENT.format(python=sys.executable, log=log))
+    os.chmod(client, 0o755)
+    after = (
+        f"set -g __shellper_python {client}; set -g __shellper_pkg ''; set -g __shellper_socket ''\n"
+        "set -gx SHELLPER_MODEL 'm =1'; set -gx SHELLPER_NOT_A_SETTING x; set -gx OTHER o\n"
+        "set -gu SHELLPER_TIMEOUT 9\n"  # not exported: not the terminal's environment
+        f"set -g CDPATH /a '{work}/b c'"
+    )
+    pane = fish(shell_env, tmux, work, after=after)
+
+    def kept() -> list:
+        if not os.path.exists(log):
+            return []
+        with open(log) as fh:
+            return [json.loads(line) for line in fh]
+
+    translate(pane, "list the fish files")
+    pane.wait_line("echo fished-it; false", timeout=10)
+    pane.mark()
+    pane.send("Enter")  # checked ("same"), run, reported with its status
+    pane.wait_for(re.compile(r"^fished-it$", re.M))
+    wait_until(lambda: len(kept()) == 3)
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: len(kept()) == 4)
+
+    got = kept()
+    environ = got[0]["environ"]  # fish's exported variables, as the client got them
+    env = {k: v for k, v in environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME")}
+    assert env["SHELLPER_MODEL"] == "m =1" and env["HOME"] == shell_env.home and "SHELLPER_TIMEOUT" not in env
+    env["CDPATH"] = f"/a:{work}/b c"
+    sent = []
+    for call in got:
+        assert call["argv"] == ["-m", "shellper_hook.client"] and call["cwd"] == "/", call
+        data = call["data"].encode("utf-8", "surrogateescape")
+        assert data.endswith(b"\0\0"), data
+        fields = data[:-2].decode().split("\0")
+        sent.append((*fields[:5], dict(f.split("=", 1) for f in fields[5:])))
+        decode_request(data)  # Python reads it
+    pid, cwd = str(pane.pid), os.path.realpath(work)
+    assert [(op, p, sh, os.path.realpath(c)) for op, p, sh, c, *_ in sent] == [
+        (op, pid, "fish", cwd) for op in ("translate", "check", "executed", "closed")
+    ]
+    assert [(text, named) for *_, text, named in sent] == [
+        ("list the fish files", env),
+        ("echo fished-it; false", env),
+        ("echo fished-it; false", {"status": "1", **env}),
+        ("", env),
+    ]
 
 
 # A user's function shadows a fish builtin wherever it is called bare (zsh and bash
