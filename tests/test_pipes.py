@@ -8,16 +8,13 @@ real daemon, real FIFOs and the stand-in model server.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import select
 import stat
-import subprocess
-import sys
 import time
 
 import pytest
-from daemon_helpers import alive, daemon_pid, fake_shell, stop_daemon, wait_until
+from daemon_helpers import alive, client_translate, daemon_pid, fake_shell, fields, stop_daemon, wait_until, wire
 
 from shellper_hook import client, paths
 
@@ -28,21 +25,17 @@ def pipes_dir() -> str:
     return paths.socket_path() + ".pipes"
 
 
-def first_request(shell: int, cwd: str, text: str = "show hidden files", *flags: str) -> bytes:
-    """What bash's first Ctrl-G runs: the client, asking for the pipes."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash", *flags],
-        input=f"{cwd}\0{text}\0".encode(),
-        capture_output=True,
-        cwd="/",
-        timeout=30,
-    )
-    return proc.stdout
+def first_request(shell: int, cwd: str, text: str = "show hidden files", pipes: bool = False) -> bytes:
+    """What bash's first Ctrl-G runs: the client, asking for the pipes (pipes=1)."""
+    return client_translate(shell, cwd, text, pipes=pipes).stdout
 
 
 def request_line(shell: int, cwd: str, text: str, rid: str = "t.1", **extra) -> bytes:
-    req = {"v": 1, "op": "translate", "session": shell, "cwd": cwd, "text": text, "reply": "nul", "shell": "bash", **extra}
-    return rid.encode() + b" " + json.dumps(req).encode() + b"\n"
+    """A request as bash writes it on PID.in: the one format, with its id field."""
+    return wire({"op": "translate", "session": shell, "shell": "bash", "cwd": cwd, "text": text, "id": rid, **extra})
+
+
+CANCEL = b"cancel\0\0\0\0\0\0"  # what bash sends on Ctrl-C: a request whose op is cancel
 
 
 class Pipes:
@@ -87,7 +80,7 @@ def test_first_request_makes_private_pipes_and_later_ones_use_them(env, fake, sh
     fake.answer("src folder", "cd", {"folder": "src"})
     (tmp_path / "src").mkdir()
     assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.in"))
-    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0ls -a\0")
+    assert first_request(shell, str(tmp_path), "show hidden files", pipes=True).startswith(b"ok\0ls -a\0")
     d = pipes_dir()
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
     for end in ("in", "out"):
@@ -115,7 +108,7 @@ def test_no_pipes_unless_asked(env, fake, shell, tmp_path):
 
 
 def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell, tmp_path):
-    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     asked = len(fake.requests)
     p = Pipes(shell)
     try:
@@ -123,35 +116,51 @@ def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell
             p.send(request_line(other, str(tmp_path), "show hidden files", rid="x.1"))
             rid, kind, what, message = p.fields(4)
             assert (rid, kind, what) == ("x.1", "error", "bad_request") and "only its own" in message
-        p.send(b"x.2 " + json.dumps({"v": 1, "op": "reset", "all": True}).encode() + b"\n")
+        p.send(wire({"op": "reset", "all": True, "id": "x.2"}))
         assert p.fields(4)[:3] == ["x.2", "error", "bad_request"]
-        # Not JSON, not UTF-8, no ID, and a line far over the limit: refused or dropped, the pipe still serves.
-        p.send(b"x.3 {not json\n")
+        p.send(wire({"op": "history", "session": shell, "id": "x.2b"}))
+        assert p.fields(4)[:3] == ["x.2b", "error", "bad_request"]
+        # Not a request, a field without '=', not UTF-8, no ID, the old JSON line, and a blob far
+        # over the limit with no NUL: refused or dropped, and the pipe still serves.
+        p.send(fields("nonsense", str(shell), "bash", str(tmp_path), "show", "id=x.3"))
         assert p.fields(4)[:3] == ["x.3", "error", "bad_request"]
-        p.send(request_line(shell, str(tmp_path), "show", rid="x.4").replace(b'"show"', b'"sh\xffow"'))
+        p.send(fields("translate", str(shell), "bash", str(tmp_path), "show", "id=x.3b", "noequals"))
+        assert p.fields(4)[:3] == ["x.3b", "error", "bad_request"]
+        p.send(request_line(shell, str(tmp_path), "show", rid="x.4").replace(b"\0show\0", b"\0sh\xffow\0"))
         rid, kind, what, message = p.fields(4)
         assert (rid, kind) == ("x.4", "error") and "UTF-8" in message
-        p.send(b'{"op": "translate"}\n')
-        p.send(b"x" * (2 * 65536 + 500))
-        p.send(b"\n")
+        p.send(wire({"op": "translate", "session": shell, "cwd": str(tmp_path), "text": "show hidden files"}))  # no ID
+        p.send(fields("translate", str(shell), "bash", str(tmp_path), "show", "id=" + "x" * 65))  # an ID too long
+        p.send(fields("translate", str(shell), "bash", str(tmp_path), "show", "id=x y"))
+        p.send(b'x.9 {"v": 1, "op": "ping"}\n' + b"\0" * 6)
         assert p.quiet()
+        p.send(b"x" * (2 * 65536 + 500))
+        # What was left of the blob glues to the next request: answered (an error), never lost.
         p.send(request_line(shell, str(tmp_path), "show hidden files", rid="x.5"))
-        assert p.fields(4)[:2] == ["x.5", "ok"]
+        rid, kind = p.fields(4)[:2]
+        assert rid == "x.5" and kind in ("ok", "error"), (rid, kind)
+        # A request written a byte at a time (a pipe has no deadline: bash writes it whole).
+        for byte in request_line(shell, str(tmp_path), "show hidden files", rid="x.6"):
+            p.send(bytes([byte]))
+        assert p.fields(4)[:2] == ["x.6", "ok"]
+        # Enter's check of the line comes the same way.
+        p.send(wire({"op": "check", "session": shell, "shell": "bash", "cwd": str(tmp_path), "command": "ls", "id": "x.7"}))
+        assert p.fields(4) == ["x.7", "same", "", ""]
     finally:
         p.close()
-    assert len(fake.requests) == asked + 1  # only the last one reached the model
+    assert len(fake.requests) <= asked + 2  # only the last ones reached the model
 
 
 def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
     """What bash sends on Ctrl-C: the model call is cancelled, nothing comes back, nothing is pending."""
-    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     client.request({"op": "reset", "session": shell})
     fake.delay = 3.0
     p = Pipes(shell)
     try:
         p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.1"))
         assert wait_until(lambda: len(fake.requests) >= 2, 5)
-        p.send(b"cancel\n")
+        p.send(CANCEL)
         assert wait_until(lambda: fake.disconnects >= 1, 5), "the model call went on"
         assert p.quiet(0.5)
         assert client.request({"op": "history", "session": shell})["pending"] is None
@@ -163,14 +172,27 @@ def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
         p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.3"))
         assert p.fields(4)[:2] == ["c.3", "ok"]
         assert p.quiet(2.5)
+        # Two requests in one write: the second replaces the first at once.
+        fake.delay = 1.0
+        p.send(
+            request_line(shell, str(tmp_path), "show hidden files", rid="c.4")
+            + request_line(shell, str(tmp_path), "show hidden files", rid="c.5")
+        )
+        assert p.fields(4)[:2] == ["c.5", "ok"]
+        assert p.quiet(1.5)
+        # A cancel with bytes after it, and a cancel with nothing in flight: nothing comes back, the pipe serves on.
+        fake.delay = 0.0
+        p.send(CANCEL + CANCEL)
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="c.6"))
+        assert p.fields(4)[:2] == ["c.6", "ok"]
     finally:
         p.close()
 
 
 def test_pipes_go_with_their_terminal_and_with_the_daemon(env, fake, tmp_path):
     with fake_shell() as a, fake_shell() as b:
-        first_request(a, str(tmp_path), "show hidden files", "pipes")
-        first_request(b, str(tmp_path), "show hidden files", "pipes")
+        first_request(a, str(tmp_path), "show hidden files", pipes=True)
+        first_request(b, str(tmp_path), "show hidden files", pipes=True)
         d = pipes_dir()
         # The exit hook's `closed`: that terminal's pipes go, the other's stay.
         assert client.request({"op": "closed", "session": a})["ok"]
@@ -183,7 +205,7 @@ def test_pipes_go_with_their_terminal_and_with_the_daemon(env, fake, tmp_path):
 
 
 def test_a_crashed_daemons_pipes_are_cleared_by_the_next(env, fake, shell, tmp_path):
-    first_request(shell, str(tmp_path), "show hidden files", "pipes")
+    first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     pid = daemon_pid()
     os.kill(pid, 9)
     assert wait_until(lambda: not alive(pid))
@@ -208,8 +230,8 @@ def test_dead_terminals_pipes_are_swept(shellper_env, fake, tmp_path, monkeypatc
     try:
         with fake_shell() as live:
             with fake_shell() as gone:
-                first_request(gone, str(tmp_path), "show hidden files", "pipes")
-                first_request(live, str(tmp_path), "show hidden files", "pipes")
+                first_request(gone, str(tmp_path), "show hidden files", pipes=True)
+                first_request(live, str(tmp_path), "show hidden files", pipes=True)
                 assert os.path.exists(os.path.join(pipes_dir(), f"{gone}.in"))
             assert wait_until(lambda: not os.path.exists(os.path.join(pipes_dir(), f"{gone}.in")), 5)
             assert not os.path.exists(os.path.join(pipes_dir(), f"{gone}.out"))
@@ -223,7 +245,7 @@ def test_a_pipes_folder_others_can_enter_is_not_used(env, fake, shell, tmp_path)
     os.makedirs(os.path.dirname(d), mode=0o700, exist_ok=True)
     os.mkdir(d)
     os.chmod(d, 0o755)
-    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0")
+    assert first_request(shell, str(tmp_path), "show hidden files", pipes=True).startswith(b"ok\0")
     assert os.listdir(d) == []
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o755  # not ours to change
 
@@ -233,7 +255,7 @@ def test_a_planted_symlink_is_not_followed(env, fake, shell, tmp_path):
     target = tmp_path / "target"
     target.write_text("keep")
     os.symlink(target, os.path.join(pipes_dir(), f"{shell}.in"))
-    assert first_request(shell, str(tmp_path), "show hidden files", "pipes").startswith(b"ok\0")
+    assert first_request(shell, str(tmp_path), "show hidden files", pipes=True).startswith(b"ok\0")
     assert target.read_text() == "keep"
     assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.out"))
 
@@ -257,7 +279,7 @@ def test_replies_dropped_for_a_shell_that_stopped_reading_never_cut_a_reply_in_t
         fout = os.open(tp.path(me, "out"), os.O_RDWR | os.O_NONBLOCK)
         try:
             for i in range(3):  # three late replies nobody reads; the third's ID is what bash waits for
-                os.write(fin, f"r{i} {{}}\n".encode())
+                os.write(fin, fields("translate", str(me), "bash", "/", "x", f"id=r{i}"))
                 await asyncio.sleep(0.1)
             data = b""
             idle = 0
@@ -274,5 +296,5 @@ def test_replies_dropped_for_a_shell_that_stopped_reading_never_cut_a_reply_in_t
             tp.close()
         return data.split(b"\0")
 
-    fields = asyncio.run(run())
-    assert b"r2" in fields, [f[:8] + b"..." + f[-8:] for f in fields]
+    got = asyncio.run(run())
+    assert b"r2" in got, [f[:8] + b"..." + f[-8:] for f in got]
