@@ -14,14 +14,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from daemon_helpers import alive, daemon_pid, fake_shells, stop_daemon, wait_until
+from daemon_helpers import alive, client_translate, daemon_pid, fake_shells, fields, stop_daemon, wait_until
 from fake_ollama import SHAPES, FakeOllama
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,7 +29,7 @@ from shellper_hook import client, paths, protocol
 from shellper_hook.store import SessionStore, session_key
 
 # Error kinds a user may legitimately see; "internal" means a bug escaped.
-USER_KINDS = {"bad_request", "session", "answer", "refused", "backend", "denied", "error", "store"}
+USER_KINDS = {"bad_request", "session", "answer", "refused", "out_of_reach", "backend", "denied", "error", "store", "settings"}
 
 
 def translate(session, text, cwd, **extra):
@@ -221,11 +220,7 @@ def test_kill_9_mid_traffic_loses_no_committed_exchange(daemon_env, fake, tmp_pa
 
 
 def _nul_client(session, cwd, text):
-    return subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", "translate", str(session), cwd, text],
-        capture_output=True,
-        timeout=30,
-    )
+    return client_translate(session, cwd, text)
 
 
 FAULTS = {
@@ -572,8 +567,8 @@ def _dead_pid():
 def exchange(payload: bytes, timeout=15.0) -> bytes:
     """Send raw bytes and return all the daemon answers.
 
-    A payload without a final newline is ended by closing our sending side;
-    a complete line is not, since the daemon reads the end of a translate
+    A payload that holds no whole request is ended by closing our sending
+    side; one that does is not, since the daemon reads the end of a translate
     request's connection as the user pressing Ctrl-C.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -582,7 +577,7 @@ def exchange(payload: bytes, timeout=15.0) -> bytes:
     try:
         try:
             sock.sendall(payload)
-            if not payload.endswith(b"\n"):
+            if protocol.request_end(payload) is None:
                 sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the daemon stopped reading (too large): its answer is still there to read
@@ -590,7 +585,7 @@ def exchange(payload: bytes, timeout=15.0) -> bytes:
         while True:
             try:
                 data = sock.recv(65536)
-            except ConnectionResetError:  # it closed with our extra lines unread
+            except ConnectionResetError:  # it closed with our extra bytes unread
                 break
             if not data:
                 break
@@ -600,21 +595,22 @@ def exchange(payload: bytes, timeout=15.0) -> bytes:
         sock.close()
 
 
-def _parses(payload: bytes) -> bool:
-    try:
-        return isinstance(json.loads(payload.split(b"\n")[0]), dict)
-    except ValueError:
-        return False
+NUL_KINDS = (b"ok", b"error", b"same", b"changed")
 
 
 def check_reply(raw: bytes, nul_ok: bool = False):
-    """One answer, well formed; returns it decoded (a dict, or the NUL fields)."""
+    """One answer, well formed; returns it decoded (a dict, or the NUL fields).
+    nul_ok: the request did not ask for JSON (reply=json), so its answer may be NUL
+    fields (a translate's or check's, or any error)."""
     assert raw, "no reply at all"
-    if nul_ok and (raw.startswith(b"ok\0") or raw.startswith(b"error\0")):
+    if nul_ok and raw.split(b"\0", 1)[0] in NUL_KINDS and b"\0" in raw:
         fields = raw.split(b"\0")
         assert len(fields) == 4 and fields[3] == b"", raw[:200]
         if fields[0] == b"error":
             assert fields[1].decode() in USER_KINDS, raw[:200]
+            assert one_line(fields[2].decode()), raw[:200]
+        elif fields[0] in (b"same", b"changed"):
+            assert fields[1] == b"", raw[:200]
         return fields
     assert raw.endswith(b"\n") and raw.count(b"\n") == 1, raw[:200]
     reply = json.loads(raw)
@@ -623,6 +619,20 @@ def check_reply(raw: bytes, nul_ok: bool = False):
         assert reply["kind"] in USER_KINDS, reply
         assert one_line(reply["error"]), reply
     return reply
+
+
+def refusal(reply) -> tuple | None:
+    """(kind, message) of an error reply in either form; None for an answer."""
+    if isinstance(reply, dict):
+        return None if reply["ok"] else (reply["kind"], reply["error"])
+    return (reply[1].decode(), reply[2].decode()) if reply[0] == b"error" else None
+
+
+def answer(payload: bytes):
+    """The daemon's checked answer to payload, in the form the request asked for
+    (in its named fields, before its end: what follows is never read)."""
+    named = payload[: protocol.request_end(payload)].split(b"\0")[5:-1]  # whole fields only
+    return check_reply(exchange(payload), nul_ok=b"reply=json" not in named)
 
 
 def assert_unharmed(h):
@@ -635,49 +645,53 @@ def assert_unharmed(h):
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 SAFE_OPS = [op for op in protocol.OPS if op != "stop"]  # "stop" is a legitimate way to end it
+SESSION_OPS = ("translate", "check", "executed", "commit", "history", "reset", "closed")
+# What a refusal of a request the daemon cannot read names: the part that is off.
+BAD_REQUEST_WORDS = ("NUL-separated", "operation", "shell", "PID", "folder", "field", "UTF-8", "empty", "larger")
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False),
-    st.text(max_size=40),
-    st.sampled_from(["", "nul", "1", "ping", "\x00", "\ud800", "2026-01-01", "0001-01-01", "9999-12-31T23:59:59+23:59"]),
-)
-values = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)), max_leaves=10
+terminal_env = st.dictionaries(
+    st.sampled_from(["SHELLPER_MODEL", "SHELLPER_TIMEOUT", "SHELLPER_API_KEY", "HOME", "XDG_CONFIG_HOME", "CDPATH", "LANG", "_X"]),
+    st.text(max_size=30),
+    max_size=4,
 )
 
 
 @st.composite
 def requests(draw, h):
-    """Requests the way a client builds them, valid or nearly so."""
+    """Requests the way a shell or the CLI builds them (dicts for protocol.encode_request), valid or nearly so."""
     # Mostly the operations that reach the store and the model, for a live shell.
-    op = draw(st.sampled_from(["translate"] * 6 + ["executed"] * 4 + SAFE_OPS))
-    req = {"v": 1, "op": op}
+    op = draw(st.sampled_from(["translate"] * 6 + ["executed"] * 3 + ["check"] * 2 + SAFE_OPS))
+    req = {"op": op}
     session = st.sampled_from([h["shell"]] * 6 + [h["dead"], 1, 2**31 - 1])
-    if op in ("translate", "executed", "commit", "history", "reset"):
+    if op in SESSION_OPS:
         req["session"] = draw(session)
-    if op == "translate":
+    if op in ("translate", "check"):
         req["cwd"] = draw(st.sampled_from(["/", "/tmp", "relative", "/no/such/dir", ""]))
+        req["shell"] = draw(st.sampled_from(["", "bash", "zsh", "fish"]))
+    if op == "translate":
         req["text"] = draw(st.text(min_size=1, max_size=80))
         if draw(st.booleans()):
-            req["reply"] = "nul"
-        if draw(st.booleans()):
-            req["commit"] = draw(st.booleans())
-    if op == "executed":
+            req["commit"] = True
+    if op in ("check", "executed"):
         req["command"] = draw(st.text(max_size=80))
+    if op == "executed":
         req["status"] = draw(st.integers(min_value=-(2**64), max_value=2**64))
+    if op == "reset" and draw(st.booleans()):
+        req["all"] = True
     if op == "export" and draw(st.booleans()):
         req["since"] = draw(st.sampled_from(["2026-01-01", "1970-01-01", "0001-01-01", "tomorrow", "", "9999-12-31"]))
+    if draw(st.booleans()):
+        req["reply"] = "json"
+    if draw(st.booleans()):
+        req["env"] = draw(terminal_env)
     return req
 
 
 def test_fuzz_random_bytes(hostile):
     @FUZZ
-    @given(st.binary(min_size=1, max_size=3000), st.booleans())
-    def run(payload, newline):
-        check_reply(exchange(payload + (b"\n" if newline else b"")), nul_ok=True)
+    @given(st.binary(min_size=1, max_size=3000), st.sampled_from([b"", b"\0", b"\0\0", b"\0" * 6]))
+    def run(payload, end):
+        answer(payload + end)
 
     run()
     assert_unharmed(hostile)
@@ -687,48 +701,98 @@ def test_fuzz_truncated_and_spliced_requests(hostile):
     @FUZZ
     @given(requests(hostile), st.data())
     def run(req, data):
-        line = protocol.encode(req)[:-1]
-        cut = data.draw(st.integers(min_value=1, max_value=len(line) - 1))
-        junk = data.draw(st.sampled_from([b"", b"\x00", b"}", b'"', b"\xff", b"\n{}"]))
-        end = data.draw(st.sampled_from([b"", b"\n"]))
-        payload = line[:cut] + junk + end
-        raw = exchange(payload)
-        # A request that the junk completed, and whose sender then hung up, is a Ctrl-C.
-        if not (raw == b"" and not end and b'"translate"' in payload and _parses(payload)):
-            check_reply(raw, nul_ok=True)
+        whole = protocol.encode_request(req)
+        cut = data.draw(st.integers(min_value=1, max_value=len(whole) - 1))
+        junk = data.draw(st.sampled_from([b"", b"\0", b"\0\0", b"=", b"\xff", b"\xc3", b"reply=json\0\0", b"ping\0\0\0\0\0\0", b"\n"]))
+        answer(whole[:cut] + junk)
 
     run()
     assert_unharmed(hostile)
 
 
-def test_fuzz_every_field_with_every_wrong_type(hostile):
-    fields = ["v", "op", "session", "cwd", "text", "command", "status", "all", "since", "reply", "commit"]
+FIELD_VALUES = st.one_of(
+    st.binary(max_size=40),
+    st.text(max_size=20).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from(
+        [
+            b"",
+            b"=",
+            b"==",
+            b"x=",
+            b"=x",
+            b"status=",
+            b"status=x",
+            b"status=-",
+            b"status=--1",
+            b"status=" + b"9" * 1000,
+            b"status=1e9999",
+            b"status= 1",
+            b"all=yes",
+            b"commit=2",
+            b"pipes=1",
+            b"reply=nul",
+            b"reply=",
+            b"id=",
+            b"id=a b",
+            b"id=" + b"x" * 65,
+            b"since=tomorrow",
+            b"since=\xff",
+            b"\xff",
+            b"\xc3",
+            b"\xed\xa0\x80",  # a lone surrogate, as CESU-8
+            b"-1",
+            b"0",
+            b"2147483649",
+            b"4294967297",
+            b"1e9",
+            b" 1",
+            b"\xef\xbb\xbfping",
+            b"PING",
+            b"ping ",
+            b"SHELLPER_MODEL=\xff",
+            b"SHELLPER_TIMEOUT=-1",
+            b"HOME=",
+            b"HOME=relative",
+            b"XDG_CONFIG_HOME=/\xff",
+            b"CDPATH=\xff:/tmp",
+            b"a-b=1",
+            b"_=1",
+            b"\t",
+            b"\n",
+        ]
+    ),
+)
+
+
+def test_fuzz_every_field_with_every_wrong_value(hostile):
+    """Each field of a request (or one more) replaced by a value no shell sends."""
 
     @FUZZ
-    @given(requests(hostile), st.data(), values)
+    @given(requests(hostile), st.data(), FIELD_VALUES)
     def run(req, data, value):
-        field = data.draw(st.sampled_from(sorted(req) * 3 + fields))  # mostly a field the op reads
-        if field == "op" and value == "stop":
+        parts = protocol.encode_request(req)[:-2].split(b"\0")
+        where = data.draw(st.integers(min_value=0, max_value=len(parts)))  # len(parts): one added
+        value = value.replace(b"\0", b"")
+        if where == len(parts):
+            parts.append(value)
+        else:
+            parts[where] = value
+        if parts[0] == b"stop":
             return
-        req[field] = value
-        try:
-            line = json.dumps(req, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        except (ValueError, TypeError):  # inf floats and the like: send them escaped
-            line = json.dumps(req).encode()
-        raw = exchange(line + b"\n")
-        reply = check_reply(raw, nul_ok=req.get("reply") == "nul")
-        if isinstance(reply, dict) and reply["ok"] is False and reply["kind"] == "bad_request":
-            assert (
-                "must be" in reply["error"]
-                or "operation" in reply["error"]
-                or "JSON" in reply["error"]
-                or "version" in reply["error"]
-                or "empty" in reply["error"]
-                or "UTF-8" in reply["error"]
-            ), reply
+        payload = b"".join(p + b"\0" for p in parts) + b"\0"
+        got = refusal(answer(payload))
+        if got and got[0] == "bad_request":
+            assert any(word in got[1] for word in BAD_REQUEST_WORDS), (payload[:120], got)
 
     run()
     assert_unharmed(hostile)
+
+
+def _with(req: dict, field: str, text: str) -> bytes:
+    """req in the wire form with one field's value as text's UTF-8 bytes, lone surrogates
+    and all (as a shell with another encoding sends them; NULs go, as the shells drop them)."""
+    mark = "\x01MARK\x01"
+    return protocol.encode_request({**req, field: mark}).replace(mark.encode(), text.replace("\0", "").encode("utf-8", "surrogatepass"))
 
 
 def test_fuzz_valid_requests_with_hostile_text(hostile):
@@ -736,67 +800,112 @@ def test_fuzz_valid_requests_with_hostile_text(hostile):
     @given(requests(hostile), st.text(alphabet=st.characters(codec=None), min_size=1, max_size=300), st.data())
     def run(req, text, data):
         keys = [k for k in ("text", "command", "cwd") if k in req]
-        if keys:
-            req[data.draw(st.sampled_from(keys))] = text
         if req["op"] == "executed" and req.get("session") == hostile["shell"]:
             # A suggestion on the prompt first, so the hostile line is settled against it.
-            before = {"v": 1, "op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show notes"}
-            assert check_reply(exchange(protocol.encode(before)))["ok"]
-        line = json.dumps(req, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        check_reply(exchange(line + b"\n"), nul_ok=req.get("reply") == "nul")
+            before = {"op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show notes"}
+            assert answer(protocol.encode_request(before))[0] == b"ok"
+        payload = _with(req, data.draw(st.sampled_from(keys)), text) if keys else protocol.encode_request(req)
+        answer(payload)
 
     run()
     assert_unharmed(hostile)
 
 
-def test_deep_nesting_huge_strings_and_odd_framing(hostile):
+def test_huge_requests_and_odd_framing(hostile):
     shell = hostile["shell"]
-    base = {"v": 1, "op": "translate", "session": shell, "cwd": "/tmp", "text": "show notes"}
     limit = protocol.MAX_REQUEST
-    ping = b'{"v":1,"op":"ping"}'
+
+    def translate_req(text: str, *named) -> bytes:
+        return fields("translate", str(shell), "", "/tmp", text, *named)
+
+    ping = fields("ping", "", "", "", "", "reply=json")
     cases = [
         # (payload, what must come back: "ok", "bad" request, "larger" than allowed)
-        (b"[" * (limit - 10) + b"\n", "bad"),
-        (b'{"a":' * 10000 + b"1" + b"}" * 10000 + b"\n", "bad"),
-        (json.dumps({**base, "cwd": json.loads("[" * 500 + "]" * 500)}).encode() + b"\n", "bad"),
-        (json.dumps({**base, "text": "x" * (limit - 200)}).encode() + b"\n", "ok"),  # just fits
-        (json.dumps({**base, "text": "x" * (limit + 10)}).encode() + b"\n", "larger"),  # just does not
-        (json.dumps({**base, "text": "\u00e9" * (limit // 2 + 100)}).encode() + b"\n", "larger"),
-        (b"x" * (4 * limit), "larger"),  # no newline at all
-        (json.dumps({**base, "text": "a\x00b"}).encode() + b"\n", "ok"),
-        (ping + b"\r\n", "ok"),
-        (b'{"v":1,"op":"stop","op":"ping"}\n', "ok"),  # duplicate keys: the last one counts
-        (ping + b'\n{"v":1,"op":"stop"}\n', "ok"),  # a second line is never read
-        (b"\xef\xbb\xbf" + ping + b"\n", "bad"),  # a byte-order mark
-        (b'{"v": NaN, "op": "ping"}\n', "bad"),
-        (b'{"v": 1e999, "op": "ping"}\n', "bad"),
-        (b'{"v": 1, "op": "history", "session": 1e400}\n', "bad"),
-        (b'{"v": 1, "op": "executed", "session": 1, "command": "x", "status": 1e9999}\n', "bad"),
-        (b'{"v": 1, "op": "executed", "session": %d, "command": "x", "status": %s}\n' % (shell, b"9" * 5000), "bad"),
+        (translate_req("x" * (limit - 100)), "ok"),  # just fits
+        (translate_req("x" * (limit + 10)), "larger"),  # just does not
+        (translate_req("\u00e9" * (limit // 2 + 100)), "larger"),
+        (b"x" * (4 * limit), "larger"),  # not a single NUL
+        (b"\0" * (4 * limit), "bad"),  # nothing but NULs: an empty operation
+        (fields("ping", "", "", "", "", *["A=1"] * 100_000), "larger"),  # 100k fields
+        (fields("ping", "", "", "", "", *[f"A{i}=1" for i in range(6000)], "reply=json"), "ok"),  # many that fit
+        (fields("ping", "", "", "", "", "A" * (limit - 100) + "=1", "reply=json"), "ok"),  # one long name
+        (translate_req("show notes").replace(b"show notes", b"show\xc0notes"), "bad"),  # not UTF-8
+        (ping[:-1], "bad"),  # no end: the client hangs up after its last field
+        (ping[:-2], "bad"),
+        (b"ping", "bad"),
+        (ping + fields("stop", "", "", "", "", "reply=json"), "ok"),  # a second request is never read
+        (ping + b"\xff" * 1000, "ok"),  # nor bytes after the end
+        (ping + b"\0" * 1000, "ok"),
+        (b"\xef\xbb\xbf" + ping, "bad"),  # a byte-order mark
+        (b"PING" + ping[4:], "bad"),
+        (fields("ping", "", "", "", "", "reply=json", "noequals"), "bad"),  # a field without '='
+        (fields("ping", "", "", "", "", "reply=json", "=1"), "bad"),
+        (fields("ping", "", "", "", "", "reply=json", "v=1"), "bad"),  # an unknown lower-case field
+        (fields("ping", "", "", "", "", "reply=json", "SHELLPER_MODEL=\udcff"), "ok"),  # the environment as bytes
+        (fields("history", "1e3", "", "", "", "reply=json"), "bad"),
+        (fields("history", "9" * 4000, "", "", "", "reply=json"), "bad"),
+        (fields("executed", str(shell), "", "-", "x", "status=1e9999", "reply=json"), "bad"),
+        (fields("executed", str(shell), "", "-", "x", "status=-", "reply=json"), "bad"),
         (b"\n", "bad"),
-        (b"\x00\n", "bad"),
+        (b"\0\n", "bad"),
     ]
     for payload, want in cases:
-        reply = check_reply(exchange(payload))
+        reply = answer(payload)
+        got = refusal(reply)
         if want == "ok":
-            assert reply["ok"] is True, (payload[:60], reply)
+            assert got is None, (payload[:60], got)
         else:
-            assert reply["ok"] is False and reply["kind"] == "bad_request", (payload[:60], reply)
-            assert ("larger" in reply["error"]) == (want == "larger"), (payload[:60], reply)
-    nul_request = json.dumps({**base, "text": "a\x00b", "reply": "nul"}).encode() + b"\n"
-    # The NUL form never lets a NUL from the request split its fields.
-    assert check_reply(exchange(nul_request), nul_ok=True)[:2] == [b"ok", b"cat notes.txt"]
+            assert got and got[0] == "bad_request", (payload[:60], reply)
+            assert ("larger" in got[1]) == (want == "larger"), (payload[:60], got)
+    # A NUL in a shell's text cannot split its fields: the shells and encode_request drop it.
+    req = {"op": "translate", "session": shell, "cwd": "/tmp", "text": "show\0 notes"}
+    assert answer(protocol.encode_request(req))[:2] == [b"ok", b"cat notes.txt"]
     assert_unharmed(hostile)
 
 
+@pytest.mark.parametrize(
+    "named, pid",
+    [
+        ("status=" + "9" * 5000, None),  # more digits than int() reads (sys.get_int_max_str_digits)
+        ("status=\u00b2", None),  # a digit to str.isdigit, not to int()
+        ("status=-\u0662\u00b9", None),
+        ("reply=json", "9" * 5000),  # a PID of more digits than int() reads
+    ],
+    ids=["status-5000-digits", "status-superscript", "status-mixed-digits", "pid-5000-digits"],
+)
+def test_numbers_python_cannot_read_are_refused_not_dropped(daemon_env, named, pid):
+    """Each gets a bad_request reply, like any field that is off, and nothing in the log.
+    (Its own daemon: a failure here must not spoil the log the hostile tests read.)"""
+    with fake_shells(1) as (shell,):
+        h = {"pid": client.request({"op": "ping"})["pid"]}
+        payload = fields("executed", pid or str(shell), "", "-", "x", named)
+        raw = exchange(payload)
+        got = refusal(check_reply(raw, nul_ok=True))
+        assert got and got[0] == "bad_request" and ("PID" in got[1] or "status" in got[1]), raw
+        assert_unharmed(h)
+
+
+@pytest.mark.parametrize("field", ["text", "cwd"])
+def test_a_request_whose_text_reads_reply_json_still_gets_nul_fields(hostile, field):
+    """Only a named field asks for JSON: a shell's text (or folder) "reply=json" does not,
+    and a shell reading NUL fields must get them, an error included."""
+    req = {"op": "translate", "session": hostile["shell"], "shell": "csh", "cwd": "/tmp", "text": "show notes", field: "reply=json"}
+    raw = exchange(protocol.encode_request(req))
+    assert raw.startswith(b"error\0bad_request\0"), raw
+
+
 def test_lone_surrogates_in_the_request_are_not_blamed_on_the_server(hostile):
-    # Valid JSON (an escaped lone surrogate) that no UTF-8 encoder takes as is.
-    req = {"v": 1, "op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show \ud800 notes"}
-    line = json.dumps(req).encode() + b"\n"
-    assert b"\\ud800" in line
-    reply = check_reply(exchange(line))
-    if not reply["ok"]:
-        assert reply["kind"] == "bad_request" and "Ollama" not in reply["error"], reply
+    # What a shell sends for a lone surrogate: its CESU-8 bytes, not UTF-8.
+    req = {"op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "x", "reply": "json"}
+    payload = _with(req, "text", "show \ud800 notes")
+    assert b"\xed\xa0\x80" in payload
+    reply = check_reply(exchange(payload))
+    assert reply["ok"] is False and reply["kind"] == "bad_request" and "UTF-8" in reply["error"], reply
+    assert "Ollama" not in reply["error"]
+    # In the terminal's environment (a home folder in another encoding) they are bytes, as the shell has them.
+    env = {"op": "translate", "session": hostile["shell"], "cwd": "/tmp", "text": "show notes", "reply": "json"}
+    reply = check_reply(exchange(fields(*protocol.encode_request(env)[:-2].split(b"\0"), b"HOME=/home/\xed\xa0\x80")))
+    assert reply["ok"] and reply["command"] == "cat notes.txt", reply
 
 
 def test_many_concurrent_hostile_connections(hostile):
@@ -805,12 +914,12 @@ def test_many_concurrent_hostile_connections(hostile):
     for _ in range(20):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(paths.socket_path())
-        s.sendall(b'{"v":1,"op":"pi')  # never finishes its line
+        s.sendall(b"ping\0\0\0")  # never finishes its request
         silent.append(s)
     try:
         started = time.monotonic()
         with ThreadPoolExecutor(20) as pool:
-            replies = list(pool.map(lambda i: exchange(os.urandom(200) + b"\n"), range(40)))
+            replies = list(pool.map(lambda i: exchange(os.urandom(200) + b"\0\0"), range(40)))
         for raw in replies:
             check_reply(raw, nul_ok=True)
         reply = client.request({"op": "ping"}, autostart=False, timeout=10)
