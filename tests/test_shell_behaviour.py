@@ -24,6 +24,8 @@ import pytest
 from shell_adapters import CUSTOM_KEYS, EVERY, each
 from shellharness import MESSAGE, ShellEnv, have, last_user_text, one_reply_server, translate, wait_until
 
+from shellper_hook.protocol import decode_request
+
 pytestmark = pytest.mark.skipif(not have("tmux"), reason="needs tmux")
 
 # The behaviours a request's way to the daemon could change: bash once more on its pipes.
@@ -270,7 +272,7 @@ def test_a_broken_daemon_reply_leaves_the_request(sh, start, shell_env):
 def test_only_the_line_run_after_a_suggestion_is_reported(sh, start, shell_env, work):
     path = os.path.join(shell_env.root, f"rec-{sh}.sock")
     # Enter on the suggestion asks the daemon to judge it again ("check"): the same, here.
-    server, received = one_reply_server(path, lambda line: b"same\0\0\0" if b'"check"' in line else b"ok\0ls\0\0")
+    server, received = one_reply_server(path, lambda data: b"same\0\0\0" if data.startswith(b"check\0") else b"ok\0ls\0\0")
     try:
         pane = start(env={"SHELLPER_SOCKET": path})
         pane.run(sh.sum("a", 1, 1), wait="a-2")
@@ -282,9 +284,9 @@ def test_only_the_line_run_after_a_suggestion_is_reported(sh, start, shell_env, 
         pane.wait_line("ls", timeout=10)
         pane.run("")
         pane.run(sh.sum("b", 2, 2), wait="b-4")
-        wait_until(lambda: any(b'"executed"' in line for line in received))
+        wait_until(lambda: any(data.startswith(b"executed\0") for data in received))
         time.sleep(0.3)
-        sent = [json.loads(line) for line in received]
+        sent = [decode_request(data) for data in received]  # the one request format
         checks = [r for r in sent if r["op"] == "check"]
         assert [r["op"] for r in sent if r["op"] != "check"] == ["translate", "executed"]
         assert sent[0]["session"] == pane.pid and sent[0]["cwd"] == work and sent[0]["text"] == "list it"
