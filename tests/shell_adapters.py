@@ -198,8 +198,8 @@ class BashPipes(Bash):
         # The first request, as the terminal's client sends it; then its trace goes (reset).
         run_env = dict(os.environ, **shell_env.env, **(env or {}))
         subprocess.run(
-            [sys.executable, "-m", "shellper_hook.client", "translate", str(pane.pid), "bash", "pipes"],
-            input=f"{cwd}\0first request\0".encode(),
+            [sys.executable, "-m", "shellper_hook.client"],
+            input=f"translate\0{pane.pid}\0bash\0{cwd}\0first request\0pipes=1\0\0".encode(),
             env=run_env,
             cwd="/",
             capture_output=True,

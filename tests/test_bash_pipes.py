@@ -28,10 +28,12 @@ from shellharness import (
     expect_parent,
     gbk_locale,
     hostile_aliases,
-    start_daemon,
+    one_reply_server,
     translate,
     wait_until,
 )
+
+from shellper_hook import protocol
 
 pytestmark = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("tmux")), reason="needs bash and tmux")
 
@@ -172,7 +174,15 @@ def test_in_a_gbk_locale_the_daemon_judges_the_real_folder(shell_env, tmux, olla
     loc = gbk_locale(str(tmp_path))
     if loc is None:
         pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
-    start_daemon(shell_env)  # from a UTF-8 environment, as the other tests' daemon
+    # The daemon starts from a UTF-8 environment, as the other tests' daemon.
+    subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client"],
+        input=b"start\0\0bash\0\0\0\0",
+        env={**os.environ, **shell_env.env},
+        cwd="/",
+        check=True,
+        timeout=30,
+    )
     real, parent, decoy = cjk_folders(work)
     pane = _on_pipes(shell_env, tmux, ollama, real, env=loc)
     ollama.answer("cjk parent", "cd", {"folder": ".."})
@@ -357,9 +367,12 @@ def _logging_python(folder: str) -> tuple:
     """A python that notes the client's operation at each start, and the log's path."""
     log, logpy = os.path.join(folder, "starts.log"), os.path.join(folder, "logpy")
     with open(logpy, "w") as fh:
+        # The client's operation: the request's first field, on its stdin (it takes no arguments).
         fh.write(
-            f'#!/bin/sh\nfor a; do case $a in translate|executed|enter|closed|start) echo "$a" >> {log}; break;; esac; done\n'
-            f'exec {sys.executable} "$@"\n'
+            '#!/bin/sh\nreq=$(mktemp) && cat >"$req"\n'
+            "op=$(head -c 12 \"$req\" | tr '\\000' '\\n' | head -n 1)\n"
+            f'case $op in translate|executed|closed|start|check) echo "$op" >> {log};; esac\n'
+            f'exec <"$req"; rm -f "$req"; exec {sys.executable} "$@"\n'
         )
     os.chmod(logpy, 0o755)
     return log, logpy
@@ -449,12 +462,12 @@ def test_enter_judges_the_suggestion_again_on_the_pipes(shell_env, tmux, ollama)
     pane.wait_prompt()
     pane.run("echo opts=$-", wait=re.compile(r"opts=\S*u"))
     assert "unbound variable" not in pane.screen() and "HOSTILE" not in pane.screen()
-    assert "enter" not in _starts(log), _starts(log)  # every check went through the pipes
+    assert "check" not in _starts(log), _starts(log)  # every check went through the pipes
     ops = [e["command"] for e in shell_env.history(pane.pid, settled=True)["exchanges"]]
     assert ops[-2:] == ["rm notes.txt", "mkdir made"], ops
 
 
-# No pipes (bash before 5.0, or none made): the check goes through the client's `enter`.
+# No pipes (bash before 5.0, or none made): the check goes through the client.
 def test_enter_judges_the_suggestion_again_through_the_client(shell_env, tmux, ollama):
     dl, keys = _downloads(shell_env)
     log, logpy = _logging_python(dl)
@@ -470,7 +483,7 @@ def test_enter_judges_the_suggestion_again_through_the_client(shell_env, tmux, o
     pane.send("Enter")
     wait_until(lambda: os.path.isdir(os.path.join(dl, "made")), timeout=5)
     wait_until(lambda: len(_starts(log)) >= 6)
-    assert _starts(log) == ["translate", "enter", "enter", "translate", "enter", "executed"]
+    assert _starts(log) == ["translate", "check", "check", "translate", "check", "executed"]
 
 
 # The look predicts where `cd d` goes with the shell's own CDPATH (not the daemon's).
@@ -485,3 +498,146 @@ def test_cd_through_the_shells_cdpath(shell_env, tmux, ollama, work):
     pane.wait_line("cd d", timeout=20)
     pane.wait_for(re.compile(r"shellper: moves the shell: goes to \S*/elsewhere/d \(found through CDPATH"), timeout=5)
     pane.run("", wait=re.compile(r"/elsewhere/d\s*$", re.M))  # bash prints where CDPATH took it
+
+
+# -- the request bash writes: protocol.py's NUL fields, the same on the pipes and to the client --
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shell", "shellper.bash")
+PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _sent(tmp_path, way: str, text, setup: str = "", env: dict | None = None, cwd=None, op: str = "translate") -> tuple:
+    """(the bytes bash wrote for request OP TEXT, its PID, its stdout and stderr): on its pipes,
+    read from the FIFO, or through its client, read by a stand-in listener on the socket path."""
+    sock = str(tmp_path / "d.sock")
+    environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", **(env or {})}
+    head = f"source \"$1\"; __shellper_socket='{sock}' __shellper_python='{sys.executable}' __shellper_pkg='{PKG}'\n{setup}\n"
+    if way == "pipes":
+        os.mkdir(sock + ".pipes", 0o700)
+        script = head + f'IFS= read -r _; __shellper_send_pipe {op} "$2" && echo sent\necho "opts=$-"'
+    else:
+        environ["SHELLPER_SOCKET"] = sock  # (an exported SHELLPER_* setting: sent too)
+        srv, received = one_reply_server(sock, b"ok\0ls\0\0")
+        script = (
+            head + f'__shellper_start_client {op} "$2" && __shellper_poll 10 && printf "<%s>" "${{__shellper_reply[@]}}"\necho "opts=$-"'
+        )
+    proc = subprocess.Popen(
+        ["bash", "--norc", "--noprofile", "-c", script, "bash", SCRIPT, text],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environ,
+        cwd=cwd or str(tmp_path),
+    )
+    if way == "pipes":
+        fifos = [f"{sock}.pipes/{proc.pid}.{end}" for end in ("in", "out")]
+        for path in fifos:
+            os.mkfifo(path, 0o600)
+        with open(f"{sock}.pipes/pid", "w") as fh:
+            fh.write(f"{os.getpid()}\n")  # a live process: the daemon, as far as bash can tell
+        fd = os.open(fifos[0], os.O_RDWR | os.O_NONBLOCK)  # held open, so what bash writes stays
+        try:
+            out, err = proc.communicate(b"go\n", timeout=20)
+            data = os.read(fd, 65536) if select.select([fd], [], [], 1)[0] else b""
+        finally:
+            os.close(fd)
+        assert b"sent" in out, err
+    else:
+        try:
+            out, err = proc.communicate(b"", timeout=20)
+            wait_until(lambda: received, timeout=5)
+        finally:
+            srv.close()
+        data = received[0]
+        assert b"<ok><ls><>" in out, err
+    return data, proc.pid, out, err
+
+
+def _fields(data: bytes) -> tuple:
+    """(the five fixed fields, {name: value} of the named ones) of one request."""
+    assert protocol.request_end(data) == len(data), data
+    parts = data[:-2].split(b"\0")
+    return parts[:5], dict(p.split(b"=", 1) for p in parts[5:])
+
+
+@pytest.mark.parametrize("way", ["pipes", "client"])
+def test_bash_sends_the_fields_and_its_exported_settings_only(way, tmp_path):
+    """Python alone reads the environment: bash sends every exported SHELLPER_* variable,
+    HOME and XDG_CONFIG_HOME when exported, and its CDPATH even unexported; never a variable
+    it did not export."""
+    env = {"SHELLPER_MODEL": "exported-model", "XDG_CONFIG_HOME": str(tmp_path / "conf")}
+    setup = "SHELLPER_TIMEOUT=9 CDPATH='/x:/y'; export SHELLPER_KEEP_ALIVE='5 m'; declare -x SHELLPER_EMPTY"
+    data, pid, _, _ = _sent(tmp_path, way, "list the files", setup, env)
+    fixed, named = _fields(data)
+    assert fixed == [b"translate", str(pid).encode(), b"bash", str(tmp_path).encode(), b"list the files"]
+    if way == "pipes":  # an ID no other shell of this PID used
+        assert re.fullmatch(rb"%d-\d+\.1" % pid, named.pop(b"id"))
+    else:  # the first request asks for the pipes
+        assert named.pop(b"pipes") == b"1" and named.pop(b"SHELLPER_SOCKET") == str(tmp_path / "d.sock").encode()
+    assert named == {
+        b"SHELLPER_MODEL": b"exported-model",
+        b"SHELLPER_KEEP_ALIVE": b"5 m",
+        b"HOME": str(tmp_path).encode(),
+        b"XDG_CONFIG_HOME": str(tmp_path / "conf").encode(),
+        b"CDPATH": b"/x:/y",
+    }
+    req = protocol.decode_request(data)  # and the daemon reads it
+    assert (req["session"], req["cdpath"], req["settings"]["SHELLPER_MODEL"]) == (pid, "/x:/y", "exported-model")
+    assert req["settings"]["config"] == str(tmp_path / "conf" / "shellper" / "config.toml")
+
+
+@pytest.mark.parametrize("way", ["pipes", "client"])
+def test_every_op_is_built_the_same_way(way, tmp_path):
+    """Enter's check on the pipes, a report through the client: the same fields."""
+    if way == "pipes":
+        data, pid, _, _ = _sent(tmp_path, way, "rm notes.txt", op="check")
+        fixed, named = _fields(data)
+        assert fixed[:3] == [b"check", str(pid).encode(), b"bash"] and fixed[4] == b"rm notes.txt" and b"id" in named
+        return
+    sock = str(tmp_path / "d.sock")
+    srv, received = one_reply_server(sock, b"")
+    script = (
+        f'source "$1"; __shellper_python={sys.executable} __shellper_pkg={PKG}\n'
+        'CDPATH=/c; ( __shellper_send executed "$2" status=3 ); ( __shellper_send closed "" )'
+    )
+    try:
+        subprocess.run(
+            ["bash", "--norc", "-c", script, "bash", SCRIPT, "ls -a"],
+            env={"HOME": str(tmp_path), "PATH": os.environ["PATH"], "SHELLPER_SOCKET": sock},
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=20,
+        )
+        wait_until(lambda: len(received) == 2, timeout=5)
+    finally:
+        srv.close()
+    (fixed, named), (fixed2, _) = _fields(received[0]), _fields(received[1])
+    assert fixed[0] == b"executed" and fixed[1].isdigit() and fixed[2:] == [b"bash", str(tmp_path).encode(), b"ls -a"]
+    assert named[b"status"] == b"3" and named[b"CDPATH"] == b"/c" and fixed2[0] == b"closed" and fixed2[1] == fixed[1]
+    assert protocol.decode_request(received[0])["status"] == 3
+
+
+@pytest.mark.parametrize("way", ["pipes", "client"])
+def test_set_x_never_shows_the_api_key_and_stays_on(way, tmp_path):
+    secret = "sk-never-traced-4711"
+    data, _, out, err = _sent(tmp_path, way, "list the files", "set -x", {"SHELLPER_API_KEY": secret})
+    assert secret.encode() in data  # sent: it is the terminal's setting
+    assert secret.encode() not in err, err.decode(errors="replace")[-500:]
+    assert b"+ " in err and re.search(rb"opts=\S*x", out), (out, err[-300:])
+
+
+@pytest.mark.parametrize("way", ["pipes", "client"])
+@pytest.mark.parametrize("locale", ["C.UTF-8", "GBK"])
+def test_folder_and_text_bytes_pass_unchanged_in_any_locale(way, locale, tmp_path):
+    """In GBK (Big5, Shift_JIS alike) a backslash can be a character's second byte, and bytes
+    that are not UTF-8 are the user's: bash sends them as they are; the daemon judges them."""
+    env = {}
+    if locale == "GBK":
+        env = gbk_locale(str(tmp_path))
+        if env is None:
+            pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
+    real, _, _ = cjk_folders(str(tmp_path))
+    text = "显示\\文件".encode("gbk") + b" bad \xff byte"
+    data, _, _, _ = _sent(tmp_path, way, text, env=env, cwd=real)
+    fixed, _ = _fields(data)
+    assert fixed[3:] == [os.fsencode(real), text]

@@ -114,15 +114,16 @@ def _state(folder: str, name: str) -> tuple:
     return opts.splitlines(), keys
 
 
-def _logging_python(work: str) -> tuple:
+def _logging_python(folder: str) -> tuple:
     """A python that notes each start in a log, and the log's path."""
-    log = os.path.join(work, "starts.log")
-    logpy = os.path.join(work, "logpy")
+    log, logpy = os.path.join(folder, "starts.log"), os.path.join(folder, "logpy")
     with open(logpy, "w") as fh:
-        # The client's operation: the first of its words (the options before it vary).
+        # The client's operation: the request's first field, on its stdin (it takes no arguments).
         fh.write(
-            f'#!/bin/sh\nfor a; do case $a in translate|executed|closed|start|check) echo "$a" >> {log}; break;; esac; done\n'
-            f'exec {sys.executable} "$@"\n'
+            '#!/bin/sh\nreq=$(mktemp) && cat >"$req"\n'
+            "op=$(head -c 12 \"$req\" | tr '\\000' '\\n' | head -n 1)\n"
+            f'case $op in translate|executed|closed|start|check) echo "$op" >> {log};; esac\n'
+            f'exec <"$req"; rm -f "$req"; exec {sys.executable} "$@"\n'
         )
     os.chmod(logpy, 0o755)
     return log, logpy
