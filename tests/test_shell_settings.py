@@ -1,105 +1,156 @@
-"""zsh's Ctrl-G, and bash's on its pipes, tell the daemon the terminal's
-settings, as the client does (issue 11.8), so a shell whose settings differ
-from the running daemon's is told so; one whose settings match hears
-nothing. bash's request on its pipes is JSON it writes itself: it must say
-what the client would."""
+"""What a terminal's environment means is the daemon's to decide (issue 20 item 1).
+
+Every request may carry the terminal's environment as NAME=VALUE fields (its
+SHELLPER_* variables, HOME, XDG_CONFIG_HOME, CDPATH); protocol.decode_request
+alone turns them into "settings" (which config file, which SHELLPER_* values)
+and "cdpath", with the same rule the daemon applies to its own environment.
+So a terminal whose settings differ from those the daemon started with is
+told so, and one whose settings match hears nothing. What bytes each shell
+sends is tested with each shell (test_shell_*)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import sys
 
 import pytest
+from daemon_helpers import fake_shell, raw_exchange, reply_of, wire
 from shellharness import ShellEnv, have, translate
 
-from shellper_hook import paths, protocol
+from shellper_hook import client, protocol
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ZSH_SCRIPT = os.path.join(ROOT, "shell", "shellper.zsh")
-BASH_SCRIPT = os.path.join(ROOT, "shell", "shellper.bash")
+linux_paths = pytest.mark.skipif(sys.platform == "darwin", reason="the default config folder is elsewhere on macOS")
 
-pytestmark = pytest.mark.skipif(not (have("zsh") and have("bash")), reason="needs zsh and bash")
-
-
-def shell_settings(shell: str, environ: dict) -> dict:
-    """What the shell's own code sends as its settings."""
-    if shell == "zsh":
-        argv = ["zsh", "-f", "-c", 'source "$1"; __shellper_settings; print -rn -- "$REPLY"', "zsh", ZSH_SCRIPT]
-    else:
-        argv = ["bash", "--norc", "-c", 'source "$1"; __shellper_settings; printf %s "$REPLY"', "bash", BASH_SCRIPT]
-    out = subprocess.run(argv, env=environ, capture_output=True, check=True)
-    return json.loads(out.stdout.decode("utf-8"))
+ODD = 'quote " back \\ tab \t newline \n bell \x07 é ☃ = equals'
+HOME = "/home/me"
 
 
-def client_settings(environ: dict, monkeypatch) -> dict:
-    """What the client sends from the same environment."""
+def meaning(env: dict) -> dict:
+    """What the daemon reads in a request carrying env."""
+    return protocol.decode_request(wire({"op": "translate", "session": 1, "cwd": "/", "text": "x", "env": env}))
+
+
+CASES = [
+    # (the terminal's environment besides HOME=/home/me, the config file it means, the settings variables it sets)
+    ({}, "/home/me/.config/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": "/x/conf"}, "/x/conf/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": "  /x/padded  "}, "/x/padded/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": "   "}, "/home/me/.config/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": ""}, "/home/me/.config/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": "/x/conf/"}, "/x/conf/shellper/config.toml", {}),
+    ({"XDG_CONFIG_HOME": "/x/conf//"}, "/x/conf/shellper/config.toml", {}),
+    ({"HOME": "/home/someone/"}, "/home/someone/.config/shellper/config.toml", {}),
+    ({"HOME": "/home/someone//", "XDG_CONFIG_HOME": " "}, "/home/someone/.config/shellper/config.toml", {}),
+    ({"HOME": "/"}, "/.config/shellper/config.toml", {}),
+    ({"HOME": "/home/jos\udce9"}, "/home/jos\ufffd/.config/shellper/config.toml", {}),  # a home named in Latin-1
+    ({"SHELLPER_CONFIG": "/etc/my shellper.toml"}, "/etc/my shellper.toml", {}),
+    ({"SHELLPER_CONFIG": " ", "XDG_CONFIG_HOME": "/x/conf"}, "/x/conf/shellper/config.toml", {}),
+    (
+        {"SHELLPER_MODEL": ODD, "SHELLPER_BASE_URL": "http://127.0.0.1:9/v1", "SHELLPER_API_KEY": "sk-1"},
+        "/home/me/.config/shellper/config.toml",
+        {"SHELLPER_MODEL": ODD, "SHELLPER_BASE_URL": "http://127.0.0.1:9/v1", "SHELLPER_API_KEY": "sk-1"},
+    ),
+    # Empty or blank: unset. A value is kept as it is otherwise, as the daemon keeps its own.
+    ({"SHELLPER_MODEL": "", "SHELLPER_TIMEOUT": "  ", "SHELLPER_KEEP_ALIVE": " 5m "}, None, {"SHELLPER_KEEP_ALIVE": " 5m "}),
+    ({"SHELLPER_MODEL": "caf\udce9"}, None, {"SHELLPER_MODEL": "caf\ufffd"}),  # not UTF-8: read as the daemon reads its own
+    ({key: f"value of {key}" for key in protocol.SETTINGS_ENV}, None, {key: f"value of {key}" for key in protocol.SETTINGS_ENV}),
+    # Not settings: no say in them.
+    ({"SHELLPER_SOCKET": "/tmp/x.sock", "PATH": "/bin", "LANG": "C", "CDPATH": "/x"}, "/home/me/.config/shellper/config.toml", {}),
+]
+
+
+@linux_paths
+@pytest.mark.parametrize("extra, config, variables", CASES)
+def test_the_daemon_reads_which_config_file_and_settings_a_terminals_environment_means(extra, config, variables):
+    environ = {"HOME": HOME, **extra}
+    settings = meaning(environ)["settings"]
+    if config is not None:
+        assert settings["config"] == config
+    assert {k: v for k, v in settings.items() if k != "config"} == variables
+    # The rule the daemon applies to its own environment: a daemon started in this one hears nothing.
+    assert settings == protocol.settings_origin(environ)
+
+
+@linux_paths
+@pytest.mark.parametrize("extra, config, variables", CASES)
+def test_the_cli_sends_its_environment_and_it_means_what_it_means_to_a_daemon_started_there(extra, config, variables, monkeypatch):
     for key in list(os.environ):
         monkeypatch.delenv(key)
-    for key, value in environ.items():
+    for key, value in {"HOME": HOME, "PATH": "/usr/bin:/bin", "SSH_AUTH_SOCK": "/tmp/agent", **extra}.items():
         monkeypatch.setenv(key, value)
-    return protocol.settings_origin(os.environ, paths.config_file())
+    req = protocol.decode_request(client.wire({"op": "ping"}))
+    assert req["reply"] == "json"
+    assert req["settings"] == protocol.settings_origin(os.environ)
+    # Only what the daemon reads settings from; never the rest of the user's environment.
+    assert {k for k in req["env"] if not k.startswith("SHELLPER_")} <= {"HOME", "XDG_CONFIG_HOME"}
 
 
-ODD = 'quote " back \\ tab \t newline \n bell \x07 é ☃'
+def test_a_request_without_environment_says_nothing_of_settings():
+    req = protocol.decode_request(wire({"op": "translate", "session": 1, "cwd": "/", "text": "x"}))
+    assert "settings" not in req and "cdpath" not in req
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {},
-        {"XDG_CONFIG_HOME": "/x/conf"},
-        {"XDG_CONFIG_HOME": "  /x/padded  "},
-        {"XDG_CONFIG_HOME": "   "},
-        {"XDG_CONFIG_HOME": "/x/conf/"},
-        {"XDG_CONFIG_HOME": "/x/conf//"},
-        {"HOME": "/home/someone/"},
-        {"HOME": "/home/someone//", "XDG_CONFIG_HOME": " "},
-        {"HOME": "/"},
-        {"SHELLPER_CONFIG": "/etc/my shellper.toml"},
-        {"SHELLPER_CONFIG": " ", "XDG_CONFIG_HOME": "/x/conf"},
-        {"SHELLPER_MODEL": ODD, "SHELLPER_BASE_URL": "http://127.0.0.1:9/v1", "SHELLPER_API_KEY": "sk-1"},
-        {"SHELLPER_MODEL": "", "SHELLPER_TIMEOUT": "  ", "SHELLPER_KEEP_ALIVE": " 5m "},
-        {key: f"value of {key}" for key in protocol.SETTINGS_ENV},
-    ],
-)
-@pytest.mark.parametrize("shell", ["zsh", "bash"])
-def test_the_shell_sends_what_the_client_sends(shell, extra, monkeypatch, tmp_path):
-    environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8", **extra}
-    assert shell_settings(shell, environ) == client_settings(environ, monkeypatch)
+def test_cdpath_is_the_terminals_when_sent():
+    assert meaning({"HOME": HOME, "CDPATH": ".:/srv/projects"})["cdpath"] == ".:/srv/projects"
+    assert meaning({"HOME": HOME, "CDPATH": ""})["cdpath"] == ""  # set and empty: cd looks only here
+    assert meaning({"HOME": HOME, "CDPATH": "/srv/caf\udce9"})["cdpath"] == "/srv/caf\ufffd"
+    assert "cdpath" not in meaning({"HOME": HOME})  # not sent: the daemon's own
 
 
-def test_a_setting_that_is_not_exported_is_not_sent(tmp_path):
-    """As the client (a child process) never sees it."""
-    environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
-    script = 'source "$1"; SHELLPER_MODEL=mine; XDG_CONFIG_HOME=/x; __shellper_settings; printf %s "$REPLY"'
-    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT], env=environ, capture_output=True, check=True)
-    assert json.loads(out.stdout) == {"config": f"{tmp_path}/.config/shellper/config.toml"}
+def test_environment_names_and_the_requests_own_fields_are_told_apart():
+    req = protocol.decode_request(b"ping\0\0\0\0\0HOME=/h\0_X=1\0Mixed=2\0reply=json\0\0")
+    assert req["env"] == {"HOME": "/h", "_X": "1", "Mixed": "2"} and req["reply"] == "json"
+    assert req["settings"] == protocol.settings_origin({"HOME": "/h", "_X": "1", "Mixed": "2"})
+    with pytest.raises(protocol.ProtocolError, match="unknown field 'home'"):
+        protocol.decode_request(b"ping\0\0\0\0\0home=/h\0\0")  # lower case: the request's own, and no such field
+    # An '=' in the value is the value's; the first '=' ends the name.
+    assert meaning({"HOME": HOME, "SHELLPER_MODEL": "a=b=c"})["settings"]["SHELLPER_MODEL"] == "a=b=c"
 
 
-@pytest.mark.parametrize("text", [ODD, "plain", "\\", '"', "\x01\x1f\x7f", "ünïcödé ✓ 🎉", "a\u2028b", " lead and trail "])
-def test_bash_writes_its_request_as_json_the_daemon_reads_back(text, tmp_path):
-    cwd = tmp_path / ('odd "dir" \\ \t' + text[:5].replace("/", "_"))
-    cwd.mkdir()
-    environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
-    script = 'source "$1"; __shellper_request_json "$2"; printf %s "$REPLY"'
-    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT, text], env=environ, cwd=cwd, capture_output=True, check=True)
-    req = protocol.decode_request(out.stdout + b"\n")
-    assert (req["op"], req["text"], req["cwd"], req["reply"], req["shell"]) == ("translate", text, str(cwd), "nul", "bash")
-    assert req["session"] > 0 and req["settings"]["config"] == f"{tmp_path}/.config/shellper/config.toml"
+def _daemon_env() -> dict:
+    """The environment fields of a terminal with the daemon's own settings (the test's, which started it)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME")}
 
 
-def test_bash_sends_bytes_that_are_not_utf8_as_they_are(tmp_path):
-    """The daemon refuses them by name, as it does zsh's."""
-    environ = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
-    script = 'source "$1"; __shellper_request_json $\'bad \\xff byte\'; printf %s "$REPLY"'
-    out = subprocess.run(["bash", "--norc", "-c", script, "bash", BASH_SCRIPT], env=environ, cwd=tmp_path, capture_output=True, check=True)
-    assert b'"text":"bad \xff byte"' in out.stdout
-    with pytest.raises(protocol.ProtocolError, match="'text' is not valid UTF-8"):
-        protocol.decode_request(out.stdout + b"\n")
+def test_a_real_daemon_says_when_a_requests_environment_means_other_settings(daemon_env, fake, tmp_path):
+    fake.answer("list the files", "ls", {})
+    fake.answer("wipe it all", "rm", {"file_name": "/"})
+    cwd = str(tmp_path)
+    assert client.request({"op": "ping"})["ok"]  # started from this environment
+    with fake_shell() as shell:
+
+        def ask(env, text="list the files", **named):
+            return json.loads(raw_exchange(wire({"op": "translate", "session": shell, "cwd": cwd, "text": text, "env": env, **named})))
+
+        same = ask(_daemon_env(), reply="json")
+        assert same["ok"] and same["warnings"] == [], same
+        nothing = ask({}, reply="json")  # a request that does not say
+        assert nothing["ok"] and nothing["warnings"] == [], nothing
+        model = ask({**_daemon_env(), "SHELLPER_MODEL": "another_model"}, reply="json")
+        assert model["ok"] and model["command"] == "ls", model
+        [note] = model["warnings"]
+        assert note.startswith("this daemon started with other settings (this terminal's SHELLPER_MODEL differs)"), note
+        assert "shellper stop" in note and "\n" not in note
+        config = ask({**_daemon_env(), "XDG_CONFIG_HOME": str(tmp_path / "elsewhere")}, reply="json")
+        assert ["the config file differs)" in w for w in config["warnings"]] == [True], config["warnings"]
+        both = ask({**_daemon_env(), "HOME": str(tmp_path), "XDG_CONFIG_HOME": "", "SHELLPER_TIMEOUT": "3"}, reply="json")
+        assert ["SHELLPER_TIMEOUT, the config file differ)" in w for w in both["warnings"]] == [True], both["warnings"]
+        # Blank values and padded paths mean the same settings: nothing said.
+        padded = {**_daemon_env(), "XDG_CONFIG_HOME": f"  {os.environ['XDG_CONFIG_HOME']}//  ", "SHELLPER_MODEL": "  "}
+        assert ask(padded, reply="json")["warnings"] == []
+        # The shell's form: the note is one of the reply's lines.
+        raw = raw_exchange(
+            wire({"op": "translate", "session": shell, "cwd": cwd, "text": "list the files", "env": {"SHELLPER_MODEL": "x"}})
+        )
+        shown = reply_of(raw)
+        assert shown["ok"] and shown["command"] == "ls" and any("other settings" in line for line in shown["lines"]), raw
+        # An error comes with it too: those settings may well be its cause.
+        refused = ask({**_daemon_env(), "SHELLPER_MODEL": "another_model"}, text="wipe it all", reply="json")
+        assert refused["ok"] is False and "; also, this daemon started with other settings" in refused["error"], refused
 
 
-@pytest.mark.skipif(not have("tmux"), reason="needs tmux")
+@pytest.mark.skipif(not (have("tmux") and have("zsh") and have("bash")), reason="needs tmux, zsh and bash")
 @pytest.mark.parametrize("shell", ["zsh", "bash"])
 def test_a_shell_with_other_settings_than_the_daemons_is_told_so(shell, ollama, tmux):
     """Every request says so: bash's second one goes on its pipes."""
