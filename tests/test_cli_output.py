@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from daemon_helpers import wait_until
 
-from shellper_hook import paths
+from shellper_hook import paths, protocol
 
 # Clear screen, OSC 52 (write the clipboard), C1 CSI, BEL, DEL, CR, RLO, a line
 # separator, an isolate, and a lone surrogate (a file name that is not UTF-8).
@@ -63,15 +63,16 @@ class FakeDaemon:
                 return
             with conn:
                 data = b""
-                while not data.endswith(b"\n"):
+                while protocol.request_end(data) is None:
                     chunk = conn.recv(65536)
                     if not chunk:
                         break
                     data += chunk
                 if not data:  # a probe that only connects
                     continue
-                op = json.loads(data)["op"]
-                reply = {"v": 1, "ok": True, **self.replies.get(op, {})}
+                req = protocol.decode_request(data)  # the CLI's requests are well formed
+                assert req["reply"] == "json", req
+                reply = {"v": 1, "ok": True, **self.replies.get(req["op"], {})}
                 conn.sendall(json.dumps(reply).encode() + b"\n")
 
     def close(self):
@@ -187,7 +188,7 @@ def test_doctor_escapes_daemon_and_server_replies(daemon, monkeypatch):
         server.shutdown()
         server.server_close()
     assert "version a\\x1b[2Jb" in out  # the daemon's words
-    assert "broken a\\x1b[2Jb" in out  # the model server's words
+    assert "broken a [2Jb ]52;c;" in out  # the model server's words, control characters blanked (errors.one_line)
     assert "-> pwd a\\x1b[2Jb" in out  # the round trip's command
 
 
