@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
-from daemon_helpers import fake_shell, shellper, wait_until
+from daemon_helpers import fake_shell, run_client, shellper, wait_until, wire
 
 from shellper_hook import client, protocol, settings
 
@@ -42,20 +40,20 @@ def test_a_terminal_whose_settings_differ_from_the_daemons_is_told_so(daemon_env
         assert "other settings" in r.stderr and "model 'foo'" in r.stderr
 
 
-def test_the_bash_client_passes_the_settings_on(daemon_env, fake, tmp_path):
-    """The widget's path (client translate) carries them too."""
+def test_the_widgets_client_passes_the_terminals_settings_on(daemon_env, fake, tmp_path):
+    """The widget's path (the client) carries them too: the shell puts its environment in
+    the request, and the client forwards it as is, adding none of its own."""
+    terminal = {k: v for k, v in os.environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME")}
     with fake_shell() as shell:
         assert ask(shell, "list", "the", "files", cwd=str(tmp_path)).returncode == 0
-        done = subprocess.run(
-            [sys.executable, "-m", "shellper_hook.client", "translate", str(shell), "bash"],
-            input=f"{tmp_path}\0list the files\0".encode(),
-            capture_output=True,
-            timeout=30,
-            env=dict(os.environ, SHELLPER_BASE_URL=fake.base_url + "/"),
-        )
-    fields = done.stdout.split(b"\0")
-    assert fields[0] == b"ok", done.stdout
-    assert b"SHELLPER_BASE_URL" in fields[2] and b"shellper stop" in fields[2]
+        req = {"op": "translate", "session": shell, "cwd": str(tmp_path), "text": "list the files"}
+        done = run_client(wire({**req, "env": {**terminal, "SHELLPER_BASE_URL": fake.base_url + "/"}}))
+        fields = done.stdout.split(b"\0")
+        assert fields[0] == b"ok", done.stdout
+        assert b"SHELLPER_BASE_URL" in fields[2] and b"shellper stop" in fields[2]
+        # The client's own environment is not the terminal's: it says nothing of it.
+        same = run_client(wire({**req, "env": terminal}), env=dict(os.environ, SHELLPER_MODEL="foo"))
+        assert same.stdout.startswith(b"ok\0") and b"other settings" not in same.stdout, same.stdout
 
 
 def test_the_settings_variables_are_the_settings_keys():
@@ -75,12 +73,12 @@ def test_closed_forgets_a_live_terminal_and_a_gone_one(daemon_env, fake, tmp_pat
         assert client.request({"op": "translate", "session": other, "cwd": str(tmp_path), "text": "list", "commit": True})["ok"]
         gone = other
     assert client.request({"op": "status"})["sessions"] == 1
-    done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(gone)], timeout=10)
-    assert done.returncode == 0
+    done = run_client(wire({"op": "closed", "session": gone}), timeout=10)
+    assert (done.returncode, done.stdout) == (0, b""), done
     wait_until(lambda: client.request({"op": "status"})["sessions"] == 0, 5, what="the daemon to forget the terminal that had exited")
 
 
 def test_closed_without_a_daemon_starts_none(shellper_env):
-    done = subprocess.run([sys.executable, "-m", "shellper_hook.client", "closed", str(os.getpid())], timeout=10)
+    done = run_client(wire({"op": "closed", "session": os.getpid()}), timeout=10)
     assert done.returncode == 1
     assert not os.path.exists(client.paths.socket_path())
