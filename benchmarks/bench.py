@@ -281,9 +281,9 @@ def widget_rows(session, work, env, runs):
     rows = []
     init_zsh = subprocess.run(["shellper", "init", "zsh"], capture_output=True, text=True, env=env).stdout
     zsh = shutil.which("zsh")
-    if zsh and "__shellper_connect" in init_zsh:
-        # The widget's own steps, outside zle: encode the request, zsocket, send,
-        # read the NUL reply to EOF, split it. zle's wake-up on the fd is not counted.
+    if zsh and "__shellper_send" in init_zsh:
+        # The widget's own steps, outside zle: build the request, zsocket, send
+        # (__shellper_send), read the NUL reply to EOF, split it. zle's wake-up on the fd is not counted.
         script = (
             init_zsh
             + f"""
@@ -291,14 +291,12 @@ zmodload zsh/datetime
 integer i
 float t0 t1
 typeset -a times f
-local chunk reply fd cwd
+local chunk reply fd
 for i in {{1..{runs}}}; do
   t0=$EPOCHREALTIME
-  __shellper_connect || {{ print -u2 no daemon; exit 1 }}
+  __shellper_send translate 'show hidden files'
   fd=$REPLY
-  __shellper_json "$PWD"; cwd=$REPLY
-  __shellper_json 'show hidden files'
-  print -rn -u $fd -- "{{\\"v\\":1,\\"op\\":\\"translate\\",\\"session\\":{session},\\"cwd\\":$cwd,\\"text\\":$REPLY,\\"reply\\":\\"nul\\"}}"$'\\n'
+  [[ -z $__shellper_cpid ]] || {{ print -u2 no daemon; exit 1 }}
   reply=
   while sysread -i $fd -s 65536 -t 5 chunk; do reply+=$chunk; done
   exec {{fd}}<&-
@@ -325,14 +323,14 @@ print -l -- $times
         script = (
             init_bash
             + f"""
-( __shellper_client translate $$ bash pipes < <(printf '%s\\0%s\\0' "$PWD" 'show hidden files') >/dev/null )
+( __shellper_send translate 'show hidden files' pipes=1 >/dev/null )
 times=()
 for (( i = 0; i < {runs}; i++ )); do
   t0=$EPOCHREALTIME
-  __shellper_send_pipe 'show hidden files' || {{ echo "no pipes" >&2; exit 1; }}
-  until __shellper_pipe_reply; do :; done
-  [[ ${{__shellper_fields[0]-}} == ok ]] || {{ echo "bad reply: ${{__shellper_fields[*]-}}" >&2; exit 1; }}
-  exec {{__shellper_fd}}<&- {{__shellper_wfd}}>&-
+  __shellper_send_pipe translate 'show hidden files' || {{ echo "no pipes" >&2; exit 1; }}
+  while __shellper_poll 0.05; (( $? == 1 )); do :; done
+  [[ ${{__shellper_reply[0]-}} == ok ]] || {{ echo "bad reply: ${{__shellper_reply[*]-}}" >&2; exit 1; }}
+  __shellper_close
   t1=$EPOCHREALTIME
   times+=( $(( (${{t1/./}} - ${{t0/./}}) )) )
 done
@@ -350,13 +348,13 @@ printf '%s\\n' "${{times[@]}}"
     # beside the same interpreter started the same way doing nothing.
     boot = "import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()"
     bare = time_cmd([sys.executable, "-I", "-S", "-c", "pass"], runs, env=env, cwd=work)
-    client_argv = [sys.executable, "-I", "-S", "-c", boot, ROOT, "translate", str(session), "bash"]
+    client_argv = [sys.executable, "-I", "-S", "-c", boot, ROOT]  # the request on stdin, as bash writes it
     t = []
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
             client_argv,
-            input=f"{work}\0show hidden files\0".encode(),
+            input=f"translate\0{session}\0bash\0{work}\0show hidden files\0\0".encode(),
             env=env,
             cwd=work,
             stdout=subprocess.DEVNULL,
@@ -387,12 +385,11 @@ zmodload zsh/datetime
 integer i
 float t0 t1
 typeset -a on_suggestion on_typed f
-local chunk reply fd cwd BUFFER
+local chunk reply fd BUFFER
 # A suggestion for this shell ($$), as Ctrl-G gets it, then put on the line as the widget does.
-__shellper_connect || {{ print -u2 no daemon; exit 1 }}
+__shellper_send translate 'copy a to b'
 fd=$REPLY
-__shellper_json "$PWD"; cwd=$REPLY
-print -rn -u $fd -- "{{\\"v\\":1,\\"op\\":\\"translate\\",\\"session\\":$$,\\"shell\\":\\"zsh\\",\\"cwd\\":$cwd,\\"text\\":\\"copy a to b\\",\\"reply\\":\\"nul\\"}}"$'\\n'
+[[ -z $__shellper_cpid ]] || {{ print -u2 no daemon; exit 1 }}
 while sysread -i $fd -s 65536 -t 5 chunk; do reply+=$chunk; done
 exec {{fd}}<&-
 f=("${{(@0)reply}}")
@@ -437,8 +434,7 @@ def bash_enter_row(bash, init_bash, work, env, runs):
         init_bash
         + f"""
 f=()
-while IFS= read -r -d '' part; do f+=("$part"); done < <(__shellper_client translate $$ bash pipes 2>/dev/null \\
-  < <(printf '%s\\0%s\\0' "$PWD" 'copy a to b'))
+while IFS= read -r -d '' part; do f+=("$part"); done < <(__shellper_send translate 'copy a to b' pipes=1)
 [[ ${{f[0]-}} == ok ]] || {{ echo "bad reply: ${{f[*]-}}" >&2; exit 1; }}
 __shellper_pending=${{f[1]}}
 __shellper_unalias "$__shellper_pending"
@@ -549,6 +545,12 @@ def terminal_rows(fake, runs):
                 warm[shell] = statistics.median(ctrl_g(pane) for _ in range(runs))
                 pane.type("exit")
                 pane.send("Enter")
+            # bash without its pipes (as before 5.0): a client process for every Ctrl-G.
+            pane = env.bash(tmux, after="__shellper_pipes=0")
+            ctrl_g(pane)
+            nopipes = statistics.median(ctrl_g(pane) for _ in range(runs))
+            pane.type("exit")
+            pane.send("Enter")
             for shell in [s for s in ("bash", "fish") if s in warm]:
                 rows.append(
                     (
@@ -557,6 +559,13 @@ def terminal_rows(fake, runs):
                         "at most 1.5x zsh",
                     )
                 )
+            rows.append(
+                (
+                    "bash without its pipes (a client each Ctrl-G) vs zsh's (tmux)",
+                    f"{nopipes:.0f} vs {warm['zsh']:.0f} ms ({nopipes / warm['zsh']:.2f}x)",
+                    "the pipes stay only if over 1.5x zsh",
+                )
+            )
             # bash's first request in a terminal goes through the client (it asks for the pipes).
             firsts = []
             for _ in range(max(3, runs // 3)):

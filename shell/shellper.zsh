@@ -16,10 +16,8 @@
 
 # Sourced twice: keep the existing wrappers and state, refresh the functions.
 typeset -g __shellper_python="${__shellper_python:-python3}" __shellper_prefix="${SHELLPER_PREFIX-#?}"
-# The socket; the request in flight (fd, client pid, its line, the reply so far);
-# the last suggestion, the one pending (its next line run is reported), the line
-# it was asked from, the line run; the suggestion as put on the line (Enter checks
-# it), the check in flight; 1 once this terminal asked; the line our message is about.
+# The request in flight and its line; the last and the pending suggestion (its next
+# line run is reported); the one on the line (Enter checks it); the check in flight.
 typeset -g __shellper_pkg __shellper_socket __shellper_fd __shellper_pid __shellper_cpid __shellper_line
 typeset -g __shellper_reply __shellper_last __shellper_pending __shellper_asked __shellper_ran __shellper_typed
 typeset -g __shellper_inserted __shellper_checked __shellper_checking __shellper_check_fd __shellper_check_pid
@@ -29,9 +27,8 @@ typeset -gi __shellper_ran_set
 zmodload zsh/system 2>/dev/null
 zmodload zsh/net/socket 2>/dev/null  # without it, everything goes through the client
 
-# Line $1 in REPLY with every word an alias would rewrite quoted: global aliases
-# everywhere, regular ones but in the first word (the user's `rm='rm -i'` stays).
-# Status 1 (REPLY=$1) if the line does not split as expected.
+# Line $1 in REPLY with the words an alias would rewrite quoted: global aliases, and regular
+# ones but in the first word (the user's `rm='rm -i'` stays). Status 1: it did not split.
 __shellper_unalias() {
   emulate -L zsh
   setopt localoptions extendedglob
@@ -42,50 +39,40 @@ __shellper_unalias() {
     rest=${rest:$#gap}
     [[ ${rest:0:$#tok} == "$tok" ]] || { REPLY=$1; return 1 }
     rest=${rest:$#tok}
-    if (( $+galiases[$tok] )) || (( ! first && $+aliases[$tok] )); then
-      tok=${(qq)tok}
-    fi
+    (( $+galiases[$tok] || ! first && $+aliases[$tok] )) && tok=${(qq)tok}
     out+=$gap$tok first=0
   done
   REPLY=$out$rest
 }
 
-# Connect to the daemon (fd in REPLY), never starting one. -O: a socket someone
-# else made at our path is not our daemon.
+# Connect to the daemon (fd in REPLY); -O: a socket another user made is not ours.
 __shellper_connect() {
   emulate -L zsh
   [[ -n $__shellper_socket && -S $__shellper_socket && -O $__shellper_socket ]] || return 1
   (( $+builtins[zsocket] )) && zsocket $__shellper_socket 2>/dev/null
 }
-
 # Run the client in place of this subshell, never with the user's folder on
 # Python's path (a json.py there would run): `python -I -S` with the package's folder.
 __shellper_client() {
-  if [[ -n $__shellper_pkg && -d $__shellper_pkg/shellper_hook ]]; then
+  [[ -n $__shellper_pkg && -d $__shellper_pkg/shellper_hook ]] &&
     exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg"
-  fi
   builtin cd -q / && exec "$__shellper_python" -m shellper_hook.client
 }
-
-# The request OP ($1) with TEXT ($2) and fields $3...: OP PID SHELL CWD TEXT, the
-# fields, the exported SHELLPER_*, HOME and XDG_CONFIG_HOME, CDPATH if set; each
-# ended by NUL, then an empty field. In REPLY. Python alone reads what they mean.
+# Request OP ($1) TEXT ($2) FIELDS ($3...) in REPLY: OP PID SHELL CWD TEXT, the fields,
+# the exported SHELLPER_*, HOME and XDG_CONFIG_HOME, CDPATH if set, each ended by
+# NUL, then an empty field. Python alone reads what they mean.
 __shellper_request() {
   emulate -L zsh
   local n
-  local -a f
-  f=("$1" $$ zsh "$PWD" "${2-}" "${@[3,-1]}")
-  for n in ${(M)${(k)parameters[(R)*export*]}:#(SHELLPER_*|HOME|XDG_CONFIG_HOME)}; do
-    f+=("$n=${(P)n}")
-  done
+  local -a f=("$1" $$ zsh "$PWD" "${2-}" "${@[3,-1]}")
+  for n in ${(M)${(k)parameters[(R)*export*]}:#(SHELLPER_*|HOME|XDG_CONFIG_HOME)}; do f+=("$n=${(P)n}"); done
   (( ${+CDPATH} )) && f+=("CDPATH=$CDPATH")
   f=("${(@)f//$'\0'/}")
   REPLY=${(pj:\0:)f}$'\0\0'
 }
 
-# Send a request (__shellper_request's arguments) on the daemon's socket, else on
-# a client's stdin (never argv: /proc/PID/cmdline is world-readable). The fd to
-# read the reply from in REPLY; the client's pid in __shellper_cpid.
+# Send a request (__shellper_request's arguments) on the socket, else on a client's stdin
+# (never argv, which others can read). The reply's fd in REPLY, the client's pid in __shellper_cpid.
 __shellper_send() {
   emulate -L zsh
   setopt localoptions no_aliases  # process substitutions are parsed when they run
@@ -93,9 +80,8 @@ __shellper_send() {
   __shellper_request "$@"
   req=$REPLY __shellper_cpid=
   if __shellper_connect; then
-    fd=$REPLY
-    print -rn -u $fd -- "$req" 2>/dev/null && return 0
-    exec {fd}<&-
+    print -rn -u $REPLY -- "$req" 2>/dev/null && return 0
+    exec {REPLY}<&-
   fi
   # The subshell says its pid first, so Ctrl-C can stop the client.
   exec {fd}< <(print -r -- $sysparams[pid]; __shellper_client 2>/dev/null < <(print -rn -- "$req"))
@@ -103,17 +89,14 @@ __shellper_send() {
   REPLY=$fd
 }
 
-# Forget the request in flight: drop its handler, close it, stop its client.
+# Forget the request in flight: drop its handler, close it, stop its client. (Braces: a
+# bare `exec {fd}<&- 2>/dev/null` would silence the shell for good.)
 __shellper_drop() {
   emulate -L zsh
-  if [[ -n $__shellper_fd ]]; then
-    zle -F $__shellper_fd 2>/dev/null
-    { exec {__shellper_fd}<&- } 2>/dev/null  # braces: a bare `exec 2>/dev/null` would stay
-  fi
+  [[ -n $__shellper_fd ]] && { zle -F $__shellper_fd; { exec {__shellper_fd}<&- } } 2>/dev/null
   [[ -n $__shellper_pid ]] && kill -TERM $__shellper_pid 2>/dev/null
   __shellper_fd= __shellper_pid= __shellper_reply=
 }
-
 # Translate the request in the line (Ctrl-G, or Enter on a prefixed line).
 __shellper_start() {
   emulate -L zsh
@@ -195,16 +178,11 @@ __shellper_set_line() {
 __shellper_say() {
   emulate -L zsh
   local bidi=$'(\xd8\x9c|\xe2\x80\x8e|\xe2\x80\x8f|\xe2\x80\xa8|\xe2\x80\xa9|\xe2\x80\xaa|\xe2\x80\xab|\xe2\x80\xac|\xe2\x80\xad|\xe2\x80\xae|\xe2\x81\xa6|\xe2\x81\xa7|\xe2\x81\xa8|\xe2\x81\xa9)'
-  if [[ -z $1 ]]; then
-    zle -M ""; __shellper_said=
-  else
-    zle -M "shellper: ${1//${~bidi}/?}"
-    __shellper_said=x$BUFFER  # x: set even for an empty line
-  fi
+  zle -M "${1:+shellper: ${1//${~bidi}/?}}"
+  __shellper_said=${1:+x$BUFFER}  # x: set even for an empty line
 }
 
-# Before each redraw: a key that changed the line drops the request in flight,
-# and a message about another line goes.
+# Before each redraw: a key that changed the line drops the request; an old message goes.
 __shellper_pre_redraw() {
   [[ -n $__shellper_fd$__shellper_said ]] || return 0
   emulate -L zsh
@@ -223,9 +201,7 @@ __shellper_request_of() {
   emulate -L zsh
   setopt localoptions extendedglob
   local text=$1
-  if [[ -n $__shellper_prefix && $text == [[:space:]]#"$__shellper_prefix"* ]]; then
-    text=${text#[[:space:]]#"$__shellper_prefix"}
-  fi
+  [[ -n $__shellper_prefix ]] && text=${text#[[:space:]]#"$__shellper_prefix"}
   text=${text##[[:space:]]##}
   REPLY=${text%%[[:space:]]##}
 }
@@ -247,15 +223,10 @@ shellper-translate() {
   return 0
 }
 
-# Enter: "#? request" lines are translated; others run, through the wrapper we
-# chain (no emulate here: it runs with the user's own options).
+# Enter: "#? request" lines are translated; others run, through the wrapper we chain
+# (no emulate here: it runs with the user's own options).
 shellper-accept-line() {
-  __shellper_accept_own && return 0
-  if (( ${+widgets[_shellper-orig-accept-line]} )); then
-    zle _shellper-orig-accept-line -- "$@"
-  else
-    zle .accept-line -- "$@"
-  fi
+  __shellper_accept_own || zle ${${widgets[_shellper-orig-accept-line]+_shellper-orig-accept-line}:-.accept-line} -- "$@"
 }
 
 # Handle Enter ourselves (status 0), or let the line run (status 1).
@@ -301,26 +272,20 @@ __shellper_enter_check() {
   return 0
 }
 
-# Keys typed while Enter waited, taken off the terminal before zle reads them:
-# text and Backspace go on the line; Enter, control keys and escape sequences go.
+# Keys typed while Enter waited, taken off the terminal before zle reads them: text and
+# Backspace go on the line; Enter, control keys and escape sequences go.
 __shellper_keys_meanwhile() {
   emulate -L zsh
+  setopt localoptions extendedglob
   local keys= chunk c line=$BUFFER
   local -i fd n
   { exec {fd}</dev/tty } 2>/dev/null || return 0
-  for (( n = 0; n < 16; n++ )); do
-    sysread -i $fd -s 4096 -t 0 chunk 2>/dev/null || break
-    keys+=$chunk
-  done
+  while (( n++ < 16 )) && sysread -i $fd -s 4096 -t 0 chunk 2>/dev/null; do keys+=$chunk; done
   { exec {fd}<&- } 2>/dev/null
   while [[ -n $keys ]]; do
     c=${keys[1]} keys=${keys[2,-1]}
-    if [[ $c == $'\e' && $keys == [\[O]* ]]; then  # a CSI: parameter and intermediate bytes, a final one
-      keys=${keys[2,-1]}
-      while [[ $keys == [$'\x20'-$'\x3f']* ]]; do keys=${keys[2,-1]}; done
-      keys=${keys[2,-1]}
-    elif [[ $c == $'\e' ]]; then
-      keys=${keys[2,-1]}  # Alt and a key
+    if [[ $c == $'\e' ]]; then  # a CSI or SS3 (parameter and intermediate bytes, a final one), or Alt-key
+      keys=${keys##([\[O][$'\x20'-$'\x3f']#?|?)}
     elif [[ $c == ($'\177'|$'\b') ]]; then
       line=${line%?}
     elif [[ $c != [[:cntrl:]] ]]; then
@@ -330,12 +295,11 @@ __shellper_keys_meanwhile() {
   [[ $line == $BUFFER ]] || __shellper_set_line "$line" as-is
 }
 
-# Have the daemon judge command $1 again (op check; the client never starts one).
-# Waits at most 3 s; the NUL reply in REPLY ('' if none came).
+# Have the daemon judge command $1 again (the client never starts one); at most 3 s.
+# The reply in REPLY ('' if none came).
 __shellper_check() {
   emulate -L zsh
-  local fd chunk reply= wait=0.25 noted=
-  local -i st
+  local fd chunk st reply= wait=0.25 noted=
   __shellper_send check "$1"
   fd=$REPLY __shellper_check_fd=$REPLY __shellper_check_pid=$__shellper_cpid
   while :; do  # mostly ms: a note says why Enter waits only after 0.25 s
@@ -344,13 +308,14 @@ __shellper_check() {
     if (( st == 4 )) && [[ -z $noted$reply ]]; then
       noted=1 wait=2.75
       (( ${+WIDGET} )) && zle -M "shellper: checking the files again... (Ctrl-C: nothing runs)" && zle -R
-      continue
+    elif (( st == 0 )); then
+      reply+=$chunk wait=1
+    else
+      break
     fi
-    (( st == 0 )) || break
-    reply+=$chunk wait=1
   done
-  (( st == 5 )) && __shellper_check_pid=  # the client has exited
-  (( st == 5 )) || reply=  # no answer in time, or a read error
+  # End of file: the answer, and the client has exited; else none came in time.
+  (( st == 5 )) && __shellper_check_pid= || reply=
   __shellper_check_done
   REPLY=$reply
 }
@@ -361,23 +326,15 @@ __shellper_check_done() {
   [[ -n $__shellper_check_fd ]] && { exec {__shellper_check_fd}<&- } 2>/dev/null
   [[ -n $__shellper_check_pid ]] && kill -TERM $__shellper_check_pid 2>/dev/null
   __shellper_check_fd= __shellper_check_pid=
-  return 0
 }
-
-# line-init: the last line was interrupted (Ctrl-C) while a request or a check
-# was in flight: cancel it, put the line back.
+# line-init after Ctrl-C during a request or a check: cancel it, put the line back.
 __shellper_line_init() {
   emulate -L zsh
-  local line
-  if [[ -n $__shellper_checking ]]; then
-    __shellper_check_done
-    line=$__shellper_checking __shellper_checking=
-  elif [[ -n $__shellper_fd ]]; then
-    __shellper_drop
-    line=$__shellper_line
-  else
-    return 0
-  fi
+  [[ -n $__shellper_checking$__shellper_fd ]] || return 0
+  local line=${__shellper_checking:-$__shellper_line}
+  __shellper_checking=
+  __shellper_check_done
+  __shellper_drop
   [[ -n $BUFFER ]] || __shellper_set_line "$line" as-is
   __shellper_say "cancelled"
 }
@@ -392,7 +349,6 @@ __shellper_preexec() {
   __shellper_ran=${1:-${__shellper_typed:-${3-}}}
   __shellper_ran_set=1 __shellper_typed=
 }
-
 # zshaddhistory: before the suggestion (edited or not) enters the history, its
 # request does, as "#? REQUEST". Status 0: the line itself is added as usual.
 __shellper_addhistory() {
@@ -424,21 +380,14 @@ __shellper_precmd() {
   local line=$__shellper_ran REPLY
   __shellper_ran= __shellper_ran_set=0 __shellper_pending= __shellper_asked=
   # A line the history drops is reported empty: the suggestion is forgotten.
-  if [[ $line == ' '* && -o histignorespace ]] || [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]]; then
-    line=
-  fi
+  [[ $line == ' '* && -o histignorespace ]] || [[ -n ${HISTORY_IGNORE-} && $line == ${~HISTORY_IGNORE} ]] && line=
   __shellper_report_wait
   __shellper_send executed "$line" status=$st
-  if [[ -n $__shellper_cpid ]]; then
-    __shellper_report_fd=$REPLY  # the client keeps it open until it is done
-  else
-    exec {REPLY}<&-
-  fi
+  # A client keeps its pipe open until it is done; the socket's answer is not read.
+  [[ -n $__shellper_cpid ]] && __shellper_report_fd=$REPLY || exec {REPLY}<&-
   return $st
 }
-
-# Let the last report sent through the client finish (at most 2 s), so the
-# daemon settles it before the next request or command.
+# Let the last report through a client finish (at most 2 s): the daemon settles it first.
 __shellper_report_wait() {
   emulate -L zsh
   [[ -n $__shellper_report_fd ]] || return 0
@@ -447,39 +396,43 @@ __shellper_report_wait() {
   { exec {__shellper_report_fd}<&- } 2>/dev/null
   __shellper_report_fd=
 }
-
-# zshexit: the daemon forgets this terminal's conversation now. Over the socket,
-# else a detached client: the exit never waits. A terminal that never asked: nothing.
+# zshexit: the daemon forgets this terminal's conversation now (none if it never asked),
+# over the socket or through a detached client: the exit never waits.
 __shellper_exit() {
   emulate -L zsh
-  local REPLY fd
+  local REPLY req
   [[ -n $__shellper_used ]] || return 0
+  __shellper_request closed && req=$REPLY
   if __shellper_connect; then
-    fd=$REPLY
-    __shellper_request closed
-    print -rn -u $fd -- "$REPLY" 2>/dev/null
-    exec {fd}<&-
+    print -rn -u $REPLY -- "$req" 2>/dev/null
+    exec {REPLY}<&-
   elif [[ -z $__shellper_socket || -S $__shellper_socket ]]; then
-    __shellper_request closed
-    print -rn -- "$REPLY" | __shellper_client >/dev/null 2>&1 &!
+    print -rn -- "$req" | __shellper_client >/dev/null 2>&1 &!
   fi
   return 0
 }
 
-# zsh-autosuggestions: Ctrl-G clears the grey suggestion. Its list is only
-# extended, never created (it would lose its defaults), so again at the first prompt.
-__shellper_autosuggest() {
+# Other plugins, now and again at the first prompt (they may load after us):
+# zsh-autosuggestions (Ctrl-G clears its grey text; its list is only extended, never
+# created: it would lose its defaults), and the completion.
+__shellper_plugins() {
   emulate -L zsh
-  (( ${+ZSH_AUTOSUGGEST_CLEAR_WIDGETS} )) || return 0
-  (( ${ZSH_AUTOSUGGEST_CLEAR_WIDGETS[(Ie)shellper-translate]} )) || ZSH_AUTOSUGGEST_CLEAR_WIDGETS+=(shellper-translate)
+  (( ${+ZSH_AUTOSUGGEST_CLEAR_WIDGETS} && ! ${ZSH_AUTOSUGGEST_CLEAR_WIDGETS[(Ie)shellper-translate]:-0} )) &&
+    ZSH_AUTOSUGGEST_CLEAR_WIDGETS+=(shellper-translate)
+  __shellper_compdef
+}
+# Register _shellper (`shellper init zsh` prints it) once compinit has run; a
+# completion the user set for shellper stays.
+__shellper_compdef() {
+  emulate -L zsh
+  (( ${+functions[compdef]} )) || return 0
+  [[ -n ${_comps[shellper]-} && ${_comps[shellper]-} != _shellper ]] || compdef _shellper shellper
 }
 __shellper_first_prompt() {
   emulate -L zsh
   add-zsh-hook -d precmd __shellper_first_prompt
-  __shellper_autosuggest
-  __shellper_compdef  # compinit may have run after us
-  # A zle-line-init set with `zle -N` after us replaced the hook dispatcher (and
-  # our Ctrl-C recovery): chain theirs behind ours.
+  __shellper_plugins
+  # A zle-line-init set with `zle -N` after us replaced our Ctrl-C recovery: chain theirs.
   local init=${widgets[zle-line-init]-}
   if [[ $init == user:* && $init != user:azhw:zle-line-init && $init != user:__shellper_chained_line_init ]]; then
     zle -N _shellper-orig-line-init "${init#user:}"
@@ -489,15 +442,6 @@ __shellper_first_prompt() {
 __shellper_chained_line_init() {
   zle _shellper-line-init
   zle _shellper-orig-line-init -- "$@"
-}
-
-# Register _shellper (from `shellper init zsh`) once compinit has run; a
-# completion the user set for shellper stays.
-__shellper_compdef() {
-  emulate -L zsh
-  (( ${+functions[compdef]} )) || return 0
-  [[ -n ${_comps[shellper]-} && ${_comps[shellper]-} != _shellper ]] && return 0
-  compdef _shellper shellper
 }
 
 () {
@@ -521,19 +465,11 @@ __shellper_compdef() {
   add-zsh-hook precmd __shellper_precmd
   add-zsh-hook zshexit __shellper_exit
   add-zsh-hook precmd __shellper_first_prompt
-  local key=${SHELLPER_KEY-^G} map
-  if [[ -n $key ]]; then
-    for map in emacs viins vicmd; do bindkey -M $map "$key" shellper-translate; done
-  fi
-  __shellper_autosuggest
-  __shellper_compdef
-}
-
-# No daemon listening: have the client start one in the background (from a
-# subshell: no job notice, $! stays); the prompt never waits.
-() {
-  emulate -L zsh
-  local REPLY
+  local key=${SHELLPER_KEY-^G} map REPLY
+  [[ -n $key ]] && for map in emacs viins vicmd; do bindkey -M $map "$key" shellper-translate; done
+  __shellper_plugins
+  # No daemon listening: have the client start one in the background (from a
+  # subshell: no job notice, $! stays); the prompt never waits.
   [[ -o interactive && -n $__shellper_socket && ${(L)SHELLPER_AUTOSTART:-1} != (0|no|false|off) ]] || return 0
   if __shellper_connect; then
     exec {REPLY}<&-

@@ -26,7 +26,6 @@ from shellharness import (
     gbk_locale,
     have,
     judged_again_at_enter,
-    start_daemon,
     translate,
     wait_until,
 )
@@ -272,7 +271,7 @@ def test_in_a_gbk_locale_the_daemon_judges_the_real_folder(shell_env, tmux, olla
     loc = gbk_locale(str(tmp_path))
     if loc is None:
         pytest.skip("no zh_CN.GBK locale, and localedef could not make one (Debian: apt-get install locales)")
-    start_daemon(shell_env)  # from a UTF-8 environment, as the other tests' daemon
+    shell_env.history(os.getpid())  # starts the daemon from a UTF-8 environment, as the other tests' daemon
     real, parent, decoy = cjk_folders(work)
     ollama.answer("cjk parent", "cd", {"folder": ".."})
     pane = shell_env.zsh(tmux, cwd=real, env=loc)
