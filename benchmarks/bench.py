@@ -54,7 +54,7 @@ sys.path.insert(0, ROOT)
 from daemon_helpers import stop_daemon  # noqa: E402
 from fake_ollama import FakeOllama  # noqa: E402
 
-from shellper_hook import client  # noqa: E402
+from shellper_hook import client, protocol  # noqa: E402
 
 
 def median_ms(samples):
@@ -350,18 +350,14 @@ printf '%s\\n' "${{times[@]}}"
     bare = time_cmd([sys.executable, "-I", "-S", "-c", "pass"], runs, env=env, cwd=work)
     client_argv = [sys.executable, "-I", "-S", "-c", boot, ROOT]  # the request on stdin, as bash writes it
     t = []
+    request = protocol.encode_request({"op": "translate", "session": session, "shell": "bash", "cwd": work, "text": "show hidden files"})
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(
-            client_argv,
-            input=f"translate\0{session}\0bash\0{work}\0show hidden files\0\0".encode(),
-            env=env,
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
+        done = subprocess.run(client_argv, input=request, env=env, cwd=work, capture_output=True, check=False)
         t.append(time.perf_counter() - started)
+        if not done.stdout.startswith(b"ok\0"):  # a failing client is fast: its time is no figure
+            rows.append(("bash's first / fish's widget path (client process)", "FAILED: " + repr(done.stdout[:60]), ""))
+            return rows
     rows.append(
         (
             "bash's first / fish's widget path (client process, incl. stand-in server)",
