@@ -195,6 +195,26 @@ def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch
     assert client.request({"op": "ping"})["pid"] == pid
 
 
+@pytest.mark.parametrize("size", [70_000, 140_000, 300_000, 1_000_000])
+def test_a_shells_request_too_large_gets_the_daemons_answer_whatever_its_size(env, size):
+    """A paste of any size into the line: the shell shows why (the daemon's 'larger'
+    refusal, through the client), never a socket error."""
+    assert client.request({"op": "ping"})["ok"]
+    with fake_shell() as shell:
+        r = client_translate(shell, "/", "x" * size)
+    assert r.returncode == 1 and r.stdout.startswith(b"error\0bad_request\0request larger than"), r.stdout[:200]
+
+
+@pytest.mark.parametrize("size", [70_000, 140_000, 300_000])
+def test_a_json_request_too_large_gets_a_json_answer_whatever_its_size(env, size):
+    """client.request (the CLI's path, reply=json) is told 'larger' as JSON, not left
+    with 'the daemon closed the connection without an answer' or a reset socket."""
+    assert client.request({"op": "ping"})["ok"]
+    with fake_shell() as shell:
+        reply = client.safe_request({"op": "translate", "session": shell, "cwd": "/", "text": "x" * size})
+    assert reply["ok"] is False and reply["kind"] == "bad_request" and "larger" in reply["error"], reply
+
+
 def test_bytes_after_a_request_are_never_read_as_another(env):
     pid = client.request({"op": "ping"})["pid"]
     stop = fields("stop", "", "", "", "", "reply=json")
