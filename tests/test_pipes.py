@@ -151,6 +151,30 @@ def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell
     assert len(fake.requests) <= asked + 2  # only the last ones reached the model
 
 
+@pytest.mark.parametrize(
+    "request_fields",
+    [
+        ("translate", "9" * 5000, "bash", "{cwd}", "show"),  # a PID of more digits than int() reads
+        ("executed", "{shell}", "bash", "{cwd}", "ls", "status=\u00b2"),  # a status int() does not read (not the pipe's op either)
+        ("translate", "{shell}", "csh", "{cwd}", "reply=json"),  # the text reads reply=json
+    ],
+    ids=["pid-5000-digits", "status-superscript", "text-reply-json"],
+)
+def test_every_request_with_an_id_gets_nul_fields_under_it(env, fake, shell, tmp_path, request_fields):
+    """bash waits for its ID's NUL fields: a request the daemon cannot read is an error
+    under that ID, in that form, never silence (bash would say translating... until Ctrl-C)."""
+    first_request(shell, str(tmp_path), "show hidden files", pipes=True)
+    p = Pipes(shell)
+    try:
+        parts = [f.format(shell=shell, cwd=tmp_path) for f in request_fields]
+        p.send(fields(*parts, "id=v.1"))
+        assert p.fields(4, timeout=5)[:3] == ["v.1", "error", "bad_request"]
+        p.send(request_line(shell, str(tmp_path), "show hidden files", rid="v.2"))
+        assert p.fields(4)[:2] == ["v.2", "ok"]
+    finally:
+        p.close()
+
+
 def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
     """What bash sends on Ctrl-C: the model call is cancelled, nothing comes back, nothing is pending."""
     first_request(shell, str(tmp_path), "show hidden files", pipes=True)
