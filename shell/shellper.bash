@@ -1,13 +1,9 @@
-# shellper for bash: turn a request typed at the prompt into a command.
-# Load it from ~/.bashrc with  eval "$(shellper init bash)"  (which sets __shellper_python,
-# __shellper_pkg and __shellper_socket first, and adds Tab completion).
-#
-#   Ctrl-G            the line is a request: the command replaces it; on an empty
-#                     line the last suggestion comes back (bash >= 4.0)
+# shellper for bash: turn a request typed at the prompt into a command. In ~/.bashrc:
+# eval "$(shellper init bash)"  (it sets __shellper_python, _pkg and _socket, adds Tab completion).
+#   Ctrl-G            the line is a request: the command replaces it (empty line: the last one)
 #   #? request Enter  the same, instead of running the line (bash >= 4.3)
 #   Ctrl-C or Ctrl-G while "translating...": cancel; typing drops the request
 #   Enter on a suggestion as put on the line: the daemon judges it again first
-#
 # Settings, read when this file loads: SHELLPER_KEY (readline notation, default \C-g;
 # '' binds none: bind -x your own to __shellper_translate), SHELLPER_PREFIX (default '#?';
 # '' leaves Enter alone), SHELLPER_AUTOSTART=0, SHELLPER_HISTORY=0. Everything else a
@@ -37,9 +33,9 @@ __shellper_seq=${__shellper_seq:-0} __shellper_pipes=0 __shellper_nonce=$$ __she
 # The Enter macro's keys (no \e: vi-insert mishandles it): __shellper_enter, then accept-line or nothing.
 __shellper_k1='\C-x\C-_S1\a' __shellper_k2='\C-x\C-_S2\a'
 
-# Text $1 with control and bidi characters as "?" (no reply drives the terminal), in REPLY.
+# Text $1 with control and bidi characters as "?" (no reply drives the terminal), in REPLY;
+# C1, line separators and bidi controls as UTF-8 bytes (the C locale's [[:cntrl:]]: C0, DEL).
 __shellper_clean() {
-  # C1, line separators and bidi controls as UTF-8 bytes: the C locale's [[:cntrl:]] is C0 and DEL.
   local m=${1//[[:cntrl:]]/?}
   m=${m//$'\xc2'[$'\x80'-$'\x9f']/?}
   m=${m//$'\xe2\x80'[$'\x8e\x8f\xa8'-$'\xae']/?}
@@ -100,8 +96,7 @@ __shellper_gone() {
   [[ $__shellper_python == */* && ! -e $__shellper_python ]] || [[ -n ${__shellper_pkg-} && ! -d $__shellper_pkg/shellper_hook ]]
 }
 
-# Ctrl-G.
-__shellper_translate() {
+__shellper_translate() {  # Ctrl-G
   local REPLY
   if [[ -n ${READLINE_LINE//[[:space:]]/} ]]; then
     __shellper_run_line
@@ -144,14 +139,7 @@ __shellper_ask() {
 
 # Start the client on request OP TEXT, its reply to come on __shellper_fd. Status 1 (said): it cannot.
 __shellper_start_client() {
-  if ! type -P -- "$__shellper_python" >/dev/null 2>&1; then
-    if __shellper_gone; then
-      __shellper_say "shellper was uninstalled (its files are gone): \`exec bash\` unloads it from this terminal"
-    else
-      __shellper_say "cannot start $__shellper_python: not found; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
-    fi
-    return 1
-  fi
+  type -P -- "$__shellper_python" >/dev/null 2>&1 || { __shellper_apply; return 1; }
   local before=${!-}
   [[ $1 == translate ]] && (( __shellper_pipes )) && [[ -n $__shellper_socket ]] && set -- "$@" pipes=1
   # Straight into __shellper_fd: a Ctrl-C after it leaves nothing unknown open.
@@ -187,9 +175,7 @@ __shellper_send_pipe() {
 
 # Read away whatever waits on fd $1 (one of the pipes, open read-write).
 __shellper_drain() {
-  while read -r -t 0 -u "$1" 2>/dev/null; do
-    IFS= read -r -d '' -t 0.01 -u "$1" _ 2>/dev/null
-  done
+  while read -r -t 0 -u "$1" 2>/dev/null; do IFS= read -r -d '' -t 0.01 -u "$1" _ 2>/dev/null; done
 }
 
 # Close the request in flight; $1 = cancel: the daemon drops it (and the model call).
@@ -286,9 +272,7 @@ __shellper_wait() {
   esac
   [[ -n $check ]] && return 0
   printf '\r\033[K' >&2
-  local -a f=("${__shellper_reply[@]}")
-  __shellper_reply=()
-  __shellper_apply "${f[@]}"
+  __shellper_apply "${__shellper_reply[@]}"
   return 0
 }
 
@@ -378,7 +362,7 @@ __shellper_apply() {
   elif __shellper_gone; then
     __shellper_say "shellper was uninstalled (its files are gone): \`exec bash\` unloads it from this terminal"
   elif ! ( __shellper_client ) </dev/null >/dev/null 2>&1; then
-    __shellper_say "cannot start shellper's client with $__shellper_python: the shellper package is gone; reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
+    __shellper_say "cannot start shellper's client with $__shellper_python (not found, or the shellper package is gone); reinstall with ./install.sh, or remove the shellper lines from ~/.bashrc"
   else
     __shellper_say "no answer from the daemon (see \`shellper status\`)"
   fi
@@ -390,16 +374,14 @@ __shellper_set_chain() {
   [[ $__shellper_chain == "$1" ]] && return 0
   local map to=accept-line
   [[ $1 == accept ]] || to='""'
-  for map in emacs-standard vi-insert vi-command; do
-    bind -m "$map" "\"$__shellper_k2\": $to"
-  done
+  for map in emacs-standard vi-insert vi-command; do bind -m "$map" "\"$__shellper_k2\": $to"; done
   __shellper_chain=$1
 }
 
 # Enter (the macro's first half): decide whether the line runs.
 __shellper_enter() {
   # The report's pipe must be gone before the user's command can reuse its fd number.
-  [[ -n ${__shellper_report_fd-} ]] && __shellper_report_wait
+  __shellper_report_wait
   if (( __shellper_at_ps1 )) && [[ -n $__shellper_prefix && $READLINE_LINE != *$'\n'* && ${READLINE_LINE#"${READLINE_LINE%%[![:space:]]*}"} == "$__shellper_prefix"* ]]; then
     __shellper_set_chain none && __shellper_run_line
     return 0
@@ -429,7 +411,6 @@ __shellper_enter_check() {
   __shellper_ask check "$__shellper_pending" || { __shellper_checking=''; return 1; }
   __shellper_checking=''
   local -a f=("${__shellper_reply[@]}")
-  __shellper_reply=()
   case ${f[0]-}:${f[1]-} in
     same:*) return 0 ;;
     changed:*)
@@ -446,10 +427,7 @@ __shellper_enter_check() {
   esac
   __shellper_say "$msg"
   # Keys pressed while it waited were pressed unseen: an Enter must not run it.
-  for (( n = 0; n < 16; n++ )); do
-    read -t 0 </dev/tty 2>/dev/null || break
-    __shellper_keys || break
-  done
+  for (( n = 0; n < 16; n++ )); do read -t 0 </dev/tty 2>/dev/null || break; __shellper_keys || break; done
   [[ -n $typed ]] && __shellper_type_in "$typed"
   return 1
 }
@@ -476,9 +454,7 @@ __shellper_add_request() {
 # Does the history drop line $1 (HISTCONTROL ignorespace, as bash-preexec too, HISTIGNORE)?
 __shellper_hist_drops() {
   local line=$1 rest=${HISTIGNORE-} pat
-  if [[ $line == ' '* ]]; then
-    [[ ${HISTCONTROL-} == *ignorespace* || ${HISTCONTROL-} == *ignoreboth* || -n ${__bp_ignorespace-} ]] && return 0
-  fi
+  [[ $line == ' '* ]] && [[ ${HISTCONTROL-} == *ignore[sb][po]* || -n ${__bp_ignorespace-} ]] && return 0  # space, both
   while [[ -n $rest ]]; do
     pat=${rest%%:*}
     [[ $rest == *:* ]] && rest=${rest#*:} || rest=''
@@ -490,8 +466,7 @@ __shellper_hist_drops() {
 
 # bash-preexec's preexec: the line as typed.
 __shellper_preexec() {
-  [[ -n $__shellper_pending ]] || return 0
-  __shellper_ran=${1-} __shellper_ran_set=1
+  [[ -z $__shellper_pending ]] || __shellper_ran=${1-} __shellper_ran_set=1
 }
 
 # Before each prompt: report the line run after a suggestion, with its status.
