@@ -489,12 +489,12 @@ def expect_parent(pane: Pane, parent: str, decoy_parent: str) -> None:
 def start_daemon(senv: ShellEnv) -> None:
     """Start senv's daemon from its own (UTF-8) environment, if none runs."""
     subprocess.run(
-        [sys.executable, "-m", "shellper_hook.client", "start"],
+        [sys.executable, "-m", "shellper_hook.client"],
         env={**os.environ, **senv.env},
         cwd="/",
         check=True,
         timeout=30,
-        stdin=subprocess.DEVNULL,
+        input=b"start\0\0\0\0\0\0",  # the request a starting shell sends: have a daemon listening
         capture_output=True,
     )
 
