@@ -322,8 +322,12 @@ function __shellper_exit --on-event fish_exit
     __shellper_request closed | __shellper_client --detach
 end
 
-# No daemon listening: start one in the background, so the first Ctrl-G finds it ready.
-if status is-interactive; and builtin test -n "$__shellper_socket" -a ! -S "$__shellper_socket"
+# No daemon listening (none yet, or it exited: idle or stopped): start one in the
+# background at the shell's start and at each prompt, so the next Ctrl-G finds it ready.
+# With the daemon up this is one test of its socket file: no process.
+function __shellper_autostart --on-event fish_prompt
+    status is-interactive; and builtin test -n "$__shellper_socket" -a ! -S "$__shellper_socket"
     and not builtin contains -- (string lower -- "$SHELLPER_AUTOSTART") 0 no false off
-    __shellper_request start | __shellper_client --detach
+    and __shellper_request start | __shellper_client --detach
 end
+__shellper_autostart

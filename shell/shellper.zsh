@@ -376,6 +376,7 @@ __shellper_addhistory() {
 __shellper_precmd() {
   local st=$?
   emulate -L zsh
+  __shellper_autostart  # (a daemon that exited, idle or stopped, comes back before the next Ctrl-G)
   (( __shellper_ran_set )) || return $st
   local line=$__shellper_ran REPLY
   __shellper_ran= __shellper_ran_set=0 __shellper_pending= __shellper_asked=
@@ -444,6 +445,21 @@ __shellper_chained_line_init() {
   zle _shellper-orig-line-init -- "$@"
 }
 
+# No daemon: have the client start one in the background (from a subshell: no job
+# notice, $! stays); the prompt never waits. At the shell's start a connect also finds
+# a crashed one; at each prompt, only the socket file (gone with a daemon that exited).
+__shellper_autostart() {
+  emulate -L zsh
+  [[ -o interactive && -n $__shellper_socket && ${(L)SHELLPER_AUTOSTART:-1} != (0|no|false|off) ]] || return 0
+  local REPLY
+  if [[ -n ${1-} ]] && __shellper_connect; then
+    exec {REPLY}<&-
+    return 0
+  fi
+  [[ -n ${1-} || ! -S $__shellper_socket ]] || return 0
+  __shellper_request start
+  ( print -rn -- "$REPLY" | __shellper_client >/dev/null 2>&1 &! )
+}
 () {
   emulate -L zsh
   zle -N shellper-translate
@@ -468,13 +484,5 @@ __shellper_chained_line_init() {
   local key=${SHELLPER_KEY-^G} map REPLY
   [[ -n $key ]] && for map in emacs viins vicmd; do bindkey -M $map "$key" shellper-translate; done
   __shellper_plugins
-  # No daemon listening: have the client start one in the background (from a
-  # subshell: no job notice, $! stays); the prompt never waits.
-  [[ -o interactive && -n $__shellper_socket && ${(L)SHELLPER_AUTOSTART:-1} != (0|no|false|off) ]] || return 0
-  if __shellper_connect; then
-    exec {REPLY}<&-
-  else
-    __shellper_request start
-    ( print -rn -- "$REPLY" | __shellper_client >/dev/null 2>&1 &! )
-  fi
+  __shellper_autostart connect
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -86,5 +88,24 @@ def test_a_running_daemon_is_left_alone(ollama, tmux, shell):
         with open(log) as fh:  # no second daemon tried to start (it would log its refusal)
             fh.seek(size)
             assert "already" not in fh.read()
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("shell", [s for s in ("zsh", "bash", "fish") if have(s)])
+def test_a_daemon_that_exited_comes_back_at_the_next_prompt(ollama, tmux, shell):
+    """Idle exit or `shellper stop`: the terminal's next prompt starts it again in the
+    background (issue 21), so the next Ctrl-G does not wait for its start."""
+    env = _env(ollama, "1")
+    try:
+        pane = getattr(env, shell)(tmux)
+        wait_until(lambda: _alive(env.daemon_pid()), timeout=10)
+        first = env.daemon_pid()
+        subprocess.run([sys.executable, "-m", "shellper_hook.cli", "stop"], env={**os.environ, **env.env}, cwd="/", timeout=30, check=True)
+        wait_until(lambda: not _alive(first), timeout=10)
+        time.sleep(1.0)
+        assert not _alive(env.daemon_pid()), "started again with no prompt"
+        pane.run("true")
+        wait_until(lambda: _alive(env.daemon_pid()) and env.daemon_pid() != first, timeout=10)
     finally:
         env.close()

@@ -125,9 +125,12 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     logpy = os.path.join(work, "logpy")
     with open(logpy, "w") as fh:
         fh.write(
-            f"#!/bin/sh\nf=$(mktemp) && cat > \"$f\" && tr '\\0' '\\n' < \"$f\" | head -n 1 >> {log}\n"
+            "#!/bin/sh\n"
+            f"note() {{ [ -n \"$done\" ] || tr '\\0' '\\n' < \"$f\" | head -n 1 >> {log}; done=1; }}\n"
+            "f=$(mktemp); done=; trap 'note; rm -f \"$f\"; exit 130' INT\n"
+            'cat > "$f"; note; trap - INT\n'
             f'exec 3< "$f"; rm -f "$f"; exec {sys.executable} "$@" <&3 3<&-\n'
-        )  # the client's operation: the first field of the request on its stdin
+        )  # the client's operation (the request's first field), noted even when a Ctrl-C comes at once
     os.chmod(logpy, 0o755)
     ollama.answer("state flow request", "pwd", {})
     pane = fish(
@@ -156,7 +159,11 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
 
     with open(log) as fh:
         # The last line reports the unrun "#?" suggestion as skipped (the daemon forgets it).
-        assert fh.read().split() == ["translate", "check", "executed", "translate", "translate", "translate", "executed"]
+        # (A Ctrl-C that lands before fish has started the slow request's client: no client.)
+        assert fh.read().split() in (
+            ["translate", "check", "executed", "translate", "translate", "translate", "executed"],
+            ["translate", "check", "executed", "translate", "translate", "executed"],
+        )
     assert [(e["command"], e["status"]) for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == [("pwd", 0)]
     fresh, used = _state(work, "fresh"), _state(work, "used")
     assert (fresh["vars"], fresh["binds"]) == (used["vars"], used["binds"])
