@@ -473,6 +473,7 @@ __shellper_preexec() {
 __shellper_precmd() {
   local st=$?
   __shellper_at_ps1=1
+  __shellper_autostart  # (the daemon up: a test of its socket file, no process)
   [[ -n $__shellper_fd$__shellper_wfd ]] && __shellper_forget  # a Ctrl-C ended a request
   if [[ -n $__shellper_checking ]]; then  # a Ctrl-C taken as a signal ended Enter's check (and took the line)
     __shellper_checking=''
@@ -562,7 +563,8 @@ __shellper_init() {
   \builtin trap -- "__shellper_exit${words[2]:+; ${words[2]}}" EXIT
 }
 
-# No daemon listening: start one in the background (no job notice from a subshell's job).
+# No daemon listening (a new terminal; the daemon exited idle, or was stopped): start one in
+# the background (no job notice from a subshell's job), at each prompt.
 __shellper_autostart() {
   local off=${SHELLPER_AUTOSTART-}
   case ${off,,} in 0|no|false|off) return 0 ;; esac
@@ -570,6 +572,6 @@ __shellper_autostart() {
   ( __shellper_send start '' >/dev/null 2>&1 & )
 }
 
-if [[ $- == *i* ]]; then __shellper_init && __shellper_autostart; fi
+[[ $- == *i* ]] && __shellper_init
 (( __shellper_had_aliases )) && \builtin shopt -s expand_aliases
 \builtin unset -v __shellper_had_aliases
