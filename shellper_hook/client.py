@@ -139,7 +139,10 @@ def send(data: bytes, autostart: bool = True, timeout: float | None = None) -> b
     sock = connect(autostart)
     try:
         sock.settimeout(timeout)
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon refused it before the end (too large): its reply says why
         return _recv_all(sock)
     finally:
         sock.close()
@@ -149,7 +152,10 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
     """Send one request and decode the JSON reply."""
     import json
 
-    raw = send(wire(req), autostart, timeout)
+    data = wire(req)
+    if len(data) > protocol.MAX_REQUEST:  # (said here: the daemon would stop reading it midway)
+        return protocol.error(protocol.TOO_LARGE, "bad_request")
+    raw = send(data, autostart, timeout)
     try:
         reply = json.loads(raw.decode("utf-8"))
     except ValueError:
@@ -274,11 +280,16 @@ def _main(argv: list) -> int:
         return 0
     op, _, rest = data.partition(b"\0")
     shell = rest.split(b"\0", 2)[1:2]
+    whole = len(data) <= protocol.MAX_REQUEST and protocol.request_end(data) == len(data)
     if op in (b"translate", b"check"):
         try:
-            if protocol.request_end(data) != len(data):
+            if len(data) > protocol.MAX_REQUEST:  # (said here: the daemon would stop reading it midway)
+                raise protocol.BadInput(protocol.TOO_LARGE)
+            if not whole:
                 raise ValueError("the shell's message to the client was cut short; try again")
             raw = _reply(op, data)
+        except protocol.BadInput as exc:
+            raw = protocol.nul_reply(protocol.error(str(exc), "bad_request"))
         except (DaemonUnavailable, OSError, ValueError) as exc:
             raw = protocol.nul_reply(protocol.error(str(exc), "daemon"))
         if shell == [b"fish"]:  # one more field: the keys typed meanwhile (none when the line runs)
@@ -290,8 +301,10 @@ def _main(argv: list) -> int:
     try:
         if op == b"start":
             connect().close()  # a shell starting: have a daemon listening by its first request
-        elif op in (b"executed", b"closed"):
+        elif op in (b"executed", b"closed") and whole:
             send(data, autostart=False, timeout=2)  # nobody reads the reply
+        elif op in (b"executed", b"closed"):
+            return 1  # cut short: nothing a daemon could read
         else:
             sys.stderr.write(__doc__)
             return 2

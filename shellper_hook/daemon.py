@@ -372,8 +372,9 @@ class Daemon:
             data = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
         except asyncio.TimeoutError:
             return protocol.nul_reply(protocol.error(f"no whole request within {READ_TIMEOUT:.0f} s; try again", "bad_request"))
-        except ValueError:
-            return protocol.nul_reply(protocol.error(protocol.TOO_LARGE, "bad_request"))
+        except _TooLarge as exc:
+            large = protocol.error(protocol.TOO_LARGE, "bad_request")
+            return protocol.encode(large) if protocol.wants_json(exc.start) else protocol.nul_reply(large)
         if stranger:
             # Refused after reading the request, so the reply is not lost to a reset.
             log.warning("refused a connection from uid %d", uid)
@@ -493,16 +494,22 @@ async def _close_backend(backend) -> None:
         pass
 
 
+class _TooLarge(Exception):
+    def __init__(self, start: bytes):
+        super().__init__("too large")
+        self.start = start  # what came, for whether it asked for JSON
+
+
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
     """One whole request (protocol.request_end), or what came before the client
-    closed; ValueError past MAX_REQUEST."""
+    closed; _TooLarge past MAX_REQUEST."""
     data = b""
     while True:
         end = protocol.request_end(data)
         if end is not None:
             return data[:end]
         if len(data) > protocol.MAX_REQUEST:
-            raise ValueError("too large")
+            raise _TooLarge(data)
         chunk = await reader.read(65536)
         if not chunk:
             return data

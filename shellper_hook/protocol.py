@@ -172,8 +172,9 @@ def request_end(data: bytes) -> int | None:
 
 
 def wants_json(data: bytes) -> bool:
-    """Whether a request (even one that does not parse) asked for a JSON reply."""
-    return b"\0reply=json\0" in data
+    """Whether a request (even one that does not parse) asked for a JSON reply: a named
+    field says so (a text or folder that reads reply=json does not)."""
+    return b"reply=json" in data.split(b"\0")[_FIXED:]
 
 
 def _text(raw: bytes, name: str) -> str:
@@ -200,7 +201,7 @@ def decode_request(data: bytes) -> dict:
     if req["shell"] not in SHELLS:
         raise ProtocolError(f"unknown shell {req['shell']!r}: one of {', '.join(SHELLS)}")
     if raw[1]:
-        if not raw[1].isdigit() or not 0 < int(raw[1]) <= 2**31:
+        if not (raw[1].isascii() and raw[1].isdigit() and len(raw[1]) <= 10 and 0 < int(raw[1]) <= 2**31):
             raise ProtocolError("the PID must be a positive number")
         req["session"] = int(raw[1])
     req["cwd"] = _text(raw[3], "current folder's name")
@@ -236,7 +237,8 @@ def _check(req: dict) -> None:
         req[flag] = req.get(flag) == "1"
     if op == "executed":
         status = req.get("status", "0")
-        if not status.lstrip("-").isdigit():
+        digits = status[1:] if status.startswith("-") else status
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10):
             raise ProtocolError("field 'status' must be an integer")
         req["status"] = int(status)
     if req.get("id") is not None and not (0 < len(req["id"]) <= 64 and set(req["id"]) <= ID_CHARS):
