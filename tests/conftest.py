@@ -116,10 +116,3 @@ def daemon_env(shellper_env, fake, monkeypatch):
     monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
     yield shellper_env
     stop_daemon()
-
-
-@pytest.fixture
-def env(daemon_env):
-    """daemon_env under its old name, only for test_daemon.py and test_pipes.py (being
-    rewritten with the request format of issue 20); new tests name daemon_env."""
-    return daemon_env

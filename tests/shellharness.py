@@ -27,6 +27,8 @@ import threading
 import time
 import uuid
 
+from daemon_helpers import wait_until  # noqa: F401  (the one wait_until; the shell tests import it from here)
+
 from shellper_hook.protocol import decode_request, request_end
 
 PROMPT = "SP$ "
@@ -497,15 +499,6 @@ def start_daemon(senv: ShellEnv) -> None:
         input=b"start\0\0\0\0\0\0",  # the request a starting shell sends: have a daemon listening
         capture_output=True,
     )
-
-
-def wait_until(predicate, timeout: float = 5) -> None:
-    """Poll `predicate` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise Timeout(f"condition not met within {timeout} s")
-        time.sleep(0.03)
 
 
 # Aliases a user may have loaded before shellper, one for every builtin and

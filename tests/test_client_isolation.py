@@ -44,17 +44,17 @@ HOSTILE_MODULES = (
 
 
 @pytest.fixture
-def env(ollama):
+def autostart_env(ollama):
     """Its own dirs and daemon, started in the background as a new shell does (the plugin's tmux)."""
     e = ShellEnv(ollama.base_url, {"SHELLPER_AUTOSTART": "1"})
     yield e
     e.close()
 
 
-def hostile_folder(env, name: str) -> tuple:
+def hostile_folder(autostart_env, name: str) -> tuple:
     """A folder whose Python files note in a canary file (outside it) that they ran."""
-    work = env.workdir(name)
-    canary = os.path.join(env.root, f"canary-{name}")
+    work = autostart_env.workdir(name)
+    canary = os.path.join(autostart_env.root, f"canary-{name}")
     body = f"open({canary!r}, 'a').write(__name__ + '\\n')\n"
     for module in HOSTILE_MODULES:
         if module == "shellper_hook":
@@ -68,49 +68,49 @@ def hostile_folder(env, name: str) -> tuple:
     return work, canary
 
 
-def _start(env, tmux, shell: str, work: str, loaded: str):
+def _start(autostart_env, tmux, shell: str, work: str, loaded: str):
     if loaded == "init":
-        return getattr(env, shell)(tmux, cwd=work)
+        return getattr(autostart_env, shell)(tmux, cwd=work)
     # The script sourced on its own: no settings, so the client is found as python3 -m.
     script = os.path.join(ROOT, "shell", f"shellper.{shell}")
     load = f"source {script}" if shell == "fish" else f". '{script}'"
-    return getattr(env, shell)(tmux, cwd=work, load=load)
+    return getattr(autostart_env, shell)(tmux, cwd=work, load=load)
 
 
-def _daemon_down(env) -> None:
-    env.shellper("stop")
-    wait_until(lambda: env.daemon_pid() is None or not os.path.exists(f"/proc/{env.daemon_pid()}"), timeout=10)
+def _daemon_down(autostart_env) -> None:
+    autostart_env.shellper("stop")
+    wait_until(lambda: autostart_env.daemon_pid() is None or not os.path.exists(f"/proc/{autostart_env.daemon_pid()}"), timeout=10)
 
 
 @pytest.mark.skipif(not (have("tmux") and have("zsh") and have("bash") and have("fish")), reason="needs tmux, zsh, bash, fish")
 @pytest.mark.parametrize("loaded", ["init", "sourced"])
 @pytest.mark.parametrize("shell", ["zsh", "bash", "fish"])
-def test_python_files_in_the_folder_never_run(env, tmux, ollama, shell, loaded):
-    work, canary = hostile_folder(env, f"{shell}-{loaded}")
+def test_python_files_in_the_folder_never_run(autostart_env, tmux, ollama, shell, loaded):
+    work, canary = hostile_folder(autostart_env, f"{shell}-{loaded}")
     ollama.answer(f"make a folder {shell}", "mkdir", {"dir_name": "made"})
     try:
-        _use_every_client_path(env, tmux, shell, work, loaded)
+        _use_every_client_path(autostart_env, tmux, shell, work, loaded)
     finally:  # checked first: a module run in place of the client's breaks it too
         ran = open(canary).read().split() if os.path.exists(canary) else []
         assert not ran, f"ran from the user's folder: {ran}"
 
 
-def _use_every_client_path(env, tmux, shell: str, work: str, loaded: str) -> None:
-    pane = _start(env, tmux, shell, work, loaded)  # the background start runs here (with the settings)
+def _use_every_client_path(autostart_env, tmux, shell: str, work: str, loaded: str) -> None:
+    pane = _start(autostart_env, tmux, shell, work, loaded)  # the background start runs here (with the settings)
     if loaded == "init":
-        wait_until(lambda: env.daemon_pid() is not None, timeout=15)
+        wait_until(lambda: autostart_env.daemon_pid() is not None, timeout=15)
     # No daemon: the request goes through the client in every shell, which starts one.
-    _daemon_down(env)
+    _daemon_down(autostart_env)
     translate(pane, f"make a folder {shell}")
     pane.wait_line("mkdir made", timeout=20)
     # The report goes through the client when zsh cannot reach the daemon.
     if shell == "zsh":
-        _daemon_down(env)
+        _daemon_down(autostart_env)
     pane.run("", wait=None)
     wait_until(lambda: os.path.isdir(os.path.join(work, "made")), timeout=10)
     pane.run("true")
     if shell == "zsh":
-        _daemon_down(env)
+        _daemon_down(autostart_env)
     # The exit hook: the client tells the daemon to forget this terminal.
     pane.type("exit")
     pane.send("Enter")

@@ -45,7 +45,7 @@ def history(session):
     return reply
 
 
-def test_autostart_and_private_socket(env, fake, tmp_path):
+def test_autostart_and_private_socket(daemon_env, fake, tmp_path):
     fake.answer("src folder", "cd", {"folder": "src"})
     (tmp_path / "src").mkdir()
     assert daemon_pid() is None
@@ -61,7 +61,7 @@ def test_autostart_and_private_socket(env, fake, tmp_path):
     assert alive(daemon_pid())
 
 
-def test_warning_and_refusal_travel_to_the_client(env, fake, tmp_path):
+def test_warning_and_refusal_travel_to_the_client(daemon_env, fake, tmp_path):
     fake.answer("delete everything", "rm", {"file_name": "/"})
     fake.answer("show notes", "cat", {"file_name": "$HOME/notes.txt"})
     with fake_shell() as shell:
@@ -74,7 +74,7 @@ def test_warning_and_refusal_travel_to_the_client(env, fake, tmp_path):
     assert warned["warnings"] == ["note: '$HOME/notes.txt' is taken literally: $HOME, $PWD and ~user are not expanded"]
 
 
-def test_start_race_gives_exactly_one_daemon(env):
+def test_start_race_gives_exactly_one_daemon(daemon_env):
     def ping(_):
         return client.request({"op": "ping"})["pid"]
 
@@ -85,7 +85,7 @@ def test_start_race_gives_exactly_one_daemon(env):
     assert pid == daemon_pid()
 
 
-def test_ten_processes_racing_start_one_daemon(env):
+def test_ten_processes_racing_start_one_daemon(daemon_env):
     procs = [
         __import__("subprocess").Popen(
             ["python3", "-c", "from shellper_hook import client; print(client.request({'op':'ping'})['pid'])"],
@@ -98,21 +98,21 @@ def test_ten_processes_racing_start_one_daemon(env):
     assert len(pids) == 1
 
 
-def test_idle_exit_removes_socket(env, monkeypatch):
+def test_idle_exit_removes_socket(daemon_env, monkeypatch):
     monkeypatch.setenv("SHELLPER_IDLE_EXIT", "0.5")
     pid = client.request({"op": "ping"})["pid"]
     assert wait_until(lambda: not alive(pid), 10), "daemon did not exit when idle"
     assert not os.path.exists(paths.socket_path())
 
 
-def test_sigterm_exits_cleanly(env):
+def test_sigterm_exits_cleanly(daemon_env):
     pid = client.request({"op": "ping"})["pid"]
     os.kill(pid, 15)
     assert wait_until(lambda: not alive(pid), 10)
     assert not os.path.exists(paths.socket_path())
 
 
-def test_stale_socket_is_replaced(env):
+def test_stale_socket_is_replaced(daemon_env):
     path = paths.socket_path()
     paths.ensure_private_dir(os.path.dirname(path))
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -123,7 +123,7 @@ def test_stale_socket_is_replaced(env):
     assert reply["ok"] and alive(reply["pid"])
 
 
-def test_stop_and_status_cli(env, fake):
+def test_stop_and_status_cli(daemon_env, fake):
     r = shellper("status")
     assert r.returncode != 0 and "not running" in r.stdout
     client.request({"op": "ping"})
@@ -144,7 +144,7 @@ def test_stop_and_status_cli(env, fake):
     assert "ERROR" not in log and "Traceback" not in log, log
 
 
-def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch):
+def test_malformed_huge_and_slow_requests_never_kill_the_daemon(daemon_env, monkeypatch):
     pid = client.request({"op": "ping"})["pid"]
     bad = [
         b"this is not a request\n",  # no NUL at all, then the client hangs up
@@ -196,7 +196,7 @@ def test_malformed_huge_and_slow_requests_never_kill_the_daemon(env, monkeypatch
 
 
 @pytest.mark.parametrize("size", [70_000, 140_000, 300_000, 1_000_000])
-def test_a_shells_request_too_large_gets_the_daemons_answer_whatever_its_size(env, size):
+def test_a_shells_request_too_large_gets_the_daemons_answer_whatever_its_size(daemon_env, size):
     """A paste of any size into the line: the shell shows why (the daemon's 'larger'
     refusal, through the client), never a socket error."""
     assert client.request({"op": "ping"})["ok"]
@@ -206,7 +206,7 @@ def test_a_shells_request_too_large_gets_the_daemons_answer_whatever_its_size(en
 
 
 @pytest.mark.parametrize("size", [70_000, 140_000, 300_000])
-def test_a_json_request_too_large_gets_a_json_answer_whatever_its_size(env, size):
+def test_a_json_request_too_large_gets_a_json_answer_whatever_its_size(daemon_env, size):
     """client.request (the CLI's path, reply=json) is told 'larger' as JSON, not left
     with 'the daemon closed the connection without an answer' or a reset socket."""
     assert client.request({"op": "ping"})["ok"]
@@ -215,7 +215,7 @@ def test_a_json_request_too_large_gets_a_json_answer_whatever_its_size(env, size
     assert reply["ok"] is False and reply["kind"] == "bad_request" and "larger" in reply["error"], reply
 
 
-def test_bytes_after_a_request_are_never_read_as_another(env):
+def test_bytes_after_a_request_are_never_read_as_another(daemon_env):
     pid = client.request({"op": "ping"})["pid"]
     stop = fields("stop", "", "", "", "", "reply=json")
     reply = json.loads(raw_exchange(fields("ping", "", "", "", "", "reply=json") + stop))
@@ -225,7 +225,7 @@ def test_bytes_after_a_request_are_never_read_as_another(env):
     assert alive(pid) and client.request({"op": "ping"})["pid"] == pid
 
 
-def test_a_slowloris_is_timed_out_and_holds_nobody_up(env):
+def test_a_slowloris_is_timed_out_and_holds_nobody_up(daemon_env):
     """A request sent a byte at a time, never finishing within READ_TIMEOUT: refused, and
     honest requests meanwhile are served at once."""
     pid = client.request({"op": "ping"})["pid"]
@@ -255,7 +255,7 @@ def test_a_slowloris_is_timed_out_and_holds_nobody_up(env):
     assert client.request({"op": "ping"})["pid"] == pid
 
 
-def test_client_hangup_cancels_the_model_call(env, fake, tmp_path):
+def test_client_hangup_cancels_the_model_call(daemon_env, fake, tmp_path):
     fake.delay = 8
     with fake_shell() as shell:
         client.request({"op": "ping"})
@@ -271,7 +271,7 @@ def test_client_hangup_cancels_the_model_call(env, fake, tmp_path):
         assert "cancelled" in fh.read()
 
 
-def test_two_terminals_keep_separate_conversations(env, fake, tmp_path):
+def test_two_terminals_keep_separate_conversations(daemon_env, fake, tmp_path):
     fake.answer("list", "ls", {"a": True})
     fake.answer("where", "pwd", {})
     with fake_shell() as a, fake_shell() as b:
@@ -285,7 +285,7 @@ def test_two_terminals_keep_separate_conversations(env, fake, tmp_path):
     assert [m.get("content") for m in sent if m["role"] == "user"] == ["list everything", "where now"]
 
 
-def test_pending_committed_edited_or_dropped(env, fake, tmp_path):
+def test_pending_committed_edited_or_dropped(daemon_env, fake, tmp_path):
     fake.answer("last lines", "tail", {"file_name": "app.log", "lines": 20})
     fake.answer("show", "cat", {"file_name": "a.txt"})
     with fake_shell() as shell:
@@ -312,7 +312,7 @@ def test_pending_committed_edited_or_dropped(env, fake, tmp_path):
     assert assistant_args == [{"file_name": "app.log", "lines": 20}, {"file_name": "app.log", "lines": 5}]
 
 
-def test_history_survives_daemon_restart(env, fake, tmp_path):
+def test_history_survives_daemon_restart(daemon_env, fake, tmp_path):
     fake.answer("hidden", "ls", {"a": True})
     with fake_shell() as shell:
         translate(shell, "show hidden files", cwd=str(tmp_path), commit=True)
@@ -323,7 +323,7 @@ def test_history_survives_daemon_restart(env, fake, tmp_path):
     assert [(e["request"], e["command"]) for e in exchanges] == [("show hidden files", "ls -a")]
 
 
-def test_unknown_session_and_reset(env, fake, tmp_path):
+def test_unknown_session_and_reset(daemon_env, fake, tmp_path):
     reply = translate(2**31 - 7, "list", cwd=str(tmp_path))
     assert not reply["ok"] and "no shell with PID" in reply["error"]
     with fake_shell() as shell:
@@ -332,7 +332,7 @@ def test_unknown_session_and_reset(env, fake, tmp_path):
         assert history(shell)["exchanges"] == []
 
 
-def test_ask_history_reset_cli(env, fake, tmp_path):
+def test_ask_history_reset_cli(daemon_env, fake, tmp_path):
     fake.answer("hidden", "ls", {"a": True})
     fake.answer("wipe", "rm", {"file_name": "/"})
     with fake_shell() as shell:
@@ -348,7 +348,7 @@ def test_ask_history_reset_cli(env, fake, tmp_path):
         assert h["exchanges"] == []
 
 
-def test_ask_defaults_to_the_calling_shell(env, fake, tmp_path):
+def test_ask_defaults_to_the_calling_shell(daemon_env, fake, tmp_path):
     fake.answer("hidden", "ls", {"a": True})
     out = __import__("subprocess").run(
         # `; true` keeps bash from exec-ing the last command in its own place.
@@ -362,7 +362,7 @@ def test_ask_defaults_to_the_calling_shell(env, fake, tmp_path):
     assert [e["request"] for e in h["exchanges"]] == ["show hidden files"]
 
 
-def test_server_errors_reach_the_user_as_one_line(env, fake, tmp_path, monkeypatch):
+def test_server_errors_reach_the_user_as_one_line(daemon_env, fake, tmp_path, monkeypatch):
     with fake_shell() as shell:
         fake.mode = "500"
         r = shellper("ask", "--session", str(shell), "list", cwd=str(tmp_path))
@@ -385,7 +385,7 @@ def test_stranger_uid_is_refused(shellper_env, fake, monkeypatch):
     assert not os.path.exists(paths.socket_path())
 
 
-def test_a_changed_config_file_is_used_at_the_next_request(env, fake, monkeypatch, tmp_path):
+def test_a_changed_config_file_is_used_at_the_next_request(daemon_env, fake, monkeypatch, tmp_path):
     """Set base_url in config.toml as the README says, with a daemon already running: the next
     request goes to the new server and says so; a file that no longer reads keeps the old settings."""
     monkeypatch.delenv("SHELLPER_BASE_URL")  # from the config file, as a user sets it
@@ -635,7 +635,7 @@ def test_a_reply_cut_short_never_reaches_the_line(shellper_env, tmp_path, monkey
         assert expect in fields[2], r.stdout
 
 
-def test_a_refused_nul_request_gets_a_nul_reply(env):
+def test_a_refused_nul_request_gets_a_nul_reply(daemon_env):
     client.request({"op": "ping"})
     with fake_shell() as shell:
         raw = raw_exchange(wire({"op": "translate", "session": shell, "cwd": "/", "text": "  "}))
@@ -668,7 +668,7 @@ def test_a_client_that_never_reads_its_reply_is_dropped(shellper_env, fake, monk
         stop()
 
 
-def test_reset_all_keeps_a_busy_terminals_requests_in_order(env, fake, tmp_path):
+def test_reset_all_keeps_a_busy_terminals_requests_in_order(daemon_env, fake, tmp_path):
     fake.delay = 1.5
     with fake_shell() as shell:
         client.request({"op": "ping"})
@@ -717,7 +717,7 @@ print('THIRD-PARTY:' + ','.join(third_party), file=sys.stderr)
 """
 
 
-def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tmp_path):
+def test_the_widget_and_ask_paths_import_only_the_standard_library(daemon_env, fake, tmp_path):
     """Every key press pays these imports: openai, psutil or platformdirs would cost tens of ms."""
     import subprocess
     import sys
@@ -743,7 +743,7 @@ def test_the_widget_and_ask_paths_import_only_the_standard_library(env, fake, tm
 PREFIX = ("model", "tools", "messages[0]", "temperature", "stream", "reasoning_effort", "chat_template_kwargs")
 
 
-def test_the_daemon_warms_the_prompt_cache_at_start_outside_any_history(env, fake, tmp_path):
+def test_the_daemon_warms_the_prompt_cache_at_start_outside_any_history(daemon_env, fake, tmp_path):
     fake.answer("hidden", "ls", {"a": True})
     client.request({"op": "ping"})
     assert wait_until(lambda: len(fake.warmups) == 1, 10), "no warm-up after start"
@@ -758,7 +758,7 @@ def test_the_daemon_warms_the_prompt_cache_at_start_outside_any_history(env, fak
     assert [k for k in PREFIX if warm[k] != real[k]] == []
 
 
-def test_the_prefix_is_the_same_bytes_across_requests_terminals_and_restarts(env, fake, tmp_path):
+def test_the_prefix_is_the_same_bytes_across_requests_terminals_and_restarts(daemon_env, fake, tmp_path):
     fake.answer("list", "ls", {"a": True})
     with fake_shell() as a, fake_shell() as b:
         for text in ("list everything", "list again"):  # the second carries history
@@ -797,9 +797,9 @@ def _enter(session, cwd, line, shell="bash") -> list:
     return got
 
 
-def test_enter_judges_the_suggestion_again_on_the_files_as_they_are(env, fake):
+def test_enter_judges_the_suggestion_again_on_the_files_as_they_are(daemon_env, fake):
     """A folder that gained .ssh between Ctrl-G and Enter: refused at Enter, with nothing run."""
-    downloads = os.path.join(env["HOME"], "Downloads")
+    downloads = os.path.join(daemon_env["HOME"], "Downloads")
     os.makedirs(os.path.join(downloads, "pkg"))
     with open(os.path.join(downloads, "pkg", "README"), "w") as fh:
         fh.write("hi\n")

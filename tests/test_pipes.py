@@ -75,7 +75,7 @@ def shell():
         yield pid
 
 
-def test_first_request_makes_private_pipes_and_later_ones_use_them(env, fake, shell, tmp_path):
+def test_first_request_makes_private_pipes_and_later_ones_use_them(daemon_env, fake, shell, tmp_path):
     fake.answer("hidden", "ls", {"a": True})
     fake.answer("src folder", "cd", {"folder": "src"})
     (tmp_path / "src").mkdir()
@@ -101,13 +101,13 @@ def test_first_request_makes_private_pipes_and_later_ones_use_them(env, fake, sh
     assert [m["content"] for m in fake.requests[-1]["messages"] if m["role"] == "user"][-1] == "go into the src folder"
 
 
-def test_no_pipes_unless_asked(env, fake, shell, tmp_path):
+def test_no_pipes_unless_asked(daemon_env, fake, shell, tmp_path):
     """zsh, fish, `shellper ask` and an older bash never ask: nothing is made for them."""
     assert first_request(shell, str(tmp_path)).startswith(b"ok\0")
     assert not os.path.exists(os.path.join(pipes_dir(), f"{shell}.in"))
 
 
-def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell, tmp_path):
+def test_a_pipe_takes_only_its_own_terminals_translate_requests(daemon_env, fake, shell, tmp_path):
     first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     asked = len(fake.requests)
     p = Pipes(shell)
@@ -160,7 +160,7 @@ def test_a_pipe_takes_only_its_own_terminals_translate_requests(env, fake, shell
     ],
     ids=["pid-5000-digits", "status-superscript", "text-reply-json"],
 )
-def test_every_request_with_an_id_gets_nul_fields_under_it(env, fake, shell, tmp_path, request_fields):
+def test_every_request_with_an_id_gets_nul_fields_under_it(daemon_env, fake, shell, tmp_path, request_fields):
     """bash waits for its ID's NUL fields: a request the daemon cannot read is an error
     under that ID, in that form, never silence (bash would say translating... until Ctrl-C)."""
     first_request(shell, str(tmp_path), "show hidden files", pipes=True)
@@ -175,7 +175,7 @@ def test_every_request_with_an_id_gets_nul_fields_under_it(env, fake, shell, tmp
         p.close()
 
 
-def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
+def test_cancel_drops_the_request_in_flight(daemon_env, fake, shell, tmp_path):
     """What bash sends on Ctrl-C: the model call is cancelled, nothing comes back, nothing is pending."""
     first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     client.request({"op": "reset", "session": shell})
@@ -213,7 +213,7 @@ def test_cancel_drops_the_request_in_flight(env, fake, shell, tmp_path):
         p.close()
 
 
-def test_pipes_go_with_their_terminal_and_with_the_daemon(env, fake, tmp_path):
+def test_pipes_go_with_their_terminal_and_with_the_daemon(daemon_env, fake, tmp_path):
     with fake_shell() as a, fake_shell() as b:
         first_request(a, str(tmp_path), "show hidden files", pipes=True)
         first_request(b, str(tmp_path), "show hidden files", pipes=True)
@@ -228,7 +228,7 @@ def test_pipes_go_with_their_terminal_and_with_the_daemon(env, fake, tmp_path):
         assert not os.path.exists(d)
 
 
-def test_a_crashed_daemons_pipes_are_cleared_by_the_next(env, fake, shell, tmp_path):
+def test_a_crashed_daemons_pipes_are_cleared_by_the_next(daemon_env, fake, shell, tmp_path):
     first_request(shell, str(tmp_path), "show hidden files", pipes=True)
     pid = daemon_pid()
     os.kill(pid, 9)
@@ -264,7 +264,7 @@ def test_dead_terminals_pipes_are_swept(shellper_env, fake, tmp_path, monkeypatc
         stop()
 
 
-def test_a_pipes_folder_others_can_enter_is_not_used(env, fake, shell, tmp_path):
+def test_a_pipes_folder_others_can_enter_is_not_used(daemon_env, fake, shell, tmp_path):
     d = pipes_dir()
     os.makedirs(os.path.dirname(d), mode=0o700, exist_ok=True)
     os.mkdir(d)
@@ -274,7 +274,7 @@ def test_a_pipes_folder_others_can_enter_is_not_used(env, fake, shell, tmp_path)
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o755  # not ours to change
 
 
-def test_a_planted_symlink_is_not_followed(env, fake, shell, tmp_path):
+def test_a_planted_symlink_is_not_followed(daemon_env, fake, shell, tmp_path):
     first_request(shell, str(tmp_path))  # the daemon is up, its folder made
     target = tmp_path / "target"
     target.write_text("keep")

@@ -69,7 +69,11 @@ def _slow_python(work: str) -> str:
     """A python that waits 2 s before running a report, so it can be watched."""
     path = os.path.join(work, "slowpy")
     with open(path, "w") as fh:
-        fh.write(f'#!/bin/sh\ncase " $* " in *" executed "*) sleep 2;; esac\nexec {sys.executable} "$@"\n')
+        fh.write(
+            '#!/bin/sh\nf=$(mktemp); cat > "$f"\n'  # the request on stdin: its op comes first
+            'case $(head -c 8 "$f") in executed) sleep 2;; esac\n'
+            f'exec 3< "$f"; rm -f "$f"; exec {sys.executable} "$@" <&3 3<&-\n'
+        )
     os.chmod(path, 0o755)
     return path
 
