@@ -158,12 +158,12 @@ def test_functions_variables_and_bindings_unchanged_through_every_flow(shell_env
     pane.run("__spt_state used")
 
     with open(log) as fh:
-        # The last line reports the unrun "#?" suggestion as skipped (the daemon forgets it).
-        # (A Ctrl-C that lands before fish has started the slow request's client: no client.)
-        assert fh.read().split() in (
-            ["translate", "check", "executed", "translate", "translate", "translate", "executed"],
-            ["translate", "check", "executed", "translate", "translate", "executed"],
-        )
+        ops = fh.read().split()
+    # No client for the plain lines; one check (Enter on the suggestion), two reports (it ran; the
+    # unrun "#?" one skipped). How many translates the cancelled one logs depends on when the
+    # Ctrl-C lands (before fish starts the client, or while the logger runs).
+    assert ops[:3] == ["translate", "check", "executed"] and ops[-1] == "executed", ops
+    assert set(ops) == {"translate", "check", "executed"} and ops.count("check") == 1 and ops.count("executed") == 2, ops
     assert [(e["command"], e["status"]) for e in shell_env.history(pane.pid, settled=True)["exchanges"]] == [("pwd", 0)]
     fresh, used = _state(work, "fresh"), _state(work, "used")
     assert (fresh["vars"], fresh["binds"]) == (used["vars"], used["binds"])
