@@ -78,8 +78,10 @@ def _start(autostart_env, tmux, shell: str, work: str, loaded: str):
 
 
 def _daemon_down(autostart_env) -> None:
+    """The daemon up now stops (a prompt may start the next one: it then starts from a client too)."""
+    pid = autostart_env.daemon_pid()
     autostart_env.shellper("stop")
-    wait_until(lambda: autostart_env.daemon_pid() is None or not os.path.exists(f"/proc/{autostart_env.daemon_pid()}"), timeout=10)
+    wait_until(lambda: pid is None or not os.path.exists(f"/proc/{pid}"), timeout=10)
 
 
 @pytest.mark.skipif(not (have("tmux") and have("zsh") and have("bash") and have("fish")), reason="needs tmux, zsh, bash, fish")
