@@ -665,7 +665,7 @@ def test_the_request_stays_in_sight_while_translating(sh, start, ollama):
 @pytest.mark.parametrize("sh", PIPED)
 def test_keys_while_translating_never_run_the_line_and_typing_drops_the_answer(sh, start, ollama):
     ollama.answer("patience request", "ls", {})
-    ollama.delay = 0.6
+    ollama.delay = 1.2  # (the Enter must land while it waits, on a loaded machine too)
     pane = start()
     translate(pane, "patience request")
     pane.wait_for("translating...")
