@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from daemon_helpers import alive, client_translate, daemon_pid, fake_shells, fields, stop_daemon, wait_until
+from daemon_helpers import alive, client_translate, daemon_pid, fake_shells, fields, raw_exchange, stop_daemon, wait_until
 from fake_ollama import SHAPES, FakeOllama
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -571,28 +571,7 @@ def exchange(payload: bytes, timeout=15.0) -> bytes:
     side; one that does is not, since the daemon reads the end of a translate
     request's connection as the user pressing Ctrl-C.
     """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.connect(paths.socket_path())
-    try:
-        try:
-            sock.sendall(payload)
-            if protocol.request_end(payload) is None:
-                sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the daemon stopped reading (too large): its answer is still there to read
-        chunks = []
-        while True:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:  # it closed with our extra bytes unread
-                break
-            if not data:
-                break
-            chunks.append(data)
-        return b"".join(chunks)
-    finally:
-        sock.close()
+    return raw_exchange(payload, timeout, close_write=protocol.request_end(payload) is None)
 
 
 NUL_KINDS = (b"ok", b"error", b"same", b"changed")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -26,6 +24,7 @@ from shellharness import (
     gbk_locale,
     have,
     judged_again_at_enter,
+    one_reply_server,
     translate,
     wait_until,
 )
@@ -122,38 +121,6 @@ def test_with_autosuggestions_syntax_highlighting_and_fzf(shell_env, tmux, ollam
 # -- the request zsh sends (protocol.py's format: only Python reads what it means) -------
 
 
-def nul_listener(path: str, reply=lambda data: b"ok\0pwd\0\0"):
-    """A stand-in daemon at `path` that keeps the raw bytes of each whole request it gets
-    (NUL fields ending in an empty one) and answers with reply(data)."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    srv = socket.socket(socket.AF_UNIX)
-    srv.bind(path)
-    srv.listen(8)
-    received: list = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while request_end(data) is None:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                received.append(data)
-                try:
-                    conn.sendall(reply(data))
-                except OSError:  # a report: zsh does not wait for the answer
-                    pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv, received
-
-
 def fields(data: bytes) -> tuple:
     """(op, pid, shell, cwd, text, {NAME: VALUE}) of one raw request, as bytes."""
     assert data.endswith(b"\0\0") and request_end(data) == len(data), data
@@ -166,7 +133,7 @@ def fields(data: bytes) -> tuple:
 # the client; returns the zsh's pid and the raw requests the stand-in got.
 def sent(tmp_path, carrier, cwd, setup="", requests=("translate 'list it'",), env=None):
     path = str(tmp_path / "run" / "standin.sock")
-    srv, received = nul_listener(path)
+    srv, received = one_reply_server(path, b"ok\0pwd\0\0")
     send = "".join(f"__t {line}\n" for line in requests)
     script = (
         f"source {SCRIPT} || exit 9\n"
@@ -241,7 +208,7 @@ def test_in_a_gbk_locale_a_folder_and_a_request_pass_byte_for_byte(tmp_path, car
 # The whole flow in an interactive zsh: Ctrl-G, Enter on the suggestion, the report, the exit.
 def test_each_op_of_a_terminal_goes_to_the_socket_with_its_pid(shell_env, tmux, work):
     path = os.path.join(shell_env.root, "flow-standin.sock")
-    srv, received = nul_listener(path, lambda d: b"same\0\0\0" if d.startswith(b"check\0") else b"ok\0echo flow-ran\0\0")
+    srv, received = one_reply_server(path, lambda d: b"same\0\0\0" if d.startswith(b"check\0") else b"ok\0echo flow-ran\0\0")
     try:
         pane = shell_env.zsh(tmux, cwd=work, after=f"__shellper_socket={path}")
         pane.run("export SHELLPER_MODEL=later")  # read at each request, not when shellper loaded
