@@ -569,7 +569,11 @@ __shellper_autostart() {
   local off=${SHELLPER_AUTOSTART-}
   case ${off,,} in 0|no|false|off) return 0 ;; esac
   [[ -n ${__shellper_socket-} && ! -S $__shellper_socket ]] || return 0
-  ( __shellper_send start '' >/dev/null 2>&1 & )
+  # After the first prompt (it exited: idle, or stopped) it leaves the model alone until asked.
+  local lazy=lazy=1
+  [[ -n ${__shellper_prompted-} ]] || lazy=''
+  __shellper_prompted=1
+  ( __shellper_send start '' $lazy >/dev/null 2>&1 & )
 }
 
 [[ $- == *i* ]] && __shellper_init

@@ -325,9 +325,12 @@ end
 # No daemon listening (none yet, or it exited: idle or stopped): start one in the
 # background at the shell's start and at each prompt, so the next Ctrl-G finds it ready.
 # With the daemon up this is one test of its socket file: no process.
+# At a prompt (it exited: idle, or stopped) it leaves the model alone until asked.
 function __shellper_autostart --on-event fish_prompt
+    set -l lazy lazy=1
+    builtin test "$argv[1]" = first; and set lazy
     status is-interactive; and builtin test -n "$__shellper_socket" -a ! -S "$__shellper_socket"
     and not builtin contains -- (string lower -- "$SHELLPER_AUTOSTART") 0 no false off
-    and __shellper_request start | __shellper_client --detach
+    and __shellper_request start '' $lazy | __shellper_client --detach
 end
-__shellper_autostart
+__shellper_autostart first

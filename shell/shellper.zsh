@@ -63,6 +63,7 @@ __shellper_client() {
 # NUL, then an empty field. Python alone reads what they mean.
 __shellper_request() {
   emulate -L zsh
+  setopt localoptions no_xtrace  # (a `set -x` would show the exported API key)
   local n
   local -a f=("$1" $$ zsh "$PWD" "${2-}" "${@[3,-1]}")
   for n in ${(M)${(k)parameters[(R)*export*]}:#(SHELLPER_*|HOME|XDG_CONFIG_HOME)}; do f+=("$n=${(P)n}"); done
@@ -75,7 +76,7 @@ __shellper_request() {
 # (never argv, which others can read). The reply's fd in REPLY, the client's pid in __shellper_cpid.
 __shellper_send() {
   emulate -L zsh
-  setopt localoptions no_aliases  # process substitutions are parsed when they run
+  setopt localoptions no_aliases no_xtrace  # process substitutions are parsed when they run; the key
   local req fd
   __shellper_request "$@"
   req=$REPLY __shellper_cpid=
@@ -401,6 +402,7 @@ __shellper_report_wait() {
 # over the socket or through a detached client: the exit never waits.
 __shellper_exit() {
   emulate -L zsh
+  setopt localoptions no_xtrace
   local REPLY req
   [[ -n $__shellper_used ]] || return 0
   __shellper_request closed && req=$REPLY
@@ -450,6 +452,7 @@ __shellper_chained_line_init() {
 # a crashed one; at each prompt, only the socket file (gone with a daemon that exited).
 __shellper_autostart() {
   emulate -L zsh
+  setopt localoptions no_xtrace
   [[ -o interactive && -n $__shellper_socket && ${(L)SHELLPER_AUTOSTART:-1} != (0|no|false|off) ]] || return 0
   local REPLY
   if [[ -n ${1-} ]] && __shellper_connect; then
@@ -457,7 +460,10 @@ __shellper_autostart() {
     return 0
   fi
   [[ -n ${1-} || ! -S $__shellper_socket ]] || return 0
-  __shellper_request start
+  # At a prompt (it exited: idle, or stopped) it leaves the model alone until asked.
+  local -a lazy=(lazy=1)
+  [[ -n ${1-} ]] && lazy=()
+  __shellper_request start '' $lazy
   ( print -rn -- "$REPLY" | __shellper_client >/dev/null 2>&1 &! )
 }
 () {

@@ -176,9 +176,12 @@ def cmd_reset(args) -> int:
 def cmd_status(args) -> int:
     reply = _request({"op": "status"}, autostart=False, timeout=30)
     if not reply.get("ok"):
+        running = reply.get("kind") != "daemon"  # it answered, with an error
         if args.json:
-            print(safe_json({"ok": False, "running": False, "error": reply.get("error")}))
+            print(safe_json({"ok": False, "running": running, "error": reply.get("error")}))
             return EXIT_ERROR
+        if running:
+            return _die(f"the daemon answered with an error: {reply.get('error')}")
         print(safe(f"daemon: not running ({reply.get('error')})"))
         print("it starts by itself on the first request; `shellper daemon` runs it in the foreground")
         return EXIT_ERROR
@@ -201,6 +204,8 @@ def cmd_status(args) -> int:
 
 def cmd_stop(args) -> int:
     reply = _request({"op": "stop"}, autostart=False, timeout=10)
+    if not reply.get("ok") and reply.get("kind") != "daemon":
+        return _die(f"the daemon did not stop: {reply.get('error')}")
     if not reply.get("ok"):
         print("daemon: not running")
         return 0

@@ -14,7 +14,9 @@ Used by the shells as
   check:     Enter is about to run a suggestion; never starts a daemon (none: "same"),
              waits at most ENTER_WAIT s.
   executed, closed: never start a daemon; nothing printed.
-  start:     a shell is starting: start the daemon unless one listens (nothing sent).
+  start:     a shell is starting: start the daemon unless one listens (nothing sent); with
+             lazy=1 (a prompt, after the daemon exited) it leaves the model server alone
+             until its first translate, so a terminal in use never keeps the model loaded.
   fish gets one more field after a translate or check reply: the keys typed while it
   waited (see _keys_meanwhile); after "same", none: the line runs.
   Nothing on stdin: exit 0 (a shell asking whether the client can run at all).
@@ -65,15 +67,16 @@ def _dead(exc: OSError) -> bool:
     return exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK, errno.ENOTDIR)
 
 
-def spawn_daemon():
-    """Start a detached daemon (own session, output to the log file); its Popen."""
+def spawn_daemon(lazy: bool = False):
+    """Start a detached daemon (own session, output to the log file); its Popen. lazy: it
+    leaves the model server alone until its first translate (a prompt brought it back)."""
     import subprocess
 
     state = paths.ensure_private_dir(paths.state_dir())
     log = open(paths.log_file(), "ab")
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "shellper_hook.daemon"],
+            [sys.executable, "-m", "shellper_hook.daemon", *(["--lazy"] if lazy else [])],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -85,7 +88,7 @@ def spawn_daemon():
         log.close()
 
 
-def connect(autostart: bool = True) -> _socket.socket:
+def connect(autostart: bool = True, lazy: bool = False) -> _socket.socket:
     """A connected socket to the daemon, starting one if there is none.
 
     Concurrent clients serialise on a lock file, so ten racing clients
@@ -106,7 +109,7 @@ def connect(autostart: bool = True) -> _socket.socket:
             return _connect(path)  # another client started it while we waited
         except OSError:
             pass
-        proc = spawn_daemon()
+        proc = spawn_daemon(lazy)
         deadline = time.monotonic() + START_WAIT
         while time.monotonic() < deadline:
             try:
@@ -130,7 +133,9 @@ def _recv_all(sock: _socket.socket) -> bytes:
 def wire(req: dict) -> bytes:
     """A request of the CLI's in the wire form: with this process's environment (what the
     daemon compares its own settings with), asking for a JSON reply."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME")}
+    env = {}
+    if req["op"] == "translate":  # (the only request whose reply depends on the terminal's settings)
+        env = {k: v for k, v in os.environ.items() if k.startswith("SHELLPER_") or k in ("HOME", "XDG_CONFIG_HOME", "CDPATH")}
     return protocol.encode_request({**req, "reply": "json", "env": {**env, **req.get("env", {})}})
 
 
@@ -154,7 +159,7 @@ def request(req: dict, autostart: bool = True, timeout: float | None = None) -> 
 
     data = wire(req)
     if len(data) > protocol.MAX_REQUEST:  # (said here: the daemon would stop reading it midway)
-        return protocol.error(protocol.TOO_LARGE, "bad_request")
+        return protocol.error(too_large(data), "bad_request")
     raw = send(data, autostart, timeout)
     try:
         reply = json.loads(raw.decode("utf-8"))
@@ -257,6 +262,18 @@ def _after_escape(keys: str, i: int) -> int:
     return i  # Alt and a key: both skipped
 
 
+def too_large(data: bytes) -> str:
+    """Why a request is over MAX_REQUEST: the text, or an exported variable of the terminal's."""
+    fields = data.split(b"\0")
+    if sum(map(len, fields[:5])) > protocol.MAX_REQUEST // 2:
+        return protocol.TOO_LARGE
+    big = max(fields[5:], key=len).split(b"=", 1)[0].decode("utf-8", "replace")
+    return (
+        f"this terminal's exported {big} makes every request larger than {protocol.MAX_REQUEST} bytes; "
+        f"put the setting in config.toml instead (`shellper config` says where), or unset it"
+    )
+
+
 def _reply(op: bytes, data: bytes) -> bytes:
     """The daemon's reply to a shell's request (op translate or check), as NUL fields."""
     if op == b"translate":
@@ -284,7 +301,7 @@ def _main(argv: list) -> int:
     if op in (b"translate", b"check"):
         try:
             if len(data) > protocol.MAX_REQUEST:  # (said here: the daemon would stop reading it midway)
-                raise protocol.BadInput(protocol.TOO_LARGE)
+                raise protocol.BadInput(too_large(data))
             if not whole:
                 raise ValueError("the shell's message to the client was cut short; try again")
             raw = _reply(op, data)
@@ -299,8 +316,8 @@ def _main(argv: list) -> int:
         sys.stdout.flush()
         return 0 if raw.startswith((b"ok\0", b"same\0", b"changed\0")) else 1
     try:
-        if op == b"start":
-            connect().close()  # a shell starting: have a daemon listening by its first request
+        if op == b"start":  # a shell starting, or a prompt after the daemon exited: one listening by its next Ctrl-G
+            connect(lazy=b"lazy=1" in data.split(b"\0")[5:]).close()
         elif op in (b"executed", b"closed") and whole:
             send(data, autostart=False, timeout=2)  # nobody reads the reply
         elif op in (b"executed", b"closed"):

@@ -46,12 +46,15 @@ class AlreadyRunning(Exception):
 
 
 class Daemon:
-    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None, config_seen=...):
+    def __init__(self, settings, store, backend, socket_path: str | None = None, uid: int | None = None, config_seen=..., lazy=False):
         self.settings = settings
         self.store = store
         self.backend = backend  # None: made once the socket listens (importing openai takes about a second)
         self._backend_ready: asyncio.Event | None = None
         self._backend_failed: str | None = None
+        # Started by a prompt after the daemon exited: the model server is left alone (no
+        # preload, no warm-up) until a translate comes, so an idle exit is not undone.
+        self.lazy = lazy
         self.socket_path = socket_path or paths.socket_path()
         self.uid = os.getuid() if uid is None else uid
         self.started = time.time()
@@ -223,11 +226,19 @@ class Daemon:
                 log.info("removed %d sessions of shells that exited", removed)
         except Exception as exc:  # the model's warm-up goes on without it
             log.warning("cleanup failed: %s", exc)
-        await self._meet_server()
+        if not self.lazy:
+            await self._meet_server()
+
+    def wake(self) -> None:
+        """A translate came to a lazy daemon: now check the server and warm it up."""
+        if self.lazy:
+            self.lazy = False
+            self._spawn(self._meet_server())
 
     async def _meet_server(self) -> None:
         """Check the server, preload the model and have the prompt prefix read (best effort)."""
         try:
+            await self.backend_ready()
             self.server_info = await self.backend.server_status()
             log.info("model server: %s", self.server_info.get("message"))
             info = self.server_info
@@ -535,7 +546,7 @@ def main(argv=None) -> int:
     except StoreError as exc:  # the file: suggestions still come, without history (the first reply says so)
         log.error("%s", exc)
         store = Unopened(paths.store_file(), str(exc))
-    daemon = Daemon(settings, store, None, config_seen=seen)
+    daemon = Daemon(settings, store, None, config_seen=seen, lazy="--lazy" in (sys.argv[1:] if argv is None else argv))
     try:
         _run(daemon.serve_forever())
     except AlreadyRunning as exc:

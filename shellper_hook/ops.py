@@ -72,6 +72,7 @@ class Ops:
     async def translate(self, req: dict, timing: _Timing) -> dict:
         d = self.d
         d.reread_settings()
+        d.wake()
         key = key_of(req["session"])
         lock = d.locks.setdefault(key, asyncio.Lock())
         notes: list = []  # what the user should know about the history, and a cold start
@@ -217,7 +218,10 @@ class Ops:
     async def status(self, req: dict) -> dict:
         d = self.d
         d.reread_settings()  # (`shellper doctor` asks this first: it shows the settings in use)
-        info = await (await d.backend_ready()).server_status()
+        try:
+            info = await (await d.backend_ready()).server_status()
+        except ShellperError as exc:  # the daemon runs: it says why it cannot ask the model
+            info = {"reachable": False, "message": str(exc)}
         d.server_info = info
         return protocol.ok(
             pid=os.getpid(),

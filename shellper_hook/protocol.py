@@ -208,9 +208,11 @@ def decode_request(data: bytes) -> dict:
     req["text"] = req["command"] = _text(raw[4], "request" if op == "translate" else "command")
     for field in raw[_FIXED:]:
         name, eq, value = field.partition(b"=")
-        key = name.decode("ascii", "replace")
-        if not eq or not key or not (key[0].isalpha() or key[0] == "_") or not key.replace("_", "a").isalnum():
+        if not eq or not name:
             raise ProtocolError("a named field is not NAME=VALUE")
+        key = name.decode("ascii", "replace")
+        if not (key[0].isalpha() or key[0] == "_") or not key.replace("_", "a").isalnum():
+            continue  # a variable no setting is named like (zsh exports SHELLPER_é): not ours to judge
         if key in _FLAGS:
             req[key] = _text(value, key)
         elif key.isupper() or not key.islower():
@@ -220,8 +222,8 @@ def decode_request(data: bytes) -> dict:
     _check(req)
     if req["env"]:  # what the terminal's environment means; a request without one says nothing
         req["settings"] = settings_origin(req["env"])
-        if "CDPATH" in req["env"]:
-            req["cdpath"] = as_utf8(req["env"]["CDPATH"])
+        # A terminal that says its environment and no CDPATH has none (not the daemon's own).
+        req["cdpath"] = as_utf8(req["env"].get("CDPATH", ""))
     return req
 
 

@@ -49,3 +49,20 @@ def test_a_starting_daemon_answers_before_its_model_client_is_loaded(daemon_env,
         stop_daemon()
         daemon.wait(10)
     assert not alive(daemon_pid()) or daemon_pid() != daemon.pid
+
+
+def test_a_daemon_a_prompt_brought_back_leaves_the_model_alone_until_asked(daemon_env, fake):
+    """A prompt after an idle exit starts a lazy daemon (`start` with lazy=1): it loads its
+    model client but neither preloads the model nor warms the server until a translate
+    comes, so a terminal in use never keeps the model loaded (issue 21's review)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "shellper_hook.client"], input=b"start\0\0\0\0\0\0lazy=1\0\0", cwd="/", timeout=30, capture_output=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert client.request({"op": "ping"}, autostart=False, timeout=5)["ok"]
+    time.sleep(1.5)  # a daemon that warms at start has preloaded by now
+    assert fake.preloads == [] and fake.warmups == []
+    with fake_shell() as shell:
+        assert client.request({"op": "translate", "session": shell, "cwd": "/", "text": "where am I"}, timeout=30)["ok"]
+    wait_until(lambda: len(fake.preloads) == 1, 10, what="the preload after the first translate")
+    stop_daemon()

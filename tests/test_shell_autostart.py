@@ -105,7 +105,11 @@ def test_a_daemon_that_exited_comes_back_at_the_next_prompt(ollama, tmux, shell)
         wait_until(lambda: not _alive(first), timeout=10)
         time.sleep(1.0)
         assert not _alive(env.daemon_pid()), "started again with no prompt"
+        preloads = len(ollama.preloads)
         pane.run("true")
         wait_until(lambda: _alive(env.daemon_pid()) and env.daemon_pid() != first, timeout=10)
+        # Brought back by a prompt, it leaves the model alone until asked: an idle exit stays one.
+        time.sleep(1.0)
+        assert len(ollama.preloads) == preloads
     finally:
         env.close()

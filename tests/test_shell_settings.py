@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -79,11 +80,13 @@ def test_the_cli_sends_its_environment_and_it_means_what_it_means_to_a_daemon_st
         monkeypatch.delenv(key)
     for key, value in {"HOME": HOME, "PATH": "/usr/bin:/bin", "SSH_AUTH_SOCK": "/tmp/agent", **extra}.items():
         monkeypatch.setenv(key, value)
-    req = protocol.decode_request(client.wire({"op": "ping"}))
+    req = protocol.decode_request(client.wire({"op": "translate", "session": 1, "cwd": "/", "text": "x"}))
     assert req["reply"] == "json"
     assert req["settings"] == protocol.settings_origin(os.environ)
-    # Only what the daemon reads settings from; never the rest of the user's environment.
-    assert {k for k in req["env"] if not k.startswith("SHELLPER_")} <= {"HOME", "XDG_CONFIG_HOME"}
+    # Only what the daemon reads settings and cd's folders from; never the rest of the user's environment.
+    assert {k for k in req["env"] if not k.startswith("SHELLPER_")} <= {"HOME", "XDG_CONFIG_HOME", "CDPATH"}
+    # The other operations carry none (a huge exported setting cannot make `shellper status` fail).
+    assert protocol.decode_request(client.wire({"op": "status"}))["env"] == {}
 
 
 def test_a_request_without_environment_says_nothing_of_settings():
@@ -95,7 +98,9 @@ def test_cdpath_is_the_terminals_when_sent():
     assert meaning({"HOME": HOME, "CDPATH": ".:/srv/projects"})["cdpath"] == ".:/srv/projects"
     assert meaning({"HOME": HOME, "CDPATH": ""})["cdpath"] == ""  # set and empty: cd looks only here
     assert meaning({"HOME": HOME, "CDPATH": "/srv/caf\udce9"})["cdpath"] == "/srv/caf\ufffd"
-    assert "cdpath" not in meaning({"HOME": HOME})  # not sent: the daemon's own
+    # A terminal that says its environment and no CDPATH has none: never the daemon's own
+    # (the CDPATH of whichever terminal started it sent `cd src` elsewhere).
+    assert meaning({"HOME": HOME})["cdpath"] == ""
 
 
 def test_environment_names_and_the_requests_own_fields_are_told_apart():
@@ -176,3 +181,25 @@ def test_a_shell_with_other_settings_than_the_daemons_is_told_so(shell, ollama, 
         assert "other settings" not in same.screen()
     finally:
         env.close()
+
+
+def test_a_huge_exported_setting_is_named_and_leaves_status_and_stop_working(daemon_env, monkeypatch):
+    """An exported SHELLPER_SYSTEM_PROMPT of 70,000 characters: each Ctrl-G says which
+    variable makes the request too large; `shellper status` and `stop` still reach the daemon."""
+    assert client.request({"op": "ping"})["ok"]
+    monkeypatch.setenv("SHELLPER_SYSTEM_PROMPT", "x" * 70_000)
+    huge = protocol.encode_request(
+        {
+            "op": "translate",
+            "session": os.getpid(),
+            "shell": "bash",
+            "cwd": "/",
+            "text": "list",
+            "env": {"SHELLPER_SYSTEM_PROMPT": "x" * 70_000},
+        }
+    )
+    out = subprocess.run([sys.executable, "-m", "shellper_hook.client"], input=huge, cwd="/", capture_output=True, timeout=30).stdout
+    assert out.startswith(b"error\0bad_request\0") and b"SHELLPER_SYSTEM_PROMPT" in out and b"config.toml" in out, out
+    reply = client.request({"op": "translate", "session": os.getpid(), "cwd": "/", "text": "list"})
+    assert reply["kind"] == "bad_request" and "SHELLPER_SYSTEM_PROMPT" in reply["error"]
+    assert client.request({"op": "status"})["ok"]

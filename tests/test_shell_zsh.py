@@ -508,3 +508,19 @@ def test_cd_through_the_shells_cdpath(shell_env, tmux, ollama, work):
     os.mkdir(os.path.join(work, "here"))
     pane = shell_env.zsh(tmux, cwd=os.path.join(work, "here"), after=f"CDPATH=/nonexistent:{work}/elsewhere")
     cd_through_the_shells_cdpath(pane, ollama, work, then=("", "__shellper_socket="))
+
+
+def test_set_x_never_shows_the_api_key(shell_env, tmux, ollama, work):
+    """`set -x` traces every command; the request holds the exported SHELLPER_API_KEY: the
+    functions that build and send it (Ctrl-G, Enter's check, the report, autostart, exit)
+    trace nothing of it."""
+    ollama.answer("traced request", "pwd", {})
+    pane = shell_env.zsh(tmux, cwd=work, before="export SHELLPER_API_KEY=sk-TRACED-4242")
+    pane.run("set -x")
+    translate(pane, "traced request")
+    pane.wait_line("pwd", timeout=20)
+    pane.run("", wait=work)  # Enter: the check, then the report at the next prompt
+    shell_env.shellper("stop")
+    pane.run("true")  # the prompt starts the daemon again: autostart's request
+    time.sleep(0.5)
+    assert "sk-TRACED-4242" not in pane.screen() and "+__shellper" in pane.screen()  # (traced: set -x was on)
