@@ -85,6 +85,9 @@ __shellper_send() {
 # Exec the client: never with the user's folder on Python's path (a json.py there would
 # run instead): `python -I -S` with the package's folder, else from /.
 __shellper_client() {
+  # The socket this shell tests at its prompts, whatever SHELLPER_SOCKET says now (a subshell's export).
+  # shellcheck disable=SC2034
+  [[ -z ${__shellper_socket-} ]] || \builtin export SHELLPER_SOCKET=$__shellper_socket
   if [[ -n ${__shellper_pkg-} && -d $__shellper_pkg/shellper_hook ]]; then
     \builtin exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg"
   fi

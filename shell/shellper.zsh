@@ -54,6 +54,7 @@ __shellper_connect() {
 # Run the client in place of this subshell, never with the user's folder on
 # Python's path (a json.py there would run): `python -I -S` with the package's folder.
 __shellper_client() {
+  [[ -n $__shellper_socket ]] && export SHELLPER_SOCKET=$__shellper_socket  # the one this shell tests and connects to
   [[ -n $__shellper_pkg && -d $__shellper_pkg/shellper_hook ]] &&
     exec "$__shellper_python" -I -S -c 'import sys; sys.path.append(sys.argv.pop(1)); from shellper_hook.client import main; main()' "$__shellper_pkg"
   builtin cd -q / && exec "$__shellper_python" -m shellper_hook.client

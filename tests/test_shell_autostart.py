@@ -113,3 +113,24 @@ def test_a_daemon_that_exited_comes_back_at_the_next_prompt(ollama, tmux, shell)
         assert len(ollama.preloads) == preloads
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("shell", [s for s in ("zsh", "bash") if have(s)])
+def test_a_socket_exported_after_the_init_line_changes_nothing(ollama, tmux, shell):
+    """The shell tests one socket at its prompts and its client must use the same one: with a
+    SHELLPER_SOCKET exported after the init line, no client starts at each prompt and Ctrl-G
+    still reaches the terminal's daemon (the review found a client started at every prompt)."""
+    env = _env(ollama, "1")
+    try:
+        elsewhere = os.path.join(env.root, "elsewhere", "d.sock")
+        pane = getattr(env, shell)(tmux, after=f"export SHELLPER_SOCKET={elsewhere}")
+        wait_until(lambda: _alive(env.daemon_pid()), timeout=10)
+        for _ in range(3):
+            pane.run("true")
+        time.sleep(1.0)
+        assert not os.path.exists(os.path.dirname(elsewhere)), "a client went to the exported socket"
+        ollama.answer("hidden", "ls", {"a": True})
+        translate(pane, "show hidden files")
+        pane.wait_line(lambda line: line.startswith("ls -a"), timeout=20)
+    finally:
+        env.close()

@@ -288,4 +288,4 @@ def test_cd_through_the_shells_cdpath_through_the_client(shell_env, tmux, ollama
 # Through the client (the stand-in's socket has no pipes): only the suggestion as inserted is asked
 # about; an error says how to run it anyway; Ctrl-C while Enter waits keeps the line and runs nothing.
 def test_enter_asks_about_the_inserted_suggestion_only(shell_env, tmux, work):
-    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.bash(tmux, cwd=work, after=after), "export SHELLPER_SOCKET=%s")
+    asked_only_for_the_suggestion(shell_env, lambda after: shell_env.bash(tmux, cwd=work, after=after), "__shellper_socket=%s")
