@@ -473,7 +473,7 @@ class Daemon:
         if not isinstance(origin, dict):
             return None  # a client that does not say
         origin = {name: protocol.as_utf8(value) for name, value in origin.items()}
-        differ = [n for n in (*protocol.SETTINGS_ENV, "config") if origin.get(n) != self.origin.get(n)]
+        differ = [n for n in (*protocol.settings_names(), "config") if origin.get(n) != self.origin.get(n)]
         if not differ:
             return None
         names = ", ".join("the config file" if n == "config" else n for n in differ)

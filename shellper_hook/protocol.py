@@ -57,23 +57,12 @@ OPS = ("ping", "translate", "check", "executed", "commit", "history", "reset", "
 SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its shell (default bash)
 
 
-# Where a daemon's settings come from, besides the contents of config.toml:
-# these variables (settings.KEYS; a test keeps the lists equal) and which
-# config file. A client sends its terminal's with each translate request.
-SETTINGS_ENV = (
-    "SHELLPER_BASE_URL",
-    "SHELLPER_MODEL",
-    "SHELLPER_API_KEY",
-    "SHELLPER_TIMEOUT",
-    "SHELLPER_MAX_TURNS",
-    "SHELLPER_ALLOW_RECURSIVE",
-    "SHELLPER_SYSTEM_PROMPT",
-    "SHELLPER_IDLE_EXIT",
-    "SHELLPER_COLLECT_CORRECTIONS",
-    "SHELLPER_CORRECTIONS_DAYS",
-    "SHELLPER_KEEP_ALIVE",
-    "SHELLPER_MAX_TOKENS",
-)
+def settings_names() -> tuple:
+    """The settings variables (settings.KEYS'), in its order. Only the daemon reads them: the
+    client, which must not import settings, sends a terminal's environment as it is."""
+    from .settings import KEYS
+
+    return tuple(key.env for key in KEYS)
 
 
 def settings_origin(environ) -> dict:
@@ -85,7 +74,7 @@ def settings_origin(environ) -> dict:
     another encoding reads the same on both ends."""
     from . import paths
 
-    origin = {name: as_utf8(environ[name]) for name in SETTINGS_ENV if (environ.get(name) or "").strip()}
+    origin = {name: as_utf8(environ[name]) for name in settings_names() if (environ.get(name) or "").strip()}
     origin["config"] = os.path.normpath(as_utf8(paths.config_file(environ)))
     return origin
 

@@ -9,7 +9,7 @@ import os
 
 from daemon_helpers import fake_shell, run_client, shellper, wait_until, wire
 
-from shellper_hook import client, protocol, settings
+from shellper_hook import client
 
 
 def ask(session: int, *words: str, env=None, cwd=None):
@@ -54,10 +54,6 @@ def test_the_widgets_client_passes_the_terminals_settings_on(daemon_env, fake, t
         # The client's own environment is not the terminal's: it says nothing of it.
         same = run_client(wire({**req, "env": terminal}), env=dict(os.environ, SHELLPER_MODEL="foo"))
         assert same.stdout.startswith(b"ok\0") and b"other settings" not in same.stdout, same.stdout
-
-
-def test_the_settings_variables_are_the_settings_keys():
-    assert set(protocol.SETTINGS_ENV) == {key.env for key in settings.KEYS}
 
 
 def test_closed_forgets_a_live_terminal_and_a_gone_one(daemon_env, fake, tmp_path):

@@ -55,7 +55,7 @@ CASES = [
     # Empty or blank: unset. A value is kept as it is otherwise, as the daemon keeps its own.
     ({"SHELLPER_MODEL": "", "SHELLPER_TIMEOUT": "  ", "SHELLPER_KEEP_ALIVE": " 5m "}, None, {"SHELLPER_KEEP_ALIVE": " 5m "}),
     ({"SHELLPER_MODEL": "caf\udce9"}, None, {"SHELLPER_MODEL": "caf\ufffd"}),  # not UTF-8: read as the daemon reads its own
-    ({key: f"value of {key}" for key in protocol.SETTINGS_ENV}, None, {key: f"value of {key}" for key in protocol.SETTINGS_ENV}),
+    ({key: f"value of {key}" for key in protocol.settings_names()}, None, {key: f"value of {key}" for key in protocol.settings_names()}),
     # Not settings: no say in them.
     ({"SHELLPER_SOCKET": "/tmp/x.sock", "PATH": "/bin", "LANG": "C", "CDPATH": "/x"}, "/home/me/.config/shellper/config.toml", {}),
 ]
