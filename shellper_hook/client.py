@@ -185,8 +185,9 @@ def safe_request(req: dict, autostart: bool = True, timeout: float | None = None
 
 def _whole_nul_reply(raw: bytes) -> bytes:
     """raw if it is a complete NUL reply. A reply cut short (the daemon died
-    mid-write) must not put half a command on the line; a JSON error (for a
-    request the daemon could not read) is passed on as a NUL one."""
+    mid-write) must not put half a command on the line; a JSON error (from a
+    daemon of an earlier version, still running after an upgrade) is passed on
+    as a NUL one."""
     if raw.startswith((b"ok\0", b"error\0", b"same\0", b"changed\0")) and raw.endswith(b"\0") and raw.count(b"\0") == 3:
         return raw
     import json
