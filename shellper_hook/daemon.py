@@ -25,11 +25,12 @@ import sys
 import threading
 import time
 
-from . import __version__, paths, protocol, sweeps
+from . import __version__, paths, protocol, sweeps, undo
 from .errors import ShellperError, with_action
 from .keeper import Keeper
 from .ops import Ops
 from .pipes import TerminalPipes
+from .undo_store import UndoStore
 from .warmth import Warmth, watch_period
 
 log = logging.getLogger("shellper.daemon")
@@ -64,7 +65,9 @@ class Daemon:
         self.stopping: asyncio.Event | None = None
         self.locks: dict = {}  # session key -> its asyncio.Lock: one terminal's requests never interleave
         self.warmth = Warmth(backend, settings)  # the server's prompt prefix, kept read
-        self.shown: dict = {}  # session key -> turns.Shown: the suggestion on its prompt, for the check at Enter
+        self.shown: dict = {}  # session key -> turns.Shown (or undo's Shown): what is on its prompt, for the check at Enter
+        self.undo = UndoStore(paths.undo_dir())
+        self.keeping: dict = {}  # session key -> the change kept at Enter, until the shell says what ran
         self._lockfile = None
         self._bg: set = set()
         self.server_info: dict = {}
@@ -83,6 +86,9 @@ class Daemon:
         self.due: list = []  # notes for the next translate's reply (from any thread)
         self.keeper = Keeper(store, self.due.append)
         self.ops = Ops(self)
+
+    def undo_limits(self) -> undo.Limits:
+        return undo.Limits(self.settings.undo_days, self.settings.undo_max_mb << 20, self.undo.root)
 
     # ---- lifecycle -------------------------------------------------------
 

@@ -12,10 +12,11 @@ import os
 import time
 from datetime import datetime
 
-from . import __version__, protocol, turns, workers
+from . import __version__, errors, protocol, turns, undo, workers
 from .errors import BackendTimeout, ShellperError
 from .export import training_conversations
 from .store import SessionKey, session_key
+from .undo_store import restore_for
 
 log = logging.getLogger("shellper.daemon")
 
@@ -72,6 +73,9 @@ class Ops:
     async def translate(self, req: dict, timing: _Timing) -> dict:
         d = self.d
         d.reread_settings()
+        asked = undo.asked(req["text"])
+        if asked is not None:  # never goes to the model
+            return await self._undo(req, asked[0])
         d.wake()
         key = key_of(req["session"])
         lock = d.locks.setdefault(key, asyncio.Lock())
@@ -103,7 +107,14 @@ class Ops:
             history = await d.keeper.kept(notes, [], self._turns_of, key)
             try:
                 s = await turns.suggest(
-                    ask, history, req["text"], req["cwd"], req["shell"], d.settings.allow_recursive, cdpath=req.get("cdpath")
+                    ask,
+                    history,
+                    req["text"],
+                    req["cwd"],
+                    req["shell"],
+                    d.settings.allow_recursive,
+                    cdpath=req.get("cdpath"),
+                    limits=d.undo_limits(),
                 )
             except BaseException:
                 # The earlier suggestion is off the prompt: a report of the next line must not settle it.
@@ -125,6 +136,20 @@ class Ops:
             warnings.append(other)
         return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=warnings, effect=s.effect)
 
+    async def _undo(self, req: dict, number: int | None) -> dict:
+        """ "undo" (or "undo N"): the command that takes back this terminal's last change (or
+        change N), from the undo folder, judged on the files as they are now."""
+        d = self.d
+        key = key_of(req["session"])
+        async with d.locks.setdefault(key, asyncio.Lock()):
+            d.shown.pop(key, None)  # the suggestion before it is off the prompt
+            d.keeper.in_background(d.store.drop_pending, key)
+            found = await workers.look(restore_for, d.undo, key, number, req["cwd"], os.path.expanduser("~"), req["shell"])
+            if found.refused:
+                return protocol.error(found.refused, "refused")
+            d.shown[key] = found  # Enter checks it again (check)
+        return protocol.ok(command=found.command, call=None, warnings=[], effect=found.effect)
+
     def _turns_of(self, key) -> list:
         return [(ex.request, ex.call) for ex in self.d.store.history(key, self.d.settings.max_turns)]
 
@@ -139,14 +164,63 @@ class Ops:
         shown = d.shown.get(key)
         if shown is None or req["command"].strip() != shown.command.strip():
             return protocol.ok(changed=False, lines=[])
+        if isinstance(shown, undo.Restore):
+            return await self._check_restore(req, key, shown)
+        limits = d.undo_limits()
         again = await workers.look(
-            turns.recheck, shown, req["command"], req["cwd"], req["shell"], d.settings.allow_recursive, None, req.get("cdpath")
+            turns.recheck, shown, req["command"], req["cwd"], req["shell"], d.settings.allow_recursive, None, req.get("cdpath"), limits
         )
         if again.refused:  # (kept: every Enter on it is refused while the files stay so)
             return protocol.error(again.refused, "refused")
-        if again.changed:  # shown now as it is: a second Enter runs it
-            d.shown[key] = turns.Shown(shown.command, shown.call, again.lines[1], tuple(again.lines[2:]))
-        return protocol.ok(changed=again.changed, lines=list(again.lines))
+        lines = list(again.lines)
+        if again.undo is not None and again.undo.steps and not again.undo.why_not:
+            # What it destroys is kept before it runs (also when it changed: a second Enter runs it unasked).
+            why = await self._keep(req, key, shown.command, again.undo, limits)
+            if why:
+                effect = (again.lines[1] if again.changed else shown.effect).rsplit("; undo: ", 1)[0]
+                head = "undo could not keep what it changes; this is what it does (Enter runs it, Ctrl-C drops it):"
+                lines = [head, f"{effect}; undo: no, {why}", *(again.lines[2:] if again.changed else shown.warnings)]
+        if lines:  # shown now as it is: a second Enter runs it
+            d.shown[key] = turns.Shown(shown.command, shown.call, lines[1], tuple(lines[2:]))
+        return protocol.ok(changed=bool(lines), lines=lines)
+
+    async def _keep(self, req: dict, key, command: str, plan, limits) -> str:
+        """Keep what the command is about to destroy ("" when kept, else why not)."""
+        d = self.d
+        self._drop_kept(key)
+        try:
+            d.keeping[key] = await workers.look(d.undo.keep, key, command, req["shell"], req["cwd"], plan, limits)
+        except workers.LookTimeout:
+            return "keeping the files took too long"
+        except (OSError, ShellperError) as exc:
+            return errors.one_line(getattr(exc, "strerror", None) or str(exc), 200)
+        return ""
+
+    def _drop_kept(self, key) -> None:
+        number = self.d.keeping.pop(key, None)
+        if number is not None:
+            self._undo_later(self.d.undo.finish, number, False)
+
+    def _undo_later(self, fn, *args) -> None:
+        """fn(*args) on the undo folder, in a worker (it looks at the user's files: it may hang)."""
+
+        async def run():
+            try:
+                await workers.look(fn, *args)
+            except Exception as exc:  # the change stays unfinished; prune removes it later
+                log.warning("undo: %s", exc)
+
+        self.d._spawn(run())
+
+    async def _check_restore(self, req: dict, key, shown: undo.Restore) -> dict:
+        """Enter on an undo: the files must still be as its line said, or nothing runs."""
+        d = self.d
+        now = await workers.look(restore_for, d.undo, key, shown.number, req["cwd"], os.path.expanduser("~"), req["shell"])
+        if now.refused or now.command != shown.command:
+            d.shown.pop(key, None)
+            why = now.refused or "the files changed since"
+            return protocol.error(f"{why}; nothing was run (Ctrl-G on `undo` asks again)", "refused")
+        return protocol.ok(changed=False, lines=[])
 
     async def executed(self, req: dict) -> dict:
         """The line the shell ran after a suggestion: settle it (turns decides, the store writes)."""
@@ -156,7 +230,18 @@ class Ops:
         except ProcessLookupError:
             return protocol.ok(recorded="none")
         line, shell = req["command"], req["shell"]
-        d.shown.pop(key, None)  # the suggestion has run (or was passed over)
+        shown = d.shown.pop(key, None)  # the suggestion has run (or was passed over)
+        ran = shown is not None and line.strip() == shown.command.strip()
+        number = d.keeping.pop(key, None)
+        if number is not None:  # what Enter kept: a change to undo, or nothing when it did nothing
+            try:  # (before the reply: an "undo" right after finds it)
+                await workers.look(d.undo.finish, number, ran)
+            except Exception as exc:  # it stays unfinished; prune removes it later
+                log.warning("undo: %s", exc)
+        if isinstance(shown, undo.Restore):
+            if ran and req.get("status") == 0:  # taken back: never undone again
+                self._undo_later(d.undo.drop, shown.number)
+            return protocol.ok(recorded="none")
         async with d.locks.setdefault(key, asyncio.Lock()):
             recorded = await d.keeper.kept(
                 None, "none", d.store.settle, key, lambda pending: turns.settle(pending, line, shell), req.get("status")

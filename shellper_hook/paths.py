@@ -109,6 +109,11 @@ def store_file() -> str:
     return os.path.join(state_dir(), "sessions.sqlite3")
 
 
+def undo_dir() -> str:
+    """What suggestions destroyed, kept for undo (undo_store.py); private like the rest."""
+    return os.path.join(state_dir(), "undo")
+
+
 def log_file() -> str:
     return os.path.join(state_dir(), "daemon.log")
 

@@ -86,6 +86,8 @@ KEYS = (
         "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)",
     ),
     Key("max_tokens", int, "SHELLPER_MAX_TOKENS", 256, "longest answer the model may write (16 to 4096 tokens; one call takes 15 to 40)"),
+    Key("undo_days", int, "SHELLPER_UNDO_DAYS", 7, "days what a suggestion destroyed is kept for undo (0 = keep nothing: undo off)"),
+    Key("undo_max_mb", int, "SHELLPER_UNDO_MAX_MB", 1024, "most the undo folder may hold, in MiB (the oldest change goes first)"),
 )
 _BY_NAME = {k.name: k for k in KEYS}
 
@@ -109,6 +111,8 @@ class Settings:
     corrections_days: int = 90
     keep_alive: str = "30m"
     max_tokens: int = 256
+    undo_days: int = 7
+    undo_max_mb: int = 1024
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"
     sources: dict = field(default_factory=lambda: {k.name: "default" for k in KEYS}, compare=False, hash=False)
 
@@ -158,6 +162,10 @@ def _check(key: Key, value, where: str):
         raise bad("must be between 16 and 4096 tokens")
     elif key.name == "corrections_days" and not 0 <= value <= 36500:
         raise bad("must be a number of days from 0 to 36500 (0 = keep none)")
+    elif key.name == "undo_days" and not 0 <= value <= 3650:
+        raise bad("must be a number of days from 0 to 3650 (0 = undo off)")
+    elif key.name == "undo_max_mb" and not 1 <= value <= 1 << 30:
+        raise bad("must be a number of MiB of at least 1")
     elif key.name == "keep_alive":
         value = value.strip()
         if not _DURATION.match(value):

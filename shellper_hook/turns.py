@@ -10,10 +10,11 @@ The daemon supplies the model (`ask`) and writes what these decide.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
-from . import policy, tools, workers
+from . import policy, tools, undo, workers
 from .errors import OutOfReach, Refused, WrongType
 from .look import look
 from .parser import parse_message
@@ -27,7 +28,8 @@ class Verdict:
     call: ToolCall
     command: str  # the line to put on the prompt
     warnings: list  # one-line notes shown beside it
-    effect: str = ""  # the look's prediction in words (look.Seen.line)
+    effect: str = ""  # the look's prediction in words (look.Seen.line), then whether undo can take it back
+    undo: undo.Plan | None = None  # what Enter keeps (None: undo not asked about)
 
 
 @dataclass(frozen=True)
@@ -56,24 +58,42 @@ class Settlement:
 
 
 def vet(
-    call: ToolCall, cwd: str, allow_recursive: bool = False, home: str | None = None, shell: str = "bash", cdpath: str | None = None
+    call: ToolCall,
+    cwd: str,
+    allow_recursive: bool = False,
+    home: str | None = None,
+    shell: str = "bash",
+    cdpath: str | None = None,
+    limits: undo.Limits | None = None,
 ) -> Verdict:
     """The command for call in `shell`, with the policy's notes and the effect line,
-    both from one look at the files; Refused with a one-line reason."""
+    both from one look at the files; Refused with a one-line reason. With limits, the
+    effect line ends with whether undo can take the change back (undo.plan)."""
     policy.refuse_hidden_characters(call)
     try:
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
     seen = look(call, cwd, home, allow_recursive, shell=shell, cdpath=cdpath)
-    return Verdict(call, command, policy.judge(call, cwd, allow_recursive, home, seen), seen.line)
+    warnings = policy.judge(call, cwd, allow_recursive, home, seen)
+    if limits is None:
+        return Verdict(call, command, warnings, seen.line)
+    plan = undo.plan(call, cwd, os.path.expanduser("~") if home is None else home, seen, limits, allow_recursive)
+    return Verdict(call, command, warnings, f"{seen.line}; {plan.words}" if plan.words else seen.line, plan)
 
 
 def suggestion(
-    message, request: str, cwd: str, shell: str = "bash", allow_recursive: bool = False, home: str | None = None, cdpath: str | None = None
+    message,
+    request: str,
+    cwd: str,
+    shell: str = "bash",
+    allow_recursive: bool = False,
+    home: str | None = None,
+    cdpath: str | None = None,
+    limits: undo.Limits | None = None,
 ) -> Suggestion:
     """The suggestion a model's message amounts to (the CPU part of a turn)."""
-    verdict = vet(parse_message(message), cwd, allow_recursive, home, shell, cdpath)
+    verdict = vet(parse_message(message), cwd, allow_recursive, home, shell, cdpath, limits)
     return Suggestion(request, verdict.call, verdict.command, verdict.warnings, verdict.effect)
 
 
@@ -95,6 +115,7 @@ class Recheck:
     changed: bool = False
     lines: tuple = ()
     refused: str = ""
+    undo: undo.Plan | None = None  # what to keep before it runs (with limits)
 
 
 _AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing changes nothing
@@ -122,18 +143,19 @@ def recheck(
     allow_recursive: bool = False,
     home: str | None = None,
     cdpath: str | None = None,
+    limits: undo.Limits | None = None,
 ) -> Recheck:
     """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
     if shown is None or line.strip() != shown.command.strip():
         return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
     try:
-        now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath)
+        now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath, limits)
     except Refused as exc:
         return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
     if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
-        return Recheck()
+        return Recheck(undo=now.undo)
     header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
-    return Recheck(changed=True, lines=(header, now.effect, *now.warnings))
+    return Recheck(changed=True, lines=(header, now.effect, *now.warnings), undo=now.undo)
 
 
 # Programs a request may name that no file tool stands in for: the model would
@@ -448,6 +470,7 @@ async def suggest(
     allow_recursive: bool = False,
     home: str | None = None,
     cdpath: str | None = None,
+    limits: undo.Limits | None = None,
 ) -> Suggestion:
     """ask(history, request) is the model: it returns its chat message."""
     reach = out_of_reach(request)
@@ -459,7 +482,7 @@ async def suggest(
         )
     message = await ask(history, request)
     # Off the event loop, in a thread of its own with a deadline: a file that never answers costs this request only.
-    return await workers.look(suggestion, message, request, cwd, shell, allow_recursive, home, cdpath)
+    return await workers.look(suggestion, message, request, cwd, shell, allow_recursive, home, cdpath, limits)
 
 
 def settle(pending, ran_line: str, shell: str = "bash") -> Settlement:

@@ -28,6 +28,8 @@ LAYERS = {
     "corrections_days": ("30", 30, "0", 0),
     "keep_alive": ('"2h"', "2h", "-1", "-1"),
     "max_tokens": ("128", 128, "512", 512),
+    "undo_days": ("0", 0, "30", 30),
+    "undo_max_mb": ("64", 64, "2048", 2048),
 }
 
 
@@ -198,6 +200,8 @@ def test_bad_env_values_name_the_variable_and_the_key(tmp_path, variable, text, 
         ("corrections_days = 100000", "corrections_days", ["0 to 36500"]),
         ('corrections_days = "90"', "corrections_days", ["whole number"]),
         ("api_key = 42", "api_key", ["string"]),
+        ("undo_days = -1", "undo_days", ["0 to 3650", "undo off"]),
+        ("undo_max_mb = 0", "undo_max_mb", ["at least 1"]),
     ],
 )
 def test_bad_file_values_name_the_file_and_the_key(tmp_path, line, key, words):
