@@ -232,6 +232,7 @@ class Daemon:
                 log.info("removed %d sessions of shells that exited", removed)
         except Exception as exc:  # the model's warm-up goes on without it
             log.warning("cleanup failed: %s", exc)
+        await sweeps.prune_undo(self)
         if not self.lazy:
             await self._meet_server()
 

@@ -7,6 +7,8 @@ import logging
 import os
 import time
 
+from . import workers
+
 log = logging.getLogger("shellper.daemon")
 
 
@@ -37,6 +39,19 @@ async def cleanup_every(daemon, period: float) -> None:
             del daemon.locks[key]
         for key in [k for k in daemon.shown if not alive(k.pid)]:
             del daemon.shown[key]
+        await prune_undo(daemon)
+
+
+async def prune_undo(daemon) -> None:
+    """Drop kept changes past undo_days, and the oldest past undo_max_mb (kept after their
+    shell exits: a change made in a closed terminal can still be taken back elsewhere)."""
+    try:
+        gone = await workers.look(daemon.undo.prune, daemon.undo_limits())
+    except Exception as exc:  # best effort; the next round tries again
+        log.warning("undo prune failed: %s", exc)
+        return
+    if gone:
+        log.info("removed %d changes kept for undo", gone)
 
 
 async def idle_watch(daemon) -> None:
