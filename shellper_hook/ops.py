@@ -114,7 +114,8 @@ class Ops:
                     req["shell"],
                     d.settings.allow_recursive,
                     cdpath=req.get("cdpath"),
-                    limits=d.undo_limits(),
+                    # Undo keeps at the prompt's Enter: `shellper ask` (commit) has none, so it claims nothing.
+                    limits=None if req.get("commit") else d.undo_limits(),
                 )
             except BaseException:
                 # The earlier suggestion is off the prompt: a report of the next line must not settle it.
@@ -286,6 +287,8 @@ class Ops:
         d.pipes.drop(pid)
         for gone in [k for k in d.shown if k.pid == pid]:
             del d.shown[gone]
+        for gone in [k for k in d.keeping if k.pid == pid]:  # kept at an Enter whose report never came
+            self._drop_kept(gone)
 
         def forget_dead() -> int:
             removed = 0

@@ -96,3 +96,26 @@ def test_every_change_is_undone_one_step_at_a_time(sh, shell_env, tmux, work, ol
     translate(pane, "undo")
     pane.wait_for("nothing to undo in this terminal", timeout=20)
     assert not [r for r in ollama.requests if "undo" in str(r["messages"][-1].get("content", ""))], "undo went to the model"
+
+
+@pytest.mark.parametrize("sh", EVERY)
+def test_a_file_that_changed_since_is_never_overwritten(sh, shell_env, tmux, work, ollama):
+    """rm notes.txt, then a new notes.txt: undo puts the old one back beside it, and says so."""
+    notes = os.path.join(work, "notes.txt")
+    with open(notes, "w") as fh:
+        fh.write("old notes\n")
+    ollama.answer("bin the notes", "rm", {"file_name": "notes.txt"})
+    pane = sh.start(shell_env, tmux, work)
+    translate(pane, "bin the notes")
+    pane.wait_for(re.compile(r"; undo: yes"), timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: not os.path.exists(notes), timeout=5, what="rm to run")
+    pane.wait_prompt()
+    with open(notes, "w") as fh:
+        fh.write("new notes\n")
+    translate(pane, "take that back")
+    pane.wait_for(re.compile(r"beside it, as notes\.txt\.restored \(notes\.txt changed since; it is never overwritten\)"), timeout=20)
+    pane.send("Enter")
+    wait_until(lambda: os.path.exists(notes + ".restored"), timeout=5, what="the restore to run")
+    with open(notes) as now, open(notes + ".restored") as back:
+        assert (now.read(), back.read()) == ("new notes\n", "old notes\n")
