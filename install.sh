@@ -42,6 +42,7 @@ Options:
                    the model created in Ollama, your history and settings
                    stay
   --purge          with --uninstall: also delete history, settings, log
+                   and the copies kept for undo (the undo folder)
   -h, --help       this help
 
 Environment:
@@ -471,7 +472,7 @@ do_uninstall() {
   else
     rmdir -- "$DATA_DIR" 2>/dev/null || true
     if [ -e "$STATE_DIR" ] || [ -e "$CONFIG_DIR" ]; then
-      say "   kept your history ($STATE_DIR) and settings ($CONFIG_DIR); --purge deletes them"
+      say "   kept your history and undo copies ($STATE_DIR) and settings ($CONFIG_DIR); --purge deletes them"
     fi
   fi
   # The directories install.sh created, deepest first, if nothing else is in them now.

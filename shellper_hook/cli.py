@@ -28,6 +28,30 @@ with: eval "$(shellper init zsh)"   (or bash) in your rc file.
 """
 
 
+_UNDO_HELP = """\
+Print the command that takes back this terminal's latest change (or change N)
+on stdout, and what it will do on stderr. To run it, type `#? undo` (or
+`#? undo N`) at your prompt and press Enter, or type `undo` (or `undo N`) and
+press Ctrl-G: the command is put on the line, and Enter checks the files again
+before it runs. This command only prints it: a program cannot edit its shell's
+line. `shellper undo --list` shows the changes and their numbers.
+
+A restore never overwrites a file that changed since (it puts the old one
+beside it, as NAME.restored) and never removes what the change did not make.
+Exit 0 with the command, 1 when there is nothing to undo, 3 when the files
+changed so that it cannot be taken back now.
+
+What is kept: when you press Enter on a suggestion that deletes, replaces or
+changes files, shellper first keeps what it will destroy (hard links on the
+same file system, copies otherwise) in the undo folder:
+  {folder}
+It is private (0700) and holds one numbered folder per change, kept for
+undo_days days (default 7) and at most undo_max_mb MiB in all (default 1024;
+the oldest go first). `shellper undo --forget` deletes them, and so does
+`./install.sh --uninstall --purge`. This command works without the daemon.
+"""
+
+
 def _session_help() -> str:
     return "the shell's PID whose conversation to use (default: the shell that runs this command)"
 
@@ -390,6 +414,163 @@ def cmd_eval(args) -> int:
     return main(args)
 
 
+def _undo_shell() -> str:
+    """The shell the restore is written for: the user's ($SHELL), as `shellper ask` has no
+    shell of its own to ask; bash's quoting for any other."""
+    name = os.path.basename(os.environ.get("SHELL", ""))
+    return name if name in ("zsh", "bash", "fish") else "bash"
+
+
+def _undo_days() -> int:
+    from .errors import SettingsError
+    from .settings import load
+
+    try:
+        return load().undo_days
+    except SettingsError:  # `shellper config` names the bad value; the list still shows
+        return 7
+
+
+def _tilde(path: str, home: str) -> str:
+    home = home.rstrip("/")
+    return "~" + path[len(home) :] if home and (path == home or path.startswith(home + "/")) else path
+
+
+def _not_private(root: str) -> str:
+    """Why the undo folder must not be trusted ("" when it is ours and no one else may write
+    it): its records become commands the user runs."""
+    import stat
+
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        return ""
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        return f"{root} is not a private folder of yours, so shellper does not read it; remove it"
+    return ""
+
+
+class _NoTerminal(Exception):
+    """No shell to take the terminal's changes from (its message says what to do)."""
+
+
+def _terminal(args):
+    """This terminal's key (store.SessionKey): its shell's PID and start time."""
+    from .store import session_key
+
+    pid = args.session or os.getppid()
+    try:
+        return session_key(pid)
+    except ProcessLookupError:
+        raise _NoTerminal(f"no shell with PID {pid} is running; give a running shell's PID with --session") from None
+    except PermissionError as exc:
+        raise _NoTerminal(f"{exc}; give your shell's PID with --session") from None
+
+
+def _undo_list(args, store, cwd: str, home: str, shell: str) -> None:
+    from . import undo
+
+    try:
+        key = _terminal(args)
+    except _NoTerminal:
+        if not args.all:
+            raise
+        key = None  # every terminal's: none of them is marked as this one
+    changes = store.changes(None if args.all else key)
+    if not changes:
+        days = _undo_days()
+        if days <= 0:
+            print("nothing can be undone: undo is off (setting undo_days is 0)")
+            return
+        print(
+            f"nothing can be undone{'' if args.all else ' in this terminal'}: shellper keeps what a suggestion deletes "
+            "or changes only when you run it with Enter after its check at the prompt (not `shellper ask`, not a "
+            f"command you typed), for {days} days (setting undo_days)"
+        )
+        others = 0 if args.all else len(store.changes())
+        if others:
+            print(f"`shellper undo --list --all` shows the {others} change{'s' if others != 1 else ''} of other terminals")
+        return
+    mine = {c.get("id") for c in store.changes(key)} if key is not None else set()
+    print(("every terminal's" if args.all else "this terminal's") + " changes kept for undo, newest first:")
+    width = max(len(str(c.get("id"))) for c in changes)
+    for change in changes:
+        try:
+            made = undo.restore(change, store.folder(change["id"]), cwd, home, shell)
+            when, command = undo._when(change["made"]), change["command"]
+        except (KeyError, TypeError, ValueError, AttributeError):  # a record damaged by hand: the rest still show
+            print(safe(f"  {change.get('id')!s:>{width}}  (its record is damaged; `shellper undo --forget` removes it)"))
+            continue
+        where = [] if change.get("cwd") == cwd else [f"in {_tilde(str(change.get('cwd')), home)}"]
+        if args.all and change.get("id") not in mine:
+            where.append("another terminal")
+        print(safe(f"  {change['id']:>{width}}  {when:<15} {command}" + (f"   ({', '.join(where)})" if where else "")))
+        # The effect line without its "(as before `command`, when)": the line above says that.
+        said = made.effect.rsplit(" (as before `", 1)[0] if made.effect else f"cannot be undone now: {made.refused}"
+        print(safe(f"  {'':>{width}}  {said}"))
+    print("`shellper undo N` prints the command that takes change N back; `#? undo N` puts it on your prompt")
+
+
+def cmd_undo(args) -> int:
+    """Works without the daemon: the undo folder is read (or emptied) directly."""
+    from . import paths
+    from .undo_store import UndoStore, restore_for
+
+    if args.number is not None and (args.list or args.forget):
+        return _die("give a change's number, or --list, or --forget, not two of them", 2)
+    if args.list and args.forget:
+        return _die("--list or --forget, not both", 2)
+    if args.all and not (args.list or args.forget):
+        return _die("--all goes with --list or --forget (`shellper undo N` takes back any terminal's change N)", 2)
+    store = UndoStore(paths.undo_dir())
+    try:
+        if args.forget:
+            gone = store.forget(None if args.all else _terminal(args))
+            whose = "" if args.all else " of this terminal"
+            if gone:
+                plural = "s" if gone != 1 else ""
+                print(f"forgot {gone} change{plural}{whose}: their kept copies are deleted and undo cannot take them back")
+            else:
+                print(f"nothing was kept{whose}; nothing to forget")
+            return 0
+        why = _not_private(store.root)
+        if why:
+            return _die(why)
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            return _die("the current directory no longer exists; cd to one that does and try again")
+        home, shell = os.path.expanduser("~"), _undo_shell()
+        if args.list:
+            _undo_list(args, store, cwd, home, shell)
+            return 0
+        # Change N is found by its number, whichever terminal made it; the latest is this terminal's.
+        key = _terminal(args) if args.number is None else None
+    except _NoTerminal as exc:
+        return _die(str(exc))
+    try:
+        found = restore_for(store, key, args.number, cwd, home, shell)
+    except (KeyError, TypeError, ValueError, AttributeError):  # a record damaged by hand
+        return _die("the change's record in the undo folder is damaged; `shellper undo --forget` removes it")
+    if found.refused:
+        nothing = found.refused.startswith(("nothing to undo", "there is no change"))
+        return _die(f"cannot undo: {found.refused}", EXIT_ERROR if nothing else EXIT_REFUSED)
+    sys.stderr.write(f"shellper: {safe(found.effect)}\n")
+    sys.stderr.write(
+        f"shellper: `#? undo {found.number}` + Enter (or `undo {found.number}` + Ctrl-G) puts it on your prompt line,"
+        " where Enter checks the files again before it runs (a program cannot edit its shell's line)\n"
+    )
+    print(safe(found.command, keep="\n\t"))
+    return 0
+
+
+def _change_number(value: str) -> int:
+    """argparse type for `undo N`: a change's number, as `undo --list` shows it."""
+    if not (value.isascii() and value.isdigit() and 0 < int(value) < 10**9):
+        raise argparse.ArgumentTypeError(f"wants a change's number, as `shellper undo --list` shows it, not {value!r}")
+    return int(value)
+
+
 def _quantization(value: str) -> str:
     """argparse type for setup-model --quantize: a known level, in any case."""
     from .model_setup import quantization
@@ -498,6 +679,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--since", metavar="DATE", help="only corrections made on or after DATE (e.g. 2026-11-01)")
     sp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    from . import paths
+
+    sp = sub.add_parser(
+        "undo",
+        help="take back a change a suggestion made to your files",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_UNDO_HELP.format(folder=paths.undo_dir()),
+    )
+    sp.set_defaults(func=cmd_undo)
+    sp.add_argument("number", nargs="?", type=_change_number, metavar="N", help="the change to take back (default: this terminal's latest)")
+    sp.add_argument("--list", action="store_true", help="list this terminal's changes that can be undone, newest first")
+    sp.add_argument("--forget", action="store_true", help="delete this terminal's kept changes (they can no longer be undone)")
+    sp.add_argument("--all", action="store_true", help="with --list or --forget: every terminal's changes")
+    sp.add_argument(
+        "--session", type=_pid, metavar="PID", help="the shell's PID whose changes to use (default: the shell that runs this command)"
+    )
 
     sp = add(
         "eval",
