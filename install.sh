@@ -39,8 +39,8 @@ Options:
                    link, the rc blocks (your rc files come back byte for
                    byte), and the downloaded model files (the model dir
                    next to the venv, e.g. ~/.local/share/shellper/model);
-                   the model created in Ollama, your history, undo copies and settings
-                   stay
+                   the model created in Ollama, your history, undo copies
+                   and settings stay
   --purge          with --uninstall: also delete history, settings, log
                    and the copies kept for undo (the undo folder)
   -h, --help       this help
