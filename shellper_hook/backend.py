@@ -334,6 +334,32 @@ class Backend:
             f"a restart loads the model, so try again, or raise SHELLPER_TIMEOUT"
         )
 
+    async def ask_general(self, messages: list, model: str, timeout: float | None = None) -> str:
+        """The general model's plain-text answer (general.py reads the command out of it)."""
+        limit = self.settings.timeout if timeout is None else timeout
+        kwargs = {
+            "model": model,
+            "messages": messages,
+            "temperature": 0,
+            "max_tokens": max(self.settings.max_tokens, 512),  # a fence and a long pipeline
+            "extra_body": {"reasoning_effort": "none", "chat_template_kwargs": {"enable_thinking": False}},
+        }
+        try:
+            reply = await asyncio.wait_for(self._client.chat.completions.create(**kwargs, timeout=limit), limit)
+        except asyncio.TimeoutError:
+            raise self._timed_out(limit) from None
+        except openai.NotFoundError:
+            pull = f"`shellper setup-model --general {model}`" if self._looks_ollama() else "the server's model list"
+            raise ModelMissing(f"the general model '{model}' is not on {self.settings.base_url}: see {pull}") from None
+        except openai.OpenAIError as err:
+            raise self._map_error(err) from None
+        choices = getattr(reply, "choices", None) or []
+        message = getattr(choices[0], "message", None) if choices else None
+        content = getattr(message, "content", None)
+        if not isinstance(content, str):
+            raise MalformedAnswer("the general model's answer has no text")
+        return content
+
     async def call(self, history, request: str):
         """The validated tool call for `request` (eval and setup checks; the daemon goes through turns)."""
         message = await self.ask(history, request)

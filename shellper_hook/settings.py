@@ -86,6 +86,13 @@ KEYS = (
         "how long Ollama keeps the model loaded after a preload (e.g. 30m, 2h; -1 = forever)",
     ),
     Key("max_tokens", int, "SHELLPER_MAX_TOKENS", 256, "longest answer the model may write (16 to 4096 tokens; one call takes 15 to 40)"),
+    Key(
+        "general_model",
+        str,
+        "SHELLPER_GENERAL_MODEL",
+        "",
+        "a second model on the same server for what the 18 file tools cannot do ('' = none; opt-in)",
+    ),
     Key("undo_days", int, "SHELLPER_UNDO_DAYS", 7, "days what a suggestion destroyed is kept for undo (0 = keep nothing: undo off)"),
     Key("undo_max_mb", int, "SHELLPER_UNDO_MAX_MB", 1024, "most the undo folder may hold, in MiB (the oldest change goes first)"),
 )
@@ -111,6 +118,7 @@ class Settings:
     corrections_days: int = 90
     keep_alive: str = "30m"
     max_tokens: int = 256
+    general_model: str = ""
     undo_days: int = 7
     undo_max_mb: int = 1024
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"
@@ -150,7 +158,7 @@ def _check(key: Key, value, where: str):
             raise bad("must be an http:// or https:// URL such as http://localhost:11434/v1")
     elif key.name in ("model", "system_prompt") and not value.strip():
         raise bad("must not be empty")
-    elif key.name == "model" and re.search(r"\s", value):
+    elif key.name in ("model", "general_model") and re.search(r"\s", value):
         raise bad("must not contain spaces")
     elif key.name == "timeout" and value <= 0:
         raise bad("must be a number of seconds > 0")

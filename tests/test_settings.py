@@ -28,6 +28,7 @@ LAYERS = {
     "corrections_days": ("30", 30, "0", 0),
     "keep_alive": ('"2h"', "2h", "-1", "-1"),
     "max_tokens": ("128", 128, "512", 512),
+    "general_model": ('"qwen2.5-coder:3b"', "qwen2.5-coder:3b", "llama3.2", "llama3.2"),
     "undo_days": ("0", 0, "30", 30),
     "undo_max_mb": ("64", 64, "2048", 2048),
 }
