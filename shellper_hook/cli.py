@@ -745,6 +745,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--dir", metavar="DIR", help="where to keep the downloaded files (default: the data dir)")
     sp.add_argument("--yes", action="store_true", help="do not ask before installing the download helper")
+    sp.add_argument(
+        "--general",
+        metavar="NAME",
+        help="instead: pull NAME (any Ollama model, e.g. qwen2.5-coder:3b, about 1.9 GB) for the opt-in general_model "
+        "setting, and check that it answers with a command",
+    )
     return p
 
 

@@ -461,8 +461,84 @@ def run(repo: str, directory: str | None, yes: bool, download_fn=None, quant: st
     return Created(model, settings.model, shown, command)
 
 
+GENERAL_CHECK = "list the files in this folder, newest first"
+
+
+def pull(ollama: str, model: str, env: dict) -> None:
+    """`ollama pull MODEL`, its progress shown as it comes."""
+    _say(f"pulling '{model}' through Ollama ({env.get('OLLAMA_HOST') or 'its default address'})")
+    try:
+        code = subprocess.call([ollama, "pull", model], env=env, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise SetupFailed(f"running {ollama} failed: {exc.strerror or exc}", "check your Ollama installation") from None
+    if code != 0:
+        raise SetupFailed(
+            f"`ollama pull {model}` failed (exit status {code})",
+            "check the name on https://ollama.com/library (e.g. qwen2.5-coder:3b) and that Ollama is running",
+        )
+
+
+def check_general(settings, model: str) -> str:
+    """One real request to the general model; the command line its answer holds."""
+    import asyncio
+
+    from .backend import Backend
+    from .errors import ShellperError
+    from .general import command_of, messages
+
+    async def ask():
+        backend = Backend(settings)
+        try:
+            return await backend.ask_general(messages([], GENERAL_CHECK, "bash"), model)
+        finally:
+            await backend.aclose()
+
+    _say(f"asking '{model}' at {settings.base_url}: {GENERAL_CHECK!r}")
+    try:
+        return command_of(asyncio.run(ask()))
+    except ShellperError as exc:
+        problem = f"the general model did not answer with a command: {exc}"
+        raise SetupFailed(problem, "try another model, or run `shellper doctor`") from None
+
+
+def run_general(model: str) -> str:
+    """setup-model --general: pull the model and check that it answers with a command."""
+    from . import paths
+    from .errors import SettingsError
+    from .settings import load
+
+    if not _MODEL_NAME.match(model):
+        raise SetupFailed(f"{model!r} is not a name Ollama accepts", "give a name like qwen2.5-coder:3b")
+    try:
+        settings = load()
+    except SettingsError as exc:
+        fix = f"correct that value (in {paths.config_file()} or the variable named)"
+        raise SetupFailed(f"the settings do not load: {exc}", fix) from None
+    pull(find_ollama(), model, ollama_env(settings))
+    return check_general(settings, model)
+
+
+def main_general(model: str) -> int:
+    from . import paths
+
+    try:
+        command = run_general(model)
+    except SetupFailed as exc:
+        sys.stderr.write(f"shellper setup-model: {exc.problem}\n  next: {exc.fix}\n")
+        return 1
+    print(f"\nThe general model works: {GENERAL_CHECK!r} became `{command}`.")
+    print(
+        f'To use it for what the 18 file tools cannot do, set general_model = "{model}" in {paths.config_file()}\n'
+        f"(or export SHELLPER_GENERAL_MODEL={model}); the daemon reads the config file at the next request."
+    )
+    return 0
+
+
 def main(args) -> int:
     from . import paths
+
+    if getattr(args, "general", None):
+        return main_general(args.general)
 
     try:
         quant = quantization(getattr(args, "quantize", None) or DEFAULT_QUANTIZATION)

@@ -81,6 +81,8 @@ class FakeOllama:
         self.loaded: dict = {}  # full model name -> expiry time (unix seconds) or None
         self._rules: list = []
         self._default = ("pwd", {})
+        # Plain-text answers to requests sent without tools (a general model): (contains, text, model).
+        self._texts: list = []
         # Per model (full name): its own default answer, and its delay (seconds or a callable).
         self._model_defaults: dict = {}
         self.model_delays: dict = {}
@@ -97,6 +99,19 @@ class FakeOllama:
         """Answer requests containing `contains` with this call (only from `model`, if given)."""
         with self._lock:
             self._rules.append((contains.lower(), name, dict(arguments), model and _tag(model)))
+
+    def say(self, contains: str, text: str, model: str | None = None) -> None:
+        """Answer requests without tools (a general model) containing `contains` with this text."""
+        with self._lock:
+            self._texts.append((contains.lower(), text, model and _tag(model)))
+
+    def said(self, request: str, model: str | None = None) -> str:
+        text, full = request.lower(), model and _tag(model)
+        with self._lock:
+            for contains, answer, only in reversed(self._texts):
+                if contains in text and only in (None, full):
+                    return answer
+        return "I am not sure what you mean."
 
     def default(self, name: str, arguments: dict, model: str | None = None) -> None:
         with self._lock:
@@ -181,6 +196,8 @@ class FakeOllama:
         finish = "stop"
         if self.mode == "empty":
             pass
+        elif not body.get("tools"):  # a general model's plain answer
+            message["content"] = self.said(_last_user_text(body.get("messages")), model)
         elif self.shape == "tool_calls":
             message["tool_calls"] = [
                 {

@@ -70,6 +70,13 @@ case "$1" in
     for c in ${FAKE_OLLAMA_CAPS-completion tools}; do printf '    %s\n' "$c"; done
     printf '\n  Parameters\n    temperature    0\n\n'
     ;;
+  pull)
+    [ -z "${FAKE_OLLAMA_DOWN:-}" ] || down
+    if [ -n "${FAKE_OLLAMA_PULL_ERROR:-}" ]; then echo "Error: $FAKE_OLLAMA_PULL_ERROR" >&2; exit 1; fi
+    echo "pulling manifest"
+    echo "success"
+    full "$2" >>"$state/models"
+    ;;
   *) echo "Error: unknown command \"$1\" for \"ollama\"" >&2; exit 1 ;;
 esac
 """
@@ -527,3 +534,31 @@ def test_quantization_is_read_from_ollama_show_output():
     text = "  Model\n    architecture        qwen3\n    quantization        Q4_K_M\n\n  Parameters\n    temperature 0\n"
     assert model_setup.shown_quantization(text) == "Q4_K_M"
     assert model_setup.shown_quantization("  Model\n    architecture        qwen3\n") is None
+
+
+# ---- the general model (setup-model --general) ------------------------------------------
+
+
+def test_general_pulls_the_model_and_checks_it_answers_with_a_command(setup_env, capfd):
+    setup_env.fake.models.append("qwen2.5-coder:3b")
+    setup_env.fake.say("newest first", "```bash\nls -lt\n```", model="qwen2.5-coder:3b")
+    assert setup_model("--general", "qwen2.5-coder:3b") == 0
+    out = capfd.readouterr().out
+    assert [c[2] for c in ollama_calls(setup_env.state)] == ["pull qwen2.5-coder:3b"]
+    assert "became `ls -lt`" in out and 'general_model = "qwen2.5-coder:3b"' in out
+    body = setup_env.fake.requests[-1]
+    assert body["model"] == "qwen2.5-coder:3b" and "tools" not in body
+
+
+def test_general_says_what_failed_a_pull_or_an_answer_in_prose(setup_env, capfd, monkeypatch):
+    monkeypatch.setenv("FAKE_OLLAMA_PULL_ERROR", "pull model manifest: file does not exist")
+    assert setup_model("--general", "no-such-model") == 1
+    err = capfd.readouterr().err
+    assert "`ollama pull no-such-model` failed" in err and "next:" in err
+    monkeypatch.delenv("FAKE_OLLAMA_PULL_ERROR")
+    setup_env.fake.models.append("chatty:latest")
+    setup_env.fake.say("newest first", "Sure! You can list files with the ls command.", model="chatty")
+    assert setup_model("--general", "chatty") == 1
+    assert "answered with prose, not a command" in capfd.readouterr().err
+    assert setup_model("--general", "bad name!") == 1
+    assert "not a name Ollama accepts" in capfd.readouterr().err
