@@ -19,16 +19,20 @@ import time
 from dataclasses import dataclass, field
 
 from .look import size_words
-from .render import path_word, quote
+from .render import quote
 
 KEEP_ENTRIES = 10_000  # files and folders linked or copied at Enter, at most (about 0.3 s)
 COPY_BYTES = 64 << 20  # bytes copied at Enter, at most, when a hard link cannot be made
 CHANGING = frozenset(("rm", "rmdir", "mkdir", "touch", "echo", "mv", "cp"))
+KINDS = frozenset(("removed", "overwritten", "appended", "created", "moved", "times", "rmdir"))
+KEPT = re.compile(r"k[0-9]{1,6}")  # the names undo_store gives what it keeps, in the change's folder
 
+# Only the plain forms: "undo the rename in notes.txt" names what to undo, which undo does not
+# judge (it takes back the last change, or change N): such a request goes to the model.
 _ASKED = re.compile(
     r"\s*(?:please\s+)?(?:undo|take\s+(?:that|it)\s+back)"
-    r"(?:\s+(?:that|it|this|the\s+last(?:\s+(?:change|one|command))?))?"
-    r"(?:\s+(?:change\s+|number\s+)?#?([0-9]{1,9}))?\s*[.!]?\s*",
+    r"(?:\s+(?:that|it|this|(?:the\s+)?last(?:\s+(?:change|one|command))?))?"
+    r"(?:\s+(?:change\s+|number\s+)?#?([0-9]{1,9}))?(?:\s*,?\s*please)?\s*[.!]?\s*",
     re.I,
 )
 
@@ -78,6 +82,35 @@ class Step:
     def from_dict(cls, d: dict) -> Step:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+_NUMBER = (int, float)
+_FIELDS = {"id": int, "pid": int, "start": _NUMBER, "made": _NUMBER, "size": int, "command": str, "shell": str, "cwd": str, "state": str}
+_STEP = {"kind": str, "path": str, "src": str, "folder": bool, "kept": str, "before": list, "after": list}
+
+
+def _typed(value, kind) -> bool:
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def valid(change, number: int) -> bool:
+    """Whether change (a manifest read from the undo folder) is one undo_store wrote as change
+    `number`: the right fields and types, absolute paths, kept names of its own. Anything else
+    (edited by hand, by another program, half written) is never acted on."""
+    if not isinstance(change, dict) or change.get("id") != number or not isinstance(change.get("steps"), list):
+        return False
+    if not all(_typed(change.get(k), t) for k, t in _FIELDS.items()):
+        return False
+    for step in change["steps"]:
+        if not isinstance(step, dict) or not all(_typed(step.get(k), t) for k, t in _STEP.items()):
+            return False
+        if any(not _typed(step.get(k), int) for k in ("size", "entries", "mode", "atime_ns", "mtime_ns")):
+            return False
+        if step["kind"] not in KINDS or not os.path.isabs(step["path"]) or (step["kind"] == "moved" and not os.path.isabs(step["src"])):
+            return False
+        if step["kept"] and not KEPT.fullmatch(step["kept"]):
+            return False
+    return True
 
 
 @dataclass
@@ -166,14 +199,47 @@ def _keepable(path: str, st, dev: int | None, limits: Limits) -> tuple:
     kind = st.st_mode
     if not (stat.S_ISREG(kind) or stat.S_ISLNK(kind) or stat.S_ISDIR(kind)):
         return False, f"{_name(path)} is not a file, link or folder, which is all undo keeps"
-    if stat.S_ISREG(kind) and not (same and _linkable(st)) and not _may(st, 4):
-        return False, f"shellper cannot read {_name(path)} to keep a copy"
+    if stat.S_ISREG(kind) and not (same and _linkable(st)):
+        # Copied at Enter (another user's file on the same file system too): read, and in the copy budget.
+        return True, "" if _may(st, 4) else f"shellper cannot read {_name(path)} to keep a copy"
     return not same, ""
 
 
+def _copies(top: str, same: bool) -> tuple:
+    """(bytes copied, why not) keeping the folder top as a tree (undo_store._keep_entry): every
+    file in it this user may not hard-link is copied, so it must be readable; a special file
+    can only be linked. look's walk for rm does not judge reading, so this one does."""
+    if same and os.geteuid() == 0:
+        return 0, ""  # root links anything on the same file system
+    copied, stack, seen = 0, [top], 0
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for one in entries:
+                    seen += 1
+                    if seen > KEEP_ENTRIES:
+                        return copied, ""  # (_budget says no: too many entries)
+                    st = one.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(one.path)
+                    elif stat.S_ISREG(st.st_mode):
+                        if not (same and _linkable(st)):
+                            if not _may(st, 4):
+                                return copied, f"shellper cannot read {_name(one.path)} in {_name(top)} to keep a copy"
+                            copied += st.st_size
+                    elif not stat.S_ISLNK(st.st_mode) and not (same and st.st_uid == os.geteuid()):
+                        return copied, f"{_name(one.path)} in {_name(top)} is not a file, link or folder, which is all undo keeps"
+        except OSError as exc:
+            return copied, f"shellper could not look in {_name(top)} ({exc.strerror or exc})"
+    return copied, ""
+
+
 def _tree(seen, path: str):
+    """The look's walk of the folder at path (resolved as entry() resolves it: the look names
+    it from cwd as given, which may run through a link)."""
     for top, tree in getattr(seen, "trees", ()):
-        if tree is not None and os.path.normpath(top) == os.path.normpath(path):
+        top = os.path.normpath(top)
+        if tree is not None and os.path.join(os.path.realpath(os.path.dirname(top)), os.path.basename(top)) == path:
             return tree
     return None
 
@@ -200,8 +266,11 @@ def plan(call, cwd: str, home: str, seen, limits: Limits, recursive: bool = Fals
     """What undo needs for `call` run from cwd, on the look `seen` at the files (look.Seen)."""
     if call.name not in CHANGING or (call.name == "echo" and call.arguments.get("file_name") == "None"):
         return Plan()
-    if not seen.ok:
+    if not seen.ok and (seen.kind == "fails" and not seen.written):
         return Plan()  # it fails: nothing to take back
+    if not seen.ok and call.name in ("rm", "mv"):
+        # What it takes away is kept whole, but the rest stays where it was: no restore puts back only a part.
+        return _no("it may stop part-way, and undo cannot put back part of what it removes")
     if limits.days <= 0:
         return _no("it is off (setting undo_days is 0)")
     if seen.short:
@@ -224,7 +293,13 @@ def _gone(path: str, st, seen, limits: Limits, dev) -> Plan:
             return _no(f"shellper could not see all of {_name(path)}")
         if tree.unreadable:
             return _no(f"{len(tree.unreadable):,} files in {_name(path)} cannot be read")
-        step = Step("removed", path, folder=True, size=tree.size, entries=tree.files + tree.folders + 1, before=[st.st_dev, st.st_ino])
+        entries = tree.files + tree.folders + 1
+        copied, why = _copies(path, not copy) if entries <= KEEP_ENTRIES else (0, "")
+        if why:
+            return _no(why)
+        if copied > COPY_BYTES:
+            return _no(f"{size_words(copied)} of {_name(path)} must be copied, more than shellper copies at Enter ({_limit(COPY_BYTES)})")
+        step = Step("removed", path, folder=True, size=tree.size, entries=entries, before=[st.st_dev, st.st_ino])
     else:
         step = Step("removed", path, size=st.st_size if stat.S_ISREG(st.st_mode) else 0, before=[st.st_dev, st.st_ino])
     return Plan([step], copy=copy)
@@ -260,6 +335,14 @@ def _mkdir(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     return Plan([Step("created", path, folder=True)])
 
 
+def _times_fixed(st, path: str) -> str:
+    """Why undo could not set the times of path back ("" when it can): setting a given time
+    takes the owner or root (write permission only lets touch set the time to now)."""
+    if os.geteuid() in (0, st.st_uid):
+        return ""
+    return f"{_name(path)} is another user's, and only its owner can set its time back"
+
+
 def _made_file(seen, path: str) -> str:
     """The file touch or >> makes: through a dangling link, where it points."""
     return seen.written[0] if seen.written else path
@@ -273,6 +356,8 @@ def _touch(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     if st is None:
         return Plan([Step("created", _made_file(seen, path))])
     real = os.path.realpath(path)
+    if _times_fixed(st, real):
+        return _no(_times_fixed(st, real))
     return Plan([Step("times", real, atime_ns=st.st_atime_ns, mtime_ns=st.st_mtime_ns)])
 
 
@@ -286,6 +371,8 @@ def _echo(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     if not stat.S_ISREG(st.st_mode):
         return _no(f"{_name(path)} is not a plain file")
     real = os.path.realpath(path)
+    if _times_fixed(st, real):
+        return _no(_times_fixed(st, real))
     return Plan([Step("appended", real, size=st.st_size, atime_ns=st.st_atime_ns, mtime_ns=st.st_mtime_ns)])
 
 
@@ -327,6 +414,11 @@ def _cp(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     src, land, sl = found
     tl = _lstat(land)
     if tl is None:
+        tree = _tree(seen, src) if stat.S_ISDIR(sl.st_mode) else None
+        if tree is not None and tree.files + tree.folders + 1 > KEEP_ENTRIES:
+            # (fingerprint sees only so many: past them the restore could remove what changed since)
+            many = tree.files + tree.folders
+            return _no(f"{many:,} files and folders are more than shellper checks before removing a copy ({KEEP_ENTRIES:,})")
         return Plan([Step("created", land, folder=stat.S_ISDIR(sl.st_mode))])
     tst = _stat(land)
     if stat.S_ISDIR(sl.st_mode) or stat.S_ISLNK(sl.st_mode) or tst is None or not stat.S_ISREG(tst.st_mode):
@@ -334,6 +426,8 @@ def _cp(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     real = os.path.realpath(land)
     if not _may(tst, 4):
         return _no(f"shellper cannot read {_name(real)} to keep a copy")
+    if _times_fixed(tst, real):
+        return _no(_times_fixed(tst, real))
     step = Step("overwritten", real, size=tst.st_size, mode=tst.st_mode, atime_ns=tst.st_atime_ns, mtime_ns=tst.st_mtime_ns)
     return Plan([step], copy=True)
 
@@ -373,6 +467,8 @@ def happened(step: Step) -> bool:
     """Whether the command did this step (it may have failed part-way)."""
     now = _lstat(step.path)
     if step.kind in ("removed", "rmdir"):
+        if now is not None and step.kind == "removed" and step.folder and [now.st_dev, now.st_ino] == step.before:
+            return _count(step.path, step.entries) < step.entries  # rm -r stopped part-way (asked, answered n)
         return now is None or [now.st_dev, now.st_ino] != step.before
     if step.kind == "created":
         return now is not None
@@ -381,6 +477,34 @@ def happened(step: Step) -> bool:
     if step.kind == "appended":
         return now is not None and now.st_size != step.size
     return now is not None and now.st_mtime_ns != step.mtime_ns  # overwritten, times
+
+
+def _count(top: str, limit: int) -> int:
+    """The entries of the folder top, itself included (counting stops past limit)."""
+    count, stack = 1, [top]
+    while stack and count <= limit:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for one in entries:
+                    count += 1
+                    if one.is_dir(follow_symlinks=False):
+                        stack.append(one.path)
+        except OSError:
+            pass
+    return count
+
+
+def _locked(top: str) -> bool:
+    """Whether a folder in the tree top lacks this user's write or search permission (rm -r
+    cannot empty it: the restore makes it writable first)."""
+    if os.geteuid() == 0:
+        return False
+    for folder, dirs, _ in os.walk(top):  # (a folder it cannot list is checked as one of dirs)
+        for one in [folder, *(os.path.join(folder, d) for d in dirs)]:
+            st = _lstat(one)
+            if st is not None and stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o700 != 0o700:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------- the restore
@@ -395,13 +519,12 @@ class Restore:
 
 
 def _word(path: str, cwd: str, home: str, shell: str) -> str:
-    """A path as one word of the restore command: relative under cwd, ~/ under home."""
+    """A path as one word of the restore command: relative under cwd (which Enter checks again),
+    else absolute. Never ~/: the shell expands it with its own HOME, which may not be the home
+    the restore was judged on (it would remove or overwrite another file of that name)."""
     if path.startswith(cwd.rstrip("/") + "/"):
         rel = path[len(cwd.rstrip("/")) + 1 :]
         return quote("./" + rel if rel.startswith(("-", "~")) else rel, shell)
-    home = home.rstrip("/")
-    if home and path.startswith(home + "/"):
-        return path_word("~" + path[len(home) :], shell)
     return quote(path, shell)
 
 
@@ -434,6 +557,9 @@ def restore(change: dict, folder: str, cwd: str, home: str, shell: str) -> Resto
         return _word(path, cwd, home, shell)
 
     for step in reversed(steps):
+        target = step.src if step.kind == "moved" else step.path
+        if step.kind in ("moved", "removed", "rmdir", "overwritten") and not os.path.isdir(os.path.dirname(target)):
+            return Restore(refused=f"the folder {_name(os.path.dirname(target))} that held {_name(target)} is gone")
         now = _lstat(step.path)
         here = step.path in free
         unchanged = step.after == fingerprint(step.path, step.folder and step.kind == "created") and now is not None
@@ -448,14 +574,18 @@ def restore(change: dict, folder: str, cwd: str, home: str, shell: str) -> Resto
             free.add(step.path)
         elif step.kind in ("removed", "overwritten"):
             kept = os.path.join(folder, step.kept)
-            if _lstat(kept) is None:
+            held = _lstat(kept) if KEPT.fullmatch(step.kept) else None  # (only a name undo_store gives: never outside folder)
+            if held is None or (step.kind == "overwritten" and not stat.S_ISREG(held.st_mode)):
                 return Restore(refused=f"the kept copy of {name} is gone from the undo folder")
+            if step.kind == "overwritten" and now is not None and (now.st_size, now.st_mtime_ns) == (step.size, step.mtime_ns):
+                return Restore(refused=f"{name} is as it was before `{change['command']}` already")  # (undone, and not yet dropped)
             ok = here or now is None if step.kind == "removed" else unchanged
             to = step.path if ok else _beside(step.path, taken)
             taken.add(to)
             verb = "mv" if step.kind == "removed" else "cp -p"
-            words.append(f"{verb} {path_word(_tilde(kept, home), shell)} {w(to)}")
+            words.append(f"{verb} {quote(kept, shell)} {w(to)}")
             what = f"{name} ({'folder, ' if step.folder else ''}{size_words(step.size)})"
+            what = f"the link {name}" if stat.S_ISLNK(held.st_mode) else what
             beside = f"puts back {what} beside it, as {_name(to)} ({name} changed since; it is never overwritten)"
             said.append(f"puts back {what}" if ok else beside)
         elif step.kind == "appended":
@@ -464,9 +594,17 @@ def restore(change: dict, folder: str, cwd: str, home: str, shell: str) -> Resto
             words.append(f"truncate -s {step.size} {w(step.path)} && touch -m -d @{_stamp(step.mtime_ns)} {w(step.path)}")
             said.append(f"cuts {name} back to its old {size_words(step.size)}")
         elif step.kind == "created":
-            if not unchanged:
+            if not unchanged or None in step.after:  # (None: too big to tell)
                 return Restore(refused=f"{name} changed since `{change['command']}` made it; shellper never removes what it did not make")
-            words.append(f"{'rmdir' if step.folder and not step.after[3:] else 'rm -r' if step.folder else 'rm'} {w(step.path)}")
+            p = w(step.path)
+            # -f: a write-protected file it made (a copy of one) is removed without a question at the terminal;
+            # a folder in it without write permission would stop rm -r: made writable first.
+            if step.folder and not step.after[3:]:
+                words.append(f"rmdir {p}")
+            elif step.folder:
+                words.append(f"{'chmod -R u+rwx ' + p + ' && ' if _locked(step.path) else ''}rm -rf {p}")
+            else:
+                words.append(f"rm -f {p}")
             said.append(f"removes {name}, which it made")
             free.add(step.path)
         elif step.kind == "times":
@@ -485,11 +623,8 @@ def restore(change: dict, folder: str, cwd: str, home: str, shell: str) -> Resto
     return Restore(" && ".join(words), effect, number=change["id"])
 
 
-def _tilde(path: str, home: str) -> str:
-    home = home.rstrip("/")
-    return "~" + path[len(home) :] if home and path.startswith(home + "/") else path
-
-
 def _stamp(ns: int) -> str:
-    """Nanoseconds since the epoch as GNU touch -d reads them (@SECONDS.NANOSECONDS)."""
-    return f"{ns // 10**9}.{ns % 10**9:09d}"
+    """Nanoseconds since the epoch as GNU touch -d reads them (@SECONDS.NANOSECONDS; the sign
+    applies to the whole: -0.5 s is @-0.500000000, not @-1.500000000)."""
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    return f"{sign}{ns // 10**9}.{ns % 10**9:09d}"

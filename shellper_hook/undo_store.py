@@ -43,6 +43,9 @@ def _private(folder: str) -> None:
 class UndoStore:
     def __init__(self, root: str):
         self.root = root
+        # number -> (the manifest's inode, time and size; its state, made, size): prune runs at every
+        # Enter, and reading a week of manifests each time costs tens of milliseconds.
+        self._summaries: dict = {}
 
     def folder(self, number: int) -> str:
         return os.path.join(self.root, str(number))
@@ -54,8 +57,17 @@ class UndoStore:
         os.makedirs(os.path.dirname(self.root), mode=0o700, exist_ok=True)
         _private(self.root)
         number = max(self._numbers(partial=True), default=0) + 1
-        work = self.folder(number) + ".partial"
-        os.mkdir(work, 0o700)
+        while True:  # another terminal's Enter may take the same number first (N.partial is held by one only)
+            work = self.folder(number) + ".partial"
+            try:
+                os.mkdir(work, 0o700)
+            except FileExistsError:
+                number += 1
+                continue
+            if not os.path.lexists(self.folder(number)):
+                break
+            os.rmdir(work)  # (finished by another since this one listed the numbers)
+            number += 1
         try:
             until = time.monotonic() + 1.5
             budget = [undo.KEEP_ENTRIES]
@@ -77,8 +89,11 @@ class UndoStore:
             }
             _write(os.path.join(work, MANIFEST), record)
             os.rename(work, self.folder(number))
+        except RecursionError:  # a tree nested deeper than Python recurses
+            _remove(work)
+            raise KeepFailed("the folder is nested too deep to keep") from None
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            _remove(work)
             raise
         self.prune(limits, keep=number)
         return number
@@ -121,9 +136,25 @@ class UndoStore:
         try:
             with open(os.path.join(self.folder(number), MANIFEST), encoding="utf-8") as fh:
                 change = json.load(fh)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
-        return change if isinstance(change, dict) and change.get("state") == state else None
+        # A manifest not as keep/finish wrote it (wrong types, a kept name outside its folder) is never acted on.
+        return change if undo.valid(change, number) and change["state"] == state else None
+
+    def _summary(self, number: int) -> tuple | None:
+        """(state, made, size) of change number, or None: read again only when its manifest is another file."""
+        try:
+            st = os.stat(os.path.join(self.folder(number), MANIFEST))
+        except OSError:
+            return None
+        mark = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._summaries.get(number)
+        if cached is not None and cached[0] == mark:
+            return cached[1]
+        change = self.get(number) or self.get(number, state="kept")
+        summary = None if change is None else (change["state"], change["made"], change["size"])
+        self._summaries[number] = (mark, summary)
+        return summary
 
     def changes(self, key=None) -> list:
         """The changes that can be undone, newest first (one terminal's, or all)."""
@@ -141,7 +172,7 @@ class UndoStore:
     # ------------------------------------------------------------ forget
 
     def drop(self, number: int) -> None:
-        shutil.rmtree(self.folder(number), ignore_errors=True)
+        _remove(self.folder(number))
 
     def forget(self, key=None) -> int:
         """Remove one terminal's changes (or all): the number removed."""
@@ -165,15 +196,18 @@ class UndoStore:
             if name.endswith(".partial") and _age(path, now) > STALE:
                 _remove(path)
         live = []
-        for number in sorted(self._numbers()):
-            change = self.get(number) or self.get(number, state="kept")
-            made = change.get("made", 0) if change else 0
-            stale = change is None or (change.get("state") == "kept" and now - made > STALE)
+        numbers = sorted(self._numbers())
+        for gone_number in set(self._summaries) - set(numbers):
+            del self._summaries[gone_number]
+        for number in numbers:
+            change = self._summary(number)
+            made = change[1] if change else 0
+            stale = change is None or (change[0] == "kept" and now - made > STALE)
             if number != keep and (stale or now - made > limits.days * 86400):
                 self.drop(number)
                 gone += 1
             elif change is not None:
-                live.append((number, change.get("size", 0)))
+                live.append((number, change[2]))
         total = sum(size for _, size in live)
         for number, size in live:  # oldest first
             if total <= limits.max_bytes or number == keep:
@@ -195,6 +229,13 @@ def _names(folder: str) -> list:
         return []
 
 
+def _lstat(path: str):
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
 def _age(path: str, now: float) -> float:
     try:
         return now - os.lstat(path).st_mtime
@@ -206,10 +247,26 @@ def _remove(path: str) -> None:
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
+            if os.path.lexists(path):  # a kept folder without write permission (as it was): opened up, then removed
+                _unlock(path)
+                shutil.rmtree(path, ignore_errors=True)
         else:
             os.unlink(path)
     except OSError:
         pass
+
+
+def _unlock(top: str) -> None:
+    """Give this user every permission on the folders of the tree top (all in the undo folder, all its own)."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            os.chmod(folder, 0o700)
+            with os.scandir(folder) as entries:
+                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            pass
 
 
 def _write(path: str, record: dict) -> None:
@@ -263,6 +320,10 @@ def _keep_entry(path: str, dest: str, copy: bool, budget: list, until: float) ->
 
 def restore_for(store: UndoStore, key, number: int | None, cwd: str, home: str, shell: str) -> undo.Restore:
     """The restore of this terminal's last change (or of change `number`, any terminal's)."""
+    st = _lstat(store.root)
+    if st is not None and (stat.S_ISLNK(st.st_mode) or (stat.S_ISDIR(st.st_mode) and (st.st_uid != os.geteuid() or st.st_mode & 0o022))):
+        # What another user could write to (or a link to it) is never acted on (keep refuses it too); a file holds nothing.
+        return undo.Restore(refused=f"the undo folder {store.root} is not a private folder of this user's; nothing is undone")
     if number is None:
         change = store.latest(key)
         if change is None:
