@@ -20,6 +20,7 @@ from . import undo
 from .errors import ShellperError
 
 MANIFEST = "manifest.json"
+LAST = ".last"  # beside the undo folder: the highest change number given so far
 STALE = 3600.0  # seconds a change may stay unfinished (its shell never reported) before it goes
 
 
@@ -56,7 +57,8 @@ class UndoStore:
         """Keep what plan's command will destroy; the change's number. KeepFailed if it cannot."""
         os.makedirs(os.path.dirname(self.root), mode=0o700, exist_ok=True)
         _private(self.root)
-        number = max(self._numbers(partial=True), default=0) + 1
+        # Numbers never come back once the folder empties: "undo N" from an old list must not name a newer change.
+        number = max(max(self._numbers(partial=True), default=0), self._last()) + 1
         while True:  # another terminal's Enter may take the same number first (N.partial is held by one only)
             work = self.folder(number) + ".partial"
             try:
@@ -89,6 +91,7 @@ class UndoStore:
             }
             _write(os.path.join(work, MANIFEST), record)
             os.rename(work, self.folder(number))
+            _write_text(self.root + LAST, str(number))
         except RecursionError:  # a tree nested deeper than Python recurses
             _remove(work)
             raise KeepFailed("the folder is nested too deep to keep") from None
@@ -97,6 +100,15 @@ class UndoStore:
             raise
         self.prune(limits, keep=number)
         return number
+
+    def _last(self) -> int:
+        """The highest number given so far (its file may be gone: then what is there decides)."""
+        try:
+            with open(self.root + LAST, encoding="ascii") as fh:
+                text = fh.read(20).strip()
+        except (OSError, ValueError):
+            return 0
+        return int(text) if text.isdigit() else 0
 
     def finish(self, number: int, ran: bool) -> str:
         """The shell ran the line (or another): "done" with what each step left, or "dropped"
@@ -267,6 +279,14 @@ def _unlock(top: str) -> None:
                 stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
         except OSError:
             pass
+
+
+def _write_text(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def _write(path: str, record: dict) -> None:

@@ -448,6 +448,16 @@ def test_each_undo_goes_one_step_further_back_and_never_undoes_itself(box):
     assert store.changes() == []
 
 
+def test_a_change_number_is_never_given_again_once_the_folder_empties(box):
+    box.put("a.txt", b"a\n")
+    store, _ = _run(box, "rm", {"file_name": "a.txt"})
+    first = store.changes()[0]["id"]
+    store.forget()
+    box.put("b.txt", b"b\n")
+    _run(box, "rm", {"file_name": "b.txt"})
+    assert store.changes()[0]["id"] == first + 1  # "undo N" from an old list never names this one
+
+
 @pytest.mark.parametrize(
     "tool,args,build",
     [
