@@ -30,9 +30,11 @@ Command
     redirects: list[Redirect]  its own and those of the groups, subshells and wrappers around it
     assignments: list[tuple[str, Word]]  NAME=VALUE before it (and env's)
     wrappers: tuple[str, ...]  what was unwrapped to reach it, outermost first: "sudo", "doas",
-                             "env", "nice", "nohup", "timeout", "time", "command", "builtin", "exec",
-                             "xargs", "find -exec", "bash -c" (any shell), "bash <<" (code on a shell's
-                             stdin), "eval", "su -c", "watch", "trap", "$( )", "<( )", ...
+                             "pkexec", "env", "nice", "nohup", "timeout", "time", "command", "builtin",
+                             "exec", "stdbuf", "setsid", "ionice", "xargs", "find -exec", "bash -c" (the
+                             shell's name), "bash (stdin)" (code a shell reads from a here-doc, a
+                             here-string or an echo), "eval", "su -c", "env -S", "watch", "trap",
+                             "alias", "PROMPT_COMMAND", "ssh HOST" (it runs on HOST), "$( )", "<( )", ">( )"
     position, stages: int    its place in its pipeline (0 and 1 when not piped)
     upstream: tuple[Command, ...]  the commands whose output can reach its stdin (earlier stages,
                              a `< <(...)` or `<<< "$(...)"`, a wrapper's stdin)
