@@ -32,6 +32,8 @@ _SHELL_WORDS = frozenset(
     "read type ulimit umask kill wait jobs fg bg pushd popd dirs shopt history trap true false : { ( ! "
     "function begin and or not string math contains status".split()
 )
+# Words that start instructions, not commands: "use tar to ...", "run ls".
+_PROSE_WORDS = frozenset("use run you to the try first then this here it type execute simply just please sure".split())
 MAX_ANSWER = 2000  # characters of one command line
 
 
@@ -91,4 +93,7 @@ def _runs(line: str, path: str | None) -> bool:
         return True
     if not re.fullmatch(r"[A-Za-z0-9_.+-]+", first):
         return False
-    return shutil.which(first, path=path) is not None
+    if shutil.which(first, path=path) is not None:
+        return True
+    # A program this machine lacks (sudo in a container) is still a command; a sentence is not.
+    return first.islower() and first not in _PROSE_WORDS and not re.search(r"[.:!?]$|, [a-z]+ ", line)

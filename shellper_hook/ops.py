@@ -101,9 +101,22 @@ class Ops:
                     timing.waited += model_seconds
                     notes.extend(d.warmth.after(model_seconds, answered))
 
+        async def ask_general(messages):
+            await d.backend_ready()
+            asked = time.perf_counter()
+            with d.using_backend() as backend:
+                try:
+                    return await backend.ask_general(messages, d.settings.general_model)
+                finally:
+                    timing.waited += time.perf_counter() - asked
+
         queued = time.perf_counter()
         async with lock:  # one terminal's requests never interleave
             timing.waited += time.perf_counter() - queued
+            shown = d.shown.get(key)
+            kind, request = turns.route(req["text"], shown if isinstance(shown, turns.Shown) else None, d.settings.general_model)
+            if kind == "general":
+                return await self._general(req, key, ask_general, request, notes)
             history = await d.keeper.kept(notes, [], self._turns_of, key)
             try:
                 s = await turns.suggest(
@@ -128,14 +141,33 @@ class Ops:
             if await d.keeper.kept(notes, False, lambda *a: keep(*a) or True, key, s.request, s.call, s.command):
                 d.keeper.wrote()
             # What Enter judges again (check): the suggestion as it was shown.
-            d.shown[key] = turns.Shown(s.command, s.call, s.effect, tuple(s.warnings))
+            d.shown[key] = turns.Shown(s.command, s.call, s.effect, tuple(s.warnings), s.request)
+        return self._suggested(req, s, notes)
+
+    def _suggested(self, req: dict, s, notes: list) -> dict:
+        d = self.d
         while d.due:
             notes.append(d.due.pop(0))
         warnings = list(s.warnings) + notes
         other = d.other_settings(req.get("settings"))
         if other:
             warnings.append(other)
-        return protocol.ok(command=s.command, call=s.call.to_dict(), warnings=warnings, effect=s.effect)
+        call = None if s.call is None else s.call.to_dict()
+        return protocol.ok(command=s.command, call=call, warnings=warnings, effect=s.effect)
+
+    async def _general(self, req: dict, key, ask, request: str, notes: list) -> dict:
+        """A request for the general model (called with the terminal's lock held): never kept in
+        the history the SHELLper model sees, which holds only its own tool calls."""
+        d = self.d
+        d.shown.pop(key, None)
+        d.keeper.in_background(d.store.drop_pending, key)
+        pairs = await d.keeper.kept(notes, [], self._commands_of, key)
+        s = await turns.suggest_general(ask, pairs, request, req["cwd"], req["shell"])
+        d.shown[key] = turns.Shown(s.command, None, s.effect, tuple(s.warnings), s.request)
+        return self._suggested(req, s, notes)
+
+    def _commands_of(self, key) -> list:
+        return [(ex.request, ex.command) for ex in self.d.store.history(key, self.d.settings.max_turns)]
 
     async def _undo(self, req: dict, number: int | None) -> dict:
         """ "undo" (or "undo N"): the command that takes back this terminal's last change (or
@@ -193,8 +225,8 @@ class Ops:
             d.keeping[key] = await workers.look(d.undo.keep, key, command, req["shell"], req["cwd"], plan, limits)
         except workers.LookTimeout:
             return "keeping the files took too long"
-        except (OSError, ShellperError) as exc:
-            return errors.one_line(getattr(exc, "strerror", None) or str(exc), 200)
+        except Exception as exc:  # whatever went wrong, it is said before the command runs
+            return errors.one_line(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__, 200)
         return ""
 
     def _drop_kept(self, key) -> None:
@@ -240,8 +272,12 @@ class Ops:
             except Exception as exc:  # it stays unfinished; prune removes it later
                 log.warning("undo: %s", exc)
         if isinstance(shown, undo.Restore):
-            if ran and req.get("status") == 0:  # taken back: never undone again
-                self._undo_later(d.undo.drop, shown.number)
+            # Taken back: never undone again; gone before the reply, so an "undo" next finds the one before.
+            if ran and req.get("status") == 0:
+                try:
+                    await workers.look(d.undo.drop, shown.number)
+                except Exception as exc:  # (a kept folder that cannot be removed: prune tries again)
+                    log.warning("undo: %s", exc)
             return protocol.ok(recorded="none")
         async with d.locks.setdefault(key, asyncio.Lock()):
             recorded = await d.keeper.kept(

@@ -35,7 +35,7 @@ class Verdict:
 @dataclass(frozen=True)
 class Suggestion:
     request: str
-    call: ToolCall
+    call: ToolCall | None  # None: a general model's command
     command: str
     warnings: list
     effect: str = ""  # what it will do to the files, in plain words (effect.py)
@@ -102,9 +102,10 @@ class Shown:
     """A suggestion as it was shown: what Enter compares the files with now."""
 
     command: str
-    call: ToolCall
+    call: ToolCall | None  # None: a general model's command
     effect: str
     warnings: tuple
+    request: str = ""  # what was asked (a second Ctrl-G on the suggestion asks the general model)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ _AGE = re.compile(r"changed (?:just now|[0-9,]+ [a-z]+ ago)")  # time passing ch
 # Counts and sizes (not digits in names: a link moved from data1/ to data2/ is a change).
 _AMOUNT = re.compile(
     r"(?<![\w/.-])[0-9][0-9,.]*(?= (?:bytes|KB|MB|GB|TB|files?|lines?|more lines?|other names?"
-    r"|write-protected|folders?|right now|it can see)\b| of | in it|\)| lines now)"
+    r"|write-protected|folders?|entry|entries|right now|it can see)\b| of | in it|\)| lines now)"
 )
 
 
@@ -148,6 +149,8 @@ def recheck(
     """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
     if shown is None or line.strip() != shown.command.strip():
         return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
+    if shown.call is None:
+        return _recheck_general(shown, cwd, shell, home)
     try:
         now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath, limits)
     except Refused as exc:
@@ -156,6 +159,63 @@ def recheck(
         return Recheck(undo=now.undo)
     header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
     return Recheck(changed=True, lines=(header, now.effect, *now.warnings), undo=now.undo)
+
+
+def _recheck_general(shown: Shown, cwd: str, shell: str, home: str | None) -> Recheck:
+    try:
+        now = judge_general(shown.command, shown.request, cwd, shell, home)
+    except Refused as exc:
+        return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
+    if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
+        return Recheck()
+    header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
+    return Recheck(changed=True, lines=(header, now.effect, *now.warnings))
+
+
+# ---------------------------------------------------------------- the general model
+
+GENERAL_UNDO = "undo: no, shellper keeps nothing for a general model's command"
+
+
+def route(text: str, shown: Shown | None, general: str) -> tuple:
+    """("general", request) or ("file", request): what the request is, and which model gets it.
+
+    A second Ctrl-G on a suggestion just made ("not that") asks the general model for the
+    same request; so does a request the 18 file tools cannot serve. Both only with a general
+    model set; everything else goes to the SHELLper model."""
+    if general and shown is not None and shown.request and text.strip() == shown.command.strip():
+        return "general", shown.request
+    if general and out_of_reach(text):
+        return "general", text
+    return "file", text
+
+
+def judge_general(line: str, request: str, cwd: str, shell: str = "bash", home: str | None = None) -> Suggestion:
+    """A general model's command judged on a real parse (general_policy) and described by what
+    the parse can say for sure (general_effect); Refused with the reason."""
+    from . import general_effect, general_policy  # (tree-sitter: only with a general model)
+
+    home = os.path.expanduser("~") if home is None else home
+    judged = general_policy.judge(line, shell, cwd, home)
+    if judged.refused:
+        raise Refused(judged.refused)
+    effect = f"{general_effect.describe(line, cwd, home)}; {GENERAL_UNDO}"
+    return Suggestion(request, None, line, list(judged.warnings), effect)
+
+
+def general_suggestion(content, request: str, cwd: str, shell: str = "bash", home: str | None = None) -> Suggestion:
+    """The suggestion a general model's plain-text answer amounts to."""
+    from .general import command_of
+
+    return judge_general(command_of(content), request, cwd, shell, home)
+
+
+async def suggest_general(ask, history: list, request: str, cwd: str, shell: str = "bash", home: str | None = None) -> Suggestion:
+    """ask(messages) is the general model: it returns its text. history: (request, command) pairs."""
+    from .general import messages
+
+    content = await ask(messages(history, request, shell))
+    return await workers.look(general_suggestion, content, request, cwd, shell, home)
 
 
 # Programs a request may name that no file tool stands in for: the model would
@@ -230,6 +290,15 @@ _ELSEWHERE = frozenset(
         "shutdown",
         "reboot",
         "tmux",
+        "dd",
+        "df",
+        "lsof",
+        "shred",
+        "mkfs",
+        "fdisk",
+        "base64",
+        "md5sum",
+        "sha256sum",
     )
 )
 

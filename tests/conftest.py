@@ -27,8 +27,13 @@ _CORE = {
     "test_effect",
     "test_protocol",
     "test_client_keys",
+    "test_general",
+    "test_general_policy",
+    "test_undo",
 }
 _SHELL = {
+    "test_shell_undo",
+    "test_shell_general",
     "test_shell_zsh",
     "test_shell_bash",
     "test_shell_fish",

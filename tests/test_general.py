@@ -25,6 +25,7 @@ PATH = os.defpath + ":/usr/bin:/bin"
         ("`uname -a`", "uname -a"),
         ("```bash\n# list them\nls -l\n```", "ls -l"),
         ("```bash\ngrep -r 'TODO' .\n", "grep -r 'TODO' ."),  # a fence left open at the end
+        ("frobnicate-the-disk --now", "frobnicate-the-disk --now"),  # a program this machine lacks is still a command
     ],
 )
 def test_the_one_command_line_is_read_out_of_the_answer(answer, command):
@@ -42,7 +43,8 @@ def test_the_one_command_line_is_read_out_of_the_answer(answer, command):
         ("```bash\ncd src\nmake\n```", "2 lines, not one command line"),
         ("```bash\nls\n```\nor\n```bash\nls -a\n```", "2 commands, not one"),
         ("```python\nimport os\nprint(os.listdir())\n```", "prose"),
-        ("frobnicate-the-disk --now", "prose, not a command"),
+        ("use tar with the czf options", "prose, not a command"),
+        ("run ls in the folder", "prose, not a command"),
         ("```bash\n# nothing to do\n```", "no command"),
         ("echo " + "x" * MAX_ANSWER, "characters long"),
     ],
