@@ -61,7 +61,7 @@ _SHELL = {
 pytest_plugins = ["shell_fixtures"]
 
 
-_MODEL = {"test_real_model"}
+_MODEL = {"test_real_model", "test_real_general"}
 
 
 def pytest_collection_modifyitems(config, items):
