@@ -27,6 +27,7 @@ import time
 
 from . import __version__, paths, protocol, sweeps, undo
 from .errors import ShellperError, with_action
+from .forward import Forwards
 from .keeper import Keeper
 from .ops import Ops
 from .pipes import TerminalPipes
@@ -67,6 +68,7 @@ class Daemon:
         self.warmth = Warmth(backend, settings)  # the server's prompt prefix, kept read
         self.shown: dict = {}  # session key -> turns.Shown (or undo's Shown): what is on its prompt, for the check at Enter
         self.undo = UndoStore(paths.undo_dir())
+        self.forwards = Forwards(self)  # one listener per `shellper ssh` connection
         self.keeping: dict = {}  # session key -> the change kept at Enter, until the shell says what ran
         self._lockfile = None
         self._bg: set = set()
@@ -183,6 +185,7 @@ class Daemon:
             pass
         for task in list(self._bg):
             task.cancel()
+        await self.forwards.close()
         try:
             if self.backend is not None:
                 await self.backend.aclose()

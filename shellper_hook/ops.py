@@ -64,6 +64,8 @@ class Ops:
             "status": self.status,
             "export": self.export,
             "stop": self.stop,
+            "forward": self.forward,
+            "unforward": self.unforward,
         }
 
     async def ping(self, req: dict) -> dict:
@@ -362,6 +364,17 @@ class Ops:
     async def export(self, req: dict) -> dict:
         since = _parse_since(req.get("since"))
         return protocol.ok(conversations=training_conversations(await self.d.keeper.stored(self.d.store.corrections, since)))
+
+    async def forward(self, req: dict) -> dict:
+        """`shellper ssh` opens a listener for one connection (forward.py), open while it runs."""
+        owner = req.get("owner", "")
+        if not (owner.isascii() and owner.isdigit() and 0 < int(owner) <= 2**31):
+            raise ShellperError("forward needs owner=PID (the `shellper ssh` process)")
+        made = await self.d.forwards.add(int(owner))
+        return protocol.ok(socket=made.socket, token=made.token, id=made.id)
+
+    async def unforward(self, req: dict) -> dict:
+        return protocol.ok(closed=await self.d.forwards.remove(req.get("id") or ""))
 
     async def stop(self, req: dict) -> dict:
         asyncio.get_running_loop().call_soon(self.d.stopping.set)

@@ -34,6 +34,15 @@ Operations:
   status                        -> {"pid", "uptime", "socket", "sessions", "server"}
   export     since=DATE         -> {"conversations": [...]}
   stop                          -> {} and the daemon exits
+  forward    owner=PID          -> {"socket", "token", "id"}: a listener of its own for one
+             ssh connection (`shellper ssh`, forward.py), open while PID lives
+  unforward  id=ID              -> {"closed": bool}
+
+On a forward's socket (a server's shell, through ssh -R) every request carries token=...,
+and only two operations are served, each judged on the server's facts (remote.py):
+  translate  PID SHELL CWD TEXT HOME=... -> facts NUL ID NUL PATH<US>DEEP NUL ... NUL
+             (the paths whose facts the call needs; DEEP 1: count what is in it)
+  facts      PID SHELL CWD ID fact=RECORD ... -> ok NUL command NUL lines NUL (as translate)
 
 Errors: error NUL kind NUL message NUL, or {"ok": false, "error", "kind"}.
 Other replies are one JSON line: {"v": 1, "ok": true, ...}.
@@ -53,7 +62,22 @@ import struct
 
 VERSION = 1
 MAX_REQUEST = 64 * 1024
-OPS = ("ping", "translate", "check", "executed", "commit", "history", "reset", "closed", "status", "export", "stop")
+OPS = (
+    "ping",
+    "translate",
+    "check",
+    "executed",
+    "commit",
+    "history",
+    "reset",
+    "closed",
+    "status",
+    "export",
+    "stop",
+    "facts",
+    "forward",
+    "unforward",
+)
 SHELLS = ("bash", "zsh", "fish")  # what a translate request may name as its shell (default bash)
 
 
@@ -123,7 +147,7 @@ def error(message: str, kind: str = "error") -> dict:
 
 
 _FIXED = 5  # OP PID SHELL CWD TEXT
-_FLAGS = ("status", "pipes", "all", "commit", "since", "reply", "id")
+_FLAGS = ("status", "pipes", "all", "commit", "since", "reply", "id", "token", "owner")
 _SESSION_OPS = ("translate", "check", "executed", "commit", "history", "closed", "reset")
 
 
@@ -204,6 +228,8 @@ def decode_request(data: bytes) -> dict:
             continue  # a variable no setting is named like (zsh exports SHELLPER_é): not ours to judge
         if key in _FLAGS:
             req[key] = _text(value, key)
+        elif key == "fact":  # a server's shell answering what a path is (remote.py), one field each
+            req.setdefault("facts", []).append(_text(value, key))
         elif key.isupper() or not key.islower():
             req["env"][key] = value.decode("utf-8", "surrogateescape")
         else:

@@ -40,6 +40,7 @@ async def cleanup_every(daemon, period: float) -> None:
         for key in [k for k in daemon.shown if not alive(k.pid)]:
             del daemon.shown[key]
         await prune_undo(daemon)
+        await daemon.forwards.sweep(alive)
 
 
 async def prune_undo(daemon) -> None:

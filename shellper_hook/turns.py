@@ -65,16 +65,19 @@ def vet(
     shell: str = "bash",
     cdpath: str | None = None,
     limits: undo.Limits | None = None,
+    known_lines: dict | None = None,
 ) -> Verdict:
     """The command for call in `shell`, with the policy's notes and the effect line,
     both from one look at the files; Refused with a one-line reason. With limits, the
-    effect line ends with whether undo can take the change back (undo.plan)."""
+    effect line ends with whether undo can take the change back (undo.plan). known_lines:
+    {path: (lines, ends with a newline)} counted elsewhere (a server's shell): the look
+    reads no file's content then."""
     policy.refuse_hidden_characters(call)
     try:
         command = to_shell(call, shell, allow_recursive)
     except WrongType as exc:
         raise Refused(f"refused: {exc}") from None
-    seen = look(call, cwd, home, allow_recursive, shell=shell, cdpath=cdpath)
+    seen = look(call, cwd, home, allow_recursive, shell=shell, cdpath=cdpath, known_lines=known_lines)
     warnings = policy.judge(call, cwd, allow_recursive, home, seen)
     if limits is None:
         return Verdict(call, command, warnings, seen.line)
