@@ -93,6 +93,13 @@ KEYS = (
         "",
         "a second model on the same server for what the 18 file tools cannot do ('' = none; opt-in)",
     ),
+    Key(
+        "ssh_hosts",
+        str,
+        "SHELLPER_SSH_HOSTS",
+        "",
+        "hosts `shellper ssh` may forward shellper to, like ForwardAgent (patterns, e.g. 'web1 *.lan'; '' = none)",
+    ),
     Key("undo_days", int, "SHELLPER_UNDO_DAYS", 7, "days what a suggestion destroyed is kept for undo (0 = keep nothing: undo off)"),
     Key("undo_max_mb", int, "SHELLPER_UNDO_MAX_MB", 1024, "most the undo folder may hold, in MiB (the oldest change goes first)"),
 )
@@ -119,6 +126,7 @@ class Settings:
     keep_alive: str = "30m"
     max_tokens: int = 256
     general_model: str = ""
+    ssh_hosts: str = ""
     undo_days: int = 7
     undo_max_mb: int = 1024
     # field name -> "default" | "<path of config.toml>" | "env SHELLPER_X"

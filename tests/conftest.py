@@ -34,6 +34,7 @@ _CORE = {
 _SHELL = {
     "test_shell_undo",
     "test_shell_general",
+    "test_shell_remote",
     "test_shell_zsh",
     "test_shell_bash",
     "test_shell_fish",

@@ -29,6 +29,7 @@ LAYERS = {
     "keep_alive": ('"2h"', "2h", "-1", "-1"),
     "max_tokens": ("128", 128, "512", 512),
     "general_model": ('"qwen2.5-coder:3b"', "qwen2.5-coder:3b", "llama3.2", "llama3.2"),
+    "ssh_hosts": ('"web1 *.lan"', "web1 *.lan", "db2", "db2"),
     "undo_days": ("0", 0, "30", 30),
     "undo_max_mb": ("64", 64, "2048", 2048),
 }
