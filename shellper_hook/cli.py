@@ -409,6 +409,10 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if getattr(args, "general", False):
+        from .general_eval import main as general_main
+
+        return general_main(args)
     from .evaluate import main
 
     return main(args)
@@ -705,9 +709,16 @@ def build_parser() -> argparse.ArgumentParser:
         "answers: single tool-call accuracy, implied and measured N-turn accuracy, per tool. With --model "
         "given more than once, compare the models side by side: accuracy, median and p90 latency per request, "
         "and each one's difference from the first (e.g. --model distil_model --model distil_model:q4_K_M). "
+        "With --general, score the general model instead: each request's command is run for real in a throwaway "
+        "folder and right when its effect is. "
         "Exit 0 once scored (whatever the accuracy), 1 when the server or a model is unavailable, 2 on bad input.",
     )
-    sp.add_argument("dataset", nargs="?", metavar="DATASET.jsonl", help="test set (default: the packaged BFCL file-system set)")
+    sp.add_argument(
+        "dataset",
+        nargs="?",
+        metavar="DATASET.jsonl",
+        help="test set (default: the packaged BFCL file-system set; with --general, the packaged general set)",
+    )
     sp.add_argument("--base-url", metavar="URL", help="model server (default: the configured base_url)")
     sp.add_argument(
         "--model", metavar="NAME", action="append", help="model name (default: the configured model); repeat it to compare models"
@@ -717,8 +728,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         metavar="N",
-        help="requests in flight at once (default 4; when comparing models 1, so a latency is one "
+        help="requests in flight at once (default 4; when comparing models, and with --general, 1, so a latency is one "
         "request's own, not time queued behind others)",
+    )
+    sp.add_argument(
+        "--general",
+        action="store_true",
+        help="score the general model (general_model, or the --model names) on requests the 18 file tools cannot serve: "
+        "each command runs in a throwaway folder (as nobody when run as root), and is right when its effect is",
+    )
+
+    sp = add("ssh", cmd_ssh, "ssh to a server whose zsh then uses this laptop's shellper", SSH_HELP)
+    sp.add_argument(
+        "ssh_args",
+        nargs=argparse.REMAINDER,
+        metavar="[--setup|--remove] [SSH OPTIONS] HOST [COMMAND]",
+        help="what ssh takes (e.g. -p 2222 me@web1), after --setup or --remove to install or remove the server's half",
     )
 
     sp = add(
@@ -754,7 +779,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_ssh(args) -> int:
+    """`shellper ssh ...`: its arguments are ssh's, so main() hands them over before argparse."""
+    from . import ssh
+
+    rest = list(args.ssh_args)
+    if rest[:1] in (["--setup"], ["--remove"]):
+        return ssh.setup(rest[1:], remove=rest[0] == "--remove")
+    return ssh.run(rest)
+
+
+SSH_HELP = (
+    "Connect with ssh, and let the server's zsh use this laptop's shellper: Ctrl-G and `#? request` there are "
+    "answered here, by your model, and judged on the server's own files (its shell sends what the paths are; "
+    "nothing of this laptop is looked at). Like ForwardAgent, a host must be opted in (setting ssh_hosts): "
+    "whoever is root on the server can use the forward while you are connected. Each connection gets a fresh "
+    "random socket on the server (ssh -R, ExitOnForwardFailure), its own token and its own conversation; "
+    "it ends with the connection. The server needs zsh and the server's half: `shellper ssh --setup HOST` "
+    "installs it (one file, ~/.config/shellper/remote.zsh, and a block in ~/.zshrc); `--remove HOST` takes them "
+    "away. bash and fish on the server are not served yet; mosh cannot forward sockets."
+)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ssh"] and argv[1:2] not in (["-h"], ["--help"]):
+        from .errors import ShellperError
+
+        try:
+            return cmd_ssh(argparse.Namespace(ssh_args=argv[1:]))
+        except KeyboardInterrupt:
+            return 130
+        except ShellperError as exc:
+            return _die(str(exc))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

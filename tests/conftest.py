@@ -35,6 +35,8 @@ _SHELL = {
     "test_shell_undo",
     "test_shell_general",
     "test_shell_remote",
+    "test_ssh",
+    "test_ssh_harness",
     "test_shell_zsh",
     "test_shell_bash",
     "test_shell_fish",

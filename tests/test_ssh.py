@@ -1,0 +1,122 @@
+"""`shellper ssh` against a real sshd on loopback (tests/ssh_harness.py): Ctrl-G in the server's zsh
+gets this daemon's answer, judged on the server's files; another user cannot reach the forward; a
+socket that is not the user's is refused; a reconnect works; closing ssh leaves nothing."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+import ssh_harness
+from shellharness import BIN, PROMPT, start_daemon, translate, wait_until
+
+pytestmark = pytest.mark.skipif(ssh_harness.unavailable() is not None, reason=str(ssh_harness.unavailable()))
+
+
+@pytest.fixture(scope="module")
+def sshd():
+    with ssh_harness.Sshd() as server:
+        yield server
+
+
+def _as(sshd, path: str, text: str, mode: int = 0o644) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+    os.chown(path, sshd.uid(), sshd.gid())
+    os.chmod(path, mode)
+
+
+def _shellper_ssh(shell_env, sshd, *extra) -> list:
+    return [os.path.join(BIN, "shellper"), "ssh", *extra, "-F", sshd.client_config, "-l", sshd.user, sshd.host]
+
+
+@pytest.fixture(scope="module")
+def remote(sshd, shell_env):
+    """The server's half installed by `shellper ssh --setup`, a prompt the harness knows, and a daemon here."""
+    home = sshd.home()
+    _as(sshd, os.path.join(home, ".zshrc"), f"PS1='{PROMPT}'\nunset RPROMPT\n")
+    env = dict(shell_env.env, SHELLPER_SSH_HOSTS=sshd.host)
+    argv = _shellper_ssh(shell_env, sshd, "--setup")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert os.path.exists(os.path.join(home, ".config", "shellper", "remote.zsh"))
+    start_daemon(shell_env)
+    return env
+
+
+def _connect(tmux, shell_env, sshd, env):
+    pane = tmux.spawn(_shellper_ssh(shell_env, sshd, "-tt"), env, cwd=shell_env.root)
+    pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=30)
+    return pane
+
+
+def _left(sshd) -> list:
+    return [p for p in glob.glob("/tmp/shellper-*.sock") if os.lstat(p).st_uid == sshd.uid()]
+
+
+def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(sshd, shell_env, tmux, ollama, remote):
+    proj = os.path.join(sshd.home(), "proj")
+    os.makedirs(proj, exist_ok=True)
+    os.chown(proj, sshd.uid(), sshd.gid())
+    _as(sshd, os.path.join(proj, "notes.txt"), "on the server\n")
+    ollama.answer("drop the server notes", "rm", {"file_name": "notes.txt"})
+    pane = _connect(tmux, shell_env, sshd, remote)
+    assert len(_left(sshd)) == 1  # the forward's socket, on the server
+    pane.run("cd proj")
+    translate(pane, "drop the server notes")
+    pane.wait_line("rm notes.txt", timeout=30)
+    pane.wait_for(re.compile(r"shellper: deletes: notes\.txt \(14 bytes"))
+    pane.send("Enter")
+    wait_until(lambda: not os.path.exists(os.path.join(proj, "notes.txt")), timeout=10, what="rm on the server")
+
+    # Another user on the server cannot reach the forward while it is open.
+    (sock,) = _left(sshd)
+    other = sshd.run(sshd.other, ["python3", "-c", f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({sock!r})"], timeout=30)
+    assert other.returncode != 0 and "Permission denied" in other.stderr, other
+
+    pane.mark()
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+    runtime = shell_env.env["XDG_RUNTIME_DIR"]
+    wait_until(lambda: not glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True), timeout=15, what="the forward to close")
+
+
+def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote):
+    ollama.answer("where am i", "pwd", {})
+    for _ in range(2):
+        pane = _connect(tmux, shell_env, sshd, remote)
+        translate(pane, "where am i")
+        pane.wait_line("pwd", timeout=30)
+        pane.send("C-u")
+        pane.type("exit")
+        pane.send("Enter")
+        wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+
+
+def test_a_socket_another_user_made_is_refused_by_the_servers_half(sshd, remote):
+    squat = f"/tmp/shellper-squat-{sshd.suffix}.sock"
+    made = sshd.run(
+        sshd.other,
+        ["python3", "-c", f"import os, socket; s = socket.socket(socket.AF_UNIX); s.bind({squat!r}); os.chmod({squat!r}, 0o666)"],
+        timeout=30,
+    )
+    assert made.returncode == 0, made.stderr
+    try:
+        check = sshd.run(
+            sshd.user,
+            f"LC_SHELLPER_SOCK={squat} LC_SHELLPER_TOKEN=x zsh -ic '__shellper_r_trusted && echo trusted || echo refused'",
+            timeout=30,
+        )
+        assert "refused" in check.stdout and "trusted" not in check.stdout.replace("refused", ""), check
+    finally:
+        os.unlink(squat)
+
+
+def test_a_host_not_opted_in_is_refused_before_anything_connects(sshd, shell_env):
+    env = dict(shell_env.env, SHELLPER_SSH_HOSTS="someother")
+    done = subprocess.run(_shellper_ssh(shell_env, sshd), env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "is not opted in" in done.stderr and "ssh_hosts" in done.stderr
