@@ -5,7 +5,7 @@ Like ssh-agent forwarding: the daemon opens a forward of its own for this connec
 ExitOnForwardFailure), telling the server's shell where it is (SetEnv LC_SHELLPER_SOCK and
 LC_SHELLPER_TOKEN: Debian's sshd accepts LC_*). The forward closes when ssh ends. A host must
 be opted in (setting ssh_hosts), as ForwardAgent is. `--setup HOST` installs the server's half
-(shell/shellper-remote.zsh, one file and an rc block); `--remove HOST` takes it away.
+(shell/shellper-remote.zsh and .bash, a file and an rc block each); `--remove HOST` takes them away.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from . import paths
 
 # ssh's options that take an argument (OpenSSH 9: ssh(1) SYNOPSIS).
 _WITH_ARG = set("BbcDEeFIiJLlmOoPpQRSWw")
-REMOTE_FILE = ".config/shellper/remote.zsh"
 BEGIN, END = "# >>> shellper remote >>>", "# <<< shellper remote <<<"
 
 
@@ -91,32 +90,34 @@ def run(args: list) -> int:
         safe_request({"op": "unforward", "id": made["id"]}, autostart=False)
 
 
-def _script() -> str:
+def _script(shell: str) -> str:
     """The server's half, where `shellper init` finds the shells' scripts (in the package, or the checkout)."""
     here = os.path.dirname(os.path.abspath(__file__))
     for folder in (os.path.join(here, "shell"), os.path.join(os.path.dirname(here), "shell")):
-        path = os.path.join(folder, "shellper-remote.zsh")
+        path = os.path.join(folder, f"shellper-remote.{shell}")
         if os.path.exists(path):
             return path
-    raise FileNotFoundError("shellper-remote.zsh is missing from this installation")
+    raise FileNotFoundError(f"shellper-remote.{shell} is missing from this installation")
 
 
 def setup(args: list, remove: bool = False) -> int:
-    """Install (or remove) the server's half: one file and a block in ~/.zshrc, nothing else."""
+    """Install (or remove) the server's half: one file per shell and a block in its rc file, nothing else."""
     index, host = destination(args)
     if index is None:
         return _die("give the host, e.g. shellper ssh --setup myserver")
-    block = f"{BEGIN}\n[[ -r ~/{REMOTE_FILE} ]] && source ~/{REMOTE_FILE}\n{END}\n"
-    strip = f"sed -i.shellper-bak '/^{BEGIN}$/,/^{END}$/d' ~/.zshrc 2>/dev/null; rm -f ~/.zshrc.shellper-bak"
-    if remove:
-        command = f"{strip}; rm -f ~/{REMOTE_FILE}"
-        data = b""
-    else:
-        command = f"mkdir -p ~/.config/shellper && cat > ~/{REMOTE_FILE} && touch ~/.zshrc && {strip}; printf '%s' '{block}' >> ~/.zshrc"
-        with open(_script(), "rb") as fh:
-            data = fh.read()
-    done = subprocess.run(["ssh", *args, command], input=data)
-    if done.returncode == 0:
-        done_ = "removed the" if remove else "installed the"
-        print(f"shellper ssh: {done_} server's half on {host} (~/{REMOTE_FILE} and a block in ~/.zshrc)")
-    return done.returncode
+    for shell, rc in (("zsh", "~/.zshrc"), ("bash", "~/.bashrc")):
+        remote = f"~/.config/shellper/remote.{shell}"
+        block = f"{BEGIN}\n[ -r {remote} ] && . {remote}\n{END}\n"
+        strip = f"sed -i.shellper-bak '/^{BEGIN}$/,/^{END}$/d' {rc} 2>/dev/null; rm -f {rc}.shellper-bak"
+        if remove:
+            command, data = f"{strip}; rm -f {remote}", b""
+        else:
+            command = f"mkdir -p ~/.config/shellper && cat > {remote} && touch {rc} && {strip}; printf '%b' '{block}' >> {rc}"
+            with open(_script(shell), "rb") as fh:
+                data = fh.read()
+        done = subprocess.run(["ssh", *args, command], input=data)
+        if done.returncode != 0:
+            return done.returncode
+    what = "removed" if remove else "installed"
+    print(f"shellper ssh: {what} the server's half on {host} (~/.config/shellper/remote.zsh and .bash, a block in ~/.zshrc and ~/.bashrc)")
+    return 0

@@ -38,17 +38,19 @@ def remote(sshd, shell_env):
     """The server's half installed by `shellper ssh --setup`, a prompt the harness knows, and a daemon here."""
     home = sshd.home()
     _as(sshd, os.path.join(home, ".zshrc"), f"PS1='{PROMPT}'\nunset RPROMPT\n")
+    _as(sshd, os.path.join(home, ".bashrc"), f"PS1='{PROMPT}'\nPROMPT_COMMAND=\n")
     env = dict(shell_env.env, SHELLPER_SSH_HOSTS=sshd.host)
     argv = _shellper_ssh(shell_env, sshd, "--setup")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert os.path.exists(os.path.join(home, ".config", "shellper", "remote.zsh"))
+    assert os.path.exists(os.path.join(home, ".config", "shellper", "remote.bash"))
     start_daemon(shell_env)
     return env
 
 
-def _connect(tmux, shell_env, sshd, env):
-    pane = tmux.spawn(_shellper_ssh(shell_env, sshd, "-tt"), env, cwd=shell_env.root)
+def _connect(tmux, shell_env, sshd, env, *command):
+    pane = tmux.spawn([*_shellper_ssh(shell_env, sshd, "-tt"), *command], env, cwd=shell_env.root)
     pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=30)
     return pane
 
@@ -83,6 +85,24 @@ def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(
     wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
     runtime = shell_env.env["XDG_RUNTIME_DIR"]
     wait_until(lambda: not glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True), timeout=15, what="the forward to close")
+
+
+def test_ctrl_g_in_the_servers_bash_gets_this_laptops_answer(sshd, shell_env, tmux, ollama, remote):
+    proj = os.path.join(sshd.home(), "bproj")
+    os.makedirs(proj, exist_ok=True)
+    os.chown(proj, sshd.uid(), sshd.gid())
+    _as(sshd, os.path.join(proj, "log.txt"), "one\ntwo")
+    ollama.answer("add a line to the server log", "echo", {"content": "three", "file_name": "log.txt"})
+    pane = _connect(tmux, shell_env, sshd, remote, "bash", "-i")  # (a bash login shell reads ~/.bashrc the same way)
+    pane.run("cd bproj")
+    translate(pane, "add a line to the server log")
+    pane.wait_line("echo three >> log.txt", timeout=30)
+    pane.wait_for(re.compile(r"shellper: changes: appends to log\.txt \(2 lines now, the last without a newline\)"))
+    pane.send("Enter")
+    wait_until(lambda: open(os.path.join(proj, "log.txt")).read() == "one\ntwothree\n", timeout=10, what="echo on the server")
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
 
 
 def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote):
