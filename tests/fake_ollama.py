@@ -196,7 +196,7 @@ class FakeOllama:
         finish = "stop"
         if self.mode == "empty":
             pass
-        elif not body.get("tools"):  # a general model's plain answer
+        elif not body.get("tools") and self._texts:  # a general model's plain answer (once say() was used)
             message["content"] = self.said(_last_user_text(body.get("messages")), model)
         elif self.shape == "tool_calls":
             message["tool_calls"] = [
