@@ -138,8 +138,9 @@ def test_readme_commands_run(shellper_env, fake, monkeypatch, tmp_path):
         with fake_shell() as shell:
             for line in shellper_lines():
                 argv = shlex.split(line)[1:]
-                if argv[0] in ("doctor", "eval", "setup-model", "daemon"):
-                    continue  # covered by their own tests (a live model check, the whole set, Ollama; the foreground daemon)
+                if argv[0] in ("doctor", "eval", "setup-model", "daemon", "ssh"):
+                    # covered by their own tests (a live model check, the whole set, Ollama; the foreground daemon; sshd)
+                    continue
                 if argv[0] in ("ask", "history", "reset"):
                     argv += ["--session", str(shell)]
                 if argv[0] == "export":
