@@ -739,11 +739,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sp = add("ssh", cmd_ssh, "ssh to a server whose zsh then uses this laptop's shellper", SSH_HELP)
+    # (main() hands `shellper ssh ...` to cmd_ssh before parsing: these are for --help and completion)
+    how = sp.add_mutually_exclusive_group()
+    how.add_argument("--setup", action="store_true", help="install the server's half on HOST")
+    how.add_argument("--remove", action="store_true", help="remove the server's half from HOST")
     sp.add_argument(
         "ssh_args",
         nargs=argparse.REMAINDER,
-        metavar="[--setup|--remove] [SSH OPTIONS] HOST [COMMAND]",
-        help="what ssh takes (e.g. -p 2222 me@web1), after --setup or --remove to install or remove the server's half",
+        metavar="[SSH OPTIONS] HOST [COMMAND]",
+        help="what ssh takes (e.g. -p 2222 me@web1)",
     )
 
     sp = add(
