@@ -56,9 +56,14 @@ def system_name() -> str:
     return {"Darwin": "macOS"}.get(name, name or "a Unix system")
 
 
+# fish reads few of bash's constructs; shellper's parser reads bash's: ask for what both read the same.
+FISH = " Use only what fish and bash both read the same: && and ||, pipes, $(...), quotes; no blocks, loops or here-docs."
+
+
 def messages(history, request: str, shell: str, system: str | None = None) -> list:
     """history: (request, command) pairs of this terminal, oldest first."""
-    out = [{"role": "system", "content": SYSTEM.format(shell=shell, system=system or system_name())}]
+    prompt = SYSTEM.format(shell=shell, system=system or system_name()) + (FISH if shell == "fish" else "")
+    out = [{"role": "system", "content": prompt}]
     for text, command in history:
         out.append({"role": "user", "content": text})
         out.append({"role": "assistant", "content": f"```{shell}\n{command}\n```"})

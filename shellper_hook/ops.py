@@ -116,6 +116,8 @@ class Ops:
         async with lock:  # one terminal's requests never interleave
             timing.waited += time.perf_counter() - queued
             shown = d.shown.get(key)
+            if isinstance(shown, undo.Restore) and req["text"].strip() == shown.command.strip():
+                return protocol.error("that is an undo's restore: Enter runs it, Ctrl-C drops it", "refused")
             kind, request = turns.route(req["text"], shown if isinstance(shown, turns.Shown) else None, d.settings.general_model)
             if kind == "general":
                 return await self._general(req, key, ask_general, request, notes)

@@ -187,6 +187,8 @@ def route(text: str, shown: Shown | None, general: str) -> tuple:
     same request; so does a request the 18 file tools cannot serve. Both only with a general
     model set; everything else goes to the SHELLper model."""
     if general and shown is not None and shown.request and text.strip() == shown.command.strip():
+        if shown.call is None:  # the general model's own answer: the same question would get it again
+            return "general", f"{shown.request} (another way than `{shown.command}`)"
         return "general", shown.request
     if general and out_of_reach(text):
         return "general", text

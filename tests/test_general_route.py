@@ -108,3 +108,14 @@ def test_without_a_general_model_nothing_changes(daemon_env, fake, tmp_path):
         reply = _ask(shell, "use tar to compress the logs folder", str(tmp_path))
     assert not reply["ok"] and "outside what shellper's model does" in reply["error"], reply
     assert fake.requests == []
+
+
+def test_not_that_on_a_general_command_asks_for_another_way(general, tmp_path):
+    general.say("pack the logs with tar", "```bash\ntar czf logs.tgz logs\n```", model=GENERAL)
+    general.say("another way than", "```bash\nzip -r logs.zip logs\n```", model=GENERAL)
+    with fake_shell() as shell:
+        first = _ask(shell, "pack the logs with tar", str(tmp_path))
+        again = _ask(shell, first["command"], str(tmp_path))
+    assert again["ok"] and again["command"] == "zip -r logs.zip logs", again
+    asked = _general_bodies(general)[-1]["messages"][-1]["content"]
+    assert asked == "pack the logs with tar (another way than `tar czf logs.tgz logs`)"
