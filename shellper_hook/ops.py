@@ -66,6 +66,7 @@ class Ops:
             "stop": self.stop,
             "forward": self.forward,
             "unforward": self.unforward,
+            "facts": self.facts,
         }
 
     async def ping(self, req: dict) -> dict:
@@ -374,6 +375,9 @@ class Ops:
             raise ShellperError("forward needs owner=PID (the `shellper ssh` process)")
         made = await self.d.forwards.add(int(owner))
         return protocol.ok(socket=made.socket, token=made.token, id=made.id)
+
+    async def facts(self, req: dict) -> dict:
+        return protocol.error("facts come only from a server's shell, through its forward (`shellper ssh`)", "bad_request")
 
     async def unforward(self, req: dict) -> dict:
         return protocol.ok(closed=await self.d.forwards.remove(req.get("id") or ""))
