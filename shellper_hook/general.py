@@ -26,7 +26,8 @@ SYSTEM = (
     "Answer with the command alone in a ```{shell} code block: one line (a pipeline or an && chain is one line), "
     "no explanation, no placeholders the user must fill in, nothing that needs root unless asked."
 )
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
+# The closing ``` may end the command's own line ("ls -la```"): it is the fence's, not the command's.
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:[ \t]*\n?[ \t]*```|\Z)", re.S)
 _FENCE_SHELLS = frozenset(("", "bash", "sh", "zsh", "fish", "shell", "console", "shell-session", "shellscript"))
 _TOOL_CALL = re.compile(r"<tool_call>|\A\{\s*\"name\"\s*:")
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S | re.I)

@@ -60,3 +60,8 @@ def test_the_model_is_told_the_shell_and_os_and_sees_the_commands_that_ran():
     assert [m["role"] for m in got] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert "one fish command line for Linux" in got[0]["content"]
     assert got[2]["content"] == "```fish\nls\n```" and got[-1] == {"role": "user", "content": "pack the logs"}
+
+
+def test_a_fence_closed_on_the_commands_own_line_is_not_part_of_it():
+    assert command_of("```bash\nls -la```", PATH) == "ls -la"
+    assert command_of("```bash\ntar czf a.tgz a ```\nThis packs it.", PATH) == "tar czf a.tgz a"
