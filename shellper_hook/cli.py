@@ -283,13 +283,14 @@ def cmd_config(args) -> int:
     return 0
 
 
-def shell_script_path(shell: str) -> str:
+def shell_script_path(shell: str, name: str = "shellper") -> str:
+    """shell/NAME.SHELL, in the package (installed) or beside it (a checkout)."""
     here = os.path.dirname(os.path.abspath(__file__))
     for base in (os.path.join(here, "shell"), os.path.join(os.path.dirname(here), "shell")):
-        path = os.path.join(base, f"shellper.{shell}")
+        path = os.path.join(base, f"{name}.{shell}")
         if os.path.exists(path):
             return path
-    raise FileNotFoundError(f"shell integration for {shell} is missing from this installation")
+    raise FileNotFoundError(f"{name}.{shell} (shell integration) is missing from this installation")
 
 
 def shell_script(shell: str) -> str:

@@ -90,16 +90,6 @@ def run(args: list) -> int:
         safe_request({"op": "unforward", "id": made["id"]}, autostart=False)
 
 
-def _script(shell: str) -> str:
-    """The server's half, where `shellper init` finds the shells' scripts (in the package, or the checkout)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for folder in (os.path.join(here, "shell"), os.path.join(os.path.dirname(here), "shell")):
-        path = os.path.join(folder, f"shellper-remote.{shell}")
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError(f"shellper-remote.{shell} is missing from this installation")
-
-
 def setup(args: list, remove: bool = False) -> int:
     """Install (or remove) the server's half: one file per shell and a block in its rc file, nothing else."""
     index, host = destination(args)
@@ -113,7 +103,9 @@ def setup(args: list, remove: bool = False) -> int:
             command, data = f"{strip}; rm -f {remote}", b""
         else:
             command = f"mkdir -p ~/.config/shellper && cat > {remote} && touch {rc} && {strip}; printf '%b' '{block}' >> {rc}"
-            with open(_script(shell), "rb") as fh:
+            from .cli import shell_script_path
+
+            with open(shell_script_path(shell, "shellper-remote"), "rb") as fh:
                 data = fh.read()
         done = subprocess.run(["ssh", *args, command], input=data)
         if done.returncode != 0:

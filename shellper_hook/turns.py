@@ -152,27 +152,18 @@ def recheck(
     """Judge a suggestion again as Enter runs it: the same call, the files as they are now."""
     if shown is None or line.strip() != shown.command.strip():
         return Recheck()  # not the suggestion (typed or edited): the user sees what they wrote
-    if shown.call is None:
-        return _recheck_general(shown, cwd, shell, home)
     try:
-        now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath, limits)
+        if shown.call is None:  # a general model's command: judged on its parse again
+            now = judge_general(shown.command, shown.request, cwd, shell, home)
+        else:
+            now = vet(shown.call, cwd, allow_recursive, home, shell, cdpath, limits)
     except Refused as exc:
         return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
+    plan = getattr(now, "undo", None)
     if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
-        return Recheck(undo=now.undo)
+        return Recheck(undo=plan)
     header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
-    return Recheck(changed=True, lines=(header, now.effect, *now.warnings), undo=now.undo)
-
-
-def _recheck_general(shown: Shown, cwd: str, shell: str, home: str | None) -> Recheck:
-    try:
-        now = judge_general(shown.command, shown.request, cwd, shell, home)
-    except Refused as exc:
-        return Recheck(refused=f"{exc} (the files changed since the suggestion; nothing was run)")
-    if _essence(now.effect) == _essence(shown.effect) and tuple(now.warnings) == tuple(shown.warnings):
-        return Recheck()
-    header = "the files changed since the suggestion; this is what it does now (Enter runs it, Ctrl-C drops it):"
-    return Recheck(changed=True, lines=(header, now.effect, *now.warnings))
+    return Recheck(changed=True, lines=(header, now.effect, *now.warnings), undo=plan)
 
 
 # ---------------------------------------------------------------- the general model
