@@ -1,4 +1,4 @@
-# shellper on a server, for bash: Ctrl-G answered by your laptop's shellper through
+# shellper on a server, for bash: Ctrl-G and `#? request` + Enter answered by your laptop's shellper through
 # `shellper ssh` (a forwarded socket). bash cannot open a Unix socket itself, so this half needs
 # python3 on the server (only its standard library; nothing is installed). Installed by
 # `shellper ssh --setup HOST`; it does nothing in a session that `shellper ssh` did not open.
@@ -81,9 +81,9 @@ __shellper_r_fact() {
   REPLY="$p$s$kind$s$size$s$mode$s$access$s$link$s$files$s$dirs$s$total$s$complete$s$lines$s$nlend$s$mtime"
 }
 
-# Ctrl-G: the request on the line goes to the laptop; the judged command comes back on the line.
+# Ctrl-G: the request on the line (or $1) goes to the laptop; the judged command comes back on the line.
 __shellper_r_translate() {
-  local text=$READLINE_LINE w id REPLY
+  local text=${1-$READLINE_LINE} w id REPLY
   local -a facts=()
   [[ -n ${text//[[:space:]]/} ]] || { printf 'shellper: type a request first\n' >&2; return 0; }
   __shellper_r_ask translate "$$" bash "$PWD" "$text" "token=$__shellper_r_token" "HOME=$HOME"
@@ -107,7 +107,27 @@ __shellper_r_exit() {
   [[ -S $__shellper_r_sock && -O $__shellper_r_sock ]] && command rm -f -- "$__shellper_r_sock"
 }
 
+# Enter is a macro of two keys: the first decides (a "#? request" line is translated, put on the
+# line and not run), the second is accept-line, or nothing after a translation.
+__shellper_r_k1='\C-x\C-_R1\a' __shellper_r_k2='\C-x\C-_R2\a'
+__shellper_r_prefix=${SHELLPER_PREFIX-'#?'}
+__shellper_r_enter() {
+  local line=$READLINE_LINE to=accept-line
+  if [[ -n $__shellper_r_prefix && $line != *$'\n'* ]]; then
+    line=${line#"${line%%[![:space:]]*}"}
+    if [[ $line == "$__shellper_r_prefix"* ]]; then
+      __shellper_r_translate "${line#"$__shellper_r_prefix"}"  # (the line stays as typed unless a command comes)
+      to='""'
+    fi
+  fi
+  bind "\"$__shellper_r_k2\": $to"
+}
+
 bind -x '"\C-g": __shellper_r_translate'
+bind -x "\"$__shellper_r_k1\": __shellper_r_enter"
+bind "\"$__shellper_r_k2\": accept-line"
+bind "\"\C-m\": \"$__shellper_r_k1$__shellper_r_k2\""
+bind "\"\C-j\": \"$__shellper_r_k1$__shellper_r_k2\""
 # The socket goes with this shell, unless the user has an exit trap of their own (then the
 # next login's sweep removes it): theirs stays as it was.
 [[ -n $(trap -p EXIT) ]] || trap '__shellper_r_exit' EXIT

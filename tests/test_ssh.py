@@ -87,7 +87,7 @@ def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(
     wait_until(lambda: not glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True), timeout=15, what="the forward to close")
 
 
-def test_ctrl_g_in_the_servers_bash_gets_this_laptops_answer(sshd, shell_env, tmux, ollama, remote):
+def test_ctrl_g_and_the_prefix_in_the_servers_bash_get_this_laptops_answer(sshd, shell_env, tmux, ollama, remote):
     proj = os.path.join(sshd.home(), "bproj")
     os.makedirs(proj, exist_ok=True)
     os.chown(proj, sshd.uid(), sshd.gid())
@@ -100,6 +100,11 @@ def test_ctrl_g_in_the_servers_bash_gets_this_laptops_answer(sshd, shell_env, tm
     pane.wait_for(re.compile(r"shellper: changes: appends to log\.txt \(2 lines now, the last without a newline\)"))
     pane.send("Enter")
     wait_until(lambda: open(os.path.join(proj, "log.txt")).read() == "one\ntwothree\n", timeout=10, what="echo on the server")
+    pane.wait_prompt()
+    ollama.answer("show the server log", "cat", {"file_name": "log.txt"})
+    translate(pane, "#? show the server log", key="Enter")  # put on the line, not run
+    pane.wait_line("cat log.txt", timeout=30)
+    pane.send("C-u")
     pane.type("exit")
     pane.send("Enter")
     wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
