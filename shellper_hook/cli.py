@@ -795,14 +795,14 @@ def cmd_ssh(args) -> int:
 
 
 SSH_HELP = (
-    "Connect with ssh, and let the server's zsh and bash use this laptop's shellper: Ctrl-G and `#? request` there are "
-    "answered here, by your model, and judged on the server's own files (its shell sends what the paths are; "
-    "nothing of this laptop is looked at). Like ForwardAgent, a host must be opted in (setting ssh_hosts): "
-    "whoever is root on the server can use the forward while you are connected. Each connection gets a fresh "
-    "random socket on the server (ssh -R, ExitOnForwardFailure), its own token and its own conversation; "
-    "it ends with the connection. The server needs zsh and the server's half: `shellper ssh --setup HOST` "
-    "installs it (one file, ~/.config/shellper/remote.zsh, and a block in ~/.zshrc); `--remove HOST` takes them "
-    "away. bash there needs python3 (it cannot open a Unix socket); fish there is not served yet; mosh cannot forward sockets."
+    "Connect with ssh, and let the server's zsh and bash use this laptop's shellper: Ctrl-G and `#? request` "
+    "there are answered here, by your model, and judged on the server's own files (its shell sends what the "
+    "paths are; nothing of this laptop is looked at). Like ForwardAgent, a host must be opted in (setting "
+    "ssh_hosts): whoever is root on the server can use the forward while you are connected. Each connection gets "
+    "a fresh random socket on the server (ssh -R, ExitOnForwardFailure), its own token and its own conversation; "
+    "it ends with the connection. `shellper ssh --setup HOST` installs the server's half (~/.config/shellper/"
+    "remote.zsh and remote.bash, and a block in ~/.zshrc and ~/.bashrc); `--remove HOST` takes them away. bash "
+    "there needs python3 (it cannot open a Unix socket); fish there is not served yet; mosh cannot forward sockets."
 )
 
 
