@@ -5,7 +5,8 @@
 
 [[ $- == *i* ]] || return 0
 __shellper_r_sock=${LC_SHELLPER_SOCK-} __shellper_r_token=${LC_SHELLPER_TOKEN-}
-export -n LC_SHELLPER_TOKEN 2>/dev/null # never handed on to the programs this shell runs
+__shellper_r_own=${LC_SHELLPER_TOKEN:+1} # the shell ssh started: its exit ends the forward's files
+export -n LC_SHELLPER_TOKEN 2>/dev/null  # never handed on to the programs this shell runs
 
 # A client for one request: the fields come on stdin (never in argv), the reply goes to stdout.
 __shellper_r_client='import socket, sys
@@ -30,6 +31,14 @@ __shellper_r_sweep() {
 }
 __shellper_r_sweep
 
+# A shell that ssh did not start (a tmux window, say) has no LC_SHELLPER_*: it uses the latest
+# connection's forward, which the shell ssh started notes in a private file, as SSH_AUTH_SOCK setups do.
+__shellper_r_note=${XDG_CONFIG_HOME:-$HOME/.config}/shellper/forward
+if [[ -n $__shellper_r_sock && -n $__shellper_r_token ]]; then
+  (umask 077 && command mkdir -p -- "${__shellper_r_note%/*}" && printf '%s\n%s\n' "$__shellper_r_sock" "$__shellper_r_token" >|"$__shellper_r_note") 2>/dev/null
+elif [[ -f $__shellper_r_note && -O $__shellper_r_note ]]; then
+  { IFS= read -r __shellper_r_sock && IFS= read -r __shellper_r_token; } <"$__shellper_r_note"
+fi
 [[ -n $__shellper_r_sock && -n $__shellper_r_token ]] || return 0
 
 # The forwarded socket must be ours: a socket owned by this user, mode 0600.
@@ -104,7 +113,10 @@ __shellper_r_translate() {
 }
 
 __shellper_r_exit() {
+  [[ -n $__shellper_r_own ]] || return 0 # (a shell ssh did not start leaves the forward to that one)
   [[ -S $__shellper_r_sock && -O $__shellper_r_sock ]] && command rm -f -- "$__shellper_r_sock"
+  [[ -f $__shellper_r_note && $(command head -n 1 -- "$__shellper_r_note" 2>/dev/null) == "$__shellper_r_sock" ]] && command rm -f -- "$__shellper_r_note"
+  return 0
 }
 
 # Enter is a macro of two keys: the first decides (a "#? request" line is translated, put on the

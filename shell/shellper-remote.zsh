@@ -7,6 +7,7 @@
 zmodload zsh/net/socket zsh/stat zsh/system zsh/files zsh/mapfile 2>/dev/null || return 0
 
 typeset -g __shellper_r_sock=${LC_SHELLPER_SOCK-} __shellper_r_token=${LC_SHELLPER_TOKEN-}
+typeset -g __shellper_r_own=${LC_SHELLPER_TOKEN:+1}  # the shell ssh started: its exit ends the forward's files
 typeset +x LC_SHELLPER_TOKEN 2>/dev/null  # never handed on to the programs this shell runs
 typeset -g __shellper_r_prefix=${SHELLPER_PREFIX-'#?'}
 
@@ -26,6 +27,24 @@ __shellper_r_sweep() {
 }
 __shellper_r_sweep
 
+# A shell that ssh did not start (a tmux window, say) has no LC_SHELLPER_*: it uses the latest
+# connection's forward, which the shell ssh started notes in a private file, as SSH_AUTH_SOCK setups do.
+typeset -g __shellper_r_note=${XDG_CONFIG_HOME:-$HOME/.config}/shellper/forward
+if [[ -n $__shellper_r_sock && -n $__shellper_r_token ]]; then
+  () {
+    emulate -L zsh
+    local old=$(umask)
+    umask 077
+    [[ -d ${__shellper_r_note:h} ]] || mkdir -p -- ${__shellper_r_note:h} 2>/dev/null
+    print -r -- $__shellper_r_sock$'\n'$__shellper_r_token >| $__shellper_r_note 2>/dev/null
+    umask $old
+  }
+elif [[ -f $__shellper_r_note && -O $__shellper_r_note ]]; then
+  () {
+    local -a noted=("${(@f)$(<$__shellper_r_note)}")
+    __shellper_r_sock=${noted[1]-} __shellper_r_token=${noted[2]-}
+  }
+fi
 [[ -n $__shellper_r_sock && -n $__shellper_r_token ]] || return 0
 
 # The forwarded socket must be ours: a socket owned by this user, mode 0600 (else another
@@ -127,7 +146,9 @@ shellper-remote-accept-line() {
 }
 
 __shellper_r_exit() {
+  [[ -n $__shellper_r_own ]] || return 0  # (a shell ssh did not start leaves the forward to that one)
   [[ -S $__shellper_r_sock && -O $__shellper_r_sock ]] && zf_rm -f -- $__shellper_r_sock 2>/dev/null
+  [[ -f $__shellper_r_note && "$(<$__shellper_r_note)" == $__shellper_r_sock$'\n'* ]] && zf_rm -f -- $__shellper_r_note 2>/dev/null
   return 0
 }
 

@@ -110,6 +110,24 @@ def test_ctrl_g_and_the_prefix_in_the_servers_bash_get_this_laptops_answer(sshd,
     wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
 
 
+def test_a_tmux_window_on_the_server_uses_the_connections_forward(sshd, shell_env, tmux, ollama, remote):
+    ollama.answer("where is this", "pwd", {})
+    pane = _connect(tmux, shell_env, sshd, remote)
+    # tmux starts its shells without the token: they use the forward the login shell noted.
+    pane.run("tmux -L sp-test -f /dev/null new-session zsh -i", wait="0:zsh")
+    pane.wait_for(re.compile(r"^SP\$ *$", re.M), timeout=20)
+    translate(pane, "where is this")
+    pane.wait_line("pwd", timeout=30)
+    pane.send("C-u")
+    pane.type("exit")
+    pane.send("Enter")  # the tmux window's shell: it leaves the forward alone
+    pane.wait_for("[exited]", timeout=20)
+    assert len(_left(sshd)) == 1
+    pane.type("exit")
+    pane.send("Enter")  # the shell ssh started: the forward's socket goes with it
+    wait_until(lambda: not _left(sshd), timeout=20, what="the server's socket to go")
+
+
 def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote):
     ollama.answer("where am i", "pwd", {})
     for _ in range(2):
