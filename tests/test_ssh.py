@@ -128,6 +128,19 @@ def test_a_tmux_window_on_the_server_uses_the_connections_forward(sshd, shell_en
     wait_until(lambda: not _left(sshd), timeout=20, what="the server's socket to go")
 
 
+def test_through_a_proxyjump(sshd, shell_env, tmux, ollama, remote):
+    ollama.answer("where did i land", "pwd", {})
+    jump = f"{sshd.user}@{sshd.host}"
+    pane = tmux.spawn(_shellper_ssh(shell_env, sshd, "-tt", "-J", jump), remote, cwd=shell_env.root)
+    pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=30)
+    translate(pane, "where did i land")
+    pane.wait_line("pwd", timeout=30)
+    pane.send("C-u")
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+
+
 def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote):
     ollama.answer("where am i", "pwd", {})
     for _ in range(2):
