@@ -79,11 +79,16 @@ def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(
     other = sshd.run(sshd.other, ["python3", "-c", f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({sock!r})"], timeout=30)
     assert other.returncode != 0 and "Permission denied" in other.stderr, other
 
+    # Nor can another user on this laptop reach the forward's listener here.
+    runtime = shell_env.env["XDG_RUNTIME_DIR"]
+    (here,) = glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True)
+    local = sshd.local_user().run(["python3", "-c", f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({here!r})"], timeout=30)
+    assert local.returncode != 0 and "Permission denied" in local.stderr, local
+
     pane.mark()
     pane.type("exit")
     pane.send("Enter")
     wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
-    runtime = shell_env.env["XDG_RUNTIME_DIR"]
     wait_until(lambda: not glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True), timeout=15, what="the forward to close")
 
 
