@@ -56,7 +56,15 @@ def _connect(tmux, shell_env, sshd, env, *command):
 
 
 def _left(sshd) -> list:
-    return [p for p in glob.glob("/tmp/shellper-*.sock") if os.lstat(p).st_uid == sshd.uid()]
+    """The server's sockets of the remote user (one may go between the listing and the look)."""
+    left = []
+    for path in glob.glob("/tmp/shellper-*.sock"):
+        try:
+            if os.lstat(path).st_uid == sshd.uid():
+                left.append(path)
+        except FileNotFoundError:
+            pass
+    return left
 
 
 def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(sshd, shell_env, tmux, ollama, remote):
