@@ -17,7 +17,7 @@ import os
 import secrets
 import time
 
-from . import errors, paths, protocol, remote, workers
+from . import errors, paths, protocol, remote, turns, workers
 from .errors import ShellperError
 from .parser import parse_message
 from .render import to_shell
@@ -110,6 +110,12 @@ class Forward:
         home = req["env"].get("HOME", "")
         if not home.startswith("/") or not req["cwd"].startswith("/"):
             return protocol.error("the server's shell must say its folder and HOME", "bad_request")
+        reach = turns.out_of_reach(req["text"])
+        if reach:  # (the general model and undo are not served to a server's shell yet)
+            return protocol.error(
+                f"{reach[0]} is outside what shellper's model does: it knows only 18 file commands; run {reach[1]} yourself",
+                "out_of_reach",
+            )
         d.wake()
         await d.backend_ready()
         earlier = self.history.get(req["session"], [])[-d.settings.max_turns :] if d.settings.max_turns else []
@@ -133,9 +139,9 @@ class Forward:
         verdict = await workers.look(
             remote.judge, call, cwd, os.path.normpath(home), req["shell"], seen, self.d.settings.allow_recursive, paths.runtime_dir()
         )
-        turns = self.history.setdefault(pid, [])
-        turns.append((request, call))  # (a server's shell does not report what ran: the suggestion counts)
-        del turns[:-50]
+        earlier = self.history.setdefault(pid, [])
+        earlier.append((request, call))  # (a server's shell does not report what ran: the suggestion counts)
+        del earlier[:-50]
         return protocol.ok(command=verdict.command, call=call.to_dict(), warnings=list(verdict.warnings), effect=verdict.effect)
 
 

@@ -117,3 +117,10 @@ def test_a_forward_closes_with_its_owner_request(daemon_env, fake):
     assert not os.path.exists(reply["socket"])
     assert client.request({"op": "forward"})["ok"] is False
     assert protocol.decode_request(protocol.encode_request({"op": "unforward", "id": "x"}))["op"] == "unforward"
+
+
+def test_a_request_out_of_the_file_tools_reach_is_said_and_no_model_is_asked(fwd, fake):
+    before = len(fake.requests)
+    got = _ask(fwd, "use git to commit my changes")
+    assert got[:2] == ["error", "out_of_reach"] and "run git yourself" in got[2], got
+    assert len(fake.requests) == before
