@@ -219,7 +219,7 @@ class Ops:
                 head = "undo could not keep what it changes; this is what it does (Enter runs it, Ctrl-C drops it):"
                 lines = [head, f"{effect}; undo: no, {why}", *(again.lines[2:] if again.changed else shown.warnings)]
         if lines:  # shown now as it is: a second Enter runs it
-            d.shown[key] = turns.Shown(shown.command, shown.call, lines[1], tuple(lines[2:]))
+            d.shown[key] = turns.Shown(shown.command, shown.call, lines[1], tuple(lines[2:]), shown.request)
         return protocol.ok(changed=bool(lines), lines=lines)
 
     async def _keep(self, req: dict, key, command: str, plan, limits) -> str:
