@@ -677,12 +677,13 @@ def test_keys_while_translating_never_run_the_line_and_typing_drops_the_answer(s
     asked = len(ollama.requests)
     translate(pane, "patience request")
     pane.wait_for("translating...")
+    # The model has the request (typing before that could cancel it before it is sent: no answer to drop).
+    wait_until(lambda: len(ollama.requests) > asked)
     pane.type(" and mor")  # the user changes the line: their text wins
     pane.send("BSpace")
     pane.type("re")
     pane.wait_for("suggestion dropped", timeout=10)
     pane.wait_line("patience request and more")
-    wait_until(lambda: len(ollama.requests) > asked)
     time.sleep(ollama.delay + 0.3)  # the answer has come by now
     assert pane.line() == "patience request and more"
     assert "command not found" not in pane.screen()
