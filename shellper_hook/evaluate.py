@@ -188,8 +188,10 @@ def parse_row(obj, line: int) -> Case:
     return Case(ident, line, tuple(history), pending, expected)
 
 
-def load_cases(path: str) -> list:
-    """Every row of a JSONL test set. Raises DatasetError at the first bad line."""
+def load_cases(path: str, parse=None) -> list:
+    """Every row of a JSONL test set, each read by parse(obj, line) (parse_row: this set's
+    rows; general_eval has its own). Raises DatasetError at the first bad line."""
+    parse = parse_row if parse is None else parse
     try:
         fh = open(path, "rb")
     except OSError as exc:
@@ -204,7 +206,7 @@ def load_cases(path: str) -> list:
             if not text.strip():
                 continue
             try:
-                case = parse_row(json.loads(text), line)
+                case = parse(json.loads(text), line)
             except (ValueError, RecursionError) as exc:
                 why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
                 raise DatasetError(f"{path}, line {line}: not valid JSON ({why})") from None
@@ -311,6 +313,24 @@ class _Quiet:
         return False
 
 
+async def close(backend) -> None:
+    try:
+        await backend.aclose()
+    except Exception:  # closing must not hide the results
+        pass
+
+
+def check_status(status: dict, missing: str) -> None:
+    """Unavailable (nothing scored) when a server_status() says the server is down or the model
+    is missing (said as `missing`)."""
+    if not status.get("reachable"):
+        raise Unavailable(
+            _nothing_scored(status.get("message") or "the server is not reachable", "for another server, pass --base-url URL")
+        )
+    if status.get("model_present") is False:
+        raise Unavailable(_nothing_scored(missing, "for another model, pass --model NAME"))
+
+
 async def _run_with_backend(settings, cases, concurrency, progress) -> list:
     from .backend import Backend
 
@@ -318,10 +338,7 @@ async def _run_with_backend(settings, cases, concurrency, progress) -> list:
     try:
         return await run_cases(backend, cases, concurrency, progress)
     finally:
-        try:
-            await backend.aclose()
-        except Exception:  # closing must not hide the results
-            pass
+        await close(backend)
 
 
 async def _compare_run(settings, models: list, cases: list, concurrency: int, progress) -> list:
@@ -333,14 +350,7 @@ async def _compare_run(settings, models: list, cases: list, concurrency: int, pr
     try:
         for backend in backends:  # every model checked first: no run wasted on a typo in the last
             status = await backend.server_status()
-            if not status.get("reachable"):
-                raise Unavailable(
-                    _nothing_scored(status.get("message") or "the server is not reachable", "for another server, pass --base-url URL")
-                )
-            if status.get("model_present") is False:
-                raise Unavailable(
-                    _nothing_scored(status.get("message") or f"no model '{backend.settings.model}'", "for another model, pass --model NAME")
-                )
+            check_status(status, status.get("message") or f"no model '{backend.settings.model}'")
         runs = []
         for backend in backends:
             # Untimed: loads the model and has the server cache the prompt prefix every
@@ -350,10 +360,7 @@ async def _compare_run(settings, models: list, cases: list, concurrency: int, pr
         return runs
     finally:
         for backend in backends:
-            try:
-                await backend.aclose()
-            except Exception:  # closing must not hide the results
-                pass
+            await close(backend)
 
 
 # ---------------------------------------------------------------- the report

@@ -74,14 +74,13 @@ import socket
 import stat
 import statistics
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
 
-from . import general
+from . import evaluate, general
 from .errors import ModelMissing, ServerUnreachable, SettingsError, ShellperError
 from .evaluate import (
     EXIT_BAD_INPUT,
@@ -90,7 +89,9 @@ from .evaluate import (
     DatasetError,
     Progress,
     Unavailable,
+    _Bad,
     _excerpt,
+    _fail,
     _minus,
     _ms,
     _nothing_scored,
@@ -98,6 +99,8 @@ from .evaluate import (
     _ratio,
     _show_ms,
     _table,
+    check_status,
+    close,
     nearest_rank,
     pct,
 )
@@ -162,10 +165,6 @@ SIGNATURES = {
     "any": ("preds",),
     "all": ("preds",),
 }
-
-
-class _Bad(Exception):
-    """One row is malformed (the caller adds file and line)."""
 
 
 # ---------------------------------------------------------------- the set
@@ -398,33 +397,7 @@ def parse_row(obj, line: int) -> Case:
 
 def load_cases(path: str) -> list:
     """Every row of a JSONL general set. Raises DatasetError at the first bad line."""
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the test set: {exc.strerror or exc}") from None
-    cases, seen = [], {}
-    with fh:
-        for line, raw in enumerate(fh, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DatasetError(f"{path}, line {line}: not UTF-8 text") from None
-            if not text.strip():
-                continue
-            try:
-                case = parse_row(json.loads(text), line)
-            except (ValueError, RecursionError) as exc:
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                raise DatasetError(f"{path}, line {line}: not valid JSON ({why})") from None
-            except _Bad as exc:
-                raise DatasetError(f"{path}, line {line}: {exc}") from None
-            if case.id in seen:
-                raise DatasetError(f"{path}, line {line}: id {case.id!r} repeats line {seen[case.id]}")
-            seen[case.id] = line
-            cases.append(case)
-    if not cases:
-        raise DatasetError(f"{path}: the test set has no rows")
-    return cases
+    return evaluate.load_cases(path, parse_row)
 
 
 # ---------------------------------------------------------------- the runner
@@ -1086,20 +1059,8 @@ async def _check_models(settings, models: list) -> None:
         try:
             status = await backend.server_status()
         finally:
-            await _close(backend)
-        if not status.get("reachable"):
-            raise Unavailable(
-                _nothing_scored(status.get("message") or "the server is not reachable", "for another server, pass --base-url URL")
-            )
-        if status.get("model_present") is False:
-            raise Unavailable(_nothing_scored(f"no model '{model}' on {settings.base_url}", "for another model, pass --model NAME"))
-
-
-async def _close(backend) -> None:
-    try:
-        await backend.aclose()
-    except Exception:  # closing must not hide the results
-        pass
+            await close(backend)
+        check_status(status, f"no model '{model}' on {settings.base_url}")
 
 
 async def run_all(settings, models: list, cases: list, runner: Runner, judge, concurrency: int, progress) -> list:
@@ -1124,7 +1085,7 @@ async def run_all(settings, models: list, cases: list, runner: Runner, judge, co
                 pass  # a bad answer to the warm-up is no reason to stop
             runs.append(await run_model(backend, model, cases, runner, judge, concurrency, progress))
         finally:
-            await _close(backend)
+            await close(backend)
     return runs
 
 
@@ -1307,11 +1268,6 @@ def to_json(reports: list, s: Setting) -> dict:
 
 
 # ---------------------------------------------------------------- the command
-
-
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"shellper eval: {message}\n")
-    return code
 
 
 def main(args) -> int:
