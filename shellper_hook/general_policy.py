@@ -62,6 +62,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from . import shellparse
+from .policy import _lexical  # (the file tools' policy reads paths by name the same way)
 from .shellparse import Command, Word
 
 MAX_LINE = shellparse.MAX_LINE
@@ -144,6 +145,26 @@ _FISH_REFUSED = {
 _FISH_DECLARATIONS = {"local", "declare", "typeset", "readonly"}
 
 
+# Constructs that run, but mean something else there: feature -> how.
+_FISH_DIFFERS = {
+    "unquoted variable": "a variable is not split into words",
+    "unquoted glob": "a wildcard that matches nothing is an error and the command does not run",
+    "question glob": "newer fish takes ? literally",
+    "backslash in single quotes": "\\\\ and \\' inside single quotes are escapes",
+}
+_ZSH_DIFFERS = {
+    "unquoted variable": "an unquoted variable is not split into words, so a list of names stays one argument",
+    "unquoted glob": "a wildcard that matches nothing is an error (no matches found) and the command does not run",
+    "equals word": "a word starting with = becomes a command's path",
+    "comment": "# starts a comment at the prompt only with setopt interactive_comments; without it the words after # are arguments",
+    "array subscript": "zsh counts array elements from 1",
+}
+
+
+def _differs(shell: str, features: dict, table: dict) -> list:
+    return [f"warning: in {shell}, {_show(features[name])} reads differently: {how}" for name, how in table.items() if name in features]
+
+
 def _fish_notes(parsed, commands: list) -> list:
     """Refuse what fish cannot run as bash means it; warnings where it runs differently."""
     for feature, why in _FISH_REFUSED.items():
@@ -152,48 +173,11 @@ def _fish_notes(parsed, commands: list) -> list:
     for cmd in commands:
         if cmd.name in _FISH_DECLARATIONS and not cmd.wrappers:
             raise _Refused(f"refused: in fish, {cmd.name} does not exist (fish sets variables with set)")
-    notes = []
-    if "unquoted variable" in parsed.features:
-        notes.append(
-            f"warning: in fish, {_show(parsed.features['unquoted variable'])} reads differently: a variable is not split into words"
-        )
-    if "unquoted glob" in parsed.features:
-        notes.append(
-            f"warning: in fish, {_show(parsed.features['unquoted glob'])} reads differently:"
-            " a wildcard that matches nothing is an error and the command does not run"
-        )
-    if "question glob" in parsed.features:
-        notes.append(f"warning: in fish, {_show(parsed.features['question glob'])} reads differently: newer fish takes ? literally")
-    if "backslash in single quotes" in parsed.features:
-        notes.append(
-            f"warning: in fish, {_show(parsed.features['backslash in single quotes'])} reads differently:"
-            " \\\\ and \\' inside single quotes are escapes"
-        )
-    return notes
+    return _differs("fish", parsed.features, _FISH_DIFFERS)
 
 
 def _zsh_notes(parsed, commands: list) -> list:
-    feats = parsed.features
-    notes = []
-    if "unquoted variable" in feats:
-        notes.append(
-            f"warning: in zsh, {_show(feats['unquoted variable'])} reads differently: an unquoted variable is not split"
-            " into words, so a list of names stays one argument"
-        )
-    if "unquoted glob" in feats:
-        notes.append(
-            f"warning: in zsh, {_show(feats['unquoted glob'])} reads differently: a wildcard that matches nothing is an"
-            " error (no matches found) and the command does not run"
-        )
-    if "equals word" in feats:
-        notes.append(f"warning: in zsh, {_show(feats['equals word'])} reads differently: a word starting with = becomes a command's path")
-    if "comment" in feats:
-        notes.append(
-            f"warning: in zsh, {_show(feats['comment'])} reads differently: # starts a comment at the prompt only with"
-            " setopt interactive_comments; without it the words after # are arguments"
-        )
-    if "array subscript" in feats:
-        notes.append(f"warning: in zsh, {_show(feats['array subscript'])} reads differently: zsh counts array elements from 1")
+    notes = _differs("zsh", parsed.features, _ZSH_DIFFERS)
     for cmd in commands:
         if cmd.name == "echo" and any(w.literal and "\\" in w.text for w in cmd.words[1:]):
             notes.append("warning: in zsh, echo reads differently: it turns \\n, \\t and other backslash sequences into characters")
@@ -272,22 +256,6 @@ _DATA_DIRS = frozenset("/tmp /var/tmp /private/tmp /var/log /var/cache /var/spoo
 def _match_all(name: str) -> bool:
     """Whether a wildcard takes (nearly) every name in a folder: *, .*, *.*, ?*, [!.]* ..."""
     return bool(re.fullmatch(r"[*?.]*\*[*?.]*", name)) or name in ("[!.]*", "[^.]*", ".[!.]*", ".[^.]*", "{*,.*}", ".??*")
-
-
-def _lexical(path: str, base: str) -> str:
-    """Absolute, with ., .. and repeated slashes resolved by name."""
-    if not path.startswith("/"):
-        path = base.rstrip("/") + "/" + path
-    parts: list = []
-    for comp in path.split("/"):
-        if comp in ("", "."):
-            continue
-        if comp == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(comp)
-    return "/" + "/".join(parts)
 
 
 def _under(path: str, folder: str) -> bool:
