@@ -390,10 +390,10 @@ class Daemon:
         uid = protocol.peer_uid(sock) if sock is not None else None
         stranger = uid is not None and uid != self.uid
         try:
-            data = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
+            data = await asyncio.wait_for(protocol.read_request(reader), READ_TIMEOUT)
         except asyncio.TimeoutError:
             return protocol.nul_reply(protocol.error(f"no whole request within {READ_TIMEOUT:.0f} s; try again", "bad_request"))
-        except _TooLarge as exc:
+        except protocol.TooLarge as exc:
             large = protocol.error(protocol.TOO_LARGE, "bad_request")
             return protocol.encode(large) if protocol.wants_json(exc.start) else protocol.nul_reply(large)
         if stranger:
@@ -513,28 +513,6 @@ async def _close_backend(backend) -> None:
         await backend.aclose()
     except Exception:  # a replaced backend's closing must cost nothing
         pass
-
-
-class _TooLarge(Exception):
-    def __init__(self, start: bytes):
-        super().__init__("too large")
-        self.start = start  # what came, for whether it asked for JSON
-
-
-async def _read_request(reader: asyncio.StreamReader) -> bytes:
-    """One whole request (protocol.request_end), or what came before the client
-    closed; _TooLarge past MAX_REQUEST."""
-    data = b""
-    while True:
-        end = protocol.request_end(data)
-        if end is not None:
-            return data[:end]
-        if len(data) > protocol.MAX_REQUEST:
-            raise _TooLarge(data)
-        chunk = await reader.read(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 def main(argv=None) -> int:

@@ -86,7 +86,7 @@ class Forward:
         if uid is not None and uid != self.d.uid:
             return protocol.error("permission denied", "denied")
         try:
-            data = await asyncio.wait_for(_read(reader), READ_TIMEOUT)
+            data = await asyncio.wait_for(protocol.read_request(reader), READ_TIMEOUT)
             req = protocol.decode_request(data)
         except (asyncio.TimeoutError, protocol.ProtocolError, ValueError) as exc:
             return protocol.error(f"bad request: {errors.one_line(exc, 120)}", "bad_request")
@@ -147,20 +147,6 @@ class Forward:
 
 def _fields(fields: list) -> bytes:
     return "\0".join(f.replace("\0", "") for f in fields).encode("utf-8") + b"\0"
-
-
-async def _read(reader) -> bytes:
-    data = b""
-    while True:
-        end = protocol.request_end(data)
-        if end is not None:
-            return data[:end]
-        if len(data) > protocol.MAX_REQUEST:
-            raise ValueError("the request is too large")
-        chunk = await reader.read(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 class Forwards:

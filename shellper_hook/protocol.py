@@ -184,6 +184,28 @@ def request_end(data: bytes) -> int | None:
         i = j + 1
 
 
+class TooLarge(ValueError):
+    def __init__(self, start: bytes):
+        super().__init__("the request is too large")
+        self.start = start  # what came, for whether it asked for JSON
+
+
+async def read_request(reader) -> bytes:
+    """One whole request from an asyncio stream (request_end), or what came before the client
+    closed; TooLarge past MAX_REQUEST. (Async without importing asyncio: the client stays light.)"""
+    data = b""
+    while True:
+        end = request_end(data)
+        if end is not None:
+            return data[:end]
+        if len(data) > MAX_REQUEST:
+            raise TooLarge(data)
+        chunk = await reader.read(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def wants_json(data: bytes) -> bool:
     """Whether a request (even one that does not parse) asked for a JSON reply: a named
     field says so (a text or folder that reads reply=json does not)."""
