@@ -356,8 +356,9 @@ def _touch(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     if st is None:
         return Plan([Step("created", _made_file(seen, path))])
     real = os.path.realpath(path)
-    if _times_fixed(st, real):
-        return _no(_times_fixed(st, real))
+    fixed = _times_fixed(st, real)
+    if fixed:
+        return _no(fixed)
     return Plan([Step("times", real, atime_ns=st.st_atime_ns, mtime_ns=st.st_mtime_ns)])
 
 
@@ -371,8 +372,9 @@ def _echo(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     if not stat.S_ISREG(st.st_mode):
         return _no(f"{_name(path)} is not a plain file")
     real = os.path.realpath(path)
-    if _times_fixed(st, real):
-        return _no(_times_fixed(st, real))
+    fixed = _times_fixed(st, real)
+    if fixed:
+        return _no(fixed)
     return Plan([Step("appended", real, size=st.st_size, atime_ns=st.st_atime_ns, mtime_ns=st.st_mtime_ns)])
 
 
@@ -426,8 +428,9 @@ def _cp(a: dict, cwd, home, seen, limits, recursive) -> Plan:
     real = os.path.realpath(land)
     if not _may(tst, 4):
         return _no(f"shellper cannot read {_name(real)} to keep a copy")
-    if _times_fixed(tst, real):
-        return _no(_times_fixed(tst, real))
+    fixed = _times_fixed(tst, real)
+    if fixed:
+        return _no(fixed)
     step = Step("overwritten", real, size=tst.st_size, mode=tst.st_mode, atime_ns=tst.st_atime_ns, mtime_ns=tst.st_mtime_ns)
     return Plan([step], copy=True)
 
