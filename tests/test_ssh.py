@@ -55,6 +55,14 @@ def _connect(tmux, shell_env, sshd, env, *command):
     return pane
 
 
+def _exit(pane, sshd, timeout: float = 15) -> None:
+    """Leave the server's shell (the line emptied first); its forward's socket must go with it."""
+    pane.send("C-u")
+    pane.type("exit")
+    pane.send("Enter")
+    wait_until(lambda: not _left(sshd), timeout=timeout, what="the server's socket to go")
+
+
 def _left(sshd) -> list:
     """The server's sockets of the remote user (one may go between the listing and the look)."""
     left = []
@@ -93,10 +101,7 @@ def test_ctrl_g_in_the_servers_zsh_gets_this_laptops_answer_and_nothing_is_left(
     local = sshd.local_user().run(["python3", "-c", f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({here!r})"], timeout=30)
     assert local.returncode != 0 and "Permission denied" in local.stderr, local
 
-    pane.mark()
-    pane.type("exit")
-    pane.send("Enter")
-    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+    _exit(pane, sshd)
     wait_until(lambda: not glob.glob(os.path.join(runtime, "**", "fwd-*.sock"), recursive=True), timeout=15, what="the forward to close")
 
 
@@ -117,10 +122,7 @@ def test_ctrl_g_and_the_prefix_in_the_servers_bash_get_this_laptops_answer(sshd,
     ollama.answer("show the server log", "cat", {"file_name": "log.txt"})
     translate(pane, "#? show the server log", key="Enter")  # put on the line, not run
     pane.wait_line("cat log.txt", timeout=30)
-    pane.send("C-u")
-    pane.type("exit")
-    pane.send("Enter")
-    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+    _exit(pane, sshd)
 
 
 def test_a_tmux_window_on_the_server_uses_the_connections_forward(sshd, shell_env, tmux, ollama, remote):
@@ -136,9 +138,7 @@ def test_a_tmux_window_on_the_server_uses_the_connections_forward(sshd, shell_en
     pane.send("Enter")  # the tmux window's shell: it leaves the forward alone
     pane.wait_for("[exited]", timeout=20)
     assert len(_left(sshd)) == 1
-    pane.type("exit")
-    pane.send("Enter")  # the shell ssh started: the forward's socket goes with it
-    wait_until(lambda: not _left(sshd), timeout=20, what="the server's socket to go")
+    _exit(pane, sshd, timeout=20)  # the shell ssh started: the forward's socket goes with it
 
 
 def test_through_a_proxyjump(sshd, shell_env, tmux, ollama, remote):
@@ -148,10 +148,7 @@ def test_through_a_proxyjump(sshd, shell_env, tmux, ollama, remote):
     pane.wait_for(re.compile(re.escape(PROMPT.rstrip()) + r"\s*$"), timeout=30)
     translate(pane, "where did i land")
     pane.wait_line("pwd", timeout=30)
-    pane.send("C-u")
-    pane.type("exit")
-    pane.send("Enter")
-    wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+    _exit(pane, sshd)
 
 
 def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote):
@@ -160,10 +157,7 @@ def test_a_reconnect_gets_a_fresh_forward(sshd, shell_env, tmux, ollama, remote)
         pane = _connect(tmux, shell_env, sshd, remote)
         translate(pane, "where am i")
         pane.wait_line("pwd", timeout=30)
-        pane.send("C-u")
-        pane.type("exit")
-        pane.send("Enter")
-        wait_until(lambda: not _left(sshd), timeout=15, what="the server's socket to go")
+        _exit(pane, sshd)
 
 
 def test_a_socket_another_user_made_is_refused_by_the_servers_half(sshd, remote):
