@@ -124,3 +124,13 @@ def daemon_env(shellper_env, fake, monkeypatch):
     monkeypatch.setenv("SHELLPER_TIMEOUT", "20")
     yield shellper_env
     stop_daemon()
+
+
+@pytest.fixture
+def clean_environ(tmp_path, monkeypatch):
+    """os.environ made clean (no user config, no SHELLPER_* overrides), as a dict for a subprocess."""
+    for key in list(os.environ):
+        if key.startswith("SHELLPER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SHELLPER_CONFIG", str(tmp_path / "absent.toml"))
+    return dict(os.environ)

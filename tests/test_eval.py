@@ -51,16 +51,6 @@ def _pct(part, whole) -> str:
     return f"{100 * part / whole:.2f}%"
 
 
-@pytest.fixture
-def clean_environ(tmp_path, monkeypatch):
-    """os.environ made clean (no user config, no SHELLPER_* overrides), as a dict for a subprocess."""
-    for key in list(os.environ):
-        if key.startswith("SHELLPER_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("SHELLPER_CONFIG", str(tmp_path / "absent.toml"))
-    return dict(os.environ)
-
-
 def _answer_all(fake, rows=ROWS):
     for row in rows:
         fake.answer(_last_user(row), row["expected"]["name"], row["expected"]["arguments"])

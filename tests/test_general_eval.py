@@ -36,16 +36,6 @@ def _needs(case) -> None:
         pytest.skip(f"needs {', '.join(missing)}")
 
 
-@pytest.fixture
-def clean_environ(tmp_path, monkeypatch):
-    """No user config, no SHELLPER_* overrides (as a dict for a subprocess too)."""
-    for key in list(os.environ):
-        if key.startswith("SHELLPER_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("SHELLPER_CONFIG", str(tmp_path / "absent.toml"))
-    return dict(os.environ)
-
-
 def run_inproc(capsys, *argv) -> tuple:
     code = cli.main(["eval", "--general", *argv])
     out, err = capsys.readouterr()
