@@ -630,21 +630,28 @@ def _overrides(settings, args):
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
-def main(args) -> int:
+def arguments(args, default_concurrency) -> tuple:
+    """(--model names, the settings with --base-url and a single --model, --concurrency or
+    default_concurrency(models)), for `shellper eval` and `eval --general`; SettingsError."""
     from . import settings as settings_mod
 
+    models = _models(args)
+    settings = _overrides(settings_mod.load(), args)
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is None:
+        concurrency = default_concurrency(models)
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise SettingsError(f"--concurrency must be 1 or more, not {concurrency}")
+    return models, settings, concurrency
+
+
+def main(args) -> int:
     dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
     try:
-        models = _models(args)
-        settings = _overrides(settings_mod.load(), args)
+        models, settings, concurrency = arguments(args, lambda models: COMPARE_CONCURRENCY if len(models) > 1 else CONCURRENCY)
     except SettingsError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     compare = len(models) > 1
-    concurrency = getattr(args, "concurrency", None)
-    if concurrency is None:
-        concurrency = COMPARE_CONCURRENCY if compare else CONCURRENCY
-    if not isinstance(concurrency, int) or concurrency < 1:
-        return _fail(f"--concurrency must be 1 or more, not {concurrency}", EXIT_BAD_INPUT)
     try:
         cases = load_cases(dataset)
     except DatasetError as exc:

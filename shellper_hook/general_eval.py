@@ -1271,13 +1271,9 @@ def to_json(reports: list, s: Setting) -> dict:
 
 
 def main(args) -> int:
-    from . import settings as settings_mod
-    from .evaluate import _models, _overrides
-
     dataset = getattr(args, "dataset", None) or DEFAULT_DATASET
     try:
-        models = _models(args)
-        settings = _overrides(settings_mod.load(), args)
+        models, settings, concurrency = evaluate.arguments(args, lambda models: CONCURRENCY)
     except SettingsError as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     if not models:
@@ -1287,10 +1283,6 @@ def main(args) -> int:
                 EXIT_BAD_INPUT,
             )
         models = [settings.general_model]
-    concurrency = getattr(args, "concurrency", None)
-    concurrency = CONCURRENCY if concurrency is None else concurrency
-    if not isinstance(concurrency, int) or concurrency < 1:
-        return _fail(f"--concurrency must be 1 or more, not {concurrency}", EXIT_BAD_INPUT)
     try:
         cases = load_cases(dataset)
     except DatasetError as exc:
