@@ -104,6 +104,7 @@ from .evaluate import (
     nearest_rank,
     pct,
 )
+from .undo_store import remove_tree  # (a folder the command made unreadable, chmod 000, too)
 
 DEFAULT_DATASET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "general_eval.jsonl")
 SHELL = "bash"
@@ -552,18 +553,6 @@ def _hand_over(root: str, uid: int) -> None:
     os.lchown(root, uid, uid)
 
 
-def _remove(base: str) -> None:
-    def retry(func, path, _exc):  # a folder the command made unreadable (chmod 000)
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            func(path)
-        except OSError:
-            pass
-
-    shutil.rmtree(base, onerror=retry)
-
-
 def _environment(runner: Runner, home: str, tmp: str, extra: dict) -> dict:
     env = {
         "PATH": runner.path,
@@ -613,7 +602,7 @@ def trial(case: Case, command: str, runner: Runner, judge=None) -> Trial:
     try:
         return _trial_in(base, case, command, runner, judge)
     finally:
-        _remove(base)
+        remove_tree(base)
 
 
 def _trial_in(base: str, case: Case, command: str, runner: Runner, judge) -> Trial:

@@ -14,7 +14,6 @@ judge()    the same look, policy and effect line as a local request, run on a pr
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from . import turns
 from .errors import Refused
 from .tools import ToolCall
+from .undo_store import remove_tree
 
 SEP = "\x1f"  # between the parts of one fact (a path never holds it: such a path gets no fact)
 MAX_FACTS = 64
@@ -210,7 +210,7 @@ def judge(call: ToolCall, cwd: str, home: str, shell: str, seen: dict, allow_rec
     except OverflowError:
         raise Refused("refused: the server's files are more than shellper judges for one request") from None
     finally:
-        _remove(base)
+        remove_tree(base)
 
     def said(text: str) -> str:
         return text.replace(base, "").replace(".shellper-remote-folder-", "folder ").replace(".shellper-remote-file-", "file ")
@@ -219,13 +219,3 @@ def judge(call: ToolCall, cwd: str, home: str, shell: str, seen: dict, allow_rec
     for path in partial:
         notes.append(f"warning: shellper saw only part of {path} on the server (more than {MAX_COUNT:,} entries)")
     return turns.Verdict(call, verdict.command, notes, said(verdict.effect))
-
-
-def _remove(base: str) -> None:
-    for top, dirs, _ in os.walk(base):
-        for name in dirs:
-            try:
-                os.chmod(os.path.join(top, name), 0o700)
-            except OSError:
-                pass
-    shutil.rmtree(base, ignore_errors=True)

@@ -93,10 +93,10 @@ class UndoStore:
             os.rename(work, self.folder(number))
             _write_text(self.root + LAST, str(number))
         except RecursionError:  # a tree nested deeper than Python recurses
-            _remove(work)
+            remove_tree(work)
             raise KeepFailed("the folder is nested too deep to keep") from None
         except BaseException:
-            _remove(work)
+            remove_tree(work)
             raise
         self.prune(limits, keep=number)
         return number
@@ -125,7 +125,7 @@ class UndoStore:
             s.after = undo.fingerprint(s.path, s.folder and s.kind == "created")
         for s in steps:
             if s not in done and s.kept:
-                _remove(os.path.join(self.folder(number), s.kept))
+                remove_tree(os.path.join(self.folder(number), s.kept))
         change.update(state="done", steps=[s.to_dict() for s in done], size=sum(s.size for s in done if s.kept))
         _write(os.path.join(self.folder(number), MANIFEST), change)
         return "done"
@@ -184,7 +184,7 @@ class UndoStore:
     # ------------------------------------------------------------ forget
 
     def drop(self, number: int) -> None:
-        _remove(self.folder(number))
+        remove_tree(self.folder(number))
 
     def forget(self, key=None) -> int:
         """Remove one terminal's changes (or all): the number removed."""
@@ -197,7 +197,7 @@ class UndoStore:
         if key is None:
             for name in _names(self.root):
                 if name.endswith(".partial"):
-                    _remove(os.path.join(self.root, name))
+                    remove_tree(os.path.join(self.root, name))
         return gone
 
     def prune(self, limits: undo.Limits, keep: int | None = None) -> int:
@@ -206,7 +206,7 @@ class UndoStore:
         for name in _names(self.root):
             path = os.path.join(self.root, name)
             if name.endswith(".partial") and _age(path, now) > STALE:
-                _remove(path)
+                remove_tree(path)
         live = []
         numbers = sorted(self._numbers())
         for gone_number in set(self._summaries) - set(numbers):
@@ -255,7 +255,8 @@ def _age(path: str, now: float) -> float:
         return 0.0
 
 
-def _remove(path: str) -> None:
+def remove_tree(path: str) -> None:
+    """Remove path, a file or a tree of this user's, folders without permissions included."""
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
