@@ -92,6 +92,8 @@ def run(args: list) -> int:
 
 def setup(args: list, remove: bool = False) -> int:
     """Install (or remove) the server's half: one file per shell and a block in its rc file, nothing else."""
+    from .cli import shell_script_path
+
     index, host = destination(args)
     if index is None:
         return _die("give the host, e.g. shellper ssh --setup myserver")
@@ -103,8 +105,6 @@ def setup(args: list, remove: bool = False) -> int:
             command, data = f"{strip}; rm -f {remote}", b""
         else:
             command = f"mkdir -p ~/.config/shellper && cat > {remote} && touch {rc} && {strip}; printf '%b' '{block}' >> {rc}"
-            from .cli import shell_script_path
-
             with open(shell_script_path(shell, "shellper-remote"), "rb") as fh:
                 data = fh.read()
         done = subprocess.run(["ssh", *args, command], input=data)
